@@ -1,0 +1,200 @@
+/*
+ * core/http_exchange.c - the HTTP exchange object behind <fault/http.h>:
+ * request line, headers of both messages, status, and a canned response a
+ * fault plugin may set. HTTP protocol handlers create exchanges and run the
+ * hooks; fault plugins only see the accessors.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+typedef struct hdr {
+    char *name, *value;
+} hdr;
+
+typedef struct hdrs {
+    hdr *v;
+    size_t n;
+} hdrs;
+
+struct fault_http_exchange {
+    uint64_t id;
+    fault_stream *stream;
+    char *method, *url, *host, *path;
+    int status;
+    hdrs h[2];
+    /* A response a plugin chose to send instead of the upstream's. */
+    bool responded;
+    int resp_status;
+    hdrs resp_headers;
+    uint8_t *resp_body;
+    size_t resp_len;
+    void (*resume)(fault_http_exchange *x, fault_http_action a, void *ud);
+    void *resume_ud;
+};
+
+static uint64_t next_id = 1;
+
+static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+fault_http_exchange *fault__http_exchange_new(fault_stream *s, const char *method, const char *url,
+                                              const char *host, const char *path)
+{
+    fault_http_exchange *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->id = next_id++;
+    x->stream = s;
+    x->method = dup_or_empty(method);
+    x->url = dup_or_empty(url);
+    x->host = dup_or_empty(host);
+    x->path = dup_or_empty(path);
+    return x;
+}
+
+static void hdrs_free(hdrs *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        free(h->v[i].name);
+        free(h->v[i].value);
+    }
+    free(h->v);
+    h->v = NULL;
+    h->n = 0;
+}
+
+static int hdrs_add(hdrs *h, const char *name, const char *value)
+{
+    hdr *nv = realloc(h->v, (h->n + 1) * sizeof *nv);
+    if (!nv)
+        return -ENOMEM;
+    h->v = nv;
+    h->v[h->n].name = strdup(name);
+    h->v[h->n].value = strdup(value);
+    if (!h->v[h->n].name || !h->v[h->n].value) {
+        free(h->v[h->n].name);
+        free(h->v[h->n].value);
+        return -ENOMEM;
+    }
+    h->n++;
+    return 0;
+}
+
+int fault__http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
+                           const char *value)
+{
+    return hdrs_add(&x->h[m], name, value);
+}
+
+void fault__http_exchange_free(fault_http_exchange *x)
+{
+    if (!x)
+        return;
+    hdrs_free(&x->h[0]);
+    hdrs_free(&x->h[1]);
+    hdrs_free(&x->resp_headers);
+    free(x->method);
+    free(x->url);
+    free(x->host);
+    free(x->path);
+    free(x->resp_body);
+    free(x);
+}
+
+uint64_t fault_http_id(const fault_http_exchange *x) { return x->id; }
+const char *fault_http_method(const fault_http_exchange *x) { return x->method; }
+const char *fault_http_url(const fault_http_exchange *x) { return x->url; }
+const char *fault_http_host(const fault_http_exchange *x) { return x->host; }
+const char *fault_http_path(const fault_http_exchange *x) { return x->path; }
+int fault_http_status(const fault_http_exchange *x) { return x->status; }
+fault_stream *fault_http_stream(fault_http_exchange *x) { return x->stream; }
+
+int fault_http_set_status(fault_http_exchange *x, int status)
+{
+    if (status < 100 || status > 999)
+        return -EINVAL;
+    x->status = status;
+    return 0;
+}
+
+size_t fault_http_header_count(const fault_http_exchange *x, fault_http_msg m)
+{
+    return x->h[m].n;
+}
+
+int fault_http_header_at(const fault_http_exchange *x, fault_http_msg m, size_t i,
+                         const char **name, const char **value)
+{
+    if (i >= x->h[m].n)
+        return -ERANGE;
+    *name = x->h[m].v[i].name;
+    *value = x->h[m].v[i].value;
+    return 0;
+}
+
+const char *fault_http_header(const fault_http_exchange *x, fault_http_msg m, const char *name)
+{
+    for (size_t i = 0; i < x->h[m].n; i++)
+        if (strcasecmp(x->h[m].v[i].name, name) == 0)
+            return x->h[m].v[i].value;
+    return NULL;
+}
+
+int fault_http_header_set(fault_http_exchange *x, fault_http_msg m, const char *name,
+                          const char *value)
+{
+    hdrs *h = &x->h[m];
+    size_t j = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (strcasecmp(h->v[i].name, name) == 0) {
+            free(h->v[i].name);
+            free(h->v[i].value);
+        } else {
+            h->v[j++] = h->v[i];
+        }
+    }
+    h->n = j;
+    return value ? hdrs_add(h, name, value) : 0;
+}
+
+int fault_http_respond(fault_http_exchange *x, int status, const char *const *headers,
+                       const void *body, size_t len)
+{
+    if (status < 100 || status > 999)
+        return -EINVAL;
+    hdrs_free(&x->resp_headers);
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        if (hdrs_add(&x->resp_headers, headers[i], headers[i + 1]) != 0)
+            return -ENOMEM;
+    free(x->resp_body);
+    x->resp_body = NULL;
+    if (len) {
+        x->resp_body = malloc(len);
+        if (!x->resp_body)
+            return -ENOMEM;
+        memcpy(x->resp_body, body, len);
+    }
+    x->resp_len = len;
+    x->resp_status = status;
+    x->responded = true;
+    return 0;
+}
+
+void fault__http_on_resume(fault_http_exchange *x,
+                           void (*cb)(fault_http_exchange *x, fault_http_action a, void *ud),
+                           void *ud)
+{
+    x->resume = cb;
+    x->resume_ud = ud;
+}
+
+void fault_http_resume(fault_http_exchange *x, fault_http_action action)
+{
+    if (x->resume)
+        x->resume(x, action, x->resume_ud);
+}

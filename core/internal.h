@@ -1,0 +1,251 @@
+/*
+ * core/internal.h - what the pieces of libfaultcore share with each other.
+ *
+ * Names here use the fault__ prefix and are hidden from plugins
+ * (-fvisibility=hidden); plugins only see what sdk/fault/ declares.
+ */
+#ifndef FAULT_CORE_INTERNAL_H
+#define FAULT_CORE_INTERNAL_H
+
+#include <stdio.h>
+
+#include <uv.h>
+
+#include <fault/plugin.h>
+
+#include "parse.h"
+
+#define FAULT__ERRLEN 512
+
+#define fault__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- plugin instances (loader.c) ---- */
+
+/* Who owns an option table: a plugin instance, or the core itself. */
+typedef struct fault__optowner {
+    const char *name;          /* plugin name, or "core" */
+    const fault_option *opts;  /* table, FAULT_OPTION_END terminated */
+    void *block;               /* where values are written */
+    uint8_t *set;              /* one flag per option: given by the user */
+    size_t nopts;
+} fault__optowner;
+
+struct fault_plugin {
+    const fault_plugin_descriptor *d;
+    char *path;
+    void *dl;
+    void *state;
+    fault__optowner opt;
+    fault_rng rng;
+    bool enabled;   /* its ENABLE option (true when it has none) */
+    bool active;    /* enabled and inside its schedule */
+    fault_schedule *sched; /* its schedule option value, or NULL */
+    uv_timer_t sched_timer;
+    bool sched_timer_init;
+    bool started;
+    char err[FAULT__ERRLEN];
+    int index;      /* load order */
+    fault_plugin *next;
+};
+
+/* A plugin file found in a plugin directory, loaded or refused. */
+typedef struct fault__found {
+    char *path;
+    char *name;     /* descriptor name, or the file name when refused early */
+    const fault_plugin_descriptor *d; /* NULL when refused */
+    char *refused;  /* reason, NULL when loaded */
+    struct fault__found *next;
+} fault__found;
+
+/* Scans the plugin directories, loads every plugin it can, creates an
+ * instance for each (state allocated, defaults applied, init() called).
+ * Refusals are printed to stderr as one line each and kept in the found
+ * list for `fault plugins`. */
+int fault__plugins_load(const char *const *dirs, size_t ndirs);
+fault_plugin *fault__plugins(void);      /* instances, in load order */
+fault__found *fault__plugins_found(void);
+fault_plugin *fault__plugin_by_name(const char *name);
+/* Calls destroy() on every instance, frees them, then dlclose()s. */
+void fault__plugins_unload(void);
+void fault__plugins_seed(uint64_t seed);
+/* Pseudo-instance for the core's own log lines and events. */
+fault_plugin *fault__core_plugin(void);
+
+/* ---- options (options.c) ---- */
+
+/* Writes defaults into owner->block (no user values). Returns 0 or
+ * FAULT_ESYNTAX when a built-in default does not parse (a plugin bug). */
+int fault__options_defaults(fault__optowner *o, char *err, size_t errlen);
+/* Parses argv (no program or command word) against the owners: options
+ * anywhere, positional words collected into pos (caller-allocated, argc
+ * slots). Stops option parsing after "--". Returns 0 or 2 after printing
+ * one error line to stderr. */
+int fault__options_parse(fault__optowner **owners, size_t nowners, int argc, char **argv,
+                         char **pos, int *npos, const char *command);
+/* Applies environment variables to options not set on the command line.
+ * Returns 0 or 2 after printing one error line. */
+int fault__options_env(fault__optowner **owners, size_t nowners);
+/* Prints --help text for the owners' options. */
+void fault__options_help(FILE *out, fault__optowner *o, const char *title);
+/* Frees strings, lists and schedules held in the block. */
+void fault__options_release(fault__optowner *o);
+const fault_option *fault__option_find(const fault__optowner *o, const char *name, size_t *idx);
+/* Parses one value into dst for option opt; err gets a message. */
+int fault__option_parse_value(const fault_option *opt, const char *value, void *dst, char *err,
+                              size_t errlen);
+
+/* ---- logging (log.c) ---- */
+
+int fault__log_setup(const char *file, bool to_stdout, const char *level, char *err,
+                     size_t errlen);
+void fault__log_close(void);
+
+/* ---- events (event.c) ---- */
+
+void fault__events_drop_owner(fault_plugin *p);
+void fault__events_reset(void);
+
+/* ---- run control (runctl.c) ---- */
+
+typedef struct fault__run {
+    uv_loop_t *loop;
+    uint64_t start_us;    /* fault_now_us() when the run started */
+    uint64_t duration_us; /* 0: unlimited */
+    uint64_t seed;
+    bool stopping;
+    int exit_status;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t duration_timer;
+} fault__run;
+
+extern fault__run fault__g;
+
+/* Resolves every plugin's schedule against the run duration; prints one
+ * error line and returns 2 on failure. */
+int fault__sched_prepare(void);
+/* Arms schedule timers, the duration timer and signal handlers. */
+int fault__runctl_start(void);
+/* Begins an orderly stop: listeners and timers closed, plugins stopped,
+ * live streams closed. Safe to call more than once. */
+void fault__runctl_stop(int status);
+/* Sets p's active flag, publishes FAULT_STATE, informs the plugin and
+ * releases chunks it holds when it turns inactive. */
+void fault__plugin_set_active(fault_plugin *p, bool active);
+
+/* ---- relay (relay.c) and connections (conn.c, tls.c) ---- */
+
+/* Closes every live stream (used at shutdown). */
+void fault__streams_close_all(void);
+/* Offers held chunks again in every stream where p has a stage. */
+void fault__streams_wake_plugin(fault_plugin *p);
+size_t fault__streams_live(void);
+
+void fault__listeners_close_all(void);
+size_t fault__listeners_count(void);
+/* Option owners of `fault run` (core first, then plugins); --help text. */
+size_t fault__run_owners(fault__optowner **owners, size_t max);
+void fault__run_help(FILE *out);
+fault__optowner *fault__global_owner(void);
+int fault__globals_apply(void);
+
+/* TLS client context (lazily created, shared). */
+typedef struct fault__tls fault__tls;
+void fault__tls_global_options(bool no_verify, const char *ca_file);
+void fault__tls_shutdown(void);
+
+/* Internal view of a connection, shared by conn.c, tls.c and relay.c. */
+typedef void (*fault__drain_cb)(fault_conn *c, void *userdata);
+struct fault_conn {
+    uv_tcp_t tcp;
+    fault_plugin *owner;
+    struct fault__tlsconn *tls; /* NULL for plain TCP */
+    fault_read_cb read_cb;
+    void *read_ud;
+    fault__drain_cb drain_cb;   /* after any write completes */
+    void *drain_ud;
+    char peer[64];
+    bool reading, closing, shut;
+    int refs;                   /* pending writes + 1 for the owner */
+};
+
+/* Writes len bytes from data, which stays owned by the caller until
+ * done(ud) runs (for TLS the bytes are encrypted at once and done runs
+ * before return). Returns 0 or a negative error. */
+int fault__conn_write_ref(fault_conn *c, const uint8_t *data, size_t len,
+                          void (*done)(void *ud, int status), void *ud);
+/* Writes as much as the kernel takes now without queueing; returns the
+ * bytes taken (TLS: all of them). Negative on a hard error. */
+long fault__conn_try_write(fault_conn *c, const uint8_t *data, size_t len);
+size_t fault__conn_queued(const fault_conn *c);
+fault_conn *fault__conn_new(fault_plugin *owner, uv_loop_t *loop);
+void fault__conn_set_peer(fault_conn *c);
+/* Copies and writes raw bytes to the socket (TLS ciphertext). */
+int fault__conn_raw_write(fault_conn *c, const uint8_t *data, size_t len);
+/* Socket reads on or off regardless of the consumer (TLS handshakes). */
+int fault__conn_sock_read(fault_conn *c, bool on);
+/* relay.c: runs the on_connect hooks of the fault plugins. */
+int fault__stream_check_connect(fault_stream *s, const char *host, uint16_t port);
+
+/* tls.c */
+struct fault__tlsconn;
+int fault__tls_client_start(fault_conn *c, const char *host, const fault_tls_client_opts *o,
+                            void (*done)(fault_conn *c, int status, void *ud), void *ud);
+/* Feeds ciphertext read from the socket; plaintext goes to c->read_cb. */
+void fault__tls_on_ciphertext(fault_conn *c, const uint8_t *data, size_t len);
+int fault__tls_write(fault_conn *c, const uint8_t *data, size_t len);
+int fault__tls_shutdown_write(fault_conn *c);
+void fault__tls_free(fault_conn *c);
+/* Delivers plaintext already decrypted but not yet read (after a pause). */
+void fault__tls_resume(fault_conn *c);
+
+/* ---- HTTP exchanges (http_exchange.c), used by HTTP handlers ---- */
+
+fault_http_exchange *fault__http_exchange_new(fault_stream *s, const char *method, const char *url,
+                                              const char *host, const char *path);
+void fault__http_exchange_free(fault_http_exchange *x);
+int fault__http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
+                           const char *value);
+void fault__http_on_resume(fault_http_exchange *x,
+                           void (*cb)(fault_http_exchange *x, fault_http_action a, void *ud),
+                           void *ud);
+
+/* ---- ui (ui.c) ---- */
+
+typedef enum { FAULT__UI_SUMMARY, FAULT__UI_TAIL, FAULT__UI_NONE } fault__ui_mode;
+void fault__ui_start(fault__ui_mode mode);
+void fault__ui_stop(void);
+
+/* ---- commands ---- */
+
+int fault__cmd_run(int argc, char **argv);
+int fault__cmd_plugins(int argc, char **argv);
+
+/* Options of the core for `fault run` (core/run.c). */
+typedef struct fault__runopts {
+    uint64_t duration_us;
+    const char *proxy_address;
+    bool disable_http_proxy;
+    fault_strv proxies;
+    fault_strv upstreams;
+    int64_t seed;
+    bool no_ui;
+    bool tail;
+    bool tls_no_verify;
+    const char *tls_ca_file;
+} fault__runopts;
+extern fault__runopts fault__ro;
+
+/* Global options (core/cli.c). */
+typedef struct fault__globals {
+    const char *log_file;
+    bool log_stdout;
+    const char *log_level;
+    bool with_otel;
+    fault_strv plugin_dirs;
+} fault__globals;
+extern fault__globals fault__go;
+
+/* Entry point used by the thin executable. */
+FAULT_API int fault_main(int argc, char **argv);
+
+#endif /* FAULT_CORE_INTERNAL_H */

@@ -1,0 +1,319 @@
+/*
+ * core/loader.c - finds plugin files, checks their ABI, and owns the
+ * plugin instances.
+ *
+ * Only absolute paths inside the configured plugin directories are opened
+ * (never the current directory), with RTLD_NOW so a plugin with a missing
+ * symbol is refused at load rather than failing mid-run, and RTLD_LOCAL so
+ * plugins cannot see each other's symbols. Plugins stay mapped until
+ * fault__plugins_unload(), which runs after the loop has drained.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+static fault_plugin *instances;
+static fault__found *found;
+static int next_index;
+static fault_plugin core_instance;
+static fault_plugin_descriptor core_descriptor = {
+    .magic = FAULT_PLUGIN_MAGIC, .abi_major = FAULT_ABI_MAJOR, .abi_minor = FAULT_ABI_MINOR,
+    .size = sizeof(fault_plugin_descriptor), .kind = 0, .name = "core", .version = PACKAGE_VERSION};
+
+fault_plugin *fault__core_plugin(void)
+{
+    core_instance.d = &core_descriptor;
+    core_instance.enabled = core_instance.active = true;
+    return &core_instance;
+}
+
+fault_plugin *fault__plugins(void) { return instances; }
+fault__found *fault__plugins_found(void) { return found; }
+
+fault_plugin *fault__plugin_by_name(const char *name)
+{
+    for (fault_plugin *p = instances; p; p = p->next)
+        if (strcmp(p->d->name, name) == 0)
+            return p;
+    return NULL;
+}
+
+static void add_found(const char *path, const char *name, const fault_plugin_descriptor *d,
+                      const char *refused)
+{
+    fault__found *f = calloc(1, sizeof *f);
+    if (!f)
+        return;
+    f->path = strdup(path);
+    f->name = strdup(name);
+    f->d = d;
+    f->refused = refused ? strdup(refused) : NULL;
+    fault__found **pp = &found;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = f;
+}
+
+static void refuse(const char *path, const char *name, const char *fmt, ...) FAULT_PRINTF(3, 4);
+static void refuse(const char *path, const char *name, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "fault: plugin %s refused: %s\n", path, why);
+    add_found(path, name, NULL, why);
+}
+
+static bool valid_name(const char *n)
+{
+    if (!n || !*n || strlen(n) > 64)
+        return false;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return false;
+    return true;
+}
+
+/* Two plugins declaring the same flag would make the command line
+ * ambiguous: the later one is refused. */
+static const char *option_clash(const fault_plugin_descriptor *d, const char **owner)
+{
+    for (const fault_option *o = d->options; o && o->name; o++) {
+        for (fault_plugin *p = instances; p; p = p->next) {
+            if (fault__option_find(&p->opt, o->name, NULL)) {
+                *owner = p->d->name;
+                return o->name;
+            }
+        }
+    }
+    return NULL;
+}
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int instantiate(const char *path, void *dl, const fault_plugin_descriptor *d)
+{
+    fault_plugin *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->d = d;
+    p->dl = dl;
+    p->path = strdup(path);
+    p->state = calloc(1, d->state_size ? d->state_size : 1);
+    p->index = next_index++;
+    p->enabled = true;
+    p->opt.name = d->name;
+    p->opt.opts = d->options;
+    p->opt.block = p->state;
+    fault_rng_seed(&p->rng, name_hash(d->name));
+    char err[FAULT__ERRLEN];
+    if (!p->state || fault__options_defaults(&p->opt, err, sizeof err) != 0) {
+        refuse(path, d->name, "%s", p->state ? err : "out of memory");
+        fault__options_release(&p->opt);
+        free(p->state);
+        free(p->path);
+        free(p);
+        return -EINVAL;
+    }
+    if (d->init && d->init(p, p->state) < 0) {
+        refuse(path, d->name, "init failed%s%s", p->err[0] ? ": " : "", p->err);
+        fault__options_release(&p->opt);
+        free(p->state);
+        free(p->path);
+        free(p);
+        return -EINVAL;
+    }
+    fault_plugin **pp = &instances;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = p;
+    add_found(path, d->name, d, NULL);
+    return 0;
+}
+
+static void load_file(const char *path, const char *file)
+{
+    /* A plugin is known by its file until its descriptor names it. */
+    char base[256];
+    snprintf(base, sizeof base, "%.*s", (int)(strlen(file) - 3), file);
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        refuse(path, base, "%s", dlerror());
+        return;
+    }
+    const fault_plugin_descriptor *d = dlsym(dl, FAULT_PLUGIN_SYMBOL_NAME);
+    if (!d) {
+        refuse(path, base, "no %s symbol (not a fault plugin)", FAULT_PLUGIN_SYMBOL_NAME);
+        dlclose(dl);
+        return;
+    }
+    if (d->magic != FAULT_PLUGIN_MAGIC) {
+        refuse(path, base, "bad magic 0x%08x (not a fault plugin descriptor)", d->magic);
+        dlclose(dl);
+        return;
+    }
+    if (d->abi_major != FAULT_ABI_MAJOR || d->abi_minor > FAULT_ABI_MINOR ||
+        d->size < FAULT_DESCRIPTOR_SIZE_1_0) {
+        refuse(path, base, "plugin ABI %u.%u (descriptor %u bytes), host ABI %u.%u",
+               d->abi_major, d->abi_minor, d->size, FAULT_ABI_MAJOR, FAULT_ABI_MINOR);
+        dlclose(dl);
+        return;
+    }
+    if (!valid_name(d->name)) {
+        refuse(path, base, "invalid plugin name");
+        dlclose(dl);
+        return;
+    }
+    if (fault__plugin_by_name(d->name)) {
+        refuse(path, d->name, "a plugin named '%s' is already loaded from %s", d->name,
+               fault__plugin_by_name(d->name)->path);
+        dlclose(dl);
+        return;
+    }
+    const char *owner = NULL;
+    const char *clash = option_clash(d, &owner);
+    if (clash) {
+        refuse(path, d->name, "option --%s is already declared by plugin '%s'", clash, owner);
+        dlclose(dl);
+        return;
+    }
+    if (instantiate(path, dl, d) != 0)
+        dlclose(dl);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void scan_dir(const char *dir)
+{
+    char abs[PATH_MAX];
+    /* Relative directories are made absolute once, so dlopen never searches. */
+    if (!realpath(dir, abs)) {
+        fault_log_debug(NULL, "plugin directory %s: %s", dir, strerror(errno));
+        return;
+    }
+    DIR *dh = opendir(abs);
+    if (!dh)
+        return;
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        size_t len = strlen(de->d_name);
+        if (len > 3 && strcmp(de->d_name + len - 3, ".so") == 0) {
+            char **nn = realloc(names, (n + 1) * sizeof *nn);
+            if (!nn)
+                break;
+            names = nn;
+            names[n++] = strdup(de->d_name);
+        }
+    }
+    closedir(dh);
+    /* Load order is alphabetical within a directory, so it is stable. */
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof path, "%s/%s", abs, names[i]);
+        struct stat st;
+        if (names[i] && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            load_file(path, names[i]);
+        free(names[i]);
+    }
+    free(names);
+}
+
+int fault__plugins_load(const char *const *dirs, size_t ndirs)
+{
+    for (size_t i = 0; i < ndirs; i++)
+        scan_dir(dirs[i]);
+    return 0;
+}
+
+void fault__plugins_unload(void)
+{
+    for (fault_plugin *p = instances; p; p = p->next) {
+        if (p->d->destroy)
+            p->d->destroy(p, p->state);
+        fault__events_drop_owner(p);
+    }
+    while (instances) {
+        fault_plugin *p = instances;
+        instances = p->next;
+        fault__options_release(&p->opt);
+        free(p->state);
+        if (p->dl)
+            dlclose(p->dl);
+        free(p->path);
+        free(p);
+    }
+    while (found) {
+        fault__found *f = found;
+        found = f->next;
+        free(f->path);
+        free(f->name);
+        free(f->refused);
+        free(f);
+    }
+}
+
+/* ---- host services for plugins ---- */
+
+void *fault_loop(fault_plugin *self)
+{
+    (void)self;
+    return fault__g.loop;
+}
+
+const char *fault_plugin_name(const fault_plugin *self)
+{
+    return self && self->d ? self->d->name : "core";
+}
+
+void *fault_plugin_state(fault_plugin *self) { return self ? self->state : NULL; }
+fault_rng *fault_plugin_rng(fault_plugin *self) { return &self->rng; }
+bool fault_plugin_active(const fault_plugin *self) { return self && self->active; }
+
+void fault_plugin_error(fault_plugin *self, const char *fmt, ...)
+{
+    if (!self)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(self->err, sizeof self->err, fmt, ap);
+    va_end(ap);
+}
+
+uint64_t fault_run_duration_us(void) { return fault__g.duration_us; }
+
+uint64_t fault_run_elapsed_us(void)
+{
+    return fault__g.start_us ? fault_now_us() - fault__g.start_us : 0;
+}
+
+/* Reseeds every instance from the run seed, keeping plugins independent:
+ * each stream is the seed mixed with the plugin's name. */
+void fault__plugins_seed(uint64_t seed)
+{
+    for (fault_plugin *p = instances; p; p = p->next)
+        fault_rng_seed(&p->rng, seed ^ name_hash(p->d->name));
+}

@@ -1,0 +1,244 @@
+/*
+ * core/run.c - `fault run`: parse the proxy's options and every plugin's,
+ * hand `--proxy` mappings to the protocol handlers, start the plugins on the
+ * loop, and run until --duration or a signal.
+ *
+ * All validation happens before anything listens, so bad input never
+ * leaves a half-started proxy behind.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+fault__runopts fault__ro;
+
+#define RO(field) offsetof(fault__runopts, field)
+
+static const fault_option run_options[] = {
+    {.name = "duration", .env = "FAULT_PROXY_DURATION", .type = FAULT_OPT_DURATION,
+     .help = "Stop the proxy after this long (e.g. 60s, 10m); unlimited by default",
+     .offset = RO(duration_us)},
+    {.name = "proxy", .env = "FAULT_PROXIES", .type = FAULT_OPT_LIST, .metavar = "MAPPING",
+     .help = "Proxy mapping [ADDR:]PORT=[scheme://]host[:port] (repeatable)",
+     .offset = RO(proxies)},
+    {.name = "seed", .env = "FAULT_SEED", .type = FAULT_OPT_INT,
+     .help = "Seed for fault decisions: same seed and traffic give the same faults",
+     .offset = RO(seed)},
+    {.name = "no-ui", .env = "FAULT_PROXY_NO_UI", .type = FAULT_OPT_BOOL,
+     .help = "Print nothing while running", .offset = RO(no_ui)},
+    {.name = "tail", .env = "FAULT_TAIL", .type = FAULT_OPT_BOOL,
+     .help = "Print one line per connection and fault event", .offset = RO(tail)},
+    {.name = "tls-no-verify", .env = "FAULT_TLS_NO_VERIFY", .type = FAULT_OPT_BOOL,
+     .help = "Do not verify upstream TLS certificates (testing only)",
+     .offset = RO(tls_no_verify)},
+    {.name = "tls-ca-file", .env = "FAULT_TLS_CA_FILE", .type = FAULT_OPT_STRING,
+     .metavar = "PEM", .help = "CA bundle for verifying upstreams (default: system store)",
+     .offset = RO(tls_ca_file)},
+    FAULT_OPTION_END};
+
+static fault__optowner run_owner = {.name = "core", .opts = run_options, .block = &fault__ro};
+
+/* Every plugin that acts on proxied traffic takes its options on `run`. */
+static bool is_run_plugin(const fault_plugin *p)
+{
+    return p->d->kind == FAULT_KIND_FAULT || p->d->kind == FAULT_KIND_PROTOCOL ||
+           p->d->kind == FAULT_KIND_BRIDGE;
+}
+
+size_t fault__run_owners(fault__optowner **owners, size_t max)
+{
+    size_t n = 0;
+    char err[FAULT__ERRLEN];
+    if (!run_owner.set)
+        fault__options_defaults(&run_owner, err, sizeof err);
+    owners[n++] = &run_owner;
+    for (fault_plugin *p = fault__plugins(); p && n < max; p = p->next)
+        if (is_run_plugin(p))
+            owners[n++] = &p->opt;
+    return n;
+}
+
+void fault__run_help(FILE *out)
+{
+    fault__optowner *owners[64];
+    size_t n = fault__run_owners(owners, 64);
+    fprintf(out, "Usage: fault run [OPTIONS]\n\nRun the proxy with fault injection.\n");
+    fault__options_help(out, owners[0], "Proxy options");
+    for (size_t i = 1; i < n; i++) {
+        fault_plugin *p = fault__plugin_by_name(owners[i]->name);
+        char title[160];
+        snprintf(title, sizeof title, "%s (%s plugin)", p->d->summary ? p->d->summary : p->d->name,
+                 p->d->name);
+        fault__options_help(out, owners[i], title);
+    }
+}
+
+/* Highest-priority protocol handler serving the scheme. */
+static fault_plugin *handler_for(const char *scheme)
+{
+    fault_plugin *best = NULL;
+    for (fault_plugin *p = fault__plugins(); p; p = p->next) {
+        const fault_protocol_ops *po = p->d->protocol;
+        if (!po || !po->schemes || !p->enabled)
+            continue;
+        for (const char *const *sc = po->schemes; *sc; sc++) {
+            if (strcasecmp(*sc, scheme) == 0 && (!best || po->priority > best->d->protocol->priority))
+                best = p;
+        }
+    }
+    return best;
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s)
+        s = fault_now_us() ^ ((uint64_t)getpid() << 32);
+    return s;
+}
+
+static int configure_plugins(void)
+{
+    for (fault_plugin *p = fault__plugins(); p; p = p->next) {
+        if (!is_run_plugin(p))
+            continue;
+        for (size_t i = 0; i < p->opt.nopts; i++) {
+            const fault_option *o = &p->opt.opts[i];
+            void *v = (char *)p->state + o->offset;
+            if ((o->flags & FAULT_OPTF_ENABLE) && o->type == FAULT_OPT_BOOL)
+                p->enabled = *(bool *)v;
+            if (o->type == FAULT_OPT_SCHEDULE)
+                p->sched = *(fault_schedule **)v;
+        }
+        if (!p->enabled)
+            continue;
+        p->err[0] = '\0';
+        if (p->d->configure && p->d->configure(p, p->state) < 0) {
+            fprintf(stderr, "fault: %s: %s\n", p->d->name,
+                    p->err[0] ? p->err : "invalid configuration");
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int add_mappings(fault_mapping *maps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fault_plugin *h = handler_for(maps[i].scheme);
+        if (!h) {
+            fprintf(stderr, "fault: --proxy: '%s': no protocol plugin serves %s%s%s\n",
+                    maps[i].text, *maps[i].scheme ? "scheme " : "plain host:port mappings",
+                    maps[i].scheme, *maps[i].scheme ? "" : " (is the tcp plugin installed?)");
+            return 2;
+        }
+        char err[FAULT__ERRLEN] = "";
+        if (h->d->protocol->add_mapping &&
+            h->d->protocol->add_mapping(h->state, &maps[i], err, sizeof err) < 0) {
+            fprintf(stderr, "fault: --proxy: '%s': %s\n", maps[i].text, err[0] ? err : "refused");
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int start_plugins(void)
+{
+    for (fault_plugin *p = fault__plugins(); p; p = p->next) {
+        if (!is_run_plugin(p) || !p->enabled)
+            continue;
+        p->err[0] = '\0';
+        if (p->d->start && p->d->start(p, p->state) < 0) {
+            fprintf(stderr, "fault: %s: %s\n", p->d->name, p->err[0] ? p->err : "failed to start");
+            return 1;
+        }
+        p->started = true;
+    }
+    return 0;
+}
+
+int fault__cmd_run(int argc, char **argv)
+{
+    fault__optowner *owners[65];
+    size_t nowners = fault__run_owners(owners, 64);
+    owners[nowners++] = fault__global_owner();
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int npos = 0, rc;
+    if (!pos)
+        return 1;
+    rc = fault__options_parse(owners, nowners, argc, argv, pos, &npos, "run");
+    if (rc == 0 && npos > 0) {
+        fprintf(stderr, "fault: run: unexpected argument '%s' (see 'fault run --help')\n", pos[0]);
+        rc = 2;
+    }
+    free(pos);
+    if (rc == 0)
+        rc = fault__options_env(owners, nowners);
+    if (rc != 0)
+        return rc;
+    if ((rc = fault__globals_apply()) != 0)
+        return rc;
+
+    /* Validate everything before anything listens. */
+    size_t nmaps = fault__ro.proxies.n;
+    fault_mapping *maps = calloc(nmaps ? nmaps : 1, sizeof *maps);
+    if (!maps)
+        return 1;
+    for (size_t i = 0; i < nmaps && rc == 0; i++) {
+        char err[256];
+        if (fault__mapping_parse(fault__ro.proxies.v[i], &maps[i], err, sizeof err) != 0) {
+            fprintf(stderr, "fault: --proxy: '%s': %s\n", fault__ro.proxies.v[i], err);
+            rc = 2;
+        }
+    }
+    fault__g.duration_us = fault__ro.duration_us;
+    if (rc == 0)
+        rc = configure_plugins();
+    if (rc == 0)
+        rc = fault__sched_prepare();
+    if (rc == 0)
+        rc = add_mappings(maps, nmaps);
+    for (size_t i = 0; i < nmaps; i++)
+        fault__mapping_free(&maps[i]);
+    free(maps);
+    if (rc != 0)
+        return rc;
+
+    fault__tls_global_options(fault__ro.tls_no_verify, fault__ro.tls_ca_file);
+    uint64_t seed;
+    size_t seed_idx;
+    if (fault__option_find(&run_owner, "seed", &seed_idx) && run_owner.set[seed_idx])
+        seed = (uint64_t)fault__ro.seed;
+    else
+        seed = random_seed();
+    fault__g.seed = seed;
+    fault__plugins_seed(seed);
+    fault_log_info(NULL, "seed %llu", (unsigned long long)seed);
+
+    fault__ui_start(fault__ro.no_ui ? FAULT__UI_NONE
+                                    : fault__ro.tail ? FAULT__UI_TAIL : FAULT__UI_SUMMARY);
+    fault__runctl_start();
+    rc = start_plugins();
+    if (rc == 0 && fault__listeners_count() == 0) {
+        fprintf(stderr, "fault: run: nothing to proxy: give at least one --proxy mapping\n");
+        rc = 2;
+    }
+    if (rc != 0)
+        fault__runctl_stop(rc);
+    uv_run(fault__g.loop, UV_RUN_DEFAULT);
+    if (!fault__g.stopping)
+        fault__runctl_stop(0);
+    /* Let every closing handle finish before plugins are unloaded. */
+    uv_run(fault__g.loop, UV_RUN_DEFAULT);
+    return rc != 0 ? rc : (fault__g.exit_status == 130 || fault__g.exit_status == 143)
+                              ? 0
+                              : fault__g.exit_status;
+}

@@ -1,0 +1,78 @@
+/*
+ * fault/http.h - HTTP-level hooks, on every HTTP path (forward proxy,
+ * CONNECT interception, reverse mappings, HTTP/2 streams).
+ *
+ * A protocol handler that understands HTTP calls these hooks once per
+ * exchange (per request on HTTP/1.1, per stream on HTTP/2):
+ *
+ *   on_request   headers of the request are known; the body has not been
+ *                forwarded. Return CONTINUE, RESPOND (the plugin answered
+ *                with fault_http_respond(): the upstream is never contacted)
+ *                or PENDING (answer later with fault_http_resume()).
+ *   on_response  status and headers of the response are known.
+ *   on_body      a chunk of request (EGRESS) or response (INGRESS) body;
+ *                same verdicts as stream filters, so bodies stream.
+ *   on_end       the exchange is over (also after errors).
+ *
+ * The handler implementing these accessors arrives with the HTTP plugin;
+ * the types are part of ABI 1.0 so that plugins can be written against them.
+ */
+#ifndef FAULT_HTTP_H
+#define FAULT_HTTP_H
+
+#include <fault/common.h>
+#include <fault/stream.h>
+
+FAULT_BEGIN_DECLS
+
+typedef struct fault_http_exchange fault_http_exchange;
+
+typedef enum fault_http_action {
+    FAULT_HTTP_CONTINUE = 0,
+    FAULT_HTTP_RESPOND = 1,
+    FAULT_HTTP_PENDING = 2
+} fault_http_action;
+
+typedef struct fault_http_ops {
+    fault_http_action (*on_request)(void *state, fault_http_exchange *x);
+    fault_http_action (*on_response)(void *state, fault_http_exchange *x);
+    fault_action (*on_body)(void *state, fault_http_exchange *x, fault_direction dir,
+                            fault_chunk *c, fault_verdict *v);
+    void (*on_end)(void *state, fault_http_exchange *x);
+    void *reserved[4];
+} fault_http_ops;
+
+/* Which message of the exchange an accessor reads or changes. */
+typedef enum fault_http_msg { FAULT_HTTP_REQUEST = 0, FAULT_HTTP_RESPONSE = 1 } fault_http_msg;
+
+FAULT_API uint64_t fault_http_id(const fault_http_exchange *x);
+FAULT_API const char *fault_http_method(const fault_http_exchange *x);
+/* Absolute URL of the request ("http://host:port/path?query"). */
+FAULT_API const char *fault_http_url(const fault_http_exchange *x);
+FAULT_API const char *fault_http_host(const fault_http_exchange *x);
+/* Path with the query string. */
+FAULT_API const char *fault_http_path(const fault_http_exchange *x);
+/* Response status, 0 before the response is known. */
+FAULT_API int fault_http_status(const fault_http_exchange *x);
+FAULT_API int fault_http_set_status(fault_http_exchange *x, int status);
+FAULT_API size_t fault_http_header_count(const fault_http_exchange *x, fault_http_msg m);
+FAULT_API int fault_http_header_at(const fault_http_exchange *x, fault_http_msg m, size_t i,
+                                   const char **name, const char **value);
+/* First value of a header (case-insensitive name), or NULL. */
+FAULT_API const char *fault_http_header(const fault_http_exchange *x, fault_http_msg m,
+                                        const char *name);
+/* Replaces every value of name with value; value NULL removes the header. */
+FAULT_API int fault_http_header_set(fault_http_exchange *x, fault_http_msg m, const char *name,
+                                    const char *value);
+/* Answers the client: status, optional headers (name/value pairs, NULL
+ * terminated) and body. Valid from on_request and on_response. */
+FAULT_API int fault_http_respond(fault_http_exchange *x, int status,
+                                 const char *const *headers, const void *body, size_t len);
+/* Completes a PENDING hook with CONTINUE or RESPOND. */
+FAULT_API void fault_http_resume(fault_http_exchange *x, fault_http_action action);
+/* The stream (connection) the exchange travels on. */
+FAULT_API fault_stream *fault_http_stream(fault_http_exchange *x);
+
+FAULT_END_DECLS
+
+#endif /* FAULT_HTTP_H */

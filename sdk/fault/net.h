@@ -1,0 +1,98 @@
+/*
+ * fault/net.h - sockets for protocol handlers: listeners, upstream
+ * connections (with asynchronous name resolution and optional TLS), the
+ * relay, and the `--proxy` mappings the host parsed.
+ *
+ * A protocol handler claims mappings by scheme (fault_protocol_ops), listens
+ * in its start() callback, and for each accepted client either relays bytes
+ * (fault_stream_new() + fault_connect() + fault_stream_relay()) or speaks
+ * the protocol itself over fault_conn reads and writes.
+ */
+#ifndef FAULT_NET_H
+#define FAULT_NET_H
+
+#include <fault/common.h>
+#include <fault/stream.h>
+
+FAULT_BEGIN_DECLS
+
+/* One `--proxy` mapping: `[ADDR:]PORT=[scheme://]host[:port]`. */
+typedef struct fault_mapping {
+    const char *text;        /* as the user wrote it */
+    const char *listen_host; /* "0.0.0.0" when no address was given; IPv6
+                              * addresses without brackets */
+    uint16_t listen_port;
+    const char *scheme;      /* "" when none, else "http", "https", "psql",
+                              * "psqls", "tls" */
+    const char *host;        /* upstream host, IPv6 without brackets */
+    uint16_t port;           /* upstream port (scheme default if omitted) */
+    bool tls;                /* scheme asks for TLS toward the upstream */
+    void *reserved[2];
+} fault_mapping;
+
+/* A connected socket, plain or TLS. Owned by whoever holds it until handed
+ * to fault_stream_relay() or closed. */
+typedef struct fault_conn fault_conn;
+typedef struct fault_listener fault_listener;
+
+typedef void (*fault_accept_cb)(fault_listener *l, fault_conn *c, void *userdata);
+
+/* Listens on host:port (host NULL means "0.0.0.0"; IPv6 literals allowed;
+ * port 0 picks a free port). Returns 0 and *out, or a negative error. */
+FAULT_API int fault_listen(fault_plugin *self, const char *host, uint16_t port,
+                           fault_accept_cb cb, void *userdata, fault_listener **out);
+/* "127.0.0.1:9098" or "[::1]:9098": the bound address. */
+FAULT_API const char *fault_listener_address(const fault_listener *l);
+FAULT_API uint16_t fault_listener_port(const fault_listener *l);
+FAULT_API void fault_listener_close(fault_listener *l);
+
+/* TLS toward an upstream. */
+typedef struct fault_tls_client_opts {
+    const char *sni;     /* server name to send and verify; NULL: the host */
+    bool verify;         /* verify the chain and the name (default true) */
+    const char *ca_file; /* PEM bundle; NULL: the system store */
+    const char *alpn;    /* wire-format ALPN list, or NULL */
+    void *reserved[2];
+} fault_tls_client_opts;
+
+/* c is NULL when status < 0 (negative errno, FAULT_ERESOLVE, FAULT_ETLS). */
+typedef void (*fault_connect_cb)(fault_conn *c, int status, void *userdata);
+
+/* Resolves host asynchronously, connects (trying each address), and does
+ * the TLS handshake when tls is not NULL. When s is given, the fault
+ * plugins attached to it see the attempt first (stream on_connect). */
+FAULT_API int fault_connect(fault_plugin *self, fault_stream *s, const char *host, uint16_t port,
+                            const fault_tls_client_opts *tls, fault_connect_cb cb,
+                            void *userdata);
+
+/* Plain reads and writes, for handlers that speak a protocol themselves.
+ * On read, nread > 0 is data, 0 never happens, negative is an error or
+ * UV_EOF (-4095). The data is valid during the callback only. */
+typedef void (*fault_read_cb)(fault_conn *c, long nread, const uint8_t *data, void *userdata);
+typedef void (*fault_write_cb)(fault_conn *c, int status, void *userdata);
+FAULT_API int fault_conn_read_start(fault_conn *c, fault_read_cb cb, void *userdata);
+FAULT_API int fault_conn_read_stop(fault_conn *c);
+/* Copies data; cb (may be NULL) runs once it is handed to the kernel. */
+FAULT_API int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb cb,
+                               void *userdata);
+/* Bytes accepted by fault_conn_write() and not yet handed to the kernel. */
+FAULT_API size_t fault_conn_write_queued(const fault_conn *c);
+FAULT_API int fault_conn_shutdown(fault_conn *c); /* FIN after queued writes */
+FAULT_API void fault_conn_close(fault_conn *c);   /* graceful close, frees c */
+FAULT_API void fault_conn_reset(fault_conn *c);   /* RST, frees c */
+FAULT_API const char *fault_conn_peer(const fault_conn *c);
+
+/* Creates the stream for an accepted client (publishes CONN_OPEN). target
+ * is "host:port" for events. The stream owns client from now on. */
+FAULT_API fault_stream *fault_stream_new(fault_plugin *self, fault_conn *client,
+                                         const char *target);
+/* Attaches the fault plugins and relays bytes both ways until both legs
+ * have closed; then the stream frees itself (publishes CONN_CLOSE). */
+FAULT_API int fault_stream_relay(fault_stream *s, fault_conn *server);
+/* Ends a stream that never relayed (the upstream could not be reached):
+ * resets the client connection and publishes CONN_CLOSE with the error. */
+FAULT_API void fault_stream_abort(fault_stream *s, int error);
+
+FAULT_END_DECLS
+
+#endif /* FAULT_NET_H */

@@ -1,0 +1,189 @@
+/*
+ * fault/plugin.h - the fault plugin SDK. Include this one header.
+ *
+ * A plugin is a shared object exporting exactly one symbol,
+ * `fault_plugin_entry`, a fault_plugin_descriptor defined with
+ * FAULT_PLUGIN_DEFINE(). The host loads it with dlopen(RTLD_NOW|RTLD_LOCAL)
+ * from its plugin directories and checks the ABI fields before anything else.
+ *
+ * ABI versioning
+ * --------------
+ * FAULT_ABI_MAJOR changes when an existing type, field or function changes
+ * meaning or layout: plugins must be rebuilt. FAULT_ABI_MINOR grows when
+ * something is added (a function, a field in reserved space, an ops slot).
+ * The host accepts a plugin when
+ *     plugin.abi_major == host major && plugin.abi_minor <= host minor
+ *     && plugin.size >= the descriptor size of ABI 1.0
+ * and refuses anything else with one line naming the file and both ABIs.
+ * The ABI version is not the product version.
+ *
+ * ABI changelog (newest first)
+ * ----------------------------
+ *   1.0  First stable SDK: descriptor, option tables, lifecycle, stream
+ *        hooks, HTTP hooks, protocol/command/platform ops, event bus, log,
+ *        rng and distributions, net (listen, connect, TLS, relay).
+ */
+#ifndef FAULT_PLUGIN_H
+#define FAULT_PLUGIN_H
+
+#include <fault/common.h>
+#include <fault/event.h>
+#include <fault/http.h>
+#include <fault/log.h>
+#include <fault/net.h>
+#include <fault/option.h>
+#include <fault/rng.h>
+#include <fault/stream.h>
+
+FAULT_BEGIN_DECLS
+
+#define FAULT_ABI_MAJOR 1
+#define FAULT_ABI_MINOR 0
+#define FAULT_PLUGIN_MAGIC 0x464c5447u /* "GTLF" little-endian: fault */
+#define FAULT_PLUGIN_SYMBOL fault_plugin_entry
+#define FAULT_PLUGIN_SYMBOL_NAME "fault_plugin_entry"
+
+/* What a plugin primarily is. A plugin may fill several ops tables (a bridge
+ * has both stream and HTTP hooks); the kind is what `fault plugins` shows
+ * and decides where its options appear in --help. */
+typedef enum fault_plugin_kind {
+    FAULT_KIND_FAULT = 1,    /* a fault: stream and/or HTTP hooks */
+    FAULT_KIND_PROTOCOL = 2, /* owns accepted connections (TCP, HTTP, ...) */
+    FAULT_KIND_PLATFORM = 3, /* injects the proxy into a platform */
+    FAULT_KIND_AGENT = 4,    /* the MCP agent */
+    FAULT_KIND_BRIDGE = 5,   /* forwards traffic to remote (gRPC) plugins */
+    FAULT_KIND_COMMAND = 6   /* adds a subcommand (demo, scenario) */
+} fault_plugin_kind;
+
+FAULT_API const char *fault_plugin_kind_name(fault_plugin_kind kind);
+
+/* Protocol handler: which `--proxy` mappings it serves. */
+typedef struct fault_protocol_ops {
+    /* NULL-terminated schemes this handler serves; "" is a mapping written
+     * without a scheme. */
+    const char *const *schemes;
+    /* When several handlers serve a scheme, the highest priority wins. */
+    int priority;
+    /* Called once per claimed mapping, after configure() and before
+     * start(). Return 0, or a negative error with a message in err. */
+    int (*add_mapping)(void *state, const fault_mapping *m, char *err, size_t errlen);
+    void *reserved[4];
+} fault_protocol_ops;
+
+/* Command (and agent) plugins: `fault NAME ...`. */
+typedef struct fault_command_ops {
+    const char *name;    /* the subcommand word, e.g. "demo" */
+    const char *summary; /* one line for `fault --help` */
+    const char *usage;   /* e.g. "run [ADDRESS] [PORT]" */
+    /* The host has parsed the plugin's options (anywhere after NAME) into
+     * its state; args are the remaining positional words. Returns the
+     * process exit status (0 ok, 1 failure, 2 bad input). The loop is
+     * available through fault_loop(). */
+    int (*run)(void *state, int argc, char **argv);
+    void *reserved[4];
+} fault_command_ops;
+
+/* Platform injectors (Kubernetes, AWS, GCP): `fault inject NAME`. */
+typedef struct fault_platform_ops {
+    const char *name; /* "kubernetes", "aws", "gcp" */
+    const char *summary;
+    /* Deploys the proxy with the fault flags in argv (as `fault run` would
+     * take them) and removes it after the duration. Returns an exit status. */
+    int (*inject)(void *state, int argc, char **argv);
+    void *reserved[4];
+} fault_platform_ops;
+
+/*
+ * The descriptor. Fields up to `reserved` exist in every 1.x plugin; later
+ * minors take space from `reserved`, so its size never changes the layout
+ * of what comes before.
+ */
+typedef struct fault_plugin_descriptor {
+    /* ABI fields: always first, never moved. */
+    uint32_t magic;     /* FAULT_PLUGIN_MAGIC */
+    uint16_t abi_major; /* FAULT_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor; /* FAULT_ABI_MINOR the plugin was built with */
+    uint32_t size;      /* sizeof(fault_plugin_descriptor) at build time */
+    uint32_t kind;      /* fault_plugin_kind */
+
+    const char *name;    /* unique, [a-z0-9-]+, e.g. "latency" */
+    const char *version; /* the plugin's own version, free form */
+    const char *summary; /* one line for `fault plugins` */
+    const char *license; /* SPDX identifier */
+
+    /* Options, terminated by FAULT_OPTION_END; NULL for none. */
+    const fault_option *options;
+    /* Size of the state block the host allocates (zeroed) for the plugin
+     * instance; option values are written into it. May be 0. */
+    size_t state_size;
+
+    /* Lifecycle, each optional. Returning a negative value fails the step:
+     * the host logs it (with fault_plugin_error() text if set), tears the
+     * instance down and, for configure, exits with status 2.
+     *   init       state allocated, defaults applied, before user options
+     *   configure  user options applied: validate and derive
+     *   start      the loop exists (fault_loop()); open listeners, timers
+     *   stop       stop accepting work; close what start opened
+     *   destroy    free what init/configure allocated (not the block) */
+    int (*init)(fault_plugin *self, void *state);
+    int (*configure)(fault_plugin *self, void *state);
+    int (*start)(fault_plugin *self, void *state);
+    void (*stop)(fault_plugin *self, void *state);
+    void (*destroy)(fault_plugin *self, void *state);
+
+    /* Role tables; NULL when the plugin does not play the role. */
+    const fault_stream_ops *stream;
+    const fault_http_ops *http;
+    const fault_protocol_ops *protocol;
+    const fault_command_ops *command;
+    const fault_platform_ops *platform;
+
+    void *reserved[16];
+} fault_plugin_descriptor;
+
+/* Size of the ABI 1.0 descriptor: the least the loader accepts. */
+#define FAULT_DESCRIPTOR_SIZE_1_0 sizeof(fault_plugin_descriptor)
+
+/*
+ * Defines the exported descriptor. Use once per plugin, at file scope:
+ *
+ *   FAULT_PLUGIN_DEFINE(
+ *       .kind = FAULT_KIND_FAULT,
+ *       .name = "latency",
+ *       .version = "1.0.0",
+ *       ...);
+ */
+#define FAULT_PLUGIN_DEFINE(...)                                                         \
+    FAULT_PLUGIN_EXPORT const fault_plugin_descriptor FAULT_PLUGIN_SYMBOL = {           \
+        .magic = FAULT_PLUGIN_MAGIC,                                                     \
+        .abi_major = FAULT_ABI_MAJOR,                                                    \
+        .abi_minor = FAULT_ABI_MINOR,                                                    \
+        .size = (uint32_t)sizeof(fault_plugin_descriptor),                               \
+        __VA_ARGS__}
+
+/* Host services for a plugin instance. */
+
+/* The libuv loop (a uv_loop_t *, as void * so this header does not need
+ * uv.h). Valid from start() to destroy(). Handles a plugin opens must be
+ * closed by stop(); the host keeps the plugin loaded until the loop has
+ * drained. */
+FAULT_API void *fault_loop(fault_plugin *self);
+FAULT_API const char *fault_plugin_name(const fault_plugin *self);
+/* The instance's state block (the one passed to every callback). */
+FAULT_API void *fault_plugin_state(fault_plugin *self);
+/* The instance's generator, seeded from --seed and the plugin name. */
+FAULT_API fault_rng *fault_plugin_rng(fault_plugin *self);
+/* Whether the plugin is enabled (its FAULT_OPTF_ENABLE option, if any) and
+ * inside its schedule right now. */
+FAULT_API bool fault_plugin_active(const fault_plugin *self);
+/* Records a message explaining the next failing return (printed by the
+ * host as "fault: NAME: message"). */
+FAULT_API void fault_plugin_error(fault_plugin *self, const char *fmt, ...) FAULT_PRINTF(2, 3);
+/* Run duration in microseconds (--duration), 0 when unlimited. */
+FAULT_API uint64_t fault_run_duration_us(void);
+/* Microseconds since the run started (schedules count from there). */
+FAULT_API uint64_t fault_run_elapsed_us(void);
+
+FAULT_END_DECLS
+
+#endif /* FAULT_PLUGIN_H */

@@ -1,0 +1,11 @@
+# sdk/ - the installed plugin SDK: headers, pkg-config file, example.
+faultincludedir = $(includedir)/fault
+faultinclude_HEADERS = \
+	sdk/fault/common.h sdk/fault/event.h sdk/fault/http.h sdk/fault/log.h \
+	sdk/fault/net.h sdk/fault/option.h sdk/fault/plugin.h sdk/fault/rng.h \
+	sdk/fault/stream.h
+pkgconfig_DATA = sdk/fault-plugin.pc
+EXTRA_DIST += sdk/fault-plugin.pc.in sdk/examples/Makefile sdk/examples/hello.c \
+	sdk/examples/README.md
+examplesdir = $(pkgdatadir)/examples/plugin
+examples_DATA = sdk/examples/Makefile sdk/examples/hello.c sdk/examples/README.md

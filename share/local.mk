@@ -1,0 +1,1 @@
+# share/ - man pages, completion and example files (grows with packaging).

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# tests/bench/proxy-bench.sh - throughput of fault's plain TCP mapping
+# against HAProxy (mode tcp) and a direct connection, all to one local nginx.
+#
+#   (a) requests/s: wrk -t1 -c50 -d${BENCH_SECONDS}s, keep-alive, GET /small (100 B)
+#   (b) bulk MB/s:  curl GET /big (100 MiB) to /dev/null, best of 3
+#
+# Paths: direct to nginx; HAProxy mode tcp with nbthread 1; HAProxy mode tcp
+# with its default thread count; fault run --proxy with no fault.
+#
+# All servers run for the whole benchmark; the paths are measured in
+# interleaved rounds (direct, haproxy x2, fault, then again) so that a slow
+# moment of a shared machine does not land on one path only. req/s is the
+# median over the rounds, bulk is the best download over the rounds.
+#
+# Run from the build dir after `make`:  bash ../tests/bench/proxy-bench.sh
+# Environment:
+#   FAULT            fault binary (default ./core/fault, then fault on PATH;
+#                    if none is found the fault row is skipped)
+#   BENCH_SECONDS    wrk duration of one run (default 10)
+#   BENCH_ROUNDS     wrk runs per path, median kept (default 3)
+#   BENCH_WARMUP     wrk warm-up seconds per path before round 1 (default 1)
+#   BENCH_BULK_RUNS  curl downloads per path, best kept (default 3)
+#   BENCH_PIN        1 (default) pin processes with taskset, 0 to not pin
+#   BENCH_CPU_SERVER, BENCH_CPU_PROXY, BENCH_CPU_CLIENT  override the CPUs
+#   BENCH_STRICT     1: exit 1 when a target is missed (default 0: report only)
+#   BENCH_KEEP_TMP   1: keep the temp dir (configs, logs) for inspection
+set -euo pipefail
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SECONDS_RUN=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+WARMUP=${BENCH_WARMUP:-1}
+BULK_RUNS=${BENCH_BULK_RUNS:-3}
+PIN=${BENCH_PIN:-1}
+BIG_BYTES=$((100 * 1024 * 1024))
+NGINX_WORKERS=1
+
+for tool in nginx haproxy wrk curl python3 taskset; do
+	command -v "$tool" >/dev/null 2>&1 || bench_die "$tool not found"
+done
+
+HAVE_FAULT=1
+bench_find_fault || HAVE_FAULT=0
+bench_load_check
+
+# ---------------------------------------------------------------- CPU layout
+NCPU=$(nproc)
+if [[ $PIN == 1 && $NCPU -ge 3 ]]; then
+	CPU_SERVER=${BENCH_CPU_SERVER:-0}
+	CPU_PROXY=${BENCH_CPU_PROXY:-1}
+	CPU_CLIENT=${BENCH_CPU_CLIENT:-2}
+	PIN_NOTE="nginx on CPU $CPU_SERVER, proxy on CPU $CPU_PROXY, wrk/curl on CPU $CPU_CLIENT"
+elif [[ $PIN == 1 && $NCPU -eq 2 ]]; then
+	# Two CPUs: nginx alone on one, the proxy and the client share the
+	# other, which is then the saturated one, so the proxy's cost per
+	# request shows directly in req/s. (Putting the client with nginx
+	# instead leaves the proxy CPU partly idle and the result noisy.)
+	CPU_SERVER=${BENCH_CPU_SERVER:-0}
+	CPU_PROXY=${BENCH_CPU_PROXY:-1}
+	CPU_CLIENT=${BENCH_CPU_CLIENT:-1}
+	PIN_NOTE="nginx on CPU $CPU_SERVER; proxy and wrk/curl share CPU $CPU_PROXY (direct: wrk/curl on CPU $CPU_CLIENT)"
+else
+	PIN=0
+	CPU_SERVER=all CPU_PROXY=all CPU_CLIENT=all
+	PIN_NOTE="not pinned ($NCPU CPU(s) or BENCH_PIN=0)"
+fi
+
+# pin CPU - words to put before a command to pin it to CPU (none when
+# unpinned), used unquoted: $(pin 1) cmd... Not a wrapper function, so that
+# a background command's $! is the real process (taskset execs it).
+pin() {
+	if [[ $PIN == 1 && $1 != all ]]; then
+		echo "taskset -c $1"
+	fi
+}
+
+# ---------------------------------------------------------------- files
+read -r P_NGINX P_HA1 P_HAD P_FAULT < <(bench_free_ports 4)
+
+WWW=$BENCH_TMP/www
+mkdir -p "$WWW" "$BENCH_TMP/nginx-temp"
+chmod 755 "$WWW"
+printf '%099d\n' 0 >"$WWW/small" # exactly 100 bytes
+bench_log "generating 100 MiB /big in $BENCH_TMP"
+head -c "$BIG_BYTES" /dev/urandom >"$WWW/big"
+chmod 644 "$WWW/small" "$WWW/big"
+
+# Point every compiled-in temp path into the temp dir (the packaged defaults
+# under /var/lib/nginx may not exist or be writable).
+temp_paths="client_body_temp_path $BENCH_TMP/nginx-temp/body;"
+nginx_v=$(nginx -V 2>&1)
+for m in proxy fastcgi uwsgi scgi; do
+	if [[ $nginx_v != *"--without-http_${m}_module"* ]]; then
+		temp_paths+=$'\n'"    ${m}_temp_path $BENCH_TMP/nginx-temp/$m;"
+	fi
+done
+cat >"$BENCH_TMP/nginx.conf" <<EOF
+worker_processes $NGINX_WORKERS;
+pid $BENCH_TMP/nginx.pid;
+error_log $BENCH_TMP/nginx-error.log warn;
+daemon off;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 300s;
+    keepalive_requests 100000000;
+    $temp_paths
+    server {
+        listen 127.0.0.1:$P_NGINX;
+        root $WWW;
+        location / { }
+    }
+}
+EOF
+
+haproxy_cfg() { # haproxy_cfg FILE PORT NBTHREAD_LINE
+	cat >"$1" <<EOF
+global
+    $3
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+frontend fe
+    bind 127.0.0.1:$2
+    default_backend be
+backend be
+    server nginx 127.0.0.1:$P_NGINX
+EOF
+}
+haproxy_cfg "$BENCH_TMP/haproxy-1.cfg" "$P_HA1" "nbthread 1"
+haproxy_cfg "$BENCH_TMP/haproxy-default.cfg" "$P_HAD" "# nbthread: default (one per CPU)"
+haproxy -c -q -f "$BENCH_TMP/haproxy-1.cfg" || bench_die "haproxy config check failed"
+
+# ---------------------------------------------------------------- servers
+# check_path PORT - GET /small through PORT answers 200
+check_path() {
+	[[ $(curl -s --noproxy '*' --max-time 10 -o /dev/null -w '%{http_code}' \
+		"http://127.0.0.1:$1/small" || true) == 200 ]]
+}
+threads_of() { awk '/^Threads:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+
+bench_start nginx $(pin "$CPU_SERVER") nginx -p "$BENCH_TMP" -e "$BENCH_TMP/nginx-error.log" -c "$BENCH_TMP/nginx.conf"
+bench_wait_port "$P_NGINX" "$BENCH_LAST_PID" nginx || bench_die "nginx did not start"
+check_path "$P_NGINX" || bench_die "nginx does not serve /small"
+
+# HAProxy nbthread 1 is pinned to the proxy CPU; HAProxy with its default
+# thread count is not pinned (pinned to one CPU it would start one thread).
+bench_start haproxy-1 $(pin "$CPU_PROXY") haproxy -db -f "$BENCH_TMP/haproxy-1.cfg"
+bench_wait_port "$P_HA1" "$BENCH_LAST_PID" haproxy-1 || bench_die "haproxy (nbthread 1) did not start"
+check_path "$P_HA1" || bench_die "haproxy (nbthread 1) does not proxy /small"
+
+bench_start haproxy-default haproxy -db -f "$BENCH_TMP/haproxy-default.cfg"
+HAD_PID=$BENCH_LAST_PID
+bench_wait_port "$P_HAD" "$HAD_PID" haproxy-default || bench_die "haproxy (default) did not start"
+check_path "$P_HAD" || bench_die "haproxy (default) does not proxy /small"
+HA_THREADS=$(threads_of "$HAD_PID")
+
+K_DIRECT="direct (nginx)"
+K_HA1="haproxy tcp nbthread 1"
+K_HAD="haproxy tcp default ($HA_THREADS thr)"
+K_FAULT="fault (no fault)"
+declare -A PORT CPU PINS RPS_LIST LAT_LIST P99_LIST ERR BEST STATUS
+KEYS=()
+add_path() { # add_path KEY PORT CLIENT_CPU PIN_DESC
+	KEYS+=("$1")
+	PORT[$1]=$2 CPU[$1]=$3 PINS[$1]=$4 RPS_LIST[$1]= LAT_LIST[$1]= P99_LIST[$1]= ERR[$1]=0 BEST[$1]=0
+	STATUS[$1]=ok
+}
+if [[ $PIN == 1 ]]; then pdesc="proxy CPU $CPU_PROXY"; cdesc="client CPU $CPU_CLIENT"; else pdesc=-; cdesc=-; fi
+add_path "$K_DIRECT" "$P_NGINX" "$CPU_CLIENT" "$cdesc"
+add_path "$K_HA1" "$P_HA1" "$CPU_CLIENT" "$pdesc"
+add_path "$K_HAD" "$P_HAD" "$CPU_CLIENT" "unpinned"
+
+FAULT_NOTE=
+if [[ $HAVE_FAULT == 1 ]]; then
+	bench_log "fault binary: $FAULT_BIN"
+	bench_start fault $(pin "$CPU_PROXY") "$FAULT_BIN" run --proxy "127.0.0.1:$P_FAULT=127.0.0.1:$P_NGINX" --no-ui
+	FAULT_PID=$BENCH_LAST_PID
+	if ! bench_wait_port "$P_FAULT" "$FAULT_PID" fault; then
+		FAULT_NOTE="failed to start"
+	elif ! check_path "$P_FAULT"; then
+		bench_log "GET /small through fault failed; fault log:"
+		tail -n 20 "$BENCH_TMP/fault.log" >&2 || true
+		FAULT_NOTE="broken"
+	else
+		FAULT_THREADS=$(threads_of "$FAULT_PID")
+		add_path "$K_FAULT" "$P_FAULT" "$CPU_CLIENT" "$pdesc"
+	fi
+else
+	bench_log "fault binary not found (set FAULT=...): skipping the fault row"
+	FAULT_NOTE="not found"
+fi
+
+# ---------------------------------------------------------------- measures
+to_ms() { # wrk latency like 512.00us / 1.20ms / 2.00s / 1.00m -> ms
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) ; else if (v ~ /s$/) n *= 1000;
+		else if (v ~ /m$/) n *= 60000
+		printf "%.3f", n }'
+}
+
+# run_wrk KEY - one wrk run on the path, appends to its lists
+run_wrk() {
+	local key=$1 out rps lat p99 errs non2xx
+	local url="http://127.0.0.1:${PORT[$key]}/small"
+	out=$($(pin "${CPU[$key]}") wrk -t1 -c50 -d"${SECONDS_RUN}s" --latency "$url" 2>&1) || {
+		bench_log "wrk on $key failed: $out"
+		STATUS[$key]="wrk failed"
+		return 0
+	}
+	printf '### %s\n%s\n' "$key" "$out" >>"$BENCH_TMP/wrk.log"
+	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+	lat=$(awk '$1 == "Latency" && NF >= 3 {print $2; exit}' <<<"$out")
+	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+	non2xx=$(awk -F': *' '/Non-2xx/ {print $2}' <<<"$out")
+	errs=$(awk '/Socket errors:/ {
+		s = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i; print s }' <<<"$out")
+	if [[ -z $rps ]]; then
+		bench_log "wrk on $key printed no Requests/sec"
+		STATUS[$key]="wrk failed"
+		return 0
+	fi
+	RPS_LIST[$key]+="$rps "
+	LAT_LIST[$key]+="$(to_ms "${lat:-0}") "
+	P99_LIST[$key]+="$(to_ms "${p99:-0}") "
+	ERR[$key]=$((${ERR[$key]} + ${errs:-0} + ${non2xx:-0}))
+	bench_log "  $key: $rps req/s"
+}
+
+# run_bulk KEY - one curl download of /big; keeps the best speed (bytes/s)
+run_bulk() {
+	local key=$1 out speed code size
+	out=$($(pin "${CPU[$key]}") curl -s --noproxy '*' --max-time 120 -o /dev/null \
+		-w '%{speed_download} %{http_code} %{size_download}' \
+		"http://127.0.0.1:${PORT[$key]}/big") || true
+	read -r speed code size <<<"$out"
+	if [[ ${code:-} != 200 || ${size:-0} != "$BIG_BYTES" ]]; then
+		bench_log "bulk download on $key: code=${code:-?} size=${size:-?} (want 200, $BIG_BYTES)"
+		STATUS[$key]="bulk failed"
+		return 0
+	fi
+	bench_log "  $key: $(awk -v b="$speed" 'BEGIN { printf "%.1f", b / 1e6 }') MB/s"
+	BEST[$key]=$(awk -v a="${BEST[$key]}" -v b="$speed" 'BEGIN { print (b + 0 > a + 0 ? b : a) }')
+}
+
+if [[ $WARMUP != 0 ]]; then
+	bench_log "warm-up: wrk ${WARMUP}s per path"
+	for k in "${KEYS[@]}"; do
+		$(pin "${CPU[$k]}") wrk -t1 -c50 -d"${WARMUP}s" "http://127.0.0.1:${PORT[$k]}/small" >/dev/null 2>&1 || true
+	done
+fi
+for ((r = 1; r <= ROUNDS; r++)); do
+	bench_log "req/s round $r/$ROUNDS (wrk ${SECONDS_RUN}s per path)"
+	for k in "${KEYS[@]}"; do run_wrk "$k"; done
+done
+for ((r = 1; r <= BULK_RUNS; r++)); do
+	bench_log "bulk round $r/$BULK_RUNS"
+	for k in "${KEYS[@]}"; do run_bulk "$k"; done
+done
+
+# ---------------------------------------------------------------- report
+median_of() { tr ' ' '\n' <<<"$1" | grep . | bench_median; }
+spread_of() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {
+	if (NR) printf "%.0f-%.0f", lo, hi; else print "n/a" }'; }
+declare -A RPS LAT P99 BULK SPREAD
+for k in "${KEYS[@]}"; do
+	if [[ -n ${RPS_LIST[$k]// /} ]]; then
+		RPS[$k]=$(median_of "${RPS_LIST[$k]}")
+		LAT[$k]="$(median_of "${LAT_LIST[$k]}") ms"
+		P99[$k]="$(median_of "${P99_LIST[$k]}") ms"
+		SPREAD[$k]=$(spread_of "${RPS_LIST[$k]}")
+	else
+		RPS[$k]=n/a LAT[$k]=n/a P99[$k]=n/a SPREAD[$k]=n/a
+	fi
+	if [[ ${BEST[$k]} == 0 ]]; then BULK[$k]=n/a; else BULK[$k]=$(awk -v b="${BEST[$k]}" 'BEGIN { printf "%.1f", b / 1e6 }'); fi
+done
+if [[ -n $FAULT_NOTE ]]; then
+	KEYS+=("$K_FAULT")
+	PINS[$K_FAULT]=$FAULT_NOTE RPS[$K_FAULT]=n/a SPREAD[$K_FAULT]=- LAT[$K_FAULT]=n/a P99[$K_FAULT]=n/a
+	ERR[$K_FAULT]=- BULK[$K_FAULT]=n/a STATUS[$K_FAULT]=$FAULT_NOTE
+fi
+
+R_FH1=$(bench_ratio "${RPS[$K_FAULT]}" "${RPS[$K_HA1]}")
+R_FHD=$(bench_ratio "${RPS[$K_FAULT]}" "${RPS[$K_HAD]}")
+R_FD=$(bench_ratio "${BULK[$K_FAULT]}" "${BULK[$K_DIRECT]}")
+R_HD=$(bench_ratio "${BULK[$K_HA1]}" "${BULK[$K_DIRECT]}")
+verdict() { if bench_ge "$1" "$2"; then echo "ok"; elif [[ $1 == n/a ]]; then echo "not measured"; else echo "MISSED"; fi; }
+V_RPS=$(verdict "$R_FH1" 1.0)
+V_BULK=$(verdict "$R_FD" 0.6)
+
+echo
+echo "== fault proxy benchmark =="
+echo "host:     $NCPU CPU(s), Linux $(uname -r), $(nginx -v 2>&1 | sed 's|.*: ||'), $(haproxy -v | awk 'NR == 1 {print "haproxy/" $3}')"
+echo "load:     1-min load average $BENCH_LOAD before starting (other work on the machine skews results)"
+echo "nginx:    worker_processes $NGINX_WORKERS, access_log off, sendfile on, keep-alive"
+echo "haproxy:  mode tcp, default buffers, no splicing"
+echo "pinning:  $PIN_NOTE (taskset)"
+echo "req/s:    wrk -t1 -c50 -d${SECONDS_RUN}s keep-alive GET /small (100 B); median of $ROUNDS interleaved rounds"
+echo "bulk:     curl GET /big (100 MiB) -> /dev/null; best of $BULK_RUNS; MB = 10^6 bytes"
+if [[ $HAVE_FAULT == 1 ]]; then
+	echo "fault:    $FAULT_BIN$([[ $FAULT_IS_WRAPPER == 1 ]] && echo ' (libtool wrapper)'), threads ${FAULT_THREADS:-?}"
+fi
+echo
+fmt='%-30s %-16s %11s %13s %10s %10s %6s %10s\n'
+printf "$fmt" "path" "pinning" "req/s" "(min-max)" "lat avg" "lat p99" "errors" "bulk MB/s"
+printf "$fmt" "----" "-------" "-----" "---------" "-------" "-------" "------" "---------"
+for k in "${KEYS[@]}"; do
+	printf "$fmt" "$k" "${PINS[$k]}" "${RPS[$k]}" "${SPREAD[$k]}" "${LAT[$k]}" "${P99[$k]}" "${ERR[$k]}" "${BULK[$k]}"
+done
+for k in "${KEYS[@]}"; do
+	[[ ${STATUS[$k]} == ok ]] || echo "note: $k: ${STATUS[$k]}"
+done
+echo
+echo "ratios:"
+printf '  fault / haproxy(nbthread 1)   req/s : %-6s target >= 1.00: %s\n' "$R_FH1" "$V_RPS"
+printf '  fault / haproxy(default)      req/s : %s\n' "$R_FHD"
+printf '  fault / direct                bulk  : %-6s target >= 0.60: %s\n' "$R_FD" "$V_BULK"
+printf '  haproxy(nbthread 1) / direct  bulk  : %s (reference)\n' "$R_HD"
+
+if [[ ${BENCH_STRICT:-0} == 1 && ($V_RPS != ok || $V_BULK != ok) ]]; then
+	exit 1
+fi
+exit 0

@@ -1,0 +1,15 @@
+# tests/fuzz/ - libFuzzer targets for the command-line parsers. They are not
+# part of `make check` (they need clang and run for as long as they are
+# given); run tests/fuzz/run.sh by hand or from CI. Shipped so the tarball
+# can be fuzzed too.
+EXTRA_DIST += tests/fuzz/run.sh \
+	tests/fuzz/fuzz_duration.c tests/fuzz/fuzz_schedule.c tests/fuzz/fuzz_mapping.c \
+	tests/fuzz/corpus/duration/compound tests/fuzz/corpus/duration/fraction \
+	tests/fuzz/corpus/duration/max tests/fuzz/corpus/duration/seconds \
+	tests/fuzz/corpus/duration/spaced tests/fuzz/corpus/duration/weeks \
+	tests/fuzz/corpus/schedule/decimal tests/fuzz/corpus/schedule/fixed \
+	tests/fuzz/corpus/schedule/lone-duration tests/fuzz/corpus/schedule/many \
+	tests/fuzz/corpus/schedule/mixed tests/fuzz/corpus/schedule/relative \
+	tests/fuzz/corpus/mapping/https tests/fuzz/corpus/mapping/ipv4-listen \
+	tests/fuzz/corpus/mapping/ipv6 tests/fuzz/corpus/mapping/psql \
+	tests/fuzz/corpus/mapping/tls tests/fuzz/corpus/mapping/zone

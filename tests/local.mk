@@ -1,0 +1,10 @@
+# tests/ - unit tests, plugin tests and end-to-end tests through automake's
+# parallel harness. Shell tests get the build tree through tests/env.sh.
+AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)'; \
+	export top_builddir top_srcdir;
+TEST_EXTENSIONS = .sh
+SH_LOG_COMPILER = $(SHELL)
+
+include $(srcdir)/tests/unit/local.mk
+include $(srcdir)/tests/fuzz/local.mk
+include $(srcdir)/tests/e2e/local.mk

@@ -1,0 +1,23 @@
+# tests/unit/ - unit tests of the core's internal pieces (random numbers and
+# distributions, durations, schedules, proxy mappings). They link the core
+# convenience library so that internal fault__ functions are reachable.
+check_PROGRAMS += tests/unit/test_rng tests/unit/test_duration \
+	tests/unit/test_schedule tests/unit/test_mapping
+TESTS += tests/unit/test_rng tests/unit/test_duration \
+	tests/unit/test_schedule tests/unit/test_mapping
+
+tests_unit_test_rng_SOURCES = tests/unit/test_rng.c tests/unit/check.h
+tests_unit_test_rng_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
+tests_unit_test_rng_LDADD = core/libfaultcore-impl.la -lm
+
+tests_unit_test_duration_SOURCES = tests/unit/test_duration.c tests/unit/check.h
+tests_unit_test_duration_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
+tests_unit_test_duration_LDADD = core/libfaultcore-impl.la -lm
+
+tests_unit_test_schedule_SOURCES = tests/unit/test_schedule.c tests/unit/check.h
+tests_unit_test_schedule_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
+tests_unit_test_schedule_LDADD = core/libfaultcore-impl.la -lm
+
+tests_unit_test_mapping_SOURCES = tests/unit/test_mapping.c tests/unit/check.h
+tests_unit_test_mapping_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
+tests_unit_test_mapping_LDADD = core/libfaultcore-impl.la -lm
