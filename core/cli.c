@@ -4,9 +4,12 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -143,6 +146,28 @@ static size_t split_path(const char *path, const char **dirs, size_t n, size_t m
     return n;
 }
 
+/*
+ * The default plugin directory: <libdir>/fault/plugins, found next to the
+ * libfaultcore actually loaded, so an installed tree still works when it
+ * is moved (or installed under another prefix, as the SDK test does);
+ * otherwise the directory configured at build time.
+ */
+static const char *default_plugin_dir(char *buf, size_t len)
+{
+    Dl_info info;
+    if (dladdr((void *)&fault_main, &info) && info.dli_fname) {
+        const char *slash = strrchr(info.dli_fname, '/');
+        struct stat st;
+        if (slash) {
+            snprintf(buf, len, "%.*s/fault/plugins", (int)(slash - info.dli_fname),
+                     info.dli_fname);
+            if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+                return buf;
+        }
+    }
+    return FAULT_PLUGINDIR;
+}
+
 int fault_main(int argc, char **argv)
 {
     char err[FAULT__ERRLEN];
@@ -213,9 +238,10 @@ int fault_main(int argc, char **argv)
     for (size_t k = 0; k < fault__go.plugin_dirs.n && ndirs < 60; k++)
         dirs[ndirs++] = fault__go.plugin_dirs.v[k];
     char *hold = NULL;
+    char defdir[PATH_MAX];
     ndirs = split_path(getenv("FAULT_PLUGIN_PATH"), dirs, ndirs, 62, &hold);
     if (!getenv("FAULT_NO_DEFAULT_PLUGINS"))
-        dirs[ndirs++] = FAULT_PLUGINDIR;
+        dirs[ndirs++] = default_plugin_dir(defdir, sizeof defdir);
 
     uv_loop_t loop;
     uv_loop_init(&loop);

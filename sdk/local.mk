@@ -5,7 +5,7 @@ faultinclude_HEADERS = \
 	sdk/fault/net.h sdk/fault/option.h sdk/fault/plugin.h sdk/fault/rng.h \
 	sdk/fault/stream.h
 pkgconfig_DATA = sdk/fault-plugin.pc
-EXTRA_DIST += sdk/fault-plugin.pc.in sdk/examples/Makefile sdk/examples/hello.c \
+EXTRA_DIST += sdk/fault-plugin.pc.in sdk/examples/Makefile sdk/examples/upcase.c \
 	sdk/examples/README.md
 examplesdir = $(pkgdatadir)/examples/plugin
-examples_DATA = sdk/examples/Makefile sdk/examples/hello.c sdk/examples/README.md
+examples_DATA = sdk/examples/Makefile sdk/examples/upcase.c sdk/examples/README.md

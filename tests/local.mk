@@ -8,3 +8,4 @@ SH_LOG_COMPILER = $(SHELL)
 include $(srcdir)/tests/unit/local.mk
 include $(srcdir)/tests/fuzz/local.mk
 include $(srcdir)/tests/e2e/local.mk
+include $(srcdir)/tests/plugins/local.mk

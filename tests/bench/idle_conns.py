@@ -80,12 +80,60 @@ def free_port():
     return port
 
 
+def backend(lsock, ctl):
+    """Child process: accept and hold connections, echo what arrives, report
+    "live echoed" on ctl whenever that changes; exit when ctl closes."""
+    sel = selectors.DefaultSelector()
+    lsock.setblocking(False)
+    sel.register(lsock, selectors.EVENT_READ, "listen")
+    sel.register(ctl, selectors.EVENT_READ, "ctl")
+    live = echoed = 0
+    sent = None
+    while True:
+        for key, _ in sel.select(1.0):
+            if key.data == "ctl":
+                if not ctl.recv(64):
+                    return
+            elif key.data == "listen":
+                for _ in range(512):
+                    try:
+                        conn, _ = lsock.accept()
+                    except BlockingIOError:
+                        break
+                    except OSError as e:  # e.g. EMFILE: report, keep going
+                        print(f"[idle] backend accept: {e}", file=sys.stderr)
+                        time.sleep(0.1)
+                        break
+                    conn.setblocking(False)
+                    live += 1
+                    sel.register(conn, selectors.EVENT_READ, "conn")
+            else:
+                conn = key.fileobj
+                try:
+                    data = conn.recv(4096)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
+                    live -= 1
+                else:
+                    echoed += 1
+                    conn.send(data)
+        if (live, echoed) != sent:
+            sent = (live, echoed)
+            ctl.sendall(f"{live} {echoed}\n".encode())
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
         self.sel = selectors.DefaultSelector()
         self.backend_live = 0
         self.backend_echoed = 0
+        self.ctl_buf = b""
         self.clients = []  # connected client sockets
         self.pending = 0  # client connects in progress
         self.connect_failed = 0
@@ -97,30 +145,15 @@ class Bench:
         for key, mask in self.sel.select(timeout):
             key.data(key.fileobj, mask)
 
-    def on_listen(self, lsock, mask):
-        for _ in range(512):
-            try:
-                conn, _ = lsock.accept()
-            except BlockingIOError:
-                return
-            conn.setblocking(False)
-            self.backend_live += 1
-            self.sel.register(conn, selectors.EVENT_READ, self.on_backend)
-
-    def on_backend(self, conn, mask):
-        try:
-            data = conn.recv(4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
+    def on_control(self, ctl, mask):
+        data = ctl.recv(65536)
         if not data:
-            self.sel.unregister(conn)
-            conn.close()
-            self.backend_live -= 1
-            return
-        self.backend_echoed += 1
-        conn.send(data)
+            raise SystemExit("backend process went away")
+        self.ctl_buf += data
+        *lines, self.ctl_buf = self.ctl_buf.split(b"\n")
+        if lines:
+            live, echoed = lines[-1].split()
+            self.backend_live, self.backend_echoed = int(live), int(echoed)
 
     def on_client_connect(self, sock, mask):
         self.pending -= 1
@@ -183,10 +216,22 @@ class Bench:
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(4096)
-        lsock.setblocking(False)
-        self.sel.register(lsock, selectors.EVENT_READ, self.on_listen)
         q = lsock.getsockname()[1]
         p = free_port()
+        # The backend is a separate process so that each process holds N
+        # descriptors, not 2N (fault alone needs 2N).
+        ctl, child_ctl = socket.socketpair()
+        child = os.fork()
+        if child == 0:
+            ctl.close()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            try:
+                backend(lsock, child_ctl)
+            finally:
+                os._exit(0)
+        child_ctl.close()
+        lsock.close()
+        self.sel.register(ctl, selectors.EVENT_READ, self.on_control)
 
         cmd = [a.fault, "run", "--proxy", f"127.0.0.1:{p}=127.0.0.1:{q}", "--no-ui"]
         log("spawning " + " ".join(cmd))
@@ -200,6 +245,12 @@ class Bench:
         finally:
             for s in self.clients:
                 s.close()
+            ctl.close()
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            os.waitpid(child, 0)
             if self.fault.poll() is None:
                 self.fault.terminate()
                 try:

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs what building and testing fault needs on Debian 12 (as root).
+set -e
+export DEBIAN_FRONTEND=noninteractive
+PKGS="build-essential autoconf automake libtool pkg-config
+  libuv1-dev libssl-dev libnghttp2-dev libyaml-dev libcjson-dev libcurl4-openssl-dev
+  libpcre2-dev libbpf-dev libgrpc-dev protobuf-c-compiler libprotobuf-c-dev node-llhttp
+  clang libclang-rt-14-dev
+  curl nghttp2-client nginx-light haproxy wrk openssl python3 python3-grpcio python3-grpc-tools
+  xxd procps iproute2"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing
+fi
+# The packaged nginx starts a system-wide server on port 80; tests run their
+# own instances on free loopback ports and do not need it.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
