@@ -1,0 +1,78 @@
+#!/bin/bash
+# tests/plugins/out_of_tree.sh - the SDK as a third party sees it: install
+# fault into a staging directory (DESTDIR), build sdk/examples/upcase.c with nothing
+# but the installed headers and `pkg-config fault-plugin`, and check that
+# the installed fault loads it and that it acts on real traffic.
+. "$top_srcdir/tests/e2e/lib.sh"
+
+root=$E2E_TMP/root
+make -C "$top_builddir" install DESTDIR="$root" >"$E2E_TMP/install.log" 2>&1 ||
+	fail "make install failed: $(tail -20 "$E2E_TMP/install.log")"
+pc=$(find "$root" -name fault-plugin.pc | head -1)
+[ -n "$pc" ] || fail "fault-plugin.pc was not installed"
+# The staged tree is a prefix of its own: <inst>/lib/pkgconfig/fault-plugin.pc.
+inst=$(dirname "$(dirname "$(dirname "$pc")")")
+export PKG_CONFIG_PATH="$inst/lib/pkgconfig"
+# pkgconf derives the prefix from where the .pc file is, as for a moved install.
+export PKG_CONFIG="pkg-config --define-prefix"
+[ "$($PKG_CONFIG --variable=plugindir fault-plugin)" = "$inst/lib/fault/plugins" ] ||
+	fail "fault-plugin.pc plugindir is $($PKG_CONFIG --variable=plugindir fault-plugin)"
+[ "$($PKG_CONFIG --variable=abi_major fault-plugin)" = 1 ] || fail "fault-plugin.pc abi_major"
+export LD_LIBRARY_PATH="$inst/lib"
+[ -f "$inst/include/fault/plugin.h" ] || fail "SDK headers not installed"
+grep -rq 'HAVE_\|config\.h' "$inst/include/fault" && fail "installed headers mention config.h/HAVE_*"
+
+# Build the example outside the tree: a copy, no -I into the sources.
+cp -r "$inst/share/fault/examples/plugin" "$E2E_TMP/ex"
+make -C "$E2E_TMP/ex" PKG_CONFIG="$PKG_CONFIG" >"$E2E_TMP/ex-build.log" 2>&1 ||
+	fail "example plugin did not build: $(cat "$E2E_TMP/ex-build.log")"
+[ -f "$E2E_TMP/ex/upcase.so" ] || fail "upcase.so missing"
+
+# The installed fault, with only its own plugin directory and the example's.
+unset FAULT_PLUGIN_PATH FAULT_NO_DEFAULT_PLUGINS
+FAULT="$inst/bin/fault"
+"$FAULT" --plugin-dir "$E2E_TMP/ex" plugins >"$E2E_TMP/plugins.out" 2>&1 || fail "fault plugins failed"
+cat "$E2E_TMP/plugins.out"
+grep -Eq '^upcase +fault +1\.0\.0 +1\.0 +loaded' "$E2E_TMP/plugins.out" || fail "upcase not loaded"
+grep -Eq "^tcp .*loaded \\($inst/lib/fault/plugins/tcp.so\\)" "$E2E_TMP/plugins.out" ||
+	fail "the installed fault did not load its installed tcp plugin"
+
+# An echo server upstream: what it receives comes back unchanged.
+echo_port=$(free_port)
+python3 - "$echo_port" >"$E2E_TMP/echo.log" 2>&1 <<'PY' &
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(8)
+while True:
+    c, _ = srv.accept()
+    while True:
+        data = c.recv(65536)
+        if not data:
+            break
+        c.sendall(data)
+    c.close()
+PY
+track_pid $!
+wait_port 127.0.0.1 "$echo_port"
+port=$(free_port)
+start_fault --plugin-dir "$E2E_TMP/ex" run --proxy "127.0.0.1:$port=127.0.0.1:$echo_port" \
+	--with-upcase --tail
+got=$(python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"hello, plugin world")
+s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    out += d
+print(out.decode())
+PY
+) || fail "client through the mapping failed"
+[ "$got" = "HELLO, PLUGIN WORLD" ] || fail "upstream saw '$got', expected the uppercased text"
+wait_for_line "$FAULT_OUT" 'upcase side=client direction=egress bytes_changed=16' "$FAULT_PID"
+note "ok"
