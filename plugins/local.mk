@@ -1,25 +1,20 @@
-# plugins/ - every in-tree plugin, each toggled by --enable/--disable-NAME.
+# plugins/ - every in-tree plugin, each toggled by --enable/--disable-NAME
+# in configure.ac and described by its own plugins/NAME/local.mk.
 PLUGIN_LIBADD = core/libfaultcore.la $(UV_LIBS)
 PLUGIN_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
 PLUGIN_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 
-if PLUGIN_TCP
-plugin_LTLIBRARIES += plugins/tcp/tcp.la
-endif
-plugins_tcp_tcp_la_SOURCES = plugins/tcp/tcp.c
-plugins_tcp_tcp_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
-plugins_tcp_tcp_la_CFLAGS = $(PLUGIN_CFLAGS)
-plugins_tcp_tcp_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
-plugins_tcp_tcp_la_LIBADD = $(PLUGIN_LIBADD)
-
-if PLUGIN_LATENCY
-plugin_LTLIBRARIES += plugins/latency/latency.la
-endif
-plugins_latency_latency_la_SOURCES = plugins/latency/latency.c
-plugins_latency_latency_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
-plugins_latency_latency_la_CFLAGS = $(PLUGIN_CFLAGS)
-plugins_latency_latency_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
-plugins_latency_latency_la_LIBADD = $(PLUGIN_LIBADD)
+include $(srcdir)/plugins/tcp/local.mk
+include $(srcdir)/plugins/latency/local.mk
+include $(srcdir)/plugins/jitter/local.mk
+include $(srcdir)/plugins/bandwidth/local.mk
+include $(srcdir)/plugins/blackhole/local.mk
+include $(srcdir)/plugins/packet-loss/local.mk
+include $(srcdir)/plugins/dns/local.mk
+include $(srcdir)/plugins/reset-peer/local.mk
+include $(srcdir)/plugins/slow-close/local.mk
+include $(srcdir)/plugins/limit-data/local.mk
+include $(srcdir)/plugins/slicer/local.mk
 
 if LLHTTP_BUNDLED
 noinst_LTLIBRARIES += plugins/llhttp/libllhttp.la

@@ -1,0 +1,9 @@
+# plugins/bandwidth/ - the bandwidth plugin.
+if PLUGIN_BANDWIDTH
+plugin_LTLIBRARIES += plugins/bandwidth/bandwidth.la
+endif
+plugins_bandwidth_bandwidth_la_SOURCES = plugins/bandwidth/bandwidth.c
+plugins_bandwidth_bandwidth_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_bandwidth_bandwidth_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_bandwidth_bandwidth_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
+plugins_bandwidth_bandwidth_la_LIBADD = $(PLUGIN_LIBADD)

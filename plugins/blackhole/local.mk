@@ -1,0 +1,9 @@
+# plugins/blackhole/ - the blackhole plugin.
+if PLUGIN_BLACKHOLE
+plugin_LTLIBRARIES += plugins/blackhole/blackhole.la
+endif
+plugins_blackhole_blackhole_la_SOURCES = plugins/blackhole/blackhole.c
+plugins_blackhole_blackhole_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_blackhole_blackhole_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_blackhole_blackhole_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
+plugins_blackhole_blackhole_la_LIBADD = $(PLUGIN_LIBADD)
