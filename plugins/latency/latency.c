@@ -168,6 +168,9 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
         cst->done |= bit;
     }
     double ms = fault_distribution_sample(&st->dist, fault_plugin_rng(st->self));
+    /* A heavy tail can draw absurd values: no delay exceeds an hour. */
+    if (ms > 3.6e6)
+        ms = 3.6e6;
     v->until_us = c->arrived_us + (uint64_t)(ms * 1000.0);
     fault_param params[] = {{"delay_ms", NULL, ms},
                             {"distribution", dist_choices[st->distribution], 0}};
