@@ -4,7 +4,7 @@
 # are each refused with one line naming the file and the reason, while
 # fault keeps running with the good plugins; the current directory is never
 # searched.
-. "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 bad="$top_builddir/tests/plugins/.libs/badabi.so"
 [ -f "$bad" ] || fail "$bad was not built"

@@ -3,7 +3,7 @@
 # fault into a staging directory (DESTDIR), build sdk/examples/upcase.c with nothing
 # but the installed headers and `pkg-config fault-plugin`, and check that
 # the installed fault loads it and that it acts on real traffic.
-. "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 root=$E2E_TMP/root
 make -C "$top_builddir" install DESTDIR="$root" >"$E2E_TMP/install.log" 2>&1 ||
