@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include <fault/chain.h>
 #include <fault/plugin.h>
 
 #include "parse.h"
@@ -132,7 +133,64 @@ void fault__runctl_stop(int status);
  * releases chunks it holds when it turns inactive. */
 void fault__plugin_set_active(fault_plugin *p, bool active);
 
-/* ---- relay (relay.c) and connections (conn.c, tls.c) ---- */
+/* ---- streams (relay.c) and chains (chain.c) ---- */
+
+#define FAULT__MAX_ATTACH 32
+
+/* A chunk travelling through a chain; owned by the stage it sits in. */
+typedef struct fault__node {
+    struct fault__node *next;
+    fault_chain *chain;
+    fault_chunk c;
+    uint8_t *alloc; /* storage c.data points into when replaced */
+    bool eof;
+} fault__node;
+
+typedef struct fault__attachment {
+    fault_plugin *p;
+    void *cs;
+    uint32_t points;
+} fault__attachment;
+
+struct fault__relay;
+
+struct fault_stream {
+    uint64_t id;
+    fault_plugin *owner;
+    fault_conn *client, *server;
+    char *target;
+    char peer[64];
+    fault__attachment att[FAULT__MAX_ATTACH];
+    int natt;
+    bool attached;
+    fault_chain *chains; /* live chains of this stream */
+    fault_stream_end_cb end_cb;
+    void *end_ud;
+    struct fault__relay *relay; /* set when fault_stream_relay() runs it */
+    bool ending;
+    bool gone; /* ended; memory freed when refs drops to 0 */
+    int refs;
+    fault_stream *prev, *next;
+};
+
+/* Chains: the relay gives each chain an internal sink that takes the
+ * node (and its bytes) over, so relayed bytes are written without a copy. */
+typedef void (*fault__sink)(void *ud, fault__node *n);
+fault_chain *fault__chain_new(fault_stream *s, fault_direction dir, fault_side sides,
+                              fault__sink sink, void *ud);
+/* Pushes bytes as a node (copied). */
+int fault__chain_push(fault_chain *c, const uint8_t *data, size_t len);
+void fault__chain_wake(fault_chain *c);
+/* Clears HOLD at every stage, then pumps. */
+void fault__chain_wake_held(fault_chain *c);
+fault_chain *fault__chain_next(const fault_chain *c);
+fault_stream *fault__chain_stream(const fault_chain *c);
+void fault__node_free(fault__node *n);
+fault__node *fault__node_new(fault_chain *c, const uint8_t *data, size_t len);
+/* A stage asked for FAULT_CLOSE or FAULT_RESET (relay.c decides). */
+void fault__stream_fault_end(fault_stream *s, bool reset);
+
+/* ---- connections (conn.c, tls.c) ---- */
 
 /* Closes every live stream (used at shutdown). */
 void fault__streams_close_all(void);

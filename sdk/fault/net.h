@@ -83,7 +83,9 @@ FAULT_API void fault_conn_reset(fault_conn *c);   /* RST, frees c */
 FAULT_API const char *fault_conn_peer(const fault_conn *c);
 
 /* Creates the stream for an accepted client (publishes CONN_OPEN). target
- * is "host:port" for events. The stream owns client from now on. */
+ * is "host:port" for events. Once fault_stream_relay() runs, the relay
+ * owns client; a handler that does not relay keeps owning it and ends the
+ * stream with fault_stream_finish() (<fault/chain.h>). */
 FAULT_API fault_stream *fault_stream_new(fault_plugin *self, fault_conn *client,
                                          const char *target);
 /* Attaches the fault plugins and relays bytes both ways until both legs

@@ -19,6 +19,9 @@
  *
  * ABI changelog (newest first)
  * ----------------------------
+ *   1.1  <fault/chain.h>: filter chains for protocol handlers that speak a
+ *        protocol themselves (fault_chain_*), fault_stream_attach(),
+ *        fault_stream_set_end() and fault_stream_finish().
  *   1.0  First stable SDK: descriptor, option tables, lifecycle, stream
  *        hooks, HTTP hooks, protocol/command/platform ops, event bus, log,
  *        rng and distributions, net (listen, connect, TLS, relay).
@@ -26,6 +29,7 @@
 #ifndef FAULT_PLUGIN_H
 #define FAULT_PLUGIN_H
 
+#include <fault/chain.h>
 #include <fault/common.h>
 #include <fault/event.h>
 #include <fault/http.h>
@@ -38,7 +42,7 @@
 FAULT_BEGIN_DECLS
 
 #define FAULT_ABI_MAJOR 1
-#define FAULT_ABI_MINOR 0
+#define FAULT_ABI_MINOR 1
 #define FAULT_PLUGIN_MAGIC 0x464c5447u /* "GTLF" little-endian: fault */
 #define FAULT_PLUGIN_SYMBOL fault_plugin_entry
 #define FAULT_PLUGIN_SYMBOL_NAME "fault_plugin_entry"

@@ -1,0 +1,464 @@
+/*
+ * core/chain.c - filter chains: the stages fault plugins attached to a
+ * stream, for one direction, through which bytes move in order.
+ *
+ * A chunk enters the first stage and moves on when that stage's plugin
+ * lets it: a stage only ever decides for its head chunk, so nothing
+ * overtakes a held or delayed chunk and bytes are never reordered. A
+ * decision is "pass these bytes at this time" (FAULT_PASS with until_us and
+ * bytes), "hold until woken", "close" or "reset". One timer per chain
+ * fires at the earliest time a stage waits for.
+ *
+ * The relay (relay.c) builds its two directions from chains; protocol
+ * handlers build their own through <fault/chain.h>.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct stage {
+    fault_plugin *p;
+    void *cs;
+    fault_side side;
+    fault__node *head, *tail;
+    bool decided, held;
+    uint64_t until;
+    size_t pass;
+} stage;
+
+struct fault_chain {
+    fault_stream *s;
+    fault_direction dir;
+    stage *st;
+    int nst;
+    size_t pending;
+    bool in_pump, repump, dead;
+    uv_timer_t timer;
+    bool timer_init;
+    uint64_t timer_at;
+    fault__sink sink;
+    void *sink_ud;
+    fault_chain_ops ops; /* public chains */
+    void *ud;
+    fault_chain *next;   /* in the stream's list */
+};
+
+/* ---- nodes ---- */
+
+fault__node *fault__node_new(fault_chain *c, const uint8_t *data, size_t len)
+{
+    fault__node *n = malloc(sizeof *n + len);
+    if (!n)
+        return NULL;
+    n->next = NULL;
+    n->chain = c;
+    n->alloc = NULL;
+    n->eof = false;
+    n->c.data = (uint8_t *)(n + 1);
+    n->c.len = len;
+    n->c.arrived_us = 0;
+    n->c.offset = 0;
+    if (len)
+        memcpy(n->c.data, data, len);
+    return n;
+}
+
+void fault__node_free(fault__node *n)
+{
+    free(n->alloc);
+    free(n);
+}
+
+int fault_chunk_replace(fault_stream *s, fault_chunk *c, const void *data, size_t len)
+{
+    (void)s;
+    fault__node *n = fault__container_of(c, fault__node, c);
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    if (len)
+        memcpy(copy, data, len);
+    n->chain->pending = n->chain->pending - c->len + len;
+    free(n->alloc);
+    n->alloc = copy;
+    c->data = copy;
+    c->len = len;
+    return 0;
+}
+
+static void stage_push(stage *st, fault__node *n)
+{
+    n->c.arrived_us = fault_now_us();
+    n->next = NULL;
+    if (st->tail)
+        st->tail->next = n;
+    else
+        st->head = n;
+    st->tail = n;
+}
+
+static fault__node *stage_pop(stage *st)
+{
+    fault__node *n = st->head;
+    st->head = n->next;
+    if (!st->head)
+        st->tail = NULL;
+    n->next = NULL;
+    return n;
+}
+
+/* ---- building ---- */
+
+int fault_stream_attach(fault_stream *s)
+{
+    if (s->attached)
+        return 0;
+    s->attached = true;
+    for (fault_plugin *p = fault__plugins(); p && s->natt < FAULT__MAX_ATTACH; p = p->next) {
+        if (!p->d->stream || !p->enabled || !p->started)
+            continue;
+        void *cs = NULL;
+        uint32_t points = 0;
+        if (p->d->stream->attach) {
+            int rc = p->d->stream->attach(p->state, s, &cs, &points);
+            if (rc < 0)
+                return rc;
+        }
+        s->att[s->natt].p = p;
+        s->att[s->natt].cs = cs;
+        s->att[s->natt].points = points;
+        s->natt++;
+    }
+    return 0;
+}
+
+static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side sides)
+{
+    if (fault_stream_attach(s) < 0)
+        return NULL;
+    fault_chain *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->s = s;
+    c->dir = dir;
+    /* Wire order: egress meets the client leg first, ingress the server leg. */
+    fault_side order[2];
+    if (dir == FAULT_DIR_EGRESS) {
+        order[0] = FAULT_SIDE_CLIENT;
+        order[1] = FAULT_SIDE_SERVER;
+    } else {
+        order[0] = FAULT_SIDE_SERVER;
+        order[1] = FAULT_SIDE_CLIENT;
+    }
+    int n = 0;
+    for (int o = 0; o < 2; o++)
+        for (int k = 0; k < s->natt; k++)
+            if ((sides & order[o]) && (s->att[k].points & fault_points(order[o], dir)))
+                n++;
+    if (n) {
+        c->st = calloc((size_t)n, sizeof *c->st);
+        if (!c->st) {
+            free(c);
+            return NULL;
+        }
+        uv_timer_init(fault__g.loop, &c->timer);
+        c->timer.data = c;
+        c->timer_init = true;
+    }
+    for (int o = 0; o < 2; o++) {
+        for (int k = 0; k < s->natt; k++) {
+            if (!(sides & order[o]) || !(s->att[k].points & fault_points(order[o], dir)))
+                continue;
+            stage *st = &c->st[c->nst++];
+            st->p = s->att[k].p;
+            st->cs = s->att[k].cs;
+            st->side = order[o];
+        }
+    }
+    c->next = s->chains;
+    s->chains = c;
+    return c;
+}
+
+fault_chain *fault__chain_new(fault_stream *s, fault_direction dir, fault_side sides,
+                              fault__sink sink, void *ud)
+{
+    fault_chain *c = chain_alloc(s, dir, sides);
+    if (c) {
+        c->sink = sink;
+        c->sink_ud = ud;
+    }
+    return c;
+}
+
+/* Public chains copy out to ops->output and free the node. */
+static void public_sink(void *ud, fault__node *n)
+{
+    fault_chain *c = ud;
+    if (n->eof) {
+        fault__node_free(n);
+        if (c->ops.eof)
+            c->ops.eof(c->ud);
+        return;
+    }
+    if (n->c.len && c->ops.output)
+        c->ops.output(c->ud, n->c.data, n->c.len);
+    fault__node_free(n);
+}
+
+fault_chain *fault_chain_new(fault_stream *s, fault_direction dir, fault_side sides,
+                             const fault_chain_ops *ops, void *userdata)
+{
+    if (!s || !ops || (dir != FAULT_DIR_EGRESS && dir != FAULT_DIR_INGRESS))
+        return NULL;
+    fault_chain *c = chain_alloc(s, dir, sides);
+    if (c) {
+        c->ops = *ops;
+        c->ud = userdata;
+        c->sink = public_sink;
+        c->sink_ud = c;
+    }
+    return c;
+}
+
+size_t fault_chain_pending(const fault_chain *c) { return c->pending; }
+size_t fault_chain_stages(const fault_chain *c) { return (size_t)c->nst; }
+
+/* ---- moving bytes ---- */
+
+static void emit(fault_chain *c, fault__node *n)
+{
+    c->pending -= n->c.len;
+    c->sink(c->sink_ud, n);
+}
+
+/* Moves `bytes` (0: all) of stage i's head to the next stage or out. */
+static int advance(fault_chain *c, int i, size_t bytes)
+{
+    stage *st = &c->st[i];
+    fault__node *n = st->head;
+    fault__node *moving;
+    if (!n->eof && bytes && bytes < n->c.len) {
+        moving = fault__node_new(c, n->c.data, bytes);
+        if (!moving)
+            return -ENOMEM;
+        moving->c.offset = n->c.offset;
+        n->c.data += bytes;
+        n->c.len -= bytes;
+        n->c.offset += bytes;
+    } else {
+        moving = stage_pop(st);
+    }
+    if (i + 1 < c->nst)
+        stage_push(&c->st[i + 1], moving);
+    else
+        emit(c, moving);
+    return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    fault_chain *c = t->data;
+    c->timer_at = 0;
+    fault__chain_wake(c);
+}
+
+static void arm(fault_chain *c, uint64_t at, uint64_t now)
+{
+    if (c->timer_at == at)
+        return;
+    c->timer_at = at;
+    /* libuv timers count milliseconds; round up so a delay never ends early. */
+    uv_timer_start(&c->timer, on_timer, (at - now + 999) / 1000, 0);
+}
+
+/* One pass over the stages. Returns false when the chain must stop (the
+ * stream is ending or the chain was freed from a hook). */
+static bool pump_once(fault_chain *c)
+{
+    fault_stream *s = c->s;
+    uint64_t now = fault_now_us();
+    uint64_t wake = UINT64_MAX;
+    for (int i = 0; i < c->nst; i++) {
+        stage *st = &c->st[i];
+        const fault_stream_ops *ops = st->p->d->stream;
+        while (st->head) {
+            if (c->dead || s->ending)
+                return false;
+            fault__node *n = st->head;
+            if (!st->p->active) {
+                /* Switched off (or never on): bytes pass untouched. */
+                st->decided = st->held = false;
+                if (advance(c, i, 0) < 0)
+                    goto oom;
+                continue;
+            }
+            if (st->held)
+                break;
+            if (!st->decided) {
+                fault_verdict v;
+                memset(&v, 0, sizeof v);
+                fault_action a = FAULT_PASS;
+                if (n->eof) {
+                    if (ops->on_eof)
+                        a = ops->on_eof(st->p->state, st->cs, s, st->side, c->dir, &v);
+                } else if (ops->on_data) {
+                    a = ops->on_data(st->p->state, st->cs, s, st->side, c->dir, &n->c, &v);
+                }
+                if (c->dead || s->ending)
+                    return false;
+                if (a == FAULT_HOLD) {
+                    st->held = true;
+                    break;
+                }
+                if (a == FAULT_CLOSE || a == FAULT_RESET) {
+                    fault__stream_fault_end(s, a == FAULT_RESET);
+                    return false;
+                }
+                st->decided = true;
+                st->until = v.until_us;
+                st->pass = v.bytes;
+                if (!n->eof && n->c.len == 0) {
+                    /* The plugin replaced the bytes with nothing. */
+                    fault__node_free(stage_pop(st));
+                    st->decided = false;
+                    continue;
+                }
+            }
+            if (st->until > now) {
+                if (st->until < wake)
+                    wake = st->until;
+                break;
+            }
+            st->decided = false;
+            if (advance(c, i, st->pass) < 0)
+                goto oom;
+        }
+    }
+    if (wake != UINT64_MAX && !c->dead)
+        arm(c, wake, now);
+    return true;
+oom:
+    fault__stream_fault_end(s, true);
+    return false;
+}
+
+static void chain_release(fault_chain *c);
+
+void fault__chain_wake(fault_chain *c)
+{
+    if (c->in_pump) {
+        /* A hook woke the stream from inside the pump: go round again. */
+        c->repump = true;
+        return;
+    }
+    c->in_pump = true;
+    bool ok;
+    size_t before = c->pending;
+    do {
+        c->repump = false;
+        ok = pump_once(c);
+    } while (ok && c->repump);
+    c->in_pump = false;
+    if (c->dead) {
+        chain_release(c);
+        return;
+    }
+    if (c->pending < before && c->ops.progress)
+        c->ops.progress(c->ud);
+}
+
+void fault__chain_wake_held(fault_chain *c)
+{
+    for (int i = 0; i < c->nst; i++)
+        c->st[i].held = false;
+    fault__chain_wake(c);
+}
+
+fault_chain *fault__chain_next(const fault_chain *c) { return c->next; }
+fault_stream *fault__chain_stream(const fault_chain *c) { return c->s; }
+
+int fault__chain_push(fault_chain *c, const uint8_t *data, size_t len)
+{
+    fault__node *n = fault__node_new(c, data, len);
+    if (!n)
+        return -ENOMEM;
+    n->c.offset = 0;
+    c->pending += len;
+    if (c->nst == 0) {
+        emit(c, n);
+        return 0;
+    }
+    stage_push(&c->st[0], n);
+    fault__chain_wake(c);
+    return 0;
+}
+
+int fault_chain_push(fault_chain *c, const void *data, size_t len)
+{
+    if (!c || c->dead)
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    return fault__chain_push(c, data, len);
+}
+
+int fault_chain_eof(fault_chain *c)
+{
+    if (!c || c->dead)
+        return -EINVAL;
+    fault__node *n = fault__node_new(c, NULL, 0);
+    if (!n)
+        return -ENOMEM;
+    n->eof = true;
+    if (c->nst == 0) {
+        emit(c, n);
+        return 0;
+    }
+    stage_push(&c->st[0], n);
+    fault__chain_wake(c);
+    return 0;
+}
+
+/* ---- freeing ---- */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    fault_chain *c = h->data;
+    free(c->st);
+    free(c);
+}
+
+static void chain_release(fault_chain *c)
+{
+    for (int i = 0; i < c->nst; i++)
+        while (c->st[i].head)
+            fault__node_free(stage_pop(&c->st[i]));
+    c->pending = 0;
+    if (c->timer_init) {
+        uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    } else {
+        free(c->st);
+        free(c);
+    }
+}
+
+void fault_chain_free(fault_chain *c)
+{
+    if (!c || c->dead)
+        return;
+    c->dead = true;
+    for (fault_chain **pp = &c->s->chains; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    /* Freed from one of its own hooks: the pump releases it on the way out. */
+    if (!c->in_pump)
+        chain_release(c);
+}
