@@ -24,6 +24,7 @@ typedef struct hdrs {
 
 struct fault_http_exchange {
     uint64_t id;
+    fault_plugin *owner;
     fault_stream *stream;
     char *method, *url, *host, *path;
     int status;
@@ -34,21 +35,26 @@ struct fault_http_exchange {
     hdrs resp_headers;
     uint8_t *resp_body;
     size_t resp_len;
-    void (*resume)(fault_http_exchange *x, fault_http_action a, void *ud);
-    void *resume_ud;
+    /* The hook run in progress. */
+    bool running, response_phase;
+    fault_plugin *next;       /* next plugin whose hook runs */
+    fault_http_done_cb done;
+    void *done_ud;
 };
 
 static uint64_t next_id = 1;
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
-fault_http_exchange *fault__http_exchange_new(fault_stream *s, const char *method, const char *url,
-                                              const char *host, const char *path)
+fault_http_exchange *fault_http_exchange_new(fault_plugin *self, fault_stream *s,
+                                             const char *method, const char *url, const char *host,
+                                             const char *path)
 {
     fault_http_exchange *x = calloc(1, sizeof *x);
     if (!x)
         return NULL;
     x->id = next_id++;
+    x->owner = self;
     x->stream = s;
     x->method = dup_or_empty(method);
     x->url = dup_or_empty(url);
@@ -85,13 +91,15 @@ static int hdrs_add(hdrs *h, const char *name, const char *value)
     return 0;
 }
 
-int fault__http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
-                           const char *value)
+int fault_http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
+                          const char *value)
 {
+    if (!name || !value)
+        return -EINVAL;
     return hdrs_add(&x->h[m], name, value);
 }
 
-void fault__http_exchange_free(fault_http_exchange *x)
+void fault_http_exchange_free(fault_http_exchange *x)
 {
     if (!x)
         return;
@@ -167,9 +175,10 @@ int fault_http_respond(fault_http_exchange *x, int status, const char *const *he
 {
     if (status < 100 || status > 999)
         return -EINVAL;
-    hdrs_free(&x->resp_headers);
+    /* The answer replaces whatever response the exchange had. */
+    hdrs_free(&x->h[FAULT_HTTP_RESPONSE]);
     for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
-        if (hdrs_add(&x->resp_headers, headers[i], headers[i + 1]) != 0)
+        if (hdrs_add(&x->h[FAULT_HTTP_RESPONSE], headers[i], headers[i + 1]) != 0)
             return -ENOMEM;
     free(x->resp_body);
     x->resp_body = NULL;
@@ -180,21 +189,75 @@ int fault_http_respond(fault_http_exchange *x, int status, const char *const *he
         memcpy(x->resp_body, body, len);
     }
     x->resp_len = len;
-    x->resp_status = status;
+    x->status = status;
     x->responded = true;
     return 0;
 }
 
-void fault__http_on_resume(fault_http_exchange *x,
-                           void (*cb)(fault_http_exchange *x, fault_http_action a, void *ud),
-                           void *ud)
+void fault_http_reply_body(const fault_http_exchange *x, const uint8_t **body, size_t *len)
 {
-    x->resume = cb;
-    x->resume_ud = ud;
+    *body = x->responded ? x->resp_body : NULL;
+    *len = x->responded ? x->resp_len : 0;
+}
+
+/* Calls the hooks from x->next on, until one answers, one goes pending, or
+ * every plugin has had its say. */
+static void run_hooks(fault_http_exchange *x)
+{
+    while (x->next) {
+        fault_plugin *p = x->next;
+        x->next = p->next;
+        const fault_http_ops *ops = p->d->http;
+        if (!ops || !p->active)
+            continue;
+        fault_http_action (*hook)(void *, fault_http_exchange *) =
+            x->response_phase ? ops->on_response : ops->on_request;
+        if (!hook)
+            continue;
+        fault_http_action a = hook(p->state, x);
+        if (a == FAULT_HTTP_PENDING)
+            return; /* fault_http_resume() continues */
+        if (a == FAULT_HTTP_RESPOND && x->responded) {
+            x->running = false;
+            x->done(x, FAULT_HTTP_RESPOND, x->done_ud);
+            return;
+        }
+    }
+    x->running = false;
+    x->done(x, FAULT_HTTP_CONTINUE, x->done_ud);
+}
+
+static int start_hooks(fault_http_exchange *x, bool response, fault_http_done_cb cb, void *ud)
+{
+    if (!x || !cb || x->running)
+        return -EINVAL;
+    x->running = true;
+    x->response_phase = response;
+    x->next = fault__plugins();
+    x->done = cb;
+    x->done_ud = ud;
+    run_hooks(x);
+    return 0;
+}
+
+int fault_http_run_request(fault_http_exchange *x, fault_http_done_cb cb, void *userdata)
+{
+    return start_hooks(x, false, cb, userdata);
+}
+
+int fault_http_run_response(fault_http_exchange *x, fault_http_done_cb cb, void *userdata)
+{
+    return start_hooks(x, true, cb, userdata);
 }
 
 void fault_http_resume(fault_http_exchange *x, fault_http_action action)
 {
-    if (x->resume)
-        x->resume(x, action, x->resume_ud);
+    if (!x->running)
+        return;
+    if (action == FAULT_HTTP_RESPOND && x->responded) {
+        x->running = false;
+        x->done(x, FAULT_HTTP_RESPOND, x->done_ud);
+        return;
+    }
+    run_hooks(x);
 }

@@ -256,17 +256,6 @@ void fault__tls_free(fault_conn *c);
 /* Delivers plaintext already decrypted but not yet read (after a pause). */
 void fault__tls_resume(fault_conn *c);
 
-/* ---- HTTP exchanges (http_exchange.c), used by HTTP handlers ---- */
-
-fault_http_exchange *fault__http_exchange_new(fault_stream *s, const char *method, const char *url,
-                                              const char *host, const char *path);
-void fault__http_exchange_free(fault_http_exchange *x);
-int fault__http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
-                           const char *value);
-void fault__http_on_resume(fault_http_exchange *x,
-                           void (*cb)(fault_http_exchange *x, fault_http_action a, void *ud),
-                           void *ud);
-
 /* ---- ui (ui.c) ---- */
 
 typedef enum { FAULT__UI_SUMMARY, FAULT__UI_TAIL, FAULT__UI_NONE } fault__ui_mode;

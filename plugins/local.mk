@@ -15,6 +15,9 @@ include $(srcdir)/plugins/reset-peer/local.mk
 include $(srcdir)/plugins/slow-close/local.mk
 include $(srcdir)/plugins/limit-data/local.mk
 include $(srcdir)/plugins/slicer/local.mk
+include $(srcdir)/plugins/http/local.mk
+include $(srcdir)/plugins/http-response/local.mk
+include $(srcdir)/plugins/demo/local.mk
 
 if LLHTTP_BUNDLED
 noinst_LTLIBRARIES += plugins/llhttp/libllhttp.la
@@ -22,5 +25,8 @@ plugins_llhttp_libllhttp_la_SOURCES = plugins/llhttp/llhttp_api.c \
 	plugins/llhttp/llhttp_http.c plugins/llhttp/llhttp_core.c
 plugins_llhttp_libllhttp_la_CPPFLAGS = -I$(LLHTTP_SRCDIR) $(LLHTTP_CPPFLAGS)
 plugins_llhttp_libllhttp_la_CFLAGS = -fPIC -w
+LLHTTP_LIB = plugins/llhttp/libllhttp.la
+else
+LLHTTP_LIB = $(LLHTTP_LIBS)
 endif
 EXTRA_DIST += plugins/llhttp/llhttp_api.c plugins/llhttp/llhttp_http.c plugins/llhttp/llhttp_core.c

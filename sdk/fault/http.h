@@ -12,10 +12,16 @@
  *   on_response  status and headers of the response are known.
  *   on_body      a chunk of request (EGRESS) or response (INGRESS) body;
  *                same verdicts as stream filters, so bodies stream.
+ *                (Reserved: not called by ABI 1.1 handlers yet.)
  *   on_end       the exchange is over (also after errors).
  *
- * The handler implementing these accessors arrives with the HTTP plugin;
- * the types are part of ABI 1.0 so that plugins can be written against them.
+ * Hooks run only while their plugin is active (enabled and inside its
+ * schedule), in plugin order; the first RESPOND wins and later plugins'
+ * on_request are not called.
+ *
+ * HTTP protocol handlers (ABI 1.1) create an exchange per request, fill in
+ * the headers, and run the hooks with fault_http_run_request() and
+ * fault_http_run_response().
  */
 #ifndef FAULT_HTTP_H
 #define FAULT_HTTP_H
@@ -72,6 +78,34 @@ FAULT_API int fault_http_respond(fault_http_exchange *x, int status,
 FAULT_API void fault_http_resume(fault_http_exchange *x, fault_http_action action);
 /* The stream (connection) the exchange travels on. */
 FAULT_API fault_stream *fault_http_stream(fault_http_exchange *x);
+
+/* ---- for HTTP protocol handlers (ABI 1.1) ---- */
+
+/* A new exchange on stream s (may be NULL). url is absolute; host is
+ * "name[:port]" as the request addressed it; path includes the query. */
+FAULT_API fault_http_exchange *fault_http_exchange_new(fault_plugin *self, fault_stream *s,
+                                                       const char *method, const char *url,
+                                                       const char *host, const char *path);
+FAULT_API void fault_http_exchange_free(fault_http_exchange *x);
+/* Appends a header (keeps existing ones of the same name). */
+FAULT_API int fault_http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
+                                    const char *value);
+
+/* result is CONTINUE, or RESPOND when a plugin answered: the answer is the
+ * exchange's status, its RESPONSE headers and fault_http_reply_body(). */
+typedef void (*fault_http_done_cb)(fault_http_exchange *x, fault_http_action result,
+                                   void *userdata);
+/* Runs on_request of the active plugins; cb runs exactly once, possibly
+ * before this returns. Returns 0 or a negative error (cb not called). */
+FAULT_API int fault_http_run_request(fault_http_exchange *x, fault_http_done_cb cb,
+                                     void *userdata);
+/* Runs on_response likewise, once the upstream's status and headers are in
+ * the exchange (fault_http_set_status(), fault_http_header_add()). */
+FAULT_API int fault_http_run_response(fault_http_exchange *x, fault_http_done_cb cb,
+                                      void *userdata);
+/* The body a plugin answered with (fault_http_respond()); NULL/0 if none. */
+FAULT_API void fault_http_reply_body(const fault_http_exchange *x, const uint8_t **body,
+                                     size_t *len);
 
 FAULT_END_DECLS
 
