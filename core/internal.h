@@ -199,6 +199,8 @@ void fault__streams_wake_plugin(fault_plugin *p);
 size_t fault__streams_live(void);
 
 void fault__listeners_close_all(void);
+/* Cancels upstream connection attempts still in progress. */
+void fault__connects_cancel_all(void);
 size_t fault__listeners_count(void);
 /* Option owners of `fault run` (core first, then plugins); --help text. */
 size_t fault__run_owners(fault__optowner **owners, size_t max);
@@ -279,6 +281,7 @@ typedef struct fault__runopts {
     bool tail;
     bool tls_no_verify;
     const char *tls_ca_file;
+    uint64_t connect_timeout_us;
 } fault__runopts;
 extern fault__runopts fault__ro;
 

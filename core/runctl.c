@@ -126,6 +126,7 @@ void fault__runctl_stop(int status)
             p->d->stop(p, p->state);
         p->started = false;
     }
+    fault__connects_cancel_all();
     fault__streams_close_all();
     fault__ui_stop();
     if (fault__g.duration_us)
