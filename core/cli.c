@@ -59,6 +59,8 @@ static void usage(FILE *out)
                     p->d->command->summary ? p->d->command->summary : "");
     fprintf(out, "  %-12s %s\n", "plugins", "List the plugins found and whether they loaded");
     fprintf(out, "  %-12s %s\n", "version", "Print the version and plugin ABI");
+    fprintf(out, "  %-12s %s\n", "completion", "Print a bash completion script (completion bash)");
+    fprintf(out, "  %-12s %s\n", "manpage", "Print the manual page of fault or of a command");
     fault__options_help(out, &global_owner, "Global options");
     fprintf(out, "\nRun 'fault COMMAND --help' for the options of a command.\n");
 }
@@ -265,6 +267,8 @@ int fault_main(int argc, char **argv)
             rc = fault__cmd_run(cargc, cargv);
     } else if (strcmp(cmd, "plugins") == 0) {
         rc = fault__cmd_plugins(cargc, cargv);
+    } else if (strcmp(cmd, "completion") == 0 || strcmp(cmd, "manpage") == 0) {
+        rc = fault__cmd_doc(cmd, cargc, cargv);
     } else {
         fault_plugin *p = NULL;
         for (fault_plugin *q = fault__plugins(); q; q = q->next)

@@ -91,6 +91,10 @@ void fault__options_help(FILE *out, fault__optowner *o, const char *title);
 /* Frees strings, lists and schedules held in the block. */
 void fault__options_release(fault__optowner *o);
 const fault_option *fault__option_find(const fault__optowner *o, const char *name, size_t *idx);
+/* The environment variable of an option (explicit, or FAULT_ + NAME). */
+void fault__option_env_name(const fault_option *opt, char *buf, size_t len);
+/* The placeholder shown after a flag in help (NULL for booleans). */
+const char *fault__option_metavar(const fault_option *opt);
 /* Parses one value into dst for option opt; err gets a message. */
 int fault__option_parse_value(const fault_option *opt, const char *value, void *dst, char *err,
                               size_t errlen);
@@ -268,6 +272,8 @@ void fault__ui_stop(void);
 
 int fault__cmd_run(int argc, char **argv);
 int fault__cmd_plugins(int argc, char **argv);
+/* `fault completion bash` and `fault manpage [COMMAND]` (doc.c). */
+int fault__cmd_doc(const char *cmd, int argc, char **argv);
 
 /* Options of the core for `fault run` (core/run.c). */
 typedef struct fault__runopts {

@@ -51,7 +51,7 @@ static const fault_option *find_short(const fault__optowner *o, int c, size_t *i
 }
 
 /* The environment variable of an option: explicit, or FAULT_ + NAME. */
-static void env_name(const fault_option *opt, char *buf, size_t len)
+void fault__option_env_name(const fault_option *opt, char *buf, size_t len)
 {
     if (opt->env) {
         snprintf(buf, len, "%s", opt->env);
@@ -395,7 +395,7 @@ int fault__options_env(fault__optowner **owners, size_t nowners)
                 continue;
             const fault_option *opt = &o->opts[i];
             char name[128];
-            env_name(opt, name, sizeof name);
+            fault__option_env_name(opt, name, sizeof name);
             const char *v = getenv(name);
             if (!v)
                 continue;
@@ -429,7 +429,7 @@ int fault__options_env(fault__optowner **owners, size_t nowners)
     return 0;
 }
 
-static const char *type_metavar(const fault_option *opt)
+const char *fault__option_metavar(const fault_option *opt)
 {
     if (opt->metavar)
         return opt->metavar;
@@ -461,7 +461,7 @@ void fault__options_help(FILE *out, fault__optowner *o, const char *title)
         if (opt->flags & FAULT_OPTF_HIDDEN)
             continue;
         char left[128];
-        const char *mv = type_metavar(opt);
+        const char *mv = fault__option_metavar(opt);
         int n;
         if (opt->short_name)
             n = snprintf(left, sizeof left, "  -%c, --%s%s%s", opt->short_name, opt->name,
@@ -470,7 +470,7 @@ void fault__options_help(FILE *out, fault__optowner *o, const char *title)
             n = snprintf(left, sizeof left, "      --%s%s%s", opt->name, mv ? " " : "",
                          mv ? mv : "");
         char env[128];
-        env_name(opt, env, sizeof env);
+        fault__option_env_name(opt, env, sizeof env);
         fprintf(out, "%-40s %s", left, opt->help ? opt->help : "");
         if (n >= 40)
             fprintf(out, "\n%-40s", "");
