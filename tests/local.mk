@@ -9,3 +9,6 @@ include $(srcdir)/tests/unit/local.mk
 include $(srcdir)/tests/fuzz/local.mk
 include $(srcdir)/tests/e2e/local.mk
 include $(srcdir)/tests/plugins/local.mk
+
+TESTS += tests/docs/flags.sh
+EXTRA_DIST += tests/docs/flags.sh
