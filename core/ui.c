@@ -21,7 +21,7 @@
 
 static struct {
     fault__ui_mode mode;
-    bool tty, running, dirty;
+    bool tty, running, dirty, listened;
     int sub;
     uv_timer_t timer;
     uint64_t open, total, egress, ingress, errors;
@@ -153,6 +153,7 @@ static void on_event(const fault_event *ev, void *ud)
 {
     (void)ud;
     if (ev->type == FAULT_EV_LISTENING) {
+        ui.listened = true;
         printf("%sfault: listening on %s -> %s (%s)\n", ui.tty ? "\r\033[K" : "",
                ev->peer ? ev->peer : "?", ev->target ? ev->target : "?", ev->source);
         fflush(stdout);
@@ -215,7 +216,9 @@ void fault__ui_stop(void)
     ui.running = false;
     if (ui.mode == FAULT__UI_SUMMARY) {
         uv_close((uv_handle_t *)&ui.timer, NULL);
-        draw(true);
+        /* A run that never listened (it failed to start) prints no summary. */
+        if (ui.listened)
+            draw(true);
     }
     /* Tail mode keeps its subscription so the closes of the last
      * connections still show; the subscription ends with the run. */

@@ -11,16 +11,19 @@
 #   skip MSG                print MSG and exit 77
 #   note MSG                print a progress line
 #   free_port               print a free TCP port on 127.0.0.1
-#   wait_port HOST PORT     poll until HOST:PORT accepts (<= ~5 s), else fail
+#   wait_port HOST PORT [PID]
+#                           poll until HOST:PORT accepts (<= ~5 s), else
+#                           fail (early, if PID is given and exits)
 #   wait_for_line FILE RE [PID] [TIMEOUT_S]
 #                           poll until a line of FILE matches the ERE RE
 #                           (<= 5 s by default), else fail
-#   track_pid PID           stop PID at exit
+#   track_pid PID           stop PID at exit (untrack_pid PID: forget it)
 #   stop_pid PID [SIG]      send SIG (TERM) to PID, wait <= 5 s, then KILL;
 #                           sets STOP_STATUS to its exit status
 #   start_nginx [--tls]     nginx on 127.0.0.1:$NGINX_PORT serving $WWW
 #                           (--tls: also https on $NGINX_TLS_PORT with the
 #                           self-signed $CERT / $CERT_KEY)
+#   wait_listen PORT [PID]  same, from /proc/net/tcp*, without connecting
 #   start_fault ARGS...     `fault ARGS...` in the background; waits until it
 #                           listens; sets FAULT_PID, FAULT_OUT, FAULT_ERR
 #
@@ -95,10 +98,20 @@ stop_pid() {
 	fi
 	wait "$pid" 2>/dev/null
 	STOP_STATUS=$?
+	untrack_pid "$pid"
 	return 0
 }
 
+# track_pid PID - stop PID at exit. untrack_pid PID - forget it (once it
+# has been waited for, so that a reused PID is never signalled).
 track_pid() { E2E_PIDS="$1 $E2E_PIDS"; }
+untrack_pid() {
+	local p rest=
+	for p in $E2E_PIDS; do
+		[ "$p" = "$1" ] || rest="$rest $p"
+	done
+	E2E_PIDS=$rest
+}
 
 _e2e_cleanup() {
 	local rc=$? pid f
@@ -134,20 +147,65 @@ print(s.getsockname()[1])
 s.close()'
 }
 
-# wait_port HOST PORT - bounded poll (~5 s) until HOST:PORT accepts.
+# wait_port HOST PORT [PID] - bounded poll (~5 s) until HOST:PORT accepts;
+# fails early when PID (if given) exits.
 wait_port() {
-	python3 - "$1" "$2" <<'EOF' || fail "nothing listens on $1 port $2 after 5 s"
+	python3 - "$1" "$2" "${3:-0}" <<'EOF' || fail "nothing listens on $1 port $2 after 5 s${3:+ (or pid $3 exited)}"
 import socket, sys, time
-host, port = sys.argv[1], int(sys.argv[2])
+host, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 deadline = time.monotonic() + 5
+
+def alive():
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
 while True:
     try:
         socket.create_connection((host, port), timeout=1).close()
         sys.exit(0)
     except OSError:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or (pid and not alive()):
             sys.exit(1)
         time.sleep(0.02)
+EOF
+}
+
+# wait_listen PORT [PID] - like wait_port, but looks for a listening
+# socket on PORT in /proc/net/tcp{,6} instead of connecting, so that the
+# process under test sees no probe connection.
+wait_listen() {
+	python3 - "$1" "${2:-0}" <<'EOF' || fail "nothing listens on port $1 after 5 s${2:+ (or pid $2 exited)}"
+import sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+deadline = time.monotonic() + 5
+
+def alive():
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+def listening():
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        return True
+        except OSError:
+            pass
+    return False
+
+while not listening():
+    if time.monotonic() > deadline or (pid and not alive()):
+        sys.exit(1)
+    time.sleep(0.02)
 EOF
 }
 
@@ -221,18 +279,18 @@ EOF
 		>"$E2E_TMP/nginx.out" 2>&1 &
 	NGINX_PID=$!
 	track_pid "$NGINX_PID"
-	wait_port 127.0.0.1 "$NGINX_PORT"
-	[ $tls = 1 ] && wait_port 127.0.0.1 "$NGINX_TLS_PORT"
+	wait_port 127.0.0.1 "$NGINX_PORT" "$NGINX_PID"
+	[ $tls = 1 ] && wait_port 127.0.0.1 "$NGINX_TLS_PORT" "$NGINX_PID"
 	kill -0 "$NGINX_PID" 2>/dev/null || fail "nginx exited: $(cat "$E2E_TMP/nginx.out" "$E2E_TMP/nginx-error.log" 2>/dev/null)"
 	return 0
 }
 
 # start_fault ARGS... - run `fault ARGS...` in the background. Waits until
 # it prints its listening line (or, with --no-ui, until the port of the
-# first --proxy mapping accepts). Sets FAULT_PID, FAULT_OUT (stdout) and
+# first --proxy mapping is listening; no probe connection is made). Sets FAULT_PID, FAULT_OUT (stdout) and
 # FAULT_ERR (stderr); the process is stopped at exit.
 start_fault() {
-	local a prev= listen= port host
+	local a prev='' ui=1 port='' n=0 i
 	E2E_NFAULT=$((E2E_NFAULT + 1))
 	FAULT_OUT=$E2E_TMP/fault$E2E_NFAULT.out
 	FAULT_ERR=$E2E_TMP/fault$E2E_NFAULT.err
@@ -240,26 +298,32 @@ start_fault() {
 	FAULT_PID=$!
 	track_pid "$FAULT_PID"
 	for a in "$@"; do
-		if [ "$a" = --no-ui ]; then
-			listen=1
-		fi
-		if [ "$prev" = --proxy ] && [ -z "${port:-}" ]; then
-			port=${a%%=*}
+		case $a in
+		--no-ui) ui= ;;
+		--proxy=*) n=$((n + 1)); [ -n "$port" ] || port=${a#--proxy=} ;;
+		esac
+		if [ "$prev" = --proxy ]; then
+			n=$((n + 1))
+			[ -n "$port" ] || port=$a
 		fi
 		prev=$a
 	done
-	if [ -n "$listen" ]; then
-		# [ADDR:]PORT: the port is after the last colon.
-		host=127.0.0.1
-		case $port in
-		\[*) host=${port%%]*}; host=${host#[} ;;
-		*:*) host=${port%:*} ;;
-		esac
-		port=${port##*:}
-		[ "$host" = 0.0.0.0 ] && host=127.0.0.1
-		wait_port "$host" "$port"
+	if [ -n "$ui" ]; then
+		# One listening line per mapping (at least one).
+		[ "$n" -gt 0 ] || n=1
+		for ((i = 0; i < 500; i++)); do
+			[ "$(grep -c '^fault: listening on ' "$FAULT_OUT")" -ge "$n" ] && break
+			kill -0 "$FAULT_PID" 2>/dev/null || break
+			sleep 0.01
+		done
+		[ "$(grep -c '^fault: listening on ' "$FAULT_OUT")" -ge "$n" ] ||
+			fail "fault did not print $n listening line(s) within 5 s: $(cat "$FAULT_ERR")"
 	else
-		wait_for_line "$FAULT_OUT" '^fault: listening on ' "$FAULT_PID"
+		[ -n "$port" ] || fail "start_fault --no-ui needs a --proxy argument to know the port"
+		# [ADDR:]PORT=...: the listen port is before '=', after the last colon.
+		port=${port%%=*}
+		(wait_listen "${port##*:}" "$FAULT_PID") >/dev/null 2>&1 ||
+			fail "fault did not listen on port ${port##*:} within 5 s: $(cat "$FAULT_ERR")"
 	fi
 	kill -0 "$FAULT_PID" 2>/dev/null || fail "fault exited at start: $(cat "$FAULT_ERR")"
 	return 0
