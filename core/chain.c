@@ -36,7 +36,9 @@ struct fault_chain {
     stage *st;
     int nst;
     size_t pending;
+    uint64_t pushed; /* bytes pushed so far: the next chunk's offset */
     bool in_pump, repump, dead;
+    bool eof_in; /* an EOF entered the chain (pushed, or after a close) */
     uv_timer_t timer;
     bool timer_init;
     uint64_t timer_at;
@@ -272,8 +274,45 @@ static void arm(fault_chain *c, uint64_t at, uint64_t now)
     if (c->timer_at == at)
         return;
     c->timer_at = at;
-    /* libuv timers count milliseconds; round up so a delay never ends early. */
-    uv_timer_start(&c->timer, on_timer, (at - now + 999) / 1000, 0);
+    /* libuv fires a timer once its loop clock (whole milliseconds of the
+     * same monotonic clock, read at the start of the iteration) reaches
+     * now + timeout: aim at the millisecond containing `at`, rounded up,
+     * so a delay never ends early and is not a millisecond late either. */
+    uint64_t due_ms = (at + 999) / 1000;
+    uint64_t loop_ms = uv_now(fault__g.loop);
+    (void)now;
+    uv_timer_start(&c->timer, on_timer, due_ms > loop_ms ? due_ms - loop_ms : 0, 0);
+}
+
+/* FAULT_CLOSE from stage i: what stage i and those before it still hold is
+ * dropped (it was not passed), what it already passed goes on, followed by
+ * an EOF, so the connection closes after delivering it. */
+static int close_at(fault_chain *c, int i)
+{
+    bool dropped_eof = false;
+    for (int k = 0; k <= i; k++) {
+        stage *st = &c->st[k];
+        while (st->head) {
+            fault__node *n = stage_pop(st);
+            dropped_eof |= n->eof;
+            c->pending -= n->eof ? 0 : n->c.len;
+            fault__node_free(n);
+        }
+        st->decided = st->held = false;
+    }
+    /* An EOF already past stage i still closes the stream. */
+    if (c->eof_in && !dropped_eof)
+        return 0;
+    fault__node *eof = fault__node_new(c, NULL, 0);
+    if (!eof)
+        return -ENOMEM;
+    eof->eof = true;
+    c->eof_in = true;
+    if (i + 1 < c->nst)
+        stage_push(&c->st[i + 1], eof);
+    else
+        emit(c, eof);
+    return 0;
 }
 
 /* One pass over the stages. Returns false when the chain must stop (the
@@ -315,9 +354,18 @@ static bool pump_once(fault_chain *c)
                     st->held = true;
                     break;
                 }
-                if (a == FAULT_CLOSE || a == FAULT_RESET) {
-                    fault__stream_fault_end(s, a == FAULT_RESET);
+                if (a == FAULT_RESET) {
+                    fault__stream_fault_end(s, true);
                     return false;
+                }
+                if (a == FAULT_CLOSE) {
+                    if (close_at(c, i) < 0)
+                        goto oom;
+                    /* The owner stops reading and closes the other way. */
+                    fault__stream_fault_end(s, false);
+                    if (c->dead || s->ending)
+                        return false;
+                    break;
                 }
                 st->decided = true;
                 st->until = v.until_us;
@@ -380,6 +428,7 @@ void fault__chain_wake_held(fault_chain *c)
 }
 
 fault_chain *fault__chain_next(const fault_chain *c) { return c->next; }
+bool fault__chain_has_eof(const fault_chain *c) { return c->eof_in; }
 fault_stream *fault__chain_stream(const fault_chain *c) { return c->s; }
 
 int fault__chain_push(fault_chain *c, const uint8_t *data, size_t len)
@@ -387,7 +436,11 @@ int fault__chain_push(fault_chain *c, const uint8_t *data, size_t len)
     fault__node *n = fault__node_new(c, data, len);
     if (!n)
         return -ENOMEM;
-    n->c.offset = 0;
+    /* fault_chunk.offset is the chunk's position in the direction's byte
+     * stream: faults that cut the stream into units (packet-loss segments)
+     * depend on it. */
+    n->c.offset = c->pushed;
+    c->pushed += len;
     c->pending += len;
     if (c->nst == 0) {
         emit(c, n);
@@ -415,6 +468,7 @@ int fault_chain_eof(fault_chain *c)
     if (!n)
         return -ENOMEM;
     n->eof = true;
+    c->eof_in = true;
     if (c->nst == 0) {
         emit(c, n);
         return 0;

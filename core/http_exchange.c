@@ -40,6 +40,9 @@ struct fault_http_exchange {
     fault_plugin *next;       /* next plugin whose hook runs */
     fault_http_done_cb done;
     void *done_ud;
+    /* Plugins (by load index) whose hooks saw this exchange: they hear
+     * on_end when it is freed. Indexes past 63 share the last bit. */
+    uint64_t seen;
 };
 
 static uint64_t next_id = 1;
@@ -99,10 +102,23 @@ int fault_http_header_add(fault_http_exchange *x, fault_http_msg m, const char *
     return hdrs_add(&x->h[m], name, value);
 }
 
+static uint64_t plugin_bit(const fault_plugin *p)
+{
+    return 1ull << (p->index < 63 ? p->index : 63);
+}
+
 void fault_http_exchange_free(fault_http_exchange *x)
 {
     if (!x)
         return;
+    /* The exchange is over, however it ended: a plugin that kept it (a
+     * PENDING hook, per-exchange state) must forget it now. */
+    for (fault_plugin *p = fault__plugins(); p && x->seen; p = p->next) {
+        const fault_http_ops *ops = p->d->http;
+        if (!ops || !ops->on_end || !(x->seen & plugin_bit(p)))
+            continue;
+        ops->on_end(p->state, x);
+    }
     hdrs_free(&x->h[0]);
     hdrs_free(&x->h[1]);
     hdrs_free(&x->resp_headers);
@@ -214,6 +230,7 @@ static void run_hooks(fault_http_exchange *x)
             x->response_phase ? ops->on_response : ops->on_request;
         if (!hook)
             continue;
+        x->seen |= plugin_bit(p);
         fault_http_action a = hook(p->state, x);
         if (a == FAULT_HTTP_PENDING)
             return; /* fault_http_resume() continues */

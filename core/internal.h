@@ -188,6 +188,8 @@ void fault__chain_wake(fault_chain *c);
 /* Clears HOLD at every stage, then pumps. */
 void fault__chain_wake_held(fault_chain *c);
 fault_chain *fault__chain_next(const fault_chain *c);
+/* An EOF already entered the chain (fault_chain_eof() or a close). */
+bool fault__chain_has_eof(const fault_chain *c);
 fault_stream *fault__chain_stream(const fault_chain *c);
 void fault__node_free(fault__node *n);
 fault__node *fault__node_new(fault_chain *c, const uint8_t *data, size_t len);

@@ -387,6 +387,12 @@ static int pipe_init(fault__relay *r, rpipe *pp, fault_direction dir, fault_conn
 
 int fault_stream_relay(fault_stream *s, fault_conn *server)
 {
+    return fault_stream_relay_with(s, server, NULL, 0, NULL, 0);
+}
+
+int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_server,
+                            size_t to_server_len, const void *to_client, size_t to_client_len)
+{
     s->server = server;
     fault__relay *r = calloc(1, sizeof *r);
     if (!r) {
@@ -411,6 +417,22 @@ int fault_stream_relay(fault_stream *s, fault_conn *server)
     }
     fault_conn_read_start(s->client, on_read, &r->eg);
     fault_conn_read_start(s->server, on_read, &r->in);
+    if (to_server_len == 0 && to_client_len == 0)
+        return 0;
+    /* Bytes the handler already read go first, through the same stages:
+     * reads only complete from a later loop iteration, so nothing read
+     * from the sockets can overtake them. */
+    stream_ref(s);
+    if (to_server_len && fault__chain_push(r->eg.chain, to_server, to_server_len) < 0)
+        relay_end(s, true, -ENOMEM);
+    if (!s->ending && to_client_len &&
+        fault__chain_push(r->in.chain, to_client, to_client_len) < 0)
+        relay_end(s, true, -ENOMEM);
+    if (!s->ending) {
+        check_flow(&r->eg);
+        check_flow(&r->in);
+    }
+    stream_unref(s);
     return 0;
 }
 
@@ -440,26 +462,26 @@ void fault_stream_close(fault_stream *s)
         fault__stream_fault_end(s, false);
         return;
     }
-    /* Stop taking new bytes, forget what faults still hold, and let what
-     * was already written drain before the FINs. */
+    /* A graceful close: stop reading both sides and let an EOF follow what
+     * is already on its way in each direction, so every byte a fault let
+     * through is delivered before the FINs. A fault that closes from one
+     * of its stages has already dropped what it held (chain.c). */
+    stream_ref(s);
     fault__relay *r = s->relay;
     rpipe *pipes[2] = {&r->eg, &r->in};
-    for (int q = 0; q < 2; q++) {
+    for (int q = 0; q < 2 && !s->ending; q++) {
         rpipe *pp = pipes[q];
-        if (pp->chain) {
-            fault_chain_free(pp->chain);
-            pp->chain = NULL;
-        }
+        if (pp->src_eof)
+            continue;
         pp->src_eof = true;
-        pp->eof_out = true;
         if (pp->src)
             fault_conn_read_stop(pp->src);
+        if (!fault__chain_has_eof(pp->chain) && fault_chain_eof(pp->chain) < 0)
+            relay_end(s, true, -ENOMEM);
     }
-    if (!s->server) {
+    if (!s->ending && s->server)
+        check_done(s);
+    else if (!s->ending)
         relay_end(s, false, 0);
-        return;
-    }
-    fault_conn_shutdown(s->client);
-    fault_conn_shutdown(s->server);
-    check_done(s);
+    stream_unref(s);
 }

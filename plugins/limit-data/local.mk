@@ -7,3 +7,6 @@ plugins_limit_data_limit_data_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_limit_data_limit_data_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_limit_data_limit_data_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
 plugins_limit_data_limit_data_la_LIBADD = $(PLUGIN_LIBADD)
+
+TESTS += plugins/limit-data/tests/limit_data.sh
+EXTRA_DIST += plugins/limit-data/tests/limit_data.sh plugins/limit-data/tests/ld_peer.py

@@ -86,6 +86,9 @@ FAULT_API fault_stream *fault_http_stream(fault_http_exchange *x);
 FAULT_API fault_http_exchange *fault_http_exchange_new(fault_plugin *self, fault_stream *s,
                                                        const char *method, const char *url,
                                                        const char *host, const char *path);
+/* Ends the exchange: on_end runs for every plugin whose hooks saw it (a
+ * plugin that went PENDING must not resume it afterwards), then it is
+ * freed. Call it once the exchange is over, also after errors. */
 FAULT_API void fault_http_exchange_free(fault_http_exchange *x);
 /* Appends a header (keeps existing ones of the same name). */
 FAULT_API int fault_http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,

@@ -91,6 +91,17 @@ FAULT_API fault_stream *fault_stream_new(fault_plugin *self, fault_conn *client,
 /* Attaches the fault plugins and relays bytes both ways until both legs
  * have closed; then the stream frees itself (publishes CONN_CLOSE). */
 FAULT_API int fault_stream_relay(fault_stream *s, fault_conn *server);
+/* fault_stream_relay() for a handler that has already read bytes the relay
+ * must carry first (ABI 1.1). to_server (e.g. what a client sent after a
+ * CONNECT head) enters the egress direction and to_client the ingress
+ * direction, ahead of anything read afterwards and through the same
+ * stages, exactly as if the relay had read them itself. Either may be
+ * NULL with length 0; the bytes are copied. A handler that made chains for
+ * s frees them first (their pending bytes would be lost). Same ownership
+ * and return values as fault_stream_relay(). */
+FAULT_API int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_server,
+                                      size_t to_server_len, const void *to_client,
+                                      size_t to_client_len);
 /* Ends a stream that never relayed (the upstream could not be reached):
  * resets the client connection and publishes CONN_CLOSE with the error. */
 FAULT_API void fault_stream_abort(fault_stream *s, int error);

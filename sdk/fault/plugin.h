@@ -23,7 +23,9 @@
  *        protocol themselves (fault_chain_*), fault_stream_attach(),
  *        fault_stream_set_end() and fault_stream_finish(); HTTP handler
  *        API: fault_http_exchange_new/_free, fault_http_header_add,
- *        fault_http_run_request/_response, fault_http_reply_body.
+ *        fault_http_run_request/_response, fault_http_reply_body;
+ *        fault_stream_relay_with() (relay that first carries bytes the
+ *        handler already read, e.g. after a CONNECT head).
  *   1.0  First stable SDK: descriptor, option tables, lifecycle, stream
  *        hooks, HTTP hooks, protocol/command/platform ops, event bus, log,
  *        rng and distributions, net (listen, connect, TLS, relay).
