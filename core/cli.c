@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,9 @@ static const char *default_plugin_dir(char *buf, size_t len)
 int fault_main(int argc, char **argv)
 {
     char err[FAULT__ERRLEN];
+    /* A peer that goes away mid-write must be an error on that socket,
+     * not the end of the process. */
+    signal(SIGPIPE, SIG_IGN);
     fault__options_defaults(&global_owner, err, sizeof err);
 
     /* Global options come before the command word; they are also accepted

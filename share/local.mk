@@ -5,6 +5,9 @@
 dist_noinst_SCRIPTS += share/setup-debian.sh share/quickstart.sh
 
 GENERATED_MANS = share/man/fault.1 share/man/fault-run.1 share/man/fault-plugins.1
+if PLUGIN_DEMO
+GENERATED_MANS += share/man/fault-demo.1
+endif
 man1_MANS = $(GENERATED_MANS)
 dist_man7_MANS = share/man/fault-plugin.7
 bashcompletiondir = $(datadir)/bash-completion/completions

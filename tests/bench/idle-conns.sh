@@ -78,6 +78,8 @@ echo "== fault idle connections =="
 echo "fault:       $FAULT_BIN$([[ $FAULT_IS_WRAPPER == 1 ]] && echo ' (libtool wrapper)') pid ${R[pid]}, run --proxy ... --no-ui, no fault"
 echo "connections: $N through fault to a python3 backend holding them, opened in ${R[open_seconds]} s $N_NOTE"
 echo "load:        1-min load average $BENCH_LOAD before starting"
+[[ ${R[sanitizers]:-none} == none ]] ||
+	echo "warning:     fault is built with sanitizers (${R[sanitizers]}): its memory use is not representative"
 echo
 printf '%-40s %10s %8s %8s\n' "phase" "VmRSS KiB" "fds" "threads"
 printf '%-40s %10s %8s %8s\n' "-----" "---------" "---" "-------"

@@ -277,6 +277,13 @@ class Bench:
                 raise SystemExit("fault did not listen within 10 s")
             self.pump(0.001)
         self.pid = real_pid(self.fault.pid)
+        try:
+            with open(f"/proc/{self.pid}/maps") as f:
+                maps = f.read()
+        except OSError:
+            maps = ""
+        self.sanitizers = ",".join(n for n in ("asan", "ubsan", "tsan", "msan", "lsan")
+                                   if f"lib{n}" in maps) or "none"
         # let the probe connection's upstream side come and go
         self.settle(a.settle)
         self.wait_until(lambda: self.backend_live == 0, 10, "probe connection to close")
@@ -348,6 +355,7 @@ class Bench:
             out[f"fds_{name}"] = s["fds"]
             out[f"threads_{name}"] = s["threads"]
         out["hwm_kib"] = closed["hwm"]
+        out["sanitizers"] = self.sanitizers
         for k, v in out.items():
             print(f"{k}={v}")
 

@@ -1,4 +1,5 @@
 # tests/bench/lib.sh - helpers shared by the benchmark scripts (sourced, not run).
+# shellcheck shell=bash disable=SC2034
 #
 # Provides: a private temp dir, background-process bookkeeping with a cleanup
 # trap, free-port allocation, bounded readiness polling, and locating the
@@ -133,9 +134,21 @@ bench_find_fault() {
 	else
 		return 1
 	fi
-	case $FAULT_BIN in /*) ;; *) FAULT_BIN=$PWD/$FAULT_BIN ;; esac
+	case $FAULT_BIN in /*) ;; *) FAULT_BIN=$PWD/${FAULT_BIN#./} ;; esac
+	# From a build tree with FAULT_PLUGIN_PATH unset, use the plugins built
+	# next to the binary (plugins/NAME/.libs). Set by the caller otherwise.
+	if [[ -z ${FAULT_PLUGIN_PATH+set} ]]; then
+		local d pp=
+		for d in "$(dirname "$FAULT_BIN")"/../plugins/*/.libs; do
+			compgen -G "$d/*.so" >/dev/null && pp+="${pp:+:}$(cd "$d" && pwd)"
+		done
+		if [[ -n $pp ]]; then
+			export FAULT_PLUGIN_PATH=$pp
+			bench_log "FAULT_PLUGIN_PATH unset: using the build tree's plugins"
+		fi
+	fi
 	FAULT_IS_WRAPPER=0
-	if head -c 4096 "$FAULT_BIN" 2>/dev/null | grep -q 'temporary wrapper script'; then
+	if grep -qs -m1 'temporary wrapper script' "$FAULT_BIN"; then
 		FAULT_IS_WRAPPER=1
 	fi
 	return 0
@@ -182,4 +195,14 @@ bench_load_check() {
 	if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
 		bench_log "warning: 1-min load average is $load before starting; other work on this machine will add noise"
 	fi
+}
+
+# bench_sanitizers PID - sanitizer runtimes mapped into PID ("none" if none).
+bench_sanitizers() {
+	local found=
+	local n
+	for n in asan ubsan tsan msan lsan; do
+		grep -qs "lib$n" "/proc/$1/maps" && found+="${found:+,}$n"
+	done
+	echo "${found:-none}"
 }

@@ -25,6 +25,10 @@
 #   BENCH_CPU_SERVER, BENCH_CPU_PROXY, BENCH_CPU_CLIENT  override the CPUs
 #   BENCH_STRICT     1: exit 1 when a target is missed (default 0: report only)
 #   BENCH_KEEP_TMP   1: keep the temp dir (configs, logs) for inspection
+
+# $(pin CPU) is meant to split into "taskset -c CPU" (or nothing); the
+# table's printf format is a variable on purpose.
+# shellcheck disable=SC2046,SC2059
 set -euo pipefail
 
 # shellcheck source=lib.sh
@@ -175,7 +179,7 @@ declare -A PORT CPU PINS RPS_LIST LAT_LIST P99_LIST ERR BEST STATUS
 KEYS=()
 add_path() { # add_path KEY PORT CLIENT_CPU PIN_DESC
 	KEYS+=("$1")
-	PORT[$1]=$2 CPU[$1]=$3 PINS[$1]=$4 RPS_LIST[$1]= LAT_LIST[$1]= P99_LIST[$1]= ERR[$1]=0 BEST[$1]=0
+	PORT[$1]=$2 CPU[$1]=$3 PINS[$1]=$4 RPS_LIST[$1]='' LAT_LIST[$1]='' P99_LIST[$1]='' ERR[$1]=0 BEST[$1]=0
 	STATUS[$1]=ok
 }
 if [[ $PIN == 1 ]]; then pdesc="proxy CPU $CPU_PROXY"; cdesc="client CPU $CPU_CLIENT"; else pdesc=-; cdesc=-; fi
@@ -196,6 +200,7 @@ if [[ $HAVE_FAULT == 1 ]]; then
 		FAULT_NOTE="broken"
 	else
 		FAULT_THREADS=$(threads_of "$FAULT_PID")
+		FAULT_SAN=$(bench_sanitizers "$FAULT_PID")
 		add_path "$K_FAULT" "$P_FAULT" "$CPU_CLIENT" "$pdesc"
 	fi
 else
@@ -312,6 +317,8 @@ echo "req/s:    wrk -t1 -c50 -d${SECONDS_RUN}s keep-alive GET /small (100 B); me
 echo "bulk:     curl GET /big (100 MiB) -> /dev/null; best of $BULK_RUNS; MB = 10^6 bytes"
 if [[ $HAVE_FAULT == 1 ]]; then
 	echo "fault:    $FAULT_BIN$([[ $FAULT_IS_WRAPPER == 1 ]] && echo ' (libtool wrapper)'), threads ${FAULT_THREADS:-?}"
+	[[ ${FAULT_SAN:-none} == none ]] ||
+		echo "warning:  fault is built with sanitizers ($FAULT_SAN): its numbers are not representative"
 fi
 echo
 fmt='%-30s %-16s %11s %13s %10s %10s %6s %10s\n'

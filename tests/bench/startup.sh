@@ -65,6 +65,10 @@ if [[ -n ${R[wrapper]:-} ]]; then
 	printf '%-28s %9s %9s %9s %9s\n' "via libtool wrapper (ms)" "${R[wrapper_median_ms]}" "${R[wrapper_min_ms]}" "${R[wrapper_p90_ms]}" "${R[wrapper_max_ms]}"
 fi
 echo "spawn overhead (/bin/true): ${R[spawn_overhead_ms]} ms median"
+if [[ ${R[term_ignored]} != 0 ]]; then
+	echo "note: ${R[term_ignored]} of ${R[spawned]} fault processes were still running 1 s after SIGTERM"
+	echo "      (sent right after the port accepted) and were killed with SIGKILL"
+fi
 echo
 echo "target: listening within $TARGET ms of exec (median): $V ($MED ms)"
 

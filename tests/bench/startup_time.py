@@ -34,12 +34,19 @@ def free_port():
     return port
 
 
+TERM_IGNORED = 0
+
+
 def stop(proc):
+    """SIGTERM; SIGKILL if still there after 1 s (counted: fault should
+    exit on SIGTERM whenever it comes, even right after it started)."""
+    global TERM_IGNORED
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(3)
+            proc.wait(1)
         except subprocess.TimeoutExpired:
+            TERM_IGNORED += 1
             proc.kill()
             proc.wait()
 
@@ -164,6 +171,8 @@ def main():
         out.update(summary("wrapper", r.series(args.fault)))
     out["binary"] = target
     out.update(summary("binary", r.series(target, env)))
+    out["term_ignored"] = TERM_IGNORED
+    out["spawned"] = 1 + args.runs * (2 if "wrapper" in out else 1)
     for k, v in out.items():
         print(f"{k}={v}")
 
