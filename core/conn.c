@@ -16,8 +16,11 @@
 
 /* One read buffer for the whole loop: libuv asks for a buffer right before
  * each read and hands it back in the read callback, so a single buffer is
- * enough on one thread, and idle connections hold no read memory at all. */
-#define READ_BUF_SIZE (64 * 1024)
+ * enough on one thread, and idle connections hold no read memory at all.
+ * How much one read may take is the connection's read_max (the relay sizes
+ * it to its buffer budget); large reads mean few system calls in bulk. */
+#define READ_BUF_SIZE (1024 * 1024)
+#define READ_DEFAULT (64 * 1024)
 static char read_buf[READ_BUF_SIZE];
 
 struct fault_listener {
@@ -196,10 +199,11 @@ void fault__listeners_close_all(void)
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h;
+    const fault_conn *c = h->data;
     (void)suggested;
+    size_t n = c->read_max ? c->read_max : READ_DEFAULT;
     buf->base = read_buf;
-    buf->len = sizeof read_buf;
+    buf->len = n < sizeof read_buf ? n : sizeof read_buf;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)

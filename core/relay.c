@@ -25,8 +25,13 @@
 
 #include "internal.h"
 
+/* Buffer budget of one direction. A direction without fault stages (the
+ * plain relay) may hold more, so that it can read in large gulps: bulk
+ * transfers then cost few system calls. */
 #define HIGH_WATER (256 * 1024)
+#define HIGH_WATER_FAST (1024 * 1024)
 #define LOW_WATER (64 * 1024)
+#define MIN_READ (64 * 1024)
 
 typedef struct rpipe {
     struct fault__relay *r;
@@ -238,7 +243,11 @@ static void check_flow(rpipe *pp)
     if (pp->r->s->ending || pp->src_eof)
         return;
     size_t p = pending(pp);
-    if (!pp->paused && p > HIGH_WATER) {
+    size_t high = pp->fast ? HIGH_WATER_FAST : HIGH_WATER;
+    /* The next read takes at most what is left of the budget, so the
+     * direction never holds more than high + MIN_READ bytes. */
+    pp->src->read_max = p + MIN_READ < high ? high - p : MIN_READ;
+    if (!pp->paused && p > high) {
         pp->paused = true;
         fault_conn_read_stop(pp->src);
     } else if (pp->paused && p < LOW_WATER) {
@@ -380,6 +389,7 @@ static int pipe_init(fault__relay *r, rpipe *pp, fault_direction dir, fault_conn
     if (!pp->chain)
         return -ENOMEM;
     pp->fast = fault_chain_stages(pp->chain) == 0;
+    src->read_max = pp->fast ? HIGH_WATER_FAST : HIGH_WATER;
     dst->drain_cb = on_drain;
     dst->drain_ud = pp;
     return 0;

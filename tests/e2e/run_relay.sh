@@ -15,14 +15,14 @@
 #     taken must stay below a bound made of the kernel buffers on both
 #     legs plus fault's relay buffer:
 #         client send buffer + fault's client-leg receive buffer
-#       + fault's relay buffer (HIGH_WATER 256 KiB + one 64 KiB read)
+#       + fault's relay buffer (1 MiB without fault stages + one 64 KiB read)
 #       + fault's upstream-leg send buffer + server receive buffer
-#       <= 2 * tcp_wmem max + 2 * tcp_rmem max + 320 KiB  (sysctls),
+#       <= 2 * tcp_wmem max + 2 * tcp_rmem max + 1088 KiB  (sysctls),
 #     with 32 MiB as the floor (what the usual 4 MiB/6 MiB maxima give).
 #     Tighter: the kernel's queues of those four sockets are read from
 #     /proc/net/tcp, and what remains - the bytes fault holds itself - must
-#     be within LOW_WATER (64 KiB) .. HIGH_WATER + 64 KiB (320 KiB): reading
-#     paused above HIGH_WATER and did not resume. fault's VmRSS must stay
+#     be within LOW_WATER (64 KiB) .. 1 MiB + 64 KiB: reading
+#     paused above the 1 MiB budget and did not resume. fault's VmRSS must stay
 #     under 64 MiB. Releasing the server then delivers everything intact
 #     (reading resumed below LOW_WATER);
 #  4. large transfer: 50 MB from nginx through fault, sha256 identical to
@@ -81,7 +81,7 @@ kill -0 "$FAULT_PID" 2>/dev/null || fail "fault died"
 # ---- 3. backpressure
 read -r _ _ wmax </proc/sys/net/ipv4/tcp_wmem
 read -r _ _ rmax </proc/sys/net/ipv4/tcp_rmem
-BOUND=$((2 * wmax + 2 * rmax + 320 * 1024))
+BOUND=$((2 * wmax + 2 * rmax + 1088 * 1024))
 [ "$BOUND" -ge $((32 * 1024 * 1024)) ] || BOUND=$((32 * 1024 * 1024))
 python3 "$HELPER" backpressure "$P" "$SRV_PORT" "$FAULT_PID" "$BOUND" "$MAX_RSS_KIB" || fail "backpressure"
 kill -0 "$FAULT_PID" 2>/dev/null || fail "fault died"
