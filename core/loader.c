@@ -230,7 +230,8 @@ static void scan_dir(const char *dir)
     }
     closedir(dh);
     /* Load order is alphabetical within a directory, so it is stable. */
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", abs, names[i]);

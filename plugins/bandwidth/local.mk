@@ -7,3 +7,8 @@ plugins_bandwidth_bandwidth_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_bandwidth_bandwidth_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_bandwidth_bandwidth_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
 plugins_bandwidth_bandwidth_la_LIBADD = $(PLUGIN_LIBADD)
+
+TESTS += plugins/bandwidth/tests/rate.sh plugins/bandwidth/tests/shared.sh \
+	plugins/bandwidth/tests/backpressure.sh
+EXTRA_DIST += plugins/bandwidth/tests/rate.sh plugins/bandwidth/tests/shared.sh \
+	plugins/bandwidth/tests/backpressure.sh plugins/bandwidth/tests/backpressure.py

@@ -7,3 +7,6 @@ plugins_packet_loss_packet_loss_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_packet_loss_packet_loss_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_packet_loss_packet_loss_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
 plugins_packet_loss_packet_loss_la_LIBADD = $(PLUGIN_LIBADD)
+
+TESTS += plugins/packet-loss/tests/stalls.sh
+EXTRA_DIST += plugins/packet-loss/tests/stalls.sh

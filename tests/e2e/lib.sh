@@ -294,6 +294,9 @@ start_fault() {
 	E2E_NFAULT=$((E2E_NFAULT + 1))
 	FAULT_OUT=$E2E_TMP/fault$E2E_NFAULT.out
 	FAULT_ERR=$E2E_TMP/fault$E2E_NFAULT.err
+	# Create the files first: the background job opens them in its own time.
+	: >"$FAULT_OUT"
+	: >"$FAULT_ERR"
 	"$FAULT" "$@" >"$FAULT_OUT" 2>"$FAULT_ERR" &
 	FAULT_PID=$!
 	track_pid "$FAULT_PID"
