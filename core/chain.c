@@ -39,9 +39,7 @@ struct fault_chain {
     uint64_t pushed; /* bytes pushed so far: the next chunk's offset */
     bool in_pump, repump, dead;
     bool eof_in; /* an EOF entered the chain (pushed, or after a close) */
-    uv_timer_t timer;
-    bool timer_init;
-    uint64_t timer_at;
+    fault__timer timer;
     fault__sink sink;
     void *sink_ud;
     fault_chain_ops ops; /* public chains */
@@ -167,10 +165,8 @@ static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side
             free(c);
             return NULL;
         }
-        uv_timer_init(fault__g.loop, &c->timer);
-        c->timer.data = c;
-        c->timer_init = true;
     }
+    FAULT__TIMER_INIT(&c->timer);
     for (int o = 0; o < 2; o++) {
         for (int k = 0; k < s->natt; k++) {
             if (!(sides & order[o]) || !(s->att[k].points & fault_points(order[o], dir)))
@@ -262,26 +258,19 @@ static int advance(fault_chain *c, int i, size_t bytes)
     return 0;
 }
 
-static void on_timer(uv_timer_t *t)
+static void on_timer(fault__timer *t)
 {
-    fault_chain *c = t->data;
-    c->timer_at = 0;
-    fault__chain_wake(c);
+    fault__chain_wake(fault__container_of(t, fault_chain, timer));
 }
 
-static void arm(fault_chain *c, uint64_t at, uint64_t now)
+/* Wakes the chain at `at` (microsecond timers: a delay is neither cut short
+ * nor stretched to the next millisecond). */
+static void arm(fault_chain *c, uint64_t at)
 {
-    if (c->timer_at == at)
+    if (fault__timer_armed(&c->timer) && c->timer.at_us == at)
         return;
-    c->timer_at = at;
-    /* libuv fires a timer once its loop clock (whole milliseconds of the
-     * same monotonic clock, read at the start of the iteration) reaches
-     * now + timeout: aim at the millisecond containing `at`, rounded up,
-     * so a delay never ends early and is not a millisecond late either. */
-    uint64_t due_ms = (at + 999) / 1000;
-    uint64_t loop_ms = uv_now(fault__g.loop);
-    (void)now;
-    uv_timer_start(&c->timer, on_timer, due_ms > loop_ms ? due_ms - loop_ms : 0, 0);
+    if (fault__timer_start(&c->timer, at, on_timer) < 0)
+        fault__stream_fault_end(c->s, true);
 }
 
 /* FAULT_CLOSE from stage i: what stage i and those before it still hold is
@@ -388,7 +377,7 @@ static bool pump_once(fault_chain *c)
         }
     }
     if (wake != UINT64_MAX && !c->dead)
-        arm(c, wake, now);
+        arm(c, wake);
     return true;
 oom:
     fault__stream_fault_end(s, true);
@@ -480,25 +469,14 @@ int fault_chain_eof(fault_chain *c)
 
 /* ---- freeing ---- */
 
-static void on_timer_closed(uv_handle_t *h)
-{
-    fault_chain *c = h->data;
-    free(c->st);
-    free(c);
-}
-
 static void chain_release(fault_chain *c)
 {
     for (int i = 0; i < c->nst; i++)
         while (c->st[i].head)
             fault__node_free(stage_pop(&c->st[i]));
-    c->pending = 0;
-    if (c->timer_init) {
-        uv_close((uv_handle_t *)&c->timer, on_timer_closed);
-    } else {
-        free(c->st);
-        free(c);
-    }
+    fault__timer_stop(&c->timer);
+    free(c->st);
+    free(c);
 }
 
 void fault_chain_free(fault_chain *c)

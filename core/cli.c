@@ -291,6 +291,7 @@ int fault_main(int argc, char **argv)
         }
     }
 
+    fault__timers_shutdown();
     uv_run(&loop, UV_RUN_DEFAULT);
     fault__plugins_unload();
     fault__events_reset();

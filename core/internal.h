@@ -137,6 +137,22 @@ void fault__runctl_stop(int status);
  * releases chunks it holds when it turns inactive. */
 void fault__plugin_set_active(fault_plugin *p, bool active);
 
+/* ---- microsecond timers (timers.c) ---- */
+
+typedef struct fault__timer {
+    uint64_t at_us; /* deadline on the fault_now_us() clock */
+    uint64_t seq;   /* ties broken in start order */
+    size_t slot;    /* place in the heap; SIZE_MAX when not armed */
+    void (*cb)(struct fault__timer *t);
+} fault__timer;
+
+#define FAULT__TIMER_INIT(t) ((t)->slot = SIZE_MAX)
+/* (Re)arms t for at_us; cb runs from the loop once the time has come. */
+int fault__timer_start(fault__timer *t, uint64_t at_us, void (*cb)(fault__timer *t));
+void fault__timer_stop(fault__timer *t);
+bool fault__timer_armed(const fault__timer *t);
+void fault__timers_shutdown(void);
+
 /* ---- streams (relay.c) and chains (chain.c) ---- */
 
 #define FAULT__MAX_ATTACH 32

@@ -2,10 +2,11 @@
 # peers and nginx, on loopback. Shell tests run with $(SHELL) (bash); each
 # sources tests/e2e/lib.sh and skips (77) without nginx or curl.
 E2E_TESTS = \
+	tests/e2e/fidelity.sh \
 	tests/e2e/run_cli.sh \
 	tests/e2e/run_latency.sh \
 	tests/e2e/run_relay.sh \
 	tests/e2e/run_tls.sh
 
 TESTS += $(E2E_TESTS)
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/relay.py
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/relay.py tests/e2e/fidelity.py
