@@ -18,6 +18,8 @@ include $(srcdir)/plugins/slicer/local.mk
 include $(srcdir)/plugins/http/local.mk
 include $(srcdir)/plugins/http-response/local.mk
 include $(srcdir)/plugins/demo/local.mk
+include $(srcdir)/plugins/scenario/local.mk
+include $(srcdir)/plugins/grpc-bridge/local.mk
 
 if LLHTTP_BUNDLED
 noinst_LTLIBRARIES += plugins/llhttp/libllhttp.la
