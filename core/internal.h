@@ -287,6 +287,11 @@ typedef enum { FAULT__UI_SUMMARY, FAULT__UI_TAIL, FAULT__UI_NONE } fault__ui_mod
 void fault__ui_start(fault__ui_mode mode);
 void fault__ui_stop(void);
 
+/* ---- `fault run --events FILE` (evlog.c) ---- */
+
+int fault__evlog_open(const char *path, char *err, size_t errlen);
+void fault__evlog_close(void);
+
 /* ---- commands ---- */
 
 int fault__cmd_run(int argc, char **argv);
@@ -307,6 +312,7 @@ typedef struct fault__runopts {
     bool tls_no_verify;
     const char *tls_ca_file;
     uint64_t connect_timeout_us;
+    const char *events;
 } fault__runopts;
 extern fault__runopts fault__ro;
 

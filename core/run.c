@@ -39,6 +39,9 @@ static const fault_option run_options[] = {
     {.name = "connect-timeout", .env = "FAULT_CONNECT_TIMEOUT", .type = FAULT_OPT_DURATION,
      .def = "10s", .help = "Give up connecting to an upstream after this long",
      .offset = RO(connect_timeout_us)},
+    {.name = "events", .env = "FAULT_EVENTS", .type = FAULT_OPT_STRING, .metavar = "FILE",
+     .help = "Write every event as a JSON line to FILE ('-' for standard output)",
+     .offset = RO(events)},
     {.name = "tls-no-verify", .env = "FAULT_TLS_NO_VERIFY", .type = FAULT_OPT_BOOL,
      .help = "Do not verify upstream TLS certificates (testing only)",
      .offset = RO(tls_no_verify)},
@@ -226,6 +229,11 @@ int fault__cmd_run(int argc, char **argv)
     fault__plugins_seed(seed);
     fault_log_info(NULL, "seed %llu", (unsigned long long)seed);
 
+    char everr[FAULT__ERRLEN];
+    if (fault__evlog_open(fault__ro.events, everr, sizeof everr) < 0) {
+        fprintf(stderr, "fault: %s\n", everr);
+        return 2;
+    }
     fault__ui_start(fault__ro.no_ui ? FAULT__UI_NONE
                                     : fault__ro.tail ? FAULT__UI_TAIL : FAULT__UI_SUMMARY);
     fault__runctl_start();
@@ -241,6 +249,7 @@ int fault__cmd_run(int argc, char **argv)
         fault__runctl_stop(0);
     /* Let every closing handle finish before plugins are unloaded. */
     uv_run(fault__g.loop, UV_RUN_DEFAULT);
+    fault__evlog_close();
     return rc != 0 ? rc : (fault__g.exit_status == 130 || fault__g.exit_status == 143)
                               ? 0
                               : fault__g.exit_status;
