@@ -212,6 +212,19 @@ fault__node *fault__node_new(fault_chain *c, const uint8_t *data, size_t len);
 /* A stage asked for FAULT_CLOSE or FAULT_RESET (relay.c decides). */
 void fault__stream_fault_end(fault_stream *s, bool reset);
 
+/* ---- the zero-copy relay (splice.c) ---- */
+
+typedef struct fault__splice fault__splice;
+bool fault__splice_enabled(void);
+/* Takes both connections over (they are closed) and relays with splice(2);
+ * done runs once when the relay ends. NULL when it cannot (TLS, queued
+ * writes, no descriptors): the caller relays as usual. */
+fault__splice *fault__splice_start(fault_stream *s, fault_conn *client, fault_conn *server,
+                                   void (*done)(fault_stream *s, bool reset, int error,
+                                                uint64_t eg, uint64_t in));
+void fault__splice_end(fault__splice *sp, bool reset);
+uint64_t fault__splice_total(const fault__splice *sp, fault_direction dir);
+
 /* ---- connections (conn.c, tls.c) ---- */
 
 /* Closes every live stream (used at shutdown). */

@@ -48,6 +48,7 @@ typedef struct rpipe {
 typedef struct fault__relay {
     fault_stream *s;
     rpipe eg, in;
+    fault__splice *splice; /* zero-copy mode: the sockets are its */
 } fault__relay;
 
 static fault_stream *live;
@@ -63,6 +64,8 @@ uint64_t fault_stream_bytes(const fault_stream *s, fault_direction dir)
 {
     if (!s->relay)
         return 0;
+    if (s->relay->splice)
+        return fault__splice_total(s->relay->splice, dir);
     return dir == FAULT_DIR_EGRESS ? s->relay->eg.total : s->relay->in.total;
 }
 
@@ -400,6 +403,13 @@ int fault_stream_relay(fault_stream *s, fault_conn *server)
     return fault_stream_relay_with(s, server, NULL, 0, NULL, 0);
 }
 
+static void splice_done(fault_stream *s, bool reset, int error, uint64_t eg, uint64_t in)
+{
+    (void)reset;
+    s->ending = true;
+    stream_free(s, eg, in, error);
+}
+
 int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_server,
                             size_t to_server_len, const void *to_client, size_t to_client_len)
 {
@@ -424,6 +434,15 @@ int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_
     if (rc < 0) {
         relay_end(s, true, rc);
         return rc;
+    }
+    if (r->eg.fast && r->in.fast && to_server_len == 0 && to_client_len == 0 &&
+        fault__splice_enabled()) {
+        /* No fault on this connection: let the kernel move the bytes. */
+        r->splice = fault__splice_start(s, s->client, s->server, splice_done);
+        if (r->splice) {
+            s->client = s->server = NULL;
+            return 0;
+        }
     }
     fault_conn_read_start(s->client, on_read, &r->eg);
     fault_conn_read_start(s->server, on_read, &r->in);
@@ -450,6 +469,11 @@ static void relay_end(fault_stream *s, bool reset, int error)
 {
     if (s->ending)
         return;
+    if (s->relay && s->relay->splice) {
+        /* splice_done() frees the stream. */
+        fault__splice_end(s->relay->splice, reset);
+        return;
+    }
     s->ending = true;
     if (reset) {
         fault_conn_reset(s->client);

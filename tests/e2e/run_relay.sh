@@ -83,8 +83,18 @@ read -r _ _ wmax </proc/sys/net/ipv4/tcp_wmem
 read -r _ _ rmax </proc/sys/net/ipv4/tcp_rmem
 BOUND=$((2 * wmax + 2 * rmax + 1088 * 1024))
 [ "$BOUND" -ge $((32 * 1024 * 1024)) ] || BOUND=$((32 * 1024 * 1024))
-python3 "$HELPER" backpressure "$P" "$SRV_PORT" "$FAULT_PID" "$BOUND" "$MAX_RSS_KIB" || fail "backpressure"
+# The zero-copy relay (splice): in flight bytes sit in a kernel pipe.
+RELAY_MIN_HELD=0 python3 "$HELPER" backpressure "$P" "$SRV_PORT" "$FAULT_PID" "$BOUND" "$MAX_RSS_KIB" ||
+	fail "backpressure (zero-copy relay)"
 kill -0 "$FAULT_PID" 2>/dev/null || fail "fault died"
+stop_pid "$FAULT_PID"
+[ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS on SIGTERM"
+# The user-space relay (what carries bytes whenever a fault is attached):
+# between LOW_WATER and its 1 MiB budget + one read held by fault itself.
+P=$(free_port)
+FAULT_NO_SPLICE=1 start_fault run --proxy "127.0.0.1:$P=127.0.0.1:$SRV_PORT" --tail
+python3 "$HELPER" backpressure "$P" "$SRV_PORT" "$FAULT_PID" "$BOUND" "$MAX_RSS_KIB" ||
+	fail "backpressure (user-space relay)"
 stop_pid "$FAULT_PID"
 [ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS on SIGTERM"
 
