@@ -371,6 +371,15 @@ size_t fault__conn_queued(const fault_conn *c)
 
 size_t fault_conn_write_queued(const fault_conn *c) { return fault__conn_queued(c); }
 
+long fault_conn_try_write(fault_conn *c, const void *data, size_t len)
+{
+    if (!c || (len && !data))
+        return -EINVAL;
+    if (len == 0)
+        return 0;
+    return fault__conn_try_write(c, data, len);
+}
+
 /* ---- ending ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status)

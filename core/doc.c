@@ -47,6 +47,12 @@ static void choices_of(FILE *out, fault__optowner *o)
                 fprintf(out, "%s%.*s", k ? " " : "", (int)strcspn(opt->choices[k], "|"),
                         opt->choices[k]);
             fprintf(out, "\" -- \"$cur\")); return ;;\n");
+        } else if (fault__option_choices(opt)) {
+            fprintf(out, "        --%s) COMPREPLY=($(compgen -W \"", opt->name);
+            for (const char *c = fault__option_choices(opt); *c; c++)
+                if (*c != ',')
+                    fputc(*c, out);
+            fprintf(out, "\" -- \"$cur\")); return ;;\n");
         }
     }
 }
@@ -128,6 +134,10 @@ static void man_options(FILE *out, fault__optowner *o)
                          opt->choices[k]);
                 roff(out, one);
             }
+            fprintf(out, ".");
+        } else if (fault__option_choices(opt)) {
+            fprintf(out, " One of: ");
+            roff(out, fault__option_choices(opt));
             fprintf(out, ".");
         }
         if (opt->def && opt->type != FAULT_OPT_BOOL) {

@@ -95,6 +95,8 @@ const fault_option *fault__option_find(const fault__optowner *o, const char *nam
 void fault__option_env_name(const fault_option *opt, char *buf, size_t len);
 /* The placeholder shown after a flag in help (NULL for booleans). */
 const char *fault__option_metavar(const fault_option *opt);
+/* "a, b, c" for the built-in choice types (SIDE, DIRECTION), else NULL. */
+const char *fault__option_choices(const fault_option *opt);
 /* Parses one value into dst for option opt; err gets a message. */
 int fault__option_parse_value(const fault_option *opt, const char *value, void *dst, char *err,
                               size_t errlen);

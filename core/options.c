@@ -212,6 +212,29 @@ int fault__option_parse_value(const fault_option *opt, const char *value, void *
         *(int *)dst = i;
         return 0;
     }
+    case FAULT_OPT_SIDE: {
+        static const char *const names[] = {"client", "server", "any", NULL};
+        static const fault_side values[] = {FAULT_SIDE_CLIENT, FAULT_SIDE_SERVER, FAULT_SIDE_ANY};
+        int i = enum_index(names, value);
+        if (i < 0) {
+            snprintf(err, errlen, "'%s' is not one of client, server, any", value);
+            return FAULT_ESYNTAX;
+        }
+        *(fault_side *)dst = values[i];
+        return 0;
+    }
+    case FAULT_OPT_DIRECTION: {
+        static const char *const names[] = {"ingress", "egress", "both", NULL};
+        static const fault_direction values[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS,
+                                                 FAULT_DIR_BOTH};
+        int i = enum_index(names, value);
+        if (i < 0) {
+            snprintf(err, errlen, "'%s' is not one of ingress, egress, both", value);
+            return FAULT_ESYNTAX;
+        }
+        *(fault_direction *)dst = values[i];
+        return 0;
+    }
     case FAULT_OPT_DURATION: {
         char e[256];
         uint64_t us;
@@ -443,6 +466,8 @@ const char *fault__option_metavar(const fault_option *opt)
     case FAULT_OPT_DURATION: return "DURATION";
     case FAULT_OPT_LIST: return "VALUE";
     case FAULT_OPT_SCHEDULE: return "SCHEDULE";
+    case FAULT_OPT_SIDE: return "SIDE";
+    case FAULT_OPT_DIRECTION: return "DIR";
     }
     return "VALUE";
 }
@@ -478,11 +503,22 @@ void fault__options_help(FILE *out, fault__optowner *o, const char *title)
             char list[256];
             enum_list(opt->choices, list, sizeof list);
             fprintf(out, " [%s]", list);
+        } else if (opt->type == FAULT_OPT_SIDE || opt->type == FAULT_OPT_DIRECTION) {
+            fprintf(out, " [%s]", fault__option_choices(opt));
         }
         if (opt->def && opt->type != FAULT_OPT_BOOL)
             fprintf(out, " (default: %s)", opt->def);
         fprintf(out, " [env: %s]\n", env);
     }
+}
+
+const char *fault__option_choices(const fault_option *opt)
+{
+    if (opt->type == FAULT_OPT_SIDE)
+        return "client, server, any";
+    if (opt->type == FAULT_OPT_DIRECTION)
+        return "ingress, egress, both";
+    return NULL;
 }
 
 bool fault_option_is_set(fault_plugin *self, const char *name)

@@ -90,8 +90,8 @@ typedef struct bandwidth_state {
     bool shared;
     int64_t rate;
     int unit;      /* index into unit_choices */
-    int side;      /* index into side_choices */
-    int direction; /* index into direction_choices */
+    fault_side side;      
+    fault_direction direction; 
     fault_schedule *sched;
     fault_plugin *self;
     uint64_t bps;      /* bytes per second */
@@ -107,8 +107,6 @@ typedef struct conn_state {
     bool told[2];   /* the throttling event was published */
 } conn_state;
 
-static const char *const side_choices[] = {"client", "server", NULL};
-static const char *const direction_choices[] = {"ingress", "egress", "both", NULL};
 static const char *const unit_choices[] = {"Bps|B/s", "KBps|KiBps|KB/s|KiB/s",
                                            "MBps|MiBps|MB/s|MiB/s", "GBps|GiBps|GB/s|GiB/s",
                                            NULL};
@@ -120,11 +118,11 @@ static const uint64_t unit_bytes[] = {1, UINT64_C(1) << 10, UINT64_C(1) << 20,
 static const fault_option options[] = {
     {.name = "with-bandwidth", .env = "FAULT_WITH_BANDWIDTH", .type = FAULT_OPT_BOOL,
      .help = "Enable the bandwidth fault", .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "bandwidth-side", .env = "FAULT_BANDWIDTH_SIDE", .type = FAULT_OPT_ENUM,
-     .def = "server", .choices = side_choices, .metavar = "SIDE",
+    {.name = "bandwidth-side", .env = "FAULT_BANDWIDTH_SIDE", .type = FAULT_OPT_SIDE,
+     .def = "server", .metavar = "SIDE",
      .help = "Leg of the connection to throttle", .offset = OFF(side)},
-    {.name = "bandwidth-direction", .env = "FAULT_BANDWIDTH_DIRECTION", .type = FAULT_OPT_ENUM,
-     .def = "ingress", .choices = direction_choices, .metavar = "DIR",
+    {.name = "bandwidth-direction", .env = "FAULT_BANDWIDTH_DIRECTION", .type = FAULT_OPT_DIRECTION,
+     .def = "ingress", .metavar = "DIR",
      .help = "Traffic to throttle: ingress (responses), egress (requests) or both "
              "(each direction gets the rate)",
      .offset = OFF(direction)},
@@ -167,17 +165,6 @@ static int configure(fault_plugin *self, void *state)
     snprintf(st->rate_text, sizeof st->rate_text, "%" PRIu64, st->bps);
     snprintf(st->burst_text, sizeof st->burst_text, "%" PRIu64, st->burst);
     return 0;
-}
-
-static fault_side side_of(const bandwidth_state *st)
-{
-    return st->side == 0 ? FAULT_SIDE_CLIENT : FAULT_SIDE_SERVER;
-}
-
-static fault_direction direction_of(const bandwidth_state *st)
-{
-    static const fault_direction map[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS, FAULT_DIR_BOTH};
-    return map[st->direction];
 }
 
 /*
@@ -228,7 +215,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     if (!c)
         return -ENOMEM;
     *cs = c;
-    *points = fault_points(side_of(st), direction_of(st));
+    *points = fault_points(st->side, st->direction);
     return 0;
 }
 
@@ -259,17 +246,9 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
     return FAULT_PASS;
 }
 
-static void detach(void *state, void *cs, fault_stream *s)
-{
-    (void)state;
-    (void)s;
-    free(cs);
-}
-
 static const fault_stream_ops stream_ops = {
     .attach = attach,
     .on_data = on_data,
-    .detach = detach,
 };
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "bandwidth", .version = PACKAGE_VERSION,

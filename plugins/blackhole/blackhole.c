@@ -37,8 +37,8 @@
 
 typedef struct blackhole_state {
     bool enabled;
-    int side;      /* index into side_choices */
-    int direction; /* index into direction_choices */
+    fault_side side;      
+    fault_direction direction; 
     fault_schedule *sched;
     fault_plugin *self;
     /* Counts the periods the schedule switched on, so that a connection
@@ -50,19 +50,17 @@ typedef struct conn_state {
     uint64_t told[4]; /* by hook point: period + 1 of the last event */
 } conn_state;
 
-static const char *const side_choices[] = {"client", "server", NULL};
-static const char *const direction_choices[] = {"ingress", "egress", "both", NULL};
 
 #define OFF(f) offsetof(blackhole_state, f)
 
 static const fault_option options[] = {
     {.name = "with-blackhole", .env = "FAULT_WITH_BLACKHOLE", .type = FAULT_OPT_BOOL,
      .help = "Enable the blackhole fault", .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "blackhole-side", .env = "FAULT_BLACKHOLE_SIDE", .type = FAULT_OPT_ENUM,
-     .def = "server", .choices = side_choices, .metavar = "SIDE",
+    {.name = "blackhole-side", .env = "FAULT_BLACKHOLE_SIDE", .type = FAULT_OPT_SIDE,
+     .def = "server", .metavar = "SIDE",
      .help = "Leg of the connection to blackhole", .offset = OFF(side)},
-    {.name = "blackhole-direction", .env = "FAULT_BLACKHOLE_DIRECTION", .type = FAULT_OPT_ENUM,
-     .def = "ingress", .choices = direction_choices, .metavar = "DIR",
+    {.name = "blackhole-direction", .env = "FAULT_BLACKHOLE_DIRECTION", .type = FAULT_OPT_DIRECTION,
+     .def = "ingress", .metavar = "DIR",
      .help = "Traffic to hold: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
     {.name = "blackhole-sched", .env = "FAULT_BLACKHOLE_SCHED", .type = FAULT_OPT_SCHEDULE,
@@ -77,17 +75,6 @@ static int configure(fault_plugin *self, void *state)
     return 0;
 }
 
-static fault_side side_of(const blackhole_state *st)
-{
-    return st->side == 0 ? FAULT_SIDE_CLIENT : FAULT_SIDE_SERVER;
-}
-
-static fault_direction direction_of(const blackhole_state *st)
-{
-    static const fault_direction map[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS, FAULT_DIR_BOTH};
-    return map[st->direction];
-}
-
 static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
 {
     (void)s;
@@ -96,7 +83,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     if (!c)
         return -ENOMEM;
     *cs = c;
-    *points = fault_points(side_of(st), direction_of(st));
+    *points = fault_points(st->side, st->direction);
     return 0;
 }
 
@@ -139,19 +126,11 @@ static void on_active(void *state, bool active)
         st->period++;
 }
 
-static void detach(void *state, void *cs, fault_stream *s)
-{
-    (void)state;
-    (void)s;
-    free(cs);
-}
-
 static const fault_stream_ops stream_ops = {
     .attach = attach,
     .on_data = on_data,
     .on_eof = on_eof,
     .on_active = on_active,
-    .detach = detach,
 };
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "blackhole", .version = PACKAGE_VERSION,

@@ -63,8 +63,8 @@ typedef struct jitter_state {
     bool enabled;
     double amplitude_ms;
     double frequency_hz;
-    int side;      /* index into side_choices */
-    int direction; /* index into direction_choices */
+    fault_side side;      
+    fault_direction direction; 
     fault_schedule *sched;
     fault_plugin *self;
 } jitter_state;
@@ -82,8 +82,6 @@ typedef struct conn_state {
     point_state pt[4]; /* by hook point bit index */
 } conn_state;
 
-static const char *const side_choices[] = {"client", "server", NULL};
-static const char *const direction_choices[] = {"ingress", "egress", "both", NULL};
 
 #define OFF(f) offsetof(jitter_state, f)
 
@@ -98,11 +96,10 @@ static const fault_option options[] = {
      .def = "5.0", .metavar = "HZ",
      .help = "Jitter events per second of traffic (Poisson rate, not a probability)",
      .offset = OFF(frequency_hz), .min = 0, .max = MAX_FREQUENCY_HZ},
-    {.name = "jitter-side", .env = "FAULT_JITTER_SIDE", .type = FAULT_OPT_ENUM, .def = "server",
-     .choices = side_choices, .metavar = "SIDE", .help = "Leg of the connection to jitter",
+    {.name = "jitter-side", .env = "FAULT_JITTER_SIDE", .type = FAULT_OPT_SIDE, .def = "server", .metavar = "SIDE", .help = "Leg of the connection to jitter",
      .offset = OFF(side)},
-    {.name = "jitter-direction", .env = "FAULT_JITTER_DIRECTION", .type = FAULT_OPT_ENUM,
-     .def = "ingress", .choices = direction_choices, .metavar = "DIR",
+    {.name = "jitter-direction", .env = "FAULT_JITTER_DIRECTION", .type = FAULT_OPT_DIRECTION,
+     .def = "ingress", .metavar = "DIR",
      .help = "Traffic to jitter: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
     {.name = "jitter-sched", .env = "FAULT_JITTER_SCHED", .type = FAULT_OPT_SCHEDULE,
@@ -116,17 +113,6 @@ static int configure(fault_plugin *self, void *state)
     st->self = self;
     /* The option table bounds both values; nothing else can be wrong. */
     return 0;
-}
-
-static fault_side side_of(const jitter_state *st)
-{
-    return st->side == 0 ? FAULT_SIDE_CLIENT : FAULT_SIDE_SERVER;
-}
-
-static fault_direction direction_of(const jitter_state *st)
-{
-    static const fault_direction map[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS, FAULT_DIR_BOTH};
-    return map[st->direction];
 }
 
 /* Traffic time to the next event: exponential with mean 1/F seconds. */
@@ -149,7 +135,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     for (unsigned i = 0; i < 4; i++)
         fault_rng_seed(&c->pt[i].rng, seed + i);
     *cs = c;
-    *points = fault_points(side_of(st), direction_of(st));
+    *points = fault_points(st->side, st->direction);
     return 0;
 }
 
@@ -192,17 +178,9 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
     return FAULT_PASS;
 }
 
-static void detach(void *state, void *cs, fault_stream *s)
-{
-    (void)state;
-    (void)s;
-    free(cs);
-}
-
 static const fault_stream_ops stream_ops = {
     .attach = attach,
     .on_data = on_data,
-    .detach = detach,
 };
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "jitter", .version = PACKAGE_VERSION,

@@ -23,8 +23,8 @@
 typedef struct latency_state {
     bool enabled;
     bool per_rw;
-    int side;         /* index into side_choices */
-    int direction;    /* index into direction_choices */
+    fault_side side;         
+    fault_direction direction;    
     int distribution; /* index into dist_choices == fault_dist_kind */
     double mean, stddev, shape, scale, min, max;
     fault_schedule *sched;
@@ -36,8 +36,6 @@ typedef struct conn_state {
     uint32_t done; /* hook points that already had their one delay */
 } conn_state;
 
-static const char *const side_choices[] = {"client", "server", NULL};
-static const char *const direction_choices[] = {"ingress", "egress", "both", NULL};
 static const char *const dist_choices[] = {"uniform", "normal", "pareto",
                                            "pareto-normal|paretonormal|pareto_normal", NULL};
 
@@ -49,11 +47,10 @@ static const fault_option options[] = {
     {.name = "latency-per-read-write", .env = "FAULT_LATENCY_PER_READ_WRITE",
      .type = FAULT_OPT_BOOL, .help = "Delay every read/write, not only the first of a connection",
      .offset = OFF(per_rw)},
-    {.name = "latency-side", .env = "FAULT_LATENCY_SIDE", .type = FAULT_OPT_ENUM, .def = "server",
-     .choices = side_choices, .metavar = "SIDE", .help = "Leg of the connection to delay",
+    {.name = "latency-side", .env = "FAULT_LATENCY_SIDE", .type = FAULT_OPT_SIDE, .def = "server", .metavar = "SIDE", .help = "Leg of the connection to delay",
      .offset = OFF(side)},
-    {.name = "latency-direction", .env = "FAULT_LATENCY_DIRECTION", .type = FAULT_OPT_ENUM,
-     .def = "ingress", .choices = direction_choices, .metavar = "DIR",
+    {.name = "latency-direction", .env = "FAULT_LATENCY_DIRECTION", .type = FAULT_OPT_DIRECTION,
+     .def = "ingress", .metavar = "DIR",
      .help = "Traffic to delay: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
     {.name = "latency-distribution", .env = "FAULT_LATENCY_DISTRIBUTION", .type = FAULT_OPT_ENUM,
@@ -131,22 +128,11 @@ static int configure(fault_plugin *self, void *state)
     return 0;
 }
 
-static fault_side side_of(const latency_state *st)
-{
-    return st->side == 0 ? FAULT_SIDE_CLIENT : FAULT_SIDE_SERVER;
-}
-
-static fault_direction direction_of(const latency_state *st)
-{
-    static const fault_direction map[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS, FAULT_DIR_BOTH};
-    return map[st->direction];
-}
-
 static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
 {
     (void)s;
     latency_state *st = state;
-    *points = fault_points(side_of(st), direction_of(st));
+    *points = fault_points(st->side, st->direction);
     if (!st->per_rw) {
         conn_state *c = calloc(1, sizeof *c);
         if (!c)
@@ -185,17 +171,9 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
     return FAULT_PASS;
 }
 
-static void detach(void *state, void *cs, fault_stream *s)
-{
-    (void)state;
-    (void)s;
-    free(cs);
-}
-
 static const fault_stream_ops stream_ops = {
     .attach = attach,
     .on_data = on_data,
-    .detach = detach,
 };
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "latency", .version = PACKAGE_VERSION,

@@ -43,7 +43,7 @@
 typedef struct limit_state {
     bool enabled;
     int64_t limit;
-    int direction; /* index into direction_choices */
+    fault_direction direction; 
     fault_schedule *sched;
     fault_plugin *self;
 } limit_state;
@@ -58,7 +58,6 @@ typedef struct conn_state {
     fault_direction closing_dir;
 } conn_state;
 
-static const char *const direction_choices[] = {"ingress", "egress", "both", NULL};
 
 #define OFF(f) offsetof(limit_state, f)
 
@@ -69,8 +68,8 @@ static const fault_option options[] = {
     {.name = "limit-data-bytes", .env = "FAULT_LIMIT_DATA_BYTES", .type = FAULT_OPT_INT,
      .metavar = "N", .help = "Bytes a connection may carry in the direction before it is closed",
      .offset = OFF(limit), .min = 0, .max = 9.2e18},
-    {.name = "limit-data-direction", .env = "FAULT_LIMIT_DATA_DIRECTION", .type = FAULT_OPT_ENUM,
-     .def = "ingress", .choices = direction_choices, .metavar = "DIR",
+    {.name = "limit-data-direction", .env = "FAULT_LIMIT_DATA_DIRECTION", .type = FAULT_OPT_DIRECTION,
+     .def = "ingress", .metavar = "DIR",
      .help = "Bytes counted: ingress (responses), egress (requests) or both (each its own N)",
      .offset = OFF(direction)},
     {.name = "limit-data-sched", .env = "FAULT_LIMIT_DATA_SCHED", .type = FAULT_OPT_SCHEDULE,
@@ -100,8 +99,7 @@ static void publish(limit_state *st, fault_stream *s, fault_side side, fault_dir
 static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
 {
     limit_state *st = state;
-    static const fault_direction map[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS, FAULT_DIR_BOTH};
-    fault_direction d = map[st->direction];
+    fault_direction d = st->direction;
     /* The last stage of each direction: when the relay closes the stream
      * on FAULT_CLOSE it drops whatever later stages still hold, so only at
      * the end are the N bytes this stage passed already on their way out. */

@@ -90,8 +90,8 @@
 
 typedef struct loss_state {
     bool enabled;
-    int side;      /* index into side_choices */
-    int direction; /* index into direction_choices */
+    fault_side side;      
+    fault_direction direction; 
     int64_t mss;
     double p, r, loss_good, loss_bad;
     double rtt_ms, rto_ms;
@@ -128,8 +128,6 @@ typedef struct conn_state {
     uint64_t offs;   /* st->offs when the give-up timer started */
 } conn_state;
 
-static const char *const side_choices[] = {"client", "server", NULL};
-static const char *const direction_choices[] = {"ingress", "egress", "both", NULL};
 
 #define OFF(f) offsetof(loss_state, f)
 
@@ -137,11 +135,11 @@ static const fault_option options[] = {
     {.name = "with-packet-loss", .env = "FAULT_WITH_PACKET_LOSS", .type = FAULT_OPT_BOOL,
      .help = "Enable the packet loss fault (stalls, as TCP retransmits)", .offset = OFF(enabled),
      .flags = FAULT_OPTF_ENABLE},
-    {.name = "packet-loss-side", .env = "FAULT_PACKET_LOSS_SIDE", .type = FAULT_OPT_ENUM,
-     .def = "server", .choices = side_choices, .metavar = "SIDE",
+    {.name = "packet-loss-side", .env = "FAULT_PACKET_LOSS_SIDE", .type = FAULT_OPT_SIDE,
+     .def = "server", .metavar = "SIDE",
      .help = "Leg of the connection that loses packets", .offset = OFF(side)},
     {.name = "packet-loss-direction", .env = "FAULT_PACKET_LOSS_DIRECTION",
-     .type = FAULT_OPT_ENUM, .def = "ingress", .choices = direction_choices, .metavar = "DIR",
+     .type = FAULT_OPT_DIRECTION, .def = "ingress", .metavar = "DIR",
      .help = "Traffic that loses packets: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
     {.name = "packet-loss-mss", .env = "FAULT_PACKET_LOSS_MSS", .type = FAULT_OPT_INT,
@@ -182,17 +180,6 @@ static int configure(fault_plugin *self, void *state)
     return 0;
 }
 
-static fault_side side_of(const loss_state *st)
-{
-    return st->side == 0 ? FAULT_SIDE_CLIENT : FAULT_SIDE_SERVER;
-}
-
-static fault_direction direction_of(const loss_state *st)
-{
-    static const fault_direction map[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS, FAULT_DIR_BOTH};
-    return map[st->direction];
-}
-
 static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
 {
     loss_state *st = state;
@@ -205,7 +192,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     for (unsigned i = 0; i < 4; i++)
         fault_rng_seed(&c->pt[i].rng, seed + i);
     *cs = c;
-    *points = fault_points(side_of(st), direction_of(st));
+    *points = fault_points(st->side, st->direction);
     return 0;
 }
 

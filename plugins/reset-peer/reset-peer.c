@@ -48,7 +48,7 @@ typedef struct conn_state conn_state;
 typedef struct reset_state {
     bool enabled;
     int64_t timeout_ms;
-    int direction; /* index into direction_choices */
+    fault_direction direction; 
     fault_schedule *sched;
     fault_plugin *self;
     conn_state *conns; /* live connections with a timer, for on_active() */
@@ -63,7 +63,6 @@ struct conn_state {
     conn_state *prev, *next;
 };
 
-static const char *const direction_choices[] = {"ingress", "egress", "both", NULL};
 
 #define OFF(f) offsetof(reset_state, f)
 
@@ -75,8 +74,8 @@ static const fault_option options[] = {
      .def = "0", .metavar = "MS",
      .help = "Reset each connection MS ms after it opened (0: at its first data in the direction)",
      .offset = OFF(timeout_ms), .min = 0, .max = 86400000},
-    {.name = "reset-peer-direction", .env = "FAULT_RESET_PEER_DIRECTION", .type = FAULT_OPT_ENUM,
-     .def = "ingress", .choices = direction_choices, .metavar = "DIR",
+    {.name = "reset-peer-direction", .env = "FAULT_RESET_PEER_DIRECTION", .type = FAULT_OPT_DIRECTION,
+     .def = "ingress", .metavar = "DIR",
      .help = "With timeout 0, data that triggers the reset: ingress, egress or both",
      .offset = OFF(direction)},
     {.name = "reset-peer-sched", .env = "FAULT_RESET_PEER_SCHED", .type = FAULT_OPT_SCHEDULE,
@@ -90,12 +89,6 @@ static int configure(fault_plugin *self, void *state)
     if (st->timeout_ms > 0 && fault_option_is_set(self, "reset-peer-direction"))
         fault_log_warn(self, "--reset-peer-direction has no effect with --reset-peer-timeout > 0");
     return 0;
-}
-
-static fault_direction direction_of(const reset_state *st)
-{
-    static const fault_direction map[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS, FAULT_DIR_BOTH};
-    return map[st->direction];
 }
 
 static void publish(reset_state *st, fault_stream *s, fault_side side, fault_direction dir,
@@ -154,7 +147,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
         /* The earliest stage of each selected direction: the reset comes
          * as soon as the bytes reach the proxy, before any other fault
          * could delay them. */
-        fault_direction d = direction_of(st);
+        fault_direction d = st->direction;
         *points = ((d & FAULT_DIR_EGRESS) ? FAULT_POINT_CLIENT_EGRESS : 0) |
                   ((d & FAULT_DIR_INGRESS) ? FAULT_POINT_SERVER_INGRESS : 0);
         uint64_t *opened = malloc(sizeof *opened);

@@ -43,7 +43,7 @@
 typedef struct slicer_state {
     bool enabled;
     int64_t average, variation, delay_us;
-    int direction; /* index into direction_choices */
+    fault_direction direction; 
     fault_schedule *sched;
     fault_plugin *self;
 } slicer_state;
@@ -60,7 +60,6 @@ typedef struct conn_state {
     dir_state d[2]; /* [0] egress, [1] ingress */
 } conn_state;
 
-static const char *const direction_choices[] = {"ingress", "egress", "both", NULL};
 
 #define OFF(f) offsetof(slicer_state, f)
 
@@ -78,8 +77,8 @@ static const fault_option options[] = {
     {.name = "slicer-delay", .env = "FAULT_SLICER_DELAY", .type = FAULT_OPT_INT, .def = "1000",
      .metavar = "US", .help = "Microseconds between consecutive slices (ms resolution)",
      .offset = OFF(delay_us), .min = 0, .max = 60000000},
-    {.name = "slicer-direction", .env = "FAULT_SLICER_DIRECTION", .type = FAULT_OPT_ENUM,
-     .def = "ingress", .choices = direction_choices, .metavar = "DIR",
+    {.name = "slicer-direction", .env = "FAULT_SLICER_DIRECTION", .type = FAULT_OPT_DIRECTION,
+     .def = "ingress", .metavar = "DIR",
      .help = "Traffic to slice: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
     {.name = "slicer-sched", .env = "FAULT_SLICER_SCHED", .type = FAULT_OPT_SCHEDULE,
@@ -104,8 +103,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
 {
     (void)s;
     slicer_state *st = state;
-    static const fault_direction map[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS, FAULT_DIR_BOTH};
-    fault_direction d = map[st->direction];
+    fault_direction d = st->direction;
     /* The last stage of each direction: slices are written as they leave
      * this stage, so no other fault can merge or re-time them after us. */
     *points = ((d & FAULT_DIR_EGRESS) ? FAULT_POINT_SERVER_EGRESS : 0) |
@@ -167,17 +165,9 @@ static fault_action on_data(void *state, void *cs_ptr, fault_stream *s, fault_si
     return FAULT_PASS;
 }
 
-static void detach(void *state, void *cs, fault_stream *s)
-{
-    (void)state;
-    (void)s;
-    free(cs);
-}
-
 static const fault_stream_ops stream_ops = {
     .attach = attach,
     .on_data = on_data,
-    .detach = detach,
 };
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "slicer", .version = PACKAGE_VERSION,

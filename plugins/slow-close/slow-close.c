@@ -33,12 +33,11 @@
 typedef struct slow_close_state {
     bool enabled;
     int64_t delay_ms;
-    int direction; /* index into direction_choices */
+    fault_direction direction; 
     fault_schedule *sched;
     fault_plugin *self;
 } slow_close_state;
 
-static const char *const direction_choices[] = {"ingress", "egress", "both", NULL};
 
 #define OFF(f) offsetof(slow_close_state, f)
 
@@ -49,8 +48,8 @@ static const fault_option options[] = {
     {.name = "slow-close-delay", .env = "FAULT_SLOW_CLOSE_DELAY", .type = FAULT_OPT_INT,
      .def = "1000", .metavar = "MS", .help = "Delay before a FIN is passed on, in ms",
      .offset = OFF(delay_ms), .min = 0, .max = 86400000},
-    {.name = "slow-close-direction", .env = "FAULT_SLOW_CLOSE_DIRECTION", .type = FAULT_OPT_ENUM,
-     .def = "both", .choices = direction_choices, .metavar = "DIR",
+    {.name = "slow-close-direction", .env = "FAULT_SLOW_CLOSE_DIRECTION", .type = FAULT_OPT_DIRECTION,
+     .def = "both", .metavar = "DIR",
      .help = "FINs to delay: ingress (upstream's), egress (client's) or both",
      .offset = OFF(direction)},
     {.name = "slow-close-sched", .env = "FAULT_SLOW_CLOSE_SCHED", .type = FAULT_OPT_SCHEDULE,
@@ -69,8 +68,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     (void)s;
     (void)cs;
     slow_close_state *st = state;
-    static const fault_direction map[] = {FAULT_DIR_INGRESS, FAULT_DIR_EGRESS, FAULT_DIR_BOTH};
-    fault_direction d = map[st->direction];
+    fault_direction d = st->direction;
     /* The last stage of each direction: the FIN reaches it only once every
      * byte before it has been handed to the destination socket, so the
      * delay starts after the data, whatever other faults do to it. */

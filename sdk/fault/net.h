@@ -75,6 +75,15 @@ FAULT_API int fault_conn_read_stop(fault_conn *c);
 /* Copies data; cb (may be NULL) runs once it is handed to the kernel. */
 FAULT_API int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb cb,
                                void *userdata);
+/* Hands the kernel as much of data as it takes right now, without
+ * queueing or copying anything (ABI 1.1): returns the bytes taken (0 when
+ * the socket is full), or a negative error. Only use it while
+ * fault_conn_write_queued() is 0, or bytes would overtake queued ones;
+ * write the rest with fault_conn_write(). On a TLS connection everything
+ * is taken (encrypted at once). Saves the allocation, copy and completion
+ * callback of fault_conn_write() for the common case of a socket with
+ * room. */
+FAULT_API long fault_conn_try_write(fault_conn *c, const void *data, size_t len);
 /* Bytes accepted by fault_conn_write() and not yet handed to the kernel. */
 FAULT_API size_t fault_conn_write_queued(const fault_conn *c);
 FAULT_API int fault_conn_shutdown(fault_conn *c); /* FIN after queued writes */

@@ -31,7 +31,11 @@ typedef enum fault_option_type {
     FAULT_OPT_SCHEDULE = 8, /* fault_schedule *, host owned, NULL when unset.
                              * The host uses the plugin's schedule option to
                              * switch the plugin on and off during a run. */
-    FAULT_OPT_PROBABILITY = 9 /* double in [0, 1]. */
+    FAULT_OPT_PROBABILITY = 9, /* double in [0, 1]. */
+    FAULT_OPT_SIDE = 10,       /* fault_side: "client", "server" or "any"
+                                * (ABI 1.1) */
+    FAULT_OPT_DIRECTION = 11   /* fault_direction: "ingress", "egress" or
+                                * "both" (ABI 1.1) */
 } fault_option_type;
 
 /* Flags for fault_option.flags. */

@@ -25,7 +25,10 @@
  *        API: fault_http_exchange_new/_free, fault_http_header_add,
  *        fault_http_run_request/_response, fault_http_reply_body;
  *        fault_stream_relay_with() (relay that first carries bytes the
- *        handler already read, e.g. after a CONNECT head).
+ *        handler already read, e.g. after a CONNECT head);
+ *        fault_conn_try_write() (write without queueing); option types
+ *        FAULT_OPT_SIDE and FAULT_OPT_DIRECTION; a NULL detach() frees
+ *        conn_state with free().
  *   1.0  First stable SDK: descriptor, option tables, lifecycle, stream
  *        hooks, HTTP hooks, protocol/command/platform ops, event bus, log,
  *        rng and distributions, net (listen, connect, TLS, relay).

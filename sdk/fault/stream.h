@@ -103,7 +103,8 @@ typedef struct fault_stream_ops {
     void (*on_active)(void *state, bool active);
 
     /* The stream ended; free conn_state. Timers the plugin started for the
-     * stream must be stopped here. */
+     * stream must be stopped here. When NULL, the host calls
+     * free(conn_state) (ABI 1.1). */
     void (*detach)(void *state, void *conn_state, fault_stream *s);
 
     void *reserved[4];
