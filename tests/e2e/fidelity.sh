@@ -7,9 +7,12 @@
 #  1. each distribution's 1000 draws pass a Kolmogorov-Smirnov test against
 #     the configured shape (alpha 0.01: D below 1.628/sqrt(n));
 #  2. the delay actually added (round trip minus the median round trip
-#     without fault) has a mean within max(1 ms, 2%) of the drawn mean: the
-#     fault delays by what it draws (libuv timers have millisecond
-#     granularity and the relay rounds up, so about +0.5 ms is expected);
+#     without fault) matches the draw: the median of (added - drawn) over
+#     the 1000 round trips is within -0.2 .. +1 ms (a delay cannot end
+#     early; the 0.2 ms allow for the baseline's own noise), and the mean
+#     added delay is within max(1 ms, 2%) of the drawn mean unless the
+#     machine is loaded: the mean is reported, the median is asserted,
+#     because one scheduling hiccup of the python client moves a mean;
 #  3. the same --seed and the same traffic give the same sequence of fault
 #     events, twice.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
@@ -56,9 +59,12 @@ check() { # NAME DIST PARAMS FLAGS...
 		fail "$name: KS statistic $d is not below $crit: the draws do not follow $dist($params)"
 	drawn=$(mean "$E2E_TMP/$name.draws")
 	added=$(awk -v b="$BASE" '{ s += $1 - b; n++ } END { printf "%.4f", s / n }' "$E2E_TMP/$name.rtt")
-	awk -v a="$added" -v m="$drawn" 'BEGIN { t = m * 0.02; if (t < 1) t = 1; exit !(a - m <= t && m - a <= t) }' ||
-		fail "$name: added $added ms on average for draws of mean $drawn ms (want within max(1 ms, 2%))"
-	note "$name: KS D=$d (< $crit); drawn mean $drawn ms, added mean $added ms"
+	paste "$E2E_TMP/$name.rtt" "$E2E_TMP/$name.draws" |
+		awk -v b="$BASE" '{ printf "%.4f\n", $1 - b - $2 }' >"$E2E_TMP/$name.err"
+	err=$(median "$E2E_TMP/$name.err")
+	awk -v e="$err" 'BEGIN { exit !(e >= -0.2 && e <= 1) }' ||
+		fail "$name: the added delay differs from the draw by $err ms (median; want -0.2..1)"
+	note "$name: KS D=$d (< $crit); drawn mean $drawn ms, added mean $added ms, median error $err ms"
 }
 
 check uniform uniform 2,6 --latency-min 2 --latency-max 6 --seed 5
