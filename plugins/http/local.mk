@@ -1,9 +1,25 @@
-# plugins/http/ - the http plugin.
+# plugins/http/ - the HTTP/1.1 protocol plugin: forward proxy, CONNECT
+# tunnels and http(s):// reverse mappings, parsing with llhttp.
 if PLUGIN_HTTP
 plugin_LTLIBRARIES += plugins/http/http.la
 endif
-plugins_http_http_la_SOURCES = plugins/http/http.c
+plugins_http_http_la_SOURCES = plugins/http/http.c plugins/http/h1.c plugins/http/session.c \
+	plugins/http/upstream.c plugins/http/tunnel.c plugins/http/proxy.h
 plugins_http_http_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(LLHTTP_CPPFLAGS) $(SSL_CFLAGS)
 plugins_http_http_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_http_http_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
 plugins_http_http_la_LIBADD = $(PLUGIN_LIBADD) $(LLHTTP_LIB) $(SSL_LIBS)
+
+HTTP_TESTS = plugins/http/tests/forward.sh plugins/http/tests/errors.sh plugins/http/tests/sse.sh plugins/http/tests/bigfile.sh plugins/http/tests/targeting.sh plugins/http/tests/connect.sh plugins/http/tests/reverse.sh plugins/http/tests/hooks.sh
+TESTS += $(HTTP_TESTS)
+EXTRA_DIST += $(HTTP_TESTS) plugins/http/tests/common.sh plugins/http/tests/upstream.py \
+	plugins/http/tests/hookprobe.c plugins/http/fuzz_http.c
+
+# A plugin that drives the HTTP hooks (PENDING, status changes, answers)
+# for hooks.sh; built for `make check` only.
+check_LTLIBRARIES += plugins/http/tests/hookprobe.la
+plugins_http_tests_hookprobe_la_SOURCES = plugins/http/tests/hookprobe.c
+plugins_http_tests_hookprobe_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_http_tests_hookprobe_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_http_tests_hookprobe_la_LDFLAGS = $(PLUGIN_LDFLAGS) -rpath /nowhere
+plugins_http_tests_hookprobe_la_LIBADD = $(PLUGIN_LIBADD)

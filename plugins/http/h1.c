@@ -1,0 +1,626 @@
+/*
+ * plugins/http/h1.c - HTTP/1 text handling for the proxy, kept apart from
+ * sockets and the loop so that a fuzzer can drive it alone:
+ *
+ *  - heads collected from llhttp's span callbacks (which may deliver a
+ *    name or value in several pieces when it spans reads) into one buffer
+ *    of NUL-terminated strings, bounded by HP_MAX_HEAD;
+ *  - request targets (origin, absolute, authority and asterisk forms) and
+ *    host[:port] with bracketed IPv6;
+ *  - hop-by-hop headers (RFC 9110 7.6.1);
+ *  - --upstream patterns.
+ *
+ * Only the C library, llhttp and the SDK headers are used, so that
+ * fuzz_http.c can build this file on its own.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proxy.h"
+
+/* ---- buffers ---- */
+
+static int buf_reserve(hp_buf *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more)
+        cap *= 2;
+    uint8_t *p = realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int hp_buf_add(hp_buf *b, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (buf_reserve(b, len) < 0)
+        return -1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
+
+int hp_buf_str(hp_buf *b, const char *s)
+{
+    return hp_buf_add(b, s, strlen(s));
+}
+
+int hp_buf_header(hp_buf *b, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    if (buf_reserve(b, nl + vl + 4) < 0)
+        return -1;
+    memcpy(b->p + b->len, name, nl);
+    b->len += nl;
+    memcpy(b->p + b->len, ": ", 2);
+    b->len += 2;
+    memcpy(b->p + b->len, value, vl);
+    b->len += vl;
+    memcpy(b->p + b->len, "\r\n", 2);
+    b->len += 2;
+    return 0;
+}
+
+int hp_buf_printf(hp_buf *b, const char *fmt, ...)
+{
+    /* Most lines fit in what is already there: format once. */
+    if (buf_reserve(b, 128) < 0)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf((char *)b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n >= b->cap - b->len) {
+        if (buf_reserve(b, (size_t)n + 1) < 0)
+            return -1;
+        va_start(ap, fmt);
+        vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+    return 0;
+}
+
+void hp_buf_consume(hp_buf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+    } else {
+        memmove(b->p, b->p + n, b->len - n);
+        b->len -= n;
+    }
+    /* A big buffer that emptied goes back to the allocator, so a burst
+     * (a pipelined batch, a stalled upload) does not pin memory. */
+    if (b->len == 0 && b->cap > 64 * 1024) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
+    }
+}
+
+void hp_buf_free(hp_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- heads ---- */
+
+enum { SPAN_NONE = 0, SPAN_URL = 1, SPAN_FIELD = 2, SPAN_VALUE = 3 };
+
+static hp_head *head_of(llhttp_t *p)
+{
+    return &((hp_parser *)p)->head;
+}
+
+static void head_reset(hp_head *h)
+{
+    h->b.len = 0;
+    h->n = 0;
+    h->has_url = false;
+    h->url = 0;
+    h->state = SPAN_NONE;
+    h->too_big = false;
+    h->conn = -1;
+}
+
+static int head_append(llhttp_t *p, hp_head *h, const char *at, size_t len)
+{
+    if (h->b.len + len + 1 > HP_MAX_HEAD) {
+        h->too_big = true;
+        llhttp_set_error_reason(p, "message head too large");
+        return HPE_USER;
+    }
+    if (hp_buf_add(&h->b, at, len) < 0) {
+        llhttp_set_error_reason(p, "out of memory");
+        return HPE_USER;
+    }
+    return 0;
+}
+
+/* Ends the open span with its NUL. */
+static int head_close(llhttp_t *p, hp_head *h)
+{
+    if (h->state == SPAN_NONE)
+        return 0;
+    if (h->state == SPAN_VALUE) {
+        /* Trailing whitespace is not part of a field value. */
+        uint32_t v = h->h[h->n - 1].value;
+        while (h->b.len > v && (h->b.p[h->b.len - 1] == ' ' || h->b.p[h->b.len - 1] == '\t'))
+            h->b.len--;
+    }
+    h->state = SPAN_NONE;
+    return head_append(p, h, "", 1);
+}
+
+int hp_head_begin(llhttp_t *p)
+{
+    head_reset(head_of(p));
+    return 0;
+}
+
+static int cb_url(llhttp_t *p, const char *at, size_t len)
+{
+    hp_head *h = head_of(p);
+    if (h->state != SPAN_URL) {
+        int rc = head_close(p, h);
+        if (rc)
+            return rc;
+        h->url = (uint32_t)h->b.len;
+        h->has_url = true;
+        h->state = SPAN_URL;
+    }
+    return head_append(p, h, at, len);
+}
+
+static int cb_span_done(llhttp_t *p)
+{
+    return head_close(p, head_of(p));
+}
+
+static int cb_field(llhttp_t *p, const char *at, size_t len)
+{
+    hp_head *h = head_of(p);
+    if (h->state != SPAN_FIELD) {
+        int rc = head_close(p, h);
+        if (rc)
+            return rc;
+        if (h->n == h->cap) {
+            size_t cap = h->cap ? h->cap * 2 : 16;
+            hp_hdr *nh = realloc(h->h, cap * sizeof *nh);
+            if (!nh) {
+                llhttp_set_error_reason(p, "out of memory");
+                return HPE_USER;
+            }
+            h->h = nh;
+            h->cap = cap;
+        }
+        h->h[h->n].name = (uint32_t)h->b.len;
+        h->h[h->n].value = UINT32_MAX;
+        h->n++;
+        h->state = SPAN_FIELD;
+    }
+    return head_append(p, h, at, len);
+}
+
+static int cb_field_done(llhttp_t *p)
+{
+    hp_head *h = head_of(p);
+    int rc = head_close(p, h);
+    /* Until a value arrives, the value is the empty string that ends the
+     * name (llhttp reports no span for an empty value). */
+    if (rc == 0 && h->n)
+        h->h[h->n - 1].value = (uint32_t)h->b.len - 1;
+    return rc;
+}
+
+static int cb_value(llhttp_t *p, const char *at, size_t len)
+{
+    hp_head *h = head_of(p);
+    if (h->n == 0)
+        return 0;
+    if (h->state != SPAN_VALUE) {
+        int rc = head_close(p, h);
+        if (rc)
+            return rc;
+        h->h[h->n - 1].value = (uint32_t)h->b.len;
+        h->state = SPAN_VALUE;
+    }
+    return head_append(p, h, at, len);
+}
+
+void hp_settings_collect(llhttp_settings_t *s)
+{
+    s->on_message_begin = hp_head_begin;
+    s->on_url = cb_url;
+    s->on_status = cb_url;
+    s->on_url_complete = cb_span_done;
+    s->on_status_complete = cb_span_done;
+    s->on_header_field = cb_field;
+    s->on_header_field_complete = cb_field_done;
+    s->on_header_value = cb_value;
+    s->on_header_value_complete = cb_span_done;
+}
+
+void hp_parser_init(hp_parser *hp, llhttp_type_t type, const llhttp_settings_t *settings, void *ud)
+{
+    llhttp_init(&hp->p, type, settings);
+    hp->p.data = ud;
+    hp->ud = ud;
+    head_reset(&hp->head);
+}
+
+void hp_parser_free(hp_parser *hp)
+{
+    hp_buf_free(&hp->head.b);
+    free(hp->head.h);
+    hp->head.h = NULL;
+    hp->head.n = hp->head.cap = 0;
+}
+
+void hp_head_done(hp_head *h)
+{
+    if (h->state == SPAN_NONE)
+        return;
+    if (h->state == SPAN_VALUE) {
+        uint32_t v = h->h[h->n - 1].value;
+        while (h->b.len > v && (h->b.p[h->b.len - 1] == ' ' || h->b.p[h->b.len - 1] == '\t'))
+            h->b.len--;
+    }
+    h->state = SPAN_NONE;
+    hp_buf_add(&h->b, "", 1);
+}
+
+const char *hp_head_url(const hp_head *h)
+{
+    return h->has_url && h->b.p ? (const char *)h->b.p + h->url : "";
+}
+
+const char *hp_head_name(const hp_head *h, size_t i)
+{
+    return (const char *)h->b.p + h->h[i].name;
+}
+
+const char *hp_head_value(const hp_head *h, size_t i)
+{
+    if (h->h[i].value == UINT32_MAX)
+        return "";
+    return (const char *)h->b.p + h->h[i].value;
+}
+
+const char *hp_head_get(const hp_head *h, const char *name)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcasecmp(hp_head_name(h, i), name) == 0)
+            return hp_head_value(h, i);
+    return NULL;
+}
+
+bool hp_token_in(const char *list, const char *token)
+{
+    size_t tl = strlen(token);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *s = p;
+        while (*p && *p != ',')
+            p++;
+        const char *e = p;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if ((size_t)(e - s) == tl && strncasecmp(s, token, tl) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool hp_head_has_token(const hp_head *h, const char *name, const char *token)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcasecmp(hp_head_name(h, i), name) == 0 && hp_token_in(hp_head_value(h, i), token))
+            return true;
+    return false;
+}
+
+bool hp_name_is(const char *name, const char *lower, size_t len)
+{
+    return strlen(name) == len && strncasecmp(name, lower, len) == 0;
+}
+
+/* The fixed hop-by-hop names, sorted out by length first: this runs for
+ * every header of every message. */
+static bool fixed_hop(const char *name)
+{
+    switch (strlen(name)) {
+    case 2:
+        return strcasecmp(name, "te") == 0;
+    case 7:
+        return strcasecmp(name, "trailer") == 0 || strcasecmp(name, "upgrade") == 0;
+    case 10:
+        return strcasecmp(name, "connection") == 0 || strcasecmp(name, "keep-alive") == 0;
+    case 16:
+        return strcasecmp(name, "proxy-connection") == 0;
+    case 17:
+        return strcasecmp(name, "transfer-encoding") == 0;
+    case 18:
+        return strcasecmp(name, "proxy-authenticate") == 0;
+    case 19:
+        return strcasecmp(name, "proxy-authorization") == 0;
+    default:
+        return false;
+    }
+}
+
+bool hp_hop_by_hop(hp_head *h, const char *name)
+{
+    if (fixed_hop(name))
+        return true;
+    /* A header that Connection names is meant for this hop only; but a
+     * client listing Content-Length or Host there must not make the
+     * request lose its framing or its authority. */
+    if (h->conn < 0) {
+        h->conn = 0;
+        for (size_t i = 0; i < h->n; i++) {
+            const char *n = hp_head_name(h, i);
+            if (hp_name_is(n, "connection", 10) || hp_name_is(n, "proxy-connection", 16))
+                h->conn = 1;
+        }
+    }
+    if (!h->conn || hp_name_is(name, "content-length", 14) || hp_name_is(name, "host", 4))
+        return false;
+    return hp_head_has_token(h, "connection", name) ||
+           hp_head_has_token(h, "proxy-connection", name);
+}
+
+/* ---- targets and hosts ---- */
+
+static bool host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int hp_parse_hostport(const char *t, size_t len, char *host, size_t hostlen, uint16_t *port,
+                      bool port_required)
+{
+    size_t i, hb, he;
+    if (len == 0)
+        return -1;
+    if (t[0] == '[') {
+        const char *close = memchr(t, ']', len);
+        if (!close)
+            return -1;
+        hb = 1;
+        he = (size_t)(close - t);
+        char v6[INET6_ADDRSTRLEN + 1];
+        unsigned char addr[16];
+        if (he - hb == 0 || he - hb >= sizeof v6)
+            return -1;
+        memcpy(v6, t + hb, he - hb);
+        v6[he - hb] = '\0';
+        if (inet_pton(AF_INET6, v6, addr) != 1)
+            return -1;
+        i = he + 1;
+        if (i < len && t[i] != ':')
+            return -1;
+    } else {
+        hb = 0;
+        for (i = 0; i < len && t[i] != ':'; i++)
+            if (!host_char(t[i]))
+                return -1;
+        he = i;
+        if (he == 0 || he > 253)
+            return -1;
+    }
+    if (he - hb + 1 > hostlen)
+        return -1;
+    memcpy(host, t + hb, he - hb);
+    host[he - hb] = '\0';
+    *port = 0;
+    if (i < len) {
+        /* ":" then 1 to 5 digits, 1..65535. */
+        i++;
+        if (i == len || len - i > 5)
+            return -1;
+        unsigned v = 0;
+        for (; i < len; i++) {
+            if (t[i] < '0' || t[i] > '9')
+                return -1;
+            v = v * 10 + (unsigned)(t[i] - '0');
+        }
+        if (v == 0 || v > 65535)
+            return -1;
+        *port = (uint16_t)v;
+    } else if (port_required) {
+        return -1;
+    }
+    return 0;
+}
+
+int hp_parse_target(const char *t, size_t len, bool connect, hp_target *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    out->path = "/";
+    out->pathlen = 1;
+    *why = "bad request target";
+    if (connect) {
+        out->form = HP_AUTHORITY;
+        if (hp_parse_hostport(t, len, out->host, sizeof out->host, &out->port, true) < 0) {
+            *why = "CONNECT needs host:port";
+            return -1;
+        }
+        out->port_given = true;
+        return 0;
+    }
+    if (len == 0)
+        return -1;
+    if (len == 1 && t[0] == '*') {
+        out->form = HP_ASTERISK;
+        out->path = "*";
+        return 0;
+    }
+    if (t[0] == '/') {
+        out->form = HP_ORIGIN;
+        out->path = t;
+        out->pathlen = len;
+        return 0;
+    }
+    size_t sl;
+    if (len > 7 && strncasecmp(t, "http://", 7) == 0) {
+        sl = 7;
+    } else if (len > 8 && strncasecmp(t, "https://", 8) == 0) {
+        sl = 8;
+        out->tls = true;
+    } else {
+        *why = "unsupported request target (only http:// and https:// URLs)";
+        return -1;
+    }
+    out->form = HP_ABSOLUTE;
+    size_t ae = sl;
+    while (ae < len && t[ae] != '/' && t[ae] != '?' && t[ae] != '#')
+        ae++;
+    /* Credentials in the URL are not for the origin's Host: skip them. */
+    size_t ab = sl;
+    for (size_t k = sl; k < ae; k++)
+        if (t[k] == '@')
+            ab = k + 1;
+    if (hp_parse_hostport(t + ab, ae - ab, out->host, sizeof out->host, &out->port, false) < 0) {
+        *why = "bad host in the request URL";
+        return -1;
+    }
+    out->port_given = out->port != 0;
+    if (!out->port)
+        out->port = out->tls ? 443 : 80;
+    size_t pe = ae;
+    while (pe < len && t[pe] != '#')
+        pe++;
+    if (pe > ae && t[ae] == '/') {
+        out->path = t + ae;
+        out->pathlen = pe - ae;
+    } else if (pe > ae) {
+        /* "http://h?q": the path is empty, the query is kept; the caller
+         * writes the leading slash. */
+        out->path = t + ae;
+        out->pathlen = pe - ae;
+    }
+    return 0;
+}
+
+void hp_authority(char *out, size_t outlen, const char *host, uint16_t port, bool tls,
+                  bool omit_default)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    if (omit_default && port == (tls ? 443 : 80))
+        snprintf(out, outlen, "%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
+    else
+        snprintf(out, outlen, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+int hp_parse_match(const char *text, hp_match *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    *why = "expected *, HOST, HOST:PORT or a URL such as http://HOST:PORT";
+    size_t len = strlen(text);
+    while (len && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+        len--;
+    while (len && (*text == ' ' || *text == '\t')) {
+        text++;
+        len--;
+    }
+    if (len == 1 && text[0] == '*') {
+        out->any = true;
+        return 0;
+    }
+    const char *sep = NULL;
+    for (size_t i = 0; i + 2 < len; i++) {
+        if (text[i] == ':' && text[i + 1] == '/' && text[i + 2] == '/') {
+            sep = text + i;
+            break;
+        }
+        if (text[i] == '/' || text[i] == '[')
+            break;
+    }
+    if (sep) {
+        len -= (size_t)(sep + 3 - text);
+        text = sep + 3;
+    }
+    size_t end = 0;
+    while (end < len && text[end] != '/' && text[end] != '?' && text[end] != '#')
+        end++;
+    if (hp_parse_hostport(text, end, out->host, sizeof out->host, &out->port, false) < 0)
+        return -1;
+    size_t hl = strlen(out->host);
+    if (hl > 1 && out->host[hl - 1] == '.')
+        out->host[hl - 1] = '\0';
+    return 0;
+}
+
+bool hp_match_host(const hp_match *m, const char *host, uint16_t port)
+{
+    if (m->any)
+        return true;
+    if (m->port && m->port != port)
+        return false;
+    size_t a = strlen(m->host), b = strlen(host);
+    if (b > 1 && host[b - 1] == '.')
+        b--;
+    return a == b && strncasecmp(m->host, host, a) == 0;
+}
+
+const char *hp_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 103: return "Early Hints";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 418: return "I'm a teapot";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}

@@ -1,0 +1,46 @@
+# plugins/http/tests/common.sh - helpers shared by the http plugin's tests
+# (sourced after tests/e2e/lib.sh).
+#
+#   start_upstream [HOST]   plugins/http/tests/upstream.py on a free port of
+#                           HOST (127.0.0.1); sets UP_PORT and UP_LOG (one
+#                           line per accepted connection, "conn K", and per
+#                           request, "req K METHOD PATH")
+#   start_proxy ARGS...     fault run with the forward proxy on a free port
+#                           (PP) and ARGS; waits for its listening line
+#   upstream_conns          number of connections the upstream accepted
+#
+# lib.sh exports NO_PROXY='*', which curl applies even to -x: tests give
+# curl --noproxy '' with -x, and unset NO_PROXY for HTTP_PROXY clients.
+
+HTTP_TESTS=$top_srcdir/plugins/http/tests
+[ -f "$top_builddir/plugins/http/.libs/http.so" ] ||
+	skip "the http plugin is not built (configure --enable-http, llhttp needed)"
+
+start_upstream() {
+	local host=${1:-127.0.0.1} n=$((${UP_N:-0} + 1)) i
+	UP_N=$n
+	local pf=$E2E_TMP/upstream$n.port
+	python3 "$HTTP_TESTS/upstream.py" "$pf" --host "$host" >"$E2E_TMP/upstream$n.out" 2>&1 &
+	track_pid $!
+	UP_PID=$!
+	for ((i = 0; i < 500; i++)); do
+		[ -s "$pf" ] && break
+		kill -0 "$UP_PID" 2>/dev/null || fail "upstream.py exited: $(cat "$E2E_TMP/upstream$n.out")"
+		sleep 0.01
+	done
+	[ -s "$pf" ] || fail "upstream.py did not start within 5 s"
+	UP_PORT=$(cat "$pf")
+	UP_LOG=$pf.log
+}
+
+upstream_conns() {
+	grep -c '^conn ' "$UP_LOG" 2>/dev/null || echo 0
+}
+
+start_proxy() {
+	PP=$(free_port)
+	start_fault run --proxy-address "127.0.0.1:$PP" "$@"
+	grep -q "^fault: listening on 127.0.0.1:$PP -> forward proxy" "$FAULT_OUT" ||
+		wait_for_line "$FAULT_OUT" "^fault: listening on 127.0.0.1:$PP -> forward proxy" "$FAULT_PID"
+	PROXY=http://127.0.0.1:$PP
+}
