@@ -19,7 +19,8 @@
 # design fails every time. The 100 MBps case also needs the machine to
 # relay well above 100 MB/s through a fault stage: that is measured first,
 # in the same test, with a bandwidth stage that never waits (100 GBps), and
-# the case is skipped (with a note) below 150 MB/s.
+# the case is skipped (with a note) below 500 MB/s: pacing costs more CPU
+# than a pass-through stage, and sanitizer builds relay at 200 MB/s or so.
 # It also checks: the body is byte-identical; --tail prints one bandwidth
 # event per throttled connection (not one per chunk) with the rate in B/s;
 # unit names are accepted in any case; bad rates and units exit with 2.
@@ -91,7 +92,7 @@ check() {
 
 check 10 KBps 10240 100k.bin
 check 1 mbps 1048576 5m.bin
-if awk -v p="$plain" 'BEGIN { exit !(p >= 150000000) }'; then
+if awk -v p="$plain" 'BEGIN { exit !(p >= 500000000) }'; then
 	check 100 MBPS 104857600 300m.bin
 else
 	note "relaying at $plain B/s, too slow to measure 100 MBps: skipped"
