@@ -252,10 +252,17 @@ int fault_main(int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     fault__g.loop = &loop;
-    fault__plugins_load(dirs, ndirs);
+    const char *cmd = i < argc ? argv[i] : NULL;
+    /* Commands that list or document everything need every plugin; any
+     * other loads only what it can use. */
+    static const char *const all[] = {"plugins", "help", "--help", "-h", "completion", "manpage",
+                                      NULL};
+    bool load_all = !cmd || wants_help(argc - i, argv + i);
+    for (size_t k = 0; all[k] && cmd; k++)
+        load_all |= strcmp(cmd, all[k]) == 0;
+    fault__plugins_load(dirs, ndirs, load_all ? NULL : cmd, argc, argv);
 
     int rc = 0;
-    const char *cmd = i < argc ? argv[i] : NULL;
     int cargc = i < argc ? argc - i - 1 : 0;
     char **cargv = argv + (i < argc ? i + 1 : argc);
     if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {

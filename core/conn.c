@@ -1,7 +1,9 @@
 /*
  * core/conn.c - TCP listeners and connections over libuv, IPv4 and IPv6,
  * with asynchronous name resolution for upstreams. TLS sits underneath a
- * fault_conn (tls.c) so handlers and the relay see plaintext either way.
+ * fault_conn (tls.c) so handlers and the relay see plaintext either way:
+ * toward upstreams (fault_connect() with TLS options) and, since ABI 1.1,
+ * toward clients (fault_conn_start_tls_server() on an accepted one).
  */
 #include "config.h"
 
@@ -214,6 +216,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (c->tls) {
         if (nread > 0)
             fault__tls_on_ciphertext(c, (const uint8_t *)buf->base, (size_t)nread);
+        else if (fault__tls_handshaking(c))
+            fault__tls_on_read_error(c, (int)nread); /* nobody reads yet: fail the handshake */
         else if (c->read_cb)
             c->read_cb(c, (long)nread, NULL, c->read_ud);
         return;
@@ -378,6 +382,22 @@ long fault_conn_try_write(fault_conn *c, const void *data, size_t len)
     if (len == 0)
         return 0;
     return fault__conn_try_write(c, data, len);
+}
+
+/* ---- TLS toward clients (ABI 1.1) ---- */
+
+int fault_conn_start_tls_server(fault_conn *c, fault_tls_server *t, fault_tls_sni_cb sni,
+                                void *sni_ud, const void *initial, size_t len,
+                                fault_tls_done_cb done, void *userdata)
+{
+    if (!c || !t || !done || (len && !initial))
+        return -EINVAL;
+    if (c->tls || c->closing)
+        return -EALREADY;
+    /* The handshake owns the socket's reads until done runs. */
+    c->reading = false;
+    c->read_cb = NULL;
+    return fault__tls_server_start(c, t, sni, sni_ud, initial, len, done, userdata);
 }
 
 /* ---- ending ---- */

@@ -62,7 +62,10 @@ typedef struct fault__found {
  * instance for each (state allocated, defaults applied, init() called).
  * Refusals are printed to stderr as one line each and kept in the found
  * list for `fault plugins`. */
-int fault__plugins_load(const char *const *dirs, size_t ndirs);
+/* command: the command about to run (hinted plugins of other commands are
+ * skipped), or NULL to load every plugin. */
+int fault__plugins_load(const char *const *dirs, size_t ndirs, const char *command, int argc,
+                        char **argv);
 fault_plugin *fault__plugins(void);      /* instances, in load order */
 fault__found *fault__plugins_found(void);
 fault_plugin *fault__plugin_by_name(const char *name);
@@ -288,6 +291,13 @@ int fault__stream_check_connect(fault_stream *s, const char *host, uint16_t port
 struct fault__tlsconn;
 int fault__tls_client_start(fault_conn *c, const char *host, const fault_tls_client_opts *o,
                             void (*done)(fault_conn *c, int status, void *ud), void *ud);
+int fault__tls_server_start(fault_conn *c, fault_tls_server *srv, fault_tls_sni_cb sni,
+                            void *sni_ud, const uint8_t *initial, size_t len,
+                            void (*done)(fault_conn *c, int status, void *ud), void *ud);
+/* The socket failed or ended (EOF) while the handshake was running. */
+void fault__tls_on_read_error(fault_conn *c, int error);
+/* True while c is in its TLS handshake. */
+bool fault__tls_handshaking(const fault_conn *c);
 /* Feeds ciphertext read from the socket; plaintext goes to c->read_cb. */
 void fault__tls_on_ciphertext(fault_conn *c, const uint8_t *data, size_t len);
 int fault__tls_write(fault_conn *c, const uint8_t *data, size_t len);

@@ -11,6 +11,8 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -149,8 +152,82 @@ static int instantiate(const char *path, void *dl, const fault_plugin_descriptor
     return 0;
 }
 
+/* The command the host runs and its words: hinted plugins it cannot use
+ * are not loaded. A NULL command loads everything. */
+static const char *only_command;
+static int load_argc;
+static char **load_argv;
+
+/* Whether the command line or the environment uses a hinted option. */
+static bool option_used(const fault_plugin_hint *h)
+{
+    if (h->env[0] && getenv(h->env))
+        return true;
+    size_t n = strlen(h->option);
+    for (int i = 0; i < load_argc; i++) {
+        const char *a = load_argv[i];
+        if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, h->option, n) == 0 &&
+            (a[2 + n] == '\0' || a[2 + n] == '='))
+            return true;
+    }
+    return false;
+}
+
+/* Whether a plugin with this hint can matter for the command running. */
+static bool hint_wanted(const fault_plugin_hint *h)
+{
+    if (h->kind == FAULT_KIND_COMMAND)
+        return strcmp(h->command, only_command) == 0;
+    return !h->option[0] || option_used(h);
+}
+
+/* Reads the FAULT_PLUGIN_HINT section of an ELF file without loading it.
+ * Returns true and fills *hint when the file has a valid one. */
+static bool read_hint(const char *path, fault_plugin_hint *hint)
+{
+    bool hit = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    Elf64_Ehdr eh;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) ||
+        eh.e_shstrndx >= eh.e_shnum || eh.e_shnum > 4096)
+        goto out;
+    Elf64_Shdr strs;
+    if (pread(fd, &strs, sizeof strs, (off_t)(eh.e_shoff + (uint64_t)eh.e_shstrndx * sizeof strs)) !=
+        (ssize_t)sizeof strs)
+        goto out;
+    for (unsigned i = 0; i < eh.e_shnum && !hit; i++) {
+        Elf64_Shdr sh;
+        char name[sizeof FAULT_PLUGIN_HINT_SECTION];
+        if (pread(fd, &sh, sizeof sh, (off_t)(eh.e_shoff + (uint64_t)i * sizeof sh)) !=
+                (ssize_t)sizeof sh ||
+            sh.sh_size != sizeof *hint ||
+            pread(fd, name, sizeof name, (off_t)(strs.sh_offset + sh.sh_name)) != (ssize_t)sizeof name ||
+            memcmp(name, FAULT_PLUGIN_HINT_SECTION, sizeof name) != 0)
+            continue;
+        hit = pread(fd, hint, sizeof *hint, (off_t)sh.sh_offset) == (ssize_t)sizeof *hint &&
+                hint->magic == FAULT_PLUGIN_MAGIC;
+    }
+out:
+    close(fd);
+    if (hit)
+    {
+        hint->command[sizeof hint->command - 1] = '\0';
+        hint->option[sizeof hint->option - 1] = '\0';
+        hint->env[sizeof hint->env - 1] = '\0';
+    }
+    return hit;
+}
+
 static void load_file(const char *path, const char *file)
 {
+    if (only_command) {
+        fault_plugin_hint hint;
+        if (read_hint(path, &hint) && !hint_wanted(&hint))
+            return; /* not needed by this command line */
+    }
     /* A plugin is known by its file until its descriptor names it. */
     char base[256];
     snprintf(base, sizeof base, "%.*s", (int)(strlen(file) - 3), file);
@@ -243,8 +320,12 @@ static void scan_dir(const char *dir)
     free(names);
 }
 
-int fault__plugins_load(const char *const *dirs, size_t ndirs)
+int fault__plugins_load(const char *const *dirs, size_t ndirs, const char *command, int argc,
+                        char **argv)
 {
+    only_command = command;
+    load_argc = argc;
+    load_argv = argv;
     for (size_t i = 0; i < ndirs; i++)
         scan_dir(dirs[i]);
     return 0;

@@ -238,6 +238,7 @@ static const fault_command_ops command = {
     .run = run,
 };
 
+FAULT_PLUGIN_HINT(FAULT_KIND_COMMAND, "demo");
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_COMMAND, .name = "demo", .version = PACKAGE_VERSION,
                     .summary = "demo HTTP server (fault demo run)", .license = "Apache-2.0",
                     .options = options, .state_size = sizeof(demo_state), .configure = configure,

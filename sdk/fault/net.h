@@ -55,6 +55,81 @@ typedef struct fault_tls_client_opts {
     void *reserved[2];
 } fault_tls_client_opts;
 
+/* TLS toward clients (ABI 1.1).
+ *
+ * A fault_tls_server is an OpenSSL server context built once (typically per
+ * listener, in configure() or start()) from a certificate chain and its key,
+ * and shared by every connection that accepts TLS with it. It is reference
+ * counted underneath: fault_tls_server_free() drops the caller's reference,
+ * and handshakes in progress or finished keep theirs, so it may be freed
+ * while connections still use it.
+ *
+ * alpn is the list of protocols the server speaks, in wire format (each
+ * name prefixed by its length: "\x02h2\x08http/1.1") and in order of the
+ * server's preference: the first of them the client also offers is chosen.
+ * A client that offers none of them (or no ALPN at all) gets no ALPN
+ * answer, and the handshake goes on. NULL: no ALPN. */
+typedef struct fault_tls_server fault_tls_server;
+
+typedef struct fault_tls_server_opts {
+    /* The certificate chain (leaf first) and its private key, as PEM files
+     * or as PEM text in memory; a file wins over the text when both are
+     * given. An unencrypted key is expected. */
+    const char *cert_file;
+    const char *key_file;
+    const char *cert_pem;
+    const char *key_pem;
+    const char *alpn; /* wire-format ALPN list, server preference order */
+    void *reserved[4];
+} fault_tls_server_opts;
+
+/* Builds a server context. Returns it, or NULL with a one-line reason in
+ * err (file unreadable, not PEM, key does not match the certificate). Does
+ * not need the loop: call it from configure() so that bad files are bad
+ * input (exit status 2) rather than a failed start. TLS 1.2 and 1.3 only. */
+FAULT_API fault_tls_server *fault_tls_server_new(const fault_tls_server_opts *o, char *err,
+                                                 size_t errlen);
+FAULT_API void fault_tls_server_free(fault_tls_server *t);
+
+/* Server Name Indication hook, called during the handshake with the name
+ * the client asked for (never with NULL: a client that sends no name, as
+ * clients do for IP addresses, does not trigger it). Return the context
+ * whose certificate answers for that name, or NULL to keep the one the
+ * handshake started with. The returned context is referenced by the
+ * connection: the caller may free or cache it as it likes. This is how an
+ * intercepting proxy presents a certificate made on the fly for each name
+ * from its own CA. */
+typedef fault_tls_server *(*fault_tls_sni_cb)(fault_conn *c, const char *name, void *userdata);
+
+/* status is 0 (the connection now carries plaintext: fault_conn_read_start()
+ * and writes work as on any connection) or FAULT_ETLS, UV_EOF, a negative
+ * errno (handshake failed, the client went away). On failure c is still
+ * valid and still the caller's to close. */
+typedef void (*fault_tls_done_cb)(fault_conn *c, int status, void *userdata);
+
+/* Accepts TLS on an accepted connection c (ABI 1.1), with server context t
+ * and optionally an SNI hook (sni and sni_ud). initial/len are bytes the
+ * handler already read from c and that belong to the handshake (it peeked
+ * at the first byte to tell TLS from plaintext, or a ClientHello followed
+ * a CONNECT head); they are copied. Reading must be stopped (the handshake
+ * reads the socket itself) and nothing may be written until done runs.
+ * done runs once, from a later loop iteration, never inside this call.
+ * There is no handshake deadline here: a handler that does not want to
+ * wait forever for a silent client closes c from its own timer (done then
+ * never runs). Returns 0, or a negative error (done not called). */
+FAULT_API int fault_conn_start_tls_server(fault_conn *c, fault_tls_server *t, fault_tls_sni_cb sni,
+                                          void *sni_ud, const void *initial, size_t len,
+                                          fault_tls_done_cb done, void *userdata);
+
+/* The protocol ALPN settled on for a TLS connection, client or server side
+ * ("h2", "http/1.1"), once its handshake is done; NULL for plain TCP, for
+ * a handshake without ALPN, or before it finished (ABI 1.1). */
+FAULT_API const char *fault_conn_alpn(const fault_conn *c);
+/* The server name a TLS client asked for (SNI) on a connection accepted
+ * with fault_conn_start_tls_server(); NULL when it sent none, and for
+ * every other connection (ABI 1.1). */
+FAULT_API const char *fault_conn_sni(const fault_conn *c);
+
 /* c is NULL when status < 0 (negative errno, FAULT_ERESOLVE, FAULT_ETLS). */
 typedef void (*fault_connect_cb)(fault_conn *c, int status, void *userdata);
 

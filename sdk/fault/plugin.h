@@ -28,7 +28,9 @@
  *        handler already read, e.g. after a CONNECT head);
  *        fault_conn_try_write() (write without queueing); option types
  *        FAULT_OPT_SIDE and FAULT_OPT_DIRECTION; a NULL detach() frees
- *        conn_state with free().
+ *        conn_state with free(); TLS toward clients: fault_tls_server_new/
+ *        _free, fault_conn_start_tls_server() (ALPN, SNI hook),
+ *        fault_conn_alpn(), fault_conn_sni().
  *   1.0  First stable SDK: descriptor, option tables, lifecycle, stream
  *        hooks, HTTP hooks, protocol/command/platform ops, event bus, log,
  *        rng and distributions, net (listen, connect, TLS, relay).
@@ -171,6 +173,34 @@ typedef struct fault_plugin_descriptor {
         .abi_minor = FAULT_ABI_MINOR,                                                    \
         .size = (uint32_t)sizeof(fault_plugin_descriptor),                               \
         __VA_ARGS__}
+
+/*
+ * Optional hint, for plugins that link heavy libraries: the host reads it
+ * from the file without loading it, and skips the plugin (and the
+ * libraries it needs) when the command line cannot use it, so that
+ * `fault run` starts fast however many plugins are installed (ABI 1.1).
+ * Every plugin is loaded anyway for --help, `fault plugins` and the
+ * generated documentation. At file scope, beside FAULT_PLUGIN_DEFINE:
+ *
+ *   FAULT_PLUGIN_HINT(FAULT_KIND_COMMAND, "demo");      only for `fault demo`
+ *   FAULT_PLUGIN_HINT_OPTION(FAULT_KIND_BRIDGE, "grpc-plugin",
+ *                            "FAULT_GRPC_PLUGINS");    only when --grpc-plugin
+ *                                                      or the variable is given
+ */
+typedef struct fault_plugin_hint {
+    uint32_t magic;   /* FAULT_PLUGIN_MAGIC */
+    uint32_t kind;    /* fault_plugin_kind, as in the descriptor */
+    char command[32]; /* FAULT_KIND_COMMAND: the command word */
+    char option[32];  /* else: needed only when --OPTION is given ... */
+    char env[48];     /* ... or this environment variable is set */
+} fault_plugin_hint;
+
+#define FAULT_PLUGIN_HINT_SECTION ".fault_hint"
+#define FAULT_PLUGIN_HINT_(kind_, command_, option_, env_)                                      \
+    __attribute__((used, section(FAULT_PLUGIN_HINT_SECTION))) static const fault_plugin_hint  \
+        fault_plugin_hint_ = {FAULT_PLUGIN_MAGIC, (uint32_t)(kind_), command_, option_, env_}
+#define FAULT_PLUGIN_HINT(kind_, command_) FAULT_PLUGIN_HINT_(kind_, command_, "", "")
+#define FAULT_PLUGIN_HINT_OPTION(kind_, option_, env_) FAULT_PLUGIN_HINT_(kind_, "", option_, env_)
 
 /* Host services for a plugin instance. */
 
