@@ -39,6 +39,7 @@ struct fault_chain {
     uint64_t pushed; /* bytes pushed so far: the next chunk's offset */
     bool in_pump, repump, dead;
     bool eof_in; /* an EOF entered the chain (pushed, or after a close) */
+    uint64_t woken; /* generation of the last fault__chains_wake_all() */
     fault__timer timer;
     fault__sink sink;
     void *sink_ud;
@@ -416,7 +417,24 @@ void fault__chain_wake_held(fault_chain *c)
     fault__chain_wake(c);
 }
 
-fault_chain *fault__chain_next(const fault_chain *c) { return c->next; }
+void fault__chains_wake_all(fault_stream *s)
+{
+    /* Waking one chain may free others (a handler ends an exchange from
+     * the output of the first), so never hold on to a next pointer: each
+     * round takes the first chain of the list not woken in this call. */
+    static uint64_t generation;
+    uint64_t g = ++generation;
+    while (!s->ending) {
+        fault_chain *c = s->chains;
+        while (c && c->woken == g)
+            c = c->next;
+        if (!c)
+            break;
+        c->woken = g;
+        fault__chain_wake_held(c);
+    }
+}
+
 bool fault__chain_has_eof(const fault_chain *c) { return c->eof_in; }
 fault_stream *fault__chain_stream(const fault_chain *c) { return c->s; }
 

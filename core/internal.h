@@ -208,7 +208,9 @@ int fault__chain_push(fault_chain *c, const uint8_t *data, size_t len);
 void fault__chain_wake(fault_chain *c);
 /* Clears HOLD at every stage, then pumps. */
 void fault__chain_wake_held(fault_chain *c);
-fault_chain *fault__chain_next(const fault_chain *c);
+/* Clears HOLD and pumps every chain of s, safely against chains freed by
+ * the wake itself. */
+void fault__chains_wake_all(fault_stream *s);
 /* An EOF already entered the chain (fault_chain_eof() or a close). */
 bool fault__chain_has_eof(const fault_chain *c);
 fault_stream *fault__chain_stream(const fault_chain *c);

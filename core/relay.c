@@ -191,10 +191,7 @@ void fault_stream_wake(fault_stream *s)
     if (s->ending)
         return;
     stream_ref(s);
-    for (fault_chain *c = s->chains, *next; c && !s->ending; c = next) {
-        next = fault__chain_next(c);
-        fault__chain_wake_held(c);
-    }
+    fault__chains_wake_all(s);
     stream_unref(s);
 }
 
