@@ -184,6 +184,7 @@ struct fault_stream {
     fault_plugin *owner;
     fault_conn *client, *server;
     char *target;
+    char scheme[16];
     char peer[64];
     fault__attachment att[FAULT__MAX_ATTACH];
     int natt;

@@ -59,6 +59,12 @@ size_t fault__streams_live(void) { return nlive; }
 uint64_t fault_stream_id(const fault_stream *s) { return s->id; }
 const char *fault_stream_peer(const fault_stream *s) { return s->peer; }
 const char *fault_stream_target(const fault_stream *s) { return s->target ? s->target : ""; }
+const char *fault_stream_scheme(const fault_stream *s) { return s->scheme; }
+
+void fault_stream_set_scheme(fault_stream *s, const char *scheme)
+{
+    snprintf(s->scheme, sizeof s->scheme, "%s", scheme ? scheme : "");
+}
 
 uint64_t fault_stream_bytes(const fault_stream *s, fault_direction dir)
 {

@@ -95,6 +95,7 @@ static void on_accept(fault_listener *l, fault_conn *c, void *ud)
         fault_conn_reset(c);
         return;
     }
+    fault_stream_set_scheme(s, mp->m.scheme);
     pending *pd = malloc(sizeof *pd);
     if (!pd) {
         fault_stream_abort(s, -ENOMEM);

@@ -115,6 +115,13 @@ FAULT_API uint64_t fault_stream_id(const fault_stream *s);
 /* "ip:port" of the client, and "host:port" of the upstream. */
 FAULT_API const char *fault_stream_peer(const fault_stream *s);
 FAULT_API const char *fault_stream_target(const fault_stream *s);
+/* The kind of traffic the stream carries, as its protocol handler said
+ * (fault_stream_set_scheme): the --proxy mapping's scheme ("" for a plain
+ * host:port mapping, "psql", "tls", ...), or "http-forward" and "connect"
+ * for the HTTP forward proxy and its tunnels. Never NULL (ABI 1.1). */
+FAULT_API const char *fault_stream_scheme(const fault_stream *s);
+/* For protocol handlers: sets it (copied); call before relaying. */
+FAULT_API void fault_stream_set_scheme(fault_stream *s, const char *scheme);
 /* Offer held chunks (and a held EOF) at every stage again. */
 FAULT_API void fault_stream_wake(fault_stream *s);
 /* Replace the chunk's bytes with a copy of data[0..len) (len may be 0 to
