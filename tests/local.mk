@@ -17,3 +17,10 @@ EXTRA_DIST += tests/docs/flags.sh
 EXTRA_DIST += tests/bench/README.md tests/bench/lib.sh tests/bench/proxy-bench.sh \
 	tests/bench/idle-conns.sh tests/bench/idle_conns.py tests/bench/startup.sh \
 	tests/bench/startup_time.py tests/bench/chain-bench.sh tests/bench/soak.sh tests/bench/soak.py
+
+# make fuzz: every libFuzzer target for FUZZ_SECONDS seconds each (30 by
+# default); needs clang. Not part of make check.
+fuzz:
+	$(SHELL) $(srcdir)/tests/fuzz/run.sh
+	if test -f $(srcdir)/plugins/scenario/fuzz.sh; then $(SHELL) $(srcdir)/plugins/scenario/fuzz.sh; fi
+.PHONY: fuzz

@@ -4,6 +4,7 @@
 # can be fuzzed too.
 EXTRA_DIST += tests/fuzz/run.sh \
 	tests/fuzz/fuzz_duration.c tests/fuzz/fuzz_schedule.c tests/fuzz/fuzz_mapping.c \
+	tests/fuzz/fuzz_options.c $(FUZZ_CORPUS_EXTRA) \
 	tests/fuzz/corpus/duration/compound tests/fuzz/corpus/duration/fraction \
 	tests/fuzz/corpus/duration/max tests/fuzz/corpus/duration/seconds \
 	tests/fuzz/corpus/duration/spaced tests/fuzz/corpus/duration/weeks \
@@ -13,3 +14,8 @@ EXTRA_DIST += tests/fuzz/run.sh \
 	tests/fuzz/corpus/mapping/https tests/fuzz/corpus/mapping/ipv4-listen \
 	tests/fuzz/corpus/mapping/ipv6 tests/fuzz/corpus/mapping/psql \
 	tests/fuzz/corpus/mapping/tls tests/fuzz/corpus/mapping/zone
+FUZZ_CORPUS_EXTRA = tests/fuzz/corpus/options/bool tests/fuzz/corpus/options/int \
+	tests/fuzz/corpus/options/double tests/fuzz/corpus/options/enum \
+	tests/fuzz/corpus/options/duration tests/fuzz/corpus/options/schedule \
+	tests/fuzz/corpus/options/probability tests/fuzz/corpus/options/direction \
+	tests/fuzz/corpus/http/absolute tests/fuzz/corpus/http/connect

@@ -17,11 +17,13 @@ cc=${CC:-clang}
 seconds=${FUZZ_SECONDS:-30}
 work=${FUZZ_WORKDIR:-$(mktemp -d "${TMPDIR:-/tmp}/fault-fuzz.XXXXXX")}
 mkdir -p "$work" || exit 2
+# Core files include config.h; the parsers need nothing from it.
+printf '#define PACKAGE_VERSION "fuzz"\n' >"$work/config.h"
 
 # Undefined behaviour must stop the run like a crash does, or it would
 # only be printed and the target would count as passing.
 cflags="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-cflags="$cflags -fno-omit-frame-pointer -I $top/sdk -I $top/core"
+cflags="$cflags -fno-omit-frame-pointer -I $work -I $top/sdk -I $top/core $(pkg-config --cflags libuv 2>/dev/null)"
 
 # The core files each target needs besides its own source.
 sources_for() {
@@ -29,18 +31,32 @@ sources_for() {
     duration) echo "$top/core/duration.c" ;;
     schedule) echo "$top/core/schedule.c $top/core/duration.c" ;;
     mapping) echo "$top/core/mapping.c" ;;
+    options) echo "$top/core/options.c $top/core/schedule.c $top/core/duration.c" ;;
+    http) echo "$top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
     *) return 1 ;;
     esac
 }
 
-targets=${*:-duration schedule mapping}
+# The HTTP glue compiles llhttp from Debian's node-llhttp sources.
+LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
+cflags="$cflags -I ${LLHTTP_INC:-/usr/share/include/llhttp}"
+
+# Where each target's own source is.
+target_source() {
+    case $1 in
+    http) echo "$top/plugins/http/fuzz_http.c" ;;
+    *) echo "$here/fuzz_$1.c" ;;
+    esac
+}
+
+targets=${*:-duration schedule mapping options http}
 status=0
 for t in $targets; do
     srcs=$(sources_for "$t") || { echo "run.sh: unknown target '$t'" >&2; exit 2; }
     bin="$work/fuzz_$t"
     echo "== building fuzz_$t"
     # shellcheck disable=SC2086 # flag and source lists are meant to split
-    if ! $cc $cflags "$here/fuzz_$t.c" $srcs -lm -o "$bin"; then
+    if ! $cc $cflags "$(target_source "$t")" $srcs -lm -o "$bin"; then
         echo "run.sh: building fuzz_$t failed" >&2
         exit 2
     fi
@@ -48,7 +64,7 @@ for t in $targets; do
     corpus="$work/corpus-$t"
     rm -rf "$corpus"
     mkdir -p "$corpus"
-    cp "$here/corpus/$t/"* "$corpus/"
+    if [ -d "$here/corpus/$t" ]; then cp "$here/corpus/$t/"* "$corpus/"; fi
 
     echo "== running fuzz_$t for ${seconds}s"
     # shellcheck disable=SC2086
