@@ -89,12 +89,23 @@ static bool valid_name(const char *n)
     return true;
 }
 
-/* Two plugins declaring the same flag would make the command line
- * ambiguous: the later one is refused. */
+/* The command whose line a plugin's options are parsed on: its own for a
+ * command plugin, `run` for every plugin that acts on traffic. */
+static const char *option_namespace(const fault_plugin_descriptor *d)
+{
+    if (d->command && d->command->name)
+        return d->command->name;
+    return "run";
+}
+
+/* Two plugins declaring the same flag for the same command would make its
+ * command line ambiguous: the later one is refused. */
 static const char *option_clash(const fault_plugin_descriptor *d, const char **owner)
 {
     for (const fault_option *o = d->options; o && o->name; o++) {
         for (fault_plugin *p = instances; p; p = p->next) {
+            if (strcmp(option_namespace(p->d), option_namespace(d)) != 0)
+                continue;
             if (fault__option_find(&p->opt, o->name, NULL)) {
                 *owner = p->d->name;
                 return o->name;

@@ -1,9 +1,171 @@
 /*
- * plugins/scenario/scenario.c - placeholder: the scenario plugin is being written.
+ * plugins/scenario/scenario.c - the scenario command plugin:
+ *
+ *   fault scenario run -s FILE|DIR [-r REPORT] [--result FILE] [--junit FILE]
+ *                      [--html FILE] [--proxy-address ADDR] ...
+ *   fault scenario generate -s FILE|DIR (--spec-file F | --spec-url URL)
+ *
+ * This file holds the option table (flags, environment variables and
+ * defaults of the original tool: FAULT_SCENARIO_PATH, _REPORT_PATH,
+ * _RESULTS_PATH, _PROXY_ADDR, _OPENAPI_V3_SPEC_FILE/_URL) and dispatches
+ * to the runner (runner.c) or the generator (generate.c).
+ *
+ * Exit status: 0 when every expectation held, 1 when one did not (or a
+ * proxy could not start, or a file could not be written), 2 for bad input
+ * (nothing runs), 130 when interrupted (143 on SIGTERM); what ran until
+ * then is written all the same.
  */
 #include "config.h"
 
-#include <fault/plugin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <curl/curl.h>
+
+#include "runner.h"
+
+#define OFF(f) offsetof(sc_options, f)
+#define SC_PROXY_ADDRESS_FLAG "proxy-address"
+
+static const fault_option options[] = {
+    {.name = "scenario", .env = "FAULT_SCENARIO_PATH", .type = FAULT_OPT_STRING,
+     .metavar = "FILE|DIR", .short_name = 's',
+     .help = "Scenario file, or directory of .yaml/.yml files (generate: where to write)",
+     .offset = OFF(scenario)},
+    {.name = "report", .env = "FAULT_SCENARIO_REPORT_PATH", .type = FAULT_OPT_STRING,
+     .def = "report.md", .metavar = "FILE", .short_name = 'r',
+     .help = "Report: Markdown, or JSON, YAML or HTML by the file's extension",
+     .offset = OFF(report)},
+    {.name = "result", .env = "FAULT_SCENARIO_RESULTS_PATH", .type = FAULT_OPT_STRING,
+     .def = "results.json", .metavar = "FILE",
+     .help = "Every call with its metrics and applied faults: JSON, or YAML by extension",
+     .offset = OFF(result)},
+    {.name = "junit", .env = "FAULT_SCENARIO_JUNIT_PATH", .type = FAULT_OPT_STRING,
+     .metavar = "FILE", .help = "Also write a JUnit XML report (one testcase per item)",
+     .offset = OFF(junit)},
+    {.name = "html", .env = "FAULT_SCENARIO_HTML_PATH", .type = FAULT_OPT_STRING,
+     .metavar = "FILE", .help = "Also write a self-contained HTML report with latency charts",
+     .offset = OFF(html)},
+    /* The original's flag and variable. (Command options live in their
+     * own namespace, so this does not clash with `fault run`'s.) */
+    {.name = SC_PROXY_ADDRESS_FLAG, .env = "FAULT_SCENARIO_PROXY_ADDR", .type = FAULT_OPT_STRING,
+     .def = "127.0.0.1:3180", .metavar = "ADDR:PORT",
+     .help = "Where each item's proxy listens (the application's HTTP_PROXY)",
+     .offset = OFF(proxy_address)},
+    {.name = "call-timeout", .env = "FAULT_SCENARIO_CALL_TIMEOUT", .type = FAULT_OPT_DURATION,
+     .def = "30s", .help = "Timeout of calls whose scenario sets none (0: wait forever)",
+     .offset = OFF(call_timeout_us)},
+    {.name = "seed", .env = "FAULT_SCENARIO_SEED", .type = FAULT_OPT_INT, .metavar = "N",
+     .help = "Seed for the proxy's fault decisions (same seed, same faults)",
+     .offset = OFF(seed)},
+    {.name = "quiet", .env = "FAULT_SCENARIO_QUIET", .type = FAULT_OPT_BOOL,
+     .help = "Print no progress and no summary, only errors", .offset = OFF(no_progress)},
+    {.name = "spec-file", .env = "FAULT_SCENARIO_OPENAPI_V3_SPEC_FILE", .type = FAULT_OPT_STRING,
+     .metavar = "FILE", .help = "generate: OpenAPI 3.0/3.1 document (JSON or YAML)",
+     .offset = OFF(spec_file)},
+    {.name = "spec-url", .env = "FAULT_SCENARIO_OPENAPI_V3_SPEC_URL", .type = FAULT_OPT_STRING,
+     .metavar = "URL", .help = "generate: URL of the OpenAPI document",
+     .offset = OFF(spec_url)},
+    FAULT_OPTION_END};
+
+/* host:port, [v6]:port or name:port with a port in 1..65535. */
+static bool address_ok(const char *a)
+{
+    const char *colon = NULL;
+    if (a[0] == '[') {
+        const char *close = strchr(a, ']');
+        if (!close || close[1] != ':' || close == a + 1)
+            return false;
+        colon = close + 1;
+    } else {
+        colon = strrchr(a, ':');
+        if (!colon || colon == a || memchr(a, ':', (size_t)(colon - a)))
+            return false;
+    }
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    return colon[1] && end && !*end && port >= 1 && port <= 65535;
+}
+
+static int configure(fault_plugin *self, void *state)
+{
+    sc_options *o = state;
+    o->self = self;
+    if (!o->proxy_address || !address_ok(o->proxy_address)) {
+        fault_plugin_error(self, "--" SC_PROXY_ADDRESS_FLAG ": '%s' is not ADDRESS:PORT (port 1-65535)",
+                           o->proxy_address ? o->proxy_address : "");
+        return -1;
+    }
+    o->has_seed = fault_option_is_set(self, "seed");
+    return 0;
+}
+
+static int start(fault_plugin *self, void *state)
+{
+    sc_options *o = state;
+    o->self = self;
+    o->loop = fault_loop(self);
+    return 0;
+}
+
+static int cmd_run(sc_options *o)
+{
+    if (!o->scenario || !*o->scenario) {
+        fprintf(stderr, "fault: scenario: run: give the scenario file or directory with "
+                        "-s/--scenario FILE|DIR\n");
+        return 2;
+    }
+    sc_suite suite = {0};
+    char err[1024];
+    if (sc_load_path(o->scenario, &suite, err, sizeof err) != 0) {
+        fprintf(stderr, "fault: scenario: %s\n", err);
+        sc_suite_free(&suite);
+        return 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "fault: scenario: libcurl failed to initialise\n");
+        sc_suite_free(&suite);
+        return 1;
+    }
+    int rc = sc_run(o, &suite);
+    curl_global_cleanup();
+    sc_suite_free(&suite);
+    return rc;
+}
+
+static int run(void *state, int argc, char **argv)
+{
+    sc_options *o = state;
+    static const char usage[] = "usage: fault scenario run -s FILE|DIR, or fault scenario "
+                                "generate -s FILE|DIR --spec-file F|--spec-url URL";
+    if (argc < 1) {
+        fprintf(stderr, "fault: scenario: missing subcommand (%s)\n", usage);
+        return 2;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "fault: scenario: unexpected argument '%s' (%s)\n", argv[1], usage);
+        return 2;
+    }
+    if (strcmp(argv[0], "run") == 0)
+        return cmd_run(o);
+    if (strcmp(argv[0], "generate") == 0)
+        return sc_generate(o);
+    fprintf(stderr, "fault: scenario: unknown subcommand '%s' (%s)\n", argv[0], usage);
+    return 2;
+}
+
+static const fault_command_ops command = {
+    .name = "scenario",
+    .summary = "Run scenario files against an application, or generate them from OpenAPI",
+    .usage = "run -s FILE|DIR [OPTIONS] | generate -s FILE|DIR (--spec-file F | --spec-url URL)",
+    .run = run,
+};
+
+/* libcurl, libyaml and cJSON are needed for `fault scenario` only: every
+ * proxy child of a run is a `fault run` that need not load them. */
+FAULT_PLUGIN_HINT(FAULT_KIND_COMMAND, "scenario");
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_COMMAND, .name = "scenario", .version = PACKAGE_VERSION,
-                    .summary = "scenario (not implemented yet)", .license = "Apache-2.0");
+                    .summary = "scenario runner and generator (fault scenario run|generate)",
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(sc_options),
+                    .configure = configure, .start = start, .command = &command);

@@ -1,0 +1,380 @@
+/*
+ * plugins/scenario/faults.c - a scenario's faults as `fault run` flags, as
+ * JSON, as report text, and their schedules as windows and timelines.
+ *
+ * Schedules are parsed by the core's own parser (core/schedule.c, built
+ * into this plugin), so a period the loader accepts is exactly one the
+ * proxy accepts. The runner never hands the proxy a relative period: it
+ * knows how long the run lasts (the load duration) and passes absolute
+ * windows instead, so the proxy needs no --duration and is stopped by the
+ * runner once the last request has drained.
+ *
+ * Defaults are those of the original tool's scenario format (COMPAT §3,
+ * reference 39): latency mean 100 ms, stddev 20 ms, global true; side
+ * server; direction ingress, except blackhole (egress); bandwidth 1000 Bps;
+ * jitter 20 ms at 5 Hz; HTTP error 500 with probability 1.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse.h"
+#include "scenario.h"
+
+const char *sc_fault_type_name(sc_fault_type t)
+{
+    static const char *const names[] = {"latency", "packetloss", "bandwidth",
+                                        "jitter",  "httperror",  "blackhole"};
+    return t < SC_NFAULT_TYPES ? names[t] : "unknown";
+}
+
+const char *sc_fault_plugin_name(sc_fault_type t)
+{
+    static const char *const names[] = {"latency", "packet-loss",   "bandwidth",
+                                        "jitter",  "http-response", "blackhole"};
+    return t < SC_NFAULT_TYPES ? names[t] : "unknown";
+}
+
+void sc_fault_effective(const sc_fault *f, sc_fault *o)
+{
+    *o = *f;
+    o->side = strdup(f->side ? f->side : "server");
+    o->direction = strdup(f->direction ? f->direction : f->type == SC_BLACKHOLE ? "egress" : "ingress");
+    o->period = sc_strdup(f->period);
+    o->distribution = strdup(f->distribution ? f->distribution : "normal");
+    o->unit = strdup(f->unit ? f->unit : "Bps");
+    o->body = sc_strdup(f->body);
+    if (!f->has_mean)
+        o->mean = 100;
+    if (!f->has_stddev)
+        o->stddev = 20;
+    if (!f->has_min)
+        o->min = 0;
+    if (!f->has_global)
+        o->global = true;
+    if (!f->has_rate)
+        o->rate = 1000;
+    if (!f->has_amplitude)
+        o->amplitude = 20;
+    if (!f->has_frequency)
+        o->frequency = 5;
+    if (!f->has_status)
+        o->status_code = 500;
+    if (!f->has_probability)
+        o->probability = 1;
+    o->has_mean = o->has_stddev = o->has_min = o->has_global = o->has_rate = true;
+    o->has_amplitude = o->has_frequency = o->has_status = o->has_probability = true;
+}
+
+cJSON *sc_fault_to_json(const sc_fault *f, bool effective)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "type", sc_fault_type_name(f->type));
+    if (f->type != SC_HTTPERROR) {
+        if (f->side)
+            cJSON_AddStringToObject(o, "side", f->side);
+        if (f->direction)
+            cJSON_AddStringToObject(o, "direction", f->direction);
+    }
+    switch (f->type) {
+    case SC_LATENCY: {
+        const char *d = f->distribution ? f->distribution : "normal";
+        if (f->distribution)
+            cJSON_AddStringToObject(o, "distribution", f->distribution);
+        bool normal = strcmp(d, "normal") == 0 || strcmp(d, "pareto-normal") == 0;
+        if (f->has_mean && (normal || !effective))
+            cJSON_AddNumberToObject(o, "mean", f->mean);
+        if (f->has_stddev && (normal || !effective))
+            cJSON_AddNumberToObject(o, "stddev", f->stddev);
+        if (f->has_min && (strcmp(d, "uniform") == 0 || !effective))
+            cJSON_AddNumberToObject(o, "min", f->min);
+        if (f->has_max)
+            cJSON_AddNumberToObject(o, "max", f->max);
+        if (f->has_shape)
+            cJSON_AddNumberToObject(o, "shape", f->shape);
+        if (f->has_scale)
+            cJSON_AddNumberToObject(o, "scale", f->scale);
+        if (f->has_global)
+            cJSON_AddBoolToObject(o, "global", f->global);
+        break;
+    }
+    case SC_BANDWIDTH:
+        if (f->has_rate)
+            cJSON_AddNumberToObject(o, "rate", (double)f->rate);
+        if (f->unit)
+            cJSON_AddStringToObject(o, "unit", f->unit);
+        break;
+    case SC_JITTER:
+        if (f->has_amplitude)
+            cJSON_AddNumberToObject(o, "amplitude", f->amplitude);
+        if (f->has_frequency)
+            cJSON_AddNumberToObject(o, "frequency", f->frequency);
+        break;
+    case SC_HTTPERROR:
+        if (f->has_status)
+            cJSON_AddNumberToObject(o, "status_code", f->status_code);
+        if (f->body)
+            cJSON_AddStringToObject(o, "body", f->body);
+        if (f->has_probability)
+            cJSON_AddNumberToObject(o, "probability", f->probability);
+        break;
+    default:
+        break;
+    }
+    if (f->period)
+        cJSON_AddStringToObject(o, "period", f->period);
+    return o;
+}
+
+void sc_fault_describe(const sc_fault *raw, char *buf, size_t len)
+{
+    sc_fault f;
+    sc_fault_effective(raw, &f);
+    char where[64];
+    snprintf(where, sizeof where, "%s %s", f.side, f.direction);
+    switch (f.type) {
+    case SC_LATENCY:
+        if (strcmp(f.distribution, "uniform") == 0)
+            snprintf(buf, len, "Latency: %s, Per Read/Write Op.: %s, Uniform: %.2f to %.2f ms",
+                     where, f.global ? "false" : "true", f.min, f.max);
+        else if (strcmp(f.distribution, "pareto") == 0)
+            snprintf(buf, len, "Latency: %s, Per Read/Write Op.: %s, Pareto: scale %.2f ms, shape %.2f",
+                     where, f.global ? "false" : "true", f.scale, f.shape);
+        else if (strcmp(f.distribution, "pareto-normal") == 0)
+            snprintf(buf, len,
+                     "Latency: %s, Per Read/Write Op.: %s, Mean: %.2f ms, Stddev: %.2f ms, Pareto: "
+                     "scale %.2f ms, shape %.2f",
+                     where, f.global ? "false" : "true", f.mean, f.stddev, f.scale, f.shape);
+        else
+            snprintf(buf, len, "Latency: %s, Per Read/Write Op.: %s, Mean: %.2f ms, Stddev: %.2f ms",
+                     where, f.global ? "false" : "true", f.mean, f.stddev);
+        break;
+    case SC_PACKETLOSS: snprintf(buf, len, "Packet Loss: %s", where); break;
+    case SC_BANDWIDTH:
+        snprintf(buf, len, "Bandwidth: %s, Rate: %lld %s", where, (long long)f.rate, f.unit);
+        break;
+    case SC_JITTER:
+        snprintf(buf, len, "Jitter: %s, Amplitude: %.2f ms, Frequency: %.2f Hz", where,
+                 f.amplitude, f.frequency);
+        break;
+    case SC_HTTPERROR:
+        snprintf(buf, len, "HTTP Error: Status %d, Probability: %.2f", f.status_code,
+                 f.probability);
+        break;
+    case SC_BLACKHOLE: snprintf(buf, len, "Blackhole: %s", where); break;
+    default: snprintf(buf, len, "?"); break;
+    }
+    if (f.period) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, len - n, ", Period: %s", f.period);
+    }
+    sc_fault_clear(&f);
+}
+
+/* ---- schedules ---- */
+
+int sc_period_check(const char *text, char *err, size_t errlen)
+{
+    fault_schedule *s = NULL;
+    if (fault__schedule_parse(text, &s, err, errlen) != 0)
+        return -1;
+    fault__schedule_free(s);
+    return 0;
+}
+
+size_t sc_period_windows(const char *text, uint64_t run_us, bool clip, uint64_t (**out)[2])
+{
+    *out = NULL;
+    if (!text) {
+        uint64_t(*w)[2] = malloc(sizeof *w);
+        if (!w)
+            return 0;
+        w[0][0] = 0;
+        w[0][1] = run_us && clip ? run_us : UINT64_MAX;
+        *out = w;
+        return 1;
+    }
+    fault_schedule *s = NULL;
+    char err[256];
+    if (fault__schedule_parse(text, &s, err, sizeof err) != 0)
+        return 0;
+    /* Without a known run length, relative periods cannot be placed: the
+     * runner then treats them as a 10 s window (see runner.c). */
+    if (fault__schedule_resolve(s, run_us, err, sizeof err) != 0 || s->nwindows == 0) {
+        fault__schedule_free(s);
+        return 0;
+    }
+    uint64_t(*w)[2] = calloc(s->nwindows, sizeof *w);
+    size_t n = 0;
+    for (size_t i = 0; w && i < s->nwindows; i++) {
+        uint64_t a = s->windows[i].start_us, b = s->windows[i].end_us;
+        if (clip && run_us) {
+            if (a >= run_us)
+                continue;
+            if (b > run_us)
+                b = run_us;
+        }
+        if (b <= a)
+            continue;
+        w[n][0] = a;
+        w[n][1] = b;
+        n++;
+    }
+    fault__schedule_free(s);
+    if (n == 0) {
+        free(w);
+        return 0;
+    }
+    *out = w;
+    return n;
+}
+
+void sc_period_timeline(const char *text, uint64_t run_us, char row[11])
+{
+    memset(row, '.', 10);
+    row[10] = '\0';
+    uint64_t(*w)[2] = NULL;
+    size_t n = sc_period_windows(text, run_us ? run_us : 10000000, true, &w);
+    uint64_t total = run_us ? run_us : 10000000;
+    /* A slot is marked when the fault is on during any part of it. */
+    for (int slot = 0; slot < 10; slot++) {
+        uint64_t a = total * (uint64_t)slot / 10, b = total * (uint64_t)(slot + 1) / 10;
+        for (size_t i = 0; i < n; i++)
+            if (w[i][0] < b && w[i][1] > a)
+                row[slot] = 'x';
+    }
+    free(w);
+}
+
+/* ---- `fault run` flags ---- */
+
+/* The absolute schedule covering the union of the periods of every fault
+ * of the given type; NULL when one of them is always on. */
+static char *union_schedule(const sc_fault *faults, size_t n, sc_fault_type t, uint64_t run_us,
+                            bool clip, bool *always, bool *never)
+{
+    sc_buf b = {0};
+    *always = false;
+    *never = true;
+    for (size_t i = 0; i < n; i++) {
+        if (faults[i].type != t)
+            continue;
+        if (!faults[i].period) {
+            *always = true;
+            *never = false;
+            sc_buf_free(&b);
+            return NULL;
+        }
+        uint64_t(*w)[2] = NULL;
+        size_t nw = sc_period_windows(faults[i].period, run_us, clip, &w);
+        for (size_t k = 0; k < nw; k++) {
+            *never = false;
+            /* Microseconds keep the windows exact; the proxy's duration
+             * parser takes "us". */
+            if (w[k][1] == UINT64_MAX)
+                sc_buf_printf(&b, "%sstart:%lluus", b.len ? ";" : "", (unsigned long long)w[k][0]);
+            else
+                sc_buf_printf(&b, "%sstart:%lluus,duration:%lluus", b.len ? ";" : "",
+                              (unsigned long long)w[k][0],
+                              (unsigned long long)(w[k][1] - w[k][0]));
+        }
+        free(w);
+    }
+    return b.p;
+}
+
+int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t run_us, bool clip,
+                   sc_argv *a, bool *merged)
+{
+    *merged = false;
+    for (int t = 0; t < SC_NFAULT_TYPES; t++) {
+        const sc_fault *first = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if ((int)faults[i].type != t)
+                continue;
+            if (first) {
+                /* One plugin instance per fault type in the child: warn
+                 * when the settings differ, not when only periods do. */
+                cJSON *x = sc_fault_to_json(first, false), *y = sc_fault_to_json(&faults[i], false);
+                cJSON_DeleteItemFromObject(x, "period");
+                cJSON_DeleteItemFromObject(y, "period");
+                if (!cJSON_Compare(x, y, true))
+                    *merged = true;
+                cJSON_Delete(x);
+                cJSON_Delete(y);
+            } else {
+                first = &faults[i];
+            }
+        }
+        if (!first)
+            continue;
+        bool always, never;
+        char *sched = union_schedule(faults, n, (sc_fault_type)t, run_us, clip, &always, &never);
+        if (never) {
+            /* Every period falls outside the run: the fault never acts. */
+            free(sched);
+            continue;
+        }
+        sc_fault f;
+        sc_fault_effective(first, &f);
+        const char *p = sc_fault_plugin_name(f.type);
+        int rc = sc_argv_addf(a, "--with-%s", p);
+        if (f.type != SC_HTTPERROR) {
+            rc |= sc_argv_addf(a, "--%s-side=%s", p, f.side);
+            rc |= sc_argv_addf(a, "--%s-direction=%s", p, f.direction);
+        }
+        switch (f.type) {
+        case SC_LATENCY: {
+            rc |= sc_argv_addf(a, "--latency-distribution=%s", f.distribution);
+            double mean = f.mean + mean_add;
+            if (mean > 3.6e6)
+                mean = 3.6e6;
+            if (strcmp(f.distribution, "uniform") == 0) {
+                rc |= sc_argv_addf(a, "--latency-min=%.6g", f.min + mean_add);
+                rc |= sc_argv_addf(a, "--latency-max=%.6g", f.max + mean_add);
+            } else {
+                rc |= sc_argv_addf(a, "--latency-mean=%.6g", mean);
+                rc |= sc_argv_addf(a, "--latency-stddev=%.6g", f.stddev);
+            }
+            if (f.has_shape)
+                rc |= sc_argv_addf(a, "--latency-shape=%.6g", f.shape);
+            if (f.has_scale)
+                rc |= sc_argv_addf(a, "--latency-scale=%.6g", f.scale);
+            if (!f.global)
+                rc |= sc_argv_add(a, "--latency-per-read-write");
+            break;
+        }
+        case SC_BANDWIDTH:
+            rc |= sc_argv_addf(a, "--bandwidth-rate=%lld", (long long)f.rate);
+            rc |= sc_argv_addf(a, "--bandwidth-unit=%s", f.unit);
+            break;
+        case SC_JITTER:
+            rc |= sc_argv_addf(a, "--jitter-amplitude=%.6g", f.amplitude);
+            rc |= sc_argv_addf(a, "--jitter-frequency=%.6g", f.frequency);
+            break;
+        case SC_HTTPERROR:
+            rc |= sc_argv_addf(a, "--http-response-status=%d", f.status_code);
+            rc |= sc_argv_addf(a, "--http-response-trigger-probability=%.6g", f.probability);
+            if (f.body) {
+                rc |= sc_argv_add(a, "--http-response-body");
+                rc |= sc_argv_add(a, f.body);
+            }
+            break;
+        default:
+            break;
+        }
+        if (sched)
+            rc |= sc_argv_addf(a, "--%s-sched=%s", p, sched);
+        free(sched);
+        sc_fault_clear(&f);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
