@@ -269,7 +269,8 @@ struct fault_conn {
     char peer[64];
     bool reading, closing, shut;
     int refs;                   /* pending writes + 1 for the owner */
-    size_t read_max;            /* largest single read; 0: 64 KiB */
+    size_t read_max;            /* largest single read; 0: READ_DEFAULT */
+    struct fault__xfer *xfer;   /* a fault_conn_splice() in progress */
 };
 
 /* Writes len bytes from data, which stays owned by the caller until

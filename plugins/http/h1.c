@@ -97,6 +97,43 @@ int hp_buf_printf(hp_buf *b, const char *fmt, ...)
     return 0;
 }
 
+/* The formatting below runs several times per request: plain copies, not
+ * printf, which showed in profiles of the forward proxy. */
+
+int hp_buf_u64(hp_buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return hp_buf_add(b, tmp + i, sizeof tmp - i);
+}
+
+int hp_buf_hex(hp_buf *b, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = digits[v & 15];
+        v >>= 4;
+    } while (v);
+    return hp_buf_add(b, tmp + i, sizeof tmp - i);
+}
+
+size_t hp_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (size == 0)
+        return n;
+    size_t k = n < size - 1 ? n : size - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+    return n;
+}
+
 void hp_buf_consume(hp_buf *b, size_t n)
 {
     if (n >= b->len) {
@@ -334,9 +371,15 @@ bool hp_token_in(const char *list, const char *token)
 
 bool hp_head_has_token(const hp_head *h, const char *name, const char *token)
 {
-    for (size_t i = 0; i < h->n; i++)
-        if (strcasecmp(hp_head_name(h, i), name) == 0 && hp_token_in(hp_head_value(h, i), token))
+    /* Lengths first: most names differ in length, and this runs for
+     * several names on every message. */
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < h->n; i++) {
+        const char *hn = hp_head_name(h, i);
+        if (hn[0] && strlen(hn) == nl && strcasecmp(hn, name) == 0 &&
+            hp_token_in(hp_head_value(h, i), token))
             return true;
+    }
     return false;
 }
 
@@ -375,19 +418,30 @@ bool hp_hop_by_hop(hp_head *h, const char *name)
         return true;
     /* A header that Connection names is meant for this hop only; but a
      * client listing Content-Length or Host there must not make the
-     * request lose its framing or its authority. */
-    if (h->conn < 0) {
+     * request lose its framing or its authority. The Connection headers
+     * are found once per head (this runs for every header). */
+    if (h->conn == -1) {
         h->conn = 0;
         for (size_t i = 0; i < h->n; i++) {
             const char *n = hp_head_name(h, i);
-            if (hp_name_is(n, "connection", 10) || hp_name_is(n, "proxy-connection", 16))
-                h->conn = 1;
+            if (hp_name_is(n, "connection", 10) || hp_name_is(n, "proxy-connection", 16)) {
+                if (h->conn == HP_CONN_IDX) {
+                    h->conn = -2; /* more than we index: look them all up */
+                    break;
+                }
+                h->conn_idx[h->conn++] = (uint16_t)i;
+            }
         }
     }
     if (!h->conn || hp_name_is(name, "content-length", 14) || hp_name_is(name, "host", 4))
         return false;
-    return hp_head_has_token(h, "connection", name) ||
-           hp_head_has_token(h, "proxy-connection", name);
+    if (h->conn == -2)
+        return hp_head_has_token(h, "connection", name) ||
+               hp_head_has_token(h, "proxy-connection", name);
+    for (int8_t k = 0; k < h->conn; k++)
+        if (hp_token_in(hp_head_value(h, h->conn_idx[k]), name))
+            return true;
+    return false;
 }
 
 /* ---- targets and hosts ---- */
@@ -527,11 +581,31 @@ int hp_parse_target(const char *t, size_t len, bool connect, hp_target *out, con
 void hp_authority(char *out, size_t outlen, const char *host, uint16_t port, bool tls,
                   bool omit_default)
 {
-    bool v6 = strchr(host, ':') != NULL;
-    if (omit_default && port == (tls ? 443 : 80))
-        snprintf(out, outlen, "%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
-    else
-        snprintf(out, outlen, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    char tmp[HP_MAX_HOST + 16];
+    size_t hl = strlen(host), i = 0;
+    bool v6 = memchr(host, ':', hl) != NULL;
+    if (hl > HP_MAX_HOST)
+        hl = HP_MAX_HOST;
+    if (v6)
+        tmp[i++] = '[';
+    memcpy(tmp + i, host, hl);
+    i += hl;
+    if (v6)
+        tmp[i++] = ']';
+    if (!(omit_default && port == (tls ? 443 : 80))) {
+        char d[8];
+        size_t k = sizeof d;
+        unsigned v = port;
+        do {
+            d[--k] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        tmp[i++] = ':';
+        memcpy(tmp + i, d + k, sizeof d - k);
+        i += sizeof d - k;
+    }
+    tmp[i] = '\0';
+    hp_copy(out, outlen, tmp);
 }
 
 int hp_parse_match(const char *text, hp_match *out, const char **why)

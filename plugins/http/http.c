@@ -1,5 +1,5 @@
 /*
- * plugins/http/http.c - the HTTP/1.1 protocol plugin: a forward proxy on
+ * plugins/http/http.c - the HTTP protocol plugin: a forward proxy on
  * --proxy-address (default 127.0.0.1:3180), and reverse mappings
  * `--proxy PORT=http://host:port` / `https://host:port` (it serves those
  * schemes with priority 10, above the tcp plugin's byte relay).
@@ -27,6 +27,32 @@
  * `--with-http-response` without --upstream) expect, and `--upstream '*'`
  * says the same explicitly. Reverse mappings are always targeted, like
  * the tcp plugin's mappings.
+ *
+ * TLS toward clients (--http-tls-cert PEM --http-tls-key PEM, off by
+ * default): every listener of this plugin (the forward proxy and the
+ * http(s):// mappings) then also accepts TLS, told apart from plaintext
+ * by the connection's first byte, so one port serves both; ALPN offers h2
+ * then http/1.1. `--proxy 8443=https://host` still means TLS toward the
+ * upstream; clients reach that mapping with https:// once a certificate is
+ * given, with http:// in any case. The forward proxy so becomes an HTTPS
+ * proxy as well (curl -x https://...).
+ *
+ * HTTP/2: a client may send the HTTP/2 preface (h2c with prior knowledge)
+ * on any listener, or pick h2 by ALPN on TLS; each stream is an exchange
+ * of its own (see h2.c). Upstreams stay HTTP/1.1 unless an https://
+ * upstream picks h2 by ALPN for an HTTP/2 client.
+ *
+ * Interception (--http-intercept, off by default): CONNECT tunnels to
+ * targeted hosts are answered, and when the client then starts TLS, fault
+ * completes the handshake itself with a certificate for the tunnel's host
+ * (or its SNI name) signed by a local CA, and proxies the HTTP inside
+ * (HTTP/1.1 or h2) to https://host:port, verified like an https://
+ * mapping (--tls-ca-file, --tls-no-verify). HTTP faults and hooks then
+ * apply to HTTPS. The CA is --http-intercept-ca/--http-intercept-ca-key,
+ * by default the one `fault ca generate` wrote; clients must trust its
+ * certificate (curl --cacert ca.pem, or the system store). Tunnels that
+ * do not start with TLS, or whose upstream speaks first, are relayed as
+ * before. Without --http-intercept nothing changes: tunnels stay opaque.
  *
  * The forward proxy's address: when the default 127.0.0.1:3180 is taken
  * (another fault, say) and --proxy-address was not given, the run goes on
@@ -73,7 +99,34 @@ static const fault_option options[] = {
      .offset = OFF(idle_timeout_us)},
     {.name = "http-via", .env = "FAULT_HTTP_VIA", .type = FAULT_OPT_BOOL,
      .help = "Add a Via header to requests and responses", .offset = OFF(via)},
+    {.name = "http-tls-cert", .env = "FAULT_HTTP_TLS_CERT", .type = FAULT_OPT_STRING,
+     .metavar = "PEM",
+     .help = "Also accept TLS from clients (https://, h2 by ALPN) on the forward proxy and the "
+             "http(s):// mappings, with this certificate chain (needs --http-tls-key)",
+     .offset = OFF(tls_cert)},
+    {.name = "http-tls-key", .env = "FAULT_HTTP_TLS_KEY", .type = FAULT_OPT_STRING,
+     .metavar = "PEM", .help = "Private key of --http-tls-cert", .offset = OFF(tls_key)},
+    {.name = "http-intercept", .env = "FAULT_HTTP_INTERCEPT", .type = FAULT_OPT_BOOL,
+     .help = "Intercept HTTPS in CONNECT tunnels with certificates from a local CA (see "
+             "'fault ca generate'; clients must trust it), so HTTP faults apply to HTTPS too",
+     .offset = OFF(intercept)},
+    {.name = "http-intercept-ca", .env = "FAULT_HTTP_INTERCEPT_CA", .type = FAULT_OPT_STRING,
+     .metavar = "PEM",
+     .help = "CA certificate for --http-intercept (default: ca.pem of 'fault ca generate')",
+     .offset = OFF(intercept_ca)},
+    {.name = "http-intercept-ca-key", .env = "FAULT_HTTP_INTERCEPT_CA_KEY",
+     .type = FAULT_OPT_STRING, .metavar = "PEM",
+     .help = "Private key of --http-intercept-ca (default: ca-key.pem next to it)",
+     .offset = OFF(intercept_ca_key)},
+    {.name = "http-handshake-timeout", .env = "FAULT_HTTP_HANDSHAKE_TIMEOUT",
+     .type = FAULT_OPT_DURATION, .def = "60s",
+     .help = "Close client connections that send nothing, or do not finish their TLS "
+             "handshake, this long (0: never)",
+     .offset = OFF(handshake_timeout_us)},
     FAULT_OPTION_END};
+
+/* What clients may pick by ALPN, best first. */
+#define HP_ALPN "\x02h2\x08http/1.1"
 
 static const char *const schemes[] = {"http", "https", NULL};
 
@@ -91,6 +144,65 @@ bool hp_targeted(const hp_state *st, const char *host, uint16_t port)
 static int parse_listen(const char *text, char *host, size_t hostlen, uint16_t *port)
 {
     return hp_parse_hostport(text, strlen(text), host, hostlen, port, true);
+}
+
+/* TLS toward clients and interception: files are checked here, so that a
+ * bad path is bad input (exit status 2) and not a failed start. */
+static int configure_tls(fault_plugin *self, hp_state *st)
+{
+    char err[512];
+    bool cert = st->tls_cert && st->tls_cert[0], key = st->tls_key && st->tls_key[0];
+    if (cert != key) {
+        fault_plugin_error(self, "%s needs %s too", cert ? "--http-tls-cert" : "--http-tls-key",
+                           cert ? "--http-tls-key" : "--http-tls-cert");
+        return -EINVAL;
+    }
+    if (cert) {
+        fault_tls_server_opts o;
+        memset(&o, 0, sizeof o);
+        o.cert_file = st->tls_cert;
+        o.key_file = st->tls_key;
+        o.alpn = HP_ALPN;
+        st->tls_srv = fault_tls_server_new(&o, err, sizeof err);
+        if (!st->tls_srv) {
+            fault_plugin_error(self, "--http-tls-cert/--http-tls-key: %s", err);
+            return -EINVAL;
+        }
+    }
+    bool ca = st->intercept_ca && st->intercept_ca[0];
+    bool ca_key = st->intercept_ca_key && st->intercept_ca_key[0];
+    if (!st->intercept) {
+        if (ca || ca_key) {
+            fault_plugin_error(self, "%s only matters with --http-intercept",
+                               ca ? "--http-intercept-ca" : "--http-intercept-ca-key");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    char dir[4096], cert_path[4200], key_path[4200];
+    if (ca) {
+        snprintf(cert_path, sizeof cert_path, "%s", st->intercept_ca);
+    } else {
+        hp_pki_default_dir(dir, sizeof dir);
+        snprintf(cert_path, sizeof cert_path, "%s/ca.pem", dir);
+    }
+    if (ca_key) {
+        snprintf(key_path, sizeof key_path, "%s", st->intercept_ca_key);
+    } else {
+        /* ca-key.pem beside the certificate, as `fault ca generate` writes. */
+        snprintf(key_path, sizeof key_path, "%s", cert_path);
+        char *slash = strrchr(key_path, '/');
+        size_t at = slash ? (size_t)(slash - key_path + 1) : 0;
+        snprintf(key_path + at, sizeof key_path - at, "ca-key.pem");
+    }
+    st->pki = hp_pki_load(cert_path, key_path, HP_ALPN, err, sizeof err);
+    if (!st->pki) {
+        fault_plugin_error(self, "--http-intercept: %s%s", err,
+                           ca ? "" : " (run 'fault ca generate' first, or give "
+                                     "--http-intercept-ca and --http-intercept-ca-key)");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int configure(fault_plugin *self, void *state)
@@ -150,7 +262,7 @@ static int configure(fault_plugin *self, void *state)
             st->ov_port = st->ov_tls ? 443 : 80;
         st->have_override = true;
     }
-    return 0;
+    return configure_tls(self, st);
 }
 
 static int add_mapping(void *state, const fault_mapping *m, char *err, size_t errlen)
@@ -189,7 +301,7 @@ static void on_accept(fault_listener *l, fault_conn *c, void *ud)
         fault_conn_close(c);
         return;
     }
-    hp_sess_accept(fr, c);
+    hp_accept(fr, c);
 }
 
 static void announce(hp_state *st, hp_front *fr)
@@ -275,7 +387,9 @@ static void stop(fault_plugin *self, void *state)
         uv_close((uv_handle_t *)&st->announce, NULL);
         st->announce_init = false;
     }
+    hp_accept_close_all(st);
     hp_sess_close_all(st);
+    hp_h2_close_all(st);
     hp_tunnels_close_all(st);
     hp_pool_close_all(st);
 }
@@ -289,6 +403,11 @@ static void destroy(fault_plugin *self, void *state)
     free(st->maps);
     st->maps = NULL;
     st->nmaps = 0;
+    fault_tls_server_free(st->tls_srv);
+    st->tls_srv = NULL;
+    hp_pki_free(st->pki);
+    st->pki = NULL;
+    hp_h2_shutdown();
 }
 
 static const fault_protocol_ops protocol = {
@@ -298,7 +417,8 @@ static const fault_protocol_ops protocol = {
 };
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_PROTOCOL, .name = "http", .version = PACKAGE_VERSION,
-                    .summary = "HTTP/1.1 forward proxy, CONNECT tunnels and http(s):// mappings",
+                    .summary = "HTTP/1.1 and HTTP/2 forward proxy, CONNECT tunnels (interception), "
+                               "http(s):// mappings, TLS toward clients",
                     .license = "Apache-2.0", .options = options, .state_size = sizeof(hp_state),
                     .configure = configure, .start = start, .stop = stop, .destroy = destroy,
                     .protocol = &protocol);

@@ -1,19 +1,29 @@
-# plugins/http/ - the HTTP/1.1 protocol plugin: forward proxy, CONNECT
-# tunnels and http(s):// reverse mappings, parsing with llhttp.
+# plugins/http/ - the HTTP protocol plugin: forward proxy, CONNECT tunnels
+# (optionally intercepted) and http(s):// reverse mappings, HTTP/1.1 with
+# llhttp and HTTP/2 with nghttp2, TLS toward clients; and the `fault ca`
+# command plugin (ca.la), which shares its PKI code (pki.c).
 if PLUGIN_HTTP
-plugin_LTLIBRARIES += plugins/http/http.la
+plugin_LTLIBRARIES += plugins/http/http.la plugins/http/ca.la
 endif
 plugins_http_http_la_SOURCES = plugins/http/http.c plugins/http/h1.c plugins/http/session.c \
-	plugins/http/upstream.c plugins/http/tunnel.c plugins/http/proxy.h
-plugins_http_http_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(LLHTTP_CPPFLAGS) $(SSL_CFLAGS)
+	plugins/http/upstream.c plugins/http/tunnel.c plugins/http/accept.c plugins/http/h2.c \
+	plugins/http/pki.c plugins/http/proxy.h
+plugins_http_http_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(LLHTTP_CPPFLAGS) $(SSL_CFLAGS) $(NGHTTP2_CFLAGS)
 plugins_http_http_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_http_http_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
-plugins_http_http_la_LIBADD = $(PLUGIN_LIBADD) $(LLHTTP_LIB) $(SSL_LIBS)
+plugins_http_http_la_LIBADD = $(PLUGIN_LIBADD) $(LLHTTP_LIB) $(SSL_LIBS) $(NGHTTP2_LIBS)
 
-HTTP_TESTS = plugins/http/tests/forward.sh plugins/http/tests/errors.sh plugins/http/tests/sse.sh plugins/http/tests/bigfile.sh plugins/http/tests/targeting.sh plugins/http/tests/connect.sh plugins/http/tests/reverse.sh plugins/http/tests/hooks.sh
+plugins_http_ca_la_SOURCES = plugins/http/ca.c plugins/http/pki.c plugins/http/proxy.h
+plugins_http_ca_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(LLHTTP_CPPFLAGS) $(SSL_CFLAGS)
+plugins_http_ca_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_http_ca_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
+plugins_http_ca_la_LIBADD = $(PLUGIN_LIBADD) $(SSL_LIBS)
+
+HTTP_TESTS = plugins/http/tests/forward.sh plugins/http/tests/errors.sh plugins/http/tests/sse.sh plugins/http/tests/bigfile.sh plugins/http/tests/targeting.sh plugins/http/tests/connect.sh plugins/http/tests/reverse.sh plugins/http/tests/hooks.sh \
+	plugins/http/tests/tls.sh plugins/http/tests/h2.sh plugins/http/tests/splice.sh
 TESTS += $(HTTP_TESTS)
 EXTRA_DIST += $(HTTP_TESTS) plugins/http/tests/common.sh plugins/http/tests/upstream.py \
-	plugins/http/tests/hookprobe.c plugins/http/fuzz_http.c
+	plugins/http/tests/hookprobe.c plugins/http/fuzz_http.c plugins/http/bench.sh
 
 # A plugin that drives the HTTP hooks (PENDING, status changes, answers)
 # for hooks.sh; built for `make check` only.

@@ -8,6 +8,13 @@
  *   session.c   one client connection: parsing, exchanges, chains
  *   upstream.c  upstream connections: connecting, the idle pool
  *   tunnel.c    CONNECT tunnels that bypass the faults
+ *   accept.c    accepted connections: TLS or plaintext, HTTP/2 or
+ *               HTTP/1 (told apart by their first bytes), CONNECT
+ *               interception
+ *   h2.c        HTTP/2 client connections (nghttp2), their streams, and
+ *               HTTP/2 upstream connections
+ *   pki.c       the local CA: generation, loading, leaf certificates
+ *               (shared with the `fault ca` command plugin, ca.c)
  *
  * Not an installed header: plugins see only <fault/plugin.h>.
  */
@@ -42,6 +49,11 @@ typedef struct hp_buf {
 int hp_buf_add(hp_buf *b, const void *data, size_t len);
 int hp_buf_str(hp_buf *b, const char *s);
 int hp_buf_printf(hp_buf *b, const char *fmt, ...) FAULT_PRINTF(2, 3);
+/* Decimal and lower-case hex, without printf. */
+int hp_buf_u64(hp_buf *b, uint64_t v);
+int hp_buf_hex(hp_buf *b, uint64_t v);
+/* strlcpy: copies what fits (NUL-terminated), returns strlen(src). */
+size_t hp_copy(char *dst, size_t size, const char *src);
 /* Drops the first n bytes. */
 void hp_buf_consume(hp_buf *b, size_t n);
 void hp_buf_free(hp_buf *b);
@@ -60,8 +72,11 @@ typedef struct hp_head {
     size_t n, cap;
     int state;        /* which span is open (see h1.c) */
     bool too_big;     /* more than HP_MAX_HEAD: the message is refused */
-    int8_t conn;      /* has a Connection header: -1 not looked yet */
+    int8_t conn;      /* Connection headers found (up to HP_CONN_IDX), -1: not
+                       * looked yet; conn_idx holds their indices */
+    uint16_t conn_idx[4];
 } hp_head;
+#define HP_CONN_IDX 4
 
 /* An llhttp parser with the head it collects. The callbacks below find the
  * head from the parser, so a user fills its llhttp_settings_t with them and
@@ -153,10 +168,15 @@ struct hp_up;
 struct hp_tun;
 struct hp_creq;
 
-/* One listener: the forward proxy, or a reverse mapping. */
+/* One listener: the forward proxy, or a reverse mapping; or, owned by a
+ * session, the inside of an intercepted CONNECT tunnel (reverse, toward
+ * https://host:port, keeping the client's Host). */
 typedef struct hp_front {
     struct hp_state *st;
     bool reverse;
+    bool keep_host;  /* reverse: send the client's Host, not the upstream's */
+    bool intercept;  /* the inside of an intercepted tunnel */
+    int refs;        /* owned fronts (intercept): freed at 0 */
     char text[300];          /* the mapping as written, for messages */
     char lhost[HP_MAX_HOST]; /* where it listens */
     uint16_t lport;
@@ -177,6 +197,12 @@ typedef struct hp_state {
     const char *override;
     uint64_t idle_timeout_us;
     bool via;
+    const char *tls_cert;
+    const char *tls_key;
+    bool intercept;
+    const char *intercept_ca;
+    const char *intercept_ca_key;
+    uint64_t handshake_timeout_us;
 
     fault_plugin *self;
     uv_loop_t *loop;
@@ -201,40 +227,101 @@ typedef struct hp_state {
     uv_timer_t announce;
     bool announce_init;
     bool stopping;
+    fault_tls_server *tls_srv;  /* --http-tls-cert/--http-tls-key */
+    struct hp_pki *pki;         /* --http-intercept */
+    struct hp_acc *accs;        /* connections not yet handed on */
+    struct hp_h2 *h2s;          /* HTTP/2 client connections */
 } hp_state;
 
 /* Whether faults apply to requests for host:port (--upstream). */
 bool hp_targeted(const hp_state *st, const char *host, uint16_t port);
 
+/* ---- accept.c ---- */
+
+/* A client connected to a listener of fr. */
+void hp_accept(hp_front *fr, fault_conn *c);
+/* The inside of a CONNECT tunnel to host:port (targeted) is to be
+ * intercepted: s, c and u (the upstream connection the CONNECT made) are
+ * handed over; early are client bytes that followed the CONNECT head.
+ * The first byte the client sends decides: a TLS ClientHello is answered
+ * with a certificate for the host from the local CA and the tunnel
+ * carries HTTP from then on; anything else (or the upstream speaking
+ * first) relays the tunnel as before. */
+void hp_intercept(hp_state *st, fault_stream *s, fault_conn *c, fault_conn *u, const char *host,
+                  uint16_t port, const uint8_t *early, size_t len);
+void hp_accept_close_all(hp_state *st);
+void hp_front_release(hp_front *fr);
+
 /* ---- session.c ---- */
 
-void hp_sess_accept(hp_front *fr, fault_conn *c);
+/* HTTP/1 on c (plain or TLS already) for the stream s, which the session
+ * now owns; initial are bytes already read from c. Takes a reference on
+ * fr. */
+void hp_sess_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *initial,
+                   size_t len);
 void hp_sess_close_all(hp_state *st);
+
+/* ---- h2.c ---- */
+
+/* HTTP/2 (the client sent the connection preface, or chose h2 by ALPN) on
+ * c for the stream s, which the session now owns. */
+void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *initial,
+                 size_t len);
+void hp_h2_close_all(hp_state *st);
+/* Frees what the HTTP/2 code keeps for the whole process (destroy()). */
+void hp_h2_shutdown(void);
+
+/* ---- pki.c ---- */
+
+typedef struct hp_pki hp_pki;
+/* Where `fault ca generate` writes and --http-intercept looks by default:
+ * $FAULT_CA_DIR, else $XDG_CONFIG_HOME/fault/ca, else ~/.config/fault/ca. */
+void hp_pki_default_dir(char *out, size_t len);
+/* Writes ca.pem and ca-key.pem (mode 0600) in dir (created if missing).
+ * Refuses to overwrite unless force. Returns 0 or -1 with err. */
+int hp_pki_generate(const char *dir, const char *name, int days, bool force, char *err,
+                    size_t errlen);
+/* Loads a CA (certificate and key PEM files); NULL with err. */
+hp_pki *hp_pki_load(const char *cert_file, const char *key_file, const char *alpn, char *err,
+                    size_t errlen);
+/* A server context whose certificate answers for host (a name or an IP
+ * literal), signed by the CA; made on first use and cached. NULL on
+ * failure (logged). The cache keeps the reference: do not free it. */
+fault_tls_server *hp_pki_server_for(hp_pki *pki, const char *host);
+size_t hp_pki_cached(const hp_pki *pki);
+void hp_pki_free(hp_pki *pki);
 
 /* ---- upstream.c ---- */
 
-typedef struct hp_up {
+typedef struct hp_up hp_up;
+/* Bytes or an error (UV_EOF included) from a bound upstream connection. */
+typedef void (*hp_up_read_fn)(void *owner, hp_up *up, long nread, const uint8_t *data);
+
+struct hp_up {
     hp_state *st;
     fault_conn *c;
     char key[HP_MAX_HOST + 16];
-    struct hp_sess *sess; /* bound to an exchange, or NULL when idle */
+    void *owner;          /* bound to an exchange (a session or an HTTP/2
+                           * stream), or NULL when idle */
+    hp_up_read_fn on_read; /* the owner's */
     uint64_t idle_since;
     struct hp_up *prev, *next; /* in the pool */
     bool pooled;
-} hp_up;
+};
 
 /* status < 0: up is NULL and the attempt failed. */
-typedef void (*hp_up_cb)(struct hp_sess *s, hp_up *up, int status);
+typedef void (*hp_up_cb)(void *owner, hp_up *up, int status);
 
 void hp_up_key(char *key, size_t len, const char *host, uint16_t port, bool tls);
 /* An idle pooled connection for key, or NULL. */
 hp_up *hp_pool_take(hp_state *st, const char *key);
 /* Starts a connection; cb runs later (never from inside this call). s
- * (may be NULL) lets stream faults see the attempt. Returns the request,
- * to be cancelled with hp_connect_cancel(), or NULL with *err set. */
-struct hp_creq *hp_connect(hp_state *st, struct hp_sess *sess, fault_stream *s, const char *host,
-                           uint16_t port, bool tls, hp_up_cb cb, int *err);
-/* The session no longer waits: the connection, if any, is closed. */
+ * (may be NULL) lets stream faults see the attempt. alpn (wire format, or
+ * NULL) is offered on TLS connections. Returns the request, to be
+ * cancelled with hp_connect_cancel(), or NULL with *err set. */
+struct hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host,
+                           uint16_t port, bool tls, const char *alpn, hp_up_cb cb, int *err);
+/* The owner no longer waits: the connection, if any, is closed. */
 void hp_connect_cancel(struct hp_creq *r);
 /* Done with up: back to the pool when reusable, else closed. */
 void hp_up_release(hp_up *up, bool reusable);
@@ -243,7 +330,7 @@ void hp_up_close(hp_up *up, bool reset);
 void hp_up_on_read(fault_conn *c, long nread, const uint8_t *data, void *ud);
 void hp_pool_close_all(hp_state *st);
 /* session.c: bytes or an error from the upstream of a bound connection. */
-void hp_sess_up_read(struct hp_sess *s, hp_up *up, long nread, const uint8_t *data);
+void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data);
 
 /* ---- tunnel.c ---- */
 

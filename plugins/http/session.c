@@ -33,6 +33,14 @@
  * upstream socket's queue), nor the upstream while its bytes wait on the
  * way down; both resume below HP_LOW_WATER.
  *
+ * Bodies in the kernel: the rest of a response body of known length
+ * (Content-Length, at least SPLICE_MIN bytes) that no fault stage would
+ * see (no stage on the SERVER/INGRESS and CLIENT/INGRESS chains, or an
+ * untargeted exchange) moves from the upstream socket to the client's with
+ * fault_conn_splice(), never through user space, when both legs are plain
+ * TCP and nothing of ours waits for the client. This is what keeps bulk
+ * downloads near the speed of a direct connection.
+ *
  * Failures: before a response head went to the client, the client gets a
  * short text answer: 502 (refused, reset, unresolvable, TLS failure, bad
  * response), 504 (--http-upstream-timeout: no response byte that long
@@ -112,6 +120,7 @@ typedef struct hp_ex {
     bool head_sent;   /* a response head went to the client path */
     bool resp_done;   /* the whole response went to the client path */
     bool eof_pending; /* upstream EOF while the response hook ran */
+    bool splicing;    /* the body goes upstream -> client in the kernel */
     /* Kept across exchanges (everything above is reset per exchange). */
     hp_buf rinb;
 } hp_ex;
@@ -193,12 +202,15 @@ static void respond(hp_sess *s, int status, const char *text, bool from_x, bool 
 static void out_write(hp_sess *s, bool targeted, const uint8_t *p, size_t n);
 static void maybe_arm_response_timer(hp_sess *s);
 static void up_drop(hp_sess *s, bool reset);
+static void maybe_splice(hp_sess *s);
+static void on_response_complete(hp_sess *s);
 
 /* ---- references ---- */
 
 static void on_timer_closed(uv_handle_t *h)
 {
     hp_sess *s = h->data;
+    hp_front_release(s->fr);
     hp_parser_free(&s->req);
     hp_parser_free(&s->resp);
     hp_parser_free(&s->front);
@@ -260,6 +272,18 @@ static void segq_clear(segq *q)
 static size_t pend(const fault_chain *c)
 {
     return c ? fault_chain_pending(c) : 0;
+}
+
+/* Bytes into a chain. A chain without stages hands them to its output at
+ * once anyway: calling the output directly saves the copy into a node and
+ * its allocation, on every read of the hot path. */
+static void cpush(fault_chain *c, const fault_chain_ops *ops, void *ud, const uint8_t *p,
+                  size_t n)
+{
+    if (fault_chain_stages(c) == 0)
+        ops->output(ud, p, n);
+    else
+        fault_chain_push(c, p, n);
 }
 
 /* ---- timers ---- */
@@ -412,7 +436,7 @@ static void egress_in(hp_sess *s, bool targeted, bool eof, const uint8_t *p, siz
             if (eof)
                 fault_chain_eof(s->ceg);
             else
-                fault_chain_push(s->ceg, p, n);
+                cpush(s->ceg, &ceg_ops, s, p, n);
             return;
         }
         if (pend(s->ceg) == 0) {
@@ -447,7 +471,7 @@ static void egress_pump(hp_sess *s)
                     if (g->eof)
                         fault_chain_eof(s->ceg);
                     else
-                        fault_chain_push(s->ceg, g->data, g->len);
+                        cpush(s->ceg, &ceg_ops, s, g->data, g->len);
                 }
             } else if (g->eof) {
                 deliver_eof(s);
@@ -594,7 +618,8 @@ static int req_on_body(llhttp_t *p, const char *at, size_t n)
     if (ex->req_chunked) {
         /* One chunk per piece: boundaries need not match the client's. */
         s->scratch.len = 0;
-        hp_buf_printf(&s->scratch, "%zx\r\n", n);
+        hp_buf_hex(&s->scratch, n);
+        hp_buf_add(&s->scratch, "\r\n", 2);
         hp_buf_add(&s->scratch, at, n);
         hp_buf_add(&s->scratch, "\r\n", 2);
         up_out(s, s->scratch.p, s->scratch.len);
@@ -697,21 +722,21 @@ static void on_request_head(hp_sess *s)
             respond(s, 405, "CONNECT is for the forward proxy, not a mapping", false, true);
             return;
         }
-        snprintf(ex->host, sizeof ex->host, "%s", fr->host);
+        hp_copy(ex->host, sizeof ex->host, fr->host);
         ex->port = fr->port;
         ex->tls = fr->tls;
-        snprintf(addressed, sizeof addressed, "%s", host_hdr ? host_hdr : fr->authority);
+        hp_copy(addressed, sizeof addressed, host_hdr ? host_hdr : fr->authority);
     } else if (ex->connect) {
-        snprintf(ex->host, sizeof ex->host, "%s", t.host);
+        hp_copy(ex->host, sizeof ex->host, t.host);
         ex->port = t.port;
         hp_authority(addressed, sizeof addressed, t.host, t.port, false, false);
     } else if (t.form == HP_ABSOLUTE) {
-        snprintf(ex->host, sizeof ex->host, "%s", t.host);
+        hp_copy(ex->host, sizeof ex->host, t.host);
         ex->port = t.port;
         ex->tls = t.tls;
         hp_authority(addressed, sizeof addressed, t.host, t.port, t.tls, true);
     } else if (st->have_override) {
-        snprintf(addressed, sizeof addressed, "%s", host_hdr ? host_hdr : "");
+        hp_copy(addressed, sizeof addressed, host_hdr ? host_hdr : "");
     } else {
         respond(s, 400,
                 "this is a forward proxy: send requests in absolute form (curl -x, HTTP_PROXY)",
@@ -719,7 +744,7 @@ static void on_request_head(hp_sess *s)
         return;
     }
     if (st->have_override && !fr->reverse && !ex->connect) {
-        snprintf(ex->host, sizeof ex->host, "%s", st->ov_host);
+        hp_copy(ex->host, sizeof ex->host, st->ov_host);
         ex->port = st->ov_port;
         ex->tls = st->ov_tls;
         if (!addressed[0])
@@ -734,18 +759,29 @@ static void on_request_head(hp_sess *s)
         sess_teardown(s, true, -ENOMEM);
         return;
     }
-    snprintf(ex->path, pathlen + 2, "%s%.*s", slash ? "/" : "", (int)pathlen, path);
+    if (slash)
+        ex->path[0] = '/';
+    memcpy(ex->path + slash, path, pathlen);
+    ex->path[pathlen + slash] = '\0';
+    /* Built without printf: this runs for every request. */
+    size_t ul;
     if (ex->connect) {
-        snprintf(fullurl, sizeof fullurl, "%s", addressed);
-    } else if (fr->reverse || (st->have_override && t.form != HP_ABSOLUTE)) {
-        char auth[HP_MAX_HOST + 8];
-        hp_authority(auth, sizeof auth, ex->host, ex->port, ex->tls, true);
-        snprintf(fullurl, sizeof fullurl, "%s://%s%s", ex->tls ? "https" : "http", auth,
-                 ex->path);
+        ul = hp_copy(fullurl, sizeof fullurl, addressed);
     } else {
-        snprintf(fullurl, sizeof fullurl, "%s://%s%s", t.tls ? "https" : "http", addressed,
-                 ex->path);
+        bool tls = t.tls;
+        const char *auth_p = addressed;
+        char auth[HP_MAX_HOST + 8];
+        if (fr->reverse || (st->have_override && t.form != HP_ABSOLUTE)) {
+            hp_authority(auth, sizeof auth, ex->host, ex->port, ex->tls, true);
+            auth_p = auth;
+            tls = ex->tls;
+        }
+        ul = hp_copy(fullurl, sizeof fullurl, tls ? "https://" : "http://");
+        ul += hp_copy(fullurl + ul, sizeof fullurl - ul, auth_p);
+        if (ul < sizeof fullurl)
+            hp_copy(fullurl + ul, sizeof fullurl - ul, ex->path);
     }
+    (void)ul;
     ex->x = fault_http_exchange_new(st->self, s->s, method, fullurl, addressed, ex->path);
     if (!ex->x) {
         sess_teardown(s, true, -ENOMEM);
@@ -753,7 +789,7 @@ static void on_request_head(hp_sess *s)
     }
     /* Host first: the target's authority for absolute-form requests (RFC
      * 9112 3.2.2), the upstream's for mappings, the client's otherwise. */
-    const char *host_out = fr->reverse ? fr->authority : addressed;
+    const char *host_out = fr->reverse && !fr->keep_host ? fr->authority : addressed;
     if (!ex->connect && host_out[0])
         fault_http_header_add(ex->x, FAULT_HTTP_REQUEST, "Host", host_out);
     bool via_done = false;
@@ -1056,7 +1092,7 @@ static void up_out(hp_sess *s, const uint8_t *p, size_t n)
     if (!ex->up || !n)
         return;
     if (ex->se)
-        fault_chain_push(ex->se, p, n);
+        cpush(ex->se, &se_ops, s, p, n);
     else
         up_write(s, p, n);
 }
@@ -1079,7 +1115,7 @@ static void up_drop(hp_sess *s, bool reset)
     if (ex->up) {
         hp_up *up = ex->up;
         ex->up = NULL;
-        up->sess = NULL;
+        up->owner = NULL;
         hp_up_close(up, reset);
     }
     timer_stop(s, T_CONNECT);
@@ -1091,7 +1127,10 @@ static void write_request_head(hp_sess *s)
     hp_ex *ex = &s->ex;
     hp_buf *b = &s->scratch;
     b->len = 0;
-    hp_buf_printf(b, "%s %s HTTP/1.1\r\n", fault_http_method(ex->x), ex->path);
+    hp_buf_str(b, fault_http_method(ex->x));
+    hp_buf_add(b, " ", 1);
+    hp_buf_str(b, ex->path);
+    hp_buf_add(b, " HTTP/1.1\r\n", 11);
     size_t n = fault_http_header_count(ex->x, FAULT_HTTP_REQUEST);
     for (size_t i = 0; i < n; i++) {
         const char *name, *value;
@@ -1101,10 +1140,13 @@ static void write_request_head(hp_sess *s)
             continue;
         hp_buf_header(b, name, value);
     }
-    if (ex->req_chunked)
+    if (ex->req_chunked) {
         hp_buf_str(b, "Transfer-Encoding: chunked\r\n");
-    else if (ex->req_cl)
-        hp_buf_printf(b, "Content-Length: %" PRIu64 "\r\n", ex->req_clen);
+    } else if (ex->req_cl) {
+        hp_buf_add(b, "Content-Length: ", 16);
+        hp_buf_u64(b, ex->req_clen);
+        hp_buf_add(b, "\r\n", 2);
+    }
     hp_buf_str(b, "\r\n");
     up_out(s, b->p, b->len);
 }
@@ -1117,7 +1159,8 @@ static void ex_bind(hp_sess *s, hp_up *up)
 {
     hp_ex *ex = &s->ex;
     ex->up = up;
-    up->sess = s;
+    up->owner = s;
+    up->on_read = hp_sess_up_read;
     if (ex->connect) {
         /* The 200 goes out; the relay takes both sockets once it left. */
         static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -1146,8 +1189,9 @@ static void ex_bind(hp_sess *s, hp_up *up)
     maybe_arm_response_timer(s);
 }
 
-static void on_up_ready(struct hp_sess *s, hp_up *up, int status)
+static void on_up_ready(void *owner, hp_up *up, int status)
 {
+    hp_sess *s = owner;
     hp_ex *ex = &s->ex;
     ex->creq = NULL;
     timer_stop(s, T_CONNECT);
@@ -1170,7 +1214,7 @@ static void ex_connect(hp_sess *s)
     int err = 0;
     ex->reused = false;
     ex->creq = hp_connect(s->st, s, ex->targeted ? s->s : NULL, ex->host, ex->port, ex->tls,
-                          on_up_ready, &err);
+                          NULL, on_up_ready, &err);
     if (!ex->creq) {
         up_failed(s, err);
         return;
@@ -1300,7 +1344,8 @@ static int resp_on_body(llhttp_t *p, const char *at, size_t n)
     if (ex->out_chunked) {
         hp_buf *b = &s->scratch;
         b->len = 0;
-        hp_buf_printf(b, "%zx\r\n", n);
+        hp_buf_hex(b, n);
+        hp_buf_add(b, "\r\n", 2);
         hp_buf_add(b, at, n);
         hp_buf_add(b, "\r\n", 2);
         out_write(s, ex->targeted, b->p, b->len);
@@ -1352,7 +1397,11 @@ static void send_response_head(hp_sess *s)
         ex->close_after = true;
     hp_buf *b = &s->scratch;
     b->len = 0;
-    hp_buf_printf(b, "HTTP/1.1 %d %s\r\n", status, reason);
+    hp_buf_add(b, "HTTP/1.1 ", 9);
+    hp_buf_u64(b, (uint64_t)status);
+    hp_buf_add(b, " ", 1);
+    hp_buf_str(b, reason);
+    hp_buf_add(b, "\r\n", 2);
     size_t n = fault_http_header_count(ex->x, FAULT_HTTP_RESPONSE);
     bool via_done = false;
     for (size_t i = 0; i < n; i++) {
@@ -1373,10 +1422,13 @@ static void send_response_head(hp_sess *s)
     if (st->via && !via_done)
         hp_buf_str(b, "Via: 1.1 fault\r\n");
     if (!no_body) {
-        if (ex->resp_cl)
-            hp_buf_printf(b, "Content-Length: %" PRIu64 "\r\n", ex->resp_clen);
-        else if (ex->out_chunked)
+        if (ex->resp_cl) {
+            hp_buf_add(b, "Content-Length: ", 16);
+            hp_buf_u64(b, ex->resp_clen);
+            hp_buf_add(b, "\r\n", 2);
+        } else if (ex->out_chunked) {
             hp_buf_str(b, "Transfer-Encoding: chunked\r\n");
+        }
     }
     if (ex->close_after)
         hp_buf_str(b, "Connection: close\r\n");
@@ -1592,8 +1644,9 @@ static void resp_eof(hp_sess *s)
     up_failed(s, ex->resp_byte ? UV_EPROTO : UV_EOF);
 }
 
-void hp_sess_up_read(struct hp_sess *s, hp_up *up, long nread, const uint8_t *data)
+void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data)
 {
+    hp_sess *s = sess;
     hp_ex *ex = &s->ex;
     if (s->dead || ex->up != up)
         return;
@@ -1605,7 +1658,7 @@ void hp_sess_up_read(struct hp_sess *s, hp_up *up, long nread, const uint8_t *da
             timer_stop(s, T_RESPONSE);
         }
         if (ex->si)
-            fault_chain_push(ex->si, data, (size_t)nread);
+            cpush(ex->si, &si_ops, s, data, (size_t)nread);
         else
             resp_run(s, data, (size_t)nread);
     } else if (nread == UV_EOF) {
@@ -1849,7 +1902,7 @@ static void out_write(hp_sess *s, bool targeted, const uint8_t *p, size_t n)
     if (!s->oq.head) {
         if (targeted) {
             if (client_chains(s))
-                fault_chain_push(s->cin, p, n);
+                cpush(s->cin, &cin_ops, s, p, n);
             return;
         }
         if (pend(s->cin) == 0) {
@@ -1903,7 +1956,7 @@ static void out_pump(hp_sess *s)
                     if (g->eof)
                         fault_chain_eof(s->cin);
                     else
-                        fault_chain_push(s->cin, g->data, g->len);
+                        cpush(s->cin, &cin_ops, s, g->data, g->len);
                 }
             } else if (g->eof) {
                 client_shutdown(s);
@@ -2016,8 +2069,13 @@ static void tunnel_try_switch(hp_sess *s)
     s->s = NULL;
     hp_buf data = s->inb;
     s->inb = (hp_buf){0};
+    char host[HP_MAX_HOST];
+    uint16_t port = ex->port;
+    hp_copy(host, sizeof host, ex->host);
     sess_teardown(s, false, 0);
-    if (targeted)
+    if (targeted && st->pki)
+        hp_intercept(st, stream, c, u, host, port, data.p, data.len);
+    else if (targeted)
         fault_stream_relay_with(stream, u, data.p, data.len, NULL, 0);
     else
         hp_tunnel_plain(st, stream, c, u, data.p, data.len);
@@ -2046,7 +2104,7 @@ static void flow(hp_sess *s)
             fault_conn_read_start(s->c, on_client_read, s);
         }
     }
-    if (ex->up && !ex->connect && !ex->up_eof && ex->up_reading) {
+    if (ex->up && !ex->connect && !ex->up_eof && ex->up_reading && !ex->splicing) {
         size_t in = s->oq.bytes + ex->rinb.len + pend(s->cin) + pend(ex->si) + s->ccork.len +
                     fault_conn_write_queued(s->c);
         if (!ex->up_paused && in > HP_HIGH_WATER) {
@@ -2057,6 +2115,68 @@ static void flow(hp_sess *s)
             fault_conn_read_start(ex->up->c, hp_up_on_read, ex->up);
         }
     }
+    maybe_splice(s);
+}
+
+/* ---- bodies in the kernel ---- */
+
+#define SPLICE_MIN (256 * 1024)
+
+static void on_spliced(fault_conn *from, fault_conn *to, int status, uint64_t moved, void *ud)
+{
+    hp_sess *s = ud;
+    hp_ex *ex = &s->ex;
+    (void)from;
+    (void)to;
+    ex->splicing = false;
+    if (s->dead)
+        return;
+    sess_ref(s);
+    cork_begin(s);
+    s->bytes_in += moved;
+    fault_log_debug(s->st->self, "%s: %" PRIu64 " body bytes from %s spliced (%s)", s->peer, moved,
+                    ex->target, status ? fault_strerror(status) : "complete");
+    if (status == 0) {
+        /* The whole body went: the response is complete (the parser,
+         * which did not see it, starts afresh with the next exchange). */
+        on_response_complete(s);
+    } else if (status == UV_EOF) {
+        fault_log_info(s->st->self, "%s: %s closed in the middle of a response body", s->peer,
+                       ex->target);
+        up_failed(s, UV_EPROTO);
+    } else {
+        sess_teardown(s, true, status);
+    }
+    cork_end(s);
+    flow(s);
+    sess_unref(s);
+}
+
+static void maybe_splice(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    if (ex->splicing || !ex->active || ex->rs != RS_BODY || !ex->resp_cl || ex->out_chunked ||
+        !ex->up || !ex->up_reading || ex->up_eof || ex->eof_pending || ex->rinb.len ||
+        s->in_resp_run || s->out_closed || s->out_eof_queued || s->oq.head || s->ccork.len)
+        return;
+    uint64_t left = s->resp.p.content_length;
+    if (left < SPLICE_MIN)
+        return;
+    /* No fault may miss these bytes. */
+    if ((ex->si && (fault_chain_stages(ex->si) || pend(ex->si))) ||
+        (s->cin && (fault_chain_stages(s->cin) || pend(s->cin))) ||
+        fault_conn_write_queued(s->c) != 0)
+        return;
+    fault_conn *u = ex->up->c;
+    if (!ex->up_paused)
+        fault_conn_read_stop(u);
+    int rc = fault_conn_splice(u, s->c, left, on_spliced, s);
+    if (rc < 0) {
+        if (!ex->up_paused)
+            fault_conn_read_start(u, hp_up_on_read, ex->up);
+        return;
+    }
+    ex->splicing = true;
 }
 
 /* ---- timers ---- */
@@ -2142,7 +2262,7 @@ static void sess_teardown(hp_sess *s, bool reset, int error)
     if (ex->up) {
         hp_up *up = ex->up;
         ex->up = NULL;
-        up->sess = NULL;
+        up->owner = NULL;
         hp_up_close(up, reset);
     }
     if (ex->x) {
@@ -2202,30 +2322,26 @@ static void settings_init(void)
     resp_settings.on_message_complete = resp_on_complete;
 }
 
-void hp_sess_accept(hp_front *fr, fault_conn *c)
+void hp_sess_start(hp_front *fr, fault_conn *c, fault_stream *stream, const uint8_t *initial,
+                   size_t len)
 {
     hp_state *st = fr->st;
     settings_init();
     hp_sess *s = calloc(1, sizeof *s);
     if (!s) {
         fault_conn_reset(c);
+        fault_stream_finish(stream, 0, 0, -ENOMEM);
         return;
     }
     s->st = st;
     s->fr = fr;
+    fr->refs++;
     s->c = c;
     s->refs = 1;
     snprintf(s->peer, sizeof s->peer, "%s", fault_conn_peer(c));
     uv_timer_init(st->loop, &s->timer);
     s->timer.data = s;
-    s->s = fault_stream_new(st->self, c, fr->target);
-    if (!s->s) {
-        s->c = NULL;
-        fault_conn_reset(c);
-        s->dead = true;
-        sess_unref(s);
-        return;
-    }
+    s->s = stream;
     fault_stream_set_end(s->s, on_stream_end, s);
     hp_parser_init(&s->req, HTTP_REQUEST, &req_settings, s);
     hp_parser_init(&s->resp, HTTP_RESPONSE, &resp_settings, s);
@@ -2240,8 +2356,13 @@ void hp_sess_accept(hp_front *fr, fault_conn *c)
     if (st->sessions)
         st->sessions->prev = s;
     st->sessions = s;
-    if (fault_conn_read_start(c, on_client_read, s) < 0)
+    if (fault_conn_read_start(c, on_client_read, s) < 0) {
         sess_teardown(s, true, -EIO);
+        return;
+    }
+    /* What the acceptor read to tell HTTP/1 from the rest. */
+    if (len)
+        on_client_read(c, (long)len, initial, s);
 }
 
 void hp_sess_close_all(hp_state *st)

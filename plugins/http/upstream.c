@@ -29,7 +29,7 @@
 
 typedef struct hp_creq {
     hp_state *st;
-    struct hp_sess *sess; /* NULL once cancelled */
+    void *owner; /* NULL once cancelled */
     char key[HP_MAX_HOST + 16];
     hp_up_cb cb;
     struct hp_creq *prev, *next;
@@ -37,7 +37,23 @@ typedef struct hp_creq {
 
 void hp_up_key(char *key, size_t len, const char *host, uint16_t port, bool tls)
 {
-    snprintf(key, len, "%s|%s|%u", tls ? "https" : "http", host, port);
+    /* "scheme|host|port", built without printf (once per request). */
+    char tmp[HP_MAX_HOST + 16];
+    size_t i = hp_copy(tmp, sizeof tmp - 8, tls ? "https|" : "http|");
+    i += hp_copy(tmp + i, sizeof tmp - 8 - i, host);
+    if (i > sizeof tmp - 9)
+        i = sizeof tmp - 9;
+    tmp[i++] = '|';
+    char d[8];
+    size_t k = sizeof d;
+    unsigned v = port;
+    do {
+        d[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(tmp + i, d + k, sizeof d - k);
+    tmp[i + sizeof d - k] = '\0';
+    hp_copy(key, len, tmp);
 }
 
 static void pool_unlink(hp_up *up)
@@ -96,8 +112,8 @@ void hp_up_on_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
 {
     hp_up *up = ud;
     (void)c;
-    if (up->sess) {
-        hp_sess_up_read(up->sess, up, nread, data);
+    if (up->owner) {
+        up->on_read(up->owner, up, nread, data);
         return;
     }
     /* Idle: the upstream closed it, or spoke out of turn. Either way it
@@ -108,7 +124,8 @@ void hp_up_on_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
 void hp_up_release(hp_up *up, bool reusable)
 {
     hp_state *st = up->st;
-    up->sess = NULL;
+    up->owner = NULL;
+    up->on_read = NULL;
     size_t same = 0;
     for (hp_up *p = st->pool; p; p = p->next)
         if (strcmp(p->key, up->key) == 0)
@@ -156,34 +173,34 @@ static void on_connected(fault_conn *c, int status, void *ud)
         st->creqs = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    if (!r->sess) {
+    if (!r->owner) {
         if (c)
             fault_conn_close(c);
         free(r);
         return;
     }
     if (status < 0 || !c) {
-        r->cb(r->sess, NULL, status < 0 ? status : -EIO);
+        r->cb(r->owner, NULL, status < 0 ? status : -EIO);
         free(r);
         return;
     }
     hp_up *up = calloc(1, sizeof *up);
     if (!up) {
         fault_conn_close(c);
-        r->cb(r->sess, NULL, -ENOMEM);
+        r->cb(r->owner, NULL, -ENOMEM);
         free(r);
         return;
     }
     up->st = st;
     up->c = c;
     snprintf(up->key, sizeof up->key, "%s", r->key);
-    up->sess = r->sess;
-    r->cb(r->sess, up, 0);
+    /* The owner binds it (owner and on_read) in its callback. */
+    r->cb(r->owner, up, 0);
     free(r);
 }
 
-hp_creq *hp_connect(hp_state *st, struct hp_sess *sess, fault_stream *s, const char *host,
-                    uint16_t port, bool tls, hp_up_cb cb, int *err)
+hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host,
+                    uint16_t port, bool tls, const char *alpn, hp_up_cb cb, int *err)
 {
     hp_creq *r = calloc(1, sizeof *r);
     if (!r) {
@@ -191,7 +208,7 @@ hp_creq *hp_connect(hp_state *st, struct hp_sess *sess, fault_stream *s, const c
         return NULL;
     }
     r->st = st;
-    r->sess = sess;
+    r->owner = owner;
     r->cb = cb;
     hp_up_key(r->key, sizeof r->key, host, port, tls);
     /* Verification is on; --tls-ca-file and --tls-no-verify (core options)
@@ -199,6 +216,7 @@ hp_creq *hp_connect(hp_state *st, struct hp_sess *sess, fault_stream *s, const c
     fault_tls_client_opts opts;
     memset(&opts, 0, sizeof opts);
     opts.verify = true;
+    opts.alpn = alpn;
     int rc = fault_connect(st->self, s, host, port, tls ? &opts : NULL, on_connected, r);
     if (rc < 0) {
         free(r);
@@ -215,7 +233,7 @@ hp_creq *hp_connect(hp_state *st, struct hp_sess *sess, fault_stream *s, const c
 void hp_connect_cancel(hp_creq *r)
 {
     if (r)
-        r->sess = NULL;
+        r->owner = NULL;
 }
 
 void hp_pool_close_all(hp_state *st)
@@ -227,5 +245,5 @@ void hp_pool_close_all(hp_state *st)
         st->sweep_init = false;
     }
     for (hp_creq *r = st->creqs; r; r = r->next)
-        r->sess = NULL;
+        r->owner = NULL;
 }

@@ -159,6 +159,25 @@ FAULT_API int fault_conn_write(fault_conn *c, const void *data, size_t len, faul
  * callback of fault_conn_write() for the common case of a socket with
  * room. */
 FAULT_API long fault_conn_try_write(fault_conn *c, const void *data, size_t len);
+/* Zero-copy transfer (ABI 1.1): moves exactly len bytes from `from` to
+ * `to` inside the kernel (splice(2) through a pipe), for a handler that
+ * knows a run of bytes needs no look, e.g. an HTTP body of known length
+ * with no fault stage in its way. Bytes past len stay unread in `from`.
+ * Both connections must be plain TCP; the caller must have stopped
+ * reading `from` (fault_conn_read_stop()) and have nothing queued on `to`
+ * (fault_conn_write_queued() == 0), and must neither read `from` nor
+ * write `to` until done runs (reading `to` is fine). done runs once, from
+ * the loop, never inside this call, with status 0 (all moved), UV_EOF
+ * (`from` ended first) or a negative error, and the bytes moved; the
+ * caller then carries on as before (fault_conn_read_start() again).
+ * Closing or resetting either connection cancels the transfer: done does
+ * not run then. Returns 0, -ENOTSUP (TLS on either side, no splice here,
+ * or FAULT_NO_SPLICE=1 in the environment: do it the ordinary way),
+ * -EBUSY (the conditions above do not hold) or another negative error. */
+typedef void (*fault_splice_cb)(fault_conn *from, fault_conn *to, int status, uint64_t moved,
+                                void *userdata);
+FAULT_API int fault_conn_splice(fault_conn *from, fault_conn *to, uint64_t len,
+                                fault_splice_cb done, void *userdata);
 /* Bytes accepted by fault_conn_write() and not yet handed to the kernel. */
 FAULT_API size_t fault_conn_write_queued(const fault_conn *c);
 FAULT_API int fault_conn_shutdown(fault_conn *c); /* FIN after queued writes */

@@ -30,7 +30,8 @@
  *        FAULT_OPT_SIDE and FAULT_OPT_DIRECTION; a NULL detach() frees
  *        conn_state with free(); TLS toward clients: fault_tls_server_new/
  *        _free, fault_conn_start_tls_server() (ALPN, SNI hook),
- *        fault_conn_alpn(), fault_conn_sni().
+ *        fault_conn_alpn(), fault_conn_sni(); fault_conn_splice() (zero-
+ *        copy transfer of a known number of bytes).
  *   1.0  First stable SDK: descriptor, option tables, lifecycle, stream
  *        hooks, HTTP hooks, protocol/command/platform ops, event bus, log,
  *        rng and distributions, net (listen, connect, TLS, relay).

@@ -8,6 +8,9 @@
 #   start_proxy ARGS...     fault run with the forward proxy on a free port
 #                           (PP) and ARGS; waits for its listening line
 #   upstream_conns          number of connections the upstream accepted
+#   asan_build              true when fault is built with AddressSanitizer,
+#                           whose quarantine of freed memory makes RSS
+#                           bounds meaningless
 #
 # lib.sh exports NO_PROXY='*', which curl applies even to -x: tests give
 # curl --noproxy '' with -x, and unset NO_PROXY for HTTP_PROXY clients.
@@ -43,4 +46,48 @@ start_proxy() {
 	grep -q "^fault: listening on 127.0.0.1:$PP -> forward proxy" "$FAULT_OUT" ||
 		wait_for_line "$FAULT_OUT" "^fault: listening on 127.0.0.1:$PP -> forward proxy" "$FAULT_PID"
 	PROXY=http://127.0.0.1:$PP
+}
+
+#   start_nginx_h2          after start_nginx --tls: a second nginx serving
+#                           $WWW over TLS with HTTP/2 (ALPN h2) on
+#                           H2_PORT, with $CERT; H2_LOG is its access log
+#                           (the protocol is the request's last word).
+#                           Returns 1 when nginx has no HTTP/2 module.
+start_nginx_h2() {
+	"$NGINX" -V 2>&1 | grep -q -- '--with-http_v2_module' || return 1
+	local d=$E2E_TMP/nginx-h2
+	mkdir -p "$d/tmp"
+	H2_PORT=$(free_port)
+	H2_LOG=$d/access.log
+	cat >"$d/nginx.conf" <<NGX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 256; }
+http {
+    log_format proto '\$request_method \$uri \$status \$server_protocol';
+    access_log $H2_LOG proto;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$H2_PORT ssl http2;
+        ssl_certificate $CERT;
+        ssl_certificate_key $CERT_KEY;
+        root $WWW;
+    }
+}
+NGX
+	"$NGINX" -p "$d/" -e "$d/error.log" -c "$d/nginx.conf" >"$d/out" 2>&1 &
+	track_pid $!
+	wait_port 127.0.0.1 "$H2_PORT" $!
+}
+
+asan_build() {
+	ldd "$top_builddir/core/.libs/fault" 2>/dev/null | grep -q libasan
 }
