@@ -29,7 +29,7 @@ set -uo pipefail
 PACKAGES="fault libfaultcore1 libfaultcore-dev fault-plugin-grpc"
 # Every plugin the packages ship, with the package that ships it.
 PLUGINS_FAULT="tcp http latency jitter bandwidth blackhole packet-loss dns http-response
-  reset-peer slow-close limit-data slicer demo scenario"
+  reset-peer slow-close limit-data slicer demo scenario ca"
 PLUGINS_GRPC="grpc-bridge"
 APT="apt-get -o DPkg::Lock::Timeout=600 -y -q"
 export DEBIAN_FRONTEND=noninteractive
@@ -209,7 +209,7 @@ check "every plugin loaded from $plugindir ($nplugins)" \
 	sh -c "[ \$(grep -c 'loaded ($plugindir/' '$tmp/plugins.out') = $nplugins ]"
 check "no plugin refused" sh -c "! grep -Ev '^NAME|loaded \\(' '$tmp/plugins.out' | grep -q ."
 
-for page in fault fault-run fault-plugins fault-demo "7 fault-plugin"; do
+for page in fault fault-run fault-plugins fault-demo fault-scenario "7 fault-plugin"; do
 	# shellcheck disable=SC2086
 	check "man -w $page" sh -c "man -w $page >/dev/null 2>&1"
 done
