@@ -29,10 +29,9 @@ struct fault_http_exchange {
     char *method, *url, *host, *path;
     int status;
     hdrs h[2];
-    /* A response a plugin chose to send instead of the upstream's. */
+    /* A response a plugin chose to send instead of the upstream's: its
+     * status and headers are the RESPONSE message above. */
     bool responded;
-    int resp_status;
-    hdrs resp_headers;
     uint8_t *resp_body;
     size_t resp_len;
     /* The hook run in progress. */
@@ -121,7 +120,6 @@ void fault_http_exchange_free(fault_http_exchange *x)
     }
     hdrs_free(&x->h[0]);
     hdrs_free(&x->h[1]);
-    hdrs_free(&x->resp_headers);
     free(x->method);
     free(x->url);
     free(x->host);
