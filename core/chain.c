@@ -23,6 +23,7 @@
 typedef struct stage {
     fault_plugin *p;
     void *cs;
+    fault_http_exchange *hx; /* an on_body stage of this exchange, or NULL */
     fault_side side;
     fault__node *head, *tail;
     bool decided, held;
@@ -183,6 +184,47 @@ static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side
     return c;
 }
 
+static void public_sink(void *ud, fault__node *n);
+
+/* A chain of on_body hooks: one stage per plugin with an on_body hook
+ * (whether active is decided chunk by chunk, as for stream stages). */
+fault_chain *fault__body_chain_new(fault_stream *s, fault_direction dir, fault_http_exchange *x,
+                                   const fault_chain_ops *ops, void *userdata)
+{
+    fault_chain *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    int n = 0;
+    for (fault_plugin *p = fault__plugins(); p; p = p->next)
+        if (p->d->http && p->d->http->on_body && p->enabled && p->started)
+            n++;
+    if (n) {
+        c->st = calloc((size_t)n, sizeof *c->st);
+        if (!c->st) {
+            free(c);
+            return NULL;
+        }
+    }
+    c->s = s;
+    c->dir = dir;
+    FAULT__TIMER_INIT(&c->timer);
+    for (fault_plugin *p = fault__plugins(); p && c->nst < n; p = p->next) {
+        if (!(p->d->http && p->d->http->on_body && p->enabled && p->started))
+            continue;
+        stage *st = &c->st[c->nst++];
+        st->p = p;
+        st->hx = x;
+        st->side = dir == FAULT_DIR_EGRESS ? FAULT_SIDE_CLIENT : FAULT_SIDE_SERVER;
+    }
+    c->ops = *ops;
+    c->ud = userdata;
+    c->sink = public_sink;
+    c->sink_ud = c;
+    c->next = s->chains;
+    s->chains = c;
+    return c;
+}
+
 fault_chain *fault__chain_new(fault_stream *s, fault_direction dir, fault_side sides,
                               fault__sink sink, void *ud)
 {
@@ -332,7 +374,11 @@ static bool pump_once(fault_chain *c)
                 fault_verdict v;
                 memset(&v, 0, sizeof v);
                 fault_action a = FAULT_PASS;
-                if (n->eof) {
+                if (st->hx) {
+                    /* An on_body stage: the end of the body passes. */
+                    if (!n->eof)
+                        a = st->p->d->http->on_body(st->p->state, st->hx, c->dir, &n->c, &v);
+                } else if (n->eof) {
                     if (ops->on_eof)
                         a = ops->on_eof(st->p->state, st->cs, s, st->side, c->dir, &v);
                 } else if (ops->on_data) {

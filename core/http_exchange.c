@@ -39,6 +39,10 @@ struct fault_http_exchange {
     fault_plugin *next;       /* next plugin whose hook runs */
     fault_http_done_cb done;
     void *done_ud;
+    /* Whole bodies held for the hooks (fault_http_put_body), per message. */
+    bool body_held[2];
+    uint8_t *body[2];
+    size_t body_len[2];
     /* Plugins (by load index) whose hooks saw this exchange: they hear
      * on_end when it is freed. Indexes past 63 share the last bit. */
     uint64_t seen;
@@ -125,6 +129,8 @@ void fault_http_exchange_free(fault_http_exchange *x)
     free(x->host);
     free(x->path);
     free(x->resp_body);
+    free(x->body[0]);
+    free(x->body[1]);
     free(x);
 }
 
@@ -212,6 +218,139 @@ void fault_http_reply_body(const fault_http_exchange *x, const uint8_t **body, s
 {
     *body = x->responded ? x->resp_body : NULL;
     *len = x->responded ? x->resp_len : 0;
+}
+
+/* ---- request changes and bodies (ABI 1.2) ---- */
+
+/* A method is an HTTP token (RFC 9110 5.6.2). */
+static bool is_token(const char *t)
+{
+    if (!t || !*t)
+        return false;
+    for (; *t; t++)
+        if (!strchr("!#$%&'*+-.^_`|~", *t) && !(*t >= '0' && *t <= '9') &&
+            !(*t >= 'a' && *t <= 'z') && !(*t >= 'A' && *t <= 'Z'))
+            return false;
+    return true;
+}
+
+int fault_http_set_method(fault_http_exchange *x, const char *method)
+{
+    if (!is_token(method))
+        return -EINVAL;
+    char *m = strdup(method);
+    if (!m)
+        return -ENOMEM;
+    free(x->method);
+    x->method = m;
+    return 0;
+}
+
+int fault_http_set_path(fault_http_exchange *x, const char *path)
+{
+    if (!path || path[0] != '/')
+        return -EINVAL;
+    for (const char *c = path; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return -EINVAL; /* would break the request line */
+    /* The URL is "scheme://authority" followed by the old path. */
+    const char *sep = strstr(x->url, "://");
+    const char *old = sep ? strchr(sep + 3, '/') : NULL;
+    size_t keep = old ? (size_t)(old - x->url) : strlen(x->url);
+    size_t plen = strlen(path);
+    char *url = malloc(keep + plen + 1);
+    char *p = strdup(path);
+    if (!url || !p) {
+        free(url);
+        free(p);
+        return -ENOMEM;
+    }
+    memcpy(url, x->url, keep);
+    memcpy(url + keep, path, plen + 1);
+    free(x->url);
+    x->url = url;
+    free(x->path);
+    x->path = p;
+    return 0;
+}
+
+int fault_http_want_body(fault_plugin *self, fault_http_msg m, size_t max)
+{
+    if (!self || (m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE))
+        return -EINVAL;
+    self->want_body[m] = max;
+    return 0;
+}
+
+size_t fault_http_body_wanted(const fault_http_exchange *x, fault_http_msg m)
+{
+    (void)x;
+    size_t max = 0;
+    if (m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE)
+        return 0;
+    for (fault_plugin *p = fault__plugins(); p; p = p->next)
+        if (p->active && p->d->http && p->want_body[m] > max)
+            max = p->want_body[m];
+    return max;
+}
+
+static int body_store(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return -ENOMEM;
+    if (len)
+        memcpy(copy, data, len);
+    free(x->body[m]);
+    x->body[m] = copy;
+    x->body_len[m] = len;
+    x->body_held[m] = true;
+    return 0;
+}
+
+int fault_http_put_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
+{
+    if (m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE)
+        return -EINVAL;
+    return body_store(x, m, data, len);
+}
+
+const uint8_t *fault_http_body(const fault_http_exchange *x, fault_http_msg m, size_t *len)
+{
+    if ((m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE) || !x->body_held[m]) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = x->body_len[m];
+    return x->body[m];
+}
+
+int fault_http_set_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
+{
+    if (m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE)
+        return -EINVAL;
+    if (!x->body_held[m])
+        return -EPERM;
+    if (len && !data)
+        return -EINVAL;
+    return body_store(x, m, data, len);
+}
+
+fault_chain *fault_http_body_chain_new(fault_http_exchange *x, fault_direction dir,
+                                       const fault_chain_ops *ops, void *userdata)
+{
+    if (!x || !x->stream || !ops || (dir != FAULT_DIR_EGRESS && dir != FAULT_DIR_INGRESS))
+        return NULL;
+    fault_chain *c = fault__body_chain_new(x->stream, dir, x, ops, userdata);
+    if (c) {
+        /* Plugins with an on_body hook hear on_end too. */
+        for (fault_plugin *p = fault__plugins(); p; p = p->next)
+            if (p->d->http && p->d->http->on_body && p->enabled && p->started)
+                x->seen |= plugin_bit(p);
+    }
+    return c;
 }
 
 /* Calls the hooks from x->next on, until one answers, one goes pending, or

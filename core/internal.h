@@ -46,6 +46,7 @@ struct fault_plugin {
     bool started;
     char err[FAULT__ERRLEN];
     int index;      /* load order */
+    size_t want_body[2]; /* fault_http_want_body(), per fault_http_msg */
     fault_plugin *next;
 };
 
@@ -202,6 +203,9 @@ struct fault_stream {
 /* Chains: the relay gives each chain an internal sink that takes the
  * node (and its bytes) over, so relayed bytes are written without a copy. */
 typedef void (*fault__sink)(void *ud, fault__node *n);
+/* A chain whose stages are the plugins' HTTP on_body hooks for x. */
+fault_chain *fault__body_chain_new(fault_stream *s, fault_direction dir, fault_http_exchange *x,
+                                   const fault_chain_ops *ops, void *userdata);
 fault_chain *fault__chain_new(fault_stream *s, fault_direction dir, fault_side sides,
                               fault__sink sink, void *ud);
 /* Pushes bytes as a node (copied). */

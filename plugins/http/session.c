@@ -72,7 +72,8 @@
  * answering bytes nobody read. */
 #define LINGER_MS 2000
 
-enum { EV_NONE = 0, EV_HEAD = 1, EV_DONE = 2 };
+/* EV_FULL: a body held for the hooks outgrew what they asked for. */
+enum { EV_NONE = 0, EV_HEAD = 1, EV_DONE = 2, EV_FULL = 3 };
 enum { RQ_HEAD, RQ_DISPATCH, RQ_BODY, RQ_WAIT, RQ_TUNNEL, RQ_BROKEN };
 enum { RS_HEAD, RS_HOOK, RS_BODY, RS_DONE };
 enum { T_NONE, T_CONNECT, T_RESPONSE, T_LINGER, T_FINISH };
@@ -121,6 +122,13 @@ typedef struct hp_ex {
     bool resp_done;   /* the whole response went to the client path */
     bool eof_pending; /* upstream EOF while the response hook ran */
     bool splicing;    /* the body goes upstream -> client in the kernel */
+    /* Whole bodies for the hooks (fault_http_body_wanted): the body is
+     * read into s->qhold / s->rhold before the hooks of its message run;
+     * held_* once the exchange has it (it goes on with a Content-Length);
+     * spill_* when it outgrew hold_max (what was read goes on first). */
+    bool hold_req, held_req, spill_req;
+    bool hold_resp, held_resp, spill_resp;
+    size_t hold_max;
     /* Kept across exchanges (everything above is reset per exchange). */
     hp_buf rinb;
 } hp_ex;
@@ -180,6 +188,8 @@ typedef struct hp_sess {
     bool resp_kick;
     bool in_resp_run, resp_again;
 
+    hp_buf qhold, rhold; /* bodies being held for the hooks */
+
     hp_ex ex;
 } hp_sess;
 
@@ -220,6 +230,8 @@ static void on_timer_closed(uv_handle_t *h)
     hp_buf_free(&s->scratch);
     hp_buf_free(&s->ccork);
     hp_buf_free(&s->ucork);
+    hp_buf_free(&s->qhold);
+    hp_buf_free(&s->rhold);
     free(s);
 }
 
@@ -615,6 +627,16 @@ static int req_on_body(llhttp_t *p, const char *at, size_t n)
     hp_ex *ex = &s->ex;
     if (ex->discard || !ex->active)
         return 0;
+    if (ex->hold_req) {
+        if (hp_buf_add(&s->qhold, at, n) < 0)
+            return HPE_USER;
+        if (s->qhold.len > ex->hold_max) {
+            /* Too large to hold: the hooks run without it. */
+            s->req_ev = EV_FULL;
+            return HPE_PAUSED;
+        }
+        return 0;
+    }
     if (ex->req_chunked) {
         /* One chunk per piece: boundaries need not match the client's. */
         s->scratch.len = 0;
@@ -633,7 +655,7 @@ static int req_on_complete(llhttp_t *p)
 {
     hp_sess *s = p->data;
     hp_ex *ex = &s->ex;
-    if (ex->active && !ex->discard && ex->req_chunked && !ex->connect)
+    if (ex->active && !ex->discard && ex->req_chunked && !ex->connect && !ex->hold_req)
         up_out(s, (const uint8_t *)"0\r\n\r\n", 5);
     s->req_ev = EV_DONE;
     return HPE_PAUSED;
@@ -675,6 +697,45 @@ static void on_req_hooks(fault_http_exchange *x, fault_http_action result, void 
 }
 
 static void start_tunnel(hp_sess *s);
+
+static void run_request_hooks(hp_sess *s)
+{
+    if (fault_http_run_request(s->ex.x, on_req_hooks, s) < 0)
+        ex_dispatch(s);
+}
+
+/* Whether to read the request body whole before the hooks run: a plugin
+ * asked for bodies this large (fault_http_want_body). A client waiting
+ * for 100-continue gets it from us, since we are the one reading. */
+static bool hold_request_body(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    size_t want = ex->req_body ? fault_http_body_wanted(ex->x, FAULT_HTTP_REQUEST) : 0;
+    if (!want || (ex->req_cl && ex->req_clen > want))
+        return false;
+    ex->hold_req = true;
+    ex->hold_max = want;
+    s->qhold.len = 0;
+    if (ex->expect) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        out_write(s, ex->targeted, (const uint8_t *)cont, sizeof cont - 1);
+        fault_http_header_set(ex->x, FAULT_HTTP_REQUEST, "Expect", NULL);
+        ex->expect = false;
+    }
+    s->rq = RQ_BODY;
+    return true;
+}
+
+/* The request body grew past what the hooks asked for: stop reading,
+ * run them without it; what was read goes upstream first (ex_bind). */
+static void request_body_full(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    ex->hold_req = false;
+    ex->spill_req = true;
+    s->rq = RQ_DISPATCH;
+    run_request_hooks(s);
+}
 
 /* The head of a request is complete: decide where it goes, build the
  * exchange, run the request hooks, then find an upstream. */
@@ -822,9 +883,9 @@ static void on_request_head(hp_sess *s)
         ex_dispatch(s);
         return;
     }
-    int rc = fault_http_run_request(ex->x, on_req_hooks, s);
-    if (rc < 0)
-        ex_dispatch(s);
+    if (hold_request_body(s))
+        return;
+    run_request_hooks(s);
 }
 
 static void on_request_complete(hp_sess *s)
@@ -833,6 +894,19 @@ static void on_request_complete(hp_sess *s)
     s->req_started = false;
     ex->req_done = true;
     s->rq = RQ_WAIT;
+    if (ex->hold_req) {
+        /* The whole body is in: now the hooks. */
+        ex->hold_req = false;
+        ex->held_req = true;
+        int rc = fault_http_put_body(ex->x, FAULT_HTTP_REQUEST, s->qhold.p, s->qhold.len);
+        s->qhold.len = 0;
+        if (rc < 0) {
+            sess_teardown(s, true, rc);
+            return;
+        }
+        run_request_hooks(s);
+        return;
+    }
     if (ex->resp_done) {
         ex_finish(s);
     } else {
@@ -920,6 +994,8 @@ static void req_run(hp_sess *s, const uint8_t *p, size_t n)
                     on_request_head(s);
                 else if (s->req_ev == EV_DONE)
                     on_request_complete(s);
+                else if (s->req_ev == EV_FULL)
+                    request_body_full(s);
                 continue;
             }
             if (e == HPE_PAUSED_UPGRADE && s->req.p.method != HTTP_CONNECT) {
@@ -1129,7 +1205,8 @@ static void write_request_head(hp_sess *s)
     b->len = 0;
     hp_buf_str(b, fault_http_method(ex->x));
     hp_buf_add(b, " ", 1);
-    hp_buf_str(b, ex->path);
+    /* Absolute paths are sent in origin form; a hook may have changed it. */
+    hp_buf_str(b, ex->path[0] == '*' ? ex->path : fault_http_path(ex->x));
     hp_buf_add(b, " HTTP/1.1\r\n", 11);
     size_t n = fault_http_header_count(ex->x, FAULT_HTTP_REQUEST);
     for (size_t i = 0; i < n; i++) {
@@ -1140,7 +1217,15 @@ static void write_request_head(hp_sess *s)
             continue;
         hp_buf_header(b, name, value);
     }
-    if (ex->req_chunked) {
+    size_t held_len = 0;
+    const uint8_t *held = ex->held_req ? fault_http_body(ex->x, FAULT_HTTP_REQUEST, &held_len)
+                                       : NULL;
+    if (held) {
+        /* The body the hooks saw (and maybe changed) goes whole. */
+        hp_buf_add(b, "Content-Length: ", 16);
+        hp_buf_u64(b, held_len);
+        hp_buf_add(b, "\r\n", 2);
+    } else if (ex->req_chunked) {
         hp_buf_str(b, "Transfer-Encoding: chunked\r\n");
     } else if (ex->req_cl) {
         hp_buf_add(b, "Content-Length: ", 16);
@@ -1149,6 +1234,23 @@ static void write_request_head(hp_sess *s)
     }
     hp_buf_str(b, "\r\n");
     up_out(s, b->p, b->len);
+    if (held_len)
+        up_out(s, held, held_len);
+    if (ex->spill_req && s->qhold.len) {
+        /* Read while the hooks were deciding: it goes first. */
+        ex->spill_req = false;
+        if (ex->req_chunked) {
+            b->len = 0;
+            hp_buf_hex(b, s->qhold.len);
+            hp_buf_add(b, "\r\n", 2);
+            up_out(s, b->p, b->len);
+            up_out(s, s->qhold.p, s->qhold.len);
+            up_out(s, (const uint8_t *)"\r\n", 2);
+        } else {
+            up_out(s, s->qhold.p, s->qhold.len);
+        }
+        s->qhold.len = 0;
+    }
 }
 
 static void resp_start_parser(hp_sess *s);
@@ -1341,6 +1443,15 @@ static int resp_on_body(llhttp_t *p, const char *at, size_t n)
 {
     hp_sess *s = p->data;
     hp_ex *ex = &s->ex;
+    if (ex->hold_resp) {
+        if (hp_buf_add(&s->rhold, at, n) < 0)
+            return HPE_USER;
+        if (s->rhold.len > ex->hold_max) {
+            s->resp_ev = EV_FULL;
+            return HPE_PAUSED;
+        }
+        return 0;
+    }
     if (ex->out_chunked) {
         hp_buf *b = &s->scratch;
         b->len = 0;
@@ -1387,6 +1498,14 @@ static void send_response_head(hp_sess *s)
     bool no_body = ex->no_body || (status >= 100 && status < 200) || status == 204 ||
                    status == 304;
     bool close_delim = false;
+    size_t held_len = 0;
+    const uint8_t *held = ex->held_resp ? fault_http_body(ex->x, FAULT_HTTP_RESPONSE, &held_len)
+                                        : NULL;
+    if (held) {
+        /* The body the hooks saw (and maybe changed) goes whole. */
+        ex->resp_cl = true;
+        ex->resp_clen = held_len;
+    }
     if (!no_body && !ex->resp_cl) {
         if (v11)
             ex->out_chunked = true;
@@ -1438,7 +1557,35 @@ static void send_response_head(hp_sess *s)
     ex->head_sent = true;
     publish_response(s, status);
     out_write(s, ex->targeted, b->p, b->len);
+    if (held && held_len && !no_body)
+        out_write(s, ex->targeted, held, held_len);
 }
+
+/* The part of a response body read while the hooks decided, sent once
+ * the head went out, framed as the rest will be. */
+static void response_spill(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    if (!ex->spill_resp)
+        return;
+    ex->spill_resp = false;
+    if (s->rhold.len) {
+        if (ex->out_chunked) {
+            hp_buf *b = &s->scratch;
+            b->len = 0;
+            hp_buf_hex(b, s->rhold.len);
+            hp_buf_add(b, "\r\n", 2);
+            out_write(s, ex->targeted, b->p, b->len);
+            out_write(s, ex->targeted, s->rhold.p, s->rhold.len);
+            out_write(s, ex->targeted, (const uint8_t *)"\r\n", 2);
+        } else {
+            out_write(s, ex->targeted, s->rhold.p, s->rhold.len);
+        }
+    }
+    s->rhold.len = 0;
+}
+
+static void on_response_complete(hp_sess *s);
 
 static void on_resp_hooks(fault_http_exchange *x, fault_http_action result, void *ud)
 {
@@ -1455,8 +1602,14 @@ static void on_resp_hooks(fault_http_exchange *x, fault_http_action result, void
         up_drop(s, false);
         ex->rs = RS_DONE;
         respond(s, fault_http_status(ex->x), NULL, true, false);
+    } else if (ex->held_resp) {
+        /* The whole response is here: head and body go, and it is done. */
+        send_response_head(s);
+        ex->held_resp = false;
+        on_response_complete(s);
     } else {
         send_response_head(s);
+        response_spill(s);
         ex->rs = RS_BODY;
         resp_run(s, NULL, 0);
         if (!s->dead && ex->eof_pending && ex->rs == RS_BODY && ex->rinb.len == 0) {
@@ -1467,6 +1620,17 @@ static void on_resp_hooks(fault_http_exchange *x, fault_http_action result, void
     cork_end(s);
     flow(s);
     sess_unref(s);
+}
+
+static void run_response_hooks(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    ex->rs = RS_HOOK;
+    if (fault_http_run_response(ex->x, on_resp_hooks, s) < 0) {
+        send_response_head(s);
+        response_spill(s);
+        ex->rs = RS_BODY;
+    }
 }
 
 static void on_response_head(hp_sess *s)
@@ -1500,16 +1664,45 @@ static void on_response_head(hp_sess *s)
         ex->rs = RS_BODY;
         return;
     }
-    ex->rs = RS_HOOK;
-    if (fault_http_run_response(ex->x, on_resp_hooks, s) < 0) {
-        send_response_head(s);
+    size_t want = ex->no_body ? 0 : fault_http_body_wanted(ex->x, FAULT_HTTP_RESPONSE);
+    if (want && (!ex->resp_cl || ex->resp_clen <= want)) {
+        /* Read the body whole first: the hooks asked for it. */
+        ex->hold_resp = true;
+        ex->hold_max = want;
+        s->rhold.len = 0;
         ex->rs = RS_BODY;
+        return;
     }
+    run_response_hooks(s);
+}
+
+/* The response body outgrew what the hooks asked for: stop reading it and
+ * run them without it. */
+static void response_body_full(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    ex->hold_resp = false;
+    ex->spill_resp = true;
+    run_response_hooks(s);
 }
 
 static void on_response_complete(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
+    if (ex->hold_resp) {
+        /* The whole body is in: now the hooks. */
+        ex->hold_resp = false;
+        ex->held_resp = true;
+        int rc = fault_http_put_body(ex->x, FAULT_HTTP_RESPONSE, s->rhold.p, s->rhold.len);
+        s->rhold.len = 0;
+        if (rc < 0) {
+            sess_teardown(s, true, rc);
+            return;
+        }
+        timer_stop(s, T_RESPONSE);
+        run_response_hooks(s);
+        return;
+    }
     if (ex->out_chunked)
         out_write(s, ex->targeted, (const uint8_t *)"0\r\n\r\n", 5);
     ex->rs = RS_DONE;
@@ -1601,6 +1794,8 @@ static void resp_run(hp_sess *s, const uint8_t *p, size_t n)
                     on_response_head(s);
                 else if (s->resp_ev == EV_DONE)
                     on_response_complete(s);
+                else if (s->resp_ev == EV_FULL)
+                    response_body_full(s);
                 continue;
             }
             bad_response(s, e);
@@ -2002,6 +2197,7 @@ static void ex_finish(hp_sess *s)
     free(ex->path);
     ex->path = NULL;
     bool close = ex->close_after || s->c_eof;
+    s->qhold.len = s->rhold.len = 0;
     memset(ex, 0, offsetof(hp_ex, rinb));
     ex->rinb.len = 0;
     ex->rs = RS_HEAD;
@@ -2156,6 +2352,7 @@ static void maybe_splice(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
     if (ex->splicing || !ex->active || ex->rs != RS_BODY || !ex->resp_cl || ex->out_chunked ||
+        ex->hold_resp ||
         !ex->up || !ex->up_reading || ex->up_eof || ex->eof_pending || ex->rinb.len ||
         s->in_resp_run || s->out_closed || s->out_eof_queued || s->oq.head || s->ccork.len)
         return;

@@ -10,10 +10,27 @@
  *                with fault_http_respond(): the upstream is never contacted)
  *                or PENDING (answer later with fault_http_resume()).
  *   on_response  status and headers of the response are known.
- *   on_body      a chunk of request (EGRESS) or response (INGRESS) body;
- *                same verdicts as stream filters, so bodies stream.
- *                (Reserved: not called by ABI 1.1 handlers yet.)
+ *   on_body      a piece of request (EGRESS) or response (INGRESS) body,
+ *                decoded (no chunked framing); same verdicts as stream
+ *                filters (pass at a time, pass N bytes, hold, close,
+ *                reset), so bodies stream. Called from ABI 1.2 handlers
+ *                through fault_http_body_chain_new().
  *   on_end       the exchange is over (also after errors).
+ *
+ * Bodies come in two ways (ABI 1.2):
+ *   - streamed: on_body sees each piece as it passes, in order, and may
+ *     delay, hold, change or replace it (fault_chunk_replace()). A
+ *     message whose body goes through on_body hooks is sent on with
+ *     chunked framing (close-delimited to HTTP/1.0 clients; DATA frames on
+ *     HTTP/2), since a hook may change its length.
+ *   - whole: a plugin that needs the entire body before deciding (to
+ *     answer from it, to rewrite it) calls fault_http_want_body() once,
+ *     from init(), configure() or start(). Handlers then read a body of
+ *     at most that many bytes before running the hooks of that message;
+ *     the hooks read it with fault_http_body() and may replace it with
+ *     fault_http_set_body(); the message goes on with a Content-Length.
+ *     A body that turns out larger is not held: the hooks run without it
+ *     (fault_http_body() returns NULL) and it streams as usual.
  *
  * Hooks run only while their plugin is active (enabled and inside its
  * schedule), in plugin order; the first RESPOND wins and later plugins'
@@ -26,6 +43,7 @@
 #ifndef FAULT_HTTP_H
 #define FAULT_HTTP_H
 
+#include <fault/chain.h>
 #include <fault/common.h>
 #include <fault/stream.h>
 
@@ -79,6 +97,34 @@ FAULT_API void fault_http_resume(fault_http_exchange *x, fault_http_action actio
 /* The stream (connection) the exchange travels on. */
 FAULT_API fault_stream *fault_http_stream(fault_http_exchange *x);
 
+/* ---- changing the request, whole bodies (ABI 1.2) ---- */
+
+/* Changes the request's method (a token, e.g. "PUT"). Valid from
+ * on_request. Returns 0, or -EINVAL for an empty or invalid token. */
+FAULT_API int fault_http_set_method(fault_http_exchange *x, const char *method);
+/* Changes the request's path (with its query; must start with '/').
+ * fault_http_url() follows. Valid from on_request. Returns 0 or -EINVAL. */
+FAULT_API int fault_http_set_path(fault_http_exchange *x, const char *path);
+
+/* Asks that this plugin's hooks for message m (on_request for REQUEST,
+ * on_response for RESPONSE) see whole bodies of up to max bytes (see the
+ * top of this file). Handlers hold the largest max any active plugin
+ * asked for. max 0 withdraws the wish. Call it from init(), configure()
+ * or start(). Returns 0 or -EINVAL. */
+FAULT_API int fault_http_want_body(fault_plugin *self, fault_http_msg m, size_t max);
+/* The whole body of message m, when the handler held it for the hooks
+ * (*len may be 0: an empty body); NULL when it did not (no plugin asked,
+ * the message is too large, its hooks run before the body is read). The
+ * pointer is valid until the body is set again or the exchange ends. */
+FAULT_API const uint8_t *fault_http_body(const fault_http_exchange *x, fault_http_msg m,
+                                         size_t *len);
+/* Replaces the held body of m with a copy of data[0..len). Valid only when
+ * fault_http_body() is not NULL for m (-EPERM otherwise); the handler sends
+ * the new body with a matching Content-Length. Returns 0, -EPERM or
+ * -ENOMEM. */
+FAULT_API int fault_http_set_body(fault_http_exchange *x, fault_http_msg m, const void *data,
+                                  size_t len);
+
 /* ---- for HTTP protocol handlers (ABI 1.1) ---- */
 
 /* A new exchange on stream s (may be NULL). url is absolute; host is
@@ -109,6 +155,27 @@ FAULT_API int fault_http_run_response(fault_http_exchange *x, fault_http_done_cb
 /* The body a plugin answered with (fault_http_respond()); NULL/0 if none. */
 FAULT_API void fault_http_reply_body(const fault_http_exchange *x, const uint8_t **body,
                                      size_t *len);
+
+/* ---- for HTTP protocol handlers: bodies (ABI 1.2) ---- */
+
+/* How many bytes of message m's body the active plugins want held before
+ * that message's hooks run (0: none; stream the body). Ask when the head is
+ * known, just before fault_http_run_request()/_response(). */
+FAULT_API size_t fault_http_body_wanted(const fault_http_exchange *x, fault_http_msg m);
+/* The handler read the whole body of m (at most fault_http_body_wanted()
+ * bytes): hands a copy to the exchange for the hooks. Afterwards the body
+ * to send is fault_http_body(). Returns 0 or -ENOMEM. */
+FAULT_API int fault_http_put_body(fault_http_exchange *x, fault_http_msg m, const void *data,
+                                  size_t len);
+/* A chain of the on_body hooks of the plugins, for the body of the
+ * request (dir EGRESS) or of the response (INGRESS) of an exchange that
+ * has a stream. Push decoded body bytes and the end of the body; send on
+ * what comes out (see fault_chain_new()). It has no stages when no plugin
+ * has an on_body hook: check fault_chain_stages() and skip it then, so
+ * bodies keep their framing and their zero-copy paths. Free it with
+ * fault_chain_free() before the exchange. NULL on failure. */
+FAULT_API fault_chain *fault_http_body_chain_new(fault_http_exchange *x, fault_direction dir,
+                                                 const fault_chain_ops *ops, void *userdata);
 
 FAULT_END_DECLS
 

@@ -19,6 +19,11 @@
  *
  * ABI changelog (newest first)
  * ----------------------------
+ *   1.2  <fault/http.h>: on_body is called (fault_http_body_chain_new() for
+ *        handlers); whole bodies for hooks: fault_http_want_body(),
+ *        fault_http_body(), fault_http_set_body(), and for handlers
+ *        fault_http_body_wanted(), fault_http_put_body(); request changes:
+ *        fault_http_set_method(), fault_http_set_path().
  *   1.1  <fault/chain.h>: filter chains for protocol handlers that speak a
  *        protocol themselves (fault_chain_*), fault_stream_attach(),
  *        fault_stream_set_end() and fault_stream_finish(); HTTP handler
@@ -52,7 +57,7 @@
 FAULT_BEGIN_DECLS
 
 #define FAULT_ABI_MAJOR 1
-#define FAULT_ABI_MINOR 1
+#define FAULT_ABI_MINOR 2
 #define FAULT_PLUGIN_MAGIC 0x464c5447u /* "GTLF" little-endian: fault */
 #define FAULT_PLUGIN_SYMBOL fault_plugin_entry
 #define FAULT_PLUGIN_SYMBOL_NAME "fault_plugin_entry"

@@ -10,12 +10,28 @@
  *                              adds "X-Probed: yes"
  *   X-Probe: replace           on_response answers 296 "replaced" instead
  *
+ * With --hookprobe-body-limit N the plugin asks for whole bodies of up to
+ * N bytes (fault_http_want_body) and:
+ *
+ *   X-Probe: body-echo         on_request answers 200 "held=N sha256=HEX"
+ *                              of the request body it was given, or
+ *                              "held=none" when it got none
+ *   X-Probe: body-rewrite      on_request changes the request: method PUT,
+ *                              path /echo?rewritten, body "rewritten body"
+ *   X-Probe: resp-body         on_response replaces the response body with
+ *                              its upper-case copy and adds X-Held-Len (or
+ *                              "none")
+ *   X-Probe: bad-path          on_request tries an invalid path, answers
+ *                              200 "einval" when refused
+ *
  * Every on_end is logged ("probe: end #ID pending=N"), so a test can see
  * that an exchange whose client left while PENDING was ended, and the
  * pending timer is cancelled then (no resume after on_end).
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +41,7 @@
 
 typedef struct probe_state {
     bool enabled;
+    int64_t body_limit;
     fault_plugin *self;
 } probe_state;
 
@@ -40,12 +57,67 @@ static pend *pendings;
 static const fault_option options[] = {
     {.name = "with-hookprobe", .type = FAULT_OPT_BOOL, .help = "Enable the HTTP hook probe",
      .offset = offsetof(probe_state, enabled), .flags = FAULT_OPTF_ENABLE},
+    {.name = "hookprobe-body-limit", .type = FAULT_OPT_INT,
+     .help = "Ask for whole bodies of up to this many bytes (0: none)",
+     .offset = offsetof(probe_state, body_limit), .metavar = "BYTES"},
     FAULT_OPTION_END};
 
 static int configure(fault_plugin *self, void *state)
 {
-    ((probe_state *)state)->self = self;
+    probe_state *st = state;
+    st->self = self;
+    if (st->body_limit < 0) {
+        fault_log_error(self, "--hookprobe-body-limit must not be negative");
+        return -1;
+    }
+    fault_http_want_body(self, FAULT_HTTP_REQUEST, (size_t)st->body_limit);
+    fault_http_want_body(self, FAULT_HTTP_RESPONSE, (size_t)st->body_limit);
     return 0;
+}
+
+/* A tiny SHA-256 would be a lot of code for a test: a 64-bit FNV-1a hash
+ * is enough to tell bodies apart. */
+static unsigned long long fnv(const uint8_t *p, size_t n)
+{
+    unsigned long long h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static fault_http_action body_request(fault_http_exchange *x, const char *v)
+{
+    size_t len;
+    const uint8_t *b = fault_http_body(x, FAULT_HTTP_REQUEST, &len);
+    char out[128];
+    if (strcmp(v, "body-echo") == 0) {
+        if (b)
+            snprintf(out, sizeof out, "held=%zu fnv=%016llx\n", len, fnv(b, len));
+        else
+            snprintf(out, sizeof out, "held=none\n");
+        fault_http_respond(x, 200, NULL, out, strlen(out));
+        return FAULT_HTTP_RESPOND;
+    }
+    if (strcmp(v, "body-rewrite") == 0) {
+        static const char nb[] = "rewritten body";
+        if (fault_http_set_method(x, "PUT") < 0 || fault_http_set_path(x, "/echo?rewritten") < 0 ||
+            fault_http_set_body(x, FAULT_HTTP_REQUEST, nb, sizeof nb - 1) < 0) {
+            fault_http_respond(x, 500, NULL, "set failed\n", 11);
+            return FAULT_HTTP_RESPOND;
+        }
+        return FAULT_HTTP_CONTINUE;
+    }
+    if (strcmp(v, "bad-path") == 0) {
+        int a = fault_http_set_path(x, "no-slash");
+        int c = fault_http_set_path(x, "/with space");
+        int m = fault_http_set_method(x, "BAD METHOD");
+        bool refused = a < 0 && c < 0 && m < 0;
+        fault_http_respond(x, 200, NULL, refused ? "einval\n" : "accepted\n", refused ? 7 : 9);
+        return FAULT_HTTP_RESPOND;
+    }
+    return FAULT_HTTP_CONTINUE;
 }
 
 static void unlink_pend(pend *p)
@@ -79,6 +151,8 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
     const char *v = fault_http_header(x, FAULT_HTTP_REQUEST, "x-probe");
     if (!v)
         return FAULT_HTTP_CONTINUE;
+    if (strncmp(v, "body-", 5) == 0 || strcmp(v, "bad-path") == 0)
+        return body_request(x, v);
     if (strcmp(v, "respond") == 0) {
         static const char body[] = "answered\n";
         fault_http_respond(x, 298, NULL, body, sizeof body - 1);
@@ -107,6 +181,23 @@ static fault_http_action on_response(void *state, fault_http_exchange *x)
     if (strcmp(v, "status") == 0) {
         fault_http_set_status(x, 297);
         fault_http_header_set(x, FAULT_HTTP_RESPONSE, "X-Probed", "yes");
+    } else if (strcmp(v, "resp-body") == 0) {
+        size_t len;
+        const uint8_t *b = fault_http_body(x, FAULT_HTTP_RESPONSE, &len);
+        char n[32];
+        if (!b) {
+            fault_http_header_set(x, FAULT_HTTP_RESPONSE, "X-Held-Len", "none");
+            return FAULT_HTTP_CONTINUE;
+        }
+        snprintf(n, sizeof n, "%zu", len);
+        fault_http_header_set(x, FAULT_HTTP_RESPONSE, "X-Held-Len", n);
+        char *up = malloc(len + 1);
+        if (up) {
+            for (size_t i = 0; i < len; i++)
+                up[i] = (char)toupper(b[i]);
+            fault_http_set_body(x, FAULT_HTTP_RESPONSE, up, len);
+            free(up);
+        }
     } else if (strcmp(v, "replace") == 0) {
         static const char body[] = "replaced\n";
         fault_http_respond(x, 296, NULL, body, sizeof body - 1);

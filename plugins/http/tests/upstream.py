@@ -18,6 +18,7 @@ on every connection (one thread each). What it answers depends on the path:
                  connection (SO_LINGER 0)
   /slow?s=S      waits S seconds, then 200 "slow"
   /eofbody       200 without length: body "until-eof\n", then closes
+  /bytes?n=N     200, chunked: N bytes "0123456789" repeated, 1000 a chunk
   anything else  200 "path=<path>"
 
 A request with "Expect: 100-continue" gets "100 Continue" first.
@@ -145,6 +146,13 @@ def serve(sock, k):
             elif path == "/slow":
                 time.sleep(float(args.get("s", "5")))
                 respond(sock, 200, b"slow\n")
+            elif path == "/bytes":
+                data = (b"0123456789" * (int(args.get("n", "0")) // 10 + 1))[:int(args.get("n", "0"))]
+                out = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"]
+                for i in range(0, len(data), 1000):
+                    out.append(b"%x\r\n%s\r\n" % (len(data[i:i + 1000]), data[i:i + 1000]))
+                out.append(b"0\r\n\r\n")
+                sock.sendall(b"".join(out))
             elif path == "/eofbody":
                 sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-eof\n")
                 sock.shutdown(socket.SHUT_WR)

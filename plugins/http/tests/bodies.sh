@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# plugins/http/tests/bodies.sh - whole bodies for HTTP hooks (SDK 1.2:
+# fault_http_want_body, fault_http_body, fault_http_set_body,
+# fault_http_set_method/_path), through the forward proxy with curl and the
+# test upstream, driven by hookprobe with --hookprobe-body-limit 4096:
+#
+#  1. a request body (Content-Length, then chunked, then with Expect:
+#     100-continue) reaches on_request whole: the hook's hash of it matches;
+#  2. bodies over the limit (Content-Length and chunked) are not held: the
+#     hook gets none, and without an answer they reach the upstream intact;
+#  3. on_request changes method, path and body: the upstream sees PUT
+#     /echo with the new body and a matching length;
+#  4. invalid paths and methods are refused by the setters;
+#  5. a response body (Content-Length, chunked, close-delimited) reaches
+#     on_response whole and its replacement goes out with a Content-Length;
+#     a response over the limit streams, intact, with the hook told none.
+. "$top_srcdir/tests/e2e/lib.sh" || exit 99
+. "$top_srcdir/plugins/http/tests/common.sh" || exit 99
+
+probe="$top_builddir/plugins/http/tests/.libs/hookprobe.so"
+[ -f "$probe" ] || fail "$probe was not built (make check builds it)"
+export FAULT_PLUGIN_PATH="$FAULT_PLUGIN_PATH:$top_builddir/plugins/http/tests/.libs"
+
+start_upstream
+UP=http://127.0.0.1:$UP_PORT
+PP=$(free_port)
+start_fault --log-file "$E2E_TMP/fault.log" run --proxy-address "127.0.0.1:$PP" --with-hookprobe \
+	--hookprobe-body-limit 4096
+C=(curl -sS --noproxy '' -x "http://127.0.0.1:$PP" --max-time 10)
+
+fnv() { python3 -c '
+import sys
+h = 1469598103934665603
+for b in open(sys.argv[1], "rb").read():
+    h = ((h ^ b) * 1099511628211) % (1 << 64)
+print("%016x" % h)' "$1"; }
+
+# ---- 1. held request bodies
+printf 'hello, hooks' >"$E2E_TMP/small"
+want="held=12 fnv=$(fnv "$E2E_TMP/small")"
+out=$("${C[@]}" -H 'X-Probe: body-echo' --data-binary @"$E2E_TMP/small" "$UP/a")
+[ "$out" = "$want" ] || fail "Content-Length body: '$out', want '$want'"
+out=$("${C[@]}" -H 'X-Probe: body-echo' -H 'Transfer-Encoding: chunked' --data-binary @"$E2E_TMP/small" "$UP/a")
+[ "$out" = "$want" ] || fail "chunked body: '$out', want '$want'"
+head -c 4000 /dev/urandom >"$E2E_TMP/mid"
+want="held=4000 fnv=$(fnv "$E2E_TMP/mid")"
+out=$("${C[@]}" -H 'X-Probe: body-echo' -H 'Expect: 100-continue' --data-binary @"$E2E_TMP/mid" "$UP/a")
+[ "$out" = "$want" ] || fail "100-continue body: '$out', want '$want'"
+note "request bodies held whole (Content-Length, chunked, 100-continue)"
+
+# ---- 2. over the limit
+head -c 50000 /dev/urandom >"$E2E_TMP/big"
+sha=$(sha256sum "$E2E_TMP/big" | cut -d' ' -f1)
+out=$("${C[@]}" -H 'X-Probe: body-echo' --data-binary @"$E2E_TMP/big" "$UP/a")
+[ "$out" = "held=none" ] || fail "Content-Length over the limit: '$out'"
+out=$("${C[@]}" -H 'X-Probe: body-echo' -H 'Transfer-Encoding: chunked' --data-binary @"$E2E_TMP/big" "$UP/a")
+[ "$out" = "held=none" ] || fail "chunked over the limit: '$out'"
+out=$("${C[@]}" --data-binary @"$E2E_TMP/big" "$UP/echo")
+[[ "$out" = "len=50000 sha256=$sha "* ]] || fail "Content-Length over the limit, upstream got '$out'"
+out=$("${C[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$E2E_TMP/big" "$UP/echo")
+[[ "$out" = "len=50000 sha256=$sha "* ]] || fail "chunked over the limit, upstream got '$out'"
+# A held body that needs no change goes on with its own bytes.
+out=$("${C[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$E2E_TMP/mid" "$UP/echo")
+[[ "$out" = "len=4000 sha256=$(sha256sum "$E2E_TMP/mid" | cut -d' ' -f1) "* ]] ||
+	fail "held chunked body, upstream got '$out'"
+note "bodies over the limit stream to the upstream intact; the hook is told none"
+
+# ---- 3. method, path and body changed by the hook
+out=$("${C[@]}" -H 'X-Probe: body-rewrite' --data-binary 'original' "$UP/orig")
+nsha=$(printf 'rewritten body' | sha256sum | cut -d' ' -f1)
+[[ "$out" = "len=14 sha256=$nsha "* ]] || fail "rewritten request: upstream answered '$out'"
+grep -q 'req [0-9]* PUT /echo$' "$UP_LOG" || fail "the upstream did not see PUT /echo: $(cat "$UP_LOG")"
+grep -q ' /orig$' "$UP_LOG" && fail "the upstream saw the original path"
+note "on_request changed method, path and body: the upstream saw PUT /echo, 14 bytes"
+
+# ---- 4. setters refuse what would break the request line
+out=$("${C[@]}" -H 'X-Probe: bad-path' "$UP/x")
+[ "$out" = "einval" ] || fail "invalid path or method accepted: '$out'"
+
+# ---- 5. response bodies
+hdrs=$("${C[@]}" -H 'X-Probe: resp-body' -D - -o "$E2E_TMP/r1" "$UP/p6" | tr -d '\r')
+[ "$(cat "$E2E_TMP/r1")" = "PATH=/P6" ] || fail "Content-Length response: '$(cat "$E2E_TMP/r1")'"
+grep -qi '^x-held-len: 9$' <<<"$hdrs" || fail "X-Held-Len: $hdrs"
+grep -qi '^content-length: 9$' <<<"$hdrs" || fail "no Content-Length on the held response: $hdrs"
+out=$("${C[@]}" -H 'X-Probe: resp-body' "$UP/bytes?n=3000")
+want=$(python3 -c 'print(("0123456789" * 300)[:3000], end="")')
+[ "$out" = "$want" ] || fail "chunked response held: ${#out} bytes"
+out=$("${C[@]}" -H 'X-Probe: resp-body' "$UP/eofbody")
+[ "$out" = "UNTIL-EOF" ] || fail "close-delimited response held: '$out'"
+hdrs=$("${C[@]}" -H 'X-Probe: resp-body' -D - -o "$E2E_TMP/r2" "$UP/bytes?n=100000" | tr -d '\r')
+grep -qi '^x-held-len: none$' <<<"$hdrs" || fail "large response: X-Held-Len: $hdrs"
+python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); sys.exit(d != (b"0123456789" * 10000))' \
+	"$E2E_TMP/r2" || fail "large response not intact ($(wc -c <"$E2E_TMP/r2") bytes)"
+note "response bodies held whole and replaced; a large one streams intact"
+
+# The proxy is still healthy.
+out=$("${C[@]}" "$UP/last")
+[ "$out" = "path=/last" ] || fail "proxy unhealthy after the body tests: '$out'"
