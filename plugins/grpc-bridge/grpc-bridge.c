@@ -170,7 +170,7 @@ struct remote {
     bool caps_known, http, tunnel, pg;
     unsigned strikes;
     grpc_status_code last_logged[M_COUNT]; /* to log a failure once, not per chunk */
-    bool method_warned, path_warned, body_warned;
+    bool method_warned, path_warned;
 };
 
 /* One tunnel direction's decision for the chunk at the head of our stage. */
@@ -201,7 +201,7 @@ struct conn {
     uint64_t sid;
     char id[40]; /* per-connection UUID sent as ProcessTunnelDataRequest.id */
     bool http;   /* an HTTP session: its bytes belong to the HTTP hooks */
-    int pg;      /* -1 not known yet, 0 no, 1 PostgreSQL */
+    bool pg;     /* a psql:// mapping's connection */
     tjob t[2];   /* [0] egress, [1] ingress */
     conn *hnext; /* bridge.conns bucket */
 };
@@ -226,6 +226,7 @@ struct bridge {
     fault_strv urls;
     uint64_t timeout_us;
     uint64_t health_us;
+    int64_t body_limit;
     /* derived */
     fault_plugin *self;
     remote *rps;
@@ -269,6 +270,14 @@ static const fault_option options[] = {
      .metavar = "DURATION",
      .help = "Time between health checks, which disable and re-enable remote plugins",
      .offset = OFF(health_us)},
+    {.name = "grpc-plugin-body-limit",
+     .env = "FAULT_GRPC_PLUGIN_BODY_LIMIT",
+     .type = FAULT_OPT_INT,
+     .def = "1048576",
+     .metavar = "BYTES",
+     .help = "Largest HTTP body given whole to remote plugins (0: none); larger bodies stream "
+             "past them and the plugins get an empty body",
+     .offset = OFF(body_limit)},
     FAULT_OPTION_END};
 
 static const char *status_name(grpc_status_code st)
@@ -369,6 +378,14 @@ static int configure(fault_plugin *self, void *state)
         fault_plugin_error(self, "--grpc-plugin-health-interval must be at least 10ms");
         return -EINVAL;
     }
+    if (b->body_limit < 0) {
+        fault_plugin_error(self, "--grpc-plugin-body-limit must not be negative");
+        return -EINVAL;
+    }
+    /* Remote plugins get whole bodies (the protocol has no streaming):
+     * HTTP handlers read bodies up to the limit before the hooks run. */
+    fault_http_want_body(self, FAULT_HTTP_REQUEST, (size_t)b->body_limit);
+    fault_http_want_body(self, FAULT_HTTP_RESPONSE, (size_t)b->body_limit);
     b->rps = calloc(b->urls.n, sizeof *b->rps);
     if (!b->rps)
         return -ENOMEM;
@@ -900,7 +917,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
     c->b = b;
     c->s = s;
     c->sid = fault_stream_id(s);
-    c->pg = -1;
+    c->pg = strcmp(fault_stream_scheme(s), "psql") == 0;
     make_uuid(fault_plugin_rng(b->self), c->id, sizeof c->id);
     for (int d = 0; d < 2; d++) {
         c->t[d].c = c;
@@ -950,26 +967,9 @@ static void detach(void *state, void *cs, fault_stream *s)
     free(c);
 }
 
-/* PostgreSQL clients speak first, with a length-prefixed startup packet
- * (protocol 3.x), an SSLRequest, a GSSENCRequest or a CancelRequest. The
- * SDK does not tell a psql:// mapping from another, so the protocol is
- * recognised from the bytes. */
-static bool looks_like_pg(const uint8_t *p, size_t n)
-{
-    if (n < 8)
-        return false;
-    uint32_t len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-    uint32_t code = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
-    if (code == 80877103u || code == 80877104u) /* SSLRequest, GSSENCRequest */
-        return len == 8;
-    if (code == 80877102u) /* CancelRequest */
-        return len == 16;
-    return (code >> 16) == 3 && len >= 8 && len <= 10000;
-}
-
 static bool wants(const remote *rp, const conn *c)
 {
-    return rp->status == RP_ENABLED && (rp->tunnel || (rp->pg && c->pg == 1));
+    return rp->status == RP_ENABLED && (rp->tunnel || (rp->pg && c->pg));
 }
 
 static void tjob_step(tjob *j);
@@ -1099,8 +1099,6 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
     conn *c = cs;
     if (!c || c->http || b->stopping)
         return FAULT_PASS;
-    if (c->pg < 0)
-        c->pg = dir == FAULT_DIR_EGRESS && looks_like_pg(ch->data, ch->len);
     tjob *j = &c->t[dir == FAULT_DIR_EGRESS ? 0 : 1];
     bool same = j->cp == ch && j->off == ch->offset && j->olen == ch->len;
     if (j->ready && same)
@@ -1313,33 +1311,44 @@ static void http_req_done(rpc *r, ProtobufCMessage *m)
     Plugin__HttpRequest *mr = a->modified_request;
     if (mr) {
         bool changed = false;
-        if (mr->method && mr->method[0] && strcmp(mr->method, fault_http_method(x)) != 0 &&
-            !rp->method_warned) {
-            rp->method_warned = true;
-            fault_log_warn(r->b->self,
-                           "remote plugin %s changed a request's method to '%s': not supported "
-                           "(the SDK cannot change it), forwarded as '%s'",
-                           rp_name(rp), mr->method, fault_http_method(x));
+        /* Empty fields are a plugin that filled in only part of the
+         * request: they leave that part as it was. */
+        if (mr->method && mr->method[0] && strcmp(mr->method, fault_http_method(x)) != 0) {
+            if (fault_http_set_method(x, mr->method) == 0)
+                changed = true;
+            else if (!rp->method_warned) {
+                rp->method_warned = true;
+                fault_log_warn(r->b->self, "remote plugin %s gave an invalid method '%s': ignored",
+                               rp_name(rp), mr->method);
+            }
         }
-        if (mr->path && mr->path[0] && strcmp(mr->path, fault_http_path(x)) != 0 &&
-            !rp->path_warned) {
-            rp->path_warned = true;
-            fault_log_warn(r->b->self,
-                           "remote plugin %s changed a request's path to '%s': not supported "
-                           "(the SDK cannot change it), forwarded as '%s'",
-                           rp_name(rp), mr->path, fault_http_path(x));
+        if (mr->path && mr->path[0] && strcmp(mr->path, fault_http_path(x)) != 0) {
+            if (fault_http_set_path(x, mr->path) == 0)
+                changed = true;
+            else if (!rp->path_warned) {
+                rp->path_warned = true;
+                fault_log_warn(r->b->self,
+                               "remote plugin %s gave an invalid path '%s' (it must start with "
+                               "'/' and hold no spaces): ignored",
+                               rp_name(rp), mr->path);
+            }
         }
-        if (mr->body.len && !rp->body_warned) {
-            rp->body_warned = true;
-            fault_log_warn(r->b->self,
-                           "remote plugin %s set a request body: not supported (the SDK gives "
-                           "hooks no request body), the client's body is forwarded",
-                           rp_name(rp));
+        size_t blen;
+        const uint8_t *body = fault_http_body(x, FAULT_HTTP_REQUEST, &blen);
+        if (mr->body.len && (!body || blen != mr->body.len ||
+                             memcmp(body, mr->body.data, blen) != 0)) {
+            if (fault_http_set_body(x, FAULT_HTTP_REQUEST, mr->body.data, mr->body.len) == 0)
+                changed = true;
+            else
+                fault_log_debug(r->b->self,
+                                "%s %s: remote plugin %s set a body, but the request's body "
+                                "streams (larger than --grpc-plugin-body-limit): ignored",
+                                fault_http_method(x), fault_http_url(x), rp_name(rp));
         }
         /* No headers at all is a plugin that filled in only part of the
          * request, not one that wants a request without a Host. */
-        if (mr->n_headers)
-            changed = apply_headers(x, FAULT_HTTP_REQUEST, mr->headers, mr->n_headers);
+        if (mr->n_headers && apply_headers(x, FAULT_HTTP_REQUEST, mr->headers, mr->n_headers))
+            changed = true;
         if (changed)
             publish_applied(rp, x_conn_id(x), FAULT_SIDE_ANY, FAULT_DIR_EGRESS, "modify", NULL,
                             NULL, 0);
@@ -1376,10 +1385,19 @@ static void http_resp_done(rpc *r, ProtobufCMessage *m)
     }
     Plugin__HttpResponse *mr = a->modified_response;
     if (mr) {
-        if (mr->body.len) {
-            /* The body streams and never reaches hooks, so a plugin that
-             * writes one answers in place of the upstream: its status and
-             * headers (ours when it sent none) with its body. */
+        bool changed = false;
+        size_t blen;
+        const uint8_t *body = fault_http_body(x, FAULT_HTTP_RESPONSE, &blen);
+        if (body && mr->body.len &&
+            (blen != mr->body.len || memcmp(body, mr->body.data, blen) != 0)) {
+            /* The body was held for us: it is replaced in place. */
+            if (fault_http_set_body(x, FAULT_HTTP_RESPONSE, mr->body.data, mr->body.len) == 0)
+                changed = true;
+        } else if (!body && mr->body.len) {
+            /* The body streams (larger than --grpc-plugin-body-limit), so
+             * a plugin that writes one answers in place of the upstream:
+             * its status and headers (ours when it sent none) with its
+             * body. */
             Plugin__HttpResponse full = *mr;
             hdrs_out cur = {0};
             if (mr->n_headers == 0 && hdrs_fill(&cur, x, FAULT_HTTP_RESPONSE) == 0) {
@@ -1395,7 +1413,6 @@ static void http_resp_done(rpc *r, ProtobufCMessage *m)
                 return;
             }
         }
-        bool changed = false;
         int st = (int)mr->status_code;
         if (st != 0 && st != fault_http_status(x) && fault_http_set_status(x, st) == 0)
             changed = true;
@@ -1426,17 +1443,21 @@ static void hjob_step(hjob *h)
             resp.status_code = (uint32_t)fault_http_status(x);
             resp.headers = ho.p;
             resp.n_headers = ho.n;
+            const uint8_t *body = fault_http_body(x, FAULT_HTTP_RESPONSE, &resp.body.len);
+            resp.body.data = (uint8_t *)body;
             Plugin__ProcessHttpResponseRequest req = PLUGIN__PROCESS_HTTP_RESPONSE_REQUEST__INIT;
             req.response = &resp;
             h->call = rpc_start(rp, M_HTTP_RESP, &req.base, http_resp_done, h);
         } else {
-            /* The body is not known to hooks (it streams after them): the
-             * plugin gets an empty one. */
+            /* The body as held for the hooks; empty when it streams
+             * (larger than --grpc-plugin-body-limit). */
             Plugin__HttpRequest rq = PLUGIN__HTTP_REQUEST__INIT;
             rq.method = (char *)fault_http_method(x);
             rq.path = (char *)fault_http_path(x);
             rq.headers = ho.p;
             rq.n_headers = ho.n;
+            const uint8_t *body = fault_http_body(x, FAULT_HTTP_REQUEST, &rq.body.len);
+            rq.body.data = (uint8_t *)body;
             Plugin__ProcessHttpRequestRequest req = PLUGIN__PROCESS_HTTP_REQUEST_REQUEST__INIT;
             req.request = &rq;
             h->call = rpc_start(rp, M_HTTP_REQ, &req.base, http_req_done, h);

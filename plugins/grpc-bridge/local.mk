@@ -49,7 +49,8 @@ GRPC_BRIDGE_TESTS = \
 	plugins/grpc-bridge/tests/tunnel.sh \
 	plugins/grpc-bridge/tests/restart.sh \
 	plugins/grpc-bridge/tests/hung.sh \
-	plugins/grpc-bridge/tests/http.sh
+	plugins/grpc-bridge/tests/http.sh \
+	plugins/grpc-bridge/tests/body.sh
 TESTS += $(GRPC_BRIDGE_TESTS)
 EXTRA_DIST += $(GRPC_BRIDGE_TESTS) plugins/grpc-bridge/tests/common.sh \
 	plugins/grpc-bridge/tests/rplugin.py plugins/grpc-bridge/tests/echo_server.py \

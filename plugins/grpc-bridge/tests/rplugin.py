@@ -12,6 +12,8 @@ Every call is appended to FILE as one line, flushed at once:
   tunnel ID SIDE DIRECTION LEN          (SIDE/DIRECTION are enum names)
   http_req METHOD PATH HEADER-NAMES     (names comma-separated, lower case)
   http_resp STATUS
+  http_req_body LEN SHA256              (mode body only)
+  http_resp_body LEN                    (mode body only)
 
 MODE says what the plugin does with traffic:
   echo      passes everything (CONTINUE with the message it got, PassThrough)
@@ -25,11 +27,15 @@ MODE says what the plugin does with traffic:
             header X-Plugin-Req: 1; responses 404 -> CONTINUE with status
             200 and body "rewritten by plugin\n"; other responses -> status
             203 and header X-Plugin: seen
+  body      requests: logs the body it got; /rewrite* -> CONTINUE as PUT
+            /echo with body "body from plugin"; responses: CONTINUE with the
+            body in upper case
   uuid      tunnel ids must parse as UUID version 4 (logged "badid" if not)
   raise     ProcessTunnelData raises (the call fails with UNKNOWN), as a
             plugin with a bug does
 """
 import argparse
+import hashlib
 import sys
 import threading
 import time
@@ -93,6 +99,17 @@ class Plugin(plugin_pb2_grpc.PluginServiceServicer):
         note("http_req %s %s %s" % (r.method, r.path, names))
         if args.mode == "hang":
             stop.wait(30)
+        if args.mode == "body":
+            note("http_req_body %d %s" % (len(r.body), hashlib.sha256(r.body).hexdigest()))
+            m = plugin_pb2.HttpRequest()
+            m.CopyFrom(r)
+            if r.path.startswith("/rewrite"):
+                m.method = "PUT"
+                m.path = "/echo"
+                m.body = b"body from plugin"
+            return plugin_pb2.ProcessHttpRequestResponse(
+                action=plugin_pb2.ProcessHttpRequestResponse.Action.CONTINUE,
+                modified_request=m)
         if args.mode == "http":
             if r.path.startswith("/teapot"):
                 return plugin_pb2.ProcessHttpRequestResponse(
@@ -115,6 +132,14 @@ class Plugin(plugin_pb2_grpc.PluginServiceServicer):
     def ProcessHttpResponse(self, request, context):
         r = request.response
         note("http_resp %d" % r.status_code)
+        if args.mode == "body":
+            note("http_resp_body %d" % len(r.body))
+            m = plugin_pb2.HttpResponse()
+            m.CopyFrom(r)
+            m.body = r.body.upper()
+            return plugin_pb2.ProcessHttpResponseResponse(
+                action=plugin_pb2.ProcessHttpResponseResponse.Action.CONTINUE,
+                modified_response=m)
         if args.mode == "http":
             m = plugin_pb2.HttpResponse()
             m.CopyFrom(r)
