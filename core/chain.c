@@ -187,16 +187,24 @@ static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side
 static void public_sink(void *ud, fault__node *n);
 
 /* A chain of on_body hooks: one stage per plugin with an on_body hook
- * (whether active is decided chunk by chunk, as for stream stages). */
+ * that watches the body (bit p->index of mask, the last bit standing for
+ * every index past 62); whether active is decided chunk by chunk, as for
+ * stream stages. */
+static bool watches(const fault_plugin *p, uint64_t mask)
+{
+    return p->d->http && p->d->http->on_body && p->enabled && p->started &&
+           (mask & (1ull << (p->index < 63 ? p->index : 63)));
+}
+
 fault_chain *fault__body_chain_new(fault_stream *s, fault_direction dir, fault_http_exchange *x,
-                                   const fault_chain_ops *ops, void *userdata)
+                                   uint64_t mask, const fault_chain_ops *ops, void *userdata)
 {
     fault_chain *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     int n = 0;
     for (fault_plugin *p = fault__plugins(); p; p = p->next)
-        if (p->d->http && p->d->http->on_body && p->enabled && p->started)
+        if (watches(p, mask))
             n++;
     if (n) {
         c->st = calloc((size_t)n, sizeof *c->st);
@@ -209,7 +217,7 @@ fault_chain *fault__body_chain_new(fault_stream *s, fault_direction dir, fault_h
     c->dir = dir;
     FAULT__TIMER_INIT(&c->timer);
     for (fault_plugin *p = fault__plugins(); p && c->nst < n; p = p->next) {
-        if (!(p->d->http && p->d->http->on_body && p->enabled && p->started))
+        if (!watches(p, mask))
             continue;
         stage *st = &c->st[c->nst++];
         st->p = p;

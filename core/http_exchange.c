@@ -39,6 +39,9 @@ struct fault_http_exchange {
     fault_plugin *next;       /* next plugin whose hook runs */
     fault_http_done_cb done;
     void *done_ud;
+    /* Plugins (bits as in seen) watching each body, by fault_direction
+     * (EGRESS: request, INGRESS: response). */
+    uint64_t watch[3];
     /* Whole bodies held for the hooks (fault_http_put_body), per message. */
     bool body_held[2];
     uint8_t *body[2];
@@ -338,19 +341,26 @@ int fault_http_set_body(fault_http_exchange *x, fault_http_msg m, const void *da
     return body_store(x, m, data, len);
 }
 
+int fault_http_watch_body(fault_plugin *self, fault_http_exchange *x, fault_direction dir)
+{
+    if (!self || !x || (dir != FAULT_DIR_EGRESS && dir != FAULT_DIR_INGRESS))
+        return -EINVAL;
+    x->watch[dir] |= plugin_bit(self);
+    x->seen |= plugin_bit(self); /* it hears on_end */
+    return 0;
+}
+
+bool fault_http_body_watched(const fault_http_exchange *x, fault_direction dir)
+{
+    return x && (dir == FAULT_DIR_EGRESS || dir == FAULT_DIR_INGRESS) && x->watch[dir] != 0;
+}
+
 fault_chain *fault_http_body_chain_new(fault_http_exchange *x, fault_direction dir,
                                        const fault_chain_ops *ops, void *userdata)
 {
     if (!x || !x->stream || !ops || (dir != FAULT_DIR_EGRESS && dir != FAULT_DIR_INGRESS))
         return NULL;
-    fault_chain *c = fault__body_chain_new(x->stream, dir, x, ops, userdata);
-    if (c) {
-        /* Plugins with an on_body hook hear on_end too. */
-        for (fault_plugin *p = fault__plugins(); p; p = p->next)
-            if (p->d->http && p->d->http->on_body && p->enabled && p->started)
-                x->seen |= plugin_bit(p);
-    }
-    return c;
+    return fault__body_chain_new(x->stream, dir, x, x->watch[dir], ops, userdata);
 }
 
 /* Calls the hooks from x->next on, until one answers, one goes pending, or

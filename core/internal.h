@@ -203,9 +203,10 @@ struct fault_stream {
 /* Chains: the relay gives each chain an internal sink that takes the
  * node (and its bytes) over, so relayed bytes are written without a copy. */
 typedef void (*fault__sink)(void *ud, fault__node *n);
-/* A chain whose stages are the plugins' HTTP on_body hooks for x. */
+/* A chain whose stages are the HTTP on_body hooks for x of the plugins
+ * in mask (bits by load index, as fault_http_exchange's seen). */
 fault_chain *fault__body_chain_new(fault_stream *s, fault_direction dir, fault_http_exchange *x,
-                                   const fault_chain_ops *ops, void *userdata);
+                                   uint64_t mask, const fault_chain_ops *ops, void *userdata);
 fault_chain *fault__chain_new(fault_stream *s, fault_direction dir, fault_side sides,
                               fault__sink sink, void *ud);
 /* Pushes bytes as a node (copied). */

@@ -129,6 +129,10 @@ typedef struct hp_ex {
     bool hold_req, held_req, spill_req;
     bool hold_resp, held_resp, spill_resp;
     size_t hold_max;
+    /* Bodies through the on_body hooks of the plugins that watch them
+     * (fault_http_body_chain_new), decoded; they go on chunked since a hook
+     * may change their length. NULL when nobody watches. */
+    fault_chain *qbc, *rbc;
     /* Kept across exchanges (everything above is reset per exchange). */
     hp_buf rinb;
 } hp_ex;
@@ -637,6 +641,10 @@ static int req_on_body(llhttp_t *p, const char *at, size_t n)
         }
         return 0;
     }
+    if (ex->qbc) {
+        fault_chain_push(ex->qbc, at, n);
+        return 0;
+    }
     if (ex->req_chunked) {
         /* One chunk per piece: boundaries need not match the client's. */
         s->scratch.len = 0;
@@ -655,7 +663,9 @@ static int req_on_complete(llhttp_t *p)
 {
     hp_sess *s = p->data;
     hp_ex *ex = &s->ex;
-    if (ex->active && !ex->discard && ex->req_chunked && !ex->connect && !ex->hold_req)
+    if (ex->active && !ex->discard && ex->qbc && !ex->hold_req)
+        fault_chain_eof(ex->qbc);
+    else if (ex->active && !ex->discard && ex->req_chunked && !ex->connect && !ex->hold_req)
         up_out(s, (const uint8_t *)"0\r\n\r\n", 5);
     s->req_ev = EV_DONE;
     return HPE_PAUSED;
@@ -1173,6 +1183,93 @@ static void up_out(hp_sess *s, const uint8_t *p, size_t n)
         up_write(s, p, n);
 }
 
+/* ---- bodies through on_body hooks ---- */
+
+static void body_chains_free(hp_ex *ex)
+{
+    fault_chain_free(ex->qbc);
+    fault_chain_free(ex->rbc);
+    ex->qbc = ex->rbc = NULL;
+}
+
+/* A body chain for the exchange, or NULL when no plugin watches that body
+ * (then it keeps its framing and zero-copy paths). */
+static fault_chain *body_chain(hp_sess *s, fault_direction dir, const fault_chain_ops *ops)
+{
+    hp_ex *ex = &s->ex;
+    if (!ex->targeted || !ex->x || !fault_http_body_watched(ex->x, dir))
+        return NULL;
+    fault_chain *c = fault_http_body_chain_new(ex->x, dir, ops, s);
+    if (c && fault_chain_stages(c) == 0) {
+        fault_chain_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* A piece of body as one chunk of chunked framing. */
+static void chunk_frame(hp_buf *b, const uint8_t *p, size_t n)
+{
+    b->len = 0;
+    hp_buf_hex(b, n);
+    hp_buf_add(b, "\r\n", 2);
+    hp_buf_add(b, p, n);
+    hp_buf_add(b, "\r\n", 2);
+}
+
+static void qbc_output(void *ud, const uint8_t *data, size_t len)
+{
+    hp_sess *s = ud;
+    chunk_frame(&s->scratch, data, len);
+    up_out(s, s->scratch.p, s->scratch.len);
+}
+
+static void qbc_eof(void *ud)
+{
+    up_out(ud, (const uint8_t *)"0\r\n\r\n", 5);
+}
+
+static void qbc_progress(void *ud)
+{
+    flow(ud);
+}
+
+static const fault_chain_ops qbc_ops = {.output = qbc_output, .eof = qbc_eof,
+                                        .progress = qbc_progress};
+
+static void finish_response(hp_sess *s);
+
+static void rbc_output(void *ud, const uint8_t *data, size_t len)
+{
+    hp_sess *s = ud;
+    hp_ex *ex = &s->ex;
+    if (ex->out_chunked) {
+        chunk_frame(&s->scratch, data, len);
+        out_write(s, ex->targeted, s->scratch.p, s->scratch.len);
+    } else {
+        out_write(s, ex->targeted, data, len);
+    }
+}
+
+static void rbc_eof(void *ud)
+{
+    hp_sess *s = ud;
+    sess_ref(s);
+    cork_begin(s);
+    finish_response(s);
+    cork_end(s);
+    flow(s);
+    sess_unref(s);
+}
+
+static void rbc_progress(void *ud)
+{
+    flow(ud);
+}
+
+static const fault_chain_ops rbc_ops = {.output = rbc_output, .eof = rbc_eof,
+                                        .progress = rbc_progress};
+
 static void server_chains_free(hp_ex *ex)
 {
     fault_chain_free(ex->se);
@@ -1220,7 +1317,12 @@ static void write_request_head(hp_sess *s)
     size_t held_len = 0;
     const uint8_t *held = ex->held_req ? fault_http_body(ex->x, FAULT_HTTP_REQUEST, &held_len)
                                        : NULL;
-    if (held) {
+    if (ex->req_body)
+        ex->qbc = body_chain(s, FAULT_DIR_EGRESS, &qbc_ops);
+    if (ex->qbc) {
+        /* on_body hooks may change the length. */
+        hp_buf_str(b, "Transfer-Encoding: chunked\r\n");
+    } else if (held) {
         /* The body the hooks saw (and maybe changed) goes whole. */
         hp_buf_add(b, "Content-Length: ", 16);
         hp_buf_u64(b, held_len);
@@ -1234,12 +1336,19 @@ static void write_request_head(hp_sess *s)
     }
     hp_buf_str(b, "\r\n");
     up_out(s, b->p, b->len);
-    if (held_len)
+    if (held && ex->qbc) {
+        /* Read whole before the hooks ran: its end is already known. */
+        fault_chain_push(ex->qbc, held, held_len);
+        fault_chain_eof(ex->qbc);
+    } else if (held_len) {
         up_out(s, held, held_len);
+    }
     if (ex->spill_req && s->qhold.len) {
         /* Read while the hooks were deciding: it goes first. */
         ex->spill_req = false;
-        if (ex->req_chunked) {
+        if (ex->qbc) {
+            fault_chain_push(ex->qbc, s->qhold.p, s->qhold.len);
+        } else if (ex->req_chunked) {
             b->len = 0;
             hp_buf_hex(b, s->qhold.len);
             hp_buf_add(b, "\r\n", 2);
@@ -1452,6 +1561,10 @@ static int resp_on_body(llhttp_t *p, const char *at, size_t n)
         }
         return 0;
     }
+    if (ex->rbc) {
+        fault_chain_push(ex->rbc, at, n);
+        return 0;
+    }
     if (ex->out_chunked) {
         hp_buf *b = &s->scratch;
         b->len = 0;
@@ -1501,7 +1614,10 @@ static void send_response_head(hp_sess *s)
     size_t held_len = 0;
     const uint8_t *held = ex->held_resp ? fault_http_body(ex->x, FAULT_HTTP_RESPONSE, &held_len)
                                         : NULL;
-    if (held) {
+    if (!no_body && !ex->is_head && (ex->rbc = body_chain(s, FAULT_DIR_INGRESS, &rbc_ops))) {
+        /* on_body hooks may change the length: chunked (or to the end). */
+        ex->resp_cl = false;
+    } else if (held) {
         /* The body the hooks saw (and maybe changed) goes whole. */
         ex->resp_cl = true;
         ex->resp_clen = held_len;
@@ -1557,7 +1673,9 @@ static void send_response_head(hp_sess *s)
     ex->head_sent = true;
     publish_response(s, status);
     out_write(s, ex->targeted, b->p, b->len);
-    if (held && held_len && !no_body)
+    if (held && held_len && ex->rbc)
+        fault_chain_push(ex->rbc, held, held_len); /* its end follows */
+    else if (held && held_len && !no_body)
         out_write(s, ex->targeted, held, held_len);
 }
 
@@ -1703,11 +1821,23 @@ static void on_response_complete(hp_sess *s)
         run_response_hooks(s);
         return;
     }
+    ex->rs = RS_DONE;
+    timer_stop(s, T_RESPONSE);
+    if (ex->rbc) {
+        /* The rest follows once the body left the on_body hooks. */
+        fault_chain_eof(ex->rbc);
+        return;
+    }
+    finish_response(s);
+}
+
+/* The whole response went to the client path. */
+static void finish_response(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
     if (ex->out_chunked)
         out_write(s, ex->targeted, (const uint8_t *)"0\r\n\r\n", 5);
-    ex->rs = RS_DONE;
     ex->resp_done = true;
-    timer_stop(s, T_RESPONSE);
     if (ex->req_done)
         ex_finish(s);
 }
@@ -1893,6 +2023,7 @@ static void respond(hp_sess *s, int status, const char *text, bool from_x, bool 
     }
     if (ex->up || ex->creq)
         up_drop(s, false);
+    body_chains_free(ex); /* this answer replaces both bodies */
     const uint8_t *body = NULL;
     size_t len = 0;
     char tbuf[HP_MAX_HOST + 256];
@@ -2184,6 +2315,7 @@ static void ex_finish(hp_sess *s)
         hp_up *up = ex->up;
         bool reusable = ex->up_keepalive && ex->rs == RS_DONE && !ex->up_eof &&
                         ex->rinb.len == 0 && pend(ex->se) == 0 && pend(ex->si) == 0 &&
+                        pend(ex->qbc) == 0 &&
                         !ex->discard && !s->st->stopping;
         ex->up = NULL;
         server_chains_free(ex);
@@ -2192,6 +2324,7 @@ static void ex_finish(hp_sess *s)
         hp_up_release(up, reusable);
     }
     server_chains_free(ex);
+    body_chains_free(ex);
     fault_http_exchange_free(ex->x);
     ex->x = NULL;
     free(ex->path);
@@ -2287,7 +2420,7 @@ static void flow(hp_sess *s)
     hp_ex *ex = &s->ex;
     if (!s->c_eof_read) {
         size_t eg = s->eq.bytes + s->inb.len + s->unlabeled.len + pend(s->ceg) + pend(ex->se) +
-                    s->ucork.len;
+                    pend(ex->qbc) + s->ucork.len;
         if (ex->up && !ex->connect)
             eg += fault_conn_write_queued(ex->up->c);
         if (s->linger)
@@ -2301,8 +2434,8 @@ static void flow(hp_sess *s)
         }
     }
     if (ex->up && !ex->connect && !ex->up_eof && ex->up_reading && !ex->splicing) {
-        size_t in = s->oq.bytes + ex->rinb.len + pend(s->cin) + pend(ex->si) + s->ccork.len +
-                    fault_conn_write_queued(s->c);
+        size_t in = s->oq.bytes + ex->rinb.len + pend(s->cin) + pend(ex->si) + pend(ex->rbc) +
+                    s->ccork.len + fault_conn_write_queued(s->c);
         if (!ex->up_paused && in > HP_HIGH_WATER) {
             ex->up_paused = true;
             fault_conn_read_stop(ex->up->c);
@@ -2462,6 +2595,7 @@ static void sess_teardown(hp_sess *s, bool reset, int error)
         up->owner = NULL;
         hp_up_close(up, reset);
     }
+    body_chains_free(ex);
     if (ex->x) {
         fault_http_exchange_free(ex->x);
         ex->x = NULL;

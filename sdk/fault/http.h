@@ -13,16 +13,19 @@
  *   on_body      a piece of request (EGRESS) or response (INGRESS) body,
  *                decoded (no chunked framing); same verdicts as stream
  *                filters (pass at a time, pass N bytes, hold, close,
- *                reset), so bodies stream. Called from ABI 1.2 handlers
- *                through fault_http_body_chain_new().
+ *                reset), so bodies stream. Called (ABI 1.2) only for the
+ *                bodies a plugin asked to watch with fault_http_watch_body()
+ *                from its on_request or on_response hook.
  *   on_end       the exchange is over (also after errors).
  *
  * Bodies come in two ways (ABI 1.2):
- *   - streamed: on_body sees each piece as it passes, in order, and may
- *     delay, hold, change or replace it (fault_chunk_replace()). A
- *     message whose body goes through on_body hooks is sent on with
- *     chunked framing (close-delimited to HTTP/1.0 clients; DATA frames on
- *     HTTP/2), since a hook may change its length.
+ *   - streamed: a plugin that called fault_http_watch_body() for a
+ *     direction sees each piece of that body in on_body as it passes, in
+ *     order, and may delay, hold, change or replace it
+ *     (fault_chunk_replace()). A watched body is sent on with chunked
+ *     framing (close-delimited to HTTP/1.0 clients; DATA frames on HTTP/2),
+ *     since a hook may change its length; bodies nobody watches keep
+ *     their framing and the zero-copy paths.
  *   - whole: a plugin that needs the entire body before deciding (to
  *     answer from it, to rewrite it) calls fault_http_want_body() once,
  *     from init(), configure() or start(). Handlers then read a body of
@@ -156,6 +159,13 @@ FAULT_API int fault_http_run_response(fault_http_exchange *x, fault_http_done_cb
 FAULT_API void fault_http_reply_body(const fault_http_exchange *x, const uint8_t **body,
                                      size_t *len);
 
+/* Asks that self's on_body hook see the request body (dir EGRESS) or the
+ * response body (INGRESS) of this exchange. Call it from on_request (for
+ * either body) or on_response (for the response body), before the body
+ * moves. Returns 0 or -EINVAL. */
+FAULT_API int fault_http_watch_body(fault_plugin *self, fault_http_exchange *x,
+                                    fault_direction dir);
+
 /* ---- for HTTP protocol handlers: bodies (ABI 1.2) ---- */
 
 /* How many bytes of message m's body the active plugins want held before
@@ -167,12 +177,16 @@ FAULT_API size_t fault_http_body_wanted(const fault_http_exchange *x, fault_http
  * to send is fault_http_body(). Returns 0 or -ENOMEM. */
 FAULT_API int fault_http_put_body(fault_http_exchange *x, fault_http_msg m, const void *data,
                                   size_t len);
-/* A chain of the on_body hooks of the plugins, for the body of the
+/* Whether a plugin watches the request (EGRESS) or response (INGRESS)
+ * body of x: when not, skip fault_http_body_chain_new() altogether. */
+FAULT_API bool fault_http_body_watched(const fault_http_exchange *x, fault_direction dir);
+/* A chain of the on_body hooks of the plugins watching the body of the
  * request (dir EGRESS) or of the response (INGRESS) of an exchange that
- * has a stream. Push decoded body bytes and the end of the body; send on
- * what comes out (see fault_chain_new()). It has no stages when no plugin
- * has an on_body hook: check fault_chain_stages() and skip it then, so
- * bodies keep their framing and their zero-copy paths. Free it with
+ * has a stream; create it after that message's hooks ran. Push decoded
+ * body bytes and the end of the body; send on what comes out (see
+ * fault_chain_new()). It has no stages when no plugin watches: check
+ * fault_chain_stages() and skip it then, so bodies keep their framing and
+ * their zero-copy paths. Free it with
  * fault_chain_free() before the exchange. NULL on failure. */
 FAULT_API fault_chain *fault_http_body_chain_new(fault_http_exchange *x, fault_direction dir,
                                                  const fault_chain_ops *ops, void *userdata);

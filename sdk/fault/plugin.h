@@ -19,8 +19,9 @@
  *
  * ABI changelog (newest first)
  * ----------------------------
- *   1.2  <fault/http.h>: on_body is called (fault_http_body_chain_new() for
- *        handlers); whole bodies for hooks: fault_http_want_body(),
+ *   1.2  <fault/http.h>: on_body is called for bodies a plugin watches
+ *        (fault_http_watch_body(); fault_http_body_watched() and
+ *        fault_http_body_chain_new() for handlers); whole bodies for hooks: fault_http_want_body(),
  *        fault_http_body(), fault_http_set_body(), and for handlers
  *        fault_http_body_wanted(), fault_http_put_body(); request changes:
  *        fault_http_set_method(), fault_http_set_path().

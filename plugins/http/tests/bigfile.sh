@@ -26,12 +26,15 @@ truncate -s $((300 * 1024 * 1024)) "$WWW/300m.bin" || fail "truncate"
 truncate -s $((64 * 1024 * 1024)) "$WWW/64m.bin" || fail "truncate"
 start_upstream
 
-# peak_rss PID FLAGFILE - samples VmRSS (kB) until FLAGFILE exists.
+# peak_rss PID FLAGFILE - samples VmRSS (kB) until FLAGFILE exists;
+# writes FLAGFILE.ready after the first sample (sampler_ready waits for it,
+# so a fast transfer on a loaded machine is not over before sampling began).
 peak_rss() {
 	python3 - "$1" "$2" <<'PY'
 import os, sys, time
 pid, flag = sys.argv[1], sys.argv[2]
 peak = 0
+first = True
 while not os.path.exists(flag):
     try:
         for line in open("/proc/%s/status" % pid):
@@ -39,9 +42,16 @@ while not os.path.exists(flag):
                 peak = max(peak, int(line.split()[1]))
     except OSError:
         break
+    if first:
+        with open(flag + ".ready", "w") as f:
+            f.write("ready\n")
+        first = False
     time.sleep(0.02)
 print(peak)
 PY
+}
+sampler_ready() {
+	wait_for_line "$1.ready" ready "$FAULT_PID" 10 || fail "the RSS sampler did not start"
 }
 
 # download FILE ARGS... - downloads FILE through a proxy started with ARGS;
@@ -53,6 +63,7 @@ download() {
 	local flag=$E2E_TMP/done.$RANDOM
 	peak_rss "$FAULT_PID" "$flag" >"$flag.rss" &
 	local sampler=$!
+	sampler_ready "$flag"
 	local out
 	out=$(curl -sS --fail --max-time 80 --noproxy '' -x "$PROXY" -o /dev/null \
 		-w '%{size_download} %{time_total}' "http://127.0.0.1:$NGINX_PORT/$file") ||
@@ -81,6 +92,7 @@ start_proxy
 flag=$E2E_TMP/updone
 peak_rss "$FAULT_PID" "$flag" >"$flag.rss" &
 sampler=$!
+sampler_ready "$flag"
 got=$(curl -sS --fail --max-time 80 --noproxy '' -x "$PROXY" --data-binary "@$E2E_TMP/up.bin" \
 	"http://127.0.0.1:$UP_PORT/echo") || { touch "$flag"; wait "$sampler"; fail "upload failed"; }
 touch "$flag"

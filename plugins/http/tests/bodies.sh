@@ -13,7 +13,10 @@
 #  4. invalid paths and methods are refused by the setters;
 #  5. a response body (Content-Length, chunked, close-delimited) reaches
 #     on_response whole and its replacement goes out with a Content-Length;
-#     a response over the limit streams, intact, with the hook told none.
+#     a response over the limit streams, intact, with the hook told none;
+#  6. on_body hooks: response pieces upper-cased (sent chunked), request
+#     pieces lower-cased (held or streamed), a piece doubled in length, a
+#     piece delayed 300 ms, a reset from the hook.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/http/tests/common.sh" || exit 99
 
@@ -96,3 +99,32 @@ note "response bodies held whole and replaced; a large one streams intact"
 # The proxy is still healthy.
 out=$("${C[@]}" "$UP/last")
 [ "$out" = "path=/last" ] || fail "proxy unhealthy after the body tests: '$out'"
+
+# ---- 6. streamed bodies through on_body (hookprobe has the hook)
+hdrs=$("${C[@]}" -H 'X-Probe: body-upper' -D - -o "$E2E_TMP/r3" "$UP/bytes?n=100000" | tr -d '\r')
+grep -qi '^transfer-encoding: chunked$' <<<"$hdrs" || fail "on_body response not chunked: $hdrs"
+python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); sys.exit(d != (b"0123456789" * 10000))' \
+	"$E2E_TMP/r3" || fail "on_body response changed digits ($(wc -c <"$E2E_TMP/r3") bytes)"
+out=$("${C[@]}" -H 'X-Probe: body-upper' "$UP/p7")
+[ "$out" = "PATH=/P7" ] || fail "on_body upper-case response: '$out'"
+out=$("${C[@]}" -H 'X-Probe: body-upper' --data-binary 'MiXeD CaSe' "$UP/echo")
+want=$(printf 'mixed case' | sha256sum | cut -d' ' -f1)
+[[ "$out" = "LEN=10 SHA256=$(tr a-z A-Z <<<"$want") "* ]] || fail "on_body request lower-case: '$out'"
+head -c 20000 /dev/urandom | tr -d 'A-Z' >"$E2E_TMP/lower"
+want=$(sha256sum "$E2E_TMP/lower" | cut -d' ' -f1)
+out=$("${C[@]}" -H 'X-Probe: body-upper' -H 'Transfer-Encoding: chunked' --data-binary @"$E2E_TMP/lower" "$UP/echo")
+[[ "$out" = "LEN=$(wc -c <"$E2E_TMP/lower") SHA256=$(tr a-z A-Z <<<"$want") "* ]] ||
+	fail "on_body on a streamed (over the limit) request: '$out'"
+out=$("${C[@]}" -H 'X-Probe: body-grow' "$UP/p8")
+[ "$out" = "path=/p8
+path=/p8" ] || fail "on_body doubling: '$out'"
+# 300 ms per piece: the one-piece body of /p9 arrives >= 300 ms late
+# (tolerance: the timer may fire late, never early).
+t=$("${C[@]}" -H 'X-Probe: body-delay' -o /dev/null -w '%{time_total}' "$UP/p9")
+ms=$(ms_diff 0 "$t")
+[ "$ms" -ge 295 ] || fail "on_body delay: answered in $ms ms, want >= 300"
+code=$("${C[@]}" -H 'X-Probe: body-cut' -o /dev/null -w '%{http_code}' "$UP/p10" 2>/dev/null) &&
+	fail "on_body reset: curl succeeded ($code)"
+out=$("${C[@]}" "$UP/after-cut")
+[ "$out" = "path=/after-cut" ] || fail "proxy unhealthy after an on_body reset: '$out'"
+note "on_body: pieces changed in place both ways, doubled, delayed ($ms ms), reset"

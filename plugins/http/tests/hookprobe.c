@@ -24,6 +24,16 @@
  *   X-Probe: bad-path          on_request tries an invalid path, answers
  *                              200 "einval" when refused
  *
+ * on_body (streamed bodies; on_request watches both bodies for these),
+ * whatever the body limit:
+ *
+ *   X-Probe: body-upper        response body pieces upper-cased in place,
+ *                              request body pieces lower-cased
+ *   X-Probe: body-delay        each response body piece held 300 ms
+ *   X-Probe: body-grow         each response body piece doubled
+ *                              (fault_chunk_replace: the length changes)
+ *   X-Probe: body-cut          FAULT_RESET at the first response piece
+ *
  * Every on_end is logged ("probe: end #ID pending=N"), so a test can see
  * that an exchange whose client left while PENDING was ended, and the
  * pending timer is cancelled then (no resume after on_end).
@@ -151,6 +161,12 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
     const char *v = fault_http_header(x, FAULT_HTTP_REQUEST, "x-probe");
     if (!v)
         return FAULT_HTTP_CONTINUE;
+    if (strcmp(v, "body-upper") == 0 || strcmp(v, "body-delay") == 0 ||
+        strcmp(v, "body-grow") == 0 || strcmp(v, "body-cut") == 0) {
+        fault_http_watch_body(st->self, x, FAULT_DIR_EGRESS);
+        fault_http_watch_body(st->self, x, FAULT_DIR_INGRESS);
+        return FAULT_HTTP_CONTINUE;
+    }
     if (strncmp(v, "body-", 5) == 0 || strcmp(v, "bad-path") == 0)
         return body_request(x, v);
     if (strcmp(v, "respond") == 0) {
@@ -206,6 +222,34 @@ static fault_http_action on_response(void *state, fault_http_exchange *x)
     return FAULT_HTTP_CONTINUE;
 }
 
+static fault_action on_body(void *state, fault_http_exchange *x, fault_direction dir,
+                            fault_chunk *c, fault_verdict *v)
+{
+    (void)state;
+    const char *p = fault_http_header(x, FAULT_HTTP_REQUEST, "x-probe");
+    if (!p)
+        return FAULT_PASS;
+    bool in = dir == FAULT_DIR_INGRESS;
+    if (strcmp(p, "body-upper") == 0) {
+        for (size_t i = 0; i < c->len; i++)
+            c->data[i] = (uint8_t)(in ? toupper(c->data[i]) : tolower(c->data[i]));
+    } else if (strcmp(p, "body-delay") == 0 && in) {
+        v->until_us = c->arrived_us + 300000;
+    } else if (strcmp(p, "body-grow") == 0 && in) {
+        size_t n = c->len;
+        uint8_t *d = malloc(2 * n);
+        if (d) {
+            memcpy(d, c->data, n);
+            memcpy(d + n, c->data, n);
+            fault_chunk_replace(fault_http_stream(x), c, d, 2 * n);
+            free(d);
+        }
+    } else if (strcmp(p, "body-cut") == 0 && in) {
+        return FAULT_RESET;
+    }
+    return FAULT_PASS;
+}
+
 static void on_end(void *state, fault_http_exchange *x)
 {
     probe_state *st = state;
@@ -225,6 +269,7 @@ static void on_end(void *state, fault_http_exchange *x)
 static const fault_http_ops http_ops = {
     .on_request = on_request,
     .on_response = on_response,
+    .on_body = on_body,
     .on_end = on_end,
 };
 
