@@ -4,6 +4,16 @@ PLUGIN_LIBADD = core/libfaultcore.la $(UV_LIBS)
 PLUGIN_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
 PLUGIN_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 
+# plugins/lib: convenience code linked into the plugins that need it
+# (never into the core): libcurl multi on the libuv loop.
+if HAVE_CURL
+noinst_LTLIBRARIES += plugins/lib/libcurluv.la
+endif
+plugins_lib_libcurluv_la_SOURCES = plugins/lib/curluv.c plugins/lib/curluv.h
+plugins_lib_libcurluv_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(CURL_CFLAGS)
+plugins_lib_libcurluv_la_CFLAGS = $(PLUGIN_CFLAGS) -fPIC
+CURLUV_LIB = plugins/lib/libcurluv.la $(CURL_LIBS)
+
 include $(srcdir)/plugins/tcp/local.mk
 include $(srcdir)/plugins/latency/local.mk
 include $(srcdir)/plugins/jitter/local.mk

@@ -9,9 +9,7 @@
  * pool (libuv's default pool has 4 threads, which would serialise the fifth
  * concurrent call), a call can be cancelled at any moment when its client
  * goes away, and connections to the upstream are kept alive and reused
- * between calls. libcurl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION,
- * one uv_poll_t each) and when to wake it up (CURLMOPT_TIMERFUNCTION, one
- * uv_timer_t); we hand readiness back with curl_multi_socket_action().
+ * between calls. plugins/lib/curluv.c runs the multi handle on the loop.
  *
  * Proxies. libcurl reads http_proxy, https_proxy, all_proxy and no_proxy
  * by itself, but deliberately not HTTP_PROXY in upper case (a CGI program
@@ -30,15 +28,13 @@
 
 #include <curl/curl.h>
 
+#include "curluv.h"
 #include "demo.h"
 
 struct demo_fetcher {
     demo_state *st;
-    CURLM *multi;
-    uv_timer_t timer;
-    bool timer_open;
+    curluv *cu;
     struct demo_fetch *fetches; /* in flight */
-    struct sock_watch *watches; /* sockets libcurl asked us to watch */
 };
 
 struct demo_fetch {
@@ -54,15 +50,6 @@ struct demo_fetch {
     char errbuf[CURL_ERROR_SIZE];
     struct demo_fetch *next, *prev;
 };
-
-/* One socket libcurl wants watched. Kept on a list so that whatever
- * libcurl does not explicitly remove at cleanup is still closed. */
-typedef struct sock_watch {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    demo_fetcher *fx;
-    struct sock_watch *next, *prev;
-} sock_watch;
 
 const char *demo_proxy_for(const char *url)
 {
@@ -112,105 +99,6 @@ int demo_url_check(const char *url, char *err, size_t errlen)
     return rc;
 }
 
-/* ---- libcurl <-> libuv ---- */
-
-static void check_done(demo_fetcher *fx);
-
-static void watch_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void watch_close(sock_watch *w)
-{
-    demo_fetcher *fx = w->fx;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        fx->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    /* uv_close stops the poll and takes the descriptor out of epoll right
-     * away, before libcurl closes it. */
-    uv_close((uv_handle_t *)&w->poll, watch_closed);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    sock_watch *w = h->data;
-    demo_fetcher *fx = w->fx;
-    int flags = 0;
-    int running;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    else {
-        if (events & UV_READABLE)
-            flags |= CURL_CSELECT_IN;
-        if (events & UV_WRITABLE)
-            flags |= CURL_CSELECT_OUT;
-    }
-    curl_multi_socket_action(fx->multi, w->fd, flags, &running);
-    check_done(fx);
-}
-
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    demo_fetcher *fx = userp;
-    sock_watch *w = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (w) {
-            curl_multi_assign(fx->multi, fd, NULL);
-            watch_close(w);
-        }
-        return 0;
-    }
-    if (!w) {
-        w = calloc(1, sizeof *w);
-        if (!w)
-            return -1;
-        if (uv_poll_init_socket(fx->st->loop, &w->poll, fd) != 0) {
-            free(w);
-            return -1;
-        }
-        w->fd = fd;
-        w->fx = fx;
-        w->poll.data = w;
-        w->next = fx->watches;
-        if (fx->watches)
-            fx->watches->prev = w;
-        fx->watches = w;
-        curl_multi_assign(fx->multi, fd, w);
-    }
-    int events = 0;
-    if (what & CURL_POLL_IN)
-        events |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        events |= UV_WRITABLE;
-    return uv_poll_start(&w->poll, events, on_poll) == 0 ? 0 : -1;
-}
-
-static void on_timeout(uv_timer_t *t)
-{
-    demo_fetcher *fx = t->data;
-    int running;
-    curl_multi_socket_action(fx->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(fx);
-}
-
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    demo_fetcher *fx = userp;
-    /* libcurl must not be re-entered from here; even a 0 ms timeout is
-     * served from the loop, on its next turn. */
-    if (timeout_ms < 0)
-        uv_timer_stop(&fx->timer);
-    else
-        uv_timer_start(&fx->timer, on_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
-}
-
 /* ---- one call ---- */
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
@@ -248,7 +136,7 @@ static void fetch_free(demo_fetch *f)
     if (f->next)
         f->next->prev = f->prev;
     if (f->easy) {
-        curl_multi_remove_handle(fx->multi, f->easy);
+        curluv_remove(fx->cu, f->easy);
         curl_easy_cleanup(f->easy);
     }
     free(f->body);
@@ -262,45 +150,37 @@ void demo_fetch_cancel(demo_fetch *f)
         fetch_free(f);
 }
 
-/* Delivers every finished call. A callback may start or cancel other
- * calls: both only touch the multi handle outside socket_action, and
- * removing a handle also drops its pending message. */
-static void check_done(demo_fetcher *fx)
+/* A call finished: its callback may start or cancel other calls. */
+static void on_done(CURL *easy, CURLcode code, void *userdata)
 {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(fx->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        char *priv = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-        demo_fetch *f = (demo_fetch *)priv;
-        CURLcode code = msg->data.result;
-        demo_fetch_result r = {.url = f->url};
-        r.duration_ms = (double)(fault_now_us() - f->start_us) / 1000.0;
-        char why[CURL_ERROR_SIZE + 64];
-        if (code == CURLE_OK) {
-            r.ok = true;
-            curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &r.status);
-            char *ct = NULL;
-            curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
-            r.content_type = ct;
-        } else if (f->too_large) {
-            snprintf(why, sizeof why, "the answer is larger than %d bytes", DEMO_MAX_UPSTREAM_BODY);
-            r.error = why;
-        } else {
-            snprintf(why, sizeof why, "%s", f->errbuf[0] ? f->errbuf : curl_easy_strerror(code));
-            r.error = why;
-        }
-        r.body = f->body ? f->body : "";
-        r.body_len = f->len;
-        /* The callback may free what the call belongs to, so detach first. */
-        demo_fetch_cb cb = f->cb;
-        void *ud = f->ud;
-        f->cb = NULL;
-        cb(&r, ud);
-        fetch_free(f);
+    (void)userdata;
+    char *priv = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    demo_fetch *f = (demo_fetch *)priv;
+    demo_fetch_result r = {.url = f->url};
+    r.duration_ms = (double)(fault_now_us() - f->start_us) / 1000.0;
+    char why[CURL_ERROR_SIZE + 64];
+    if (code == CURLE_OK) {
+        r.ok = true;
+        curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &r.status);
+        char *ct = NULL;
+        curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
+        r.content_type = ct;
+    } else if (f->too_large) {
+        snprintf(why, sizeof why, "the answer is larger than %d bytes", DEMO_MAX_UPSTREAM_BODY);
+        r.error = why;
+    } else {
+        snprintf(why, sizeof why, "%s", f->errbuf[0] ? f->errbuf : curl_easy_strerror(code));
+        r.error = why;
     }
+    r.body = f->body ? f->body : "";
+    r.body_len = f->len;
+    /* The callback may free what the call belongs to, so detach first. */
+    demo_fetch_cb cb = f->cb;
+    void *ud = f->ud;
+    f->cb = NULL;
+    cb(&r, ud);
+    fetch_free(f);
 }
 
 demo_fetch *demo_fetch_start(demo_state *st, const char *url, demo_fetch_cb cb, void *userdata)
@@ -355,7 +235,7 @@ demo_fetch *demo_fetch_start(demo_state *st, const char *url, demo_fetch_cb cb, 
     if (np)
         curl_easy_setopt(e, CURLOPT_NOPROXY, np);
     f->start_us = fault_now_us();
-    if (curl_multi_add_handle(fx->multi, e) != CURLM_OK) {
+    if (curluv_add(fx->cu, e) < 0) {
         fetch_free(f);
         return NULL;
     }
@@ -372,26 +252,14 @@ int demo_fetcher_init(demo_state *st, char *err, size_t errlen)
         return -1;
     }
     fx->st = st;
-    fx->multi = curl_multi_init();
-    if (!fx->multi) {
+    fx->cu = curluv_new(st->loop, on_done, fx);
+    if (!fx->cu) {
         free(fx);
         snprintf(err, errlen, "libcurl: cannot create a multi handle");
         return -1;
     }
-    uv_timer_init(st->loop, &fx->timer);
-    fx->timer.data = fx;
-    fx->timer_open = true;
-    curl_multi_setopt(fx->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(fx->multi, CURLMOPT_SOCKETDATA, fx);
-    curl_multi_setopt(fx->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(fx->multi, CURLMOPT_TIMERDATA, fx);
     st->fetcher = fx;
     return 0;
-}
-
-static void fetcher_closed(uv_handle_t *h)
-{
-    free(h->data);
 }
 
 void demo_fetcher_close(demo_state *st)
@@ -402,11 +270,6 @@ void demo_fetcher_close(demo_state *st)
     st->fetcher = NULL;
     while (fx->fetches)
         fetch_free(fx->fetches);
-    /* Closes the connections libcurl kept alive; it tells on_socket to
-     * stop watching those it was watching. */
-    curl_multi_cleanup(fx->multi);
-    fx->multi = NULL;
-    while (fx->watches)
-        watch_close(fx->watches);
-    uv_close((uv_handle_t *)&fx->timer, fetcher_closed);
+    curluv_free(fx->cu);
+    free(fx);
 }

@@ -7,9 +7,8 @@
  * time however many are still waiting for an answer. With the multi
  * interface any number of calls are sockets on the one loop (no thread
  * pool to saturate), timers and the child proxy's pipes share that loop,
- * and a call can be dropped at any moment (Ctrl-C). libcurl says which
- * sockets to watch (one uv_poll_t each) and when to wake it (one
- * uv_timer_t); readiness goes back through curl_multi_socket_action().
+ * and a call can be dropped at any moment (Ctrl-C); plugins/lib/curluv.c
+ * runs the multi handle on the loop.
  *
  * Every call opens its own connection (see sc_http_start()).
  *
@@ -25,14 +24,8 @@
 
 #include <curl/curl.h>
 
+#include "curluv.h"
 #include "runner.h"
-
-typedef struct watch {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    sc_http *h;
-    struct watch *next, *prev;
-} watch;
 
 typedef struct req {
     sc_http *h;
@@ -50,109 +43,10 @@ typedef struct req {
 } req;
 
 struct sc_http {
-    uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t timer;
+    curluv *cu;
     req *reqs;
     size_t inflight;
-    watch *watches;
 };
-
-/* ---- libcurl <-> libuv ---- */
-
-static void check_done(sc_http *h);
-
-static void watch_closed(uv_handle_t *hd)
-{
-    free(hd->data);
-}
-
-static void watch_close(watch *w)
-{
-    sc_http *h = w->h;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        h->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    uv_close((uv_handle_t *)&w->poll, watch_closed);
-}
-
-static void on_poll(uv_poll_t *p, int status, int events)
-{
-    watch *w = p->data;
-    sc_http *h = w->h;
-    int flags = 0, running;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    else {
-        if (events & UV_READABLE)
-            flags |= CURL_CSELECT_IN;
-        if (events & UV_WRITABLE)
-            flags |= CURL_CSELECT_OUT;
-    }
-    curl_multi_socket_action(h->multi, w->fd, flags, &running);
-    check_done(h);
-}
-
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    sc_http *h = userp;
-    watch *w = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (w) {
-            curl_multi_assign(h->multi, fd, NULL);
-            watch_close(w);
-        }
-        return 0;
-    }
-    if (!w) {
-        w = calloc(1, sizeof *w);
-        if (!w)
-            return -1;
-        if (uv_poll_init_socket(h->loop, &w->poll, fd) != 0) {
-            free(w);
-            return -1;
-        }
-        w->fd = fd;
-        w->h = h;
-        w->poll.data = w;
-        w->next = h->watches;
-        if (h->watches)
-            h->watches->prev = w;
-        h->watches = w;
-        curl_multi_assign(h->multi, fd, w);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        ev |= UV_WRITABLE;
-    return uv_poll_start(&w->poll, ev, on_poll) == 0 ? 0 : -1;
-}
-
-static void on_timeout(uv_timer_t *t)
-{
-    sc_http *h = t->data;
-    int running;
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(h);
-}
-
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    sc_http *h = userp;
-    /* libcurl must not be re-entered from here: even 0 ms is served from
-     * the loop, on its next turn. */
-    if (timeout_ms < 0)
-        uv_timer_stop(&h->timer);
-    else
-        uv_timer_start(&h->timer, on_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
-}
 
 /* ---- one call ---- */
 
@@ -174,7 +68,7 @@ static void req_free(req *r)
     if (r->next)
         r->next->prev = r->prev;
     h->inflight--;
-    curl_multi_remove_handle(h->multi, r->easy);
+    curluv_remove(h->cu, r->easy);
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
     free(r->lookup);
@@ -231,19 +125,14 @@ static void finish(req *r, CURLcode code)
     cb(&c, ud, tag);
 }
 
-static void check_done(sc_http *h)
+static void on_done(CURL *easy, CURLcode code, void *userdata)
 {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(h->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        req *r = NULL;
-        for (req *q = h->reqs; q; q = q->next)
-            if (q->easy == msg->easy_handle)
-                r = q;
-        if (r)
-            finish(r, msg->data.result);
+    sc_http *h = userdata;
+    for (req *q = h->reqs; q; q = q->next) {
+        if (q->easy == easy) {
+            finish(q, code);
+            return;
+        }
     }
 }
 
@@ -331,7 +220,7 @@ int sc_http_start(sc_http *h, const sc_req_spec *s, sc_req_cb cb, void *ud, uint
     h->inflight++;
     r->start_hr = uv_hrtime();
     r->start_wall = sc_wall_us();
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+    if (curluv_add(h->cu, e) < 0) {
         req_free(r);
         return -1;
     }
@@ -356,25 +245,13 @@ sc_http *sc_http_new(uv_loop_t *loop, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    h->loop = loop;
-    h->multi = curl_multi_init();
-    if (!h->multi) {
+    h->cu = curluv_new(loop, on_done, h);
+    if (!h->cu) {
         free(h);
         snprintf(err, errlen, "libcurl: cannot create a multi handle");
         return NULL;
     }
-    uv_timer_init(loop, &h->timer);
-    h->timer.data = h;
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     return h;
-}
-
-static void http_closed(uv_handle_t *hd)
-{
-    free(hd->data);
 }
 
 void sc_http_free(sc_http *h)
@@ -382,11 +259,6 @@ void sc_http_free(sc_http *h)
     if (!h)
         return;
     sc_http_cancel_all(h);
-    /* Closes the connections libcurl kept alive; it tells on_socket to
-     * stop watching the ones it watched. */
-    curl_multi_cleanup(h->multi);
-    h->multi = NULL;
-    while (h->watches)
-        watch_close(h->watches);
-    uv_close((uv_handle_t *)&h->timer, http_closed);
+    curluv_free(h->cu);
+    free(h);
 }

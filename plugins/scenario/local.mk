@@ -20,10 +20,10 @@ plugins_scenario_scenario_la_SOURCES = plugins/scenario/scenario.c plugins/scena
 	plugins/scenario/generate.c \
 	core/schedule.c core/duration.c core/mapping.c
 plugins_scenario_scenario_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) -I$(srcdir)/core $(YAML_CFLAGS) \
-	$(CURL_CFLAGS) $(CJSON_CFLAGS)
+	$(CURL_CFLAGS) -I$(srcdir)/plugins/lib $(CJSON_CFLAGS)
 plugins_scenario_scenario_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_scenario_scenario_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
-plugins_scenario_scenario_la_LIBADD = $(PLUGIN_LIBADD) $(YAML_LIBS) $(CURL_LIBS) $(CJSON_LIBS) -lm
+plugins_scenario_scenario_la_LIBADD = $(PLUGIN_LIBADD) $(YAML_LIBS) $(CURLUV_LIB) $(CJSON_LIBS) -lm
 
 # End-to-end tests against nginx and tests/app.py (an application with
 # its own downstream call); each starts its own peers on free loopback ports.
