@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parse.h"
 #include "scenario.h"
 
 const char *sc_fault_type_name(sc_fault_type t)
@@ -181,11 +180,7 @@ void sc_fault_describe(const sc_fault *raw, char *buf, size_t len)
 
 int sc_period_check(const char *text, char *err, size_t errlen)
 {
-    fault_schedule *s = NULL;
-    if (fault__schedule_parse(text, &s, err, errlen) != 0)
-        return -1;
-    fault__schedule_free(s);
-    return 0;
+    return fault_check_schedule(text, err, errlen);
 }
 
 size_t sc_period_windows(const char *text, uint64_t run_us, bool clip, uint64_t (**out)[2])
@@ -200,20 +195,19 @@ size_t sc_period_windows(const char *text, uint64_t run_us, bool clip, uint64_t 
         *out = w;
         return 1;
     }
-    fault_schedule *s = NULL;
+    fault_window *win = NULL;
+    size_t nwin = 0;
     char err[256];
-    if (fault__schedule_parse(text, &s, err, sizeof err) != 0)
-        return 0;
     /* Without a known run length, relative periods cannot be placed: the
      * runner then treats them as a 10 s window (see runner.c). */
-    if (fault__schedule_resolve(s, run_us, err, sizeof err) != 0 || s->nwindows == 0) {
-        fault__schedule_free(s);
+    if (fault_schedule_windows(text, run_us, &win, &nwin, err, sizeof err) != 0 || nwin == 0) {
+        free(win);
         return 0;
     }
-    uint64_t(*w)[2] = calloc(s->nwindows, sizeof *w);
+    uint64_t(*w)[2] = calloc(nwin, sizeof *w);
     size_t n = 0;
-    for (size_t i = 0; w && i < s->nwindows; i++) {
-        uint64_t a = s->windows[i].start_us, b = s->windows[i].end_us;
+    for (size_t i = 0; w && i < nwin; i++) {
+        uint64_t a = win[i].start_us, b = win[i].end_us;
         if (clip && run_us) {
             if (a >= run_us)
                 continue;
@@ -226,7 +220,7 @@ size_t sc_period_windows(const char *text, uint64_t run_us, bool clip, uint64_t 
         w[n][1] = b;
         n++;
     }
-    fault__schedule_free(s);
+    free(win);
     if (n == 0) {
         free(w);
         return 0;

@@ -32,7 +32,6 @@
 
 #include <yaml.h>
 
-#include "parse.h"
 #include "scenario.h"
 
 typedef struct loader {
@@ -718,7 +717,7 @@ static int parse_strategy(loader *L, yaml_node_t *n, sc_strategy *s)
             char why[128];
             if (ws && end && end != ws && !*end && d >= 0 && d <= 8.64e7) {
                 s->wait_ms = d;
-            } else if (ws && fault__duration_parse(ws, &us, why, sizeof why) == 0 &&
+            } else if (ws && fault_parse_duration(ws, &us, why, sizeof why) == 0 &&
                        us <= UINT64_C(86400000000)) {
                 s->wait_ms = (double)us / 1000.0;
             } else {
@@ -738,7 +737,7 @@ static int parse_strategy(loader *L, yaml_node_t *n, sc_strategy *s)
     if (!scalar(d))
         return fail(L, d, "'duration' must be a duration such as 10s, not %s", kind_name(d));
     char why[256];
-    if (fault__duration_parse(scalar(d), &s->duration_us, why, sizeof why) != 0)
+    if (fault_parse_duration(scalar(d), &s->duration_us, why, sizeof why) != 0)
         return fail(L, d, "'duration': %s", why);
     if (s->duration_us == 0 || s->duration_us > UINT64_C(86400000000))
         return fail(L, d, "'duration' must be above 0 and at most a day");
@@ -1014,15 +1013,13 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
         for (size_t i = 0; i < it->nproxies; i++) {
             /* The proxy's own grammar (reference 38), so that a mapping
              * is refused here, before anything runs, not by the proxy. */
-            fault_mapping m;
             char why[256];
-            if (fault__mapping_parse(it->proxies[i], &m, why, sizeof why) != 0) {
+            if (fault_check_mapping(it->proxies[i], why, sizeof why) != 0) {
                 char what[300];
                 snprintf(what, sizeof what, "proxy mapping '%s'", it->proxies[i]);
                 return fail_inside(L, yaml_document_get_node(L->doc, pl->data.sequence.items.start[i]),
                                    what, why);
             }
-            fault__mapping_free(&m);
         }
     }
     if (it->disable_http_proxies && it->nproxies == 0)

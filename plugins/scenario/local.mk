@@ -17,9 +17,8 @@ plugins_scenario_scenario_la_SOURCES = plugins/scenario/scenario.c plugins/scena
 	plugins/scenario/runner.c plugins/scenario/results.c plugins/scenario/yamlout.c \
 	plugins/scenario/report_md.c plugins/scenario/report_junit.c \
 	plugins/scenario/report_html.c plugins/scenario/openapi.c plugins/scenario/templates.c \
-	plugins/scenario/generate.c \
-	core/schedule.c core/duration.c core/mapping.c
-plugins_scenario_scenario_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) -I$(srcdir)/core $(YAML_CFLAGS) \
+	plugins/scenario/generate.c
+plugins_scenario_scenario_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(YAML_CFLAGS) \
 	$(CURL_CFLAGS) -I$(srcdir)/plugins/lib $(CJSON_CFLAGS)
 plugins_scenario_scenario_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_scenario_scenario_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)

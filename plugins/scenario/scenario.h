@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
+#include <fault/parse.h>
 
 /* ---- the model of a scenario file (loader.c) ---- */
 

@@ -24,7 +24,10 @@
  *        fault_http_body_chain_new() for handlers); whole bodies for hooks: fault_http_want_body(),
  *        fault_http_body(), fault_http_set_body(), and for handlers
  *        fault_http_body_wanted(), fault_http_put_body(); request changes:
- *        fault_http_set_method(), fault_http_set_path().
+ *        fault_http_set_method(), fault_http_set_path(). <fault/parse.h>:
+ *        the command line's grammars (fault_parse_duration(),
+ *        fault_check_mapping(), fault_check_schedule(),
+ *        fault_schedule_windows()).
  *   1.1  <fault/chain.h>: filter chains for protocol handlers that speak a
  *        protocol themselves (fault_chain_*), fault_stream_attach(),
  *        fault_stream_set_end() and fault_stream_finish(); HTTP handler
@@ -52,6 +55,7 @@
 #include <fault/log.h>
 #include <fault/net.h>
 #include <fault/option.h>
+#include <fault/parse.h>
 #include <fault/rng.h>
 #include <fault/stream.h>
 
