@@ -2022,6 +2022,7 @@ static void start_tunnel(hp_sess *s)
         respond(s, 405, "CONNECT is for the forward proxy", false, true);
         return;
     }
+    fault_stream_set_scheme(s->s, "connect");
     ex_connect(s);
 }
 
