@@ -10,6 +10,20 @@
  *   request --> [SERVER/EGRESS] --> upstream --raw--> [SERVER/INGRESS] -->
  *   response parser --> re-framed response --> [CLIENT/INGRESS] --> client
  *
+ * HTTP/2 upstreams: a new connection to an https:// upstream (a mapping,
+ * --http-upstream-override, the inside of an intercepted tunnel, an
+ * absolute https:// URL) offers ALPN "h2, http/1.1". When the upstream
+ * picks h2, the connection goes to the session's HTTP/2 bridge (h2.c,
+ * hp_h2b_*), which keeps it for the session's later exchanges with that
+ * upstream; the exchange becomes one stream on it: HEADERS from the
+ * exchange's request (hooks already run, Host as :authority, hop-by-hop
+ * headers left out), DATA from the body as llhttp decodes it (chunked or
+ * not), and the response handed back as HTTP/1.1 bytes (Content-Length or
+ * chunked) to the response parser below, so response hooks, re-framing
+ * and the client path are the same as for an HTTP/1.1 upstream. Stream
+ * faults apply to that connection's bytes (the bridge's SERVER chains),
+ * not to the translated ones; the splice path is not used there.
+ *
  * Bodies stream: nothing waits for a whole message. Chunked bodies are
  * decoded by llhttp and re-framed here (one chunk per piece of body), so a
  * server-sent event reaches the client as soon as it passed the faults.
@@ -106,6 +120,7 @@ typedef struct hp_ex {
     char *path;
     struct hp_creq *creq;
     hp_up *up;
+    struct h2_strm *h2; /* or a stream of the session's HTTP/2 bridge */
     bool reused;
     int retries;
     bool req_done;
@@ -179,6 +194,8 @@ typedef struct hp_sess {
     int resp_ev;
     bool resp_kick;
     bool in_resp_run, resp_again;
+
+    struct hp_h2 *h2b; /* HTTP/2 upstreams (h2.c), made on first use */
 
     hp_ex ex;
 } hp_sess;
@@ -615,6 +632,10 @@ static int req_on_body(llhttp_t *p, const char *at, size_t n)
     hp_ex *ex = &s->ex;
     if (ex->discard || !ex->active)
         return 0;
+    if (ex->h2) {
+        hp_h2b_body(ex->h2, (const uint8_t *)at, n);
+        return 0;
+    }
     if (ex->req_chunked) {
         /* One chunk per piece: boundaries need not match the client's. */
         s->scratch.len = 0;
@@ -633,7 +654,9 @@ static int req_on_complete(llhttp_t *p)
 {
     hp_sess *s = p->data;
     hp_ex *ex = &s->ex;
-    if (ex->active && !ex->discard && ex->req_chunked && !ex->connect)
+    if (ex->active && !ex->discard && ex->h2)
+        hp_h2b_end(ex->h2);
+    else if (ex->active && !ex->discard && ex->req_chunked && !ex->connect)
         up_out(s, (const uint8_t *)"0\r\n\r\n", 5);
     s->req_ev = EV_DONE;
     return HPE_PAUSED;
@@ -1005,7 +1028,8 @@ static void on_up_written(fault_conn *c, int status, void *ud)
 static void maybe_arm_response_timer(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
-    if (s->dead || !ex->active || !ex->up || !ex->req_done || ex->resp_byte || ex->connect ||
+    if (s->dead || !ex->active || (!ex->up && !ex->h2) || !ex->req_done || ex->resp_byte ||
+        ex->connect ||
         s->timer_use != T_NONE || s->st->upstream_timeout_us == 0 || pend(ex->se) != 0)
         return;
     timer_start(s, T_RESPONSE, (s->st->upstream_timeout_us + 999) / 1000);
@@ -1118,6 +1142,10 @@ static void up_drop(hp_sess *s, bool reset)
         up->owner = NULL;
         hp_up_close(up, reset);
     }
+    if (ex->h2) {
+        hp_h2b_release(ex->h2);
+        ex->h2 = NULL;
+    }
     timer_stop(s, T_CONNECT);
     timer_stop(s, T_RESPONSE);
 }
@@ -1189,6 +1217,51 @@ static void ex_bind(hp_sess *s, hp_up *up)
     maybe_arm_response_timer(s);
 }
 
+/* The exchange as a stream of the session's HTTP/2 bridge (h2.c), whose
+ * connection to the upstream is there: the request hooks ran, the head
+ * goes as HEADERS, the body as the parser decodes it; the response comes
+ * back as HTTP/1.1 bytes (hp_sess_h2_data) for the response parser. */
+static void ex_h2_start(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    char key[HP_MAX_HOST + 16];
+    hp_up_key(key, sizeof key, ex->host, ex->port, ex->tls);
+    ex->h2 = hp_h2b_submit(s->h2b, s, ex->x, key, ex->host, ex->port, ex->targeted, ex->req_body,
+                           ex->is_head, ex->expect);
+    if (!ex->h2) {
+        up_failed(s, UV_EPROTO);
+        return;
+    }
+    resp_start_parser(s);
+    if (!ex->req_done && s->rq == RQ_DISPATCH)
+        s->rq = RQ_BODY;
+    maybe_arm_response_timer(s);
+}
+
+/* A new https:// connection that chose h2 by ALPN goes to the bridge. */
+static bool ex_h2_adopt(hp_sess *s, hp_up *up)
+{
+    hp_ex *ex = &s->ex;
+    const char *alpn = fault_conn_alpn(up->c);
+    if (ex->connect || !alpn || strcmp(alpn, "h2") != 0)
+        return false;
+    char key[HP_MAX_HOST + 16];
+    hp_up_key(key, sizeof key, ex->host, ex->port, ex->tls);
+    if (!s->h2b)
+        s->h2b = hp_h2b_new(s->fr, s->s);
+    if (!s->h2b) {
+        hp_up_close(up, false);
+        up_failed(s, -ENOMEM);
+        return true;
+    }
+    int rc = hp_h2b_adopt(s->h2b, key, up, ex->targeted);
+    if (rc < 0)
+        up_failed(s, rc);
+    else
+        ex_h2_start(s);
+    return true;
+}
+
 static void on_up_ready(void *owner, hp_up *up, int status)
 {
     hp_sess *s = owner;
@@ -1199,6 +1272,8 @@ static void on_up_ready(void *owner, hp_up *up, int status)
     cork_begin(s);
     if (status < 0) {
         up_failed(s, status);
+    } else if (ex_h2_adopt(s, up)) {
+        req_run(s, NULL, 0);
     } else {
         ex_bind(s, up);
         req_run(s, NULL, 0);
@@ -1213,8 +1288,9 @@ static void ex_connect(hp_sess *s)
     hp_ex *ex = &s->ex;
     int err = 0;
     ex->reused = false;
+    /* https:// upstreams may choose HTTP/2 (ex_h2_adopt). */
     ex->creq = hp_connect(s->st, s, ex->targeted ? s->s : NULL, ex->host, ex->port, ex->tls,
-                          NULL, on_up_ready, &err);
+                          ex->tls && !ex->connect ? HP_ALPN_H2_H1 : NULL, on_up_ready, &err);
     if (!ex->creq) {
         up_failed(s, err);
         return;
@@ -1228,6 +1304,11 @@ static void ex_dispatch(hp_sess *s)
     hp_ex *ex = &s->ex;
     char key[HP_MAX_HOST + 16];
     hp_up_key(key, sizeof key, ex->host, ex->port, ex->tls);
+    if (ex->tls && s->h2b && hp_h2b_ready(s->h2b, key)) {
+        ex->reused = true; /* may have been closed just now: try_retry */
+        ex_h2_start(s);
+        return;
+    }
     hp_up *up = hp_pool_take(s->st, key);
     if (up) {
         ex->reused = true;
@@ -1678,6 +1759,57 @@ void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data)
     sess_unref(s);
 }
 
+/* ---- the response from an HTTP/2 upstream (h2.c's bridge) ---- */
+
+size_t hp_sess_h2_room(void *sess)
+{
+    hp_sess *s = sess;
+    hp_ex *ex = &s->ex;
+    if (s->dead || !s->c || !ex->active || !ex->h2)
+        return 0;
+    size_t in = s->oq.bytes + ex->rinb.len + pend(s->cin) + s->ccork.len +
+                fault_conn_write_queued(s->c);
+    return in < HP_HIGH_WATER ? HP_HIGH_WATER - in : 0;
+}
+
+void hp_sess_h2_data(void *sess, const uint8_t *p, size_t n)
+{
+    hp_sess *s = sess;
+    hp_ex *ex = &s->ex;
+    if (s->dead || !ex->h2)
+        return;
+    sess_ref(s);
+    cork_begin(s);
+    if (!ex->resp_byte) {
+        ex->resp_byte = true;
+        timer_stop(s, T_RESPONSE);
+    }
+    resp_run(s, p, n);
+    cork_end(s);
+    flow(s);
+    sess_unref(s);
+}
+
+void hp_sess_h2_fail(void *sess, int err)
+{
+    hp_sess *s = sess;
+    if (s->dead || !s->ex.h2)
+        return;
+    sess_ref(s);
+    cork_begin(s);
+    up_failed(s, err);
+    cork_end(s);
+    flow(s);
+    sess_unref(s);
+}
+
+void hp_sess_h2_flow(void *sess)
+{
+    hp_sess *s = sess;
+    if (!s->dead)
+        flow(s);
+}
+
 /* ---- answers made here (errors, plugin responses) ---- */
 
 /* Answers the current exchange with status: text/plain text, or (from_x)
@@ -1696,7 +1828,7 @@ static void respond(hp_sess *s, int status, const char *text, bool from_x, bool 
         ex->active = true;
         ex->targeted = s->eg_label;
     }
-    if (ex->up || ex->creq)
+    if (ex->up || ex->creq || ex->h2)
         up_drop(s, false);
     const uint8_t *body = NULL;
     size_t len = 0;
@@ -1996,6 +2128,10 @@ static void ex_finish(hp_sess *s)
             reusable = false;
         hp_up_release(up, reusable);
     }
+    if (ex->h2) {
+        hp_h2b_release(ex->h2);
+        ex->h2 = NULL;
+    }
     server_chains_free(ex);
     fault_http_exchange_free(ex->x);
     ex->x = NULL;
@@ -2095,6 +2231,8 @@ static void flow(hp_sess *s)
                     s->ucork.len;
         if (ex->up && !ex->connect)
             eg += fault_conn_write_queued(ex->up->c);
+        if (ex->h2)
+            eg += hp_h2b_pending(ex->h2);
         if (s->linger)
             eg = 0;
         if (!s->c_paused && eg > HP_HIGH_WATER) {
@@ -2116,6 +2254,8 @@ static void flow(hp_sess *s)
             fault_conn_read_start(ex->up->c, hp_up_on_read, ex->up);
         }
     }
+    if (ex->h2)
+        hp_h2b_kick(ex->h2);
     maybe_splice(s);
 }
 
@@ -2266,6 +2406,12 @@ static void sess_teardown(hp_sess *s, bool reset, int error)
         up->owner = NULL;
         hp_up_close(up, reset);
     }
+    if (ex->h2) {
+        hp_h2b_release(ex->h2);
+        ex->h2 = NULL;
+    }
+    hp_h2b_free(s->h2b);
+    s->h2b = NULL;
     if (ex->x) {
         fault_http_exchange_free(ex->x);
         ex->x = NULL;
