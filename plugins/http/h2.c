@@ -54,7 +54,10 @@
  * reset (RST_STREAM INTERNAL_ERROR, or CANCEL when the upstream cancelled).
  * A stream the client resets is abandoned: its exchange ends (on_end),
  * its upstream HTTP/1.1 connection is closed, its upstream HTTP/2 stream
- * reset with CANCEL. CONNECT over HTTP/2 is answered 405.
+ * reset with CANCEL.
+ *
+ * CONNECT (forward proxy only; answered 405 on mappings): the stream is a
+ * TCP tunnel to its :authority, see "CONNECT" below.
  *
  * Lifetimes: everything runs on the loop; entry points (socket reads and
  * write completions, timers, hook completions, chains) bracket their work
@@ -193,6 +196,7 @@ struct h2_strm {
     hp_parser rp;
     bool rp_init, req_chunked, req_head_sent, req_end_sent, up_reading, up_paused;
     bool interim, up_keepalive, resp_byte, up_eof, resp_done_h1;
+    bool tunnel; /* CONNECT: the HTTP/1.1 fields above carry raw bytes */
     int rp_ev;
     /* HTTP/2 */
     h2_up *u;
@@ -269,6 +273,7 @@ static void strm_release_upstream(h2_strm *q, bool reset);
 static void strm_dispatch(h2_strm *q);
 static void up_fail(h2_up *u, int err);
 static void h1_bind(h2_strm *q, hp_up *up);
+static void strm_connect(h2_strm *q);
 static void arm_deadlines(hp_h2 *h);
 static void br_head(h2_strm *q);
 static void br_deliver(h2_strm *q);
@@ -775,7 +780,7 @@ static int cb_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         q->resp_end_sent = true;
         /* Answered before the request ended: the rest of it is not
          * wanted (RFC 9113 8.1: RST_STREAM NO_ERROR). */
-        if (!q->req_eof && !q->rst_sent) {
+        if (!q->req_eof && !q->rst_sent && !q->tunnel) {
             q->rst_sent = true;
             nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, q->id, NGHTTP2_NO_ERROR);
         }
@@ -979,7 +984,9 @@ static void strm_fail(h2_strm *q, int err)
     if (!q->rst_sent) {
         q->rst_sent = true;
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, q->id,
-                                  err == -ECANCELED ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
+                                  q->tunnel            ? NGHTTP2_CONNECT_ERROR
+                                  : err == -ECANCELED ? NGHTTP2_CANCEL
+                                                      : NGHTTP2_INTERNAL_ERROR);
         h->dirty = true;
     }
 }
@@ -1017,15 +1024,12 @@ static void strm_head(h2_strm *q)
     hp_h2 *h = q->h;
     hp_state *st = h->st;
     hp_front *fr = h->fr;
-    if (!q->method || !q->path || !q->path[0]) {
-        strm_answer(q, 400, q->method && strcmp(q->method, "CONNECT") == 0
-                                ? "CONNECT over HTTP/2 is not supported by fault"
-                                : "bad request: :method and :path are required",
-                    false);
+    if (q->method && strcmp(q->method, "CONNECT") == 0) {
+        strm_connect(q);
         return;
     }
-    if (strcmp(q->method, "CONNECT") == 0) {
-        strm_answer(q, 405, "CONNECT over HTTP/2 is not supported by fault", false);
+    if (!q->method || !q->path || !q->path[0]) {
+        strm_answer(q, 400, "bad request: :method and :path are required", false);
         return;
     }
     const char *authority = q->authority ? q->authority : find_hdr(q, "host");
@@ -1592,6 +1596,14 @@ static void h1_pump(h2_strm *q)
         if (q->req_chunked)
             h1_out(q, (const uint8_t *)"0\r\n\r\n", 5);
         q->req_end_sent = true;
+        if (q->tunnel) {
+            /* END_STREAM: the tunnel's FIN toward the upstream. */
+            if (q->se)
+                fault_chain_eof(q->se);
+            else
+                fault_conn_shutdown(q->up->c);
+            goto reads;
+        }
         if (!q->resp_byte && h->st->upstream_timeout_us) {
             q->deadline_kind = DL_RESPONSE;
             q->deadline_us = fault_now_us() + h->st->upstream_timeout_us;
@@ -1610,6 +1622,144 @@ reads:
             q->up_paused = false;
             fault_conn_read_start(q->up->c, hp_up_on_read, q->up);
         }
+    }
+}
+
+/* ---- CONNECT (RFC 9113 8.5): a stream that is a TCP tunnel ----
+ *
+ * A CONNECT stream on the forward proxy opens a TCP connection to its
+ * :authority; its DATA goes there as it is, the upstream's bytes come back
+ * as DATA, END_STREAM and FIN map to each other (half-closes), a reset on
+ * either side resets the other (RST_STREAM CONNECT_ERROR toward the
+ * client). The tunnel uses the HTTP/1.1 upstream machinery above without
+ * HTTP (no request line, no parser): the same body pump, flow control and
+ * SERVER chains, so stream faults apply to the tunnel's bytes when the
+ * authority is targeted (--upstream), as in tunnel-less HTTP/1.1 CONNECT
+ * relays. No HTTP hook runs: the tunnel's content is not HTTP to us. */
+
+static void tun_up_read(void *owner, hp_up *up, long nread, const uint8_t *data)
+{
+    h2_strm *q = owner;
+    hp_h2 *h = q->h;
+    if (q->up != up)
+        return;
+    enter(h);
+    if (nread > 0) {
+        if (staged(q->si))
+            fault_chain_push(q->si, data, (size_t)nread);
+        else
+            strm_resp_data(q, data, (size_t)nread);
+    } else if (nread == UV_EOF) {
+        fault_conn_read_stop(up->c);
+        q->up_reading = false;
+        q->up_eof = true;
+        if (q->si)
+            fault_chain_eof(q->si);
+        else
+            strm_resp_end(q);
+    } else {
+        q->up_reading = false;
+        strm_fail(q, (int)nread);
+    }
+    leave(h);
+}
+
+static void tun_se_eof(void *ud)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    if (q->up)
+        fault_conn_shutdown(q->up->c);
+    leave(q->h);
+}
+
+static void tun_si_output(void *ud, const uint8_t *data, size_t len)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    strm_resp_data(q, data, len);
+    leave(q->h);
+}
+
+static void tun_si_eof(void *ud)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    strm_resp_end(q);
+    leave(q->h);
+}
+
+static const fault_chain_ops tun_se_ops = {.output = h1_se_output, .eof = tun_se_eof,
+                                           .progress = h1_chain_progress};
+static const fault_chain_ops tun_si_ops = {.output = tun_si_output, .eof = tun_si_eof,
+                                           .progress = h1_chain_progress};
+
+static void on_tun_ready(void *owner, hp_up *up, int status)
+{
+    h2_strm *q = owner;
+    hp_h2 *h = q->h;
+    enter(h);
+    q->creq = NULL;
+    if (status < 0) {
+        strm_fail(q, status);
+        leave(h);
+        return;
+    }
+    q->up = up;
+    up->owner = q;
+    up->on_read = tun_up_read;
+    q->deadline_kind = DL_NONE;
+    q->deadline_us = 0;
+    if (q->targeted) {
+        q->se = fault_chain_new(h->s, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &tun_se_ops, q);
+        q->si = fault_chain_new(h->s, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, &tun_si_ops, q);
+        if (!q->se || !q->si) {
+            strm_fail(q, -ECONNREFUSED);
+            leave(h);
+            return;
+        }
+    }
+    q->req_head_sent = true; /* nothing to say first: bytes go as they come */
+    q->up_reading = true;
+    fault_conn_read_start(up->c, hp_up_on_read, up);
+    fault_http_set_status(q->x, 200);
+    send_head(q, true);
+    leave(h);
+}
+
+static void strm_connect(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    hp_state *st = h->st;
+    if (h->fr->reverse) {
+        strm_answer(q, 405, "CONNECT is for the forward proxy, not a mapping", false);
+        return;
+    }
+    if (!q->authority || hp_parse_hostport(q->authority, strlen(q->authority), q->host,
+                                           sizeof q->host, &q->port, true) < 0) {
+        strm_answer(q, 400, "CONNECT needs an :authority host:port", false);
+        return;
+    }
+    q->tunnel = true;
+    q->targeted = st->match_all || hp_targeted(st, q->host, q->port);
+    hp_authority(q->target, sizeof q->target, q->host, q->port, false, false);
+    q->x = fault_http_exchange_new(st->self, h->s, "CONNECT", q->target, q->target, q->target);
+    if (!q->x) {
+        h2_teardown(h, true, -ENOMEM);
+        return;
+    }
+    publish(q, FAULT_EV_HTTP_REQUEST, 0);
+    q->up_kind = UP_H1;
+    int err = 0;
+    q->creq = hp_connect(st, q, q->targeted ? h->s : NULL, q->host, q->port, false, NULL,
+                         on_tun_ready, &err);
+    if (!q->creq) {
+        strm_fail(q, err);
+        return;
+    }
+    if (st->upstream_timeout_us) {
+        q->deadline_kind = DL_CONNECT;
+        q->deadline_us = fault_now_us() + st->upstream_timeout_us;
     }
 }
 
