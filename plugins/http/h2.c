@@ -361,7 +361,9 @@ static void enter(hp_h2 *h)
 
 static void leave(hp_h2 *h)
 {
-    if (--h->depth == 0 && !h->dead) {
+    /* Not from inside the pump (a bridge's session calls back from
+     * there): the pump's own leave() sweeps when it is done. */
+    if (--h->depth == 0 && !h->dead && !h->in_pump) {
         pump(h);
         if (!h->dead) {
             sweep(h);
