@@ -1029,8 +1029,8 @@ static void maybe_arm_response_timer(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
     if (s->dead || !ex->active || (!ex->up && !ex->h2) || !ex->req_done || ex->resp_byte ||
-        ex->connect ||
-        s->timer_use != T_NONE || s->st->upstream_timeout_us == 0 || pend(ex->se) != 0)
+        ex->connect || s->timer_use != T_NONE || s->st->upstream_timeout_us == 0 ||
+        pend(ex->se) != 0)
         return;
     timer_start(s, T_RESPONSE, (s->st->upstream_timeout_us + 999) / 1000);
 }
