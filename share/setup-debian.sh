@@ -6,7 +6,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
   libuv1-dev libssl-dev libnghttp2-dev libyaml-dev libcjson-dev libcurl4-openssl-dev
   libpcre2-dev libbpf-dev libgrpc-dev protobuf-c-compiler libprotobuf-c-dev node-llhttp
   clang libclang-rt-14-dev
-  curl nghttp2-client nginx-light haproxy wrk openssl python3 python3-grpcio python3-grpc-tools
+  curl nghttp2-client nginx-light haproxy wrk openssl python3 python3-grpcio python3-grpc-tools python3-h2
   xxd procps iproute2 debhelper lintian man-db valgrind libxml2-utils chromium"
 missing=""
 for p in $PKGS; do

@@ -318,6 +318,10 @@ void hp_accept(hp_front *fr, fault_conn *c)
         fault_conn_reset(c);
         return;
     }
+    /* What the stream carries, for plugins (fault_stream_scheme): the
+     * mapping's scheme, or the forward proxy's; a CONNECT makes it
+     * "connect" (session.c, h2.c). */
+    fault_stream_set_scheme(s, !fr->reverse ? "http-forward" : fr->tls ? "https" : "http");
     hp_acc *a = acc_new(fr, c, s);
     if (!a) {
         fault_conn_reset(c);

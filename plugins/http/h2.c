@@ -24,6 +24,10 @@
  *     answer is remembered for the life of the client connection.
  *   An upstream HTTP/2 connection belongs to one client connection, so its
  *   bytes are that connection's SERVER leg for stream faults.
+ *   The same upstream code serves HTTP/1.1 clients too: an HTTP/1 session
+ *   (session.c) whose https:// upstream picks h2 hands the connection to a
+ *   bridge, an hp_h2 without a client session whose streams are the
+ *   session's exchanges (see "bridges" at the end of this file).
  *
  * Flow control (backpressure end to end): nghttp2's automatic WINDOW_UPDATE
  * is off on both sides. A DATA byte from the client is "consumed" (its
@@ -50,7 +54,10 @@
  * reset (RST_STREAM INTERNAL_ERROR, or CANCEL when the upstream cancelled).
  * A stream the client resets is abandoned: its exchange ends (on_end),
  * its upstream HTTP/1.1 connection is closed, its upstream HTTP/2 stream
- * reset with CANCEL. CONNECT over HTTP/2 is answered 405.
+ * reset with CANCEL.
+ *
+ * CONNECT (forward proxy only; answered 405 on mappings): the stream is a
+ * TCP tunnel to its :authority, see "CONNECT" below.
  *
  * Lifetimes: everything runs on the loop; entry points (socket reads and
  * write completions, timers, hook completions, chains) bracket their work
@@ -189,12 +196,21 @@ struct h2_strm {
     hp_parser rp;
     bool rp_init, req_chunked, req_head_sent, req_end_sent, up_reading, up_paused;
     bool interim, up_keepalive, resp_byte, up_eof, resp_done_h1;
+    bool tunnel; /* CONNECT: the HTTP/1.1 fields above carry raw bytes */
     int rp_ev;
     /* HTTP/2 */
     h2_up *u;
     int32_t uid;
     size_t up_unconsumed; /* upstream DATA bytes not yet consumed */
     bool up_deferred;
+
+    /* An HTTP/1 session's exchange (a bridge stream, see hp_h2b_new()):
+     * the response goes to the session as HTTP/1.1 bytes */
+    void *sess;
+    hp_buf b_head;    /* a head for the session, not yet handed over */
+    bool b_chunked, b_cl;
+    uint64_t b_clen, b_sent;
+    int b_err;        /* a failure for the session, not yet told */
 };
 
 struct h2_up {
@@ -238,6 +254,12 @@ struct hp_h2 {
     hp_buf out;
     hp_buf scratch; /* a request head for an HTTP/1.1 upstream */
     struct nvb *nv;  /* header lists for nghttp2, reused */
+    /* A bridge: no client session; its streams are an HTTP/1 session's
+     * exchanges (hp_h2b_new()). from_sess: an entry from that session,
+     * which must not be called back from inside (kick: later, from the
+     * timer). */
+    bool bridged, kick;
+    int from_sess;
     char peer[64];
     hp_h2 *prev, *next;
 };
@@ -251,7 +273,10 @@ static void strm_release_upstream(h2_strm *q, bool reset);
 static void strm_dispatch(h2_strm *q);
 static void up_fail(h2_up *u, int err);
 static void h1_bind(h2_strm *q, hp_up *up);
+static void strm_connect(h2_strm *q);
 static void arm_deadlines(hp_h2 *h);
+static void br_head(h2_strm *q);
+static void br_deliver(h2_strm *q);
 
 /* ---- references and events ---- */
 
@@ -292,6 +317,7 @@ static void strm_free(h2_strm *q)
     hp_buf_free(&q->hdrs);
     hp_buf_free(&q->rhdrs);
     hp_buf_free(&q->trailers);
+    hp_buf_free(&q->b_head);
     fifo_free(&q->reqbody);
     fifo_free(&q->respbody);
     if (q->rp_init)
@@ -335,7 +361,9 @@ static void enter(hp_h2 *h)
 
 static void leave(hp_h2 *h)
 {
-    if (--h->depth == 0 && !h->dead) {
+    /* Not from inside the pump (a bridge's session calls back from
+     * there): the pump's own leave() sweeps when it is done. */
+    if (--h->depth == 0 && !h->dead && !h->in_pump) {
         pump(h);
         if (!h->dead) {
             sweep(h);
@@ -485,8 +513,17 @@ static void on_client_written(fault_conn *c, int status, void *ud)
     hp_h2 *h = ud;
     (void)c;
     enter(h);
-    if (!h->dead && status < 0 && status != UV_ECANCELED)
-        h2_teardown(h, true, status);
+    if (!h->dead && status < 0 && status != UV_ECANCELED) {
+        if (h->bridged) {
+            /* Some upstream connection failed: the ones that did fail
+             * their streams; the bridge itself is its session's. */
+            for (h2_up *u = h->ups; u; u = u->next)
+                if (!u->dead && u->c == c)
+                    up_fail(u, status);
+        } else {
+            h2_teardown(h, true, status);
+        }
+    }
     leave(h);
     h->refs--; /* the write's own reference (see client_write) */
     if (h->refs == 0)
@@ -745,7 +782,7 @@ static int cb_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         q->resp_end_sent = true;
         /* Answered before the request ended: the rest of it is not
          * wanted (RFC 9113 8.1: RST_STREAM NO_ERROR). */
-        if (!q->req_eof && !q->rst_sent) {
+        if (!q->req_eof && !q->rst_sent && !q->tunnel) {
             q->rst_sent = true;
             nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, q->id, NGHTTP2_NO_ERROR);
         }
@@ -906,6 +943,14 @@ static void strm_fail(h2_strm *q, int err)
     hp_h2 *h = q->h;
     if (q->gone || h->dead)
         return;
+    if (h->bridged) {
+        /* The session hears it from the next pump (never from inside
+         * nghttp2 or its own call), and answers or cuts. */
+        if (!q->b_err)
+            q->b_err = err ? err : UV_EPROTO;
+        h->dirty = true;
+        return;
+    }
     char msg[HP_MAX_HOST + 128];
     int status = 502;
     if (err == FAULT_ERESOLVE) {
@@ -941,7 +986,9 @@ static void strm_fail(h2_strm *q, int err)
     if (!q->rst_sent) {
         q->rst_sent = true;
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, q->id,
-                                  err == -ECANCELED ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
+                                  q->tunnel            ? NGHTTP2_CONNECT_ERROR
+                                  : err == -ECANCELED ? NGHTTP2_CANCEL
+                                                      : NGHTTP2_INTERNAL_ERROR);
         h->dirty = true;
     }
 }
@@ -979,15 +1026,12 @@ static void strm_head(h2_strm *q)
     hp_h2 *h = q->h;
     hp_state *st = h->st;
     hp_front *fr = h->fr;
-    if (!q->method || !q->path || !q->path[0]) {
-        strm_answer(q, 400, q->method && strcmp(q->method, "CONNECT") == 0
-                                ? "CONNECT over HTTP/2 is not supported by fault"
-                                : "bad request: :method and :path are required",
-                    false);
+    if (q->method && strcmp(q->method, "CONNECT") == 0) {
+        strm_connect(q);
         return;
     }
-    if (strcmp(q->method, "CONNECT") == 0) {
-        strm_answer(q, 405, "CONNECT over HTTP/2 is not supported by fault", false);
+    if (!q->method || !q->path || !q->path[0]) {
+        strm_answer(q, 400, "bad request: :method and :path are required", false);
         return;
     }
     const char *authority = q->authority ? q->authority : find_hdr(q, "host");
@@ -1554,6 +1598,14 @@ static void h1_pump(h2_strm *q)
         if (q->req_chunked)
             h1_out(q, (const uint8_t *)"0\r\n\r\n", 5);
         q->req_end_sent = true;
+        if (q->tunnel) {
+            /* END_STREAM: the tunnel's FIN toward the upstream. */
+            if (q->se)
+                fault_chain_eof(q->se);
+            else
+                fault_conn_shutdown(q->up->c);
+            goto reads;
+        }
         if (!q->resp_byte && h->st->upstream_timeout_us) {
             q->deadline_kind = DL_RESPONSE;
             q->deadline_us = fault_now_us() + h->st->upstream_timeout_us;
@@ -1572,6 +1624,144 @@ reads:
             q->up_paused = false;
             fault_conn_read_start(q->up->c, hp_up_on_read, q->up);
         }
+    }
+}
+
+/* ---- CONNECT (RFC 9113 8.5): a stream that is a TCP tunnel ----
+ *
+ * A CONNECT stream on the forward proxy opens a TCP connection to its
+ * :authority; its DATA goes there as it is, the upstream's bytes come back
+ * as DATA, END_STREAM and FIN map to each other (half-closes), a reset on
+ * either side resets the other (RST_STREAM CONNECT_ERROR toward the
+ * client). The tunnel uses the HTTP/1.1 upstream machinery above without
+ * HTTP (no request line, no parser): the same body pump, flow control and
+ * SERVER chains, so stream faults apply to the tunnel's bytes when the
+ * authority is targeted (--upstream), as in tunnel-less HTTP/1.1 CONNECT
+ * relays. No HTTP hook runs: the tunnel's content is not HTTP to us. */
+
+static void tun_up_read(void *owner, hp_up *up, long nread, const uint8_t *data)
+{
+    h2_strm *q = owner;
+    hp_h2 *h = q->h;
+    if (q->up != up)
+        return;
+    enter(h);
+    if (nread > 0) {
+        if (staged(q->si))
+            fault_chain_push(q->si, data, (size_t)nread);
+        else
+            strm_resp_data(q, data, (size_t)nread);
+    } else if (nread == UV_EOF) {
+        fault_conn_read_stop(up->c);
+        q->up_reading = false;
+        q->up_eof = true;
+        if (q->si)
+            fault_chain_eof(q->si);
+        else
+            strm_resp_end(q);
+    } else {
+        q->up_reading = false;
+        strm_fail(q, (int)nread);
+    }
+    leave(h);
+}
+
+static void tun_se_eof(void *ud)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    if (q->up)
+        fault_conn_shutdown(q->up->c);
+    leave(q->h);
+}
+
+static void tun_si_output(void *ud, const uint8_t *data, size_t len)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    strm_resp_data(q, data, len);
+    leave(q->h);
+}
+
+static void tun_si_eof(void *ud)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    strm_resp_end(q);
+    leave(q->h);
+}
+
+static const fault_chain_ops tun_se_ops = {.output = h1_se_output, .eof = tun_se_eof,
+                                           .progress = h1_chain_progress};
+static const fault_chain_ops tun_si_ops = {.output = tun_si_output, .eof = tun_si_eof,
+                                           .progress = h1_chain_progress};
+
+static void on_tun_ready(void *owner, hp_up *up, int status)
+{
+    h2_strm *q = owner;
+    hp_h2 *h = q->h;
+    enter(h);
+    q->creq = NULL;
+    if (status < 0) {
+        strm_fail(q, status);
+        leave(h);
+        return;
+    }
+    q->up = up;
+    up->owner = q;
+    up->on_read = tun_up_read;
+    q->deadline_kind = DL_NONE;
+    q->deadline_us = 0;
+    if (q->targeted) {
+        q->se = fault_chain_new(h->s, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &tun_se_ops, q);
+        q->si = fault_chain_new(h->s, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, &tun_si_ops, q);
+        if (!q->se || !q->si) {
+            strm_fail(q, -ECONNREFUSED);
+            leave(h);
+            return;
+        }
+    }
+    q->req_head_sent = true; /* nothing to say first: bytes go as they come */
+    q->up_reading = true;
+    fault_conn_read_start(up->c, hp_up_on_read, up);
+    fault_http_set_status(q->x, 200);
+    send_head(q, true);
+    leave(h);
+}
+
+static void strm_connect(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    hp_state *st = h->st;
+    if (h->fr->reverse) {
+        strm_answer(q, 405, "CONNECT is for the forward proxy, not a mapping", false);
+        return;
+    }
+    if (!q->authority || hp_parse_hostport(q->authority, strlen(q->authority), q->host,
+                                           sizeof q->host, &q->port, true) < 0) {
+        strm_answer(q, 400, "CONNECT needs an :authority host:port", false);
+        return;
+    }
+    q->tunnel = true;
+    q->targeted = st->match_all || hp_targeted(st, q->host, q->port);
+    hp_authority(q->target, sizeof q->target, q->host, q->port, false, false);
+    q->x = fault_http_exchange_new(st->self, h->s, "CONNECT", q->target, q->target, q->target);
+    if (!q->x) {
+        h2_teardown(h, true, -ENOMEM);
+        return;
+    }
+    publish(q, FAULT_EV_HTTP_REQUEST, 0);
+    q->up_kind = UP_H1;
+    int err = 0;
+    q->creq = hp_connect(st, q, q->targeted ? h->s : NULL, q->host, q->port, false, NULL,
+                         on_tun_ready, &err);
+    if (!q->creq) {
+        strm_fail(q, err);
+        return;
+    }
+    if (st->upstream_timeout_us) {
+        q->deadline_kind = DL_CONNECT;
+        q->deadline_us = fault_now_us() + st->upstream_timeout_us;
     }
 }
 
@@ -1637,7 +1827,9 @@ static int u_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     if (!q || q->gone)
         return 0;
     if (f->hd.type == NGHTTP2_HEADERS && !q->resp_head_known) {
-        if (q->status >= 200) {
+        if (q->status >= 200 && q->h->bridged) {
+            br_head(q);
+        } else if (q->status >= 200) {
             if (fault_http_set_status(q->x, q->status) < 0) {
                 strm_fail(q, UV_EPROTO);
                 return 0;
@@ -1707,7 +1899,8 @@ static ssize_t req_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
         memcpy(buf, q->reqbody.p + q->reqbody.off, n);
         fifo_take(&q->reqbody, n);
         size_t c = n < q->unconsumed ? n : q->unconsumed;
-        nghttp2_session_consume(h->ng, q->id, c);
+        if (c)
+            nghttp2_session_consume(h->ng, q->id, c);
         q->unconsumed -= c;
         h->dirty = true;
     }
@@ -2256,17 +2449,20 @@ static void pump(hp_h2 *h)
                 q->deferred = false;
                 nghttp2_session_resume_data(h->ng, q->id);
             }
+            if (h->bridged)
+                br_deliver(q);
         }
         for (h2_up *u = h->ups; u && !h->dead; u = u->next)
             up_flush(u);
         if (h->dead)
             break;
-        client_flush(h);
+        if (!h->bridged)
+            client_flush(h);
         if (!h->dirty)
             break;
     }
     h->in_pump = false;
-    if (h->dead)
+    if (h->dead || h->bridged)
         return;
     /* The client's bytes wait in our chain: stop reading it meanwhile. */
     size_t eg = h->ceg ? fault_chain_pending(h->ceg) : 0;
@@ -2303,9 +2499,11 @@ static void on_timer(uv_timer_t *t)
     if (h->dead)
         return;
     enter(h);
+    h->kick = false;
     uint64_t now = fault_now_us();
     for (h2_strm *q = h->streams; q && !h->dead; q = q->next) {
-        if (q->gone || !q->deadline_us || q->deadline_us > now)
+        /* A bridge's session keeps its own deadlines. */
+        if (q->gone || !q->deadline_us || q->deadline_us > now || h->bridged)
             continue;
         q->deadline_us = 0;
         if (!q->head_sent)
@@ -2319,6 +2517,13 @@ static void arm_deadlines(hp_h2 *h)
 {
     if (h->finishing)
         return;
+    if (h->bridged) {
+        if (h->kick)
+            uv_timer_start(&h->timer, on_timer, 0, 0);
+        else
+            uv_timer_stop(&h->timer);
+        return;
+    }
     uint64_t first = 0;
     for (h2_strm *q = h->streams; q; q = q->next)
         if (!q->gone && q->deadline_us && (!first || q->deadline_us < first))
@@ -2352,10 +2557,13 @@ static void h2_teardown(hp_h2 *h, bool reset, int error)
                     reset ? "reset" : "closed", error ? ": " : "",
                     error ? fault_strerror(error) : "");
     hp_state *st = h->st;
-    if (h->prev)
+    if (h->bridged) {
+        /* Not on st->h2s: its session owns it. */
+    } else if (h->prev) {
         h->prev->next = h->next;
-    else
+    } else {
         st->h2s = h->next;
+    }
     if (h->next)
         h->next->prev = h->prev;
     h->prev = h->next = NULL;
@@ -2363,7 +2571,7 @@ static void h2_teardown(hp_h2 *h, bool reset, int error)
         if (q->gone)
             continue;
         strm_release_upstream(q, true);
-        if (q->x) {
+        if (q->x && !h->bridged) {
             fault_http_exchange_free(q->x);
             q->x = NULL;
         }
@@ -2389,6 +2597,8 @@ static void h2_teardown(hp_h2 *h, bool reset, int error)
     }
     /* Streams are freed with the session (nghttp2 may still name them). */
     uv_timer_stop(&h->timer);
+    if (h->bridged)
+        h->s = NULL; /* the HTTP/1 session's */
     if (h->s) {
         /* Finished from the loop, so that a fault ending the stream from
          * inside its own hook never sees it freed; the timer then drops
@@ -2490,4 +2700,300 @@ void hp_h2_close_all(hp_state *st)
         h2_teardown(h, false, 0);
         leave(h);
     }
+}
+
+/* ---- bridges: HTTP/2 upstreams for HTTP/1 sessions ----
+ *
+ * An HTTP/1 session whose https:// upstream chose h2 by ALPN keeps one
+ * bridge: an hp_h2 without a client session, whose routes and upstream
+ * connections are the ones above, and whose streams are the session's
+ * exchanges, one at a time. The session already ran the request hooks and
+ * will run the response hooks: a stream is submitted from the exchange's
+ * request (Host becomes :authority, hop-by-hop headers stay out), takes
+ * the request body as the session's parser decodes it, and hands the
+ * response back as HTTP/1.1 bytes (a head, then the body with a
+ * Content-Length or chunked) for the session's response parser, no faster
+ * than the session passes them on to its client (hp_sess_h2_room()):
+ * response DATA is consumed, and the upstream's window opened, only then.
+ * Stream faults apply to the upstream connection's bytes (SERVER chains
+ * of the session's stream), as for HTTP/2 clients. The session is never
+ * called from inside its own calls here: what it must hear waits for the
+ * next event, or for a zero timer (kick). */
+
+static void br_enter(hp_h2 *h)
+{
+    h->from_sess++;
+    enter(h);
+}
+
+static void br_leave(hp_h2 *h)
+{
+    leave(h);
+    h->from_sess--;
+}
+
+/* The upstream's final head, as HTTP/1.1 for the session's parser. */
+static void br_head(h2_strm *q)
+{
+    hp_buf *b = &q->b_head;
+    q->resp_head_known = true;
+    q->resp_byte = true;
+    q->head_sent = true;
+    q->no_body = q->is_head || q->status == 204 || q->status == 304;
+    hp_buf_add(b, "HTTP/1.1 ", 9);
+    hp_buf_u64(b, (uint64_t)q->status);
+    hp_buf_add(b, " ", 1);
+    hp_buf_str(b, hp_reason(q->status));
+    hp_buf_add(b, "\r\n", 2);
+    size_t off = 0;
+    const char *name, *value;
+    while (pairs_next(&q->rhdrs, &off, &name, &value)) {
+        if (h2_banned(name))
+            continue;
+        if (strcmp(name, "content-length") == 0) {
+            char *end;
+            unsigned long long v = strtoull(value, &end, 10);
+            if (!*value || *end)
+                continue;
+            q->b_cl = true;
+            q->b_clen = v;
+        }
+        hp_buf_header(b, name, value);
+    }
+    if (!q->b_cl && !q->no_body) {
+        q->b_chunked = true;
+        hp_buf_str(b, "Transfer-Encoding: chunked\r\n");
+    }
+    hp_buf_str(b, "\r\n");
+    hp_buf_free(&q->rhdrs);
+    q->h->dirty = true;
+}
+
+/* Hands the session what it can take of the response, or the failure. */
+static void br_deliver(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    if (q->gone || !q->sess)
+        return;
+    if (h->from_sess) {
+        h->kick = true;
+        return;
+    }
+    void *sess = q->sess;
+    hp_buf *b = &h->scratch;
+    while (!q->gone && !h->dead) {
+        if (q->b_err) {
+            int err = q->b_err;
+            q->b_err = 0;
+            hp_sess_h2_fail(sess, err); /* the session lets the stream go */
+            return;
+        }
+        size_t room = hp_sess_h2_room(sess);
+        if (!room)
+            break;
+        b->len = 0;
+        if (q->b_head.len) {
+            hp_buf_add(b, q->b_head.p, q->b_head.len);
+            hp_buf_free(&q->b_head);
+        } else if (q->head_sent && q->respbody.len && !q->no_body) {
+            size_t n = q->respbody.len < room ? q->respbody.len : room;
+            const uint8_t *p = q->respbody.p + q->respbody.off;
+            if (q->b_chunked) {
+                hp_buf_hex(b, n);
+                hp_buf_add(b, "\r\n", 2);
+            }
+            hp_buf_add(b, p, n);
+            if (q->b_chunked)
+                hp_buf_add(b, "\r\n", 2);
+            fifo_take(&q->respbody, n);
+            q->b_sent += n;
+            if (q->u && !q->u->dead && q->uid > 0) {
+                size_t c = n < q->up_unconsumed ? n : q->up_unconsumed;
+                nghttp2_session_consume(q->u->ng, q->uid, c);
+                q->up_unconsumed -= c;
+            }
+            h->dirty = true;
+        } else if (q->head_sent && q->resp_eof && !q->resp_end_sent &&
+                   (q->respbody.len == 0 || q->no_body)) {
+            q->resp_end_sent = true;
+            if (q->b_cl && !q->no_body && q->b_sent != q->b_clen) {
+                fault_log_info(h->st->self, "%s: %s sent %" PRIu64 " body bytes of %" PRIu64,
+                               h->peer, q->target, q->b_sent, q->b_clen);
+                q->b_err = UV_EPROTO;
+                continue;
+            }
+            if (q->b_chunked)
+                hp_buf_add(b, "0\r\n\r\n", 5);
+            else
+                continue; /* the parser saw the end already */
+        } else {
+            break;
+        }
+        if (b->len)
+            hp_sess_h2_data(sess, b->p, b->len);
+    }
+    if (!q->gone && !h->dead && !q->req_end_sent)
+        hp_sess_h2_flow(sess); /* request bytes moved on */
+}
+
+hp_h2 *hp_h2b_new(hp_front *fr, fault_stream *s)
+{
+    hp_h2 *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->st = fr->st;
+    h->fr = fr;
+    fr->refs++;
+    h->s = s;
+    h->refs = 1;
+    h->bridged = true;
+    snprintf(h->peer, sizeof h->peer, "%s", fault_stream_peer(s));
+    uv_timer_init(h->st->loop, &h->timer);
+    h->timer.data = h;
+    return h;
+}
+
+void hp_h2b_free(hp_h2 *h)
+{
+    if (!h)
+        return;
+    br_enter(h);
+    h2_teardown(h, false, 0);
+    br_leave(h);
+}
+
+bool hp_h2b_ready(hp_h2 *h, const char *key)
+{
+    h2_route *r = h->dead ? NULL : route_find(h, key);
+    return r && r->state == RT_H2 && r->u && !r->u->dead && !r->u->goaway;
+}
+
+int hp_h2b_adopt(hp_h2 *h, const char *key, hp_up *up, bool targeted)
+{
+    fault_conn *c = up->c;
+    free(up);
+    if (h->dead) {
+        fault_conn_close(c);
+        return -ECANCELED;
+    }
+    br_enter(h);
+    int rc = 0;
+    h2_route *r = route_find(h, key);
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (r) {
+            snprintf(r->key, sizeof r->key, "%s", key);
+            r->next = h->routes;
+            h->routes = r;
+        }
+    }
+    h2_up *u = r ? up_new(h, r, c, targeted) : NULL;
+    if (!u) {
+        fault_conn_close(c);
+        rc = -ENOMEM;
+    } else {
+        r->state = RT_H2;
+        r->u = u;
+        fault_log_debug(h->st->self, "%s: upstream %s speaks HTTP/2", h->peer, key);
+    }
+    br_leave(h);
+    return rc;
+}
+
+h2_strm *hp_h2b_submit(hp_h2 *h, void *sess, fault_http_exchange *x, const char *key,
+                       const char *host, uint16_t port, bool targeted, bool body, bool is_head,
+                       bool expect)
+{
+    h2_route *r = h->dead ? NULL : route_find(h, key);
+    if (!r || r->state != RT_H2 || !r->u || r->u->dead || r->u->goaway)
+        return NULL;
+    h2_strm *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->h = h;
+    q->sess = sess;
+    q->x = x;
+    hp_copy(q->host, sizeof q->host, host);
+    q->port = port;
+    q->tls = true;
+    q->targeted = targeted;
+    q->is_head = is_head;
+    q->head_done = true;
+    q->req_eof = !body;
+    hp_authority(q->target, sizeof q->target, host, port, true, false);
+    hp_copy(q->key, sizeof q->key, key);
+    /* The client waits for a go-ahead: the upstream's own 100 stays on
+     * the HTTP/2 leg, ours goes first. */
+    if (expect && body)
+        hp_buf_str(&q->b_head, "HTTP/1.1 100 Continue\r\n\r\n");
+    q->next = h->streams;
+    h->streams = q;
+    br_enter(h);
+    h2up_submit(q, r->u);
+    q->x = NULL; /* the session's: not used past the head */
+    if (!q->u) {
+        q->gone = true;
+        q->sess = NULL;
+        q = NULL;
+    }
+    br_leave(h);
+    return q;
+}
+
+void hp_h2b_body(h2_strm *q, const uint8_t *p, size_t n)
+{
+    hp_h2 *h = q->h;
+    /* Once the upstream's stream is over, the rest is dropped. */
+    if (q->gone || h->dead || q->req_eof || !q->u || !n)
+        return;
+    br_enter(h);
+    if (fifo_add(&q->reqbody, p, n) < 0)
+        strm_fail(q, -ENOMEM);
+    h->dirty = true;
+    br_leave(h);
+}
+
+void hp_h2b_end(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    if (q->gone || h->dead || q->req_eof)
+        return;
+    br_enter(h);
+    q->req_eof = true;
+    h->dirty = true;
+    br_leave(h);
+}
+
+size_t hp_h2b_pending(const h2_strm *q)
+{
+    size_t n = q->reqbody.len;
+    if (q->u && !q->u->dead && q->u->c)
+        n += fault_conn_write_queued(q->u->c) + (q->u->se ? fault_chain_pending(q->u->se) : 0);
+    return n;
+}
+
+void hp_h2b_release(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    br_enter(h);
+    if (!q->gone) {
+        /* Both ways complete: nothing to cancel. */
+        if (!h->dead)
+            strm_release_upstream(q, !(q->resp_eof && q->req_end_sent));
+        q->sess = NULL;
+        q->x = NULL;
+        q->gone = true;
+    }
+    br_leave(h);
+}
+
+void hp_h2b_kick(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    if (q->gone || h->dead || h->kick)
+        return;
+    if (!q->b_head.len && !q->respbody.len && !q->b_err && !(q->resp_eof && !q->resp_end_sent))
+        return;
+    h->kick = true;
+    uv_timer_start(&h->timer, on_timer, 0, 0);
 }

@@ -12,7 +12,7 @@
  *               HTTP/1 (told apart by their first bytes), CONNECT
  *               interception
  *   h2.c        HTTP/2 client connections (nghttp2), their streams, and
- *               HTTP/2 upstream connections
+ *               HTTP/2 upstream connections (for HTTP/1 sessions too)
  *   pki.c       the local CA: generation, loading, leaf certificates
  *               (shared with the `fault ca` command plugin, ca.c)
  *
@@ -270,6 +270,43 @@ void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *in
 void hp_h2_close_all(hp_state *st);
 /* Frees what the HTTP/2 code keeps for the whole process (destroy()). */
 void hp_h2_shutdown(void);
+
+/* ALPN offered to https:// upstreams that may speak HTTP/2. */
+#define HP_ALPN_H2_H1 "\x02h2\x08http/1.1"
+
+/* Bridges: HTTP/2 upstreams for an HTTP/1 session (see h2.c). The bridge
+ * belongs to the session (its stream s carries the upstream legs'
+ * faults); a bridge stream is one exchange. */
+struct h2_strm;
+struct hp_h2 *hp_h2b_new(hp_front *fr, fault_stream *s);
+void hp_h2b_free(struct hp_h2 *b);
+/* An HTTP/2 connection to key is there and takes new streams. */
+bool hp_h2b_ready(struct hp_h2 *b, const char *key);
+/* up (connected, ALPN h2) becomes the bridge's connection to key; always
+ * taken, even on failure (< 0). */
+int hp_h2b_adopt(struct hp_h2 *b, const char *key, struct hp_up *up, bool targeted);
+/* The exchange x (its request head, hooks done) as a stream on the
+ * connection to key; body: request DATA follows (hp_h2b_body(),
+ * hp_h2b_end()); expect: the client waits for 100-continue. NULL when it
+ * cannot be sent. */
+struct h2_strm *hp_h2b_submit(struct hp_h2 *b, void *sess, fault_http_exchange *x,
+                              const char *key, const char *host, uint16_t port, bool targeted,
+                              bool body, bool is_head, bool expect);
+void hp_h2b_body(struct h2_strm *q, const uint8_t *p, size_t n);
+void hp_h2b_end(struct h2_strm *q);
+/* Request bytes not yet on the wire (for the session's flow control). */
+size_t hp_h2b_pending(const struct h2_strm *q);
+/* The session is done with the stream (reset upstream if unfinished). */
+void hp_h2b_release(struct h2_strm *q);
+/* The session may take more of the response: hand it over soon. */
+void hp_h2b_kick(struct h2_strm *q);
+/* session.c, for bridges: how many response bytes the session takes now,
+ * response bytes (HTTP/1.1), a failure of the stream, and "request bytes
+ * moved on". */
+size_t hp_sess_h2_room(void *sess);
+void hp_sess_h2_data(void *sess, const uint8_t *p, size_t n);
+void hp_sess_h2_fail(void *sess, int err);
+void hp_sess_h2_flow(void *sess);
 
 /* ---- pki.c ---- */
 

@@ -10,6 +10,20 @@
  *   request --> [SERVER/EGRESS] --> upstream --raw--> [SERVER/INGRESS] -->
  *   response parser --> re-framed response --> [CLIENT/INGRESS] --> client
  *
+ * HTTP/2 upstreams: a new connection to an https:// upstream (a mapping,
+ * --http-upstream-override, the inside of an intercepted tunnel, an
+ * absolute https:// URL) offers ALPN "h2, http/1.1". When the upstream
+ * picks h2, the connection goes to the session's HTTP/2 bridge (h2.c,
+ * hp_h2b_*), which keeps it for the session's later exchanges with that
+ * upstream; the exchange becomes one stream on it: HEADERS from the
+ * exchange's request (hooks already run, Host as :authority, hop-by-hop
+ * headers left out), DATA from the body as llhttp decodes it (chunked or
+ * not), and the response handed back as HTTP/1.1 bytes (Content-Length or
+ * chunked) to the response parser below, so response hooks, re-framing
+ * and the client path are the same as for an HTTP/1.1 upstream. Stream
+ * faults apply to that connection's bytes (the bridge's SERVER chains),
+ * not to the translated ones; the splice path is not used there.
+ *
  * Bodies stream: nothing waits for a whole message. Chunked bodies are
  * decoded by llhttp and re-framed here (one chunk per piece of body), so a
  * server-sent event reaches the client as soon as it passed the faults.
@@ -107,6 +121,7 @@ typedef struct hp_ex {
     char *path;
     struct hp_creq *creq;
     hp_up *up;
+    struct h2_strm *h2; /* or a stream of the session's HTTP/2 bridge */
     bool reused;
     int retries;
     bool req_done;
@@ -193,6 +208,7 @@ typedef struct hp_sess {
     bool in_resp_run, resp_again;
 
     hp_buf qhold, rhold; /* bodies being held for the hooks */
+    struct hp_h2 *h2b;   /* HTTP/2 upstreams (h2.c), made on first use */
 
     hp_ex ex;
 } hp_sess;
@@ -645,6 +661,10 @@ static int req_on_body(llhttp_t *p, const char *at, size_t n)
         fault_chain_push(ex->qbc, at, n);
         return 0;
     }
+    if (ex->h2) {
+        req_body_out(s, (const uint8_t *)at, n, false);
+        return 0;
+    }
     if (ex->req_chunked) {
         /* One chunk per piece: boundaries need not match the client's. */
         s->scratch.len = 0;
@@ -665,6 +685,8 @@ static int req_on_complete(llhttp_t *p)
     hp_ex *ex = &s->ex;
     if (ex->active && !ex->discard && ex->qbc && !ex->hold_req)
         fault_chain_eof(ex->qbc);
+    else if (ex->active && !ex->discard && ex->h2 && !ex->hold_req)
+        hp_h2b_end(ex->h2);
     else if (ex->active && !ex->discard && ex->req_chunked && !ex->connect && !ex->hold_req)
         up_out(s, (const uint8_t *)"0\r\n\r\n", 5);
     s->req_ev = EV_DONE;
@@ -1091,8 +1113,9 @@ static void on_up_written(fault_conn *c, int status, void *ud)
 static void maybe_arm_response_timer(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
-    if (s->dead || !ex->active || !ex->up || !ex->req_done || ex->resp_byte || ex->connect ||
-        s->timer_use != T_NONE || s->st->upstream_timeout_us == 0 || pend(ex->se) != 0)
+    if (s->dead || !ex->active || (!ex->up && !ex->h2) || !ex->req_done || ex->resp_byte ||
+        ex->connect || s->timer_use != T_NONE || s->st->upstream_timeout_us == 0 ||
+        pend(ex->se) != 0)
         return;
     timer_start(s, T_RESPONSE, (s->st->upstream_timeout_us + 999) / 1000);
 }
@@ -1217,16 +1240,39 @@ static void chunk_frame(hp_buf *b, const uint8_t *p, size_t n)
     hp_buf_add(b, "\r\n", 2);
 }
 
+/* Decoded request body toward the upstream: DATA on an HTTP/2 upstream,
+ * else as it is or in chunked framing. */
+static void req_body_out(hp_sess *s, const uint8_t *p, size_t n, bool chunked)
+{
+    hp_ex *ex = &s->ex;
+    if (ex->h2) {
+        hp_h2b_body(ex->h2, p, n);
+    } else if (chunked) {
+        chunk_frame(&s->scratch, p, n);
+        up_out(s, s->scratch.p, s->scratch.len);
+    } else {
+        up_out(s, p, n);
+    }
+}
+
+/* The end of a request body that needs marking (chunked, HTTP/2). */
+static void req_body_end(hp_sess *s, bool chunked)
+{
+    hp_ex *ex = &s->ex;
+    if (ex->h2)
+        hp_h2b_end(ex->h2);
+    else if (chunked)
+        up_out(s, (const uint8_t *)"0\r\n\r\n", 5);
+}
+
 static void qbc_output(void *ud, const uint8_t *data, size_t len)
 {
-    hp_sess *s = ud;
-    chunk_frame(&s->scratch, data, len);
-    up_out(s, s->scratch.p, s->scratch.len);
+    req_body_out(ud, data, len, true);
 }
 
 static void qbc_eof(void *ud)
 {
-    up_out(ud, (const uint8_t *)"0\r\n\r\n", 5);
+    req_body_end(ud, true);
 }
 
 static void qbc_progress(void *ud)
@@ -1291,8 +1337,42 @@ static void up_drop(hp_sess *s, bool reset)
         up->owner = NULL;
         hp_up_close(up, reset);
     }
+    if (ex->h2) {
+        hp_h2b_release(ex->h2);
+        ex->h2 = NULL;
+    }
     timer_stop(s, T_CONNECT);
     timer_stop(s, T_RESPONSE);
+}
+
+/* After the request head went upstream: what of the body is already
+ * here goes first (all of it when it was held for the hooks; what was read
+ * while they decided when it was too large to hold), through the on_body
+ * hooks when a plugin watches it. */
+static void request_body_begin(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    size_t held_len = 0;
+    const uint8_t *held = ex->held_req ? fault_http_body(ex->x, FAULT_HTTP_REQUEST, &held_len)
+                                       : NULL;
+    if (held && ex->qbc) {
+        /* Read whole before the hooks ran: its end is already known. */
+        fault_chain_push(ex->qbc, held, held_len);
+        fault_chain_eof(ex->qbc);
+    } else if (held) {
+        /* Sent with its Content-Length on HTTP/1.1. */
+        if (held_len)
+            req_body_out(s, held, held_len, false);
+        req_body_end(s, false);
+    }
+    if (ex->spill_req && s->qhold.len) {
+        ex->spill_req = false;
+        if (ex->qbc)
+            fault_chain_push(ex->qbc, s->qhold.p, s->qhold.len);
+        else
+            req_body_out(s, s->qhold.p, s->qhold.len, ex->req_chunked);
+    }
+    s->qhold.len = 0;
 }
 
 static void write_request_head(hp_sess *s)
@@ -1336,30 +1416,7 @@ static void write_request_head(hp_sess *s)
     }
     hp_buf_str(b, "\r\n");
     up_out(s, b->p, b->len);
-    if (held && ex->qbc) {
-        /* Read whole before the hooks ran: its end is already known. */
-        fault_chain_push(ex->qbc, held, held_len);
-        fault_chain_eof(ex->qbc);
-    } else if (held_len) {
-        up_out(s, held, held_len);
-    }
-    if (ex->spill_req && s->qhold.len) {
-        /* Read while the hooks were deciding: it goes first. */
-        ex->spill_req = false;
-        if (ex->qbc) {
-            fault_chain_push(ex->qbc, s->qhold.p, s->qhold.len);
-        } else if (ex->req_chunked) {
-            b->len = 0;
-            hp_buf_hex(b, s->qhold.len);
-            hp_buf_add(b, "\r\n", 2);
-            up_out(s, b->p, b->len);
-            up_out(s, s->qhold.p, s->qhold.len);
-            up_out(s, (const uint8_t *)"\r\n", 2);
-        } else {
-            up_out(s, s->qhold.p, s->qhold.len);
-        }
-        s->qhold.len = 0;
-    }
+    request_body_begin(s);
 }
 
 static void resp_start_parser(hp_sess *s);
@@ -1400,6 +1457,56 @@ static void ex_bind(hp_sess *s, hp_up *up)
     maybe_arm_response_timer(s);
 }
 
+/* The exchange as a stream of the session's HTTP/2 bridge (h2.c), whose
+ * connection to the upstream is there: the request hooks ran, the head
+ * goes as HEADERS, the body as the parser decodes it; the response comes
+ * back as HTTP/1.1 bytes (hp_sess_h2_data) for the response parser. */
+static void ex_h2_start(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    char key[HP_MAX_HOST + 16];
+    hp_up_key(key, sizeof key, ex->host, ex->port, ex->tls);
+    ex->h2 = hp_h2b_submit(s->h2b, s, ex->x, key, ex->host, ex->port, ex->targeted, ex->req_body,
+                           ex->is_head, ex->expect);
+    if (!ex->h2) {
+        up_failed(s, UV_EPROTO);
+        return;
+    }
+    if (ex->req_body)
+        ex->qbc = body_chain(s, FAULT_DIR_EGRESS, &qbc_ops);
+    request_body_begin(s);
+    if (s->dead)
+        return;
+    resp_start_parser(s);
+    if (!ex->req_done && s->rq == RQ_DISPATCH)
+        s->rq = RQ_BODY;
+    maybe_arm_response_timer(s);
+}
+
+/* A new https:// connection that chose h2 by ALPN goes to the bridge. */
+static bool ex_h2_adopt(hp_sess *s, hp_up *up)
+{
+    hp_ex *ex = &s->ex;
+    const char *alpn = fault_conn_alpn(up->c);
+    if (ex->connect || !alpn || strcmp(alpn, "h2") != 0)
+        return false;
+    char key[HP_MAX_HOST + 16];
+    hp_up_key(key, sizeof key, ex->host, ex->port, ex->tls);
+    if (!s->h2b)
+        s->h2b = hp_h2b_new(s->fr, s->s);
+    if (!s->h2b) {
+        hp_up_close(up, false);
+        up_failed(s, -ENOMEM);
+        return true;
+    }
+    int rc = hp_h2b_adopt(s->h2b, key, up, ex->targeted);
+    if (rc < 0)
+        up_failed(s, rc);
+    else
+        ex_h2_start(s);
+    return true;
+}
+
 static void on_up_ready(void *owner, hp_up *up, int status)
 {
     hp_sess *s = owner;
@@ -1410,6 +1517,8 @@ static void on_up_ready(void *owner, hp_up *up, int status)
     cork_begin(s);
     if (status < 0) {
         up_failed(s, status);
+    } else if (ex_h2_adopt(s, up)) {
+        req_run(s, NULL, 0);
     } else {
         ex_bind(s, up);
         req_run(s, NULL, 0);
@@ -1424,8 +1533,9 @@ static void ex_connect(hp_sess *s)
     hp_ex *ex = &s->ex;
     int err = 0;
     ex->reused = false;
+    /* https:// upstreams may choose HTTP/2 (ex_h2_adopt). */
     ex->creq = hp_connect(s->st, s, ex->targeted ? s->s : NULL, ex->host, ex->port, ex->tls,
-                          NULL, on_up_ready, &err);
+                          ex->tls && !ex->connect ? HP_ALPN_H2_H1 : NULL, on_up_ready, &err);
     if (!ex->creq) {
         up_failed(s, err);
         return;
@@ -1439,6 +1549,11 @@ static void ex_dispatch(hp_sess *s)
     hp_ex *ex = &s->ex;
     char key[HP_MAX_HOST + 16];
     hp_up_key(key, sizeof key, ex->host, ex->port, ex->tls);
+    if (ex->tls && s->h2b && hp_h2b_ready(s->h2b, key)) {
+        ex->reused = true; /* may have been closed just now: try_retry */
+        ex_h2_start(s);
+        return;
+    }
     hp_up *up = hp_pool_take(s->st, key);
     if (up) {
         ex->reused = true;
@@ -2003,6 +2118,57 @@ void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data)
     sess_unref(s);
 }
 
+/* ---- the response from an HTTP/2 upstream (h2.c's bridge) ---- */
+
+size_t hp_sess_h2_room(void *sess)
+{
+    hp_sess *s = sess;
+    hp_ex *ex = &s->ex;
+    if (s->dead || !s->c || !ex->active || !ex->h2)
+        return 0;
+    size_t in = s->oq.bytes + ex->rinb.len + pend(s->cin) + s->ccork.len +
+                fault_conn_write_queued(s->c);
+    return in < HP_HIGH_WATER ? HP_HIGH_WATER - in : 0;
+}
+
+void hp_sess_h2_data(void *sess, const uint8_t *p, size_t n)
+{
+    hp_sess *s = sess;
+    hp_ex *ex = &s->ex;
+    if (s->dead || !ex->h2)
+        return;
+    sess_ref(s);
+    cork_begin(s);
+    if (!ex->resp_byte) {
+        ex->resp_byte = true;
+        timer_stop(s, T_RESPONSE);
+    }
+    resp_run(s, p, n);
+    cork_end(s);
+    flow(s);
+    sess_unref(s);
+}
+
+void hp_sess_h2_fail(void *sess, int err)
+{
+    hp_sess *s = sess;
+    if (s->dead || !s->ex.h2)
+        return;
+    sess_ref(s);
+    cork_begin(s);
+    up_failed(s, err);
+    cork_end(s);
+    flow(s);
+    sess_unref(s);
+}
+
+void hp_sess_h2_flow(void *sess)
+{
+    hp_sess *s = sess;
+    if (!s->dead)
+        flow(s);
+}
+
 /* ---- answers made here (errors, plugin responses) ---- */
 
 /* Answers the current exchange with status: text/plain text, or (from_x)
@@ -2021,7 +2187,7 @@ static void respond(hp_sess *s, int status, const char *text, bool from_x, bool 
         ex->active = true;
         ex->targeted = s->eg_label;
     }
-    if (ex->up || ex->creq)
+    if (ex->up || ex->creq || ex->h2)
         up_drop(s, false);
     body_chains_free(ex); /* this answer replaces both bodies */
     const uint8_t *body = NULL;
@@ -2323,6 +2489,10 @@ static void ex_finish(hp_sess *s)
             reusable = false;
         hp_up_release(up, reusable);
     }
+    if (ex->h2) {
+        hp_h2b_release(ex->h2);
+        ex->h2 = NULL;
+    }
     server_chains_free(ex);
     body_chains_free(ex);
     fault_http_exchange_free(ex->x);
@@ -2351,6 +2521,7 @@ static void start_tunnel(hp_sess *s)
         respond(s, 405, "CONNECT is for the forward proxy", false, true);
         return;
     }
+    fault_stream_set_scheme(s->s, "connect");
     ex_connect(s);
 }
 
@@ -2423,6 +2594,8 @@ static void flow(hp_sess *s)
                     pend(ex->qbc) + s->ucork.len;
         if (ex->up && !ex->connect)
             eg += fault_conn_write_queued(ex->up->c);
+        if (ex->h2)
+            eg += hp_h2b_pending(ex->h2);
         if (s->linger)
             eg = 0;
         if (!s->c_paused && eg > HP_HIGH_WATER) {
@@ -2444,6 +2617,8 @@ static void flow(hp_sess *s)
             fault_conn_read_start(ex->up->c, hp_up_on_read, ex->up);
         }
     }
+    if (ex->h2)
+        hp_h2b_kick(ex->h2);
     maybe_splice(s);
 }
 
@@ -2596,6 +2771,12 @@ static void sess_teardown(hp_sess *s, bool reset, int error)
         hp_up_close(up, reset);
     }
     body_chains_free(ex);
+    if (ex->h2) {
+        hp_h2b_release(ex->h2);
+        ex->h2 = NULL;
+    }
+    hp_h2b_free(s->h2b);
+    s->h2b = NULL;
     if (ex->x) {
         fault_http_exchange_free(ex->x);
         ex->x = NULL;

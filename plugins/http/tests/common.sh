@@ -52,6 +52,7 @@ start_proxy() {
 #                           $WWW over TLS with HTTP/2 (ALPN h2) on
 #                           H2_PORT, with $CERT; H2_LOG is its access log
 #                           (the protocol is the request's last word).
+#                           $H2_EXTRA, if set, goes into its server block.
 #                           Returns 1 when nginx has no HTTP/2 module.
 start_nginx_h2() {
 	"$NGINX" -V 2>&1 | grep -q -- '--with-http_v2_module' || return 1
@@ -80,6 +81,7 @@ http {
         ssl_certificate $CERT;
         ssl_certificate_key $CERT_KEY;
         root $WWW;
+        ${H2_EXTRA:-}
     }
 }
 NGX

@@ -9,6 +9,8 @@
  *   X-Probe: status            on_response changes the status to 297 and
  *                              adds "X-Probed: yes"
  *   X-Probe: replace           on_response answers 296 "replaced" instead
+ *   X-Probe: scheme            RESPOND 200 with the stream's scheme
+ *                              (fault_stream_scheme) as the body
  *
  * With --hookprobe-body-limit N the plugin asks for whole bodies of up to
  * N bytes (fault_http_want_body) and:
@@ -172,6 +174,13 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
     if (strcmp(v, "respond") == 0) {
         static const char body[] = "answered\n";
         fault_http_respond(x, 298, NULL, body, sizeof body - 1);
+        return FAULT_HTTP_RESPOND;
+    }
+    if (strcmp(v, "scheme") == 0) {
+        char body[80];
+        fault_stream *s = fault_http_stream(x);
+        snprintf(body, sizeof body, "scheme=%s\n", s ? fault_stream_scheme(s) : "(none)");
+        fault_http_respond(x, 200, NULL, body, strlen(body));
         return FAULT_HTTP_RESPOND;
     }
     if (strncmp(v, "pending", 7) != 0)

@@ -10,7 +10,10 @@
 #  4. on_response changes the status (297) and adds a header;
 #  5. on_response answers instead (296 and its body);
 #  6. the client leaves while a hook is PENDING: on_end ends the exchange
-#     (logged with its pending timer cancelled) and fault keeps serving.
+#     (logged with its pending timer cancelled) and fault keeps serving;
+#  7. the stream's scheme (fault_stream_scheme) as a hook sees it:
+#     "http-forward" on the forward proxy, "http" on an http:// mapping,
+#     "connect" inside an intercepted CONNECT tunnel.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/http/tests/common.sh" || exit 99
 
@@ -73,3 +76,22 @@ grep -q 'GET /p6$' "$UP_LOG" && fail "the exchange of a client that left was sti
 note "client gone while PENDING: on_end ran, timer cancelled, fault still serving"
 stop_pid "$FAULT_PID"
 [ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS on SIGTERM"
+
+# ---- 7. the stream's scheme
+start_nginx --tls
+"$FAULT" ca generate --ca-dir "$E2E_TMP/ca" >/dev/null 2>&1 || fail "fault ca generate"
+M=$(free_port)
+start_fault --log-file "$LOG" run --proxy-address "127.0.0.1:$PP" --with-hookprobe \
+	--proxy "127.0.0.1:$M=http://127.0.0.1:$UP_PORT" --http-intercept \
+	--http-intercept-ca "$E2E_TMP/ca/ca.pem" --http-intercept-ca-key "$E2E_TMP/ca/ca-key.pem" \
+	--tls-ca-file "$CERT"
+out=$("${C[@]}" -H 'X-Probe: scheme' "$UP/s1") || fail "scheme, forward"
+[ "$out" = scheme=http-forward ] || fail "scheme on the forward proxy: '$out'"
+out=$(curl -sS --noproxy '*' --max-time 10 -H 'X-Probe: scheme' "http://127.0.0.1:$M/s2") || fail "scheme, mapping"
+[ "$out" = scheme=http ] || fail "scheme on an http:// mapping: '$out'"
+out=$("${C[@]}" --cacert "$E2E_TMP/ca/ca.pem" -H 'X-Probe: scheme' "https://127.0.0.1:$NGINX_TLS_PORT/s3") ||
+	fail "scheme, intercepted CONNECT"
+[ "$out" = scheme=connect ] || fail "scheme inside a CONNECT tunnel: '$out'"
+stop_pid "$FAULT_PID"
+[ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS on SIGTERM"
+note "stream schemes: http-forward, http (mapping), connect (tunnel)"
