@@ -2142,14 +2142,26 @@ static void h2up_submit(h2_strm *q, h2_up *u)
     nvb_add(bp, ":scheme", "https");
     nvb_add(bp, ":authority", host ? host : q->target);
     nvb_add(bp, ":path", fault_http_path(q->x));
+    /* A body held for the hooks may have been replaced, one watched by
+     * on_body hooks may change length: the client's length no longer
+     * holds (a held body's own length is sent instead). */
+    size_t held_len = 0;
+    bool held = fault_http_body(q->x, FAULT_HTTP_REQUEST, &held_len) != NULL;
+    bool drop_cl = held || fault_http_body_watched(q->x, FAULT_DIR_EGRESS);
     size_t n = fault_http_header_count(q->x, FAULT_HTTP_REQUEST);
     for (size_t i = 0; i < n; i++) {
         const char *name, *value;
         fault_http_header_at(q->x, FAULT_HTTP_REQUEST, i, &name, &value);
         if (h2_banned(name) || name[0] == ':' ||
-            (strcasecmp(name, "te") == 0 && strcasecmp(value, "trailers") != 0))
+            (strcasecmp(name, "te") == 0 && strcasecmp(value, "trailers") != 0) ||
+            (drop_cl && strcasecmp(name, "content-length") == 0))
             continue;
         nvb_add(bp, name, value);
+    }
+    char clen[24];
+    if (held) {
+        snprintf(clen, sizeof clen, "%zu", held_len);
+        nvb_add(bp, "content-length", clen);
     }
     bool body = !(q->req_eof && q->reqbody.len == 0);
     nghttp2_data_provider prd = {.source.ptr = q, .read_callback = req_read};

@@ -640,6 +640,7 @@ static int req_on_headers(llhttp_t *p)
 }
 
 static void up_out(hp_sess *s, const uint8_t *p, size_t n);
+static void req_body_out(hp_sess *s, const uint8_t *p, size_t n, bool chunked);
 
 static int req_on_body(llhttp_t *p, const char *at, size_t n)
 {

@@ -20,6 +20,8 @@
 #     with the local CA) reaches nginx in HTTP/2;
 #  7. backpressure: 48 MiB read at 16 MiB/s by the HTTP/1.1 client arrive
 #     identical and fault's peak RSS stays bounded (< 48 MiB).
+#  8. bodies for hooks: a held request body rewritten by a hook (method,
+#     path, body) and a watched one changed by on_body, both over HTTP/2.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/http/tests/common.sh" || exit 99
 
@@ -123,3 +125,24 @@ fi
 stop_pid "$FAULT_PID"
 [ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS"
 note "48 MiB from HTTP/2 to a slow HTTP/1.1 reader: identical, peak RSS $hwm KiB"
+
+# ---- 8. bodies for hooks (SDK 1.2) on the HTTP/2 upstream path, with the
+# hookprobe test plugin (plugins/http/tests/hookprobe.c)
+export FAULT_PLUGIN_PATH="$FAULT_PLUGIN_PATH:$top_builddir/plugins/http/tests/.libs"
+P=$(free_port)
+start_fault run --disable-http-proxy --tls-ca-file "$CERT" --proxy "127.0.0.1:$P=$U" \
+	--with-hookprobe --hookprobe-body-limit 4096
+got=$("${C[@]}" --fail -H 'X-Probe: body-rewrite' --data-binary 'original' "http://127.0.0.1:$P/orig") ||
+	fail "held body rewritten"
+[ "${got% conn=*}" = "len=14 sha256=$(printf 'rewritten body' | sha256sum | cut -d' ' -f1)" ] ||
+	fail "held request body rewritten by the hook, over HTTP/2: $got"
+[ "$(tail -n 1 "$H2_LOG")" = "PUT /echo 200 HTTP/2.0" ] || fail "rewritten request: $(tail -n 1 "$H2_LOG")"
+make_file "$E2E_TMP/w.bin" 100000
+got=$("${C[@]}" --fail -H 'X-Probe: body-upper' -H 'Transfer-Encoding: chunked' \
+	--data-binary @"$E2E_TMP/w.bin" "http://127.0.0.1:$P/echo") || fail "watched body"
+want=$(tr 'A-Z' 'a-z' <"$E2E_TMP/w.bin" | sha256sum | cut -d' ' -f1)
+[ "${got% CONN=*}" = "LEN=100000 SHA256=$(tr a-z A-Z <<<"$want")" ] ||
+	fail "watched request body (lower-cased by on_body) and response (upper-cased): $got"
+stop_pid "$FAULT_PID"
+[ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS"
+note "held and watched bodies on the HTTP/2 upstream path"
