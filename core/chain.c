@@ -138,15 +138,31 @@ int fault_stream_attach(fault_stream *s)
     return 0;
 }
 
+/* A chain with room for n stages, linked into the stream's list. */
+static fault_chain *chain_calloc(fault_stream *s, fault_direction dir, int n)
+{
+    fault_chain *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (n) {
+        c->st = calloc((size_t)n, sizeof *c->st);
+        if (!c->st) {
+            free(c);
+            return NULL;
+        }
+    }
+    c->s = s;
+    c->dir = dir;
+    FAULT__TIMER_INIT(&c->timer);
+    c->next = s->chains;
+    s->chains = c;
+    return c;
+}
+
 static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side sides)
 {
     if (fault_stream_attach(s) < 0)
         return NULL;
-    fault_chain *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->s = s;
-    c->dir = dir;
     /* Wire order: egress meets the client leg first, ingress the server leg. */
     fault_side order[2];
     if (dir == FAULT_DIR_EGRESS) {
@@ -161,14 +177,9 @@ static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side
         for (int k = 0; k < s->natt; k++)
             if ((sides & order[o]) && (s->att[k].points & fault_points(order[o], dir)))
                 n++;
-    if (n) {
-        c->st = calloc((size_t)n, sizeof *c->st);
-        if (!c->st) {
-            free(c);
-            return NULL;
-        }
-    }
-    FAULT__TIMER_INIT(&c->timer);
+    fault_chain *c = chain_calloc(s, dir, n);
+    if (!c)
+        return NULL;
     for (int o = 0; o < 2; o++) {
         for (int k = 0; k < s->natt; k++) {
             if (!(sides & order[o]) || !(s->att[k].points & fault_points(order[o], dir)))
@@ -179,8 +190,6 @@ static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side
             st->side = order[o];
         }
     }
-    c->next = s->chains;
-    s->chains = c;
     return c;
 }
 
@@ -199,23 +208,13 @@ static bool watches(const fault_plugin *p, uint64_t mask)
 fault_chain *fault__body_chain_new(fault_stream *s, fault_direction dir, fault_http_exchange *x,
                                    uint64_t mask, const fault_chain_ops *ops, void *userdata)
 {
-    fault_chain *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
     int n = 0;
     for (fault_plugin *p = fault__plugins(); p; p = p->next)
         if (watches(p, mask))
             n++;
-    if (n) {
-        c->st = calloc((size_t)n, sizeof *c->st);
-        if (!c->st) {
-            free(c);
-            return NULL;
-        }
-    }
-    c->s = s;
-    c->dir = dir;
-    FAULT__TIMER_INIT(&c->timer);
+    fault_chain *c = chain_calloc(s, dir, n);
+    if (!c)
+        return NULL;
     for (fault_plugin *p = fault__plugins(); p && c->nst < n; p = p->next) {
         if (!watches(p, mask))
             continue;
@@ -228,8 +227,6 @@ fault_chain *fault__body_chain_new(fault_stream *s, fault_direction dir, fault_h
     c->ud = userdata;
     c->sink = public_sink;
     c->sink_ud = c;
-    c->next = s->chains;
-    s->chains = c;
     return c;
 }
 
