@@ -1,0 +1,188 @@
+/*
+ * tests/unit/test_http_exchange.c - the HTTP exchange of <fault/http.h> as
+ * plugins and handlers use it, without a loop or plugins: headers (order,
+ * case-insensitive lookup, replacement, removal), request changes (method
+ * tokens, paths and the URL that follows them), whole bodies (not there
+ * until the handler puts one; replaced only then), body watching, a
+ * plugin's answer; and <fault/parse.h>'s schedule windows.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#include "check.h"
+
+static fault_http_exchange *new_x(void)
+{
+    return fault_http_exchange_new(NULL, NULL, "POST", "http://example.test:8080/a/b?q=1",
+                                   "example.test:8080", "/a/b?q=1");
+}
+
+static void test_headers(void)
+{
+    fault_http_exchange *x = new_x();
+    CHECK(x != NULL);
+    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "Host", "example.test"), 0);
+    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "Accept", "a/b"), 0);
+    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "accept", "c/d"), 0);
+    CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), 3);
+    CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_RESPONSE), 0);
+    CHECK_STR(fault_http_header(x, FAULT_HTTP_REQUEST, "ACCEPT"), "a/b");
+    const char *n, *v;
+    CHECK_EQ_INT(fault_http_header_at(x, FAULT_HTTP_REQUEST, 2, &n, &v), 0);
+    CHECK_STR(n, "accept");
+    CHECK_STR(v, "c/d");
+    CHECK_EQ_INT(fault_http_header_at(x, FAULT_HTTP_REQUEST, 3, &n, &v), -ERANGE);
+    /* set replaces every value of the name, keeping the others in order */
+    CHECK_EQ_INT(fault_http_header_set(x, FAULT_HTTP_REQUEST, "Accept", "e/f"), 0);
+    CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), 2);
+    CHECK_EQ_INT(fault_http_header_at(x, FAULT_HTTP_REQUEST, 0, &n, &v), 0);
+    CHECK_STR(n, "Host");
+    CHECK_STR(fault_http_header(x, FAULT_HTTP_REQUEST, "accept"), "e/f");
+    CHECK_EQ_INT(fault_http_header_set(x, FAULT_HTTP_REQUEST, "accept", NULL), 0);
+    CHECK(fault_http_header(x, FAULT_HTTP_REQUEST, "accept") == NULL);
+    CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), 1);
+    /* many headers: storage grows without losing earlier ones */
+    char name[32], value[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "X-H%d", i);
+        snprintf(value, sizeof value, "v%d", i);
+        fault_http_header_add(x, FAULT_HTTP_RESPONSE, name, value);
+    }
+    CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_RESPONSE), 200);
+    CHECK_STR(fault_http_header(x, FAULT_HTTP_RESPONSE, "x-h0"), "v0");
+    CHECK_STR(fault_http_header(x, FAULT_HTTP_RESPONSE, "x-h199"), "v199");
+    CHECK_STR(fault_http_header(x, FAULT_HTTP_REQUEST, "host"), "example.test");
+    fault_http_exchange_free(x);
+}
+
+static void test_request_changes(void)
+{
+    fault_http_exchange *x = new_x();
+    CHECK_STR(fault_http_method(x), "POST");
+    CHECK_EQ_INT(fault_http_set_method(x, "PUT"), 0);
+    CHECK_STR(fault_http_method(x), "PUT");
+    CHECK_EQ_INT(fault_http_set_method(x, ""), -EINVAL);
+    CHECK_EQ_INT(fault_http_set_method(x, "GET /x"), -EINVAL);
+    CHECK_EQ_INT(fault_http_set_method(x, "A\r\nB"), -EINVAL);
+    CHECK_STR(fault_http_method(x), "PUT");
+
+    CHECK_EQ_INT(fault_http_set_path(x, "/new?x=2"), 0);
+    CHECK_STR(fault_http_path(x), "/new?x=2");
+    CHECK_STR(fault_http_url(x), "http://example.test:8080/new?x=2");
+    CHECK_EQ_INT(fault_http_set_path(x, "relative"), -EINVAL);
+    CHECK_EQ_INT(fault_http_set_path(x, "/a b"), -EINVAL);
+    CHECK_EQ_INT(fault_http_set_path(x, "/a\nb"), -EINVAL);
+    CHECK_EQ_INT(fault_http_set_path(x, NULL), -EINVAL);
+    CHECK_STR(fault_http_path(x), "/new?x=2");
+    fault_http_exchange_free(x);
+
+    /* A URL without a path (CONNECT-like authority) gets the path added. */
+    x = fault_http_exchange_new(NULL, NULL, "GET", "http://h:1", "h:1", "/");
+    CHECK_EQ_INT(fault_http_set_path(x, "/p"), 0);
+    CHECK_STR(fault_http_url(x), "http://h:1/p");
+    fault_http_exchange_free(x);
+}
+
+static void test_bodies(void)
+{
+    fault_http_exchange *x = new_x();
+    size_t len = 99;
+    CHECK(fault_http_body(x, FAULT_HTTP_REQUEST, &len) == NULL);
+    CHECK_EQ_INT(len, 0);
+    /* a plugin cannot set a body that was not held */
+    CHECK_EQ_INT(fault_http_set_body(x, FAULT_HTTP_REQUEST, "x", 1), -EPERM);
+    CHECK_EQ_INT(fault_http_put_body(x, FAULT_HTTP_REQUEST, "hello", 5), 0);
+    const uint8_t *b = fault_http_body(x, FAULT_HTTP_REQUEST, &len);
+    CHECK(b != NULL && len == 5 && memcmp(b, "hello", 5) == 0);
+    CHECK_EQ_INT(fault_http_set_body(x, FAULT_HTTP_REQUEST, "bonjour!", 8), 0);
+    b = fault_http_body(x, FAULT_HTTP_REQUEST, &len);
+    CHECK(b != NULL && len == 8 && memcmp(b, "bonjour!", 8) == 0);
+    /* an empty body is a body */
+    CHECK_EQ_INT(fault_http_set_body(x, FAULT_HTTP_REQUEST, NULL, 0), 0);
+    CHECK(fault_http_body(x, FAULT_HTTP_REQUEST, &len) != NULL);
+    CHECK_EQ_INT(len, 0);
+    /* the response is separate */
+    CHECK(fault_http_body(x, FAULT_HTTP_RESPONSE, &len) == NULL);
+    CHECK_EQ_INT(fault_http_set_body(x, FAULT_HTTP_RESPONSE, "r", 1), -EPERM);
+    /* nobody asked for bodies: nothing wanted */
+    CHECK_EQ_INT(fault_http_body_wanted(x, FAULT_HTTP_REQUEST), 0);
+    fault_http_exchange_free(x);
+}
+
+static void test_watch(void)
+{
+    fault_http_exchange *x = new_x();
+    fault_plugin p;
+    memset(&p, 0, sizeof p);
+    p.index = 5;
+    CHECK(!fault_http_body_watched(x, FAULT_DIR_EGRESS));
+    CHECK(!fault_http_body_watched(x, FAULT_DIR_INGRESS));
+    CHECK_EQ_INT(fault_http_watch_body(&p, x, FAULT_DIR_INGRESS), 0);
+    CHECK(!fault_http_body_watched(x, FAULT_DIR_EGRESS));
+    CHECK(fault_http_body_watched(x, FAULT_DIR_INGRESS));
+    CHECK_EQ_INT(fault_http_watch_body(&p, x, FAULT_DIR_BOTH), -EINVAL);
+    CHECK_EQ_INT(fault_http_watch_body(NULL, x, FAULT_DIR_EGRESS), -EINVAL);
+    /* a body chain needs the exchange's stream */
+    static const fault_chain_ops ops;
+    CHECK(fault_http_body_chain_new(x, FAULT_DIR_INGRESS, &ops, NULL) == NULL);
+    fault_http_exchange_free(x);
+}
+
+static void test_respond(void)
+{
+    fault_http_exchange *x = new_x();
+    fault_http_header_add(x, FAULT_HTTP_RESPONSE, "X-Old", "1");
+    static const char *const hv[] = {"Content-Type", "text/plain", "X-New", "2", NULL};
+    CHECK_EQ_INT(fault_http_respond(x, 99, hv, "no", 2), -EINVAL);
+    CHECK_EQ_INT(fault_http_respond(x, 503, hv, "busy", 4), 0);
+    CHECK_EQ_INT(fault_http_status(x), 503);
+    CHECK(fault_http_header(x, FAULT_HTTP_RESPONSE, "x-old") == NULL);
+    CHECK_STR(fault_http_header(x, FAULT_HTTP_RESPONSE, "x-new"), "2");
+    const uint8_t *b;
+    size_t len;
+    fault_http_reply_body(x, &b, &len);
+    CHECK(len == 4 && memcmp(b, "busy", 4) == 0);
+    fault_http_exchange_free(x);
+}
+
+static void test_schedule_windows(void)
+{
+    fault_window *w;
+    size_t n;
+    char err[256];
+    CHECK_EQ_INT(fault_schedule_windows("start:10%,duration:20%;start:50s,duration:10s",
+                                        100000000, &w, &n, err, sizeof err),
+                 0);
+    CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        CHECK_EQ_U64(w[0].start_us, 10000000);
+        CHECK_EQ_U64(w[0].end_us, 30000000);
+        CHECK_EQ_U64(w[1].start_us, 50000000);
+        CHECK_EQ_U64(w[1].end_us, 60000000);
+    }
+    free(w);
+    /* percentages need a run length */
+    CHECK_EQ_INT(fault_schedule_windows("start:10%", 0, &w, &n, err, sizeof err), -1);
+    CHECK(w == NULL && n == 0);
+    CHECK_EQ_INT(fault_check_schedule("start:oops", err, sizeof err), -1);
+    CHECK(err[0] != '\0');
+    uint64_t us;
+    CHECK_EQ_INT(fault_parse_duration("1m30s", &us, err, sizeof err), 0);
+    CHECK_EQ_U64(us, 90000000);
+    CHECK_EQ_INT(fault_check_mapping("9000=psql://db", err, sizeof err), 0);
+    CHECK_EQ_INT(fault_check_mapping("9000=", err, sizeof err), -1);
+}
+
+int main(void)
+{
+    test_headers();
+    test_request_changes();
+    test_bodies();
+    test_watch();
+    test_respond();
+    test_schedule_windows();
+    return check_done();
+}
