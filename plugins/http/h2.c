@@ -56,6 +56,19 @@
  * its upstream HTTP/1.1 connection is closed, its upstream HTTP/2 stream
  * reset with CANCEL.
  *
+ * Bodies for the hooks (SDK 1.2), per client stream, whatever the
+ * upstream: when a plugin wants whole bodies (fault_http_want_body), a
+ * request's DATA up to END_STREAM (a response's body up to its end) is
+ * read before that message's hooks run, its window credit returned as it
+ * comes (bounded by the limit, so a held body larger than the stream
+ * window still comes in), and sent on as fault_http_body() with its own
+ * content-length; a body past the limit is not held (the hooks run
+ * without it, what was read goes first, the rest streams). Bodies watched
+ * by on_body hooks (fault_http_watch_body) go through body chains and on
+ * without a content-length (see "bodies for the hooks" below). Method and
+ * path go upstream as the request hooks left them (fault_http_method/
+ * _path) on both kinds of upstream.
+ *
  * CONNECT (forward proxy only; answered 405 on mappings): the stream is a
  * TCP tunnel to its :authority, see "CONNECT" below.
  *
@@ -161,6 +174,8 @@ struct h2_strm {
     hp_buf hdrs;      /* name\0value\0 pairs, lower-case names */
     size_t nhdrs;
     bool head_done, req_eof, req_cl;
+    bool cli_eof;     /* the client's END_STREAM (req_eof: the end of what
+                         goes upstream, later when bodies are held/watched) */
     uint64_t req_clen;
     fifo reqbody;     /* DATA not yet sent upstream */
     size_t unconsumed; /* client DATA bytes not yet consumed */
@@ -184,6 +199,16 @@ struct h2_strm {
     size_t ntrailers;
     bool resp_head_known;
     bool no_body;
+    bool up_done;     /* the upstream's response ended */
+
+    /* Bodies for the hooks (SDK 1.2): held whole before a message's hooks
+     * run (in reqbody/respbody, up to hold_*max bytes), or watched by
+     * on_body hooks through a body chain (qbc/rbc, fed from qin/rin). */
+    bool hold_req, held_req, hold_resp, held_resp;
+    size_t hold_qmax, hold_rmax;
+    fault_chain *qbc, *rbc;
+    fifo qin, rin;    /* decoded body not yet pushed into qbc/rbc */
+    bool qbc_eof, rin_eof, rbc_eof;
 
     /* upstream */
     int up_kind;
@@ -320,6 +345,10 @@ static void strm_free(h2_strm *q)
     hp_buf_free(&q->b_head);
     fifo_free(&q->reqbody);
     fifo_free(&q->respbody);
+    fifo_free(&q->qin);
+    fifo_free(&q->rin);
+    fault_chain_free(q->qbc);
+    fault_chain_free(q->rbc);
     if (q->rp_init)
         hp_parser_free(&q->rp);
     free(q);
@@ -714,6 +743,9 @@ static int cb_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
 
 static void strm_head(h2_strm *q);
 static void strm_req_eof(h2_strm *q);
+static void req_body_full(h2_strm *q);
+static void resp_body_held(h2_strm *q);
+static void strm_bodies_free(h2_strm *q);
 
 static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
@@ -724,7 +756,7 @@ static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST && !q->head_done) {
         q->head_done = true;
         if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
-            q->req_eof = true;
+            q->req_eof = q->cli_eof = true;
         strm_head(q);
         return 0;
     }
@@ -744,7 +776,24 @@ static int cb_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
         nghttp2_session_consume(ng, id, len);
         return 0;
     }
-    if (fifo_add(&q->reqbody, data, len) < 0)
+    if (q->hold_req) {
+        /* Held for the hooks: the window opens as it comes, up to the
+         * limit, so that a body that large can come in at all. */
+        if (fifo_add(&q->reqbody, data, len) < 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        size_t over = q->reqbody.len > q->hold_qmax ? q->reqbody.len - q->hold_qmax : 0;
+        if (over > len)
+            over = len;
+        if (len > over)
+            nghttp2_session_consume(ng, id, len - over);
+        q->unconsumed += over;
+        h->dirty = true;
+        if (over)
+            req_body_full(q);
+        return 0;
+    }
+    /* Watched by on_body hooks: into their chain (from the pump). */
+    if (fifo_add(q->qbc ? &q->qin : &q->reqbody, data, len) < 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     q->unconsumed += len;
     h->dirty = true;
@@ -763,6 +812,7 @@ static int cb_stream_close(nghttp2_session *ng, int32_t id, uint32_t error, void
     nghttp2_session_set_stream_user_data(ng, id, NULL);
     /* A reset before the response ended: the upstream part is dropped. */
     strm_release_upstream(q, !(q->resp_end_sent && q->req_end_sent));
+    strm_bodies_free(q);
     if (q->x) {
         fault_http_exchange_free(q->x);
         q->x = NULL;
@@ -782,7 +832,7 @@ static int cb_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         q->resp_end_sent = true;
         /* Answered before the request ended: the rest of it is not
          * wanted (RFC 9113 8.1: RST_STREAM NO_ERROR). */
-        if (!q->req_eof && !q->rst_sent && !q->tunnel) {
+        if (!q->cli_eof && !q->rst_sent && !q->tunnel) {
             q->rst_sent = true;
             nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, q->id, NGHTTP2_NO_ERROR);
         }
@@ -889,6 +939,7 @@ static void strm_answer(h2_strm *q, int status, const char *text, bool from_x)
     }
     fifo_free(&q->reqbody);
     fifo_free(&q->respbody);
+    strm_bodies_free(q);
     q->ntrailers = 0;
     const uint8_t *body = NULL;
     size_t len = 0;
@@ -993,6 +1044,195 @@ static void strm_fail(h2_strm *q, int err)
     }
 }
 
+/* ---- bodies for the hooks (SDK 1.2) ----
+ *
+ * Whole bodies: when an active plugin asked for them
+ * (fault_http_body_wanted()), a request's DATA (a response's body) is read
+ * into reqbody (respbody) before that message's hooks run, its window
+ * credit returned as it comes (the body is bounded by the limit), and
+ * handed to the exchange at END_STREAM (the response's end); the body sent
+ * on is then fault_http_body(), with its own content-length. A body that
+ * outgrows the limit stops being held: the hooks run without it, what was
+ * read goes first, the rest follows as usual.
+ *
+ * Watched bodies: a plugin that called fault_http_watch_body() gets a body
+ * chain of on_body hooks for that body, created once that message's hooks
+ * ran. Decoded bytes wait in qin (rin) and are pushed by the pump (never
+ * from inside nghttp2 or llhttp); what comes out goes to reqbody
+ * (respbody), so the upstream legs and resp_read() see only the result;
+ * its length may differ, so no content-length goes with it. The window
+ * credit of the bytes in a chain is returned while the chain and what it
+ * put out stay under HP_HIGH_WATER. */
+
+static void strm_bodies_free(h2_strm *q)
+{
+    fault_chain_free(q->qbc);
+    fault_chain_free(q->rbc);
+    q->qbc = q->rbc = NULL;
+    fifo_free(&q->qin);
+    fifo_free(&q->rin);
+    q->hold_req = q->hold_resp = false;
+}
+
+/* A body chain when a plugin watches that body, else NULL. */
+static fault_chain *body_chain(h2_strm *q, fault_direction dir, const fault_chain_ops *ops)
+{
+    if (!q->targeted || !q->x || !fault_http_body_watched(q->x, dir))
+        return NULL;
+    fault_chain *c = fault_http_body_chain_new(q->x, dir, ops, q);
+    if (c && fault_chain_stages(c) == 0) {
+        fault_chain_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static void qbc_output(void *ud, const uint8_t *data, size_t len)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    if (!q->gone && !q->discard && fifo_add(&q->reqbody, data, len) < 0)
+        strm_fail(q, -ENOMEM);
+    q->h->dirty = true;
+    leave(q->h);
+}
+
+static void qbc_eof(void *ud)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    q->req_eof = true;
+    q->h->dirty = true;
+    leave(q->h);
+}
+
+static void rbc_output(void *ud, const uint8_t *data, size_t len)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    if (!q->gone && !q->discard && fifo_add(&q->respbody, data, len) < 0)
+        h2_teardown(q->h, true, -ENOMEM);
+    q->h->dirty = true;
+    leave(q->h);
+}
+
+static void rbc_eof(void *ud)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    q->resp_eof = true;
+    q->h->dirty = true;
+    leave(q->h);
+}
+
+static void body_progress(void *ud)
+{
+    h2_strm *q = ud;
+    enter(q->h);
+    q->h->dirty = true;
+    leave(q->h);
+}
+
+static const fault_chain_ops qbc_ops = {.output = qbc_output, .eof = qbc_eof,
+                                        .progress = body_progress};
+static const fault_chain_ops rbc_ops = {.output = rbc_output, .eof = rbc_eof,
+                                        .progress = body_progress};
+
+/* Moves what a fifo holds to the end of another. */
+static int fifo_move(fifo *to, fifo *from)
+{
+    if (from->len && fifo_add(to, from->p + from->off, from->len) < 0)
+        return -1;
+    fifo_free(from);
+    return 0;
+}
+
+/* The request hooks ran (CONTINUE): the body that goes upstream is the
+ * held one (maybe replaced), or the client's DATA, through the on_body
+ * hooks when a plugin watches it; what was read meanwhile goes first. */
+static void req_body_begin(h2_strm *q)
+{
+    size_t hl = 0;
+    const uint8_t *held = q->held_req ? fault_http_body(q->x, FAULT_HTTP_REQUEST, &hl) : NULL;
+    bool body = held || !(q->req_eof && q->reqbody.len == 0);
+    if (body)
+        q->qbc = body_chain(q, FAULT_DIR_EGRESS, &qbc_ops);
+    if (held) {
+        /* Read whole: its end is known. */
+        q->reqbody.len = q->reqbody.off = 0;
+        if (q->qbc) {
+            q->req_cl = false;
+            q->qbc_eof = true;
+            fault_chain *c = q->qbc;
+            if (hl)
+                fault_chain_push(c, held, hl);
+            if (q->qbc == c)
+                fault_chain_eof(c);
+        } else {
+            q->req_cl = true;
+            q->req_clen = hl;
+            if (fifo_add(&q->reqbody, held, hl) < 0)
+                strm_fail(q, -ENOMEM);
+            q->req_eof = true;
+        }
+    } else if (q->qbc) {
+        /* Its length may change: no content-length; the end comes out of
+         * the chain. */
+        q->req_cl = false;
+        q->req_eof = false;
+        if (fifo_move(&q->qin, &q->reqbody) < 0)
+            strm_fail(q, -ENOMEM);
+    }
+    q->h->dirty = true;
+}
+
+/* Request DATA toward the on_body hooks, and its window credit. */
+static void qbc_pump(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    if (q->qin.len) {
+        fifo in = q->qin;
+        memset(&q->qin, 0, sizeof q->qin);
+        fault_chain_push(q->qbc, in.p + in.off, in.len);
+        fifo_free(&in);
+        h->dirty = true;
+    }
+    if (q->qbc && q->cli_eof && !q->qin.len && !q->qbc_eof) {
+        q->qbc_eof = true;
+        fault_chain_eof(q->qbc);
+    }
+    if (q->qbc && q->unconsumed && !h->dead &&
+        fault_chain_pending(q->qbc) + q->reqbody.len < HP_HIGH_WATER) {
+        nghttp2_session_consume(h->ng, q->id, q->unconsumed);
+        q->unconsumed = 0;
+        h->dirty = true;
+    }
+}
+
+/* Response body toward the on_body hooks, and (HTTP/2 upstream) the
+ * window credit of what the chain took. */
+static void rbc_pump(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    if (q->rin.len) {
+        fifo in = q->rin;
+        memset(&q->rin, 0, sizeof q->rin);
+        fault_chain_push(q->rbc, in.p + in.off, in.len);
+        fifo_free(&in);
+        h->dirty = true;
+    }
+    if (q->rbc && q->rin_eof && !q->rin.len && !q->rbc_eof) {
+        q->rbc_eof = true;
+        fault_chain_eof(q->rbc);
+    }
+    if (q->rbc && q->u && !q->u->dead && q->uid > 0 && q->up_unconsumed &&
+        fault_chain_pending(q->rbc) + q->respbody.len < HP_HIGH_WATER) {
+        nghttp2_session_consume(q->u->ng, q->uid, q->up_unconsumed);
+        q->up_unconsumed = 0;
+        h->dirty = true;
+    }
+}
+
 /* ---- request head: target, exchange, hooks ---- */
 
 static void on_req_hooks(fault_http_exchange *x, fault_http_action result, void *ud)
@@ -1003,12 +1243,47 @@ static void on_req_hooks(fault_http_exchange *x, fault_http_action result, void 
     enter(h);
     q->hook_running = false;
     if (!q->gone && !h->dead) {
-        if (result == FAULT_HTTP_RESPOND)
+        if (result == FAULT_HTTP_RESPOND) {
             strm_answer(q, fault_http_status(q->x), NULL, true);
-        else
+        } else {
+            req_body_begin(q);
             strm_dispatch(q);
+        }
     }
     leave(h);
+}
+
+static void run_req_hooks(h2_strm *q)
+{
+    q->hook_running = true;
+    if (fault_http_run_request(q->x, on_req_hooks, q) < 0) {
+        q->hook_running = false;
+        req_body_begin(q);
+        strm_dispatch(q);
+    }
+}
+
+/* The request body outgrew the limit: the hooks run without it; what was
+ * read goes upstream first. */
+static void req_body_full(h2_strm *q)
+{
+    q->hold_req = false;
+    run_req_hooks(q);
+}
+
+/* The whole request body is in: now the hooks. */
+static void req_body_held(h2_strm *q)
+{
+    q->hold_req = false;
+    q->held_req = true;
+    int rc = fault_http_put_body(q->x, FAULT_HTTP_REQUEST, q->reqbody.p + q->reqbody.off,
+                                 q->reqbody.len);
+    fifo_free(&q->reqbody);
+    if (rc < 0) {
+        h2_teardown(q->h, true, rc);
+        return;
+    }
+    run_req_hooks(q);
 }
 
 static const char *find_hdr(h2_strm *q, const char *want)
@@ -1148,20 +1423,76 @@ static void strm_head(h2_strm *q)
         strm_dispatch(q);
         return;
     }
-    q->hook_running = true;
-    if (fault_http_run_request(q->x, on_req_hooks, q) < 0) {
-        q->hook_running = false;
-        strm_dispatch(q);
+    /* A plugin wants request bodies whole: read it first (unless its
+     * content-length says it is too large). */
+    size_t want = q->req_eof ? 0 : fault_http_body_wanted(q->x, FAULT_HTTP_REQUEST);
+    if (want && !(q->req_cl && q->req_clen > want)) {
+        q->hold_req = true;
+        q->hold_qmax = want;
+        return;
     }
+    run_req_hooks(q);
 }
 
 static void strm_req_eof(h2_strm *q)
 {
-    q->req_eof = true;
+    q->cli_eof = true;
     q->h->dirty = true;
+    if (q->hold_req) {
+        req_body_held(q);
+        return;
+    }
+    /* Watched: the end goes through the chain first. */
+    if (!q->qbc)
+        q->req_eof = true;
 }
 
 /* ---- the response head, from either kind of upstream ---- */
+
+/* The response hooks ran (CONTINUE): the head goes out, with the held
+ * body (maybe replaced) and its length, or with the upstream's body,
+ * through the on_body hooks when a plugin watches it. */
+static void resp_go(h2_strm *q)
+{
+    size_t hl = 0;
+    const uint8_t *held = q->held_resp ? fault_http_body(q->x, FAULT_HTTP_RESPONSE, &hl) : NULL;
+    if (!q->no_body)
+        q->rbc = body_chain(q, FAULT_DIR_INGRESS, &rbc_ops);
+    if (q->rbc) {
+        /* Its length may change: DATA until END_STREAM, no length. */
+        fault_http_header_set(q->x, FAULT_HTTP_RESPONSE, "content-length", NULL);
+        if (held) {
+            q->rin_eof = q->rbc_eof = true;
+            fault_chain *c = q->rbc;
+            if (hl)
+                fault_chain_push(c, held, hl);
+            if (q->rbc == c)
+                fault_chain_eof(c);
+        } else {
+            if (fifo_move(&q->rin, &q->respbody) < 0) {
+                h2_teardown(q->h, true, -ENOMEM);
+                return;
+            }
+            if (q->resp_eof) {
+                q->resp_eof = false;
+                q->rin_eof = true;
+            }
+        }
+    } else if (held && !q->no_body) {
+        char cl[24];
+        fault_http_header_set(q->x, FAULT_HTTP_RESPONSE, "content-length",
+                              itoa3(cl, sizeof cl, hl));
+        q->respbody.len = q->respbody.off = 0;
+        if (fifo_add(&q->respbody, held, hl) < 0) {
+            h2_teardown(q->h, true, -ENOMEM);
+            return;
+        }
+        q->resp_eof = true;
+    }
+    if (q->gone || q->h->dead)
+        return;
+    send_head(q, !q->no_body);
+}
 
 static void on_resp_hooks(fault_http_exchange *x, fault_http_action result, void *ud)
 {
@@ -1174,9 +1505,18 @@ static void on_resp_hooks(fault_http_exchange *x, fault_http_action result, void
         if (result == FAULT_HTTP_RESPOND)
             strm_answer(q, fault_http_status(q->x), NULL, true);
         else
-            send_head(q, !q->no_body);
+            resp_go(q);
     }
     leave(h);
+}
+
+static void run_resp_hooks(h2_strm *q)
+{
+    q->hook_running = true;
+    if (fault_http_run_response(q->x, on_resp_hooks, q) < 0) {
+        q->hook_running = false;
+        resp_go(q);
+    }
 }
 
 /* Status and headers are in the exchange. */
@@ -1191,28 +1531,84 @@ static void strm_resp_head(h2_strm *q)
         send_head(q, !q->no_body);
         return;
     }
-    q->hook_running = true;
-    if (fault_http_run_response(q->x, on_resp_hooks, q) < 0) {
-        q->hook_running = false;
-        send_head(q, !q->no_body);
+    /* A plugin wants response bodies whole: read it first (unless its
+     * content-length says it is too large). */
+    size_t want = q->no_body ? 0 : fault_http_body_wanted(q->x, FAULT_HTTP_RESPONSE);
+    if (want) {
+        const char *v = fault_http_header(q->x, FAULT_HTTP_RESPONSE, "content-length");
+        char *end = NULL;
+        unsigned long long cl = v ? strtoull(v, &end, 10) : 0;
+        if (!v || !*v || *end || cl <= want) {
+            q->hold_resp = true;
+            q->hold_rmax = want;
+            if (q->up_done) /* it ended with the head */
+                resp_body_held(q);
+            return;
+        }
     }
+    run_resp_hooks(q);
 }
 
-static void strm_resp_data(h2_strm *q, const uint8_t *p, size_t n)
+/* The response body outgrew the limit: the hooks run without it; what
+ * was read goes first. */
+static void resp_body_full(h2_strm *q)
 {
-    if (q->discard || q->gone)
-        return;
-    if (fifo_add(&q->respbody, p, n) < 0) {
-        h2_teardown(q->h, true, -ENOMEM);
+    q->hold_resp = false;
+    run_resp_hooks(q);
+}
+
+/* The whole response body is in: now the hooks. */
+static void resp_body_held(h2_strm *q)
+{
+    q->hold_resp = false;
+    q->held_resp = true;
+    int rc = fault_http_put_body(q->x, FAULT_HTTP_RESPONSE, q->respbody.p + q->respbody.off,
+                                 q->respbody.len);
+    fifo_free(&q->respbody);
+    if (rc < 0) {
+        h2_teardown(q->h, true, rc);
         return;
     }
+    run_resp_hooks(q);
+}
+
+/* A piece of response body. Returns true when it made a body held for
+ * the hooks outgrow the limit: the caller calls resp_body_full() (from
+ * outside its parser). */
+static bool strm_resp_data(h2_strm *q, const uint8_t *p, size_t n)
+{
+    if (q->discard || q->gone)
+        return false;
+    if (fifo_add(q->rbc ? &q->rin : &q->respbody, p, n) < 0) {
+        h2_teardown(q->h, true, -ENOMEM);
+        return false;
+    }
     q->h->dirty = true;
+    if (q->hold_resp) {
+        if (q->respbody.len > q->hold_rmax) {
+            return true;
+        } else if (q->u && !q->u->dead && q->uid > 0) {
+            /* Held, bounded by the limit: the upstream may send on. */
+            size_t c = n < q->up_unconsumed ? n : q->up_unconsumed;
+            nghttp2_session_consume(q->u->ng, q->uid, c);
+            q->up_unconsumed -= c;
+        }
+    }
+    return false;
 }
 
 static void strm_resp_end(h2_strm *q)
 {
-    q->resp_eof = true;
+    q->up_done = true;
     q->h->dirty = true;
+    if (q->hold_resp) {
+        resp_body_held(q);
+        return;
+    }
+    if (q->rbc)
+        q->rin_eof = true; /* through the chain first */
+    else
+        q->resp_eof = true;
 }
 
 /* ---- upstream over HTTP/1.1 ---- */
@@ -1220,7 +1616,7 @@ static void strm_resp_end(h2_strm *q)
 static llhttp_settings_t rp_settings;
 static bool rp_ready;
 
-enum { EV_NONE, EV_HEAD, EV_DONE };
+enum { EV_NONE, EV_HEAD, EV_DONE, EV_FULL };
 
 static int rp_on_headers(llhttp_t *p)
 {
@@ -1242,7 +1638,11 @@ static int rp_on_headers(llhttp_t *p)
 
 static int rp_on_body(llhttp_t *p, const char *at, size_t n)
 {
-    strm_resp_data(p->data, (const uint8_t *)at, n);
+    h2_strm *q = p->data;
+    if (strm_resp_data(q, (const uint8_t *)at, n)) {
+        q->rp_ev = EV_FULL;
+        return HPE_PAUSED;
+    }
     return 0;
 }
 
@@ -1327,6 +1727,8 @@ static void h1_parse(h2_strm *q, const uint8_t *d, size_t len)
                 h1_head(q);
             else if (q->rp_ev == EV_DONE)
                 h1_done(q);
+            else if (q->rp_ev == EV_FULL)
+                resp_body_full(q);
             continue;
         }
         const char *why = llhttp_get_error_reason(&q->rp.p);
@@ -1614,10 +2016,12 @@ static void h1_pump(h2_strm *q)
             h1_done(q);
     }
 reads:
-    /* Stop reading the upstream while this stream's response waits. */
+    /* Stop reading the upstream while this stream's response waits (not
+     * while it is held for the hooks: that ends at its limit). */
     if (q->up && q->up_reading) {
-        size_t in = q->respbody.len + (q->si ? fault_chain_pending(q->si) : 0);
-        if (!q->up_paused && in > HP_HIGH_WATER) {
+        size_t in = q->respbody.len + q->rin.len + (q->si ? fault_chain_pending(q->si) : 0) +
+                    (q->rbc ? fault_chain_pending(q->rbc) : 0);
+        if (!q->up_paused && in > HP_HIGH_WATER && !q->hold_resp) {
             q->up_paused = true;
             fault_conn_read_stop(q->up->c);
         } else if (q->up_paused && in < HP_LOW_WATER) {
@@ -1860,7 +2264,8 @@ static int u_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const ui
         return 0;
     }
     q->up_unconsumed += len;
-    strm_resp_data(q, data, len);
+    if (strm_resp_data(q, data, len))
+        resp_body_full(q);
     return 0;
 }
 
@@ -1878,7 +2283,7 @@ static int u_stream_close(nghttp2_session *ng, int32_t id, uint32_t error, void 
     q->up_unconsumed = 0;
     if (q->gone)
         return 0;
-    if (!q->resp_eof)
+    if (!q->resp_eof && !q->up_done)
         strm_fail(q, error == NGHTTP2_REFUSED_STREAM ? UV_ECONNREFUSED
                      : error == NGHTTP2_CANCEL       ? -ECANCELED
                                                      : UV_EPROTO);
@@ -2053,7 +2458,7 @@ static void up_fail(h2_up *u, int err)
         q->u = NULL;
         q->uid = 0;
         q->up_unconsumed = 0;
-        if (!q->gone && !q->resp_eof)
+        if (!q->gone && !q->resp_eof && !q->up_done)
             strm_fail(q, err == UV_EOF ? (q->resp_head_known ? UV_EPROTO : UV_EOF) : err);
     }
     h->dirty = true;
@@ -2159,7 +2564,7 @@ static void h2up_submit(h2_strm *q, h2_up *u)
         nvb_add(bp, name, value);
     }
     char clen[24];
-    if (held) {
+    if (held && !fault_http_body_watched(q->x, FAULT_DIR_EGRESS)) {
         snprintf(clen, sizeof clen, "%zu", held_len);
         nvb_add(bp, "content-length", clen);
     }
@@ -2451,6 +2856,12 @@ static void pump(hp_h2 *h)
         for (h2_strm *q = h->streams; q && !h->dead; q = q->next) {
             if (q->gone)
                 continue;
+            if (q->qbc)
+                qbc_pump(q);
+            if (q->rbc && !q->gone)
+                rbc_pump(q);
+            if (q->gone)
+                continue;
             if (q->up_kind == UP_H1)
                 h1_pump(q);
             if (q->u && q->up_deferred && (q->reqbody.len || q->req_eof)) {
@@ -2583,6 +2994,7 @@ static void h2_teardown(hp_h2 *h, bool reset, int error)
         if (q->gone)
             continue;
         strm_release_upstream(q, true);
+        strm_bodies_free(q);
         if (q->x && !h->bridged) {
             fault_http_exchange_free(q->x);
             q->x = NULL;
