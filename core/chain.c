@@ -395,6 +395,11 @@ static bool pump_once(fault_chain *c)
                     st->held = true;
                     break;
                 }
+                if ((a == FAULT_RESET || a == FAULT_CLOSE) && st->hx && c->ops.end) {
+                    /* A body hook ends its exchange, not the stream. */
+                    c->ops.end(c->ud, a == FAULT_RESET);
+                    return false;
+                }
                 if (a == FAULT_RESET) {
                     fault__stream_fault_end(s, true);
                     return false;

@@ -1133,10 +1133,31 @@ static void body_progress(void *ud)
     leave(q->h);
 }
 
+/* An on_body hook reset (or closed) this body: the stream alone ends,
+ * visibly unfinished; its neighbours on the connection go on. */
+static void body_end(void *ud, bool reset)
+{
+    h2_strm *q = ud;
+    hp_h2 *h = q->h;
+    enter(h);
+    if (!q->gone && !h->dead) {
+        strm_release_upstream(q, true);
+        strm_bodies_free(q);
+        q->discard = true;
+        if (!q->rst_sent) {
+            q->rst_sent = true;
+            nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, q->id,
+                                      reset ? NGHTTP2_INTERNAL_ERROR : NGHTTP2_CANCEL);
+        }
+        h->dirty = true;
+    }
+    leave(h);
+}
+
 static const fault_chain_ops qbc_ops = {.output = qbc_output, .eof = qbc_eof,
-                                        .progress = body_progress};
+                                        .progress = body_progress, .end = body_end};
 static const fault_chain_ops rbc_ops = {.output = rbc_output, .eof = rbc_eof,
-                                        .progress = body_progress};
+                                        .progress = body_progress, .end = body_end};
 
 /* Moves what a fifo holds to the end of another. */
 static int fifo_move(fifo *to, fifo *from)

@@ -33,7 +33,13 @@ typedef struct fault_chain_ops {
     /* Bytes left the chain or a stage: pending went down. Re-check flow
      * control here. May be NULL. */
     void (*progress)(void *userdata);
-    void *reserved[4];
+    /* Body chains only (fault_http_body_chain_new(), ABI 1.2): an on_body
+     * hook answered FAULT_RESET (reset true) or FAULT_CLOSE for this body.
+     * The handler ends that exchange alone (an HTTP/2 stream is reset, an
+     * HTTP/1.1 connection must close); nothing more comes out of the
+     * chain. NULL: the whole stream ends, as for a stream fault. */
+    void (*end)(void *userdata, bool reset);
+    void *reserved[3];
 } fault_chain_ops;
 
 /* Runs the attach() hook of every enabled fault plugin for the stream,

@@ -21,7 +21,8 @@
  * ----------------------------
  *   1.2  <fault/http.h>: on_body is called for bodies a plugin watches
  *        (fault_http_watch_body(); fault_http_body_watched() and
- *        fault_http_body_chain_new() for handlers); whole bodies for hooks: fault_http_want_body(),
+ *        fault_http_body_chain_new() for handlers, with
+ *        fault_chain_ops.end to end one exchange); whole bodies for hooks: fault_http_want_body(),
  *        fault_http_body(), fault_http_set_body(), and for handlers
  *        fault_http_body_wanted(), fault_http_put_body(); request changes:
  *        fault_http_set_method(), fault_http_set_path(). <fault/parse.h>:

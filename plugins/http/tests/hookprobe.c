@@ -35,6 +35,7 @@
  *   X-Probe: body-grow         each response body piece doubled
  *                              (fault_chunk_replace: the length changes)
  *   X-Probe: body-cut          FAULT_RESET at the first response piece
+ *                              (paths starting /keep are spared)
  *
  * Every on_end is logged ("probe: end #ID pending=N"), so a test can see
  * that an exchange whose client left while PENDING was ended, and the
@@ -253,7 +254,8 @@ static fault_action on_body(void *state, fault_http_exchange *x, fault_direction
             fault_chunk_replace(fault_http_stream(x), c, d, 2 * n);
             free(d);
         }
-    } else if (strcmp(p, "body-cut") == 0 && in) {
+    } else if (strcmp(p, "body-cut") == 0 && in &&
+               strncmp(fault_http_path(x), "/keep", 5) != 0) {
         return FAULT_RESET;
     }
     return FAULT_PASS;
