@@ -1280,20 +1280,31 @@ static void hjob_finish(hjob *h, fault_http_action result)
     fault_http_resume(x, result);
 }
 
+/* What every HTTP call's completion starts with: the job moves past this
+ * plugin; a failed call is logged and counted, and the next plugin asked.
+ * False when the call failed (the job went on already). */
+static bool hjob_answered(rpc *r, ProtobufCMessage *m)
+{
+    hjob *h = r->ud;
+    h->call = NULL;
+    h->next = r->rp->idx;
+    if (!m) {
+        call_failed(r, x_conn_id(h->x));
+        traffic_failure(r->rp, r->status);
+        hjob_step(h);
+        return false;
+    }
+    traffic_success(r->rp);
+    return true;
+}
+
 static void http_req_done(rpc *r, ProtobufCMessage *m)
 {
+    if (!hjob_answered(r, m))
+        return;
     hjob *h = r->ud;
     remote *rp = r->rp;
     fault_http_exchange *x = h->x;
-    h->call = NULL;
-    h->next = rp->idx;
-    if (!m) {
-        call_failed(r, x_conn_id(x));
-        traffic_failure(rp, r->status);
-        hjob_step(h);
-        return;
-    }
-    traffic_success(rp);
     Plugin__ProcessHttpRequestResponse *a = (Plugin__ProcessHttpRequestResponse *)m;
     if (a->action == PLUGIN__PROCESS_HTTP_REQUEST_RESPONSE__ACTION__ABORT) {
         int rc = respond_with(x, a->abort_response, 500);
@@ -1358,18 +1369,11 @@ static void http_req_done(rpc *r, ProtobufCMessage *m)
 
 static void http_resp_done(rpc *r, ProtobufCMessage *m)
 {
+    if (!hjob_answered(r, m))
+        return;
     hjob *h = r->ud;
     remote *rp = r->rp;
     fault_http_exchange *x = h->x;
-    h->call = NULL;
-    h->next = rp->idx;
-    if (!m) {
-        call_failed(r, x_conn_id(x));
-        traffic_failure(rp, r->status);
-        hjob_step(h);
-        return;
-    }
-    traffic_success(rp);
     Plugin__ProcessHttpResponseResponse *a = (Plugin__ProcessHttpResponseResponse *)m;
     if (a->action == PLUGIN__PROCESS_HTTP_RESPONSE_RESPONSE__ACTION__ABORT) {
         /* The original ignored ABORT on responses; a plugin asking for it
