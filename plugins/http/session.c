@@ -103,7 +103,6 @@ typedef struct hp_ex {
     uint16_t port;
     bool tls;
     char target[HP_MAX_HOST + 8]; /* host:port, for events */
-    char *path;
     struct hp_creq *creq;
     hp_up *up;
     bool reused;
@@ -754,15 +753,16 @@ static void on_request_head(hp_sess *s)
     hp_authority(ex->target, sizeof ex->target, ex->host, ex->port, ex->tls, false);
     if (pathlen == 0 || (path[0] != '/' && path[0] != '*'))
         slash = true;
-    ex->path = malloc(pathlen + 2);
-    if (!ex->path) {
+    /* The path as it goes upstream, built in scratch: the exchange keeps
+     * its own copy (fault_http_path()), which write_request_head() sends. */
+    hp_buf *pb = &s->scratch;
+    pb->len = 0;
+    if ((slash && hp_buf_add(pb, "/", 1) < 0) || hp_buf_add(pb, path, pathlen) < 0 ||
+        hp_buf_add(pb, "", 1) < 0) {
         sess_teardown(s, true, -ENOMEM);
         return;
     }
-    if (slash)
-        ex->path[0] = '/';
-    memcpy(ex->path + slash, path, pathlen);
-    ex->path[pathlen + slash] = '\0';
+    const char *xpath = (const char *)pb->p;
     /* Built without printf: this runs for every request. */
     size_t ul;
     if (ex->connect) {
@@ -779,10 +779,10 @@ static void on_request_head(hp_sess *s)
         ul = hp_copy(fullurl, sizeof fullurl, tls ? "https://" : "http://");
         ul += hp_copy(fullurl + ul, sizeof fullurl - ul, auth_p);
         if (ul < sizeof fullurl)
-            hp_copy(fullurl + ul, sizeof fullurl - ul, ex->path);
+            hp_copy(fullurl + ul, sizeof fullurl - ul, xpath);
     }
     (void)ul;
-    ex->x = fault_http_exchange_new(st->self, s->s, method, fullurl, addressed, ex->path);
+    ex->x = fault_http_exchange_new(st->self, s->s, method, fullurl, addressed, xpath);
     if (!ex->x) {
         sess_teardown(s, true, -ENOMEM);
         return;
@@ -1129,7 +1129,7 @@ static void write_request_head(hp_sess *s)
     b->len = 0;
     hp_buf_str(b, fault_http_method(ex->x));
     hp_buf_add(b, " ", 1);
-    hp_buf_str(b, ex->path);
+    hp_buf_str(b, fault_http_path(ex->x));
     hp_buf_add(b, " HTTP/1.1\r\n", 11);
     size_t n = fault_http_header_count(ex->x, FAULT_HTTP_REQUEST);
     for (size_t i = 0; i < n; i++) {
@@ -1999,8 +1999,6 @@ static void ex_finish(hp_sess *s)
     server_chains_free(ex);
     fault_http_exchange_free(ex->x);
     ex->x = NULL;
-    free(ex->path);
-    ex->path = NULL;
     bool close = ex->close_after || s->c_eof;
     memset(ex, 0, offsetof(hp_ex, rinb));
     ex->rinb.len = 0;
@@ -2269,8 +2267,6 @@ static void sess_teardown(hp_sess *s, bool reset, int error)
         fault_http_exchange_free(ex->x);
         ex->x = NULL;
     }
-    free(ex->path);
-    ex->path = NULL;
     fault_chain_free(s->ceg);
     fault_chain_free(s->cin);
     s->ceg = s->cin = NULL;
