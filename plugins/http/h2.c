@@ -59,6 +59,14 @@
  * from inside an nghttp2 callback; leave() also runs the pumps (request
  * bodies upstream, response bodies to the client, sending frames, read
  * pauses) so each event only needs to change state.
+ *
+ * The pumps run once per loop iteration, not after each event: the
+ * outermost leave() queues the connection, and a prepare handle (run
+ * before the loop polls again) pumps every queued one. The responses of
+ * all the streams whose upstreams answered in one iteration then leave in
+ * one write to the client, as they would from a server that batches its
+ * frames. Nothing waits: the loop never blocks while a connection is
+ * queued.
  */
 #include "config.h"
 
@@ -240,6 +248,8 @@ struct hp_h2 {
     struct nvb *nv;  /* header lists for nghttp2, reused */
     char peer[64];
     hp_h2 *prev, *next;
+    bool due;          /* queued for the pumps (holds a reference) */
+    hp_h2 *due_next;   /* in st->h2_due */
 };
 
 struct nvb;
@@ -333,17 +343,94 @@ static void enter(hp_h2 *h)
     h->depth++;
 }
 
-static void leave(hp_h2 *h)
+/* The pumps, then what they may have left: closed streams, deadlines. */
+static void pump_sweep(hp_h2 *h)
 {
-    if (--h->depth == 0 && !h->dead) {
-        pump(h);
-        if (!h->dead) {
-            sweep(h);
-            arm_deadlines(h);
-        }
+    pump(h);
+    if (!h->dead) {
+        sweep(h);
+        arm_deadlines(h);
     }
+}
+
+static void unref(hp_h2 *h)
+{
     if (--h->refs == 0)
         uv_close((uv_handle_t *)&h->timer, h2_freed);
+}
+
+/* Only there to be active: the loop does not block in its poll while an
+ * idle handle is, so pumps carried over run at once. */
+static void on_more(uv_idle_t *t)
+{
+    (void)t;
+}
+
+/* Runs the pumps of the connections queued during this loop iteration. */
+static void on_flush(uv_prepare_t *t)
+{
+    hp_state *st = t->data;
+    hp_h2 *again = NULL, *h;
+    while ((h = st->h2_due) != NULL) {
+        st->h2_due = h->due_next;
+        h->due_next = NULL;
+        if (!h->dead) {
+            /* As inside an event: what the pumps cause queues nothing
+             * (the pumps themselves go round while there is work). */
+            h->depth++;
+            pump_sweep(h);
+            h->depth--;
+        }
+        if (!h->dead && h->dirty) {
+            /* The pumps stopped after their last round with work left (a
+             * client socket that takes all we give): they go on at the
+             * next iteration, after the other connections had their turn.
+             * The connection stays queued, with its reference. */
+            h->due_next = again;
+            again = h;
+            continue;
+        }
+        h->due = false;
+        unref(h); /* the queue's reference */
+    }
+    st->h2_due = again;
+    if (again) {
+        uv_idle_start(&st->h2_more, on_more);
+    } else {
+        uv_idle_stop(&st->h2_more);
+        uv_prepare_stop(t);
+    }
+}
+
+/* The pumps of h are due: at the end of this loop iteration, or now when
+ * the plugin is stopping (the loop may not go round again). */
+static void pump_soon(hp_h2 *h)
+{
+    hp_state *st = h->st;
+    if (h->due)
+        return;
+    if (st->stopping) {
+        pump_sweep(h);
+        return;
+    }
+    if (!st->h2_flush_init) {
+        uv_prepare_init(st->loop, &st->h2_flush);
+        uv_idle_init(st->loop, &st->h2_more);
+        st->h2_flush.data = st;
+        st->h2_flush_init = true;
+    }
+    h->due = true;
+    h->refs++;
+    h->due_next = st->h2_due;
+    st->h2_due = h;
+    uv_prepare_start(&st->h2_flush, on_flush);
+}
+
+static void leave(hp_h2 *h)
+{
+    if (--h->depth == 0 && !h->dead)
+        pump_soon(h);
+    unref(h);
 }
 
 /* ---- events ---- */
@@ -2489,5 +2576,13 @@ void hp_h2_close_all(hp_state *st)
         enter(h);
         h2_teardown(h, false, 0);
         leave(h);
+    }
+    /* Every connection is torn down: the pumps queued for them have
+     * nothing left to do, only their references to drop. */
+    if (st->h2_flush_init) {
+        on_flush(&st->h2_flush);
+        uv_close((uv_handle_t *)&st->h2_flush, NULL);
+        uv_close((uv_handle_t *)&st->h2_more, NULL);
+        st->h2_flush_init = false;
     }
 }

@@ -231,6 +231,10 @@ typedef struct hp_state {
     struct hp_pki *pki;         /* --http-intercept */
     struct hp_acc *accs;        /* connections not yet handed on */
     struct hp_h2 *h2s;          /* HTTP/2 client connections */
+    struct hp_h2 *h2_due;       /* HTTP/2 connections whose pumps are due */
+    uv_prepare_t h2_flush;      /* runs them once per loop iteration */
+    uv_idle_t h2_more;          /* no waiting in poll while some are due */
+    bool h2_flush_init;
 } hp_state;
 
 /* Whether faults apply to requests for host:port (--upstream). */
