@@ -70,7 +70,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -104,7 +103,9 @@ static int fifo_add(fifo *f, const void *data, size_t n)
             f->off = 0;
         }
         if (f->len + n > f->cap) {
-            size_t cap = f->cap ? f->cap : 4096;
+            /* Small to start with (most bodies are), and served by the
+             * allocator's per-thread cache at that size. */
+            size_t cap = f->cap ? f->cap : 1024;
             while (cap < f->len + n)
                 cap *= 2;
             uint8_t *np = realloc(f->p, cap);
@@ -473,13 +474,25 @@ static bool pairs_next(const hp_buf *b, size_t *off, const char **name, const ch
     return true;
 }
 
-/* Headers HTTP/2 forbids (RFC 9113 8.2.2), and Host (it is :authority). */
+/* Headers HTTP/2 forbids (RFC 9113 8.2.2), and Host (it is :authority).
+ * Sorted out by length first: this runs for every header of every
+ * message. */
 static bool h2_banned(const char *name)
 {
-    return strcasecmp(name, "connection") == 0 || strcasecmp(name, "keep-alive") == 0 ||
-           strcasecmp(name, "proxy-connection") == 0 ||
-           strcasecmp(name, "transfer-encoding") == 0 || strcasecmp(name, "upgrade") == 0 ||
-           strcasecmp(name, "host") == 0;
+    switch (strlen(name)) {
+    case 4:
+        return strcasecmp(name, "host") == 0;
+    case 7:
+        return strcasecmp(name, "upgrade") == 0;
+    case 10:
+        return strcasecmp(name, "connection") == 0 || strcasecmp(name, "keep-alive") == 0;
+    case 16:
+        return strcasecmp(name, "proxy-connection") == 0;
+    case 17:
+        return strcasecmp(name, "transfer-encoding") == 0;
+    default:
+        return false;
+    }
 }
 
 /* nghttp2 wants lower-case names: a plugin may have set any case. */
@@ -508,8 +521,11 @@ static int nvb_add(nvb *b, const char *name, const char *value)
     b->offs[2 * b->n] = b->text.len;
     if (hp_buf_add(&b->text, name, nl + 1) < 0)
         return -1;
+    /* ASCII only, as header names are (no locale lookup per byte). */
+    uint8_t *lc = b->text.p + b->offs[2 * b->n];
     for (size_t i = 0; i < nl; i++)
-        b->text.p[b->offs[2 * b->n] + i] = (uint8_t)tolower(b->text.p[b->offs[2 * b->n] + i]);
+        if (lc[i] >= 'A' && lc[i] <= 'Z')
+            lc[i] = (uint8_t)(lc[i] + ('a' - 'A'));
     b->offs[2 * b->n + 1] = b->text.len;
     if (hp_buf_add(&b->text, value, vl + 1) < 0)
         return -1;
@@ -1985,6 +2001,42 @@ static nghttp2_session_callbacks *up_callbacks(void)
     return cbs;
 }
 
+/* nghttp2 allocates through these: calloc() as malloc() and memset(),
+ * since glibc's calloc() skips the per-thread cache that serves malloc()
+ * for small blocks, and nghttp2 callocs a dozen small objects per
+ * stream. */
+static void *mem_malloc(size_t size, void *ud)
+{
+    (void)ud;
+    return malloc(size);
+}
+
+static void mem_free(void *ptr, void *ud)
+{
+    (void)ud;
+    free(ptr);
+}
+
+static void *mem_calloc(size_t n, size_t size, void *ud)
+{
+    (void)ud;
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *p = malloc(n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+static void *mem_realloc(void *ptr, size_t size, void *ud)
+{
+    (void)ud;
+    return realloc(ptr, size);
+}
+
+static nghttp2_mem session_mem = {.malloc = mem_malloc, .free = mem_free, .calloc = mem_calloc,
+                                  .realloc = mem_realloc};
+
 static nghttp2_option *session_options(void)
 {
     if (!options_) {
@@ -2002,7 +2054,8 @@ static h2_up *up_new(hp_h2 *h, h2_route *r, fault_conn *c, bool targeted)
     u->h = h;
     u->route = r;
     u->c = c;
-    if (nghttp2_session_client_new2(&u->ng, up_callbacks(), u, session_options()) != 0) {
+    if (nghttp2_session_client_new3(&u->ng, up_callbacks(), u, session_options(),
+                                    &session_mem) != 0) {
         free(u);
         return NULL;
     }
@@ -2519,7 +2572,8 @@ void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *in
 {
     hp_state *st = fr->st;
     hp_h2 *h = calloc(1, sizeof *h);
-    if (!h || nghttp2_session_server_new2(&h->ng, client_callbacks(), h, session_options()) != 0) {
+    if (!h || nghttp2_session_server_new3(&h->ng, client_callbacks(), h, session_options(),
+                                          &session_mem) != 0) {
         free(h);
         fault_conn_reset(c);
         fault_stream_finish(s, 0, 0, -ENOMEM);
