@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <llhttp.h>
 #include <uv.h>
@@ -46,7 +47,20 @@ typedef struct hp_buf {
     size_t len, cap;
 } hp_buf;
 
-int hp_buf_add(hp_buf *b, const void *data, size_t len);
+/* Room for `more` bytes past len (the buffer grows by doubling). */
+int hp_buf_reserve(hp_buf *b, size_t more);
+/* Appends len bytes. Inline: heads are built from many short pieces, and
+ * almost every one fits in what the buffer already has. */
+static inline int hp_buf_add(hp_buf *b, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (b->cap - b->len < len && hp_buf_reserve(b, len) < 0)
+        return -1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
 int hp_buf_str(hp_buf *b, const char *s);
 int hp_buf_printf(hp_buf *b, const char *fmt, ...) FAULT_PRINTF(2, 3);
 /* Decimal and lower-case hex, without printf. */
