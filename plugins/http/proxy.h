@@ -245,6 +245,9 @@ typedef struct hp_state {
     struct hp_pki *pki;         /* --http-intercept */
     struct hp_acc *accs;        /* connections not yet handed on */
     struct hp_h2 *h2s;          /* HTTP/2 client connections */
+    struct hp_sess *h1_due;     /* HTTP/1 sessions with writes to flush */
+    uv_prepare_t h1_flush;      /* flushes them once per loop iteration */
+    bool h1_flush_init;
     struct hp_h2 *h2_due;       /* HTTP/2 connections whose pumps are due */
     uv_prepare_t h2_flush;      /* runs them once per loop iteration */
     uv_idle_t h2_more;          /* no waiting in poll while some are due */

@@ -28,6 +28,13 @@
  * byte goes upstream; fault_http_run_response() once the upstream's status
  * and headers are known. Either may answer instead (RESPOND).
  *
+ * Writes: what an event writes to either socket is gathered, and goes
+ * out when the loop iteration's events have all run (a prepare handle,
+ * before the loop polls again): the requests read from many clients in
+ * one iteration reach the upstreams together, the responses the clients,
+ * so the peers wake once for the lot rather than once per message, as
+ * they would with a proxy that batches its sends.
+ *
  * Flow control: the client is no longer read while more than HP_HIGH_WATER
  * bytes of it wait anywhere on the way up (our buffers, chains, the
  * upstream socket's queue), nor the upstream while its bytes wait on the
@@ -167,12 +174,16 @@ typedef struct hp_sess {
     bool in_opump, opump_again, out_closed, out_eof_queued, out_label;
     hp_buf scratch;
 
-    /* Writes made during one event are gathered and handed to each
-     * socket in one go when it ends (a response head and the body that
-     * came in the same read: one system call, not two). */
+    /* Writes are gathered and handed to each socket in one go at the end
+     * of the loop iteration (a response head and the body that came in
+     * the same read: one system call, not two). cork counts the events
+     * in progress; flush_due: queued in st->h1_due for that (holds a
+     * reference), and later writes are gathered too, to keep the order. */
     int cork;
     hp_buf ccork, ucork;
     hp_up *ucork_up;
+    bool flush_due;
+    struct hp_sess *flush_next;
 
     hp_parser resp;
     int resp_ev;
@@ -1041,7 +1052,7 @@ static void up_write(hp_sess *s, const uint8_t *p, size_t n)
     hp_ex *ex = &s->ex;
     if (!ex->up || !n)
         return;
-    if (s->cork) {
+    if (s->cork || s->flush_due) {
         if (s->ucork.len && s->ucork_up != ex->up)
             s->ucork.len = 0; /* for a connection since dropped */
         s->ucork_up = ex->up;
@@ -1823,7 +1834,7 @@ static void client_write(hp_sess *s, const uint8_t *p, size_t n)
     if (s->dead || !s->c || s->out_closed || !n)
         return;
     s->bytes_in += n;
-    if (s->cork) {
+    if (s->cork || s->flush_due) {
         if (hp_buf_add(&s->ccork, p, n) < 0)
             sess_teardown(s, true, -ENOMEM);
         return;
@@ -1848,6 +1859,48 @@ static void cork_flush(hp_sess *s)
     }
 }
 
+/* Hands what the sessions gathered to the sockets: the loop's events of
+ * this iteration have all run. */
+static void on_flush(uv_prepare_t *t)
+{
+    hp_state *st = t->data;
+    hp_sess *s;
+    while ((s = st->h1_due) != NULL) {
+        st->h1_due = s->flush_next;
+        s->flush_next = NULL;
+        s->flush_due = false;
+        if (!s->dead) {
+            cork_flush(s);
+            flow(s); /* watermarks, and a splice may start now */
+        }
+        sess_unref(s); /* the queue's reference */
+    }
+    uv_prepare_stop(t);
+}
+
+/* The gathered writes go out at the end of this loop iteration (at once
+ * when the plugin is stopping: the loop may not go round again). */
+static void flush_soon(hp_sess *s)
+{
+    hp_state *st = s->st;
+    if (s->flush_due || (!s->ccork.len && !s->ucork.len))
+        return;
+    if (st->stopping) {
+        cork_flush(s);
+        return;
+    }
+    if (!st->h1_flush_init) {
+        uv_prepare_init(st->loop, &st->h1_flush);
+        st->h1_flush.data = st;
+        st->h1_flush_init = true;
+    }
+    s->flush_due = true;
+    sess_ref(s);
+    s->flush_next = st->h1_due;
+    st->h1_due = s;
+    uv_prepare_start(&st->h1_flush, on_flush);
+}
+
 static void cork_begin(hp_sess *s)
 {
     s->cork++;
@@ -1856,7 +1909,7 @@ static void cork_begin(hp_sess *s)
 static void cork_end(hp_sess *s)
 {
     if (--s->cork == 0)
-        cork_flush(s);
+        flush_soon(s);
 }
 
 /* Everything for the client was written (or queued): FIN, then read and
@@ -2365,4 +2418,11 @@ void hp_sess_close_all(hp_state *st)
 {
     while (st->sessions)
         sess_teardown(st->sessions, false, 0);
+    /* Every session is torn down: the flushes queued for them only have
+     * their references to drop. */
+    if (st->h1_flush_init) {
+        on_flush(&st->h1_flush);
+        uv_close((uv_handle_t *)&st->h1_flush, NULL);
+        st->h1_flush_init = false;
+    }
 }
