@@ -2625,14 +2625,18 @@ void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *in
 
 void hp_h2_close_all(hp_state *st)
 {
+    /* Pumps still due run first, as they would have before the loop
+     * polled again (nothing more is queued once stopping). */
+    if (st->h2_flush_init)
+        on_flush(&st->h2_flush);
     while (st->h2s) {
         hp_h2 *h = st->h2s;
         enter(h);
         h2_teardown(h, false, 0);
         leave(h);
     }
-    /* Every connection is torn down: the pumps queued for them have
-     * nothing left to do, only their references to drop. */
+    /* Every connection is torn down: those the pumps left queued (with
+     * work left) only have their references to drop. */
     if (st->h2_flush_init) {
         on_flush(&st->h2_flush);
         uv_close((uv_handle_t *)&st->h2_flush, NULL);

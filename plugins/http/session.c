@@ -2416,13 +2416,13 @@ void hp_sess_start(hp_front *fr, fault_conn *c, fault_stream *stream, const uint
 
 void hp_sess_close_all(hp_state *st)
 {
-    while (st->sessions)
-        sess_teardown(st->sessions, false, 0);
-    /* Every session is torn down: the flushes queued for them only have
-     * their references to drop. */
+    /* What was gathered for the sockets goes out first, as it would have
+     * before the loop polled again (nothing is queued once stopping). */
     if (st->h1_flush_init) {
         on_flush(&st->h1_flush);
         uv_close((uv_handle_t *)&st->h1_flush, NULL);
         st->h1_flush_init = false;
     }
+    while (st->sessions)
+        sess_teardown(st->sessions, false, 0);
 }
