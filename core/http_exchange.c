@@ -7,26 +7,57 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "internal.h"
 
+/*
+ * Storage. Every string of an exchange (method, URL, host, path, header
+ * names and values) is copied into an arena owned by the exchange: the
+ * first block is part of the exchange's own allocation, so a typical
+ * exchange costs one malloc and one free whatever its number of headers.
+ * Blocks never move once allocated (a full block is followed by a new one),
+ * so a pointer handed out by an accessor stays valid until the exchange is
+ * freed; the API only promises that until the header it came from is
+ * changed or removed (fault_http_header_set(), fault_http_respond()),
+ * which leaves room for a different storage later. Space of removed
+ * strings is not reused: it goes away with the exchange.
+ *
+ * The header tables hold pointers into the arena. They start inline (room
+ * for HDRS_INLINE headers per message) and move to the arena, doubling,
+ * when a message has more; the tables themselves are never exposed.
+ */
+#define HDRS_INLINE 16
+/* Bytes of arena in the exchange's own allocation: enough for the request
+ * line and the headers of both messages of most exchanges. */
+#define ARENA_FIRST 2048
+/* Smallest block added when the arena is full. */
+#define ARENA_BLOCK 4096
+
 typedef struct hdr {
-    char *name, *value;
+    const char *name, *value;
 } hdr;
 
 typedef struct hdrs {
     hdr *v;
-    size_t n;
+    size_t n, cap;
+    hdr inl[HDRS_INLINE];
 } hdrs;
+
+typedef struct arena_blk {
+    struct arena_blk *next;
+    char data[];
+} arena_blk;
 
 struct fault_http_exchange {
     uint64_t id;
     fault_plugin *owner;
     fault_stream *stream;
-    char *method, *url, *host, *path;
+    const char *method, *url, *host, *path;
     int status;
     hdrs h[2];
     /* A response a plugin chose to send instead of the upstream's: its
@@ -49,53 +80,99 @@ struct fault_http_exchange {
     /* Plugins (by load index) whose hooks saw this exchange: they hear
      * on_end when it is freed. Indexes past 63 share the last bit. */
     uint64_t seen;
+    /* The arena: free space [a_cur, a_end) of the current block; blocks
+     * added after the first one, newest first, to be freed with it. */
+    char *a_cur, *a_end;
+    arena_blk *blocks;
+    char first[ARENA_FIRST]; /* follows a pointer: aligned like one */
 };
 
 static uint64_t next_id = 1;
 
-static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+/* n bytes of the arena aligned for a header table (strings need no
+ * alignment and take their bytes in arena_str()), or NULL. */
+static void *arena_alloc(fault_http_exchange *x, size_t n)
+{
+    const size_t align = _Alignof(hdr);
+    size_t pad = (align - (uintptr_t)x->a_cur % align) % align;
+    if ((size_t)(x->a_end - x->a_cur) < pad || (size_t)(x->a_end - x->a_cur) - pad < n) {
+        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+        arena_blk *b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = x->blocks;
+        x->blocks = b;
+        x->a_cur = b->data;
+        x->a_end = b->data + cap;
+        pad = 0; /* data follows a pointer in a malloc'd block */
+    }
+    void *p = x->a_cur + pad;
+    x->a_cur += pad + n;
+    return p;
+}
+
+/* A copy of s (NULL as "") in the arena, or NULL. */
+static const char *arena_str(fault_http_exchange *x, const char *s)
+{
+    if (!s)
+        s = "";
+    size_t n = strlen(s) + 1;
+    /* Strings need no alignment: take the bytes as they come. */
+    if ((size_t)(x->a_end - x->a_cur) >= n) {
+        char *p = x->a_cur;
+        x->a_cur += n;
+        return memcpy(p, s, n);
+    }
+    char *p = arena_alloc(x, n);
+    return p ? memcpy(p, s, n) : NULL;
+}
 
 fault_http_exchange *fault_http_exchange_new(fault_plugin *self, fault_stream *s,
                                              const char *method, const char *url, const char *host,
                                              const char *path)
 {
-    fault_http_exchange *x = calloc(1, sizeof *x);
+    fault_http_exchange *x = malloc(sizeof *x);
     if (!x)
         return NULL;
+    /* Everything but the arena's bytes starts zeroed. */
+    memset(x, 0, offsetof(fault_http_exchange, first));
     x->id = next_id++;
     x->owner = self;
     x->stream = s;
-    x->method = dup_or_empty(method);
-    x->url = dup_or_empty(url);
-    x->host = dup_or_empty(host);
-    x->path = dup_or_empty(path);
+    for (int m = 0; m < 2; m++) {
+        x->h[m].v = x->h[m].inl;
+        x->h[m].cap = HDRS_INLINE;
+    }
+    x->a_cur = x->first;
+    x->a_end = x->first + sizeof x->first;
+    x->method = arena_str(x, method);
+    x->url = arena_str(x, url);
+    x->host = arena_str(x, host);
+    x->path = arena_str(x, path);
+    if (!x->method || !x->url || !x->host || !x->path) {
+        fault_http_exchange_free(x);
+        return NULL;
+    }
     return x;
 }
 
-static void hdrs_free(hdrs *h)
+static int hdrs_add(fault_http_exchange *x, hdrs *h, const char *name, const char *value)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        free(h->v[i].name);
-        free(h->v[i].value);
+    if (h->n == h->cap) {
+        /* The old table is left in the arena: doubling keeps that waste
+         * below the size of the final table. */
+        hdr *nv = arena_alloc(x, 2 * h->cap * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        memcpy(nv, h->v, h->n * sizeof *nv);
+        h->v = nv;
+        h->cap *= 2;
     }
-    free(h->v);
-    h->v = NULL;
-    h->n = 0;
-}
-
-static int hdrs_add(hdrs *h, const char *name, const char *value)
-{
-    hdr *nv = realloc(h->v, (h->n + 1) * sizeof *nv);
-    if (!nv)
+    const char *n = arena_str(x, name), *v = arena_str(x, value);
+    if (!n || !v)
         return -ENOMEM;
-    h->v = nv;
-    h->v[h->n].name = strdup(name);
-    h->v[h->n].value = strdup(value);
-    if (!h->v[h->n].name || !h->v[h->n].value) {
-        free(h->v[h->n].name);
-        free(h->v[h->n].value);
-        return -ENOMEM;
-    }
+    h->v[h->n].name = n;
+    h->v[h->n].value = v;
     h->n++;
     return 0;
 }
@@ -105,7 +182,7 @@ int fault_http_header_add(fault_http_exchange *x, fault_http_msg m, const char *
 {
     if (!name || !value)
         return -EINVAL;
-    return hdrs_add(&x->h[m], name, value);
+    return hdrs_add(x, &x->h[m], name, value);
 }
 
 static uint64_t plugin_bit(const fault_plugin *p)
@@ -125,12 +202,11 @@ void fault_http_exchange_free(fault_http_exchange *x)
             continue;
         ops->on_end(p->state, x);
     }
-    hdrs_free(&x->h[0]);
-    hdrs_free(&x->h[1]);
-    free(x->method);
-    free(x->url);
-    free(x->host);
-    free(x->path);
+    while (x->blocks) {
+        arena_blk *b = x->blocks;
+        x->blocks = b->next;
+        free(b);
+    }
     free(x->resp_body);
     free(x->body[0]);
     free(x->body[1]);
@@ -182,15 +258,11 @@ int fault_http_header_set(fault_http_exchange *x, fault_http_msg m, const char *
     hdrs *h = &x->h[m];
     size_t j = 0;
     for (size_t i = 0; i < h->n; i++) {
-        if (strcasecmp(h->v[i].name, name) == 0) {
-            free(h->v[i].name);
-            free(h->v[i].value);
-        } else {
+        if (strcasecmp(h->v[i].name, name) != 0)
             h->v[j++] = h->v[i];
-        }
     }
     h->n = j;
-    return value ? hdrs_add(h, name, value) : 0;
+    return value ? hdrs_add(x, h, name, value) : 0;
 }
 
 int fault_http_respond(fault_http_exchange *x, int status, const char *const *headers,
@@ -199,9 +271,9 @@ int fault_http_respond(fault_http_exchange *x, int status, const char *const *he
     if (status < 100 || status > 999)
         return -EINVAL;
     /* The answer replaces whatever response the exchange had. */
-    hdrs_free(&x->h[FAULT_HTTP_RESPONSE]);
+    x->h[FAULT_HTTP_RESPONSE].n = 0;
     for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
-        if (hdrs_add(&x->h[FAULT_HTTP_RESPONSE], headers[i], headers[i + 1]) != 0)
+        if (hdrs_add(x, &x->h[FAULT_HTTP_RESPONSE], headers[i], headers[i + 1]) != 0)
             return -ENOMEM;
     free(x->resp_body);
     x->resp_body = NULL;
@@ -241,10 +313,9 @@ int fault_http_set_method(fault_http_exchange *x, const char *method)
 {
     if (!is_token(method))
         return -EINVAL;
-    char *m = strdup(method);
+    const char *m = arena_str(x, method);
     if (!m)
         return -ENOMEM;
-    free(x->method);
     x->method = m;
     return 0;
 }
@@ -261,18 +332,13 @@ int fault_http_set_path(fault_http_exchange *x, const char *path)
     const char *old = sep ? strchr(sep + 3, '/') : NULL;
     size_t keep = old ? (size_t)(old - x->url) : strlen(x->url);
     size_t plen = strlen(path);
-    char *url = malloc(keep + plen + 1);
-    char *p = strdup(path);
-    if (!url || !p) {
-        free(url);
-        free(p);
+    char *url = arena_alloc(x, keep + plen + 1);
+    const char *p = arena_str(x, path);
+    if (!url || !p)
         return -ENOMEM;
-    }
     memcpy(url, x->url, keep);
     memcpy(url + keep, path, plen + 1);
-    free(x->url);
     x->url = url;
-    free(x->path);
     x->path = p;
     return 0;
 }

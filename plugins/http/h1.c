@@ -28,7 +28,7 @@
 
 /* ---- buffers ---- */
 
-static int buf_reserve(hp_buf *b, size_t more)
+int hp_buf_reserve(hp_buf *b, size_t more)
 {
     if (b->len + more <= b->cap)
         return 0;
@@ -43,17 +43,6 @@ static int buf_reserve(hp_buf *b, size_t more)
     return 0;
 }
 
-int hp_buf_add(hp_buf *b, const void *data, size_t len)
-{
-    if (len == 0)
-        return 0;
-    if (buf_reserve(b, len) < 0)
-        return -1;
-    memcpy(b->p + b->len, data, len);
-    b->len += len;
-    return 0;
-}
-
 int hp_buf_str(hp_buf *b, const char *s)
 {
     return hp_buf_add(b, s, strlen(s));
@@ -62,7 +51,7 @@ int hp_buf_str(hp_buf *b, const char *s)
 int hp_buf_header(hp_buf *b, const char *name, const char *value)
 {
     size_t nl = strlen(name), vl = strlen(value);
-    if (buf_reserve(b, nl + vl + 4) < 0)
+    if (hp_buf_reserve(b, nl + vl + 4) < 0)
         return -1;
     memcpy(b->p + b->len, name, nl);
     b->len += nl;
@@ -78,7 +67,7 @@ int hp_buf_header(hp_buf *b, const char *name, const char *value)
 int hp_buf_printf(hp_buf *b, const char *fmt, ...)
 {
     /* Most lines fit in what is already there: format once. */
-    if (buf_reserve(b, 128) < 0)
+    if (hp_buf_reserve(b, 128) < 0)
         return -1;
     va_list ap;
     va_start(ap, fmt);
@@ -87,7 +76,7 @@ int hp_buf_printf(hp_buf *b, const char *fmt, ...)
     if (n < 0)
         return -1;
     if ((size_t)n >= b->cap - b->len) {
-        if (buf_reserve(b, (size_t)n + 1) < 0)
+        if (hp_buf_reserve(b, (size_t)n + 1) < 0)
             return -1;
         va_start(ap, fmt);
         vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
@@ -350,6 +339,14 @@ const char *hp_head_get(const hp_head *h, const char *name)
     return NULL;
 }
 
+/* The first byte decides most comparisons, before any strlen(): bytes
+ * that differ once bit 5 (ASCII case) is set differ in any case. Runs
+ * several times per header of every message. */
+static bool first_differs(const char *a, const char *b)
+{
+    return (a[0] | 0x20) != (b[0] | 0x20);
+}
+
 bool hp_token_in(const char *list, const char *token)
 {
     size_t tl = strlen(token);
@@ -376,7 +373,7 @@ bool hp_head_has_token(const hp_head *h, const char *name, const char *token)
     size_t nl = strlen(name);
     for (size_t i = 0; i < h->n; i++) {
         const char *hn = hp_head_name(h, i);
-        if (hn[0] && strlen(hn) == nl && strcasecmp(hn, name) == 0 &&
+        if (hn[0] && !first_differs(hn, name) && strlen(hn) == nl && strcasecmp(hn, name) == 0 &&
             hp_token_in(hp_head_value(h, i), token))
             return true;
     }
@@ -385,6 +382,8 @@ bool hp_head_has_token(const hp_head *h, const char *name, const char *token)
 
 bool hp_name_is(const char *name, const char *lower, size_t len)
 {
+    if (len && first_differs(name, lower))
+        return false;
     return strlen(name) == len && strncasecmp(name, lower, len) == 0;
 }
 

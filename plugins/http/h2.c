@@ -79,10 +79,17 @@
  * from inside an nghttp2 callback; leave() also runs the pumps (request
  * bodies upstream, response bodies to the client, sending frames, read
  * pauses) so each event only needs to change state.
+ *
+ * The pumps run once per loop iteration, not after each event: the
+ * outermost leave() queues the connection, and a prepare handle (run
+ * before the loop polls again) pumps every queued one. The responses of
+ * all the streams whose upstreams answered in one iteration then leave in
+ * one write to the client, as they would from a server that batches its
+ * frames. Nothing waits: the loop never blocks while a connection is
+ * queued.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -116,7 +123,9 @@ static int fifo_add(fifo *f, const void *data, size_t n)
             f->off = 0;
         }
         if (f->len + n > f->cap) {
-            size_t cap = f->cap ? f->cap : 4096;
+            /* Small to start with (most bodies are), and served by the
+             * allocator's per-thread cache at that size. */
+            size_t cap = f->cap ? f->cap : 1024;
             while (cap < f->len + n)
                 cap *= 2;
             uint8_t *np = realloc(f->p, cap);
@@ -287,6 +296,8 @@ struct hp_h2 {
     int from_sess;
     char peer[64];
     hp_h2 *prev, *next;
+    bool due;          /* queued for the pumps (holds a reference) */
+    hp_h2 *due_next;   /* in st->h2_due */
 };
 
 struct nvb;
@@ -388,19 +399,98 @@ static void enter(hp_h2 *h)
     h->depth++;
 }
 
-static void leave(hp_h2 *h)
+/* The pumps, then what they may have left: closed streams, deadlines. */
+static void pump_sweep(hp_h2 *h)
 {
     /* Not from inside the pump (a bridge's session calls back from
-     * there): the pump's own leave() sweeps when it is done. */
-    if (--h->depth == 0 && !h->dead && !h->in_pump) {
-        pump(h);
-        if (!h->dead) {
-            sweep(h);
-            arm_deadlines(h);
-        }
+     * there): the pump in progress sweeps when it is done. */
+    if (h->in_pump)
+        return;
+    pump(h);
+    if (!h->dead) {
+        sweep(h);
+        arm_deadlines(h);
     }
+}
+
+static void unref(hp_h2 *h)
+{
     if (--h->refs == 0)
         uv_close((uv_handle_t *)&h->timer, h2_freed);
+}
+
+/* Only there to be active: the loop does not block in its poll while an
+ * idle handle is, so pumps carried over run at once. */
+static void on_more(uv_idle_t *t)
+{
+    (void)t;
+}
+
+/* Runs the pumps of the connections queued during this loop iteration. */
+static void on_flush(uv_prepare_t *t)
+{
+    hp_state *st = t->data;
+    hp_h2 *again = NULL, *h;
+    while ((h = st->h2_due) != NULL) {
+        st->h2_due = h->due_next;
+        h->due_next = NULL;
+        if (!h->dead) {
+            /* As inside an event: what the pumps cause queues nothing
+             * (the pumps themselves go round while there is work). */
+            h->depth++;
+            pump_sweep(h);
+            h->depth--;
+        }
+        if (!h->dead && h->dirty) {
+            /* The pumps stopped after their last round with work left (a
+             * client socket that takes all we give): they go on at the
+             * next iteration, after the other connections had their turn.
+             * The connection stays queued, with its reference. */
+            h->due_next = again;
+            again = h;
+            continue;
+        }
+        h->due = false;
+        unref(h); /* the queue's reference */
+    }
+    st->h2_due = again;
+    if (again) {
+        uv_idle_start(&st->h2_more, on_more);
+    } else {
+        uv_idle_stop(&st->h2_more);
+        uv_prepare_stop(t);
+    }
+}
+
+/* The pumps of h are due: at the end of this loop iteration, or now when
+ * the plugin is stopping (the loop may not go round again). */
+static void pump_soon(hp_h2 *h)
+{
+    hp_state *st = h->st;
+    if (h->due)
+        return;
+    if (st->stopping) {
+        pump_sweep(h);
+        return;
+    }
+    if (!st->h2_flush_init) {
+        uv_prepare_init(st->loop, &st->h2_flush);
+        uv_idle_init(st->loop, &st->h2_more);
+        st->h2_flush.data = st;
+        st->h2_flush_init = true;
+    }
+    h->due = true;
+    h->refs++;
+    h->due_next = st->h2_due;
+    st->h2_due = h;
+    uv_prepare_start(&st->h2_flush, on_flush);
+}
+
+static void leave(hp_h2 *h)
+{
+    if (--h->depth == 0 && !h->dead)
+        pump_soon(h);
+    unref(h);
 }
 
 /* ---- events ---- */
@@ -443,13 +533,25 @@ static bool pairs_next(const hp_buf *b, size_t *off, const char **name, const ch
     return true;
 }
 
-/* Headers HTTP/2 forbids (RFC 9113 8.2.2), and Host (it is :authority). */
+/* Headers HTTP/2 forbids (RFC 9113 8.2.2), and Host (it is :authority).
+ * Sorted out by length first: this runs for every header of every
+ * message. */
 static bool h2_banned(const char *name)
 {
-    return strcasecmp(name, "connection") == 0 || strcasecmp(name, "keep-alive") == 0 ||
-           strcasecmp(name, "proxy-connection") == 0 ||
-           strcasecmp(name, "transfer-encoding") == 0 || strcasecmp(name, "upgrade") == 0 ||
-           strcasecmp(name, "host") == 0;
+    switch (strlen(name)) {
+    case 4:
+        return strcasecmp(name, "host") == 0;
+    case 7:
+        return strcasecmp(name, "upgrade") == 0;
+    case 10:
+        return strcasecmp(name, "connection") == 0 || strcasecmp(name, "keep-alive") == 0;
+    case 16:
+        return strcasecmp(name, "proxy-connection") == 0;
+    case 17:
+        return strcasecmp(name, "transfer-encoding") == 0;
+    default:
+        return false;
+    }
 }
 
 /* nghttp2 wants lower-case names: a plugin may have set any case. */
@@ -478,8 +580,11 @@ static int nvb_add(nvb *b, const char *name, const char *value)
     b->offs[2 * b->n] = b->text.len;
     if (hp_buf_add(&b->text, name, nl + 1) < 0)
         return -1;
+    /* ASCII only, as header names are (no locale lookup per byte). */
+    uint8_t *lc = b->text.p + b->offs[2 * b->n];
     for (size_t i = 0; i < nl; i++)
-        b->text.p[b->offs[2 * b->n] + i] = (uint8_t)tolower(b->text.p[b->offs[2 * b->n] + i]);
+        if (lc[i] >= 'A' && lc[i] <= 'Z')
+            lc[i] = (uint8_t)(lc[i] + ('a' - 'A'));
     b->offs[2 * b->n + 1] = b->text.len;
     if (hp_buf_add(&b->text, value, vl + 1) < 0)
         return -1;
@@ -2517,6 +2622,42 @@ static nghttp2_session_callbacks *up_callbacks(void)
     return cbs;
 }
 
+/* nghttp2 allocates through these: calloc() as malloc() and memset(),
+ * since glibc's calloc() skips the per-thread cache that serves malloc()
+ * for small blocks, and nghttp2 callocs a dozen small objects per
+ * stream. */
+static void *mem_malloc(size_t size, void *ud)
+{
+    (void)ud;
+    return malloc(size);
+}
+
+static void mem_free(void *ptr, void *ud)
+{
+    (void)ud;
+    free(ptr);
+}
+
+static void *mem_calloc(size_t n, size_t size, void *ud)
+{
+    (void)ud;
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *p = malloc(n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+static void *mem_realloc(void *ptr, size_t size, void *ud)
+{
+    (void)ud;
+    return realloc(ptr, size);
+}
+
+static nghttp2_mem session_mem = {.malloc = mem_malloc, .free = mem_free, .calloc = mem_calloc,
+                                  .realloc = mem_realloc};
+
 static nghttp2_option *session_options(void)
 {
     if (!options_) {
@@ -2534,7 +2675,8 @@ static h2_up *up_new(hp_h2 *h, h2_route *r, fault_conn *c, bool targeted)
     u->h = h;
     u->route = r;
     u->c = c;
-    if (nghttp2_session_client_new2(&u->ng, up_callbacks(), u, session_options()) != 0) {
+    if (nghttp2_session_client_new3(&u->ng, up_callbacks(), u, session_options(),
+                                    &session_mem) != 0) {
         free(u);
         return NULL;
     }
@@ -3087,7 +3229,8 @@ void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *in
 {
     hp_state *st = fr->st;
     hp_h2 *h = calloc(1, sizeof *h);
-    if (!h || nghttp2_session_server_new2(&h->ng, client_callbacks(), h, session_options()) != 0) {
+    if (!h || nghttp2_session_server_new3(&h->ng, client_callbacks(), h, session_options(),
+                                          &session_mem) != 0) {
         free(h);
         fault_conn_reset(c);
         fault_stream_finish(s, 0, 0, -ENOMEM);
@@ -3139,11 +3282,23 @@ void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *in
 
 void hp_h2_close_all(hp_state *st)
 {
+    /* Pumps still due run first, as they would have before the loop
+     * polled again (nothing more is queued once stopping). */
+    if (st->h2_flush_init)
+        on_flush(&st->h2_flush);
     while (st->h2s) {
         hp_h2 *h = st->h2s;
         enter(h);
         h2_teardown(h, false, 0);
         leave(h);
+    }
+    /* Every connection is torn down: those the pumps left queued (with
+     * work left) only have their references to drop. */
+    if (st->h2_flush_init) {
+        on_flush(&st->h2_flush);
+        uv_close((uv_handle_t *)&st->h2_flush, NULL);
+        uv_close((uv_handle_t *)&st->h2_more, NULL);
+        st->h2_flush_init = false;
     }
 }
 

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <llhttp.h>
 #include <uv.h>
@@ -46,7 +47,20 @@ typedef struct hp_buf {
     size_t len, cap;
 } hp_buf;
 
-int hp_buf_add(hp_buf *b, const void *data, size_t len);
+/* Room for `more` bytes past len (the buffer grows by doubling). */
+int hp_buf_reserve(hp_buf *b, size_t more);
+/* Appends len bytes. Inline: heads are built from many short pieces, and
+ * almost every one fits in what the buffer already has. */
+static inline int hp_buf_add(hp_buf *b, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (b->cap - b->len < len && hp_buf_reserve(b, len) < 0)
+        return -1;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return 0;
+}
 int hp_buf_str(hp_buf *b, const char *s);
 int hp_buf_printf(hp_buf *b, const char *fmt, ...) FAULT_PRINTF(2, 3);
 /* Decimal and lower-case hex, without printf. */
@@ -231,6 +245,13 @@ typedef struct hp_state {
     struct hp_pki *pki;         /* --http-intercept */
     struct hp_acc *accs;        /* connections not yet handed on */
     struct hp_h2 *h2s;          /* HTTP/2 client connections */
+    struct hp_sess *h1_due;     /* HTTP/1 sessions with writes to flush */
+    uv_prepare_t h1_flush;      /* flushes them once per loop iteration */
+    bool h1_flush_init;
+    struct hp_h2 *h2_due;       /* HTTP/2 connections whose pumps are due */
+    uv_prepare_t h2_flush;      /* runs them once per loop iteration */
+    uv_idle_t h2_more;          /* no waiting in poll while some are due */
+    bool h2_flush_init;
 } hp_state;
 
 /* Whether faults apply to requests for host:port (--upstream). */

@@ -42,6 +42,13 @@
  * byte goes upstream; fault_http_run_response() once the upstream's status
  * and headers are known. Either may answer instead (RESPOND).
  *
+ * Writes: what an event writes to either socket is gathered, and goes
+ * out when the loop iteration's events have all run (a prepare handle,
+ * before the loop polls again): the requests read from many clients in
+ * one iteration reach the upstreams together, the responses the clients,
+ * so the peers wake once for the lot rather than once per message, as
+ * they would with a proxy that batches its sends.
+ *
  * Flow control: the client is no longer read while more than HP_HIGH_WATER
  * bytes of it wait anywhere on the way up (our buffers, chains, the
  * upstream socket's queue), nor the upstream while its bytes wait on the
@@ -118,7 +125,6 @@ typedef struct hp_ex {
     uint16_t port;
     bool tls;
     char target[HP_MAX_HOST + 8]; /* host:port, for events */
-    char *path;
     struct hp_creq *creq;
     hp_up *up;
     struct h2_strm *h2; /* or a stream of the session's HTTP/2 bridge */
@@ -195,12 +201,16 @@ typedef struct hp_sess {
     bool in_opump, opump_again, out_closed, out_eof_queued, out_label;
     hp_buf scratch;
 
-    /* Writes made during one event are gathered and handed to each
-     * socket in one go when it ends (a response head and the body that
-     * came in the same read: one system call, not two). */
+    /* Writes are gathered and handed to each socket in one go at the end
+     * of the loop iteration (a response head and the body that came in
+     * the same read: one system call, not two). cork counts the events
+     * in progress; flush_due: queued in st->h1_due for that (holds a
+     * reference), and later writes are gathered too, to keep the order. */
     int cork;
     hp_buf ccork, ucork;
     hp_up *ucork_up;
+    bool flush_due;
+    struct hp_sess *flush_next;
 
     hp_parser resp;
     int resp_ev;
@@ -848,15 +858,16 @@ static void on_request_head(hp_sess *s)
     hp_authority(ex->target, sizeof ex->target, ex->host, ex->port, ex->tls, false);
     if (pathlen == 0 || (path[0] != '/' && path[0] != '*'))
         slash = true;
-    ex->path = malloc(pathlen + 2);
-    if (!ex->path) {
+    /* The path as it goes upstream, built in scratch: the exchange keeps
+     * its own copy (fault_http_path()), which write_request_head() sends. */
+    hp_buf *pb = &s->scratch;
+    pb->len = 0;
+    if ((slash && hp_buf_add(pb, "/", 1) < 0) || hp_buf_add(pb, path, pathlen) < 0 ||
+        hp_buf_add(pb, "", 1) < 0) {
         sess_teardown(s, true, -ENOMEM);
         return;
     }
-    if (slash)
-        ex->path[0] = '/';
-    memcpy(ex->path + slash, path, pathlen);
-    ex->path[pathlen + slash] = '\0';
+    const char *xpath = (const char *)pb->p;
     /* Built without printf: this runs for every request. */
     size_t ul;
     if (ex->connect) {
@@ -873,10 +884,10 @@ static void on_request_head(hp_sess *s)
         ul = hp_copy(fullurl, sizeof fullurl, tls ? "https://" : "http://");
         ul += hp_copy(fullurl + ul, sizeof fullurl - ul, auth_p);
         if (ul < sizeof fullurl)
-            hp_copy(fullurl + ul, sizeof fullurl - ul, ex->path);
+            hp_copy(fullurl + ul, sizeof fullurl - ul, xpath);
     }
     (void)ul;
-    ex->x = fault_http_exchange_new(st->self, s->s, method, fullurl, addressed, ex->path);
+    ex->x = fault_http_exchange_new(st->self, s->s, method, fullurl, addressed, xpath);
     if (!ex->x) {
         sess_teardown(s, true, -ENOMEM);
         return;
@@ -1151,7 +1162,7 @@ static void up_write(hp_sess *s, const uint8_t *p, size_t n)
     hp_ex *ex = &s->ex;
     if (!ex->up || !n)
         return;
-    if (s->cork) {
+    if (s->cork || s->flush_due) {
         if (s->ucork.len && s->ucork_up != ex->up)
             s->ucork.len = 0; /* for a connection since dropped */
         s->ucork_up = ex->up;
@@ -1383,8 +1394,7 @@ static void write_request_head(hp_sess *s)
     b->len = 0;
     hp_buf_str(b, fault_http_method(ex->x));
     hp_buf_add(b, " ", 1);
-    /* Absolute paths are sent in origin form; a hook may have changed it. */
-    hp_buf_str(b, ex->path[0] == '*' ? ex->path : fault_http_path(ex->x));
+    hp_buf_str(b, fault_http_path(ex->x));
     hp_buf_add(b, " HTTP/1.1\r\n", 11);
     size_t n = fault_http_header_count(ex->x, FAULT_HTTP_REQUEST);
     for (size_t i = 0; i < n; i++) {
@@ -2316,7 +2326,7 @@ static void client_write(hp_sess *s, const uint8_t *p, size_t n)
     if (s->dead || !s->c || s->out_closed || !n)
         return;
     s->bytes_in += n;
-    if (s->cork) {
+    if (s->cork || s->flush_due) {
         if (hp_buf_add(&s->ccork, p, n) < 0)
             sess_teardown(s, true, -ENOMEM);
         return;
@@ -2341,6 +2351,48 @@ static void cork_flush(hp_sess *s)
     }
 }
 
+/* Hands what the sessions gathered to the sockets: the loop's events of
+ * this iteration have all run. */
+static void on_flush(uv_prepare_t *t)
+{
+    hp_state *st = t->data;
+    hp_sess *s;
+    while ((s = st->h1_due) != NULL) {
+        st->h1_due = s->flush_next;
+        s->flush_next = NULL;
+        s->flush_due = false;
+        if (!s->dead) {
+            cork_flush(s);
+            flow(s); /* watermarks, and a splice may start now */
+        }
+        sess_unref(s); /* the queue's reference */
+    }
+    uv_prepare_stop(t);
+}
+
+/* The gathered writes go out at the end of this loop iteration (at once
+ * when the plugin is stopping: the loop may not go round again). */
+static void flush_soon(hp_sess *s)
+{
+    hp_state *st = s->st;
+    if (s->flush_due || (!s->ccork.len && !s->ucork.len))
+        return;
+    if (st->stopping) {
+        cork_flush(s);
+        return;
+    }
+    if (!st->h1_flush_init) {
+        uv_prepare_init(st->loop, &st->h1_flush);
+        st->h1_flush.data = st;
+        st->h1_flush_init = true;
+    }
+    s->flush_due = true;
+    sess_ref(s);
+    s->flush_next = st->h1_due;
+    st->h1_due = s;
+    uv_prepare_start(&st->h1_flush, on_flush);
+}
+
 static void cork_begin(hp_sess *s)
 {
     s->cork++;
@@ -2349,7 +2401,7 @@ static void cork_begin(hp_sess *s)
 static void cork_end(hp_sess *s)
 {
     if (--s->cork == 0)
-        cork_flush(s);
+        flush_soon(s);
 }
 
 /* Everything for the client was written (or queued): FIN, then read and
@@ -2498,8 +2550,6 @@ static void ex_finish(hp_sess *s)
     body_chains_free(ex);
     fault_http_exchange_free(ex->x);
     ex->x = NULL;
-    free(ex->path);
-    ex->path = NULL;
     bool close = ex->close_after || s->c_eof;
     s->qhold.len = s->rhold.len = 0;
     memset(ex, 0, offsetof(hp_ex, rinb));
@@ -2782,8 +2832,6 @@ static void sess_teardown(hp_sess *s, bool reset, int error)
         fault_http_exchange_free(ex->x);
         ex->x = NULL;
     }
-    free(ex->path);
-    ex->path = NULL;
     fault_chain_free(s->ceg);
     fault_chain_free(s->cin);
     s->ceg = s->cin = NULL;
@@ -2880,6 +2928,13 @@ void hp_sess_start(hp_front *fr, fault_conn *c, fault_stream *stream, const uint
 
 void hp_sess_close_all(hp_state *st)
 {
+    /* What was gathered for the sockets goes out first, as it would have
+     * before the loop polled again (nothing is queued once stopping). */
+    if (st->h1_flush_init) {
+        on_flush(&st->h1_flush);
+        uv_close((uv_handle_t *)&st->h1_flush, NULL);
+        st->h1_flush_init = false;
+    }
     while (st->sessions)
         sess_teardown(st->sessions, false, 0);
 }

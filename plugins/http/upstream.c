@@ -126,10 +126,14 @@ void hp_up_release(hp_up *up, bool reusable)
     hp_state *st = up->st;
     up->owner = NULL;
     up->on_read = NULL;
+    /* Connections to the same upstream in the pool: counted only when
+     * the pool is large enough for the limit to matter, since this runs
+     * at the end of every exchange. */
     size_t same = 0;
-    for (hp_up *p = st->pool; p; p = p->next)
-        if (strcmp(p->key, up->key) == 0)
-            same++;
+    if (st->npool >= POOL_MAX_PER_KEY)
+        for (hp_up *p = st->pool; p; p = p->next)
+            if (strcmp(p->key, up->key) == 0)
+                same++;
     fault_log_debug(st->self, "upstream %s: %s", up->key, reusable ? "to the pool" : "closed");
     if (!reusable || st->stopping || st->idle_timeout_us == 0 || same >= POOL_MAX_PER_KEY ||
         st->npool >= POOL_MAX) {

@@ -1,10 +1,12 @@
 # tests/unit/ - unit tests of the core's internal pieces (random numbers and
-# distributions, durations, schedules, proxy mappings). They link the core
+# distributions, durations, schedules, proxy mappings, HTTP exchanges). They link the core
 # convenience library so that internal fault__ functions are reachable.
 check_PROGRAMS += tests/unit/test_rng tests/unit/test_duration \
-	tests/unit/test_schedule tests/unit/test_mapping tests/unit/test_http_exchange
+	tests/unit/test_schedule tests/unit/test_mapping tests/unit/test_http_exchange \
+	tests/unit/test_http_storage
 TESTS += tests/unit/test_rng tests/unit/test_duration \
-	tests/unit/test_schedule tests/unit/test_mapping tests/unit/test_http_exchange
+	tests/unit/test_schedule tests/unit/test_mapping tests/unit/test_http_exchange \
+	tests/unit/test_http_storage
 
 tests_unit_test_rng_SOURCES = tests/unit/test_rng.c tests/unit/check.h
 tests_unit_test_rng_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
@@ -25,3 +27,7 @@ tests_unit_test_mapping_LDADD = core/libfaultcore-impl.la -lm
 tests_unit_test_http_exchange_SOURCES = tests/unit/test_http_exchange.c tests/unit/check.h
 tests_unit_test_http_exchange_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
 tests_unit_test_http_exchange_LDADD = core/libfaultcore-impl.la -lm
+
+tests_unit_test_http_storage_SOURCES = tests/unit/test_http_storage.c tests/unit/check.h
+tests_unit_test_http_storage_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
+tests_unit_test_http_storage_LDADD = core/libfaultcore-impl.la -lm
