@@ -868,10 +868,11 @@ static void on_request_head(hp_sess *s)
         return;
     }
     const char *xpath = (const char *)pb->p;
-    /* Built without printf: this runs for every request. */
-    size_t ul;
+    /* Built without printf: this runs for every request. On the stack
+     * unless the path is long (the exchange keeps its own copy). */
+    char *urlp = fullurl;
     if (ex->connect) {
-        ul = hp_copy(fullurl, sizeof fullurl, addressed);
+        hp_copy(fullurl, sizeof fullurl, addressed);
     } else {
         bool tls = t.tls;
         const char *auth_p = addressed;
@@ -881,13 +882,19 @@ static void on_request_head(hp_sess *s)
             auth_p = auth;
             tls = ex->tls;
         }
-        ul = hp_copy(fullurl, sizeof fullurl, tls ? "https://" : "http://");
-        ul += hp_copy(fullurl + ul, sizeof fullurl - ul, auth_p);
-        if (ul < sizeof fullurl)
-            hp_copy(fullurl + ul, sizeof fullurl - ul, xpath);
+        const char *scheme = tls ? "https://" : "http://";
+        size_t sl = strlen(scheme), al = strlen(auth_p), pl = strlen(xpath);
+        if (sl + al + pl + 1 > sizeof fullurl && !(urlp = malloc(sl + al + pl + 1))) {
+            sess_teardown(s, true, -ENOMEM);
+            return;
+        }
+        memcpy(urlp, scheme, sl);
+        memcpy(urlp + sl, auth_p, al);
+        memcpy(urlp + sl + al, xpath, pl + 1);
     }
-    (void)ul;
-    ex->x = fault_http_exchange_new(st->self, s->s, method, fullurl, addressed, xpath);
+    ex->x = fault_http_exchange_new(st->self, s->s, method, urlp, addressed, xpath);
+    if (urlp != fullurl)
+        free(urlp);
     if (!ex->x) {
         sess_teardown(s, true, -ENOMEM);
         return;

@@ -9,6 +9,7 @@
  *   X-Probe: status            on_response changes the status to 297 and
  *                              adds "X-Probed: yes"
  *   X-Probe: replace           on_response answers 296 "replaced" instead
+ *   X-Probe: url               RESPOND 200 with fault_http_url() as the body
  *   X-Probe: scheme            RESPOND 200 with the stream's scheme
  *                              (fault_stream_scheme) as the body
  *
@@ -175,6 +176,11 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
     if (strcmp(v, "respond") == 0) {
         static const char body[] = "answered\n";
         fault_http_respond(x, 298, NULL, body, sizeof body - 1);
+        return FAULT_HTTP_RESPOND;
+    }
+    if (strcmp(v, "url") == 0) {
+        const char *u = fault_http_url(x);
+        fault_http_respond(x, 200, NULL, u, strlen(u));
         return FAULT_HTTP_RESPOND;
     }
     if (strcmp(v, "scheme") == 0) {

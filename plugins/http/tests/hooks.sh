@@ -13,7 +13,8 @@
 #     (logged with its pending timer cancelled) and fault keeps serving;
 #  7. the stream's scheme (fault_stream_scheme) as a hook sees it:
 #     "http-forward" on the forward proxy, "http" on an http:// mapping,
-#     "connect" inside an intercepted CONNECT tunnel.
+#     "connect" inside an intercepted CONNECT tunnel; and 3000-byte URLs
+#     reach hooks whole (fault_http_url).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/http/tests/common.sh" || exit 99
 
@@ -92,6 +93,12 @@ out=$(curl -sS --noproxy '*' --max-time 10 -H 'X-Probe: scheme' "http://127.0.0.
 out=$("${C[@]}" --cacert "$E2E_TMP/ca/ca.pem" -H 'X-Probe: scheme' "https://127.0.0.1:$NGINX_TLS_PORT/s3") ||
 	fail "scheme, intercepted CONNECT"
 [ "$out" = scheme=connect ] || fail "scheme inside a CONNECT tunnel: '$out'"
+# A long URL reaches hooks whole (forward proxy and mapping).
+long=$(printf 'x%.0s' $(seq 1 3000))
+out=$("${C[@]}" -H 'X-Probe: url' "$UP/$long?q=1") || fail "long URL, forward"
+[ "$out" = "$UP/$long?q=1" ] || fail "long URL on the forward proxy: ${#out} bytes"
+out=$(curl -sS --noproxy '*' --max-time 10 -H 'X-Probe: url' "http://127.0.0.1:$M/$long") || fail "long URL, mapping"
+[ "$out" = "http://127.0.0.1:$UP_PORT/$long" ] || fail "long URL on a mapping: ${#out} bytes"
 stop_pid "$FAULT_PID"
 [ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS on SIGTERM"
-note "stream schemes: http-forward, http (mapping), connect (tunnel)"
+note "stream schemes: http-forward, http (mapping), connect (tunnel); 3000-byte URLs whole"
