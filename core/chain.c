@@ -163,6 +163,17 @@ static fault_chain *chain_calloc(fault_stream *s, fault_direction dir, int n)
     return c;
 }
 
+void fault_stream_next_exchange(fault_stream *s)
+{
+    if (!s)
+        return;
+    for (int k = 0; k < s->natt; k++) {
+        const fault_stream_ops *ops = s->att[k].p->d->stream;
+        if (ops && ops->on_exchange)
+            ops->on_exchange(s->att[k].p->state, s->att[k].cs, s);
+    }
+}
+
 static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side sides)
 {
     if (fault_stream_attach(s) < 0)

@@ -1496,6 +1496,11 @@ static void strm_head(h2_strm *q)
     }
     memcpy(full, url, ul);
     strcpy(full + ul, path);
+    /* A new exchange: faults acting once per connection act again (for
+     * HTTP/2 the connection's fault state is shared by its streams, so
+     * this is per stream only roughly: concurrent streams share it). */
+    if (h->s)
+        fault_stream_next_exchange(h->s);
     q->x = fault_http_exchange_new(st->self, h->s, q->method, full, addressed, path);
     free(full);
     if (!q->x) {

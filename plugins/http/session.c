@@ -218,6 +218,7 @@ typedef struct hp_sess {
     bool in_resp_run, resp_again;
 
     hp_buf qhold, rhold; /* bodies being held for the hooks */
+    bool next_exchange;  /* fault_stream_next_exchange() at the next head */
     struct hp_h2 *h2b;   /* HTTP/2 upstreams (h2.c), made on first use */
 
     hp_ex ex;
@@ -790,6 +791,10 @@ static void on_request_head(hp_sess *s)
     hp_ex *ex = &s->ex;
     llhttp_t *p = &s->req.p;
     hp_head_done(h);
+    if (s->next_exchange) {
+        s->next_exchange = false;
+        fault_stream_next_exchange(s->s);
+    }
     memset(ex, 0, offsetof(hp_ex, rinb));
     ex->active = true;
     ex->rs = RS_HEAD;
@@ -2567,6 +2572,14 @@ static void ex_finish(hp_sess *s)
         out_eof(s);
         return;
     }
+    /* Faults acting once per connection act once per exchange: from now
+     * on, unless the client path still holds some of this response (a
+     * fault there would take its tail for the next exchange's start):
+     * then from the next request's head. */
+    if (pend(s->cin) == 0 && !s->oq.head)
+        fault_stream_next_exchange(s->s);
+    else
+        s->next_exchange = true;
     s->rq = RQ_HEAD;
     req_run(s, NULL, 0);
 }

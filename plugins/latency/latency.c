@@ -3,7 +3,10 @@
  *
  * Delays bytes by a duration drawn from a distribution (uniform, normal,
  * pareto, pareto-normal), once per connection (the first chunk at each hook
- * point) or for every read/write (--latency-per-read-write).
+ * point) or for every read/write (--latency-per-read-write). On HTTP
+ * traffic "once per connection" is once per exchange: the HTTP handler says
+ * when the next request begins (on_exchange), so every request of a
+ * keep-alive connection, and every HTTP/2 stream, is delayed.
  *
  * A chunk is released at (the time it reached this point) + (its delay).
  * Two consequences, both on purpose: the delay adds to whatever the
@@ -171,9 +174,21 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
     return FAULT_PASS;
 }
 
+/* The next HTTP exchange on the connection: its first chunks are delayed
+ * again. */
+static void on_exchange(void *state, void *cs, fault_stream *s)
+{
+    (void)state;
+    (void)s;
+    conn_state *cst = cs;
+    if (cst)
+        cst->done = 0;
+}
+
 static const fault_stream_ops stream_ops = {
     .attach = attach,
     .on_data = on_data,
+    .on_exchange = on_exchange,
 };
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "latency", .version = PACKAGE_VERSION,

@@ -64,6 +64,10 @@ FAULT_API size_t fault_chain_stages(const fault_chain *c);
 /* Frees the chain; pending bytes are dropped and no callback runs after. */
 FAULT_API void fault_chain_free(fault_chain *c);
 
+/* ABI 1.2: one exchange (request and response) on s is over, the next
+ * one begins: calls the on_exchange hook of the faults attached to s. */
+FAULT_API void fault_stream_next_exchange(fault_stream *s);
+
 /* A fault asked to end the stream: reset is true for an RST, false for a
  * graceful close. The handler tears its connections down, then calls
  * fault_stream_finish(). */

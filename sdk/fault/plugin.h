@@ -28,7 +28,9 @@
  *        fault_http_set_method(), fault_http_set_path(). <fault/parse.h>:
  *        the command line's grammars (fault_parse_duration(),
  *        fault_check_mapping(), fault_check_schedule(),
- *        fault_schedule_windows()).
+ *        fault_schedule_windows()). fault_stream_ops.on_exchange and
+ *        fault_stream_next_exchange(): faults acting once per connection
+ *        act once per HTTP exchange.
  *   1.1  <fault/chain.h>: filter chains for protocol handlers that speak a
  *        protocol themselves (fault_chain_*), fault_stream_attach(),
  *        fault_stream_set_end() and fault_stream_finish(); HTTP handler

@@ -107,7 +107,14 @@ typedef struct fault_stream_ops {
      * free(conn_state) (ABI 1.1). */
     void (*detach)(void *state, void *conn_state, fault_stream *s);
 
-    void *reserved[4];
+    /* ABI 1.2: the protocol handler finished one request/response exchange
+     * on s and the next one starts (an HTTP/1.1 keep-alive connection's
+     * next request, a new HTTP/2 stream). A fault that acts once per
+     * connection acts again, once per exchange, as the original tool does
+     * for HTTP. NULL: nothing to do. */
+    void (*on_exchange)(void *state, void *conn_state, fault_stream *s);
+
+    void *reserved[3];
 } fault_stream_ops;
 
 /* Unique id of the stream within the run (also in events). */
