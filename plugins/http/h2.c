@@ -849,7 +849,7 @@ static int cb_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
 static void strm_head(h2_strm *q);
 static void strm_req_eof(h2_strm *q);
 static void req_body_full(h2_strm *q);
-static void resp_body_held(h2_strm *q);
+static void body_held(h2_strm *q, fault_http_msg m);
 static void strm_bodies_free(h2_strm *q);
 
 static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
@@ -1397,19 +1397,31 @@ static void req_body_full(h2_strm *q)
     run_req_hooks(q);
 }
 
-/* The whole request body is in: now the hooks. */
-static void req_body_held(h2_strm *q)
+static void run_resp_hooks(h2_strm *q);
+
+/* The whole body of message m is in: the exchange gets it, then that
+ * message's hooks run. */
+static void body_held(h2_strm *q, fault_http_msg m)
 {
-    q->hold_req = false;
-    q->held_req = true;
-    int rc = fault_http_put_body(q->x, FAULT_HTTP_REQUEST, q->reqbody.p + q->reqbody.off,
-                                 q->reqbody.len);
-    fifo_free(&q->reqbody);
+    bool req = m == FAULT_HTTP_REQUEST;
+    fifo *f = req ? &q->reqbody : &q->respbody;
+    if (req) {
+        q->hold_req = false;
+        q->held_req = true;
+    } else {
+        q->hold_resp = false;
+        q->held_resp = true;
+    }
+    int rc = fault_http_put_body(q->x, m, f->p + f->off, f->len);
+    fifo_free(f);
     if (rc < 0) {
         h2_teardown(q->h, true, rc);
         return;
     }
-    run_req_hooks(q);
+    if (req)
+        run_req_hooks(q);
+    else
+        run_resp_hooks(q);
 }
 
 static const char *find_hdr(h2_strm *q, const char *want)
@@ -1570,7 +1582,7 @@ static void strm_req_eof(h2_strm *q)
     q->cli_eof = true;
     q->h->dirty = true;
     if (q->hold_req) {
-        req_body_held(q);
+        body_held(q, FAULT_HTTP_REQUEST);
         return;
     }
     /* Watched: the end goes through the chain first. */
@@ -1673,7 +1685,7 @@ static void strm_resp_head(h2_strm *q)
             q->hold_resp = true;
             q->hold_rmax = want;
             if (q->up_done) /* it ended with the head */
-                resp_body_held(q);
+                body_held(q, FAULT_HTTP_RESPONSE);
             return;
         }
     }
@@ -1688,20 +1700,6 @@ static void resp_body_full(h2_strm *q)
     run_resp_hooks(q);
 }
 
-/* The whole response body is in: now the hooks. */
-static void resp_body_held(h2_strm *q)
-{
-    q->hold_resp = false;
-    q->held_resp = true;
-    int rc = fault_http_put_body(q->x, FAULT_HTTP_RESPONSE, q->respbody.p + q->respbody.off,
-                                 q->respbody.len);
-    fifo_free(&q->respbody);
-    if (rc < 0) {
-        h2_teardown(q->h, true, rc);
-        return;
-    }
-    run_resp_hooks(q);
-}
 
 /* A piece of response body. Returns true when it made a body held for
  * the hooks outgrow the limit: the caller calls resp_body_full() (from
@@ -1733,7 +1731,7 @@ static void strm_resp_end(h2_strm *q)
     q->up_done = true;
     q->h->dirty = true;
     if (q->hold_resp) {
-        resp_body_held(q);
+        body_held(q, FAULT_HTTP_RESPONSE);
         return;
     }
     if (q->rbc)
