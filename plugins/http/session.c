@@ -494,38 +494,49 @@ static void egress_in(hp_sess *s, bool targeted, bool eof, const uint8_t *p, siz
         sess_teardown(s, true, -ENOMEM);
 }
 
-static void egress_pump(hp_sess *s)
+/* Moves queued segments on in order: labelled (targeted) ones into the
+ * chain c, the others to plain()/plain_eof(); an unlabelled segment waits
+ * while the chain still holds bytes, so nothing overtakes. busy/again make
+ * it safe to call from inside itself. */
+static void seg_pump(hp_sess *s, segq *q, fault_chain **c, const fault_chain_ops *ops, bool *busy,
+                     bool *again, void (*plain)(hp_sess *, const uint8_t *, size_t),
+                     void (*plain_eof)(hp_sess *))
 {
-    if (s->in_epump) {
-        s->epump_again = true;
+    if (*busy) {
+        *again = true;
         return;
     }
-    s->in_epump = true;
+    *busy = true;
     sess_ref(s);
     do {
-        s->epump_again = false;
-        while (s->eq.head && !s->dead) {
-            seg *g = s->eq.head;
-            if (!g->targeted && pend(s->ceg) != 0)
+        *again = false;
+        while (q->head && !s->dead) {
+            seg *g = q->head;
+            if (!g->targeted && pend(*c) != 0)
                 break;
-            g = segq_pop(&s->eq);
+            g = segq_pop(q);
             if (g->targeted) {
                 if (client_chains(s)) {
                     if (g->eof)
-                        fault_chain_eof(s->ceg);
+                        fault_chain_eof(*c);
                     else
-                        cpush(s->ceg, &ceg_ops, s, g->data, g->len);
+                        cpush(*c, ops, s, g->data, g->len);
                 }
             } else if (g->eof) {
-                deliver_eof(s);
+                plain_eof(s);
             } else {
-                deliver(s, g->data, g->len);
+                plain(s, g->data, g->len);
             }
             free(g);
         }
-    } while (s->epump_again && !s->dead);
-    s->in_epump = false;
+    } while (*again && !s->dead);
+    *busy = false;
     sess_unref(s);
+}
+
+static void egress_pump(hp_sess *s)
+{
+    seg_pump(s, &s->eq, &s->ceg, &ceg_ops, &s->in_epump, &s->epump_again, deliver, deliver_eof);
 }
 
 static int front_on_headers(llhttp_t *p)
@@ -2495,36 +2506,8 @@ static void out_eof(hp_sess *s)
 
 static void out_pump(hp_sess *s)
 {
-    if (s->in_opump) {
-        s->opump_again = true;
-        return;
-    }
-    s->in_opump = true;
-    sess_ref(s);
-    do {
-        s->opump_again = false;
-        while (s->oq.head && !s->dead) {
-            seg *g = s->oq.head;
-            if (!g->targeted && pend(s->cin) != 0)
-                break;
-            g = segq_pop(&s->oq);
-            if (g->targeted) {
-                if (client_chains(s)) {
-                    if (g->eof)
-                        fault_chain_eof(s->cin);
-                    else
-                        cpush(s->cin, &cin_ops, s, g->data, g->len);
-                }
-            } else if (g->eof) {
-                client_shutdown(s);
-            } else {
-                client_write(s, g->data, g->len);
-            }
-            free(g);
-        }
-    } while (s->opump_again && !s->dead);
-    s->in_opump = false;
-    sess_unref(s);
+    seg_pump(s, &s->oq, &s->cin, &cin_ops, &s->in_opump, &s->opump_again, client_write,
+             client_shutdown);
 }
 
 /* ---- exchanges ---- */
