@@ -1,8 +1,12 @@
 #!/bin/bash
 # tests/plugins/out_of_tree.sh - the SDK as a third party sees it: install
-# fault into a staging directory (DESTDIR), build sdk/examples/upcase.c with nothing
-# but the installed headers and `pkg-config fault-plugin`, and check that
-# the installed fault loads it and that it acts on real traffic.
+# fault into a staging directory (DESTDIR), build the examples in
+# sdk/examples (upcase.c: stream hooks; redact.c: HTTP hooks with whole
+# bodies, ABI 1.2) with nothing but the installed headers and `pkg-config
+# fault-plugin`, and check that the installed fault loads them and that
+# they act on real traffic (a TCP echo server; curl through the forward
+# proxy to the http plugin's test upstream, which reports the SHA-256 of
+# the body it got).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 root=$E2E_TMP/root
@@ -27,6 +31,7 @@ cp -r "$inst/share/fault/examples/plugin" "$E2E_TMP/ex"
 make -C "$E2E_TMP/ex" PKG_CONFIG="$PKG_CONFIG" >"$E2E_TMP/ex-build.log" 2>&1 ||
 	fail "example plugin did not build: $(cat "$E2E_TMP/ex-build.log")"
 [ -f "$E2E_TMP/ex/upcase.so" ] || fail "upcase.so missing"
+[ -f "$E2E_TMP/ex/redact.so" ] || fail "redact.so missing"
 
 # The installed fault, with only its own plugin directory and the example's.
 unset FAULT_PLUGIN_PATH FAULT_NO_DEFAULT_PLUGINS
@@ -75,4 +80,26 @@ PY
 ) || fail "client through the mapping failed"
 [ "$got" = "HELLO, PLUGIN WORLD" ] || fail "upstream saw '$got', expected the uppercased text"
 wait_for_line "$FAULT_OUT" 'upcase side=client direction=egress bytes_changed=16' "$FAULT_PID"
-note "ok"
+stop_pid "$FAULT_PID"
+note "upcase: uppercased on the way upstream"
+
+# redact: HTTP hooks and whole request bodies, through the installed
+# fault's forward proxy.
+grep -Eq '^redact +fault +1\.0\.0 +1\.2 +loaded' "$E2E_TMP/plugins.out" || fail "redact not loaded (ABI 1.2)"
+up_pf=$E2E_TMP/upstream.port
+python3 "$top_srcdir/plugins/http/tests/upstream.py" "$up_pf" >"$E2E_TMP/upstream.out" 2>&1 &
+track_pid $!
+wait_for_line "$up_pf" '^[0-9]+$' "" 10
+UP=http://127.0.0.1:$(head -1 "$up_pf")
+pp=$(free_port)
+start_fault --plugin-dir "$E2E_TMP/ex" run --proxy-address "127.0.0.1:$pp" --with-redact \
+	--redact-max-body 64
+C=(curl -sS --max-time 10 --noproxy '' -x "http://127.0.0.1:$pp")
+want=$(printf 'my XXXXXX and your XXXXXX' | sha256sum | cut -d' ' -f1)
+got=$("${C[@]}" --data-binary 'my secret and your secret' "$UP/echo") || fail "curl through redact"
+[[ "$got" = "len=25 sha256=$want "* ]] || fail "redact: upstream got '$got'"
+big=$(printf 'secret %.0s' $(seq 1 20))
+want=$(printf '%s' "$big" | sha256sum | cut -d' ' -f1)
+got=$("${C[@]}" --data-binary "$big" "$UP/echo") || fail "curl through redact (large body)"
+[[ "$got" = "len=${#big} sha256=$want "* ]] || fail "redact: a body over --redact-max-body changed: '$got'"
+note "redact: request bodies redacted; one over the limit untouched"
