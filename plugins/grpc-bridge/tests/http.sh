@@ -45,7 +45,9 @@ grep -q '^http_req GET /index.html?q=1 .*x-client.*x-plugin-req' "$E" ||
 	fail "E did not see H's request header: $(cat "$E")"
 grep -qx 'http_resp 200' "$H" || fail "H's response: $(cat "$H")"
 grep -qx 'http_resp 203' "$E" || fail "E did not see H's status: $(cat "$E")"
-grep -q 'GET /index.html?q=1 ' "$E2E_TMP/nginx-access.log" || fail "nginx did not serve the request"
+# nginx logs a request just after answering it: a bounded wait for the line.
+wait_for_line "$E2E_TMP/nginx-access.log" 'GET /index\.html\?q=1 ' "" 10 ||
+	fail "nginx did not serve the request"
 note "request hooks chained (header added by H seen by E), response 200 -> 203 with X-Plugin"
 
 # ---- 3. response rewritten with a body

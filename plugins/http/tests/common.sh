@@ -54,6 +54,36 @@ start_proxy() {
 #                           (the protocol is the request's last word).
 #                           $H2_EXTRA, if set, goes into its server block.
 #                           Returns 1 when nginx has no HTTP/2 module.
+# nginx writes a request's access-log line after sending the response, so
+# a client may be done before the line is there: tests wait for it.
+#   h2_log_wait N           bounded poll (10 s) until H2_LOG has N lines
+#   h2_mark / h2_next       h2_mark notes H2_LOG's length; h2_next waits
+#                           for the line after it and prints it
+#   wait_tail FILE N ERE    the same wait for one of FILE's last N lines
+h2_log_wait() {
+	local i
+	for ((i = 0; i < 1000; i++)); do
+		[ "$(wc -l <"$H2_LOG")" -ge "$1" ] && return 0
+		sleep 0.01
+	done
+	fail "nginx's HTTP/2 access log never reached $1 lines: $(cat "$H2_LOG")"
+}
+h2_mark() { H2_MARK=$(wc -l <"$H2_LOG"); }
+# wait_tail FILE N ERE - bounded poll (10 s) until one of FILE's last N
+# lines matches ERE (nginx's access log lags its responses a little).
+wait_tail() {
+	local i
+	for ((i = 0; i < 1000; i++)); do
+		tail -n "$2" "$1" 2>/dev/null | grep -Eq -- "$3" && return 0
+		sleep 0.01
+	done
+	return 1
+}
+h2_next() {
+	h2_log_wait $((H2_MARK + 1))
+	sed -n "$((H2_MARK + 1))p" "$H2_LOG"
+}
+
 start_nginx_h2() {
 	"$NGINX" -V 2>&1 | grep -q -- '--with-http_v2_module' || return 1
 	local d=$E2E_TMP/nginx-h2

@@ -147,7 +147,7 @@ start_fault run "${args[@]}"
 v=$("${C[@]}" --fail --http2 --cacert "$E2E_TMP/fcert.pem" -o "$E2E_TMP/c" -w '%{http_version}' \
 	"https://127.0.0.1:$P/2m.bin") || fail "curl --http2 to a TLS mapping"
 [ "$v" = 2 ] && cmp -s "$E2E_TMP/c" "$WWW/2m.bin" || fail "TLS mapping: HTTP/$v, or the body differs"
-grep -q 'GET /2m.bin HTTP/1.1' "$E2E_TMP/nginx-access.log" || fail "an HTTP/1.1-only upstream was not spoken to in HTTP/1.1"
+wait_tail "$E2E_TMP/nginx-access.log" 1000 'GET /2m.bin HTTP/1.1' || fail "an HTTP/1.1-only upstream was not spoken to in HTTP/1.1"
 note "curl --http2 --cacert to a TLS mapping: HTTP/2 by ALPN; HTTP/1.1 toward an HTTP/1.1 upstream"
 if [ $H2_OK = 1 ]; then
 	v=$("${C[@]}" --fail --http2 --cacert "$E2E_TMP/fcert.pem" -o "$E2E_TMP/d" -o "$E2E_TMP/d2" \
@@ -167,7 +167,7 @@ start_proxy
 nghttp -nv -H ":authority: 127.0.0.1:$NGINX_PORT" "http://127.0.0.1:$PP/index.html" >"$E2E_TMP/fw" 2>&1 ||
 	fail "nghttp to the forward proxy: $(tail -5 "$E2E_TMP/fw")"
 grep -q ':status: 200' "$E2E_TMP/fw" || fail "forward h2c: $(tail -5 "$E2E_TMP/fw")"
-tail -n 3 "$E2E_TMP/nginx-access.log" | grep -q 'GET /index.html HTTP/1.1" 200 9' || fail "forward h2c did not reach nginx"
+wait_tail "$E2E_TMP/nginx-access.log" 3 'GET /index.html HTTP/1.1" 200 9' || fail "forward h2c did not reach nginx"
 stop_pid "$FAULT_PID"
 note "h2c to the forward proxy (:authority names the origin)"
 

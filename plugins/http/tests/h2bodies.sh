@@ -97,6 +97,7 @@ for kind in h1 h2; do
 	note "$kind: bodies over the limit stream intact; the hook is told none"
 
 	# ---- 3. method, path and body changed by the hook
+	if [ "$kind" = h2 ]; then h2_mark; fi
 	out=$("${C[@]}" -H 'X-Probe: body-rewrite' --data-binary 'original' "$U/orig")
 	[[ "$out" = "len=14 sha256=$(printf 'rewritten body' | sha256sum | cut -d' ' -f1) "* ]] ||
 		fail "$kind: rewritten request: upstream answered '$out'"
@@ -104,7 +105,8 @@ for kind in h1 h2; do
 		fail "$kind: the upstream did not see PUT /echo: $(tail -n 3 "$UP_LOG")"
 	grep -q ' /orig$' "$UP_LOG" && fail "$kind: the upstream saw the original path"
 	if [ "$kind" = h2 ]; then
-		[ "$(tail -n 1 "$H2_LOG")" = "PUT /echo 200 HTTP/2.0" ] || fail "h2: nginx got $(tail -n 1 "$H2_LOG")"
+		line=$(h2_next)
+		[ "$line" = "PUT /echo 200 HTTP/2.0" ] || fail "h2: nginx got $line"
 	fi
 
 	# ---- 4. setters refuse what would break the request
@@ -163,6 +165,7 @@ path=/p8" ] || fail "$kind: on_body doubling: '$out'"
 	note "$kind: on_body: pieces changed both ways (3 MiB up), doubled, delayed ($ms ms), reset"
 
 	if [ "$kind" = h2 ]; then
+		h2_log_wait $((n0 + 15))
 		n1=$(wc -l <"$H2_LOG")
 		[ $((n1 - n0)) -ge 15 ] || fail "h2: nginx saw $((n1 - n0)) requests over HTTP/2"
 		sed -n "$((n0 + 1)),\$p" "$H2_LOG" | grep -v ' HTTP/2.0$' && fail "h2: requests not over HTTP/2"
