@@ -139,7 +139,7 @@ int fault_listen(fault_plugin *self, const char *host, uint16_t port, fault_acce
     memset(&ss, 0, sizeof ss);
     int rc = resolve_listen(loop, host ? host : "0.0.0.0", port, &ss);
     if (rc != 0)
-        return rc;
+        return fault__err(rc);
     fault_listener *l = calloc(1, sizeof *l);
     if (!l)
         return -ENOMEM;
@@ -154,7 +154,7 @@ int fault_listen(fault_plugin *self, const char *host, uint16_t port, fault_acce
     if (rc != 0) {
         l->tcp.data = NULL;
         uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
-        return rc;
+        return fault__err(rc);
     }
     int len = sizeof ss;
     uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
@@ -225,11 +225,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         else if (fault__tls_handshaking(c))
             fault__tls_on_read_error(c, (int)nread); /* nobody reads yet: fail the handshake */
         else if (c->read_cb)
-            c->read_cb(c, (long)nread, NULL, c->read_ud);
+            c->read_cb(c, (long)fault__err((int)nread), NULL, c->read_ud);
         return;
     }
     if (c->read_cb)
-        c->read_cb(c, (long)nread, (const uint8_t *)buf->base, c->read_ud);
+        c->read_cb(c, nread > 0 ? (long)nread : (long)fault__err((int)nread),
+                   nread > 0 ? (const uint8_t *)buf->base : NULL, c->read_ud);
 }
 
 /* Starts socket reads without a consumer: used by TLS handshakes. */
@@ -254,7 +255,7 @@ int fault_conn_read_start(fault_conn *c, fault_read_cb cb, void *userdata)
         rc = 0;
     if (c->tls)
         fault__tls_resume(c);
-    return rc;
+    return fault__err(rc);
 }
 
 int fault_conn_read_stop(fault_conn *c)
@@ -262,7 +263,7 @@ int fault_conn_read_stop(fault_conn *c)
     c->reading = false;
     if (c->closing)
         return 0;
-    return uv_read_stop((uv_stream_t *)&c->tcp);
+    return fault__err(uv_read_stop((uv_stream_t *)&c->tcp));
 }
 
 /* ---- writing ---- */
@@ -284,7 +285,7 @@ static void on_written(uv_write_t *req, int status)
     if (w->done)
         w->done(w->ud, status);
     if (w->ucb)
-        w->ucb(c, status, w->uud);
+        w->ucb(c, fault__err(status), w->uud);
     free(w);
     if (c->drain_cb && !c->closing)
         c->drain_cb(c, c->drain_ud);
@@ -337,9 +338,9 @@ int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb
                      void *userdata)
 {
     if (c->closing)
-        return UV_ECANCELED;
+        return FAULT_ECANCELED;
     if (c->tls) {
-        int rc = fault__tls_write(c, data, len);
+        int rc = fault__err(fault__tls_write(c, data, len));
         if (cb)
             cb(c, rc, userdata);
         return rc;
@@ -356,7 +357,7 @@ int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb
     int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
     if (rc != 0)
         free(w);
-    return rc;
+    return fault__err(rc);
 }
 
 long fault__conn_try_write(fault_conn *c, const uint8_t *data, size_t len)
@@ -401,7 +402,8 @@ long fault_conn_try_write(fault_conn *c, const void *data, size_t len)
         return -EINVAL;
     if (len == 0)
         return 0;
-    return fault__conn_try_write(c, data, len);
+    long n = fault__conn_try_write(c, data, len);
+    return n < 0 ? (long)fault__err((int)n) : n;
 }
 
 /* ---- TLS toward clients (ABI 1.1) ---- */
@@ -413,11 +415,11 @@ int fault_conn_start_tls_server(fault_conn *c, fault_tls_server *t, fault_tls_sn
     if (!c || !t || !done || (len && !initial))
         return -EINVAL;
     if (c->tls || c->closing)
-        return -EALREADY;
+        return FAULT_EBUSY;
     /* The handshake owns the socket's reads until done runs. */
     c->reading = false;
     c->read_cb = NULL;
-    return fault__tls_server_start(c, t, sni, sni_ud, initial, len, done, userdata);
+    return fault__err(fault__tls_server_start(c, t, sni, sni_ud, initial, len, done, userdata));
 }
 
 /* ---- zero-copy transfers (ABI 1.1) ---- */
@@ -483,7 +485,7 @@ static void xfer_finish(struct fault__xfer *x, int status)
     void *ud = x->ud;
     uint64_t moved = x->moved;
     xfer_release(x);
-    done(from, to, status, moved, ud);
+    done(from, to, fault__err(status), moved, ud);
 }
 
 static void xfer_watch(struct fault__xfer *x, int fd, uint32_t *cur, uint32_t want)
@@ -617,7 +619,7 @@ int fault_conn_splice(fault_conn *from, fault_conn *to, uint64_t len, fault_spli
     if (rc != 0) {
         x->from = x->to = NULL;
         xfer_release(x);
-        return rc < 0 ? rc : -EIO;
+        return rc < 0 ? fault__err(rc) : FAULT_EIO;
     }
     from->xfer = to->xfer = x;
     return 0;
@@ -651,7 +653,7 @@ int fault_conn_shutdown(fault_conn *c)
     int rc = uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown);
     if (rc != 0)
         free(req);
-    return rc;
+    return fault__err(rc);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -752,7 +754,7 @@ static void finish(connreq *r, fault_conn *c, int status)
     if (r->next)
         r->next->prev = r->prev;
     uv_timer_stop(&r->timer);
-    r->cb(c, status, r->ud);
+    r->cb(c, fault__err(status), r->ud);
     uv_close((uv_handle_t *)&r->timer, connreq_closed);
 }
 

@@ -20,6 +20,13 @@
 
 #define fault__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
+/* ---- errors (util.c) ---- */
+
+/* Translates a libuv, getaddrinfo or negated errno code into the SDK's
+ * FAULT_E* codes (<fault/common.h>): what reaches a plugin goes through
+ * here. Non-negative values pass unchanged. */
+int fault__err(int code);
+
 /* ---- plugin instances (loader.c) ---- */
 
 /* Who owns an option table: a plugin instance, or the core itself. */
@@ -153,6 +160,8 @@ typedef struct fault__timer {
 } fault__timer;
 
 #define FAULT__TIMER_INIT(t) ((t)->slot = SIZE_MAX)
+/* Frees the <fault/timer.h> timers p left behind (at unload). */
+void fault__timers_drop_owner(fault_plugin *p);
 /* (Re)arms t for at_us; cb runs from the loop once the time has come. */
 int fault__timer_start(fault__timer *t, uint64_t at_us, void (*cb)(fault__timer *t));
 void fault__timer_stop(fault__timer *t);

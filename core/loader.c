@@ -348,6 +348,7 @@ void fault__plugins_unload(void)
         if (p->d->destroy)
             p->d->destroy(p, p->state);
         fault__events_drop_owner(p);
+        fault__timers_drop_owner(p);
     }
     while (instances) {
         fault_plugin *p = instances;

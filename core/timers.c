@@ -194,3 +194,96 @@ void fault__timers_shutdown(void)
     tm.heap = NULL;
     tm.n = tm.cap = 0;
 }
+
+/* ---- timers for plugins (<fault/timer.h>, ABI 1.3) ----
+ *
+ * A public timer is a heap timer with its owner and callback, kept on a
+ * list so that the host can free what a plugin leaves behind. */
+
+struct fault_timer {
+    fault__timer t;
+    fault_plugin *owner;
+    fault_timer_cb cb;
+    void *ud;
+    struct fault_timer *prev, *next;
+};
+
+static struct fault_timer *ptimers;
+
+static void ptimer_fire(fault__timer *t)
+{
+    struct fault_timer *pt = fault__container_of(t, struct fault_timer, t);
+    pt->cb(pt, pt->ud);
+}
+
+int fault_timer_new(fault_plugin *self, fault_timer_cb cb, void *userdata, fault_timer **out)
+{
+    if (!self || !cb || !out)
+        return FAULT_EINVAL;
+    struct fault_timer *pt = calloc(1, sizeof *pt);
+    if (!pt)
+        return FAULT_ENOMEM;
+    FAULT__TIMER_INIT(&pt->t);
+    pt->owner = self;
+    pt->cb = cb;
+    pt->ud = userdata;
+    pt->next = ptimers;
+    if (ptimers)
+        ptimers->prev = pt;
+    ptimers = pt;
+    *out = pt;
+    return 0;
+}
+
+int fault_timer_start_at(fault_timer *pt, uint64_t at_us)
+{
+    if (!pt)
+        return FAULT_EINVAL;
+    if (!fault__g.loop)
+        return FAULT_EPERM;
+    return fault__err(fault__timer_start(&pt->t, at_us, ptimer_fire));
+}
+
+int fault_timer_start(fault_timer *pt, uint64_t delay_us)
+{
+    uint64_t now = fault_now_us();
+    return fault_timer_start_at(pt, delay_us > UINT64_MAX - now ? UINT64_MAX : now + delay_us);
+}
+
+void fault_timer_stop(fault_timer *pt)
+{
+    if (pt)
+        fault__timer_stop(&pt->t);
+}
+
+bool fault_timer_armed(const fault_timer *pt) { return pt && fault__timer_armed(&pt->t); }
+
+uint64_t fault_timer_deadline(const fault_timer *pt)
+{
+    return fault_timer_armed(pt) ? pt->t.at_us : 0;
+}
+
+void fault_timer_free(fault_timer *pt)
+{
+    if (!pt)
+        return;
+    fault__timer_stop(&pt->t);
+    if (pt->prev)
+        pt->prev->next = pt->next;
+    else
+        ptimers = pt->next;
+    if (pt->next)
+        pt->next->prev = pt->prev;
+    free(pt);
+}
+
+void fault__timers_drop_owner(fault_plugin *p)
+{
+    struct fault_timer *pt = ptimers;
+    while (pt) {
+        struct fault_timer *next = pt->next;
+        if (pt->owner == p)
+            fault_timer_free(pt);
+        pt = next;
+    }
+}

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 
@@ -292,7 +293,7 @@ void fault__tls_on_read_error(fault_conn *c, int error)
     t->handshaking = false;
     fault__conn_sock_read(c, false);
     fault_log_debug(c->owner, "TLS handshake with %s: %s", c->peer, uv_strerror(error));
-    t->done(c, error, t->ud);
+    t->done(c, fault__err(error), t->ud);
 }
 
 static void on_resume(uv_timer_t *timer)
@@ -470,14 +471,31 @@ static bool load_pem_key(SSL_CTX *ctx, const char *pem)
     return ok;
 }
 
-fault_tls_server *fault_tls_server_new(const fault_tls_server_opts *o, char *err, size_t errlen)
+/* Which code a file that would not load deserves. */
+static int file_error(const char *path)
 {
+    if (path && access(path, R_OK) != 0)
+        return errno == ENOENT ? FAULT_ENOENT : errno == EACCES ? FAULT_EACCES : FAULT_EIO;
+    return FAULT_EINVAL;
+}
+
+int fault_tls_server_load(const fault_tls_server_opts *o, fault_tls_server **out, char *err,
+                          size_t errlen)
+{
+    int code = FAULT_EINVAL;
+    if (out)
+        *out = NULL;
     if (err && errlen)
         err[0] = '\0';
     if (!o || (!o->cert_file && !o->cert_pem) || (!o->key_file && !o->key_pem)) {
         if (err && errlen)
             snprintf(err, errlen, "a certificate and a key are both needed");
-        return NULL;
+        return FAULT_EINVAL;
+    }
+    if (!out) {
+        if (err && errlen)
+            snprintf(err, errlen, "no place for the result");
+        return FAULT_EINVAL;
     }
     if (alpn_index < 0)
         alpn_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, alpn_free);
@@ -485,15 +503,17 @@ fault_tls_server *fault_tls_server_new(const fault_tls_server_opts *o, char *err
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
         errf(err, errlen, "cannot create a TLS context", NULL);
-        return NULL;
+        return FAULT_ENOMEM;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     bool ok;
     if (o->cert_file) {
         ok = SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) == 1;
-        if (!ok)
+        if (!ok) {
             errf(err, errlen, "cannot load the certificate chain", o->cert_file);
+            code = file_error(o->cert_file);
+        }
     } else {
         ok = load_pem_chain(ctx, o->cert_pem);
         if (!ok)
@@ -502,8 +522,10 @@ fault_tls_server *fault_tls_server_new(const fault_tls_server_opts *o, char *err
     if (ok) {
         if (o->key_file) {
             ok = SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) == 1;
-            if (!ok)
+            if (!ok) {
                 errf(err, errlen, "cannot load the private key", o->key_file);
+                code = file_error(o->key_file);
+            }
         } else {
             ok = load_pem_key(ctx, o->key_pem);
             if (!ok)
@@ -520,15 +542,23 @@ fault_tls_server *fault_tls_server_new(const fault_tls_server_opts *o, char *err
         if (!ok) {
             free(copy);
             errf(err, errlen, "out of memory", NULL);
+            code = FAULT_ENOMEM;
         }
     }
     if (!ok) {
         SSL_CTX_free(ctx);
-        return NULL;
+        return code;
     }
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
     SSL_CTX_set_tlsext_servername_callback(ctx, servername);
-    return (fault_tls_server *)ctx;
+    *out = (fault_tls_server *)ctx;
+    return 0;
+}
+
+fault_tls_server *fault_tls_server_new(const fault_tls_server_opts *o, char *err, size_t errlen)
+{
+    fault_tls_server *t = NULL;
+    return fault_tls_server_load(o, &t, err, errlen) == 0 ? t : NULL;
 }
 
 void fault_tls_server_free(fault_tls_server *t)

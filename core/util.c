@@ -42,21 +42,109 @@ const char *fault_plugin_kind_name(fault_plugin_kind kind)
     return "unknown";
 }
 
+/* The system codes of the SDK, with their descriptions. */
+static const struct {
+    int code;
+    const char *text;
+} codes[] = {
+    {FAULT_EOF, "end of stream"},
+    {FAULT_EPERM, "operation not permitted"},
+    {FAULT_ENOENT, "no such file or directory"},
+    {FAULT_EIO, "input/output error"},
+    {FAULT_EAGAIN, "resource temporarily unavailable"},
+    {FAULT_ENOMEM, "out of memory"},
+    {FAULT_EACCES, "permission denied"},
+    {FAULT_EBUSY, "resource busy"},
+    {FAULT_EEXIST, "already exists"},
+    {FAULT_EINVAL, "invalid argument"},
+    {FAULT_EMFILE, "too many open files"},
+    {FAULT_EPIPE, "broken pipe"},
+    {FAULT_ERANGE, "value out of range"},
+    {FAULT_EPROTO, "protocol error"},
+    {FAULT_EMSGSIZE, "message too long"},
+    {FAULT_ENOTSUP, "not supported"},
+    {FAULT_EADDRINUSE, "address already in use"},
+    {FAULT_EADDRNOTAVAIL, "address not available"},
+    {FAULT_ENETUNREACH, "network is unreachable"},
+    {FAULT_ECONNABORTED, "connection aborted"},
+    {FAULT_ECONNRESET, "connection reset by peer"},
+    {FAULT_ENOTCONN, "not connected"},
+    {FAULT_ETIMEDOUT, "timed out"},
+    {FAULT_ECONNREFUSED, "connection refused"},
+    {FAULT_EHOSTUNREACH, "host is unreachable"},
+    {FAULT_ECANCELED, "operation canceled"},
+    {FAULT_EUNKNOWN, "unknown error"},
+    {FAULT_EABI, "incompatible plugin ABI"},
+    {FAULT_ESYNTAX, "syntax error"},
+    {FAULT_ETLS, "TLS handshake failed"},
+    {FAULT_ERESOLVE, "name does not resolve"},
+};
+
+/* The codes must keep the values of the errno they are named after: the
+ * header promises `return -errno;` works. */
+_Static_assert(FAULT_EPERM == -EPERM && FAULT_ENOENT == -ENOENT && FAULT_EIO == -EIO &&
+                   FAULT_EAGAIN == -EAGAIN && FAULT_ENOMEM == -ENOMEM &&
+                   FAULT_EACCES == -EACCES && FAULT_EBUSY == -EBUSY &&
+                   FAULT_EEXIST == -EEXIST && FAULT_EINVAL == -EINVAL &&
+                   FAULT_EMFILE == -EMFILE && FAULT_EPIPE == -EPIPE &&
+                   FAULT_ERANGE == -ERANGE && FAULT_EPROTO == -EPROTO &&
+                   FAULT_EMSGSIZE == -EMSGSIZE && FAULT_ENOTSUP == -ENOTSUP &&
+                   FAULT_EADDRINUSE == -EADDRINUSE && FAULT_EADDRNOTAVAIL == -EADDRNOTAVAIL &&
+                   FAULT_ENETUNREACH == -ENETUNREACH && FAULT_ECONNABORTED == -ECONNABORTED &&
+                   FAULT_ECONNRESET == -ECONNRESET && FAULT_ENOTCONN == -ENOTCONN &&
+                   FAULT_ETIMEDOUT == -ETIMEDOUT && FAULT_ECONNREFUSED == -ECONNREFUSED &&
+                   FAULT_EHOSTUNREACH == -EHOSTUNREACH && FAULT_ECANCELED == -ECANCELED,
+               "FAULT_E* system codes are Linux's negated errno values");
+_Static_assert(FAULT_EOF == UV_EOF, "FAULT_EOF keeps UV_EOF's value for 1.0-1.2 plugins");
+
 const char *fault_strerror(int err)
 {
-    switch (err) {
-    case 0: return "success";
-    case FAULT_EUNKNOWN: return "unknown error";
-    case FAULT_EABI: return "incompatible plugin ABI";
-    case FAULT_ESYNTAX: return "syntax error";
-    case FAULT_ETLS: return "TLS handshake failed";
-    case FAULT_ERESOLVE: return "name does not resolve";
-    }
-    if (err < 0 && err > -4000) {
-        /* libuv codes are negated errno values on Unix. */
-        return uv_strerror(err);
-    }
+    if (err == 0)
+        return "success";
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i].code == err)
+            return codes[i].text;
     return "unknown error";
+}
+
+int fault__err(int code)
+{
+    if (code >= 0)
+        return code;
+    if (code == -EOPNOTSUPP)
+        return FAULT_ENOTSUP;
+    if (code == -EWOULDBLOCK)
+        return FAULT_EAGAIN;
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i].code == code)
+            return code;
+    switch (code) {
+    case UV_EAI_NONAME:
+    case UV_EAI_AGAIN:
+    case UV_EAI_FAIL:
+    case UV_EAI_NODATA:
+    case UV_EAI_ADDRFAMILY:
+    case UV_EAI_FAMILY:
+    case UV_EAI_SERVICE:
+        return FAULT_ERESOLVE;
+    case UV_EAI_MEMORY:
+    case UV_ENOBUFS:
+        return FAULT_ENOMEM;
+    case UV_ECANCELED:
+    case UV_EAI_CANCELED:
+        return FAULT_ECANCELED;
+    case UV_ENFILE:
+        return FAULT_EMFILE;
+    case UV_ENOSYS:
+        return FAULT_ENOTSUP;
+    case UV_ENETDOWN:
+        return FAULT_ENETUNREACH;
+    case UV_EBADF:
+    case UV_ENOTSOCK:
+    case UV_EFAULT:
+        return FAULT_EINVAL;
+    }
+    return FAULT_EIO;
 }
 
 uint64_t fault_now_us(void)

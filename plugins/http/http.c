@@ -163,8 +163,7 @@ static int configure_tls(fault_plugin *self, hp_state *st)
         o.cert_file = st->tls_cert;
         o.key_file = st->tls_key;
         o.alpn = HP_ALPN;
-        st->tls_srv = fault_tls_server_new(&o, err, sizeof err);
-        if (!st->tls_srv) {
+        if (fault_tls_server_load(&o, &st->tls_srv, err, sizeof err) != 0) {
             fault_plugin_error(self, "--http-tls-cert/--http-tls-key: %s", err);
             return -EINVAL;
         }

@@ -394,9 +394,10 @@ fault_tls_server *hp_pki_server_for(hp_pki *k, const char *host)
     o.key_pem = k->leaf_key_pem;
     o.alpn = k->alpn;
     char err[300];
-    fault_tls_server *srv = fault_tls_server_new(&o, err, sizeof err);
+    fault_tls_server *srv = NULL;
+    int rc = fault_tls_server_load(&o, &srv, err, sizeof err);
     free(chain);
-    if (!srv)
+    if (rc != 0)
         return NULL;
     leaf *l = calloc(1, sizeof *l);
     if (!l) {

@@ -36,8 +36,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include <uv.h>
-
 #include <fault/plugin.h>
 
 typedef struct limit_state {
@@ -51,8 +49,7 @@ typedef struct limit_state {
 typedef struct conn_state {
     limit_state *st;
     fault_stream *s;
-    uv_timer_t timer; /* closes the connection after an exact fill */
-    bool timer_init;
+    fault_timer *timer; /* closes the connection after an exact fill */
     uint64_t passed[2]; /* bytes passed while on: [0] egress, [1] ingress */
     fault_side closing_side;
     fault_direction closing_dir;
@@ -114,9 +111,10 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
     return 0;
 }
 
-static void on_close_timer(uv_timer_t *t)
+static void on_close_timer(fault_timer *t, void *ud)
 {
-    conn_state *cs = t->data;
+    (void)t;
+    conn_state *cs = ud;
     /* The stream is still alive: detach() would have stopped the timer. */
     if (!fault_plugin_active(cs->st->self))
         return; /* switched off meanwhile: the next bytes decide */
@@ -150,21 +148,13 @@ static fault_action on_data(void *state, void *cs_ptr, fault_stream *s, fault_si
          * (the relay still holds the chunk), so close it from the loop
          * once the chunk has moved on: a zero timer runs after the relay
          * has handed it to the socket. */
-        if (!cs->timer_init) {
-            uv_timer_init(fault_loop(st->self), &cs->timer);
-            cs->timer.data = cs;
-            cs->timer_init = true;
-        }
+        if (!cs->timer && fault_timer_new(st->self, on_close_timer, cs, &cs->timer) != 0)
+            return FAULT_CLOSE; /* no memory for the timer: close now instead */
         cs->closing_side = side;
         cs->closing_dir = dir;
-        uv_timer_start(&cs->timer, on_close_timer, 0, 0);
+        fault_timer_start(cs->timer, 0);
     }
     return FAULT_PASS;
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-    free(h->data);
 }
 
 static void detach(void *state, void *cs_ptr, fault_stream *s)
@@ -174,12 +164,8 @@ static void detach(void *state, void *cs_ptr, fault_stream *s)
     conn_state *cs = cs_ptr;
     if (!cs)
         return;
-    if (!cs->timer_init) {
-        free(cs);
-        return;
-    }
-    uv_timer_stop(&cs->timer);
-    uv_close((uv_handle_t *)&cs->timer, on_timer_closed);
+    fault_timer_free(cs->timer);
+    free(cs);
 }
 
 static const fault_stream_ops stream_ops = {

@@ -80,8 +80,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <uv.h>
-
 #include <fault/plugin.h>
 
 #define MAX_RETRANSMISSIONS 15
@@ -122,9 +120,8 @@ typedef struct conn_state {
     loss_state *st;
     fault_stream *s;
     /* Resets the stream when TCP would give up; only a stream that meets
-     * a fatal loss gets one (timer_init), closed by detach(). */
-    uv_timer_t timer;
-    bool timer_init;
+     * a fatal loss gets one, freed by detach(). */
+    fault_timer *timer;
     uint64_t offs;   /* st->offs when the give-up timer started */
 } conn_state;
 
@@ -251,14 +248,15 @@ static void publish(loss_state *st, fault_stream *s, fault_side side, fault_dire
                     fault_direction_name(dir), seg, ps->tries, (double)ps->stall_us / 1000.0);
 }
 
-static void on_give_up(uv_timer_t *t)
+static void on_give_up(fault_timer *t, void *ud)
 {
-    conn_state *c = t->data;
+    (void)t;
+    conn_state *c = ud;
     /* If the schedule switched the fault off meanwhile, the host released
      * the held bytes: the path came back before TCP gave up. */
     if (c->st->offs != c->offs)
         return;
-    /* Resetting ends the stream, which calls detach(), which closes t:
+    /* Resetting ends the stream, which calls detach(), which frees t:
      * nothing of c may be touched after this. */
     fault_stream_reset(c->s);
 }
@@ -268,15 +266,11 @@ static void on_give_up(uv_timer_t *t)
 static fault_action give_up(loss_state *st, conn_state *c, fault_stream *s, fault_side side,
                             fault_direction dir, point_state *ps)
 {
-    if (!c->timer_init) {
-        uv_timer_init((uv_loop_t *)fault_loop(st->self), &c->timer);
-        c->timer.data = c;
-        c->timer_init = true;
-    }
-    if (!uv_is_active((uv_handle_t *)&c->timer)) {
+    if (!c->timer && fault_timer_new(st->self, on_give_up, c, &c->timer) != 0)
+        return FAULT_RESET; /* no memory for the timer: give up at once */
+    if (!fault_timer_armed(c->timer)) {
         c->offs = st->offs;
-        /* libuv timers count milliseconds: round up, never give up early. */
-        uv_timer_start(&c->timer, on_give_up, (ps->stall_us + 999) / 1000, 0);
+        fault_timer_start(c->timer, ps->stall_us);
         publish(st, s, side, dir, ps);
         fault_log_info(st->self, "#%llu segment %" PRIu64 " lost %d times: reset in %.3f s",
                        (unsigned long long)fault_stream_id(s), ps->lost_at / (uint64_t)st->mss,
@@ -367,22 +361,12 @@ static void on_active(void *state, bool active)
         st->offs++;
 }
 
-static void on_timer_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
 static void detach(void *state, void *cs, fault_stream *s)
 {
     (void)state;
     (void)s;
     conn_state *c = cs;
-    if (c->timer_init) {
-        /* Freed once libuv is done with the handle. */
-        uv_timer_stop(&c->timer);
-        uv_close((uv_handle_t *)&c->timer, on_timer_closed);
-        return;
-    }
+    fault_timer_free(c->timer);
     free(c);
 }
 

@@ -39,8 +39,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include <uv.h>
-
 #include <fault/plugin.h>
 
 typedef struct conn_state conn_state;
@@ -57,7 +55,7 @@ typedef struct reset_state {
 struct conn_state {
     reset_state *st;
     fault_stream *s;
-    uv_timer_t timer;
+    fault_timer *timer;
     uint64_t opened_us, deadline_us;
     bool due; /* the deadline passed while the fault was off */
     conn_state *prev, *next;
@@ -110,16 +108,10 @@ static void reset_now(conn_state *cs)
     fault_stream_reset(cs->s);
 }
 
-static void on_timer(uv_timer_t *t)
+static void on_timer(fault_timer *t, void *ud)
 {
-    conn_state *cs = t->data;
-    uint64_t now = fault_now_us();
-    if (now < cs->deadline_us) {
-        /* libuv's clock is cached per loop iteration and counts whole
-         * milliseconds: never reset before the full timeout. */
-        uv_timer_start(t, on_timer, (cs->deadline_us - now + 999) / 1000, 0);
-        return;
-    }
+    (void)t;
+    conn_state *cs = ud;
     if (!fault_plugin_active(cs->st->self)) {
         cs->due = true; /* on_active() resets it when the fault comes on */
         return;
@@ -167,10 +159,14 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
     cs->s = s;
     cs->opened_us = now;
     cs->deadline_us = now + (uint64_t)st->timeout_ms * 1000u;
-    uv_loop_t *loop = fault_loop(st->self);
-    uv_timer_init(loop, &cs->timer);
-    cs->timer.data = cs;
-    uv_timer_start(&cs->timer, on_timer, (uint64_t)st->timeout_ms, 0);
+    int rc = fault_timer_new(st->self, on_timer, cs, &cs->timer);
+    if (rc == 0)
+        rc = fault_timer_start_at(cs->timer, cs->deadline_us);
+    if (rc != 0) {
+        fault_timer_free(cs->timer);
+        free(cs);
+        return rc;
+    }
     cs->next = st->conns;
     if (st->conns)
         st->conns->prev = cs;
@@ -188,11 +184,6 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
     /* Only the timeout-0 mode attaches stages, with cs the open time. */
     publish(st, s, side, dir, *(const uint64_t *)cs);
     return FAULT_RESET;
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-    free(h->data);
 }
 
 static void detach(void *state, void *cs_ptr, fault_stream *s)
@@ -213,8 +204,8 @@ static void detach(void *state, void *cs_ptr, fault_stream *s)
     if (cs->next)
         cs->next->prev = cs->prev;
     cs->prev = cs->next = NULL;
-    uv_timer_stop(&cs->timer);
-    uv_close((uv_handle_t *)&cs->timer, on_timer_closed);
+    fault_timer_free(cs->timer);
+    free(cs);
 }
 
 static const fault_stream_ops stream_ops = {

@@ -38,10 +38,14 @@ typedef struct fault_listener fault_listener;
 typedef void (*fault_accept_cb)(fault_listener *l, fault_conn *c, void *userdata);
 
 /* Listens on host:port (host NULL means "0.0.0.0"; IPv6 literals allowed;
- * port 0 picks a free port). Returns 0 and *out, or a negative error. */
+ * port 0 picks a free port). Returns 0 and *out, or FAULT_EINVAL (no
+ * loop yet: call it from start(); no callback; a bad address),
+ * FAULT_ERESOLVE, FAULT_EADDRINUSE, FAULT_EACCES, FAULT_EADDRNOTAVAIL,
+ * FAULT_ENOMEM. */
 FAULT_API int fault_listen(fault_plugin *self, const char *host, uint16_t port,
                            fault_accept_cb cb, void *userdata, fault_listener **out);
-/* "127.0.0.1:9098" or "[::1]:9098": the bound address. */
+/* "127.0.0.1:9098" or "[::1]:9098": the bound address; valid until
+ * fault_listener_close(). */
 FAULT_API const char *fault_listener_address(const fault_listener *l);
 FAULT_API uint16_t fault_listener_port(const fault_listener *l);
 FAULT_API void fault_listener_close(fault_listener *l);
@@ -83,12 +87,19 @@ typedef struct fault_tls_server_opts {
     void *reserved[4];
 } fault_tls_server_opts;
 
-/* Builds a server context. Returns it, or NULL with a one-line reason in
- * err (file unreadable, not PEM, key does not match the certificate). Does
- * not need the loop: call it from configure() so that bad files are bad
- * input (exit status 2) rather than a failed start. TLS 1.2 and 1.3 only. */
+/* Builds a server context into *out (ABI 1.3). Returns 0, or a negative
+ * code with a one-line reason in err: FAULT_EINVAL (no certificate or no
+ * key given, not PEM, the key does not match the certificate),
+ * FAULT_ENOENT or FAULT_EACCES (a file cannot be read), FAULT_ENOMEM.
+ * Does not need the loop: call it from configure() so that bad files are
+ * bad input (exit status 2) rather than a failed start. TLS 1.2 and 1.3
+ * only. */
+FAULT_API int fault_tls_server_load(const fault_tls_server_opts *o, fault_tls_server **out,
+                                    char *err, size_t errlen);
+/* ABI 1.1 form of fault_tls_server_load(): the context, or NULL with the
+ * reason in err. Kept for plugins built against 1.1 and 1.2. */
 FAULT_API fault_tls_server *fault_tls_server_new(const fault_tls_server_opts *o, char *err,
-                                                 size_t errlen);
+                                                 size_t errlen) FAULT_DEPRECATED;
 FAULT_API void fault_tls_server_free(fault_tls_server *t);
 
 /* Server Name Indication hook, called during the handshake with the name
@@ -102,9 +113,9 @@ FAULT_API void fault_tls_server_free(fault_tls_server *t);
 typedef fault_tls_server *(*fault_tls_sni_cb)(fault_conn *c, const char *name, void *userdata);
 
 /* status is 0 (the connection now carries plaintext: fault_conn_read_start()
- * and writes work as on any connection) or FAULT_ETLS, UV_EOF, a negative
- * errno (handshake failed, the client went away). On failure c is still
- * valid and still the caller's to close. */
+ * and writes work as on any connection) or FAULT_ETLS (handshake failed),
+ * FAULT_EOF, FAULT_ECONNRESET or another code (the client went away). On
+ * failure c is still valid and still the caller's to close. */
 typedef void (*fault_tls_done_cb)(fault_conn *c, int status, void *userdata);
 
 /* Accepts TLS on an accepted connection c (ABI 1.1), with server context t
@@ -117,6 +128,8 @@ typedef void (*fault_tls_done_cb)(fault_conn *c, int status, void *userdata);
  * There is no handshake deadline here: a handler that does not want to
  * wait forever for a silent client closes c from its own timer (done then
  * never runs). Returns 0, or a negative error (done not called). */
+/* Returns 0, FAULT_EINVAL (a NULL argument), FAULT_EBUSY (c already
+ * does TLS or is closing) or FAULT_ENOMEM. */
 FAULT_API int fault_conn_start_tls_server(fault_conn *c, fault_tls_server *t, fault_tls_sni_cb sni,
                                           void *sni_ud, const void *initial, size_t len,
                                           fault_tls_done_cb done, void *userdata);
@@ -130,24 +143,36 @@ FAULT_API const char *fault_conn_alpn(const fault_conn *c);
  * every other connection (ABI 1.1). */
 FAULT_API const char *fault_conn_sni(const fault_conn *c);
 
-/* c is NULL when status < 0 (negative errno, FAULT_ERESOLVE, FAULT_ETLS). */
+/* c is NULL when status < 0: FAULT_ERESOLVE, FAULT_ECONNREFUSED,
+ * FAULT_ETIMEDOUT (the --connect-timeout passed), FAULT_ETLS,
+ * FAULT_ENETUNREACH, FAULT_EHOSTUNREACH, FAULT_ECANCELED (the run is
+ * stopping), or the negative code a fault's on_connect hook returned. */
 typedef void (*fault_connect_cb)(fault_conn *c, int status, void *userdata);
 
 /* Resolves host asynchronously, connects (trying each address), and does
  * the TLS handshake when tls is not NULL. When s is given, the fault
- * plugins attached to it see the attempt first (stream on_connect). */
+ * plugins attached to it see the attempt first (stream on_connect).
+ * Returns 0 (cb runs once, later, from the loop, never inside this call)
+ * or FAULT_EINVAL / FAULT_ENOMEM (cb not called). */
 FAULT_API int fault_connect(fault_plugin *self, fault_stream *s, const char *host, uint16_t port,
                             const fault_tls_client_opts *tls, fault_connect_cb cb,
                             void *userdata);
 
 /* Plain reads and writes, for handlers that speak a protocol themselves.
- * On read, nread > 0 is data, 0 never happens, negative is an error or
- * UV_EOF (-4095). The data is valid during the callback only. */
+ * On read, nread > 0 is data, 0 never happens, negative is FAULT_EOF (the
+ * peer closed its side) or an error (FAULT_ECONNRESET, FAULT_EPROTO for a
+ * broken TLS record, ...). The data is valid during the callback only.
+ * read_start and read_stop return 0 or a negative code; write callbacks
+ * get 0 or a negative code (FAULT_ECANCELED when the connection was
+ * closed first, FAULT_EPIPE, FAULT_ECONNRESET). */
 typedef void (*fault_read_cb)(fault_conn *c, long nread, const uint8_t *data, void *userdata);
 typedef void (*fault_write_cb)(fault_conn *c, int status, void *userdata);
 FAULT_API int fault_conn_read_start(fault_conn *c, fault_read_cb cb, void *userdata);
 FAULT_API int fault_conn_read_stop(fault_conn *c);
-/* Copies data; cb (may be NULL) runs once it is handed to the kernel. */
+/* Copies data; cb (may be NULL) runs once it is handed to the kernel.
+ * Returns 0, FAULT_ECANCELED (c is closing), FAULT_ENOMEM or the socket's
+ * error; cb is not called when this returns an error, except on TLS
+ * connections, where it runs at once with the same code. */
 FAULT_API int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb cb,
                                void *userdata);
 /* Hands the kernel as much of data as it takes right now, without
@@ -167,22 +192,26 @@ FAULT_API long fault_conn_try_write(fault_conn *c, const void *data, size_t len)
  * reading `from` (fault_conn_read_stop()) and have nothing queued on `to`
  * (fault_conn_write_queued() == 0), and must neither read `from` nor
  * write `to` until done runs (reading `to` is fine). done runs once, from
- * the loop, never inside this call, with status 0 (all moved), UV_EOF
+ * the loop, never inside this call, with status 0 (all moved), FAULT_EOF
  * (`from` ended first) or a negative error, and the bytes moved; the
  * caller then carries on as before (fault_conn_read_start() again).
  * Closing or resetting either connection cancels the transfer: done does
- * not run then. Returns 0, -ENOTSUP (TLS on either side, no splice here,
- * or FAULT_NO_SPLICE=1 in the environment: do it the ordinary way),
- * -EBUSY (the conditions above do not hold) or another negative error. */
+ * not run then. Returns 0, FAULT_ENOTSUP (TLS on either side, no splice
+ * here, or FAULT_NO_SPLICE=1 in the environment: do it the ordinary way),
+ * FAULT_EBUSY (the conditions above do not hold), FAULT_EINVAL or another
+ * negative code. */
 typedef void (*fault_splice_cb)(fault_conn *from, fault_conn *to, int status, uint64_t moved,
                                 void *userdata);
 FAULT_API int fault_conn_splice(fault_conn *from, fault_conn *to, uint64_t len,
                                 fault_splice_cb done, void *userdata);
 /* Bytes accepted by fault_conn_write() and not yet handed to the kernel. */
 FAULT_API size_t fault_conn_write_queued(const fault_conn *c);
-FAULT_API int fault_conn_shutdown(fault_conn *c); /* FIN after queued writes */
+/* FIN after queued writes; 0 or a negative code (FAULT_ENOMEM, the
+ * socket's error). Calling it twice is harmless. */
+FAULT_API int fault_conn_shutdown(fault_conn *c);
 FAULT_API void fault_conn_close(fault_conn *c);   /* graceful close, frees c */
 FAULT_API void fault_conn_reset(fault_conn *c);   /* RST, frees c */
+/* "ip:port" of the other end; valid until c is closed. */
 FAULT_API const char *fault_conn_peer(const fault_conn *c);
 
 /* Creates the stream for an accepted client (publishes CONN_OPEN). target

@@ -4,9 +4,13 @@
  * API) and want them to mean exactly what they mean on the command line
  * (ABI 1.2).
  *
- * Every function returns 0 on success, or -1 with a one-line reason in err
- * (NUL-terminated, truncated to errlen) that names what was wrong but not
- * where it came from: the caller adds the file, line and column.
+ * Every function returns 0 on success, or a negative code with a one-line
+ * reason in err (NUL-terminated, truncated to errlen; err may be NULL when
+ * errlen is 0) that names what was wrong but not where it came from: the
+ * caller adds the file, line and column. The codes (ABI 1.3; 1.2 returned
+ * -1 for all of them): FAULT_ESYNTAX, the text does not parse or cannot be
+ * placed (a relative schedule in an unlimited run); FAULT_EINVAL, a NULL
+ * argument; FAULT_ENOMEM.
  */
 #ifndef FAULT_PARSE_H
 #define FAULT_PARSE_H

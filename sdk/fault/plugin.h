@@ -61,6 +61,7 @@
 #include <fault/parse.h>
 #include <fault/rng.h>
 #include <fault/stream.h>
+#include <fault/timer.h>
 
 FAULT_BEGIN_DECLS
 
