@@ -25,6 +25,12 @@
 
 #include "internal.h"
 
+/* The 1.0 layout is a promise: the descriptor never shrinks below it. */
+_Static_assert(sizeof(fault_plugin_descriptor) >= FAULT_DESCRIPTOR_SIZE_1_0,
+               "fault_plugin_descriptor is smaller than its ABI 1.0 size");
+_Static_assert(sizeof(fault_plugin_descriptor) == FAULT_DESCRIPTOR_SIZE_1_0,
+               "fields were added outside the descriptor's reserved space");
+
 static fault_plugin *instances;
 static fault__found *found;
 static int next_index;

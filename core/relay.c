@@ -130,8 +130,8 @@ static void stream_free(fault_stream *s, uint64_t eg, uint64_t in, int error)
         fault_plugin *p = s->att[k].p;
         if (p->d->stream->detach)
             p->d->stream->detach(p->state, s->att[k].cs, s);
-        else
-            free(s->att[k].cs);
+        else if (p->d->abi_minor >= 1)
+            free(s->att[k].cs); /* gated: a 1.0 plugin keeps its conn_state */
     }
     fault_event ev = {.type = FAULT_EV_CONN_CLOSE, .size = sizeof ev};
     ev.conn_id = s->id;

@@ -87,8 +87,9 @@ FAULT_API const char *fault_direction_name(fault_direction dir);
  * The system codes have the values of Linux's negated errno (FAULT_EINVAL
  * is -EINVAL), so `return -errno;` after a failed system call is a valid
  * FAULT_E* code when errno is one of them. FAULT_EOF keeps the value
- * libuv's UV_EOF had in ABI 1.0-1.2, so older plugins that compared with
- * it still work. fault_strerror() describes every code below.
+ * (-4095) that ABI 1.0-1.2 documented for the end of a stream, so older
+ * plugins that compared with it still work. fault_strerror() describes
+ * every code below.
  */
 #define FAULT_EOF (-4095)          /* end of stream: the peer closed its side */
 #define FAULT_EPERM (-1)           /* operation not permitted (here, now) */

@@ -15,10 +15,65 @@
  *     plugin.abi_major == host major && plugin.abi_minor <= host minor
  *     && plugin.size >= the descriptor size of ABI 1.0
  * and refuses anything else with one line naming the file and both ABIs.
- * The ABI version is not the product version.
+ * The ABI version is not the product version. FAULT_ABI_MAJOR and
+ * FAULT_ABI_MINOR below are the only place it is written: configure reads
+ * them from this file (for fault-plugin.pc, whose abi_major and abi_minor
+ * variables a build can check), and libfaultcore's library version
+ * follows them.
+ *
+ * Behaviour gated by the plugin's minor
+ * -------------------------------------
+ * When the meaning of something a plugin already relied on changes in a
+ * later minor, the host keeps the old meaning for plugins that declare
+ * the older minor (descriptor.abi_minor). Gated today:
+ *   - stream detach() left NULL: ABI 1.0 plugins keep their conn_state (the
+ *     host does nothing with it); 1.1 and later: the host calls
+ *     free(conn_state).
+ * Everything else a minor added is new (functions, ops slots taken from
+ * reserved space, which older plugins leave NULL), so older plugins see no
+ * difference. Error codes kept their values across 1.x (FAULT_EOF is the
+ * value 1.0-1.2 documented for the end of a stream, -4095; system codes
+ * are negated errno).
+ *
+ * Threading
+ * ---------
+ * Today every callback of every plugin (lifecycle, hooks, timers, event
+ * subscribers, connection callbacks) runs on one thread, the host's loop
+ * thread, and never two at once; SDK functions may only be called from
+ * that thread (from inside a callback). What a plugin may rely on, now and
+ * when the host runs one loop per core (several threads, each with its own
+ * listeners on a shared port):
+ *   - everything about one stream, one exchange, one connection and one
+ *     timer happens on one thread, in order, without overlap: per-stream
+ *     and per-exchange state (conn_state, exchange data) needs no lock;
+ *   - init, configure, destroy and command run() are called once, on the
+ *     main thread, with no traffic flowing;
+ *   - start() and stop() may be called once per loop thread in a future
+ *     minor that says so; until then, once;
+ *   - the state block is shared by every stream of the instance: a plugin
+ *     that changes it from hooks (counters, shared token buckets) must not
+ *     assume a single thread beyond what this minor promises. A future host
+ *     with several loops will only do so for plugins that declare, in a
+ *     descriptor field added then, that they are safe; others keep running
+ *     on one loop thread. Nothing in the 1.3 API needs state shared across
+ *     connections without the host's help.
  *
  * ABI changelog (newest first)
  * ----------------------------
+ *   1.3  One error convention (<fault/common.h>): negative FAULT_E* codes
+ *        everywhere, FAULT_EOF for the end of a stream (same value as
+ *        before), fault_strerror() for each; libuv and getaddrinfo codes
+ *        never reach plugins; <fault/parse.h> returns FAULT_ESYNTAX,
+ *        FAULT_EINVAL or FAULT_ENOMEM (was -1); fault_conn_start_tls_server()
+ *        returns FAULT_EBUSY (was -EALREADY); fault_tls_server_load() (the
+ *        int form of fault_tls_server_new(), now deprecated). No installed
+ *        header includes or names libuv's types. <fault/timer.h>:
+ *        microsecond timers (fault_timer_new/start/start_at/stop/armed/
+ *        deadline/free) on the host's timer heap. The behaviour of a NULL
+ *        detach() follows the plugin's minor (see above).
+ *        FAULT_DESCRIPTOR_SIZE_1_0 is the size 1.0 had, not the current
+ *        size. fault_platform_ops and FAULT_KIND_AGENT marked reserved.
+ *        The threading contract written down (above).
  *   1.2  <fault/http.h>: on_body is called for bodies a plugin watches
  *        (fault_http_watch_body(); fault_http_body_watched() and
  *        fault_http_body_chain_new() for handlers, with
@@ -66,7 +121,7 @@
 FAULT_BEGIN_DECLS
 
 #define FAULT_ABI_MAJOR 1
-#define FAULT_ABI_MINOR 2
+#define FAULT_ABI_MINOR 3
 #define FAULT_PLUGIN_MAGIC 0x464c5447u /* "GTLF" little-endian: fault */
 #define FAULT_PLUGIN_SYMBOL fault_plugin_entry
 #define FAULT_PLUGIN_SYMBOL_NAME "fault_plugin_entry"
@@ -77,8 +132,8 @@ FAULT_BEGIN_DECLS
 typedef enum fault_plugin_kind {
     FAULT_KIND_FAULT = 1,    /* a fault: stream and/or HTTP hooks */
     FAULT_KIND_PROTOCOL = 2, /* owns accepted connections (TCP, HTTP, ...) */
-    FAULT_KIND_PLATFORM = 3, /* injects the proxy into a platform */
-    FAULT_KIND_AGENT = 4,    /* the MCP agent */
+    FAULT_KIND_PLATFORM = 3, /* reserved: platform injectors (not loaded yet) */
+    FAULT_KIND_AGENT = 4,    /* reserved: the agent (not loaded yet) */
     FAULT_KIND_BRIDGE = 5,   /* forwards traffic to remote (gRPC) plugins */
     FAULT_KIND_COMMAND = 6   /* adds a subcommand (demo, scenario) */
 } fault_plugin_kind;
@@ -111,12 +166,13 @@ typedef struct fault_command_ops {
     void *reserved[4];
 } fault_command_ops;
 
-/* Platform injectors (Kubernetes, AWS, GCP): `fault inject NAME`. */
+/* Reserved for platform injectors. The host does not read this table yet
+ * (there is no `fault inject` command in this version): leave
+ * descriptor.platform NULL. The layout is kept for the minor that gives
+ * it a meaning, which will document each field then. */
 typedef struct fault_platform_ops {
-    const char *name; /* "kubernetes", "aws", "gcp" */
+    const char *name;
     const char *summary;
-    /* Deploys the proxy with the fault flags in argv (as `fault run` would
-     * take them) and removes it after the duration. Returns an exit status. */
     int (*inject)(void *state, int argc, char **argv);
     void *reserved[4];
 } fault_platform_ops;
@@ -164,13 +220,16 @@ typedef struct fault_plugin_descriptor {
     const fault_http_ops *http;
     const fault_protocol_ops *protocol;
     const fault_command_ops *command;
-    const fault_platform_ops *platform;
+    const fault_platform_ops *platform; /* reserved: leave NULL */
 
     void *reserved[16];
 } fault_plugin_descriptor;
 
-/* Size of the ABI 1.0 descriptor: the least the loader accepts. */
-#define FAULT_DESCRIPTOR_SIZE_1_0 sizeof(fault_plugin_descriptor)
+/* Size of the ABI 1.0 descriptor, the least the loader accepts: four
+ * 32-bit words (magic to kind) and 32 pointer-sized fields (name to
+ * reserved). A fixed number: later minors take their fields from reserved
+ * and never change it. */
+#define FAULT_DESCRIPTOR_SIZE_1_0 (16u + 32u * (uint32_t)sizeof(void *))
 
 /*
  * Defines the exported descriptor. Use once per plugin, at file scope:
@@ -219,10 +278,15 @@ typedef struct fault_plugin_hint {
 
 /* Host services for a plugin instance. */
 
-/* The libuv loop (a uv_loop_t *, as void * so this header does not need
- * uv.h). Valid from start() to destroy(). Handles a plugin opens must be
- * closed by stop(); the host keeps the plugin loaded until the loop has
- * drained. */
+/* The escape hatch: the host's event loop itself, for a plugin that wants
+ * to drive other libraries on it (a libcurl multi handle, a subprocess,
+ * file watching) and so links libuv on its own (pkg-config libuv; the SDK
+ * does not depend on it). It is libuv's loop structure, as void * so that
+ * no SDK header depends on libuv. Valid from start() to destroy(). Handles
+ * a plugin opens on it must be closed by stop(); the host keeps the plugin
+ * loaded until the loop has drained. Plugins that need only sockets and
+ * timers use <fault/net.h> and <fault/timer.h> instead, and build with
+ * `pkg-config fault-plugin` alone. */
 FAULT_API void *fault_loop(fault_plugin *self);
 FAULT_API const char *fault_plugin_name(const fault_plugin *self);
 /* The instance's state block (the one passed to every callback). */

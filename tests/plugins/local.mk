@@ -11,5 +11,5 @@ tests_plugins_newminor_la_SOURCES = tests/plugins/newminor.c
 tests_plugins_newminor_la_LDFLAGS = $(PLUGIN_LDFLAGS) -rpath /nowhere
 tests_plugins_newminor_la_LIBADD = core/libfaultcore.la
 
-TESTS += tests/plugins/loader.sh tests/plugins/out_of_tree.sh
-EXTRA_DIST += tests/plugins/loader.sh tests/plugins/out_of_tree.sh
+TESTS += tests/plugins/loader.sh tests/plugins/oldminor.sh tests/plugins/out_of_tree.sh
+EXTRA_DIST += tests/plugins/loader.sh tests/plugins/oldminor.sh tests/plugins/out_of_tree.sh

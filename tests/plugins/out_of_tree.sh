@@ -25,6 +25,13 @@ export PKG_CONFIG="pkg-config --define-prefix"
 export LD_LIBRARY_PATH="$inst/lib"
 [ -f "$inst/include/fault/plugin.h" ] || fail "SDK headers not installed"
 grep -rq 'HAVE_\|config\.h' "$inst/include/fault" && fail "installed headers mention config.h/HAVE_*"
+# No installed header names libuv: no include, no uv_ type, no UV_ code
+# (SDK 1.3: plugins build with pkg-config fault-plugin alone).
+grep -rnE '<uv\.h>|\buv_[a-z_]+|\bUV_[A-Z_]+' "$inst/include/fault" &&
+	fail "an installed SDK header names libuv (above)"
+minor=$(sed -n 's/^#define FAULT_ABI_MINOR \([0-9]*\)$/\1/p' "$inst/include/fault/plugin.h")
+[ -n "$minor" ] && [ "$($PKG_CONFIG --variable=abi_minor fault-plugin)" = "$minor" ] ||
+	fail "fault-plugin.pc abi_minor differs from plugin.h's FAULT_ABI_MINOR ($minor)"
 
 # Build the example outside the tree: a copy, no -I into the sources.
 cp -r "$inst/share/fault/examples/plugin" "$E2E_TMP/ex"
@@ -85,7 +92,7 @@ note "upcase: uppercased on the way upstream"
 
 # redact: HTTP hooks and whole request bodies, through the installed
 # fault's forward proxy.
-grep -Eq '^redact +fault +1\.0\.0 +1\.2 +loaded' "$E2E_TMP/plugins.out" || fail "redact not loaded (ABI 1.2)"
+grep -Eq "^redact +fault +1\.0\.0 +1\.$minor +loaded" "$E2E_TMP/plugins.out" || fail "redact not loaded (built for ABI 1.$minor)"
 up_pf=$E2E_TMP/upstream.port
 python3 "$top_srcdir/plugins/http/tests/upstream.py" "$up_pf" >"$E2E_TMP/upstream.out" 2>&1 &
 track_pid $!
