@@ -81,7 +81,7 @@ int fault_chunk_replace(fault_stream *s, fault_chunk *c, const void *data, size_
     fault__node *n = fault__container_of(c, fault__node, c);
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     if (len)
         memcpy(copy, data, len);
     n->chain->pending = n->chain->pending - c->len + len;
@@ -306,7 +306,7 @@ static int advance(fault_chain *c, int i, size_t bytes)
     if (!n->eof && bytes && bytes < n->c.len) {
         moving = fault__node_new(c, n->c.data, bytes);
         if (!moving)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
         moving->c.offset = n->c.offset;
         n->c.data += bytes;
         n->c.len -= bytes;
@@ -357,7 +357,7 @@ static int close_at(fault_chain *c, int i)
         return 0;
     fault__node *eof = fault__node_new(c, NULL, 0);
     if (!eof)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     eof->eof = true;
     c->eof_in = true;
     if (i + 1 < c->nst)
@@ -513,7 +513,7 @@ int fault__chain_push(fault_chain *c, const uint8_t *data, size_t len)
 {
     fault__node *n = fault__node_new(c, data, len);
     if (!n)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     /* fault_chunk.offset is the chunk's position in the direction's byte
      * stream: faults that cut the stream into units (packet-loss segments)
      * depend on it. */
@@ -532,7 +532,7 @@ int fault__chain_push(fault_chain *c, const uint8_t *data, size_t len)
 int fault_chain_push(fault_chain *c, const void *data, size_t len)
 {
     if (!c || c->dead)
-        return -EINVAL;
+        return FAULT_EINVAL;
     if (len == 0)
         return 0;
     return fault__chain_push(c, data, len);
@@ -541,10 +541,10 @@ int fault_chain_push(fault_chain *c, const void *data, size_t len)
 int fault_chain_eof(fault_chain *c)
 {
     if (!c || c->dead)
-        return -EINVAL;
+        return FAULT_EINVAL;
     fault__node *n = fault__node_new(c, NULL, 0);
     if (!n)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     n->eof = true;
     c->eof_in = true;
     if (c->nst == 0) {

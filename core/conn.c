@@ -134,7 +134,7 @@ int fault_listen(fault_plugin *self, const char *host, uint16_t port, fault_acce
 {
     uv_loop_t *loop = fault__g.loop;
     if (!loop || !cb)
-        return -EINVAL;
+        return FAULT_EINVAL;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     int rc = resolve_listen(loop, host ? host : "0.0.0.0", port, &ss);
@@ -142,7 +142,7 @@ int fault_listen(fault_plugin *self, const char *host, uint16_t port, fault_acce
         return fault__err(rc);
     fault_listener *l = calloc(1, sizeof *l);
     if (!l)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     l->owner = self;
     l->cb = cb;
     l->ud = userdata;
@@ -304,7 +304,7 @@ int fault__conn_write_ref(fault_conn *c, const uint8_t *data, size_t len,
     }
     wreq *w = malloc(sizeof *w);
     if (!w)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     w->c = c;
     w->done = done;
     w->ud = ud;
@@ -322,7 +322,7 @@ int fault__conn_raw_write(fault_conn *c, const uint8_t *data, size_t len)
         return UV_ECANCELED;
     wreq *w = malloc(sizeof *w + len);
     if (!w)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     memcpy(w->data, data, len);
     w->c = c;
     w->done = NULL;
@@ -347,7 +347,7 @@ int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb
     }
     wreq *w = malloc(sizeof *w + len);
     if (!w)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     memcpy(w->data, data, len);
     w->c = c;
     w->done = NULL;
@@ -399,7 +399,7 @@ size_t fault_conn_write_queued(const fault_conn *c) { return fault__conn_queued(
 long fault_conn_try_write(fault_conn *c, const void *data, size_t len)
 {
     if (!c || (len && !data))
-        return -EINVAL;
+        return FAULT_EINVAL;
     if (len == 0)
         return 0;
     long n = fault__conn_try_write(c, data, len);
@@ -413,7 +413,7 @@ int fault_conn_start_tls_server(fault_conn *c, fault_tls_server *t, fault_tls_sn
                                 fault_tls_done_cb done, void *userdata)
 {
     if (!c || !t || !done || (len && !initial))
-        return -EINVAL;
+        return FAULT_EINVAL;
     if (c->tls || c->closing)
         return FAULT_EBUSY;
     /* The handshake owns the socket's reads until done runs. */
@@ -579,16 +579,16 @@ int fault_conn_splice(fault_conn *from, fault_conn *to, uint64_t len, fault_spli
                       void *userdata)
 {
     if (!from || !to || from == to || !done || len == 0)
-        return -EINVAL;
+        return FAULT_EINVAL;
     const char *off = getenv("FAULT_NO_SPLICE");
     if (from->tls || to->tls || (off && *off && strcmp(off, "0") != 0))
-        return -ENOTSUP;
+        return FAULT_ENOTSUP;
     if (from->closing || to->closing || from->reading || from->xfer || to->xfer ||
         fault__conn_queued(to) != 0)
-        return -EBUSY;
+        return FAULT_EBUSY;
     struct fault__xfer *x = calloc(1, sizeof *x);
     if (!x)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     x->in_fd = x->out_fd = x->ep = x->pipe_r = x->pipe_w = -1;
     x->from = from;
     x->to = to;
@@ -649,7 +649,7 @@ int fault_conn_shutdown(fault_conn *c)
         fault__tls_shutdown_write(c);
     uv_shutdown_t *req = malloc(sizeof *req);
     if (!req)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     int rc = uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown);
     if (rc != 0)
         free(req);
@@ -908,10 +908,10 @@ int fault_connect(fault_plugin *self, fault_stream *s, const char *host, uint16_
                   const fault_tls_client_opts *tls, fault_connect_cb cb, void *userdata)
 {
     if (!host || !cb || !fault__g.loop)
-        return -EINVAL;
+        return FAULT_EINVAL;
     connreq *r = calloc(1, sizeof *r);
     if (!r)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     r->owner = self;
     r->host = strdup(host);
     r->port = port;

@@ -39,10 +39,10 @@ bool fault_event_wanted(fault_event_type type)
 int fault_event_subscribe(fault_plugin *self, uint32_t mask, fault_event_cb cb, void *userdata)
 {
     if (!cb)
-        return -EINVAL;
+        return FAULT_EINVAL;
     sub *s = calloc(1, sizeof *s);
     if (!s)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     s->id = next_id++;
     s->mask = mask;
     s->cb = cb;

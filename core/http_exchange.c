@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <fault/http_handler.h>
+
 #include "internal.h"
 
 /*
@@ -163,25 +165,25 @@ static int hdrs_add(fault_http_exchange *x, hdrs *h, const char *name, const cha
          * below the size of the final table. */
         hdr *nv = arena_alloc(x, 2 * h->cap * sizeof *nv);
         if (!nv)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
         memcpy(nv, h->v, h->n * sizeof *nv);
         h->v = nv;
         h->cap *= 2;
     }
     const char *n = arena_str(x, name), *v = arena_str(x, value);
     if (!n || !v)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     h->v[h->n].name = n;
     h->v[h->n].value = v;
     h->n++;
     return 0;
 }
 
-int fault_http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
+int fault_http_add_header(fault_http_exchange *x, fault_http_msg m, const char *name,
                           const char *value)
 {
     if (!name || !value)
-        return -EINVAL;
+        return FAULT_EINVAL;
     return hdrs_add(x, &x->h[m], name, value);
 }
 
@@ -224,7 +226,7 @@ fault_stream *fault_http_stream(fault_http_exchange *x) { return x->stream; }
 int fault_http_set_status(fault_http_exchange *x, int status)
 {
     if (status < 100 || status > 999)
-        return -EINVAL;
+        return FAULT_EINVAL;
     x->status = status;
     return 0;
 }
@@ -238,7 +240,7 @@ int fault_http_header_at(const fault_http_exchange *x, fault_http_msg m, size_t 
                          const char **name, const char **value)
 {
     if (i >= x->h[m].n)
-        return -ERANGE;
+        return FAULT_ERANGE;
     *name = x->h[m].v[i].name;
     *value = x->h[m].v[i].value;
     return 0;
@@ -252,9 +254,11 @@ const char *fault_http_header(const fault_http_exchange *x, fault_http_msg m, co
     return NULL;
 }
 
-int fault_http_header_set(fault_http_exchange *x, fault_http_msg m, const char *name,
+int fault_http_set_header(fault_http_exchange *x, fault_http_msg m, const char *name,
                           const char *value)
 {
+    if (!x || !name || (m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE))
+        return FAULT_EINVAL;
     hdrs *h = &x->h[m];
     size_t j = 0;
     for (size_t i = 0; i < h->n; i++) {
@@ -269,18 +273,18 @@ int fault_http_respond(fault_http_exchange *x, int status, const char *const *he
                        const void *body, size_t len)
 {
     if (status < 100 || status > 999)
-        return -EINVAL;
+        return FAULT_EINVAL;
     /* The answer replaces whatever response the exchange had. */
     x->h[FAULT_HTTP_RESPONSE].n = 0;
     for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
         if (hdrs_add(x, &x->h[FAULT_HTTP_RESPONSE], headers[i], headers[i + 1]) != 0)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
     free(x->resp_body);
     x->resp_body = NULL;
     if (len) {
         x->resp_body = malloc(len);
         if (!x->resp_body)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
         memcpy(x->resp_body, body, len);
     }
     x->resp_len = len;
@@ -312,10 +316,10 @@ static bool is_token(const char *t)
 int fault_http_set_method(fault_http_exchange *x, const char *method)
 {
     if (!is_token(method))
-        return -EINVAL;
+        return FAULT_EINVAL;
     const char *m = arena_str(x, method);
     if (!m)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     x->method = m;
     return 0;
 }
@@ -323,10 +327,10 @@ int fault_http_set_method(fault_http_exchange *x, const char *method)
 int fault_http_set_path(fault_http_exchange *x, const char *path)
 {
     if (!path || path[0] != '/')
-        return -EINVAL;
+        return FAULT_EINVAL;
     for (const char *c = path; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == 0x7f)
-            return -EINVAL; /* would break the request line */
+            return FAULT_EINVAL; /* would break the request line */
     /* The URL is "scheme://authority" followed by the old path. */
     const char *sep = strstr(x->url, "://");
     const char *old = sep ? strchr(sep + 3, '/') : NULL;
@@ -335,7 +339,7 @@ int fault_http_set_path(fault_http_exchange *x, const char *path)
     char *url = arena_alloc(x, keep + plen + 1);
     const char *p = arena_str(x, path);
     if (!url || !p)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     memcpy(url, x->url, keep);
     memcpy(url + keep, path, plen + 1);
     x->url = url;
@@ -346,12 +350,12 @@ int fault_http_set_path(fault_http_exchange *x, const char *path)
 int fault_http_want_body(fault_plugin *self, fault_http_msg m, size_t max)
 {
     if (!self || (m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE))
-        return -EINVAL;
+        return FAULT_EINVAL;
     self->want_body[m] = max;
     return 0;
 }
 
-size_t fault_http_body_wanted(const fault_http_exchange *x, fault_http_msg m)
+size_t fault_http_wanted_body(const fault_http_exchange *x, fault_http_msg m)
 {
     (void)x;
     size_t max = 0;
@@ -367,7 +371,7 @@ static int body_store(fault_http_exchange *x, fault_http_msg m, const void *data
 {
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     if (len)
         memcpy(copy, data, len);
     free(x->body[m]);
@@ -377,10 +381,10 @@ static int body_store(fault_http_exchange *x, fault_http_msg m, const void *data
     return 0;
 }
 
-int fault_http_put_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
+int fault_http_load_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
 {
-    if (m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE)
-        return -EINVAL;
+    if (!x || (len && !data) || (m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE))
+        return FAULT_EINVAL;
     return body_store(x, m, data, len);
 }
 
@@ -399,24 +403,24 @@ const uint8_t *fault_http_body(const fault_http_exchange *x, fault_http_msg m, s
 int fault_http_set_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
 {
     if (m != FAULT_HTTP_REQUEST && m != FAULT_HTTP_RESPONSE)
-        return -EINVAL;
+        return FAULT_EINVAL;
     if (!x->body_held[m])
-        return -EPERM;
+        return FAULT_EPERM;
     if (len && !data)
-        return -EINVAL;
+        return FAULT_EINVAL;
     return body_store(x, m, data, len);
 }
 
 int fault_http_watch_body(fault_plugin *self, fault_http_exchange *x, fault_direction dir)
 {
     if (!self || !x || (dir != FAULT_DIR_EGRESS && dir != FAULT_DIR_INGRESS))
-        return -EINVAL;
+        return FAULT_EINVAL;
     x->watch[dir] |= plugin_bit(self);
     x->seen |= plugin_bit(self); /* it hears on_end */
     return 0;
 }
 
-bool fault_http_body_watched(const fault_http_exchange *x, fault_direction dir)
+bool fault_http_is_body_watched(const fault_http_exchange *x, fault_direction dir)
 {
     return x && (dir == FAULT_DIR_EGRESS || dir == FAULT_DIR_INGRESS) && x->watch[dir] != 0;
 }
@@ -460,7 +464,7 @@ static void run_hooks(fault_http_exchange *x)
 static int start_hooks(fault_http_exchange *x, bool response, fault_http_done_cb cb, void *ud)
 {
     if (!x || !cb || x->running)
-        return -EINVAL;
+        return FAULT_EINVAL;
     x->running = true;
     x->response_phase = response;
     x->next = fault__plugins();
@@ -490,4 +494,33 @@ void fault_http_resume(fault_http_exchange *x, fault_http_action action)
         return;
     }
     run_hooks(x);
+}
+
+/* ---- ABI 1.1-1.2 names (<fault/http.h>, <fault/http_handler.h>) ---- */
+
+int fault_http_header_set(fault_http_exchange *x, fault_http_msg m, const char *name,
+                          const char *value)
+{
+    return fault_http_set_header(x, m, name, value);
+}
+
+int fault_http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
+                          const char *value)
+{
+    return fault_http_add_header(x, m, name, value);
+}
+
+size_t fault_http_body_wanted(const fault_http_exchange *x, fault_http_msg m)
+{
+    return fault_http_wanted_body(x, m);
+}
+
+int fault_http_put_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
+{
+    return fault_http_load_body(x, m, data, len);
+}
+
+bool fault_http_body_watched(const fault_http_exchange *x, fault_direction dir)
+{
+    return fault_http_is_body_watched(x, dir);
 }

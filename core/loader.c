@@ -133,7 +133,7 @@ static int instantiate(const char *path, void *dl, const fault_plugin_descriptor
 {
     fault_plugin *p = calloc(1, sizeof *p);
     if (!p)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     p->d = d;
     p->dl = dl;
     p->path = strdup(path);
@@ -151,7 +151,7 @@ static int instantiate(const char *path, void *dl, const fault_plugin_descriptor
         free(p->state);
         free(p->path);
         free(p);
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     if (d->init && d->init(p, p->state) < 0) {
         refuse(path, d->name, "init failed%s%s", p->err[0] ? ": " : "", p->err);
@@ -159,7 +159,7 @@ static int instantiate(const char *path, void *dl, const fault_plugin_descriptor
         free(p->state);
         free(p->path);
         free(p);
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     fault_plugin **pp = &instances;
     while (*pp)

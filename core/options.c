@@ -136,10 +136,10 @@ static int list_append(fault_strv *l, const char *v, size_t n)
 {
     const char **nv = realloc((void *)l->v, (l->n + 1) * sizeof *nv);
     if (!nv)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     nv[l->n] = strndup(v, n);
     if (!nv[l->n])
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     l->v = nv;
     l->n++;
     return 0;
@@ -196,7 +196,7 @@ int fault__option_parse_value(const fault_option *opt, const char *value, void *
     case FAULT_OPT_STRING: {
         char *copy = strdup(value);
         if (!copy)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
         free(*(char **)dst);
         *(char **)dst = copy;
         return 0;
@@ -269,7 +269,7 @@ int fault__options_defaults(fault__optowner *o, char *err, size_t errlen)
     free(o->set);
     o->set = calloc(o->nopts ? o->nopts : 1, 1);
     if (!o->set)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     for (size_t i = 0; i < o->nopts; i++) {
         const fault_option *opt = &o->opts[i];
         if (!opt->def)

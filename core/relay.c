@@ -395,7 +395,7 @@ static int pipe_init(fault__relay *r, rpipe *pp, fault_direction dir, fault_conn
     pp->dst = dst;
     pp->chain = fault__chain_new(r->s, dir, FAULT_SIDE_ANY, sink, pp);
     if (!pp->chain)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     pp->fast = fault_chain_stages(pp->chain) == 0;
     src->read_max = pp->fast ? HIGH_WATER_FAST : HIGH_WATER;
     dst->drain_cb = on_drain;
@@ -423,7 +423,7 @@ int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_
     if (!r) {
         fault_conn_reset(server);
         fault_stream_abort(s, -ENOMEM);
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     }
     r->s = s;
     s->relay = r;

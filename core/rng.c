@@ -147,7 +147,7 @@ static int invalid(char *err, size_t errlen, const char *fmt, ...)
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
     }
-    return -EINVAL;
+    return FAULT_EINVAL;
 }
 
 int fault_distribution_check(const fault_distribution *d, char *err, size_t errlen)

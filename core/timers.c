@@ -127,7 +127,7 @@ static int timers_init(void)
     if (uv_poll_init(fault__g.loop, &tm.poll, tm.fd) != 0) {
         close(tm.fd);
         tm.fd = -1;
-        return -EIO;
+        return FAULT_EIO;
     }
     uv_poll_start(&tm.poll, UV_READABLE, on_ready);
     uv_unref((uv_handle_t *)&tm.poll);
@@ -147,7 +147,7 @@ int fault__timer_start(fault__timer *t, uint64_t at_us, void (*cb)(fault__timer 
         size_t cap = tm.cap ? tm.cap * 2 : 64;
         fault__timer **h = realloc(tm.heap, cap * sizeof *h);
         if (!h)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
         tm.heap = h;
         tm.cap = cap;
     }

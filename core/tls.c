@@ -154,7 +154,7 @@ int fault__tls_client_start(fault_conn *c, const char *host, const fault_tls_cli
         return FAULT_ETLS;
     struct fault__tlsconn *t = calloc(1, sizeof *t);
     if (!t)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     t->ssl = SSL_new(ctx);
     t->rbio = BIO_new(BIO_s_mem());
     t->wbio = BIO_new(BIO_s_mem());
@@ -163,7 +163,7 @@ int fault__tls_client_start(fault_conn *c, const char *host, const fault_tls_cli
         BIO_free(t->rbio);
         BIO_free(t->wbio);
         free(t);
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     }
     /* A memory BIO that runs dry must say "retry", not "end of file". */
     BIO_set_mem_eof_return(t->rbio, -1);
@@ -573,7 +573,7 @@ int fault__tls_server_start(fault_conn *c, fault_tls_server *srv, fault_tls_sni_
 {
     struct fault__tlsconn *t = calloc(1, sizeof *t);
     if (!t)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     t->ssl = SSL_new((SSL_CTX *)srv);
     t->rbio = BIO_new(BIO_s_mem());
     t->wbio = BIO_new(BIO_s_mem());
@@ -582,7 +582,7 @@ int fault__tls_server_start(fault_conn *c, fault_tls_server *srv, fault_tls_sni_
         BIO_free(t->rbio);
         BIO_free(t->wbio);
         free(t);
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     }
     BIO_set_mem_eof_return(t->rbio, -1);
     SSL_set_bio(t->ssl, t->rbio, t->wbio);

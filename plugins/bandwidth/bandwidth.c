@@ -152,7 +152,7 @@ static int configure(fault_plugin *self, void *state)
         fault_plugin_error(self, "--bandwidth-rate %" PRId64 " %.*s is above 1024 GBps (2^40 B/s)",
                            st->rate, (int)strcspn(unit_choices[st->unit], "|"),
                            unit_choices[st->unit]);
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     st->bps = (uint64_t)st->rate * mult;
     st->burst = st->bps * BURST_MS / 1000;
@@ -213,7 +213,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     bandwidth_state *st = state;
     conn_state *c = calloc(1, sizeof *c);
     if (!c)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     *cs = c;
     *points = fault_points(st->side, st->direction);
     return 0;

@@ -81,7 +81,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     blackhole_state *st = state;
     conn_state *c = calloc(1, sizeof *c);
     if (!c)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     *cs = c;
     *points = fault_points(st->side, st->direction);
     return 0;

@@ -337,12 +337,12 @@ static int parse_url(fault_plugin *self, remote *rp, const char *url)
     } else if (strstr(url, "://")) {
         fault_plugin_error(
             self, "--grpc-plugin '%s': the scheme must be http://, https:// or unix:", url);
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     size_t n = strcspn(rest, "/?#");
     if (n == 0 || n > 255) {
         fault_plugin_error(self, "--grpc-plugin '%s': no host", url);
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     char host[300];
     snprintf(host, sizeof host, "%.*s", (int)n, rest);
@@ -351,7 +351,7 @@ static int parse_url(fault_plugin *self, remote *rp, const char *url)
     const char *close = host[0] == '[' ? strchr(host, ']') : NULL;
     if (host[0] == '[' && !close) {
         fault_plugin_error(self, "--grpc-plugin '%s': unterminated IPv6 address", url);
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     bool has_port = close ? close[1] == ':' : strchr(host, ':') != NULL;
     char target[320];
@@ -372,15 +372,15 @@ static int configure(fault_plugin *self, void *state)
         return 0;
     if (b->timeout_us < 1000) {
         fault_plugin_error(self, "--grpc-plugin-timeout must be at least 1ms");
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     if (b->health_us < 10000) {
         fault_plugin_error(self, "--grpc-plugin-health-interval must be at least 10ms");
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     if (b->body_limit < 0) {
         fault_plugin_error(self, "--grpc-plugin-body-limit must not be negative");
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     /* Remote plugins get whole bodies (the protocol has no streaming):
      * HTTP handlers read bodies up to the limit before the hooks run. */
@@ -388,21 +388,21 @@ static int configure(fault_plugin *self, void *state)
     fault_http_want_body(self, FAULT_HTTP_RESPONSE, (size_t)b->body_limit);
     b->rps = calloc(b->urls.n, sizeof *b->rps);
     if (!b->rps)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     for (size_t i = 0; i < b->urls.n; i++) {
         const char *u = b->urls.v[i];
         while (*u == ' ')
             u++;
         if (!*u) {
             fault_plugin_error(self, "--grpc-plugin: empty URL");
-            return -EINVAL;
+            return FAULT_EINVAL;
         }
         remote *rp = &b->rps[b->nrp++];
         rp->b = b;
         rp->idx = b->nrp;
         rp->url = xstrdup(u);
         if (!rp->url)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
         snprintf(rp->label, sizeof rp->label, "grpc:%s", rp->url);
         int rc = parse_url(self, rp, rp->url);
         if (rc < 0)
@@ -913,7 +913,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
         return 0;
     conn *c = calloc(1, sizeof *c);
     if (!c)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     c->b = b;
     c->s = s;
     c->sid = fault_stream_id(s);
@@ -1155,7 +1155,7 @@ static int hdrs_fill(hdrs_out *o, fault_http_exchange *x, fault_http_msg m)
     if (!o->h || !o->p) {
         free(o->h);
         free(o->p);
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
         const char *name, *value;
@@ -1212,7 +1212,7 @@ static bool apply_headers(fault_http_exchange *x, fault_http_msg m, Plugin__Http
                 char *copy = strdup(name);
                 if (!copy)
                     return true;
-                fault_http_header_set(x, m, copy, NULL);
+                fault_http_set_header(x, m, copy, NULL);
                 free(copy);
                 again = true;
                 break;
@@ -1227,9 +1227,9 @@ static bool apply_headers(fault_http_exchange *x, fault_http_msg m, Plugin__Http
             first = !(h[e]->name && strcasecmp(h[e]->name, h[k]->name) == 0);
         const char *value = h[k]->value ? h[k]->value : "";
         if (first)
-            fault_http_header_set(x, m, h[k]->name, value);
+            fault_http_set_header(x, m, h[k]->name, value);
         else
-            fault_http_header_add(x, m, h[k]->name, value);
+            fault_http_add_header(x, m, h[k]->name, value);
     }
     return true;
 }
@@ -1243,7 +1243,7 @@ static int respond_with(fault_http_exchange *x, const Plugin__HttpResponse *resp
     size_t n = resp ? resp->n_headers : 0;
     const char **hv = calloc(2 * n + 1, sizeof *hv);
     if (!hv)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const Plugin__HttpHeader *h = resp->headers[i];
@@ -1609,7 +1609,7 @@ static int start(fault_plugin *self, void *state)
         rp->ch = channel_new(b, rp);
         if (!rp->ch) {
             fault_plugin_error(self, "--grpc-plugin '%s': cannot create a channel", rp->url);
-            return -EINVAL;
+            return FAULT_EINVAL;
         }
     }
     uv_timer_init(loop, &b->health);

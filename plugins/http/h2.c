@@ -1081,12 +1081,12 @@ static void strm_answer(h2_strm *q, int status, const char *text, bool from_x)
         len = 0;
     fault_http_set_status(q->x, status);
     if (len && !fault_http_header(q->x, FAULT_HTTP_RESPONSE, "content-type"))
-        fault_http_header_set(q->x, FAULT_HTTP_RESPONSE, "content-type",
+        fault_http_set_header(q->x, FAULT_HTTP_RESPONSE, "content-type",
                               "text/plain; charset=utf-8");
     char cl[24];
     snprintf(cl, sizeof cl, "%zu", len);
     if (!no_body)
-        fault_http_header_set(q->x, FAULT_HTTP_RESPONSE, "content-length", cl);
+        fault_http_set_header(q->x, FAULT_HTTP_RESPONSE, "content-length", cl);
     if (len && !q->is_head)
         fifo_add(&q->respbody, body, len);
     q->resp_eof = true;
@@ -1152,7 +1152,7 @@ static void strm_fail(h2_strm *q, int err)
 /* ---- bodies for the hooks (SDK 1.2) ----
  *
  * Whole bodies: when an active plugin asked for them
- * (fault_http_body_wanted()), a request's DATA (a response's body) is read
+ * (fault_http_wanted_body()), a request's DATA (a response's body) is read
  * into reqbody (respbody) before that message's hooks run, its window
  * credit returned as it comes (the body is bounded by the limit), and
  * handed to the exchange at END_STREAM (the response's end); the body sent
@@ -1182,7 +1182,7 @@ static void strm_bodies_free(h2_strm *q)
 /* A body chain when a plugin watches that body, else NULL. */
 static fault_chain *body_chain(h2_strm *q, fault_direction dir, const fault_chain_ops *ops)
 {
-    if (!q->targeted || !q->x || !fault_http_body_watched(q->x, dir))
+    if (!q->targeted || !q->x || !fault_http_is_body_watched(q->x, dir))
         return NULL;
     fault_chain *c = fault_http_body_chain_new(q->x, dir, ops, q);
     if (c && fault_chain_stages(c) == 0) {
@@ -1412,7 +1412,7 @@ static void body_held(h2_strm *q, fault_http_msg m)
         q->hold_resp = false;
         q->held_resp = true;
     }
-    int rc = fault_http_put_body(q->x, m, f->p + f->off, f->len);
+    int rc = fault_http_load_body(q->x, m, f->p + f->off, f->len);
     fifo_free(f);
     if (rc < 0) {
         h2_teardown(q->h, true, rc);
@@ -1520,7 +1520,7 @@ static void strm_head(h2_strm *q)
         return;
     }
     const char *host_out = fr->reverse && !fr->keep_host ? fr->authority : addressed;
-    fault_http_header_add(q->x, FAULT_HTTP_REQUEST, "Host", host_out);
+    fault_http_add_header(q->x, FAULT_HTTP_REQUEST, "Host", host_out);
     /* Cookies may come split (RFC 9113 8.2.3): one header for HTTP/1. */
     hp_buf cookie = {0};
     size_t off = 0;
@@ -1546,21 +1546,21 @@ static void strm_head(h2_strm *q)
         if (st->via && !via_done && strcmp(name, "via") == 0) {
             char v[1024];
             snprintf(v, sizeof v, "%s, 2 fault", value);
-            fault_http_header_add(q->x, FAULT_HTTP_REQUEST, name, v);
+            fault_http_add_header(q->x, FAULT_HTTP_REQUEST, name, v);
             via_done = true;
             continue;
         }
-        fault_http_header_add(q->x, FAULT_HTTP_REQUEST, name, value);
+        fault_http_add_header(q->x, FAULT_HTTP_REQUEST, name, value);
     }
     if (cookie.len) {
         hp_buf_add(&cookie, "", 1);
-        fault_http_header_add(q->x, FAULT_HTTP_REQUEST, "cookie", (const char *)cookie.p);
+        fault_http_add_header(q->x, FAULT_HTTP_REQUEST, "cookie", (const char *)cookie.p);
     }
     hp_buf_free(&cookie);
     if (find_hdr(q, "te") && hp_token_in(find_hdr(q, "te"), "trailers"))
-        fault_http_header_add(q->x, FAULT_HTTP_REQUEST, "te", "trailers");
+        fault_http_add_header(q->x, FAULT_HTTP_REQUEST, "te", "trailers");
     if (st->via && !via_done)
-        fault_http_header_add(q->x, FAULT_HTTP_REQUEST, "Via", "2 fault");
+        fault_http_add_header(q->x, FAULT_HTTP_REQUEST, "Via", "2 fault");
     publish(q, FAULT_EV_HTTP_REQUEST, 0);
     if (!q->targeted) {
         strm_dispatch(q);
@@ -1568,7 +1568,7 @@ static void strm_head(h2_strm *q)
     }
     /* A plugin wants request bodies whole: read it first (unless its
      * content-length says it is too large). */
-    size_t want = q->req_eof ? 0 : fault_http_body_wanted(q->x, FAULT_HTTP_REQUEST);
+    size_t want = q->req_eof ? 0 : fault_http_wanted_body(q->x, FAULT_HTTP_REQUEST);
     if (want && !(q->req_cl && q->req_clen > want)) {
         q->hold_req = true;
         q->hold_qmax = want;
@@ -1603,7 +1603,7 @@ static void resp_go(h2_strm *q)
         q->rbc = body_chain(q, FAULT_DIR_INGRESS, &rbc_ops);
     if (q->rbc) {
         /* Its length may change: DATA until END_STREAM, no length. */
-        fault_http_header_set(q->x, FAULT_HTTP_RESPONSE, "content-length", NULL);
+        fault_http_set_header(q->x, FAULT_HTTP_RESPONSE, "content-length", NULL);
         if (held) {
             q->rin_eof = q->rbc_eof = true;
             fault_chain *c = q->rbc;
@@ -1623,7 +1623,7 @@ static void resp_go(h2_strm *q)
         }
     } else if (held && !q->no_body) {
         char cl[24];
-        fault_http_header_set(q->x, FAULT_HTTP_RESPONSE, "content-length",
+        fault_http_set_header(q->x, FAULT_HTTP_RESPONSE, "content-length",
                               itoa3(cl, sizeof cl, hl));
         q->respbody.len = q->respbody.off = 0;
         if (fifo_add(&q->respbody, held, hl) < 0) {
@@ -1676,7 +1676,7 @@ static void strm_resp_head(h2_strm *q)
     }
     /* A plugin wants response bodies whole: read it first (unless its
      * content-length says it is too large). */
-    size_t want = q->no_body ? 0 : fault_http_body_wanted(q->x, FAULT_HTTP_RESPONSE);
+    size_t want = q->no_body ? 0 : fault_http_wanted_body(q->x, FAULT_HTTP_RESPONSE);
     if (want) {
         const char *v = fault_http_header(q->x, FAULT_HTTP_RESPONSE, "content-length");
         char *end = NULL;
@@ -1805,7 +1805,7 @@ static void h1_head(h2_strm *q)
     for (size_t i = 0; i < hd->n; i++) {
         const char *name = hp_head_name(hd, i);
         if (!hp_hop_by_hop(hd, name))
-            fault_http_header_add(q->x, FAULT_HTTP_RESPONSE, name, hp_head_value(hd, i));
+            fault_http_add_header(q->x, FAULT_HTTP_RESPONSE, name, hp_head_value(hd, i));
     }
     strm_resp_head(q);
 }
@@ -2370,7 +2370,7 @@ static int u_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
             size_t off = 0;
             const char *name, *value;
             while (pairs_next(&q->rhdrs, &off, &name, &value))
-                fault_http_header_add(q->x, FAULT_HTTP_RESPONSE, name, value);
+                fault_http_add_header(q->x, FAULT_HTTP_RESPONSE, name, value);
             hp_buf_free(&q->rhdrs);
             q->resp_byte = true;
             strm_resp_head(q);
@@ -2718,7 +2718,7 @@ static void h2up_submit(h2_strm *q, h2_up *u)
      * holds (a held body's own length is sent instead). */
     size_t held_len = 0;
     bool held = fault_http_body(q->x, FAULT_HTTP_REQUEST, &held_len) != NULL;
-    bool drop_cl = held || fault_http_body_watched(q->x, FAULT_DIR_EGRESS);
+    bool drop_cl = held || fault_http_is_body_watched(q->x, FAULT_DIR_EGRESS);
     size_t n = fault_http_header_count(q->x, FAULT_HTTP_REQUEST);
     for (size_t i = 0; i < n; i++) {
         const char *name, *value;
@@ -2730,7 +2730,7 @@ static void h2up_submit(h2_strm *q, h2_up *u)
         nvb_add(bp, name, value);
     }
     char clen[24];
-    if (held && !fault_http_body_watched(q->x, FAULT_DIR_EGRESS)) {
+    if (held && !fault_http_is_body_watched(q->x, FAULT_DIR_EGRESS)) {
         snprintf(clen, sizeof clen, "%zu", held_len);
         nvb_add(bp, "content-length", clen);
     }
@@ -3477,7 +3477,7 @@ int hp_h2b_adopt(hp_h2 *h, const char *key, hp_up *up, bool targeted)
     free(up);
     if (h->dead) {
         fault_conn_close(c);
-        return -ECANCELED;
+        return FAULT_ECANCELED;
     }
     br_enter(h);
     int rc = 0;

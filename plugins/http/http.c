@@ -155,7 +155,7 @@ static int configure_tls(fault_plugin *self, hp_state *st)
     if (cert != key) {
         fault_plugin_error(self, "%s needs %s too", cert ? "--http-tls-cert" : "--http-tls-key",
                            cert ? "--http-tls-key" : "--http-tls-cert");
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     if (cert) {
         fault_tls_server_opts o;
@@ -165,7 +165,7 @@ static int configure_tls(fault_plugin *self, hp_state *st)
         o.alpn = HP_ALPN;
         if (fault_tls_server_load(&o, &st->tls_srv, err, sizeof err) != 0) {
             fault_plugin_error(self, "--http-tls-cert/--http-tls-key: %s", err);
-            return -EINVAL;
+            return FAULT_EINVAL;
         }
     }
     bool ca = st->intercept_ca && st->intercept_ca[0];
@@ -174,7 +174,7 @@ static int configure_tls(fault_plugin *self, hp_state *st)
         if (ca || ca_key) {
             fault_plugin_error(self, "%s only matters with --http-intercept",
                                ca ? "--http-intercept-ca" : "--http-intercept-ca-key");
-            return -EINVAL;
+            return FAULT_EINVAL;
         }
         return 0;
     }
@@ -199,7 +199,7 @@ static int configure_tls(fault_plugin *self, hp_state *st)
         fault_plugin_error(self, "--http-intercept: %s%s", err,
                            ca ? "" : " (run 'fault ca generate' first, or give "
                                      "--http-intercept-ca and --http-intercept-ca-key)");
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     return 0;
 }
@@ -216,18 +216,18 @@ static int configure(fault_plugin *self, void *state)
                                "--proxy-address: '%s' is not ADDR:PORT (e.g. 127.0.0.1:3180 or "
                                "[::1]:3180)",
                                st->proxy_address ? st->proxy_address : "");
-            return -EINVAL;
+            return FAULT_EINVAL;
         }
     }
     if (st->upstreams.n) {
         st->match = calloc(st->upstreams.n, sizeof *st->match);
         if (!st->match)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
         for (size_t i = 0; i < st->upstreams.n; i++) {
             const char *why;
             if (hp_parse_match(st->upstreams.v[i], &st->match[i], &why) < 0) {
                 fault_plugin_error(self, "--upstream: '%s': %s", st->upstreams.v[i], why);
-                return -EINVAL;
+                return FAULT_EINVAL;
             }
             if (st->match[i].any)
                 st->match_all = true;
@@ -246,7 +246,7 @@ static int configure(fault_plugin *self, void *state)
         } else if (strstr(t, "://")) {
             fault_plugin_error(self, "--http-upstream-override: '%s': scheme must be http or https",
                                st->override);
-            return -EINVAL;
+            return FAULT_EINVAL;
         }
         size_t len = strlen(t);
         if (len && t[len - 1] == '/')
@@ -255,7 +255,7 @@ static int configure(fault_plugin *self, void *state)
             fault_plugin_error(self,
                                "--http-upstream-override: '%s' is not [SCHEME://]HOST[:PORT]",
                                st->override);
-            return -EINVAL;
+            return FAULT_EINVAL;
         }
         if (!st->ov_port)
             st->ov_port = st->ov_tls ? 443 : 80;
@@ -271,12 +271,12 @@ static int add_mapping(void *state, const fault_mapping *m, char *err, size_t er
         if (st->maps[i].lport == m->listen_port && strcmp(st->maps[i].lhost, m->listen_host) == 0) {
             snprintf(err, errlen, "port %u is already mapped by '%s'", m->listen_port,
                      st->maps[i].text);
-            return -EINVAL;
+            return FAULT_EINVAL;
         }
     }
     hp_front *nm = realloc(st->maps, (st->nmaps + 1) * sizeof *nm);
     if (!nm)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     st->maps = nm;
     hp_front *fr = &st->maps[st->nmaps++];
     memset(fr, 0, sizeof *fr);

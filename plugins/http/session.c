@@ -143,7 +143,7 @@ typedef struct hp_ex {
     bool resp_done;   /* the whole response went to the client path */
     bool eof_pending; /* upstream EOF while the response hook ran */
     bool splicing;    /* the body goes upstream -> client in the kernel */
-    /* Whole bodies for the hooks (fault_http_body_wanted): the body is
+    /* Whole bodies for the hooks (fault_http_wanted_body): the body is
      * read into s->qhold / s->rhold before the hooks of its message run;
      * held_* once the exchange has it (it goes on with a Content-Length);
      * spill_* when it outgrew hold_max (what was read goes on first). */
@@ -765,7 +765,7 @@ static void run_request_hooks(hp_sess *s)
 static bool hold_request_body(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
-    size_t want = ex->req_body ? fault_http_body_wanted(ex->x, FAULT_HTTP_REQUEST) : 0;
+    size_t want = ex->req_body ? fault_http_wanted_body(ex->x, FAULT_HTTP_REQUEST) : 0;
     if (!want || (ex->req_cl && ex->req_clen > want))
         return false;
     ex->hold_req = true;
@@ -774,7 +774,7 @@ static bool hold_request_body(hp_sess *s)
     if (ex->expect) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         out_write(s, ex->targeted, (const uint8_t *)cont, sizeof cont - 1);
-        fault_http_header_set(ex->x, FAULT_HTTP_REQUEST, "Expect", NULL);
+        fault_http_set_header(ex->x, FAULT_HTTP_REQUEST, "Expect", NULL);
         ex->expect = false;
     }
     s->rq = RQ_BODY;
@@ -919,7 +919,7 @@ static void on_request_head(hp_sess *s)
      * 9112 3.2.2), the upstream's for mappings, the client's otherwise. */
     const char *host_out = fr->reverse && !fr->keep_host ? fr->authority : addressed;
     if (!ex->connect && host_out[0])
-        fault_http_header_add(ex->x, FAULT_HTTP_REQUEST, "Host", host_out);
+        fault_http_add_header(ex->x, FAULT_HTTP_REQUEST, "Host", host_out);
     bool via_done = false;
     for (size_t i = 0; i < h->n; i++) {
         const char *name = hp_head_name(h, i);
@@ -929,16 +929,16 @@ static void on_request_head(hp_sess *s)
         if (st->via && !via_done && hp_name_is(name, "via", 3)) {
             char v[1024];
             snprintf(v, sizeof v, "%s, %d.%d fault", value, ex->major, ex->minor);
-            fault_http_header_add(ex->x, FAULT_HTTP_REQUEST, name, v);
+            fault_http_add_header(ex->x, FAULT_HTTP_REQUEST, name, v);
             via_done = true;
             continue;
         }
-        fault_http_header_add(ex->x, FAULT_HTTP_REQUEST, name, value);
+        fault_http_add_header(ex->x, FAULT_HTTP_REQUEST, name, value);
     }
     if (st->via && !via_done) {
         char v[32];
         snprintf(v, sizeof v, "%d.%d fault", ex->major, ex->minor);
-        fault_http_header_add(ex->x, FAULT_HTTP_REQUEST, "Via", v);
+        fault_http_add_header(ex->x, FAULT_HTTP_REQUEST, "Via", v);
     }
     publish_request(s);
     if (ex->connect) {
@@ -965,7 +965,7 @@ static void on_request_complete(hp_sess *s)
         /* The whole body is in: now the hooks. */
         ex->hold_req = false;
         ex->held_req = true;
-        int rc = fault_http_put_body(ex->x, FAULT_HTTP_REQUEST, s->qhold.p, s->qhold.len);
+        int rc = fault_http_load_body(ex->x, FAULT_HTTP_REQUEST, s->qhold.p, s->qhold.len);
         s->qhold.len = 0;
         if (rc < 0) {
             sess_teardown(s, true, rc);
@@ -1255,7 +1255,7 @@ static void body_chains_free(hp_ex *ex)
 static fault_chain *body_chain(hp_sess *s, fault_direction dir, const fault_chain_ops *ops)
 {
     hp_ex *ex = &s->ex;
-    if (!ex->targeted || !ex->x || !fault_http_body_watched(ex->x, dir))
+    if (!ex->targeted || !ex->x || !fault_http_is_body_watched(ex->x, dir))
         return NULL;
     fault_chain *c = fault_http_body_chain_new(ex->x, dir, ops, s);
     if (c && fault_chain_stages(c) == 0) {
@@ -1924,14 +1924,14 @@ static void on_response_head(hp_sess *s)
     for (size_t i = 0; i < h->n; i++) {
         const char *name = hp_head_name(h, i);
         if (!hp_hop_by_hop(h, name))
-            fault_http_header_add(ex->x, FAULT_HTTP_RESPONSE, name, hp_head_value(h, i));
+            fault_http_add_header(ex->x, FAULT_HTTP_RESPONSE, name, hp_head_value(h, i));
     }
     if (!ex->targeted) {
         send_response_head(s);
         ex->rs = RS_BODY;
         return;
     }
-    size_t want = ex->no_body ? 0 : fault_http_body_wanted(ex->x, FAULT_HTTP_RESPONSE);
+    size_t want = ex->no_body ? 0 : fault_http_wanted_body(ex->x, FAULT_HTTP_RESPONSE);
     if (want && (!ex->resp_cl || ex->resp_clen <= want)) {
         /* Read the body whole first: the hooks asked for it. */
         ex->hold_resp = true;
@@ -1960,7 +1960,7 @@ static void on_response_complete(hp_sess *s)
         /* The whole body is in: now the hooks. */
         ex->hold_resp = false;
         ex->held_resp = true;
-        int rc = fault_http_put_body(ex->x, FAULT_HTTP_RESPONSE, s->rhold.p, s->rhold.len);
+        int rc = fault_http_load_body(ex->x, FAULT_HTTP_RESPONSE, s->rhold.p, s->rhold.len);
         s->rhold.len = 0;
         if (rc < 0) {
             sess_teardown(s, true, rc);

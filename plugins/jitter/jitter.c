@@ -130,7 +130,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     jitter_state *st = state;
     conn_state *c = calloc(1, sizeof *c);
     if (!c)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     uint64_t seed = fault_rng_u64(fault_plugin_rng(st->self));
     for (unsigned i = 0; i < 4; i++)
         fault_rng_seed(&c->pt[i].rng, seed + i);

@@ -88,7 +88,7 @@ static int require(fault_plugin *self, const char *flag, const char *dist)
     if (fault_option_is_set(self, flag))
         return 0;
     fault_plugin_error(self, "--%s is required with --latency-distribution %s", flag, dist);
-    return -EINVAL;
+    return FAULT_EINVAL;
 }
 
 static int configure(fault_plugin *self, void *state)
@@ -126,7 +126,7 @@ static int configure(fault_plugin *self, void *state)
     char err[256];
     if (fault_distribution_check(d, err, sizeof err) != 0) {
         fault_plugin_error(self, "%s", err);
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     return 0;
 }
@@ -139,7 +139,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     if (!st->per_rw) {
         conn_state *c = calloc(1, sizeof *c);
         if (!c)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
         *cs = c;
     }
     return 0;

@@ -79,7 +79,7 @@ static int configure(fault_plugin *self, void *state)
     st->self = self;
     if (!fault_option_is_set(self, "limit-data-bytes")) {
         fault_plugin_error(self, "--limit-data-bytes is required with --with-limit-data");
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     return 0;
 }
@@ -104,7 +104,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
               ((d & FAULT_DIR_INGRESS) ? FAULT_POINT_CLIENT_INGRESS : 0);
     conn_state *cs = calloc(1, sizeof *cs);
     if (!cs)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     cs->st = st;
     cs->s = s;
     *cs_out = cs;

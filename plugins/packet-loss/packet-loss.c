@@ -182,7 +182,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     loss_state *st = state;
     conn_state *c = calloc(1, sizeof *c);
     if (!c)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     c->st = st;
     c->s = s;
     uint64_t seed = fault_rng_u64(fault_plugin_rng(st->self));

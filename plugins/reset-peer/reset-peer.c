@@ -144,7 +144,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
                   ((d & FAULT_DIR_INGRESS) ? FAULT_POINT_SERVER_INGRESS : 0);
         uint64_t *opened = malloc(sizeof *opened);
         if (!opened)
-            return -ENOMEM;
+            return FAULT_ENOMEM;
         *opened = now;
         *cs_out = opened;
         return 0;
@@ -154,7 +154,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
     *points = 0;
     conn_state *cs = calloc(1, sizeof *cs);
     if (!cs)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     cs->st = st;
     cs->s = s;
     cs->opened_us = now;

@@ -94,7 +94,7 @@ static int configure(fault_plugin *self, void *state)
                            "--slicer-size-variation (%lld) must be smaller than "
                            "--slicer-average-size (%lld)",
                            (long long)st->variation, (long long)st->average);
-        return -EINVAL;
+        return FAULT_EINVAL;
     }
     return 0;
 }
@@ -110,7 +110,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
               ((d & FAULT_DIR_INGRESS) ? FAULT_POINT_CLIENT_INGRESS : 0);
     conn_state *cs = calloc(1, sizeof *cs);
     if (!cs)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     *cs_out = cs;
     return 0;
 }

@@ -45,12 +45,12 @@ static int add_mapping(void *state, const fault_mapping *m, char *err, size_t er
             strcmp(st->maps[i].m.listen_host, m->listen_host) == 0) {
             snprintf(err, errlen, "port %u is already mapped by '%s'", m->listen_port,
                      st->maps[i].m.text);
-            return -EINVAL;
+            return FAULT_EINVAL;
         }
     }
     mapping *nm = realloc(st->maps, (st->nmaps + 1) * sizeof *nm);
     if (!nm)
-        return -ENOMEM;
+        return FAULT_ENOMEM;
     st->maps = nm;
     mapping *mp = &st->maps[st->nmaps++];
     memset(mp, 0, sizeof *mp);

@@ -73,7 +73,7 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
         char v[16];
         snprintf(v, sizeof v, "%u", n);
         fault_http_set_body(x, FAULT_HTTP_REQUEST, copy, len);
-        fault_http_header_set(x, FAULT_HTTP_REQUEST, "X-Redacted", v);
+        fault_http_set_header(x, FAULT_HTTP_REQUEST, "X-Redacted", v);
     }
     free(copy);
     return FAULT_HTTP_CONTINUE;

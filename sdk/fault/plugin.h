@@ -73,7 +73,17 @@
  *        detach() follows the plugin's minor (see above).
  *        FAULT_DESCRIPTOR_SIZE_1_0 is the size 1.0 had, not the current
  *        size. fault_platform_ops and FAULT_KIND_AGENT marked reserved.
- *        The threading contract written down (above).
+ *        The threading contract written down (above). The HTTP API split
+ *        by audience: <fault/http.h> for fault plugins (hooks, reading and
+ *        changing messages, bodies), <fault/http_handler.h> for protocol
+ *        handlers (exchanges, running hooks, handing bodies over), with
+ *        one naming rule (verb_noun for actions, nouns for accessors,
+ *        is_ for questions), return codes and string lifetimes written for
+ *        every function: fault_http_set_header(), fault_http_add_header(),
+ *        fault_http_wanted_body(), fault_http_load_body(),
+ *        fault_http_is_body_watched() replace header_set, header_add,
+ *        body_wanted, put_body and body_watched (still exported,
+ *        deprecated).
  *   1.2  <fault/http.h>: on_body is called for bodies a plugin watches
  *        (fault_http_watch_body(); fault_http_body_watched() and
  *        fault_http_body_chain_new() for handlers, with
@@ -110,6 +120,7 @@
 #include <fault/common.h>
 #include <fault/event.h>
 #include <fault/http.h>
+#include <fault/http_handler.h>
 #include <fault/log.h>
 #include <fault/net.h>
 #include <fault/option.h>

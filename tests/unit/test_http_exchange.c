@@ -24,9 +24,9 @@ static void test_headers(void)
 {
     fault_http_exchange *x = new_x();
     CHECK(x != NULL);
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "Host", "example.test"), 0);
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "Accept", "a/b"), 0);
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "accept", "c/d"), 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_REQUEST, "Host", "example.test"), 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_REQUEST, "Accept", "a/b"), 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_REQUEST, "accept", "c/d"), 0);
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), 3);
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_RESPONSE), 0);
     CHECK_STR(fault_http_header(x, FAULT_HTTP_REQUEST, "ACCEPT"), "a/b");
@@ -36,12 +36,12 @@ static void test_headers(void)
     CHECK_STR(v, "c/d");
     CHECK_EQ_INT(fault_http_header_at(x, FAULT_HTTP_REQUEST, 3, &n, &v), -ERANGE);
     /* set replaces every value of the name, keeping the others in order */
-    CHECK_EQ_INT(fault_http_header_set(x, FAULT_HTTP_REQUEST, "Accept", "e/f"), 0);
+    CHECK_EQ_INT(fault_http_set_header(x, FAULT_HTTP_REQUEST, "Accept", "e/f"), 0);
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), 2);
     CHECK_EQ_INT(fault_http_header_at(x, FAULT_HTTP_REQUEST, 0, &n, &v), 0);
     CHECK_STR(n, "Host");
     CHECK_STR(fault_http_header(x, FAULT_HTTP_REQUEST, "accept"), "e/f");
-    CHECK_EQ_INT(fault_http_header_set(x, FAULT_HTTP_REQUEST, "accept", NULL), 0);
+    CHECK_EQ_INT(fault_http_set_header(x, FAULT_HTTP_REQUEST, "accept", NULL), 0);
     CHECK(fault_http_header(x, FAULT_HTTP_REQUEST, "accept") == NULL);
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), 1);
     /* many headers: storage grows without losing earlier ones */
@@ -49,7 +49,7 @@ static void test_headers(void)
     for (int i = 0; i < 200; i++) {
         snprintf(name, sizeof name, "X-H%d", i);
         snprintf(value, sizeof value, "v%d", i);
-        fault_http_header_add(x, FAULT_HTTP_RESPONSE, name, value);
+        fault_http_add_header(x, FAULT_HTTP_RESPONSE, name, value);
     }
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_RESPONSE), 200);
     CHECK_STR(fault_http_header(x, FAULT_HTTP_RESPONSE, "x-h0"), "v0");
@@ -94,7 +94,7 @@ static void test_bodies(void)
     CHECK_EQ_INT(len, 0);
     /* a plugin cannot set a body that was not held */
     CHECK_EQ_INT(fault_http_set_body(x, FAULT_HTTP_REQUEST, "x", 1), -EPERM);
-    CHECK_EQ_INT(fault_http_put_body(x, FAULT_HTTP_REQUEST, "hello", 5), 0);
+    CHECK_EQ_INT(fault_http_load_body(x, FAULT_HTTP_REQUEST, "hello", 5), 0);
     const uint8_t *b = fault_http_body(x, FAULT_HTTP_REQUEST, &len);
     CHECK(b != NULL && len == 5 && memcmp(b, "hello", 5) == 0);
     CHECK_EQ_INT(fault_http_set_body(x, FAULT_HTTP_REQUEST, "bonjour!", 8), 0);
@@ -108,7 +108,7 @@ static void test_bodies(void)
     CHECK(fault_http_body(x, FAULT_HTTP_RESPONSE, &len) == NULL);
     CHECK_EQ_INT(fault_http_set_body(x, FAULT_HTTP_RESPONSE, "r", 1), -EPERM);
     /* nobody asked for bodies: nothing wanted */
-    CHECK_EQ_INT(fault_http_body_wanted(x, FAULT_HTTP_REQUEST), 0);
+    CHECK_EQ_INT(fault_http_wanted_body(x, FAULT_HTTP_REQUEST), 0);
     fault_http_exchange_free(x);
 }
 
@@ -118,11 +118,11 @@ static void test_watch(void)
     fault_plugin p;
     memset(&p, 0, sizeof p);
     p.index = 5;
-    CHECK(!fault_http_body_watched(x, FAULT_DIR_EGRESS));
-    CHECK(!fault_http_body_watched(x, FAULT_DIR_INGRESS));
+    CHECK(!fault_http_is_body_watched(x, FAULT_DIR_EGRESS));
+    CHECK(!fault_http_is_body_watched(x, FAULT_DIR_INGRESS));
     CHECK_EQ_INT(fault_http_watch_body(&p, x, FAULT_DIR_INGRESS), 0);
-    CHECK(!fault_http_body_watched(x, FAULT_DIR_EGRESS));
-    CHECK(fault_http_body_watched(x, FAULT_DIR_INGRESS));
+    CHECK(!fault_http_is_body_watched(x, FAULT_DIR_EGRESS));
+    CHECK(fault_http_is_body_watched(x, FAULT_DIR_INGRESS));
     CHECK_EQ_INT(fault_http_watch_body(&p, x, FAULT_DIR_BOTH), -EINVAL);
     CHECK_EQ_INT(fault_http_watch_body(NULL, x, FAULT_DIR_EGRESS), -EINVAL);
     /* a body chain needs the exchange's stream */
@@ -134,7 +134,7 @@ static void test_watch(void)
 static void test_respond(void)
 {
     fault_http_exchange *x = new_x();
-    fault_http_header_add(x, FAULT_HTTP_RESPONSE, "X-Old", "1");
+    fault_http_add_header(x, FAULT_HTTP_RESPONSE, "X-Old", "1");
     static const char *const hv[] = {"Content-Type", "text/plain", "X-New", "2", NULL};
     CHECK_EQ_INT(fault_http_respond(x, 99, hv, "no", 2), -EINVAL);
     CHECK_EQ_INT(fault_http_respond(x, 503, hv, "busy", 4), 0);
@@ -165,19 +165,77 @@ static void test_schedule_windows(void)
     }
     free(w);
     /* percentages need a run length */
-    CHECK_EQ_INT(fault_schedule_windows("start:10%", 0, &w, &n, err, sizeof err), -1);
+    CHECK_EQ_INT(fault_schedule_windows("start:10%", 0, &w, &n, err, sizeof err), FAULT_ESYNTAX);
     CHECK(w == NULL && n == 0);
-    CHECK_EQ_INT(fault_check_schedule("start:oops", err, sizeof err), -1);
+    CHECK_EQ_INT(fault_check_schedule("start:oops", err, sizeof err), FAULT_ESYNTAX);
     CHECK(err[0] != '\0');
     uint64_t us;
     CHECK_EQ_INT(fault_parse_duration("1m30s", &us, err, sizeof err), 0);
     CHECK_EQ_U64(us, 90000000);
     CHECK_EQ_INT(fault_check_mapping("9000=psql://db", err, sizeof err), 0);
-    CHECK_EQ_INT(fault_check_mapping("9000=", err, sizeof err), -1);
+    CHECK_EQ_INT(fault_check_mapping("9000=", err, sizeof err), FAULT_ESYNTAX);
+}
+
+/* The 1.1-1.2 names still work (plugins built against them call them). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void test_old_names(void)
+{
+    fault_http_exchange *x = new_x();
+    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "A", "1"), 0);
+    CHECK_EQ_INT(fault_http_header_set(x, FAULT_HTTP_REQUEST, "a", "2"), 0);
+    CHECK_STR(fault_http_header(x, FAULT_HTTP_REQUEST, "A"), "2");
+    CHECK_EQ_INT(fault_http_body_wanted(x, FAULT_HTTP_REQUEST), 0);
+    CHECK_EQ_INT(fault_http_put_body(x, FAULT_HTTP_REQUEST, "xy", 2), 0);
+    size_t len = 0;
+    CHECK(fault_http_body(x, FAULT_HTTP_REQUEST, &len) != NULL);
+    CHECK_EQ_INT(len, 2);
+    CHECK(!fault_http_body_watched(x, FAULT_DIR_EGRESS));
+    fault_http_exchange_free(x);
+}
+#pragma GCC diagnostic pop
+
+/* One error convention: every code has its own text, and what libuv and
+ * the resolver report is translated before it reaches a plugin. */
+static void test_errors(void)
+{
+    const int codes[] = {FAULT_EOF,         FAULT_EPERM,        FAULT_ENOENT,       FAULT_EIO,
+                         FAULT_EAGAIN,      FAULT_ENOMEM,       FAULT_EACCES,       FAULT_EBUSY,
+                         FAULT_EEXIST,      FAULT_EINVAL,       FAULT_EMFILE,       FAULT_EPIPE,
+                         FAULT_ERANGE,      FAULT_EPROTO,       FAULT_EMSGSIZE,     FAULT_ENOTSUP,
+                         FAULT_EADDRINUSE,  FAULT_EADDRNOTAVAIL, FAULT_ENETUNREACH, FAULT_ECONNABORTED,
+                         FAULT_ECONNRESET,  FAULT_ENOTCONN,     FAULT_ETIMEDOUT,    FAULT_ECONNREFUSED,
+                         FAULT_EHOSTUNREACH, FAULT_ECANCELED,   FAULT_EUNKNOWN,     FAULT_EABI,
+                         FAULT_ESYNTAX,     FAULT_ETLS,         FAULT_ERESOLVE};
+    const size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        const char *t = fault_strerror(codes[i]);
+        CHECK(t != NULL);
+        if (codes[i] != FAULT_EUNKNOWN)
+            CHECK(strcmp(t, "unknown error") != 0);
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(t, fault_strerror(codes[j])) != 0);
+        CHECK_EQ_INT(fault__err(codes[i]), codes[i]);
+    }
+    CHECK_STR(fault_strerror(FAULT_EOF), "end of stream");
+    CHECK_STR(fault_strerror(-99999), "unknown error");
+    CHECK_EQ_INT(fault__err(UV_EOF), FAULT_EOF);
+    CHECK_EQ_INT(fault__err(UV_EAI_NONAME), FAULT_ERESOLVE);
+    CHECK_EQ_INT(fault__err(UV_ECONNREFUSED), FAULT_ECONNREFUSED);
+    CHECK_EQ_INT(fault__err(UV_ENOBUFS), FAULT_ENOMEM);
+    CHECK_EQ_INT(fault__err(UV_ESHUTDOWN), FAULT_EIO);
+    CHECK_EQ_INT(fault__err(-EOPNOTSUPP), FAULT_ENOTSUP);
+    CHECK_EQ_INT(fault__err(5), 5);
+    char err[64];
+    uint64_t us;
+    CHECK_EQ_INT(fault_parse_duration(NULL, &us, err, sizeof err), FAULT_EINVAL);
+    CHECK_EQ_INT(fault_parse_duration("12 parsecs", &us, err, sizeof err), FAULT_ESYNTAX);
 }
 
 int main(void)
 {
+    test_old_names();
+    test_errors();
     test_headers();
     test_request_changes();
     test_bodies();

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <fault/http.h>
+#include <fault/http_handler.h>
 
 #include "check.h"
 
@@ -43,13 +43,13 @@ static void test_headers(void)
 {
     fault_http_exchange *x = fault_http_exchange_new(NULL, NULL, "GET", "http://h/", "h", "/");
     const char *name, *value;
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "Host", "h"), 0);
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "Accept", "a/b"), 0);
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "X-Twice", "1"), 0);
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "x-twice", "2"), 0);
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_REQUEST, "Empty", ""), 0);
-    CHECK(fault_http_header_add(x, FAULT_HTTP_REQUEST, NULL, "v") < 0);
-    CHECK(fault_http_header_add(x, FAULT_HTTP_REQUEST, "n", NULL) < 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_REQUEST, "Host", "h"), 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_REQUEST, "Accept", "a/b"), 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_REQUEST, "X-Twice", "1"), 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_REQUEST, "x-twice", "2"), 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_REQUEST, "Empty", ""), 0);
+    CHECK(fault_http_add_header(x, FAULT_HTTP_REQUEST, NULL, "v") < 0);
+    CHECK(fault_http_add_header(x, FAULT_HTTP_REQUEST, "n", NULL) < 0);
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), 5);
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_RESPONSE), 0);
     CHECK_STR(fault_http_header(x, FAULT_HTTP_REQUEST, "ACCEPT"), "a/b");
@@ -66,7 +66,7 @@ static void test_headers(void)
     const char *accept = fault_http_header(x, FAULT_HTTP_REQUEST, "accept");
 
     /* set replaces every value of the name, appended last, in order. */
-    CHECK_EQ_INT(fault_http_header_set(x, FAULT_HTTP_REQUEST, "X-TWICE", "3"), 0);
+    CHECK_EQ_INT(fault_http_set_header(x, FAULT_HTTP_REQUEST, "X-TWICE", "3"), 0);
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), 4);
     CHECK_EQ_INT(fault_http_header_at(x, FAULT_HTTP_REQUEST, 2, &name, &value), 0);
     CHECK_STR(name, "Empty");
@@ -74,11 +74,11 @@ static void test_headers(void)
     CHECK_STR(name, "X-TWICE");
     CHECK_STR(value, "3");
     /* set of a new name adds it; NULL removes it. */
-    CHECK_EQ_INT(fault_http_header_set(x, FAULT_HTTP_REQUEST, "New", "n"), 0);
+    CHECK_EQ_INT(fault_http_set_header(x, FAULT_HTTP_REQUEST, "New", "n"), 0);
     CHECK_STR(fault_http_header(x, FAULT_HTTP_REQUEST, "new"), "n");
-    CHECK_EQ_INT(fault_http_header_set(x, FAULT_HTTP_REQUEST, "new", NULL), 0);
+    CHECK_EQ_INT(fault_http_set_header(x, FAULT_HTTP_REQUEST, "new", NULL), 0);
     CHECK_STR(fault_http_header(x, FAULT_HTTP_REQUEST, "new"), NULL);
-    CHECK_EQ_INT(fault_http_header_set(x, FAULT_HTTP_REQUEST, "absent", NULL), 0);
+    CHECK_EQ_INT(fault_http_set_header(x, FAULT_HTTP_REQUEST, "absent", NULL), 0);
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), 4);
     CHECK_STR(accept, "a/b");
     fault_http_exchange_free(x);
@@ -99,7 +99,7 @@ static void test_growth(void)
         memset(value, 'a' + i % 26, len);
         value[len] = '\0';
         fault_http_msg m = i % 2 ? FAULT_HTTP_RESPONSE : FAULT_HTTP_REQUEST;
-        CHECK_EQ_INT(fault_http_header_add(x, m, name, value), 0);
+        CHECK_EQ_INT(fault_http_add_header(x, m, name, value), 0);
         fault_http_header_at(x, m, fault_http_header_count(x, m) - 1, &names[i], &values[i]);
     }
     CHECK_EQ_INT(fault_http_header_count(x, FAULT_HTTP_REQUEST), N / 2);
@@ -140,8 +140,8 @@ static void test_respond(void)
 
     CHECK_EQ_INT(fault_http_set_status(x, 200), 0);
     CHECK(fault_http_set_status(x, 99) < 0);
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_RESPONSE, "Server", "up"), 0);
-    CHECK_EQ_INT(fault_http_header_add(x, FAULT_HTTP_RESPONSE, "Date", "today"), 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_RESPONSE, "Server", "up"), 0);
+    CHECK_EQ_INT(fault_http_add_header(x, FAULT_HTTP_RESPONSE, "Date", "today"), 0);
     static const char *const hdrs[] = {"Content-Type", "text/plain", "Retry-After", "1", NULL};
     CHECK(fault_http_respond(x, 42, hdrs, "x", 1) < 0);
     CHECK_EQ_INT(fault_http_respond(x, 503, hdrs, "busy", 4), 0);

@@ -212,17 +212,17 @@ static fault_http_action on_response(void *state, fault_http_exchange *x)
         return FAULT_HTTP_CONTINUE;
     if (strcmp(v, "status") == 0) {
         fault_http_set_status(x, 297);
-        fault_http_header_set(x, FAULT_HTTP_RESPONSE, "X-Probed", "yes");
+        fault_http_set_header(x, FAULT_HTTP_RESPONSE, "X-Probed", "yes");
     } else if (strcmp(v, "resp-body") == 0) {
         size_t len;
         const uint8_t *b = fault_http_body(x, FAULT_HTTP_RESPONSE, &len);
         char n[32];
         if (!b) {
-            fault_http_header_set(x, FAULT_HTTP_RESPONSE, "X-Held-Len", "none");
+            fault_http_set_header(x, FAULT_HTTP_RESPONSE, "X-Held-Len", "none");
             return FAULT_HTTP_CONTINUE;
         }
         snprintf(n, sizeof n, "%zu", len);
-        fault_http_header_set(x, FAULT_HTTP_RESPONSE, "X-Held-Len", n);
+        fault_http_set_header(x, FAULT_HTTP_RESPONSE, "X-Held-Len", n);
         char *up = malloc(len + 1);
         if (up) {
             for (size_t i = 0; i < len; i++)
