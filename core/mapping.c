@@ -271,6 +271,8 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
                           char *err, size_t errlen)
 {
     const scheme_info *sch = NULL;
+    char other_scheme[33];
+    scheme_info other = {NULL, 0, false}; /* a scheme of another plugin */
     size_t i = begin;
     int rc;
 
@@ -304,11 +306,28 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
             }
         }
         if (!sch) {
+            /* A scheme fault does not know may belong to a third-party
+             * protocol plugin (ABI 1.3): any RFC 3986 scheme is accepted
+             * here, and the run refuses it if no plugin serves it. */
             size_t n = sep - begin;
-            return fail(err, errlen,
-                        "unknown scheme '%.*s%s' (expected http, https, psql, psqls or tls) "
-                        "at column %zu",
-                        (int)(n > 16 ? 16 : n), text + begin, n > 16 ? "..." : "", begin + 1);
+            bool ok = n > 0 && n <= 32 && ((text[begin] | 0x20) >= 'a' && (text[begin] | 0x20) <= 'z');
+            for (size_t j = begin; ok && j < sep; j++) {
+                char c = text[j];
+                ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '+' || c == '-' || c == '.';
+            }
+            if (!ok)
+                return fail(err, errlen,
+                            "invalid scheme '%.*s%s' (a letter, then letters, digits, '+', '-' "
+                            "or '.') at column %zu",
+                            (int)(n > 16 ? 16 : n), text + begin, n > 16 ? "..." : "", begin + 1);
+            for (size_t j = 0; j < n; j++) {
+                char c = text[begin + j];
+                other_scheme[j] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+            }
+            other_scheme[n] = '\0';
+            other.name = other_scheme;
+            sch = &other;
         }
         i = sep + 3;
         /* A single trailing slash is harmless ("https://example.com/");
@@ -338,8 +357,8 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
         return fail(err, errlen, "expected ':' and a port after the upstream host at column %zu",
                     end + 1);
     } else if (sch->default_port == 0) {
-        return fail(err, errlen, "scheme '%s' needs a port, e.g. %s://host:443, at column %zu",
-                    sch->name, sch->name, end + 1);
+        return fail(err, errlen, "scheme '%s' needs a port, e.g. %s://host:%s, at column %zu",
+                    sch->name, sch->name, sch == &other ? "PORT" : "443", end + 1);
     } else {
         m->port = sch->default_port;
     }

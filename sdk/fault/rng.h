@@ -54,7 +54,7 @@ typedef struct fault_distribution {
 FAULT_API double fault_distribution_sample(const fault_distribution *d, fault_rng *rng);
 
 /* Checks parameters (stddev >= 0, min <= max, shape > 0, ...). Returns 0, or
- * -EINVAL with a message naming the offending parameter in err. */
+ * FAULT_EINVAL with a message naming the offending parameter in err. */
 FAULT_API int fault_distribution_check(const fault_distribution *d, char *err, size_t errlen);
 
 FAULT_END_DECLS

@@ -132,7 +132,7 @@ FAULT_API void fault_stream_set_scheme(fault_stream *s, const char *scheme);
 /* Offer held chunks (and a held EOF) at every stage again. */
 FAULT_API void fault_stream_wake(fault_stream *s);
 /* Replace the chunk's bytes with a copy of data[0..len) (len may be 0 to
- * drop the chunk's bytes). Returns 0 or -ENOMEM. */
+ * drop the chunk's bytes). Returns 0, FAULT_EINVAL or FAULT_ENOMEM. */
 FAULT_API int fault_chunk_replace(fault_stream *s, fault_chunk *c, const void *data, size_t len);
 /* End the stream: gracefully (FIN after queued bytes) or with RST. */
 FAULT_API void fault_stream_close(fault_stream *s);

@@ -49,7 +49,8 @@ bad '^fault: --proxy: .abc.:' run --proxy abc
 bad '^fault: --proxy: .99999=127\.0\.0\.1:1.: .*port' run --proxy 99999=127.0.0.1:1
 bad '^fault: --proxy: .9000=.: .*upstream' run --proxy 9000=
 bad '^fault: --proxy: .9000=host.: .*port' run --proxy 9000=host
-bad "^fault: --proxy: .9000=ftp://h:1.: unknown scheme 'ftp'" run --proxy 9000=ftp://h:1
+bad "^fault: --proxy: .9000=ftp://h:1.: no protocol plugin serves scheme ftp" run --proxy 9000=ftp://h:1
+bad "^fault: --proxy: .9000=f_p://h:1.: invalid scheme 'f_p'" run --proxy 9000=f_p://h:1
 bad '^fault: --proxy: .=h:1.: .*listen port' run --proxy =h:1
 bad '^fault: --proxy: .*missing' run --proxy "[::1:$NOPORT=$UP"
 bad '^fault: --proxy: .*already mapped' run --proxy "127.0.0.1:$NOPORT=$UP" --proxy "127.0.0.1:$NOPORT=$UP"

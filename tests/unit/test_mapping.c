@@ -131,8 +131,11 @@ static void test_malformed(void)
     BAD("9090=localhost:99999999999999999999", "port must be 1..65535 at column 16");
     BAD("9090=localhost:80x", "unexpected 'x' in the upstream port at column 18");
     BAD("9090=localhost:-1", "unexpected '-' in the upstream port at column 16");
-    BAD("9090=ftp://example.com", "unknown scheme 'ftp'");
-    BAD("9090=ftp://example.com", "at column 6");
+    BAD("9090=ftp://example.com", "scheme 'ftp' needs a port");
+    BAD("9090=f_p://example.com:1", "invalid scheme 'f_p'");
+    BAD("9090=f_p://example.com:1", "at column 6");
+    /* A scheme of a third-party protocol plugin: any RFC 3986 scheme. */
+    OK("127.0.0.1:9090=Echo-2.x+y://h:7", "127.0.0.1", 9090, "echo-2.x+y", "h", 7, false);
     BAD("9090=tls://example.com", "needs a port");
     BAD("9090=tls://example.com", "at column 23");
     BAD("9090=https://", "expected an upstream host at column 14");
