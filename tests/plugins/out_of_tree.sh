@@ -39,6 +39,8 @@ make -C "$E2E_TMP/ex" PKG_CONFIG="$PKG_CONFIG" >"$E2E_TMP/ex-build.log" 2>&1 ||
 	fail "example plugin did not build: $(cat "$E2E_TMP/ex-build.log")"
 [ -f "$E2E_TMP/ex/upcase.so" ] || fail "upcase.so missing"
 [ -f "$E2E_TMP/ex/redact.so" ] || fail "redact.so missing"
+[ -f "$E2E_TMP/ex/hold.so" ] || fail "hold.so missing"
+[ -f "$E2E_TMP/ex/banner.so" ] || fail "banner.so missing"
 
 # The installed fault, with only its own plugin directory and the example's.
 unset FAULT_PLUGIN_PATH FAULT_NO_DEFAULT_PLUGINS
@@ -89,6 +91,35 @@ PY
 wait_for_line "$FAULT_OUT" 'upcase side=client direction=egress bytes_changed=16' "$FAULT_PID"
 stop_pid "$FAULT_PID"
 note "upcase: uppercased on the way upstream"
+
+# banner (a protocol handler with a scheme of its own) with hold (a fault
+# with a timer): the banner line is the handler's own bytes, entering the
+# relay like the upstream's, so hold delays it; then the echo works. The
+# hold is a lower bound only: its timer cannot fire before 300 ms.
+grep -Eq "^banner +protocol +1\.0\.0 +1\.$minor +loaded" "$E2E_TMP/plugins.out" || fail "banner not loaded"
+grep -Eq "^hold +fault +1\.0\.0 +1\.$minor +loaded" "$E2E_TMP/plugins.out" || fail "hold not loaded"
+port=$(free_port)
+start_fault --plugin-dir "$E2E_TMP/ex" run --proxy "127.0.0.1:$port=banner://127.0.0.1:$echo_port" \
+	--with-hold --hold-ms 300 --tail
+got=$(python3 - "$port" <<'PY'
+import socket, sys, time
+t0 = time.monotonic()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+f = s.makefile("rb")
+banner = f.readline()
+held = time.monotonic() - t0
+s.sendall(b"ping\n")
+echo = f.readline()
+print("%s|%s|%d" % (banner.decode().strip(), echo.decode().strip(), int(held * 1000)))
+PY
+) || fail "client through the banner mapping failed"
+IFS='|' read -r banner echo held <<<"$got"
+[ "$banner" = "banner: via fault" ] || fail "banner: client got '$banner' first"
+[ "$echo" = "ping" ] || fail "banner: the echo through the relay gave '$echo'"
+[ "$held" -ge 300 ] || fail "hold: the banner arrived after $held ms, before the 300 ms hold"
+wait_for_line "$FAULT_OUT" 'hold side=server direction=ingress hold_ms=300' "$FAULT_PID"
+stop_pid "$FAULT_PID"
+note "banner + hold: greeting held ${held} ms (>= 300), then relayed"
 
 # redact: HTTP hooks and whole request bodies, through the installed
 # fault's forward proxy.
