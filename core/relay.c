@@ -32,6 +32,13 @@
 #define HIGH_WATER_FAST (1024 * 1024)
 #define LOW_WATER (64 * 1024)
 #define MIN_READ (64 * 1024)
+/* Splice only where it pays (as HAProxy's splice-auto): a connection with
+ * no fault starts on the ordinary relay, whose read and send cost less
+ * than two splices through a pipe for the small messages most connections
+ * carry, and moves to splice(2) for good once one read brings this much:
+ * a transfer that large goes on long enough to gain from zero copy. Pipes
+ * are made only for the connections that move. */
+#define SPLICE_AUTO (64 * 1024)
 
 typedef struct rpipe {
     struct fault__relay *r;
@@ -49,6 +56,7 @@ typedef struct fault__relay {
     fault_stream *s;
     rpipe eg, in;
     fault__splice *splice; /* zero-copy mode: the sockets are its */
+    bool splice_wanted;    /* a large read came: splice once drained */
 } fault__relay;
 
 static fault_stream *live;
@@ -70,9 +78,10 @@ uint64_t fault_stream_bytes(const fault_stream *s, fault_direction dir)
 {
     if (!s->relay)
         return 0;
+    uint64_t before = dir == FAULT_DIR_EGRESS ? s->relay->eg.total : s->relay->in.total;
     if (s->relay->splice)
-        return fault__splice_total(s->relay->splice, dir);
-    return dir == FAULT_DIR_EGRESS ? s->relay->eg.total : s->relay->in.total;
+        return before + fault__splice_total(s->relay->splice, dir);
+    return before;
 }
 
 static void relay_end(fault_stream *s, bool reset, int error);
@@ -275,6 +284,8 @@ static void check_done(fault_stream *s)
     relay_end(s, false, 0);
 }
 
+static void try_splice(fault__relay *r);
+
 static void on_drain(fault_conn *c, void *ud)
 {
     rpipe *pp = ud;
@@ -283,6 +294,8 @@ static void on_drain(fault_conn *c, void *ud)
         return;
     check_flow(pp);
     check_done(pp->r->s);
+    if (!pp->r->s->ending && pp->r->splice_wanted)
+        try_splice(pp->r);
 }
 
 /* ---- the relay: output ---- */
@@ -376,11 +389,16 @@ static void on_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
             publish_bytes(pp, done);
         if (done < len && fault__chain_push(pp->chain, data + done, len - done) < 0)
             relay_end(s, true, -ENOMEM);
+        if (len >= SPLICE_AUTO && !s->ending && pp->r->in.fast && pp->r->eg.fast &&
+            fault__splice_enabled())
+            pp->r->splice_wanted = true;
     } else if (fault__chain_push(pp->chain, data, len) < 0) {
         relay_end(s, true, -ENOMEM);
     }
     if (!s->ending)
         check_flow(pp);
+    if (!s->ending && pp->r->splice_wanted)
+        try_splice(pp->r);
     stream_unref(s);
 }
 
@@ -403,6 +421,29 @@ static int pipe_init(fault__relay *r, rpipe *pp, fault_direction dir, fault_conn
     return 0;
 }
 
+static void splice_done(fault_stream *s, bool reset, int error, uint64_t eg, uint64_t in);
+
+/* Hands both sockets to the splice engine once nothing is left to write
+ * and both directions are still open; until then, on_drain asks again. */
+static void try_splice(fault__relay *r)
+{
+    fault_stream *s = r->s;
+    if (r->splice || s->ending || !s->client || !s->server)
+        return;
+    if (r->eg.src_eof || r->in.src_eof || r->eg.eof_out || r->in.eof_out || r->eg.paused ||
+        r->in.paused)
+        return;
+    if (fault_chain_pending(r->eg.chain) || fault_chain_pending(r->in.chain) ||
+        fault__conn_queued(s->client) || fault__conn_queued(s->server))
+        return;
+    r->splice_wanted = false;
+    r->splice = fault__splice_start(s, s->client, s->server, splice_done);
+    if (!r->splice)
+        return; /* no pipe or descriptor to spare: stay on the ordinary relay */
+    s->client = s->server = NULL;
+    r->eg.src = r->eg.dst = r->in.src = r->in.dst = NULL;
+}
+
 int fault_stream_relay(fault_stream *s, fault_conn *server)
 {
     return fault_stream_relay_with(s, server, NULL, 0, NULL, 0);
@@ -412,7 +453,8 @@ static void splice_done(fault_stream *s, bool reset, int error, uint64_t eg, uin
 {
     (void)reset;
     s->ending = true;
-    stream_free(s, eg, in, error);
+    /* What the ordinary relay moved before the switch counts too. */
+    stream_free(s, s->relay->eg.total + eg, s->relay->in.total + in, error);
 }
 
 int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_server,
@@ -439,15 +481,6 @@ int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_
     if (rc < 0) {
         relay_end(s, true, rc);
         return rc;
-    }
-    if (r->eg.fast && r->in.fast && to_server_len == 0 && to_client_len == 0 &&
-        fault__splice_enabled()) {
-        /* No fault on this connection: let the kernel move the bytes. */
-        r->splice = fault__splice_start(s, s->client, s->server, splice_done);
-        if (r->splice) {
-            s->client = s->server = NULL;
-            return 0;
-        }
     }
     fault_conn_read_start(s->client, on_read, &r->eg);
     fault_conn_read_start(s->server, on_read, &r->in);
@@ -499,6 +532,10 @@ void fault_stream_close(fault_stream *s)
         return;
     if (!s->relay) {
         fault__stream_fault_end(s, false);
+        return;
+    }
+    if (s->relay->splice) {
+        relay_end(s, false, 0);
         return;
     }
     /* A graceful close: stop reading both sides and let an EOF follow what

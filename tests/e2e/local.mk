@@ -6,6 +6,7 @@ E2E_TESTS = \
 	tests/e2e/run_cli.sh \
 	tests/e2e/run_latency.sh \
 	tests/e2e/run_relay.sh \
+	tests/e2e/run_splice_auto.sh \
 	tests/e2e/run_tls.sh
 
 TESTS += $(E2E_TESTS)
