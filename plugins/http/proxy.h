@@ -210,6 +210,7 @@ typedef struct hp_state {
     uint64_t upstream_timeout_us;
     const char *override;
     uint64_t idle_timeout_us;
+    int64_t pool_max; /* --http-upstream-pool-max: idle connections per upstream */
     bool via;
     const char *tls_cert;
     const char *tls_key;

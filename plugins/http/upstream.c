@@ -24,8 +24,12 @@
 
 #include "proxy.h"
 
-#define POOL_MAX_PER_KEY 256
-#define POOL_MAX 1024
+/* The pool's bounds: --http-upstream-pool-max per upstream (scheme,
+ * host and port), and four times that in all. The default fits a
+ * thousand-odd concurrent clients of one upstream: a smaller pool closes
+ * upstream connections after each response and opens new ones for the
+ * next request, filling the machine with TIME_WAIT sockets. */
+#define POOL_TOTAL_FACTOR 4
 
 typedef struct hp_creq {
     hp_state *st;
@@ -130,13 +134,14 @@ void hp_up_release(hp_up *up, bool reusable)
      * the pool is large enough for the limit to matter, since this runs
      * at the end of every exchange. */
     size_t same = 0;
-    if (st->npool >= POOL_MAX_PER_KEY)
+    size_t per_key = (size_t)st->pool_max;
+    if (st->npool >= per_key)
         for (hp_up *p = st->pool; p; p = p->next)
             if (strcmp(p->key, up->key) == 0)
                 same++;
     fault_log_debug(st->self, "upstream %s: %s", up->key, reusable ? "to the pool" : "closed");
-    if (!reusable || st->stopping || st->idle_timeout_us == 0 || same >= POOL_MAX_PER_KEY ||
-        st->npool >= POOL_MAX) {
+    if (!reusable || st->stopping || st->idle_timeout_us == 0 || same >= per_key ||
+        st->npool >= per_key * POOL_TOTAL_FACTOR) {
         hp_up_close(up, false);
         return;
     }

@@ -68,6 +68,27 @@ out=$("${CX[@]}" "$UP2/conn") || fail "request after the idle timeout"
 [ "$out" = conn=3 ] || fail "after the idle timeout: $out, want a new connection (conn=3)"
 note "idle pooled connection closed after $idle ms (--http-upstream-idle-timeout 300ms)"
 stop_pid "$FAULT_PID"
+# The pool's size: two waves of three overlapping requests (each held 1 s
+# by the upstream) reuse all three connections by default, and only two
+# with --http-upstream-pool-max 2 (one more connection for the 2nd wave).
+for max in "" 2; do
+	start_upstream
+	UP3=http://127.0.0.1:$UP_PORT
+	start_proxy ${max:+--http-upstream-pool-max "$max"}
+	for wave in 1 2; do
+		pids=()
+		for i in 1 2 3; do
+			curl -sS --fail --max-time 20 --noproxy '' -x "$PROXY" -o /dev/null "$UP3/slow?s=1" &
+			pids+=($!)
+		done
+		for j in "${pids[@]}"; do wait "$j" || fail "a slow request failed (wave $wave, pool max '${max:-default}')"; done
+	done
+	n=$(upstream_conns)
+	want=$([ -n "$max" ] && echo 4 || echo 3)
+	[ "$n" = "$want" ] || fail "pool max ${max:-default}: two waves of 3 opened $n upstream connections, want $want"
+	stop_pid "$FAULT_PID"
+done
+note "pool: 3 connections reused by default, 2 with --http-upstream-pool-max 2"
 start_proxy --tail
 UP_PORT=$UP1_PORT
 
