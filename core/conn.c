@@ -9,12 +9,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -422,214 +420,11 @@ int fault_conn_start_tls_server(fault_conn *c, fault_tls_server *t, fault_tls_sn
     return fault__err(fault__tls_server_start(c, t, sni, sni_ud, initial, len, done, userdata));
 }
 
-/* ---- zero-copy transfers (ABI 1.1) ---- */
-
-/*
- * fault_conn_splice(): the bytes go from the source socket into a pipe and
- * from the pipe into the destination socket, never through user space.
- * libuv allows one handle per descriptor, so the transfer watches
- * duplicates of both sockets in an epoll set of its own, and libuv watches
- * that epoll descriptor with a uv_poll. The connections' libuv handles stay
- * open (the caller stopped reading the source and writes nothing to the
- * destination meanwhile), so the caller goes on with them afterwards.
- */
-#define XFER_PIPE (1024 * 1024)
-
-struct fault__xfer {
-    fault_conn *from, *to;
-    int in_fd, out_fd, ep, pipe_r, pipe_w;
-    uint64_t len, left, moved;
-    size_t in_pipe;
-    uint32_t ev_in, ev_out; /* what the epoll set watches on each */
-    uv_poll_t poll;
-    bool poll_init;
-    fault_splice_cb done;
-    void *ud;
-};
-
-static void xfer_closed(uv_handle_t *h)
-{
-    struct fault__xfer *x = h->data;
-    if (x->ep >= 0)
-        close(x->ep);
-    free(x);
-}
-
-/* Releases everything; the connections no longer point to x. */
-static void xfer_release(struct fault__xfer *x)
-{
-    if (x->from)
-        x->from->xfer = NULL;
-    if (x->to)
-        x->to->xfer = NULL;
-    x->from = x->to = NULL;
-    int fds[] = {x->in_fd, x->out_fd, x->pipe_r, x->pipe_w};
-    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    x->in_fd = x->out_fd = x->pipe_r = x->pipe_w = -1;
-    if (x->poll_init) {
-        uv_poll_stop(&x->poll);
-        uv_close((uv_handle_t *)&x->poll, xfer_closed);
-    } else {
-        if (x->ep >= 0)
-            close(x->ep);
-        free(x);
-    }
-}
-
-static void xfer_finish(struct fault__xfer *x, int status)
-{
-    fault_conn *from = x->from, *to = x->to;
-    fault_splice_cb done = x->done;
-    void *ud = x->ud;
-    uint64_t moved = x->moved;
-    xfer_release(x);
-    done(from, to, fault__err(status), moved, ud);
-}
-
-static void xfer_watch(struct fault__xfer *x, int fd, uint32_t *cur, uint32_t want)
-{
-    if (*cur == want)
-        return;
-    struct epoll_event ev = {.events = want, .data.fd = fd};
-    int op = !*cur ? EPOLL_CTL_ADD : want ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
-    epoll_ctl(x->ep, op, fd, &ev);
-    *cur = want;
-}
-
-/* Moves what it can; finishes x when done or broken. */
-static void xfer_pump(struct fault__xfer *x)
-{
-    for (;;) {
-        bool progress = false;
-        if (x->left && x->in_pipe < XFER_PIPE) {
-            size_t want = XFER_PIPE - x->in_pipe;
-            if (want > x->left)
-                want = (size_t)x->left;
-            ssize_t n = splice(x->in_fd, NULL, x->pipe_w, NULL, want,
-                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-            if (n > 0) {
-                x->left -= (uint64_t)n;
-                x->in_pipe += (size_t)n;
-                progress = true;
-            } else if (n == 0) {
-                xfer_finish(x, UV_EOF);
-                return;
-            } else if (errno != EAGAIN && errno != EINTR) {
-                xfer_finish(x, -errno);
-                return;
-            }
-        }
-        if (x->in_pipe) {
-            ssize_t n = splice(x->pipe_r, NULL, x->out_fd, NULL, x->in_pipe,
-                               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-            if (n > 0) {
-                x->in_pipe -= (size_t)n;
-                x->moved += (uint64_t)n;
-                progress = true;
-            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                xfer_finish(x, -errno);
-                return;
-            }
-        }
-        if (x->moved == x->len) {
-            xfer_finish(x, 0);
-            return;
-        }
-        if (!progress)
-            break;
-    }
-    /* Level-triggered: wait for room in the pipe's way or bytes to read. */
-    xfer_watch(x, x->in_fd, &x->ev_in, x->left && x->in_pipe < XFER_PIPE ? EPOLLIN : 0);
-    xfer_watch(x, x->out_fd, &x->ev_out, x->in_pipe ? EPOLLOUT : 0);
-}
-
-static void on_xfer_poll(uv_poll_t *h, int status, int events)
-{
-    struct fault__xfer *x = h->data;
-    (void)events;
-    if (!x->from)
-        return;
-    if (status < 0) {
-        xfer_finish(x, status);
-        return;
-    }
-    struct epoll_event evs[2];
-    int n = epoll_wait(x->ep, evs, 2, 0);
-    for (int i = 0; i < n; i++) {
-        if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
-            /* The pump's next splice says what went wrong, or reads the
-             * last bytes before a FIN. */
-            break;
-        }
-    }
-    xfer_pump(x);
-}
-
-static int dup_of(fault_conn *c)
-{
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
-        return -1;
-    return fcntl(fd, F_DUPFD_CLOEXEC, 3);
-}
-
-int fault_conn_splice(fault_conn *from, fault_conn *to, uint64_t len, fault_splice_cb done,
-                      void *userdata)
-{
-    if (!from || !to || from == to || !done || len == 0)
-        return FAULT_EINVAL;
-    const char *off = getenv("FAULT_NO_SPLICE");
-    if (from->tls || to->tls || (off && *off && strcmp(off, "0") != 0))
-        return FAULT_ENOTSUP;
-    if (from->closing || to->closing || from->reading || from->xfer || to->xfer ||
-        fault__conn_queued(to) != 0)
-        return FAULT_EBUSY;
-    struct fault__xfer *x = calloc(1, sizeof *x);
-    if (!x)
-        return FAULT_ENOMEM;
-    x->in_fd = x->out_fd = x->ep = x->pipe_r = x->pipe_w = -1;
-    x->from = from;
-    x->to = to;
-    x->len = x->left = len;
-    x->done = done;
-    x->ud = userdata;
-    int p[2];
-    int rc = 0;
-    x->in_fd = dup_of(from);
-    x->out_fd = dup_of(to);
-    x->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (x->in_fd < 0 || x->out_fd < 0 || x->ep < 0 || pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) {
-        rc = -errno;
-    } else {
-        x->pipe_r = p[0];
-        x->pipe_w = p[1];
-        (void)fcntl(x->pipe_w, F_SETPIPE_SZ, XFER_PIPE);
-        /* Level-triggered: bytes already waiting wake the poll at once,
-         * from the loop, so done never runs inside this call. */
-        xfer_watch(x, x->in_fd, &x->ev_in, EPOLLIN);
-        rc = uv_poll_init(fault__g.loop, &x->poll, x->ep);
-        if (rc == 0) {
-            x->poll_init = true;
-            x->poll.data = x;
-            rc = uv_poll_start(&x->poll, UV_READABLE, on_xfer_poll);
-        }
-    }
-    if (rc != 0) {
-        x->from = x->to = NULL;
-        xfer_release(x);
-        return rc < 0 ? fault__err(rc) : FAULT_EIO;
-    }
-    from->xfer = to->xfer = x;
-    return 0;
-}
-
 /* Closing either side cancels a transfer: done will not run. */
 static void xfer_cancel(fault_conn *c)
 {
     if (c->xfer)
-        xfer_release(c->xfer);
+        fault__xfer_cancel(c->xfer);
 }
 
 /* ---- ending ---- */

@@ -246,6 +246,10 @@ fault__splice *fault__splice_start(fault_stream *s, fault_conn *client, fault_co
                                                 uint64_t eg, uint64_t in));
 void fault__splice_end(fault__splice *sp, bool reset);
 uint64_t fault__splice_total(const fault__splice *sp, fault_direction dir);
+/* A fault_conn_splice() in progress: cancelled when either connection
+ * closes (done does not run). */
+struct fault__xfer;
+void fault__xfer_cancel(struct fault__xfer *x);
 
 /* ---- connections (conn.c, tls.c) ---- */
 
