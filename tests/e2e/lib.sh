@@ -26,6 +26,8 @@
 #   wait_listen PORT [PID]  same, from /proc/net/tcp*, without connecting
 #   start_fault ARGS...     `fault ARGS...` in the background; waits until it
 #                           listens; sets FAULT_PID, FAULT_OUT, FAULT_ERR
+#   start_echo              a TCP echo server on 127.0.0.1:$ECHO_PORT (one
+#                           thread per connection; what it gets comes back)
 #
 # Every process started through these helpers is stopped at exit, and only
 # those (by PID). Only nginx and curl are optional: without them the test
@@ -228,6 +230,29 @@ wait_for_line() {
 # Sets NGINX_PORT, WWW (the document root), NGINX_PID; with --tls also
 # NGINX_TLS_PORT, CERT (self-signed, CN=localhost, SAN IP:127.0.0.1 and
 # DNS:localhost; it is its own CA) and CERT_KEY.
+start_echo() {
+	ECHO_PORT=$(free_port)
+	python3 - "$ECHO_PORT" >"$E2E_TMP/echo.log" 2>&1 <<'PY' &
+import socket, sys, threading
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(64)
+def serve(c):
+    while True:
+        d = c.recv(1 << 20)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+	track_pid $!
+	wait_port 127.0.0.1 "$ECHO_PORT" $!
+}
+
 start_nginx() {
 	local tls=0 conf tls_block=
 	[ "${1:-}" = --tls ] && tls=1

@@ -52,24 +52,8 @@ grep -Eq "^tcp .*loaded \\($inst/lib/fault/plugins/tcp.so\\)" "$E2E_TMP/plugins.
 	fail "the installed fault did not load its installed tcp plugin"
 
 # An echo server upstream: what it receives comes back unchanged.
-echo_port=$(free_port)
-python3 - "$echo_port" >"$E2E_TMP/echo.log" 2>&1 <<'PY' &
-import socket, sys
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", int(sys.argv[1])))
-srv.listen(8)
-while True:
-    c, _ = srv.accept()
-    while True:
-        data = c.recv(65536)
-        if not data:
-            break
-        c.sendall(data)
-    c.close()
-PY
-track_pid $!
-wait_port 127.0.0.1 "$echo_port"
+start_echo
+echo_port=$ECHO_PORT
 port=$(free_port)
 start_fault --plugin-dir "$E2E_TMP/ex" run --proxy "127.0.0.1:$port=127.0.0.1:$echo_port" \
 	--with-upcase --tail
