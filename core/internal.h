@@ -349,10 +349,7 @@ int fault__cmd_doc(const char *cmd, int argc, char **argv);
 /* Options of the core for `fault run` (core/run.c). */
 typedef struct fault__runopts {
     uint64_t duration_us;
-    const char *proxy_address;
-    bool disable_http_proxy;
     fault_strv proxies;
-    fault_strv upstreams;
     int64_t seed;
     bool no_ui;
     bool tail;

@@ -2947,7 +2947,7 @@ static void strm_release_upstream(h2_strm *q, bool reset)
     q->up_kind = UP_NONE;
 }
 
-/* ---- the pumps, run after every event ---- */
+/* ---- the pumps, run once per loop iteration ---- */
 
 static void up_flush(h2_up *u)
 {
