@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,35 @@ static uint64_t name_hash(const char *s)
     return h;
 }
 
+/* The state block of an instance is preceded by a header naming its
+ * instance, so that fault_plugin_self() can find it from any callback. The
+ * header is as large as the strictest alignment, so the block keeps the
+ * alignment malloc() gives. */
+typedef union state_header {
+    fault_plugin *owner;
+    max_align_t align;
+} state_header;
+
+static void *state_new(fault_plugin *owner, size_t size)
+{
+    state_header *h = calloc(1, sizeof *h + (size ? size : 1));
+    if (!h)
+        return NULL;
+    h->owner = owner;
+    return h + 1;
+}
+
+static void state_free(void *state)
+{
+    if (state)
+        free((state_header *)state - 1);
+}
+
+fault_plugin *fault_plugin_self(const void *state)
+{
+    return state ? ((const state_header *)state - 1)->owner : NULL;
+}
+
 static int instantiate(const char *path, void *dl, const fault_plugin_descriptor *d)
 {
     fault_plugin *p = calloc(1, sizeof *p);
@@ -131,7 +161,7 @@ static int instantiate(const char *path, void *dl, const fault_plugin_descriptor
     p->d = d;
     p->dl = dl;
     p->path = strdup(path);
-    p->state = calloc(1, d->state_size ? d->state_size : 1);
+    p->state = state_new(p, d->state_size);
     p->index = next_index++;
     p->enabled = true;
     p->opt.name = d->name;
@@ -142,7 +172,7 @@ static int instantiate(const char *path, void *dl, const fault_plugin_descriptor
     if (!p->state || fault__options_defaults(&p->opt, err, sizeof err) != 0) {
         refuse(path, d->name, "%s", p->state ? err : "out of memory");
         fault__options_release(&p->opt);
-        free(p->state);
+        state_free(p->state);
         free(p->path);
         free(p);
         return -EINVAL;
@@ -150,7 +180,7 @@ static int instantiate(const char *path, void *dl, const fault_plugin_descriptor
     if (d->init && d->init(p, p->state) < 0) {
         refuse(path, d->name, "init failed%s%s", p->err[0] ? ": " : "", p->err);
         fault__options_release(&p->opt);
-        free(p->state);
+        state_free(p->state);
         free(p->path);
         free(p);
         return -EINVAL;
@@ -353,7 +383,7 @@ void fault__plugins_unload(void)
         fault_plugin *p = instances;
         instances = p->next;
         fault__options_release(&p->opt);
-        free(p->state);
+        state_free(p->state);
         if (p->dl)
             dlclose(p->dl);
         free(p->path);

@@ -50,7 +50,6 @@ typedef struct reset_state {
     int64_t timeout_ms;
     fault_direction direction; 
     fault_schedule *sched;
-    fault_plugin *self;
     conn_state *conns; /* live connections with a timer, for on_active() */
 } reset_state;
 
@@ -85,7 +84,6 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     reset_state *st = state;
-    st->self = self;
     if (st->timeout_ms > 0 && fault_option_is_set(self, "reset-peer-direction"))
         fault_log_warn(self, "--reset-peer-direction has no effect with --reset-peer-timeout > 0");
     return 0;
@@ -97,8 +95,8 @@ static void publish(reset_state *st, fault_stream *s, fault_side side, fault_dir
     double age_ms = (double)(fault_now_us() - opened_us) / 1000.0;
     fault_param params[] = {{"timeout_ms", NULL, (double)st->timeout_ms},
                             {"age_ms", NULL, age_ms}};
-    fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, params, 2);
-    fault_log_debug(st->self, "#%llu reset after %.3f ms", (unsigned long long)fault_stream_id(s),
+    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 2);
+    fault_log_debug(fault_plugin_self(st), "#%llu reset after %.3f ms", (unsigned long long)fault_stream_id(s),
                     age_ms);
 }
 
@@ -120,7 +118,7 @@ static void on_timer(uv_timer_t *t)
         uv_timer_start(t, on_timer, (cs->deadline_us - now + 999) / 1000, 0);
         return;
     }
-    if (!fault_plugin_active(cs->st->self)) {
+    if (!fault_plugin_active(fault_plugin_self(cs->st))) {
         cs->due = true; /* on_active() resets it when the fault comes on */
         return;
     }
@@ -167,7 +165,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
     cs->s = s;
     cs->opened_us = now;
     cs->deadline_us = now + (uint64_t)st->timeout_ms * 1000u;
-    uv_loop_t *loop = fault_loop(st->self);
+    uv_loop_t *loop = fault_loop(fault_plugin_self(st));
     uv_timer_init(loop, &cs->timer);
     cs->timer.data = cs;
     uv_timer_start(&cs->timer, on_timer, (uint64_t)st->timeout_ms, 0);

@@ -32,7 +32,6 @@ typedef struct sc_options {
     bool has_seed;
     bool no_progress;
     /* derived */
-    fault_plugin *self;
     uv_loop_t *loop;
 } sc_options;
 

@@ -226,6 +226,13 @@ FAULT_API void *fault_loop(fault_plugin *self);
 FAULT_API const char *fault_plugin_name(const fault_plugin *self);
 /* The instance's state block (the one passed to every callback). */
 FAULT_API void *fault_plugin_state(fault_plugin *self);
+/* The instance owning a state block: the inverse of fault_plugin_state(),
+ * so a hook given only its state can log, publish events, draw from the
+ * instance's generator or test fault_plugin_active() without the plugin
+ * keeping a `self` pointer in its state (ABI 1.3). state must be the block
+ * the host passed to a callback (the host places the instance's address
+ * just before it); for any other pointer the result is undefined. */
+FAULT_API fault_plugin *fault_plugin_self(const void *state);
 /* The instance's generator, seeded from --seed and the plugin name. */
 FAULT_API fault_rng *fault_plugin_rng(fault_plugin *self);
 /* Whether the plugin is enabled (its FAULT_OPTF_ENABLE option, if any) and
