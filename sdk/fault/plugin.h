@@ -140,8 +140,10 @@ typedef struct fault_plugin_descriptor {
 
     /* Options, terminated by FAULT_OPTION_END; NULL for none. */
     const fault_option *options;
-    /* Size of the state block the host allocates (zeroed) for the plugin
-     * instance; option values are written into it. May be 0. */
+    /* Size of the state block the host allocates (zeroed) for each plugin
+     * instance; option values are written into it. May be 0. A run may
+     * hold several instances of a fault plugin, each with its own block
+     * and lifecycle: keep per-instance data here, not in statics. */
     size_t state_size;
 
     /* Lifecycle, each optional. Returning a negative value fails the step:
@@ -223,6 +225,11 @@ typedef struct fault_plugin_hint {
  * closed by stop(); the host keeps the plugin loaded until the loop has
  * drained. */
 FAULT_API void *fault_loop(fault_plugin *self);
+/* The instance's name: the descriptor's name for a plugin's first instance
+ * ("latency"), "NAME#N" for the Nth when a run holds several ("latency#2",
+ * `fault run --instance`). Events a plugin publishes carry it as their
+ * source (and fault_event_fault_applied() as their fault), so instances
+ * are told apart; the descriptor's name stays in self's descriptor. */
 FAULT_API const char *fault_plugin_name(const fault_plugin *self);
 /* The instance's state block (the one passed to every callback). */
 FAULT_API void *fault_plugin_state(fault_plugin *self);
@@ -233,7 +240,7 @@ FAULT_API void *fault_plugin_state(fault_plugin *self);
  * the host passed to a callback (the host places the instance's address
  * just before it); for any other pointer the result is undefined. */
 FAULT_API fault_plugin *fault_plugin_self(const void *state);
-/* The instance's generator, seeded from --seed and the plugin name. */
+/* The instance's generator, seeded from --seed and the instance's name. */
 FAULT_API fault_rng *fault_plugin_rng(fault_plugin *self);
 /* Whether the plugin is enabled (its FAULT_OPTF_ENABLE option, if any) and
  * inside its schedule right now. */
