@@ -229,7 +229,8 @@ FAULT_API void *fault_loop(fault_plugin *self);
  * ("latency"), "NAME#N" for the Nth when a run holds several ("latency#2",
  * `fault run --instance`). Events a plugin publishes carry it as their
  * source (and fault_event_fault_applied() as their fault), so instances
- * are told apart; the descriptor's name stays in self's descriptor. */
+ * are told apart (several instances: ABI 1.3; a plugin's first instance
+ * keeps the name it always had). */
 FAULT_API const char *fault_plugin_name(const fault_plugin *self);
 /* The instance's state block (the one passed to every callback). */
 FAULT_API void *fault_plugin_state(fault_plugin *self);
