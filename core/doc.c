@@ -239,6 +239,30 @@ static int cmd_manpage(int argc, char **argv)
         }
         man_options(out, owners[i]);
     }
+    if (strcmp(command, "run") == 0)
+        fprintf(out,
+                ".SH SEVERAL INSTANCES OF A FAULT\n"
+                "\\fB\\-\\-instance\\fR \\fIPLUGIN\\fR creates another instance of the fault "
+                "plugin \\fIPLUGIN\\fR, enabled, with its defaults: the options of "
+                "\\fIPLUGIN\\fR that follow, up to the next \\fB\\-\\-instance\\fR, configure "
+                "it; those before the first \\fB\\-\\-instance\\fR (and the environment) "
+                "configure the plugin's first instance, and options of other plugins keep "
+                "going to theirs. Each instance has its own settings, schedule, random "
+                "stream and events. The first instance is named after the plugin "
+                "(\\fBlatency\\fR), later ones \\fINAME\\fR\\fB#\\fR\\fIN\\fR "
+                "(\\fBlatency#2\\fR), the name events and logs give as their source and "
+                "fault; an instance draws from the run seed mixed with its name, so adding "
+                "one changes no other's draws. Only faults have several instances "
+                "(at most 16 each); an unknown plugin or one that is not a fault is an "
+                "error (exit status 2). For example, 100 ms on responses and, from 10 s to "
+                "20 s, another 300 ms on requests:\n"
+                ".PP\n.nf\n"
+                "fault run \\-\\-proxy 8080=127.0.0.1:9090 \\-\\-with\\-latency "
+                "\\-\\-latency\\-mean 100 \\\\\n"
+                "    \\-\\-instance latency \\-\\-latency\\-mean 300 "
+                "\\-\\-latency\\-direction egress \\\\\n"
+                "    \\-\\-latency\\-sched start:10s,duration:10s\n"
+                ".fi\n");
     fprintf(out, ".SH SEE ALSO\n\\fBfault\\fR(1)\n");
     return 0;
 }

@@ -38,10 +38,16 @@ typedef struct fault__optowner {
     size_t nopts;
 } fault__optowner;
 
+/* One instance of a loaded plugin. The first instance of each plugin is
+ * created when its file is loaded and owns the dlopen() handle; `fault
+ * run --instance NAME` (and later the control API) adds more, each with
+ * its own state, options, schedule, generator and name ("latency#2"). */
 struct fault_plugin {
     const fault_plugin_descriptor *d;
     char *path;
-    void *dl;
+    void *dl;       /* the first instance's handle; NULL for later ones */
+    char *name;     /* d->name for the first instance, then "NAME#N" */
+    int ordinal;    /* 1 for the first instance of its plugin, then 2, 3... */
     void *state;
     fault__optowner opt;
     fault_rng rng;
@@ -76,7 +82,15 @@ int fault__plugins_load(const char *const *dirs, size_t ndirs, const char *comma
                         char **argv);
 fault_plugin *fault__plugins(void);      /* instances, in load order */
 fault__found *fault__plugins_found(void);
+/* The instance named name: "latency" is the plugin's first instance,
+ * "latency#2" its second. */
 fault_plugin *fault__plugin_by_name(const char *name);
+/* Creates the next instance of the loaded fault plugin named plugin
+ * ("latency" -> "latency#2"): own state block, defaults applied, init()
+ * called, enabled (its ENABLE option set), its own generator, placed after
+ * the plugin's other instances. Returns NULL with a message in err (no
+ * such plugin, not a fault, too many instances, init failed). */
+fault_plugin *fault__plugin_instance_new(const char *plugin, char *err, size_t errlen);
 /* Calls destroy() on every instance, frees them, then dlclose()s. */
 void fault__plugins_unload(void);
 void fault__plugins_seed(uint64_t seed);
@@ -94,6 +108,14 @@ int fault__options_defaults(fault__optowner *o, char *err, size_t errlen);
  * one error line to stderr. */
 int fault__options_parse(fault__optowner **owners, size_t nowners, int argc, char **argv,
                          char **pos, int *npos, const char *command);
+/* The same, calling stored(ud, owners, nowners, owner, idx) after each
+ * value is stored; it may replace entries of owners (`fault run
+ * --instance`) and returns 0, or 2 after printing one error line. */
+typedef int (*fault__opt_stored_cb)(void *ud, fault__optowner **owners, size_t nowners,
+                                    fault__optowner *owner, size_t idx);
+int fault__options_parse_cb(fault__optowner **owners, size_t nowners, int argc, char **argv,
+                            char **pos, int *npos, const char *command,
+                            fault__opt_stored_cb stored, void *ud);
 /* Applies environment variables to options not set on the command line.
  * Returns 0 or 2 after printing one error line. */
 int fault__options_env(fault__optowner **owners, size_t nowners);
@@ -357,6 +379,7 @@ typedef struct fault__runopts {
     const char *tls_ca_file;
     uint64_t connect_timeout_us;
     const char *events;
+    const char *instance; /* the latest --instance */
 } fault__runopts;
 extern fault__runopts fault__ro;
 

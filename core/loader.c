@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ fault__found *fault__plugins_found(void) { return found; }
 fault_plugin *fault__plugin_by_name(const char *name)
 {
     for (fault_plugin *p = instances; p; p = p->next)
-        if (strcmp(p->d->name, name) == 0)
+        if (strcmp(p->name, name) == 0)
             return p;
     return NULL;
 }
@@ -129,44 +130,151 @@ static uint64_t name_hash(const char *s)
     return h;
 }
 
-static int instantiate(const char *path, void *dl, const fault_plugin_descriptor *d)
+/* The state block of an instance is preceded by a header naming its
+ * instance, so that fault_plugin_self() can find it from any callback. The
+ * header is as large as the strictest alignment, so the block keeps the
+ * alignment malloc() gives. */
+typedef union state_header {
+    fault_plugin *owner;
+    max_align_t align;
+} state_header;
+
+static void *state_new(fault_plugin *owner, size_t size)
+{
+    state_header *h = calloc(1, sizeof *h + (size ? size : 1));
+    if (!h)
+        return NULL;
+    h->owner = owner;
+    return h + 1;
+}
+
+static void state_free(void *state)
+{
+    if (state)
+        free((state_header *)state - 1);
+}
+
+fault_plugin *fault_plugin_self(const void *state)
+{
+    return state ? ((const state_header *)state - 1)->owner : NULL;
+}
+
+static void instance_free(fault_plugin *p)
+{
+    fault__options_release(&p->opt);
+    state_free(p->state);
+    free(p->name);
+    free(p->path);
+    free(p);
+}
+
+/* A new instance of d named name: state allocated, defaults applied,
+ * init() called. NULL with a message in err on failure. */
+static fault_plugin *instance_create(const char *path, const fault_plugin_descriptor *d,
+                                     const char *name, int ordinal, char *err, size_t errlen)
 {
     fault_plugin *p = calloc(1, sizeof *p);
-    if (!p)
-        return FAULT_ENOMEM;
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     p->d = d;
-    p->dl = dl;
     p->path = strdup(path);
-    p->state = calloc(1, d->state_size ? d->state_size : 1);
-    p->index = next_index++;
+    p->name = strdup(name);
+    p->ordinal = ordinal;
+    p->state = state_new(p, d->state_size);
     p->enabled = true;
-    p->opt.name = d->name;
+    p->opt.name = p->name;
     p->opt.opts = d->options;
     p->opt.block = p->state;
-    fault_rng_seed(&p->rng, name_hash(d->name));
-    char err[FAULT__ERRLEN];
-    if (!p->state || fault__options_defaults(&p->opt, err, sizeof err) != 0) {
-        refuse(path, d->name, "%s", p->state ? err : "out of memory");
-        fault__options_release(&p->opt);
-        free(p->state);
-        free(p->path);
-        free(p);
-        return FAULT_EINVAL;
+    /* Each instance draws from its own stream: the plugin name for the
+     * first (as before instances existed), "latency#2" for the second. */
+    fault_rng_seed(&p->rng, name_hash(name));
+    char e[FAULT__ERRLEN];
+    if (!p->path || !p->name || !p->state) {
+        snprintf(err, errlen, "out of memory");
+        instance_free(p);
+        return NULL;
     }
+    if (fault__options_defaults(&p->opt, e, sizeof e) != 0) {
+        snprintf(err, errlen, "%s", e);
+        instance_free(p);
+        return NULL;
+    }
+    p->index = next_index++;
     if (d->init && d->init(p, p->state) < 0) {
-        refuse(path, d->name, "init failed%s%s", p->err[0] ? ": " : "", p->err);
-        fault__options_release(&p->opt);
-        free(p->state);
-        free(p->path);
-        free(p);
+        snprintf(err, errlen, "init failed%s%.400s", p->err[0] ? ": " : "", p->err);
+        fault__events_drop_owner(p);
+        instance_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static int instantiate(const char *path, void *dl, const fault_plugin_descriptor *d)
+{
+    char err[FAULT__ERRLEN];
+    fault_plugin *p = instance_create(path, d, d->name, 1, err, sizeof err);
+    if (!p) {
+        refuse(path, d->name, "%s", err);
         return FAULT_EINVAL;
     }
+    p->dl = dl;
     fault_plugin **pp = &instances;
     while (*pp)
         pp = &(*pp)->next;
     *pp = p;
     add_found(path, d->name, d, NULL);
     return 0;
+}
+
+#define MAX_INSTANCES 16 /* of one plugin */
+
+fault_plugin *fault__plugin_instance_new(const char *plugin, char *err, size_t errlen)
+{
+    fault_plugin *first = NULL, *last = NULL;
+    int n = 0;
+    for (fault_plugin *p = instances; p; p = p->next) {
+        if (p->ordinal == 1 && strcmp(p->d->name, plugin) == 0)
+            first = p;
+        if (first && p->d == first->d) {
+            last = p;
+            n++;
+        }
+    }
+    if (!first) {
+        snprintf(err, errlen, "'%s': no plugin of that name is loaded (see 'fault plugins')",
+                 plugin);
+        return NULL;
+    }
+    if (first->d->kind != FAULT_KIND_FAULT) {
+        snprintf(err, errlen, "'%s' is a %s plugin: only faults can have several instances",
+                 plugin, fault_plugin_kind_name((fault_plugin_kind)first->d->kind));
+        return NULL;
+    }
+    if (n >= MAX_INSTANCES) {
+        snprintf(err, errlen, "'%s': at most %d instances of a plugin", plugin, MAX_INSTANCES);
+        return NULL;
+    }
+    char name[96], e[FAULT__ERRLEN];
+    snprintf(name, sizeof name, "%s#%d", first->d->name, n + 1);
+    fault_plugin *p = instance_create(first->path, first->d, name, n + 1, e, sizeof e);
+    if (!p) {
+        snprintf(err, errlen, "'%s': %s", name, e);
+        return NULL;
+    }
+    /* Asking for an instance is asking for the fault: its ENABLE option
+     * (--with-NAME) is on, as if given. */
+    for (size_t i = 0; i < p->opt.nopts; i++) {
+        const fault_option *o = &p->opt.opts[i];
+        if ((o->flags & FAULT_OPTF_ENABLE) && o->type == FAULT_OPT_BOOL) {
+            *(bool *)((char *)p->state + o->offset) = true;
+            p->opt.set[i] = 1;
+        }
+    }
+    p->next = last->next;
+    last->next = p;
+    return p;
 }
 
 /* The command the host runs and its words: hinted plugins it cannot use
@@ -356,13 +464,19 @@ void fault__plugins_unload(void)
         fault__events_drop_owner(p);
         fault__timers_drop_owner(p);
     }
+    /* Option tables live in the plugins' files: every instance releases
+     * its values before any file is closed. */
+    for (fault_plugin *p = instances; p; p = p->next) {
+        fault__options_release(&p->opt);
+        state_free(p->state);
+        p->state = NULL;
+    }
     while (instances) {
         fault_plugin *p = instances;
         instances = p->next;
-        fault__options_release(&p->opt);
-        free(p->state);
         if (p->dl)
             dlclose(p->dl);
+        free(p->name);
         free(p->path);
         free(p);
     }
@@ -386,7 +500,7 @@ void *fault_loop(fault_plugin *self)
 
 const char *fault_plugin_name(const fault_plugin *self)
 {
-    return self && self->d ? self->d->name : "core";
+    return self && self->name ? self->name : self && self->d ? self->d->name : "core";
 }
 
 void *fault_plugin_state(fault_plugin *self) { return self ? self->state : NULL; }
@@ -410,10 +524,11 @@ uint64_t fault_run_elapsed_us(void)
     return fault__g.start_us ? fault_now_us() - fault__g.start_us : 0;
 }
 
-/* Reseeds every instance from the run seed, keeping plugins independent:
- * each stream is the seed mixed with the plugin's name. */
+/* Reseeds every instance from the run seed, keeping instances
+ * independent: each stream is the seed mixed with the instance's name
+ * ("latency", "latency#2"), so adding an instance changes no other's draws. */
 void fault__plugins_seed(uint64_t seed)
 {
     for (fault_plugin *p = instances; p; p = p->next)
-        fault_rng_seed(&p->rng, seed ^ name_hash(p->d->name));
+        fault_rng_seed(&p->rng, seed ^ name_hash(p->name));
 }

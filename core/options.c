@@ -345,6 +345,13 @@ static int store(fault__optowner *owner, size_t idx, const char *value, const ch
 int fault__options_parse(fault__optowner **owners, size_t nowners, int argc, char **argv,
                          char **pos, int *npos, const char *command)
 {
+    return fault__options_parse_cb(owners, nowners, argc, argv, pos, npos, command, NULL, NULL);
+}
+
+int fault__options_parse_cb(fault__optowner **owners, size_t nowners, int argc, char **argv,
+                            char **pos, int *npos, const char *command,
+                            fault__opt_stored_cb stored, void *ud)
+{
     *npos = 0;
     bool only_pos = false;
     for (int i = 0; i < argc; i++) {
@@ -403,6 +410,8 @@ int fault__options_parse(fault__optowner **owners, size_t nowners, int argc, cha
             }
         }
         int rc = store(owner, idx, value, shown);
+        if (rc == 0 && stored)
+            rc = stored(ud, owners, nowners, owner, idx);
         if (rc)
             return rc;
     }

@@ -48,6 +48,13 @@ static const fault_option run_options[] = {
     {.name = "tls-ca-file", .env = "FAULT_TLS_CA_FILE", .type = FAULT_OPT_STRING,
      .metavar = "PEM", .help = "CA bundle for verifying upstreams (default: system store)",
      .offset = RO(tls_ca_file)},
+    /* `--instance PLUGIN`: the options of PLUGIN that follow, up to the
+     * next --instance, go to a new instance of it (see on_stored()). Out
+     * of --help; fault-run(1) and the README describe it. */
+    {.name = "instance", .env = "" /* none */, .type = FAULT_OPT_STRING,
+     .metavar = "PLUGIN", .flags = FAULT_OPTF_HIDDEN,
+     .help = "Options of PLUGIN that follow apply to a new instance of it",
+     .offset = RO(instance)},
     FAULT_OPTION_END};
 
 static fault__optowner run_owner = {.name = "core", .opts = run_options, .block = &fault__ro};
@@ -66,8 +73,10 @@ size_t fault__run_owners(fault__optowner **owners, size_t max)
     if (!run_owner.set)
         fault__options_defaults(&run_owner, err, sizeof err);
     owners[n++] = &run_owner;
+    /* Later instances (--instance) take their options through the first's
+     * entry, swapped while parsing; help and documentation list plugins. */
     for (fault_plugin *p = fault__plugins(); p && n < max; p = p->next)
-        if (is_run_plugin(p))
+        if (is_run_plugin(p) && p->ordinal == 1)
             owners[n++] = &p->opt;
     return n;
 }
@@ -128,7 +137,7 @@ static int configure_plugins(void)
             continue;
         p->err[0] = '\0';
         if (p->d->configure && p->d->configure(p, p->state) < 0) {
-            fprintf(stderr, "fault: %s: %s\n", p->d->name,
+            fprintf(stderr, "fault: %s: %s\n", fault_plugin_name(p),
                     p->err[0] ? p->err : "invalid configuration");
             return 2;
         }
@@ -163,7 +172,8 @@ static int start_plugins(void)
             continue;
         p->err[0] = '\0';
         if (p->d->start && p->d->start(p, p->state) < 0) {
-            fprintf(stderr, "fault: %s: %s\n", p->d->name, p->err[0] ? p->err : "failed to start");
+            fprintf(stderr, "fault: %s: %s\n", fault_plugin_name(p),
+                    p->err[0] ? p->err : "failed to start");
             return 1;
         }
         p->started = true;
@@ -171,16 +181,44 @@ static int start_plugins(void)
     return 0;
 }
 
+/* After each stored option: `--instance PLUGIN` creates the plugin's next
+ * instance, and the plugin's entry in owners points to it until the next
+ * --instance, so its flags that follow configure the new instance. */
+static int on_stored(void *ud, fault__optowner **owners, size_t nowners, fault__optowner *owner,
+                     size_t idx)
+{
+    (void)ud;
+    if (owner != &run_owner || strcmp(owner->opts[idx].name, "instance") != 0)
+        return 0;
+    char err[FAULT__ERRLEN];
+    fault_plugin *p = fault__plugin_instance_new(fault__ro.instance, err, sizeof err);
+    if (!p) {
+        fprintf(stderr, "fault: --instance: %s\n", err);
+        return 2;
+    }
+    for (size_t i = 0; i < nowners; i++) {
+        if (owners[i] == &run_owner || owners[i] == fault__global_owner())
+            continue;
+        fault_plugin *q = fault__container_of(owners[i], fault_plugin, opt);
+        if (q->d == p->d)
+            owners[i] = &p->opt;
+    }
+    return 0;
+}
+
 int fault__cmd_run(int argc, char **argv)
 {
-    fault__optowner *owners[65];
+    fault__optowner *owners[65], *parsed[65];
     size_t nowners = fault__run_owners(owners, 64);
     owners[nowners++] = fault__global_owner();
+    memcpy(parsed, owners, nowners * sizeof *owners);
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos = 0, rc;
     if (!pos)
         return 1;
-    rc = fault__options_parse(owners, nowners, argc, argv, pos, &npos, "run");
+    /* parsed follows --instance; the environment applies to the first
+     * instances only (owners). */
+    rc = fault__options_parse_cb(parsed, nowners, argc, argv, pos, &npos, "run", on_stored, NULL);
     if (rc == 0 && npos > 0) {
         fprintf(stderr, "fault: run: unexpected argument '%s' (see 'fault run --help')\n", pos[0]);
         rc = 2;

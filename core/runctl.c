@@ -27,7 +27,10 @@ int fault__sched_prepare(void)
             for (const fault_option *o = p->d->options; o && o->name; o++)
                 if (o->type == FAULT_OPT_SCHEDULE)
                     flag = o->name;
-            fprintf(stderr, "fault: --%s: '%s': %s\n", flag, p->sched->text, err);
+            if (p->ordinal > 1)
+                fprintf(stderr, "fault: %s: --%s: '%s': %s\n", p->name, flag, p->sched->text, err);
+            else
+                fprintf(stderr, "fault: --%s: '%s': %s\n", flag, p->sched->text, err);
             return 2;
         }
     }
@@ -40,7 +43,7 @@ void fault__plugin_set_active(fault_plugin *p, bool active)
         return;
     p->active = active;
     fault_event ev = {.type = FAULT_EV_FAULT_STATE, .size = sizeof ev};
-    ev.fault = p->d->name;
+    ev.fault = fault_plugin_name(p);
     ev.active = active;
     fault_event_publish(p, &ev);
     fault_log_info(p, "%s by schedule at %.3fs", active ? "on" : "off",

@@ -93,7 +93,6 @@ typedef struct bandwidth_state {
     fault_side side;      
     fault_direction direction; 
     fault_schedule *sched;
-    fault_plugin *self;
     uint64_t bps;      /* bytes per second */
     uint64_t burst;    /* bucket size in bytes */
     uint64_t grain;    /* most bytes taken per decision */
@@ -144,7 +143,6 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     bandwidth_state *st = state;
-    st->self = self;
     uint64_t mult = unit_bytes[st->unit];
     /* The option bounds keep rate in 1..2^40; the product must stay there
      * too, which is what makes the bucket arithmetic overflow-free. */
@@ -238,8 +236,8 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
         fault_param params[] = {{"rate_Bps", st->rate_text, 0},
                                 {"burst_bytes", st->burst_text, 0},
                                 {"shared", st->shared ? "yes" : "no", 0}};
-        fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, params, 3);
-        fault_log_debug(st->self, "#%llu %s %s throttled to %s B/s",
+        fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 3);
+        fault_log_debug(fault_plugin_self(st), "#%llu %s %s throttled to %s B/s",
                         (unsigned long long)fault_stream_id(s), fault_side_name(side),
                         fault_direction_name(dir), st->rate_text);
     }

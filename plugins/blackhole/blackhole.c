@@ -40,7 +40,6 @@ typedef struct blackhole_state {
     fault_side side;      
     fault_direction direction; 
     fault_schedule *sched;
-    fault_plugin *self;
     /* Counts the periods the schedule switched on, so that a connection
      * says once per period that it is being held. */
     uint64_t period;
@@ -68,13 +67,6 @@ static const fault_option options[] = {
      .offset = OFF(sched)},
     FAULT_OPTION_END};
 
-static int configure(fault_plugin *self, void *state)
-{
-    blackhole_state *st = state;
-    st->self = self;
-    return 0;
-}
-
 static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
 {
     (void)s;
@@ -94,8 +86,8 @@ static fault_action hold(blackhole_state *st, conn_state *cst, fault_stream *s, 
     unsigned i = (unsigned)__builtin_ctz(fault_points(side, dir));
     if (cst->told[i] != st->period + 1) {
         cst->told[i] = st->period + 1;
-        fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, NULL, 0);
-        fault_log_debug(st->self, "#%llu %s %s held", (unsigned long long)fault_stream_id(s),
+        fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, NULL, 0);
+        fault_log_debug(fault_plugin_self(st), "#%llu %s %s held", (unsigned long long)fault_stream_id(s),
                         fault_side_name(side), fault_direction_name(dir));
     }
     /* No timer of ours: the host wakes held chunks when the schedule turns
@@ -136,5 +128,5 @@ static const fault_stream_ops stream_ops = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "blackhole", .version = PACKAGE_VERSION,
                     .summary = "Blackhole: hold all traffic, the connection stalls",
                     .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(blackhole_state), .configure = configure,
+                    .state_size = sizeof(blackhole_state),
                     .stream = &stream_ops);

@@ -48,7 +48,6 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     demo_state *st = state;
-    st->self = self;
     char err[256];
     if (st->upstream_url && demo_url_check(st->upstream_url, err, sizeof err) != 0) {
         fault_plugin_error(self, "--upstream-url: %s", err);
@@ -60,7 +59,6 @@ static int configure(fault_plugin *self, void *state)
 static int start(fault_plugin *self, void *state)
 {
     demo_state *st = state;
-    st->self = self;
     st->loop = fault_loop(self);
     return 0;
 }
@@ -175,7 +173,7 @@ static int run(void *state, int argc, char **argv)
      * the process, so it may decide this for it. */
     signal(SIGPIPE, SIG_IGN);
 
-    int rc = fault_listen(st->self, address, (uint16_t)port, demo_server_accept, st, &st->listener);
+    int rc = fault_listen(fault_plugin_self(st), address, (uint16_t)port, demo_server_accept, st, &st->listener);
     if (rc < 0) {
         fprintf(stderr, "fault: demo: cannot listen on %s port %lld: %s\n", address,
                 (long long)port, fault_strerror(rc));

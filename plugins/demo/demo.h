@@ -37,7 +37,6 @@ typedef struct demo_state {
     uint64_t upstream_timeout_us;
 
     /* Run time. */
-    fault_plugin *self;
     uv_loop_t *loop;
     fault_listener *listener;
     char self_url[128];   /* "http://127.0.0.1:7070/": what /ping/myself calls */

@@ -39,7 +39,6 @@ typedef struct dns_state {
     bool enabled;
     double rate;
     fault_schedule *sched;
-    fault_plugin *self;
 } dns_state;
 
 #define OFF(f) offsetof(dns_state, f)
@@ -55,13 +54,6 @@ static const fault_option options[] = {
     {.name = "dns-sched", .env = "FAULT_DNS_SCHED", .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on, e.g. \"start:30s,duration:60s\"", .offset = OFF(sched)},
     FAULT_OPTION_END};
-
-static int configure(fault_plugin *self, void *state)
-{
-    dns_state *st = state;
-    st->self = self;
-    return 0;
-}
 
 /* An address written as such needs no resolver, so it cannot fail to
  * resolve. The host hands us names without the brackets of an IPv6
@@ -84,12 +76,12 @@ static int on_connect(void *state, fault_stream *s, const char *host, uint16_t p
     dns_state *st = state;
     if (!host || is_ip_literal(host))
         return 0;
-    if (!fault_rng_bernoulli(fault_plugin_rng(st->self), st->rate))
+    if (!fault_rng_bernoulli(fault_plugin_rng(fault_plugin_self(st)), st->rate))
         return 0;
     fault_param params[] = {{"host", host, 0}, {"port", NULL, (double)port}};
-    fault_event_fault_applied(st->self, fault_stream_id(s), FAULT_SIDE_SERVER, FAULT_DIR_EGRESS,
+    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), FAULT_SIDE_SERVER, FAULT_DIR_EGRESS,
                               params, 2);
-    fault_log_debug(st->self, "#%llu %s:%u: resolution failed (injected)",
+    fault_log_debug(fault_plugin_self(st), "#%llu %s:%u: resolution failed (injected)",
                     (unsigned long long)fault_stream_id(s), host, (unsigned)port);
     return FAULT_ERESOLVE;
 }
@@ -103,4 +95,4 @@ static const fault_stream_ops stream_ops = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "dns", .version = PACKAGE_VERSION,
                     .summary = "DNS: upstream host names fail to resolve",
                     .license = "Apache-2.0", .options = options, .state_size = sizeof(dns_state),
-                    .configure = configure, .stream = &stream_ops);
+                    .stream = &stream_ops);

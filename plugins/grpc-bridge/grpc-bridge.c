@@ -228,7 +228,6 @@ struct bridge {
     uint64_t health_us;
     int64_t body_limit;
     /* derived */
-    fault_plugin *self;
     remote *rps;
     unsigned nrp;
     bool grpc_up, started, stopping;
@@ -367,7 +366,6 @@ static int parse_url(fault_plugin *self, remote *rp, const char *url)
 static int configure(fault_plugin *self, void *state)
 {
     bridge *b = state;
-    b->self = self;
     if (b->urls.n == 0)
         return 0;
     if (b->timeout_us < 1000) {
@@ -422,7 +420,7 @@ static void publish_error(bridge *b, uint64_t conn_id, int err, const char *msg)
     ev.conn_id = conn_id;
     ev.error = err;
     ev.message = msg;
-    fault_event_publish(b->self, &ev);
+    fault_event_publish(fault_plugin_self(b), &ev);
 }
 
 static void publish_state(remote *rp, bool enabled)
@@ -430,7 +428,7 @@ static void publish_state(remote *rp, bool enabled)
     fault_event ev = {.type = FAULT_EV_FAULT_STATE, .size = sizeof ev};
     ev.fault = rp->label;
     ev.active = enabled;
-    fault_event_publish(rp->b->self, &ev);
+    fault_event_publish(fault_plugin_self(rp->b), &ev);
 }
 
 static void publish_applied(remote *rp, uint64_t conn_id, fault_side side, fault_direction dir,
@@ -439,7 +437,7 @@ static void publish_applied(remote *rp, uint64_t conn_id, fault_side side, fault
     if (!fault_event_wanted(FAULT_EV_FAULT_APPLIED))
         return;
     fault_param params[3] = {{"plugin", rp->url, 0}, {"action", action, 0}, {key, str, num}};
-    fault_event_fault_applied(rp->b->self, conn_id, side, dir, params, key ? 3 : 2);
+    fault_event_fault_applied(fault_plugin_self(rp->b), conn_id, side, dir, params, key ? 3 : 2);
 }
 
 /* A failed call: the data it was about goes on unchanged. Logged loudly
@@ -455,7 +453,7 @@ static void call_failed(rpc *r, uint64_t conn_id)
     fault_log_level lvl =
         rp->last_logged[r->method] == r->status ? FAULT_LOG_DEBUG : FAULT_LOG_WARN;
     rp->last_logged[r->method] = r->status;
-    fault_log(b->self, lvl, "%s", msg);
+    fault_log(fault_plugin_self(b), lvl, "%s", msg);
     int err = r->status == GRPC_STATUS_DEADLINE_EXCEEDED ? -ETIMEDOUT
               : r->status == GRPC_STATUS_UNAVAILABLE     ? -ECONNREFUSED
                                                          : FAULT_EUNKNOWN;
@@ -687,7 +685,7 @@ static void set_status(remote *rp, rp_status st, const char *why)
         char what[64] = "";
         snprintf(what, sizeof what, "%s%s%s", rp->http ? " http" : "", rp->tunnel ? " tunnel" : "",
                  rp->pg ? " postgresql" : "");
-        fault_log_info(rp->b->self,
+        fault_log_info(fault_plugin_self(rp->b),
                        "remote plugin %u %s: %s %s (author '%s', platform '%s'): %s for%s", rp->idx,
                        rp->url, rp_name(rp), rp->version ? rp->version : "",
                        rp->author ? rp->author : "", rp->platform ? rp->platform : "",
@@ -695,7 +693,7 @@ static void set_status(remote *rp, rp_status st, const char *why)
                        what[0] ? what : " nothing (no capability)");
         publish_state(rp, true);
     } else if (st == RP_DISABLED) {
-        fault_log_warn(rp->b->self, "remote plugin %u %s: disabled (%s); traffic goes on untouched",
+        fault_log_warn(fault_plugin_self(rp->b), "remote plugin %u %s: disabled (%s); traffic goes on untouched",
                        rp->idx, rp->url, why);
         rp->fresh_channel_wanted = true;
         if (old != RP_DISABLED)
@@ -816,7 +814,7 @@ static void health_done(rpc *r, ProtobufCMessage *m)
             return;
         }
         /* It came back: who it is and what it wants may have changed. */
-        fault_log_info(rp->b->self, "remote plugin %u %s: healthy again", rp->idx, rp->url);
+        fault_log_info(fault_plugin_self(rp->b), "remote plugin %u %s: healthy again", rp->idx, rp->url);
         handshake(rp);
         return;
     }
@@ -832,7 +830,7 @@ static void health_done(rpc *r, ProtobufCMessage *m)
         publish_error(r->b, 0, h ? FAULT_EUNKNOWN : -ECONNREFUSED, why);
         set_status(rp, RP_DISABLED, why);
     } else {
-        fault_log_debug(rp->b->self, "remote plugin %u %s: still disabled (%s)", rp->idx, rp->url,
+        fault_log_debug(fault_plugin_self(rp->b), "remote plugin %u %s: still disabled (%s)", rp->idx, rp->url,
                         why);
         rp->fresh_channel_wanted = true;
     }
@@ -918,7 +916,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
     c->s = s;
     c->sid = fault_stream_id(s);
     c->pg = strcmp(fault_stream_scheme(s), "psql") == 0;
-    make_uuid(fault_plugin_rng(b->self), c->id, sizeof c->id);
+    make_uuid(fault_plugin_rng(fault_plugin_self(b)), c->id, sizeof c->id);
     for (int d = 0; d < 2; d++) {
         c->t[d].c = c;
         c->t[d].dir = d == 0 ? FAULT_DIR_EGRESS : FAULT_DIR_INGRESS;
@@ -1011,7 +1009,7 @@ static void tunnel_done(rpc *r, ProtobufCMessage *m)
         if (j->release_us < now)
             j->release_us = now;
         j->release_us += (uint64_t)ms * 1000u;
-        fault_log_debug(r->b->self, "#%" PRIu64 " %s: %s buffers %zu bytes for %d ms", c->sid,
+        fault_log_debug(fault_plugin_self(r->b), "#%" PRIu64 " %s: %s buffers %zu bytes for %d ms", c->sid,
                         fault_direction_name(j->dir), rp_name(rp), j->len, (int)ms);
         publish_applied(rp, c->sid, side, j->dir, "buffer", "delay_ms", NULL, (double)ms);
         break;
@@ -1030,7 +1028,7 @@ static void tunnel_done(rpc *r, ProtobufCMessage *m)
         if (nb) {
             if (nd->len)
                 memcpy(nb, nd->data, nd->len);
-            fault_log_debug(r->b->self, "#%" PRIu64 " %s: %s replaced %zu bytes with %zu", c->sid,
+            fault_log_debug(fault_plugin_self(r->b), "#%" PRIu64 " %s: %s replaced %zu bytes with %zu", c->sid,
                             fault_direction_name(j->dir), rp_name(rp), j->len, nd->len);
             free(j->buf);
             j->buf = nb;
@@ -1077,13 +1075,13 @@ static fault_action tjob_apply(tjob *j, fault_stream *s, fault_chunk *ch, fault_
     bridge *b = j->c->b;
     fault_action a = FAULT_PASS;
     if (j->close) {
-        fault_log_info(b->self, "#%" PRIu64 " closed by remote plugin %s: %s", j->c->sid,
+        fault_log_info(fault_plugin_self(b), "#%" PRIu64 " closed by remote plugin %s: %s", j->c->sid,
                        j->closer ? rp_name(j->closer) : "?",
                        j->reason[0] ? j->reason : "(no reason given)");
         a = FAULT_CLOSE;
     } else {
         if (j->changed && fault_chunk_replace(s, ch, j->buf, j->len) < 0)
-            fault_log_warn(b->self, "#%" PRIu64 " out of memory: chunk passed unchanged",
+            fault_log_warn(fault_plugin_self(b), "#%" PRIu64 " out of memory: chunk passed unchanged",
                            j->c->sid);
         v->until_us = j->release_us;
     }
@@ -1309,7 +1307,7 @@ static void http_req_done(rpc *r, ProtobufCMessage *m)
     if (a->action == PLUGIN__PROCESS_HTTP_REQUEST_RESPONSE__ACTION__ABORT) {
         int rc = respond_with(x, a->abort_response, 500);
         if (rc == 0) {
-            fault_log_debug(r->b->self, "%s %s: aborted by %s with %d", fault_http_method(x),
+            fault_log_debug(fault_plugin_self(r->b), "%s %s: aborted by %s with %d", fault_http_method(x),
                             fault_http_url(x), rp_name(rp), fault_http_status(x));
             publish_applied(rp, x_conn_id(x), FAULT_SIDE_ANY, FAULT_DIR_EGRESS, "abort", "status",
                             NULL, (double)fault_http_status(x));
@@ -1329,7 +1327,7 @@ static void http_req_done(rpc *r, ProtobufCMessage *m)
                 changed = true;
             else if (!rp->method_warned) {
                 rp->method_warned = true;
-                fault_log_warn(r->b->self, "remote plugin %s gave an invalid method '%s': ignored",
+                fault_log_warn(fault_plugin_self(r->b), "remote plugin %s gave an invalid method '%s': ignored",
                                rp_name(rp), mr->method);
             }
         }
@@ -1338,7 +1336,7 @@ static void http_req_done(rpc *r, ProtobufCMessage *m)
                 changed = true;
             else if (!rp->path_warned) {
                 rp->path_warned = true;
-                fault_log_warn(r->b->self,
+                fault_log_warn(fault_plugin_self(r->b),
                                "remote plugin %s gave an invalid path '%s' (it must start with "
                                "'/' and hold no spaces): ignored",
                                rp_name(rp), mr->path);
@@ -1351,7 +1349,7 @@ static void http_req_done(rpc *r, ProtobufCMessage *m)
             if (fault_http_set_body(x, FAULT_HTTP_REQUEST, mr->body.data, mr->body.len) == 0)
                 changed = true;
             else
-                fault_log_debug(r->b->self,
+                fault_log_debug(fault_plugin_self(r->b),
                                 "%s %s: remote plugin %s set a body, but the request's body "
                                 "streams (larger than --grpc-plugin-body-limit): ignored",
                                 fault_http_method(x), fault_http_url(x), rp_name(rp));
@@ -1569,7 +1567,6 @@ static void release_parked(bridge *b)
 static int init(fault_plugin *self, void *state)
 {
     bridge *b = state;
-    b->self = self;
     dl_init(&b->rpcs);
     dl_init(&b->tpark);
     dl_init(&b->hpark);
@@ -1580,7 +1577,6 @@ static int init(fault_plugin *self, void *state)
 static int start(fault_plugin *self, void *state)
 {
     bridge *b = state;
-    b->self = self;
     if (b->nrp == 0)
         return 0;
     uv_loop_t *loop = fault_loop(self);

@@ -40,7 +40,6 @@ typedef struct hr_state {
     double probability;
     int direction;
     fault_schedule *sched;
-    fault_plugin *self;
     size_t body_len;
     const char *content_type;
 } hr_state;
@@ -73,7 +72,6 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     hr_state *st = state;
-    st->self = self;
     st->body_len = st->body ? strlen(st->body) : 0;
     /* The documented example body is JSON: label it so clients parse it. */
     const char *b = st->body ? st->body : "";
@@ -88,7 +86,7 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
     hr_state *st = state;
     if (strcmp(fault_http_method(x), "CONNECT") == 0)
         return FAULT_HTTP_CONTINUE;
-    if (!fault_rng_bernoulli(fault_plugin_rng(st->self), st->probability))
+    if (!fault_rng_bernoulli(fault_plugin_rng(fault_plugin_self(st)), st->probability))
         return FAULT_HTTP_CONTINUE;
     const char *headers[] = {"Content-Type", st->content_type, NULL, NULL};
     if (fault_http_respond(x, (int)st->status, st->body_len ? headers : NULL, st->body,
@@ -96,9 +94,9 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
         return FAULT_HTTP_CONTINUE;
     fault_stream *s = fault_http_stream(x);
     fault_param params[] = {{"status", NULL, (double)st->status}, {"url", fault_http_url(x), 0}};
-    fault_event_fault_applied(st->self, s ? fault_stream_id(s) : 0, FAULT_SIDE_SERVER,
+    fault_event_fault_applied(fault_plugin_self(st), s ? fault_stream_id(s) : 0, FAULT_SIDE_SERVER,
                               FAULT_DIR_INGRESS, params, 2);
-    fault_log_debug(st->self, "%s %s -> %d", fault_http_method(x), fault_http_url(x),
+    fault_log_debug(fault_plugin_self(st), "%s %s -> %d", fault_http_method(x), fault_http_url(x),
                     (int)st->status);
     return FAULT_HTTP_RESPOND;
 }

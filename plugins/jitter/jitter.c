@@ -66,7 +66,6 @@ typedef struct jitter_state {
     fault_side side;      
     fault_direction direction; 
     fault_schedule *sched;
-    fault_plugin *self;
 } jitter_state;
 
 /* The Poisson clock of one hook point of one connection. */
@@ -107,14 +106,6 @@ static const fault_option options[] = {
      .offset = OFF(sched)},
     FAULT_OPTION_END};
 
-static int configure(fault_plugin *self, void *state)
-{
-    jitter_state *st = state;
-    st->self = self;
-    /* The option table bounds both values; nothing else can be wrong. */
-    return 0;
-}
-
 /* Traffic time to the next event: exponential with mean 1/F seconds. */
 static double next_gap_us(const jitter_state *st, fault_rng *rng)
 {
@@ -131,7 +122,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
     conn_state *c = calloc(1, sizeof *c);
     if (!c)
         return FAULT_ENOMEM;
-    uint64_t seed = fault_rng_u64(fault_plugin_rng(st->self));
+    uint64_t seed = fault_rng_u64(fault_plugin_rng(fault_plugin_self(st)));
     for (unsigned i = 0; i < 4; i++)
         fault_rng_seed(&c->pt[i].rng, seed + i);
     *cs = c;
@@ -171,8 +162,8 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
         return FAULT_PASS;
     v->until_us = c->arrived_us + (uint64_t)(ms * 1000.0);
     fault_param params[] = {{"delay_ms", NULL, ms}, {"events", NULL, (double)events}};
-    fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, params, 2);
-    fault_log_debug(st->self, "#%llu %s %s jitter %.3f ms (%u events)",
+    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 2);
+    fault_log_debug(fault_plugin_self(st), "#%llu %s %s jitter %.3f ms (%u events)",
                     (unsigned long long)fault_stream_id(s), fault_side_name(side),
                     fault_direction_name(dir), ms, events);
     return FAULT_PASS;
@@ -186,5 +177,5 @@ static const fault_stream_ops stream_ops = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "jitter", .version = PACKAGE_VERSION,
                     .summary = "Jitter: random delay spikes at a rate in Hz",
                     .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(jitter_state), .configure = configure,
+                    .state_size = sizeof(jitter_state),
                     .stream = &stream_ops);

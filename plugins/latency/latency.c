@@ -32,7 +32,6 @@ typedef struct latency_state {
     double mean, stddev, shape, scale, min, max;
     fault_schedule *sched;
     fault_distribution dist;
-    fault_plugin *self;
 } latency_state;
 
 typedef struct conn_state {
@@ -94,7 +93,6 @@ static int require(fault_plugin *self, const char *flag, const char *dist)
 static int configure(fault_plugin *self, void *state)
 {
     latency_state *st = state;
-    st->self = self;
     fault_distribution *d = &st->dist;
     d->kind = (fault_dist_kind)st->distribution;
     d->mean = st->mean;
@@ -156,7 +154,7 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
             return FAULT_PASS;
         cst->done |= bit;
     }
-    double ms = fault_distribution_sample(&st->dist, fault_plugin_rng(st->self));
+    double ms = fault_distribution_sample(&st->dist, fault_plugin_rng(fault_plugin_self(st)));
     /* A heavy tail can draw absurd values: no delay exceeds an hour. */
     if (ms > 3.6e6)
         ms = 3.6e6;
@@ -168,8 +166,8 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
     snprintf(name, sizeof name, "%s", dist_choices[st->distribution]);
     name[strcspn(name, "|")] = '\0';
     params[1].str = name;
-    fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, params, 2);
-    fault_log_debug(st->self, "#%llu %s %s delay %.3f ms", (unsigned long long)fault_stream_id(s),
+    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 2);
+    fault_log_debug(fault_plugin_self(st), "#%llu %s %s delay %.3f ms", (unsigned long long)fault_stream_id(s),
                     fault_side_name(side), fault_direction_name(dir), ms);
     return FAULT_PASS;
 }

@@ -43,7 +43,6 @@ typedef struct limit_state {
     int64_t limit;
     fault_direction direction; 
     fault_schedule *sched;
-    fault_plugin *self;
 } limit_state;
 
 typedef struct conn_state {
@@ -75,8 +74,7 @@ static const fault_option options[] = {
 
 static int configure(fault_plugin *self, void *state)
 {
-    limit_state *st = state;
-    st->self = self;
+    (void)state;
     if (!fault_option_is_set(self, "limit-data-bytes")) {
         fault_plugin_error(self, "--limit-data-bytes is required with --with-limit-data");
         return FAULT_EINVAL;
@@ -87,8 +85,8 @@ static int configure(fault_plugin *self, void *state)
 static void publish(limit_state *st, fault_stream *s, fault_side side, fault_direction dir)
 {
     fault_param params[] = {{"limit_bytes", NULL, (double)st->limit}};
-    fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, params, 1);
-    fault_log_debug(st->self, "#%llu %s limit of %lld bytes reached: closing",
+    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 1);
+    fault_log_debug(fault_plugin_self(st), "#%llu %s limit of %lld bytes reached: closing",
                     (unsigned long long)fault_stream_id(s), fault_direction_name(dir),
                     (long long)st->limit);
 }
@@ -116,7 +114,7 @@ static void on_close_timer(fault_timer *t, void *ud)
     (void)t;
     conn_state *cs = ud;
     /* The stream is still alive: detach() would have stopped the timer. */
-    if (!fault_plugin_active(cs->st->self))
+    if (!fault_plugin_active(fault_plugin_self(cs->st)))
         return; /* switched off meanwhile: the next bytes decide */
     publish(cs->st, cs->s, cs->closing_side, cs->closing_dir);
     fault_stream_close(cs->s);
@@ -148,7 +146,7 @@ static fault_action on_data(void *state, void *cs_ptr, fault_stream *s, fault_si
          * (the relay still holds the chunk), so close it from the loop
          * once the chunk has moved on: a zero timer runs after the relay
          * has handed it to the socket. */
-        if (!cs->timer && fault_timer_new(st->self, on_close_timer, cs, &cs->timer) != 0)
+        if (!cs->timer && fault_timer_new(fault_plugin_self(st), on_close_timer, cs, &cs->timer) != 0)
             return FAULT_CLOSE; /* no memory for the timer: close now instead */
         cs->closing_side = side;
         cs->closing_dir = dir;

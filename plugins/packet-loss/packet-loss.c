@@ -94,7 +94,6 @@ typedef struct loss_state {
     double p, r, loss_good, loss_bad;
     double rtt_ms, rto_ms;
     fault_schedule *sched;
-    fault_plugin *self;
     uint64_t rtt_us, rto_us;
     /* Counts the times the schedule switched the fault off, which releases
      * every held chunk: a connection waiting to be given up on survives. */
@@ -169,7 +168,6 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     loss_state *st = state;
-    st->self = self;
     st->rtt_us = (uint64_t)(st->rtt_ms * 1000.0);
     st->rto_us = st->rtt_us + (uint64_t)(st->rto_ms * 1000.0);
     if (st->rto_us > MAX_RTO_US)
@@ -185,7 +183,7 @@ static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
         return FAULT_ENOMEM;
     c->st = st;
     c->s = s;
-    uint64_t seed = fault_rng_u64(fault_plugin_rng(st->self));
+    uint64_t seed = fault_rng_u64(fault_plugin_rng(fault_plugin_self(st)));
     for (unsigned i = 0; i < 4; i++)
         fault_rng_seed(&c->pt[i].rng, seed + i);
     *cs = c;
@@ -241,9 +239,9 @@ static void publish(loss_state *st, fault_stream *s, fault_side side, fault_dire
                             {"stall_ms", NULL, (double)ps->stall_us / 1000.0},
                             {"state", ps->lost_bad ? "bad" : "good", 0},
                             {"reset", "yes", 0}};
-    fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, params,
+    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params,
                               ps->fatal ? 5 : 4);
-    fault_log_debug(st->self, "#%llu %s %s segment %s lost %u times: stall %.3f ms",
+    fault_log_debug(fault_plugin_self(st), "#%llu %s %s segment %s lost %u times: stall %.3f ms",
                     (unsigned long long)fault_stream_id(s), fault_side_name(side),
                     fault_direction_name(dir), seg, ps->tries, (double)ps->stall_us / 1000.0);
 }
@@ -266,13 +264,13 @@ static void on_give_up(fault_timer *t, void *ud)
 static fault_action give_up(loss_state *st, conn_state *c, fault_stream *s, fault_side side,
                             fault_direction dir, point_state *ps)
 {
-    if (!c->timer && fault_timer_new(st->self, on_give_up, c, &c->timer) != 0)
+    if (!c->timer && fault_timer_new(fault_plugin_self(st), on_give_up, c, &c->timer) != 0)
         return FAULT_RESET; /* no memory for the timer: give up at once */
     if (!fault_timer_armed(c->timer)) {
         c->offs = st->offs;
         fault_timer_start(c->timer, ps->stall_us);
         publish(st, s, side, dir, ps);
-        fault_log_info(st->self, "#%llu segment %" PRIu64 " lost %d times: reset in %.3f s",
+        fault_log_info(fault_plugin_self(st), "#%llu segment %" PRIu64 " lost %d times: reset in %.3f s",
                        (unsigned long long)fault_stream_id(s), ps->lost_at / (uint64_t)st->mss,
                        MAX_RETRANSMISSIONS + 1, (double)ps->stall_us / 1e6);
     }

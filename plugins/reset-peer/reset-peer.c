@@ -48,7 +48,6 @@ typedef struct reset_state {
     int64_t timeout_ms;
     fault_direction direction; 
     fault_schedule *sched;
-    fault_plugin *self;
     conn_state *conns; /* live connections with a timer, for on_active() */
 } reset_state;
 
@@ -83,7 +82,6 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     reset_state *st = state;
-    st->self = self;
     if (st->timeout_ms > 0 && fault_option_is_set(self, "reset-peer-direction"))
         fault_log_warn(self, "--reset-peer-direction has no effect with --reset-peer-timeout > 0");
     return 0;
@@ -95,8 +93,8 @@ static void publish(reset_state *st, fault_stream *s, fault_side side, fault_dir
     double age_ms = (double)(fault_now_us() - opened_us) / 1000.0;
     fault_param params[] = {{"timeout_ms", NULL, (double)st->timeout_ms},
                             {"age_ms", NULL, age_ms}};
-    fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, params, 2);
-    fault_log_debug(st->self, "#%llu reset after %.3f ms", (unsigned long long)fault_stream_id(s),
+    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 2);
+    fault_log_debug(fault_plugin_self(st), "#%llu reset after %.3f ms", (unsigned long long)fault_stream_id(s),
                     age_ms);
 }
 
@@ -112,7 +110,7 @@ static void on_timer(fault_timer *t, void *ud)
 {
     (void)t;
     conn_state *cs = ud;
-    if (!fault_plugin_active(cs->st->self)) {
+    if (!fault_plugin_active(fault_plugin_self(cs->st))) {
         cs->due = true; /* on_active() resets it when the fault comes on */
         return;
     }
@@ -159,7 +157,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
     cs->s = s;
     cs->opened_us = now;
     cs->deadline_us = now + (uint64_t)st->timeout_ms * 1000u;
-    int rc = fault_timer_new(st->self, on_timer, cs, &cs->timer);
+    int rc = fault_timer_new(fault_plugin_self(st), on_timer, cs, &cs->timer);
     if (rc == 0)
         rc = fault_timer_start_at(cs->timer, cs->deadline_us);
     if (rc != 0) {

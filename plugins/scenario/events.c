@@ -50,15 +50,6 @@ static int cmp_start(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* The scenario name of a fault plugin's events. */
-static const char *fault_type_name(const char *plugin)
-{
-    for (int t = 0; t < SC_NFAULT_TYPES; t++)
-        if (strcmp(plugin, sc_fault_plugin_name((sc_fault_type)t)) == 0)
-            return sc_fault_type_name((sc_fault_type)t);
-    return plugin;
-}
-
 static void attach(sc_call *c, const sc_event *e, const char *url)
 {
     if (c->napplied == c->capplied) {
@@ -72,7 +63,10 @@ static void attach(sc_call *c, const sc_event *e, const char *url)
     cJSON *ev = cJSON_CreateObject();
     if (!ev)
         return;
-    cJSON_AddStringToObject(ev, "type", fault_type_name(e->fault ? e->fault : "?"));
+    const char *inst = e->fault ? e->fault : "?";
+    cJSON_AddStringToObject(ev, "type", sc_fault_type_of_instance(inst));
+    /* Which of the item's faults of that type: its proxy instance. */
+    cJSON_AddStringToObject(ev, "instance", inst);
     if (e->direction)
         cJSON_AddStringToObject(ev, "direction", e->direction);
     if (e->side)
@@ -131,7 +125,9 @@ static const order *owner(const order *ord, size_t n, const sc_item_result *ir, 
     return NULL;
 }
 
-static void activity_add(sc_item_result *ir, const char *fault, double a, double b)
+/* fault: the instance's name; label: its fault's description. */
+static void activity_add(sc_item_result *ir, const char *fault, const sc_fault *f, double a,
+                         double b)
 {
     if (b < a)
         return;
@@ -147,14 +143,10 @@ static void activity_add(sc_item_result *ir, const char *fault, double a, double
         act = &ir->act[ir->nact++];
         memset(act, 0, sizeof *act);
         act->fault = strdup(fault);
-        /* The label: the item's first fault of this type. */
-        for (size_t i = 0; i < ir->item->nfaults; i++) {
-            if (strcmp(sc_fault_plugin_name(ir->item->faults[i].type), fault) == 0) {
-                char buf[256];
-                sc_fault_describe(&ir->item->faults[i], buf, sizeof buf);
-                act->label = strdup(buf);
-                break;
-            }
+        if (f) {
+            char buf[256];
+            sc_fault_describe(f, buf, sizeof buf);
+            act->label = strdup(buf);
         }
         if (!act->label)
             act->label = strdup(fault);
@@ -166,6 +158,11 @@ static void activity_add(sc_item_result *ir, const char *fault, double a, double
     act->win[act->nwin][0] = a;
     act->win[act->nwin][1] = b;
     act->nwin++;
+}
+
+static const sc_fault *fault_of(const sc_item_result *ir, const sc_child_fault *c)
+{
+    return c->fault < ir->item->nfaults ? &ir->item->faults[c->fault] : NULL;
 }
 
 static double rel_ms(const sc_item_result *ir, uint64_t wall)
@@ -197,10 +194,10 @@ void sc_correlate(sc_item_result *ir, const size_t *idx, size_t nidx, const sc_e
         return;
     }
 
-    /* Fault state: on from ready for unscheduled faults. */
-    double on_since[SC_NFAULT_TYPES];
-    for (int t = 0; t < SC_NFAULT_TYPES; t++)
-        on_since[t] = cf->on[t] && !cf->scheduled[t] ? rel_ms(ir, ready_wall) : -1;
+    /* Fault state, per instance: on from ready when unscheduled. */
+    double on_since[SC_MAX_CHILD_FAULTS];
+    for (size_t k = 0; k < cf->n; k++)
+        on_since[k] = cf->inst[k].scheduled ? -1 : rel_ms(ir, ready_wall);
 
     for (size_t i = 0; i < nev; i++) {
         const sc_event *e = &ev[i];
@@ -230,14 +227,15 @@ void sc_correlate(sc_item_result *ir, const size_t *idx, size_t nidx, const sc_e
             break;
         }
         case SC_EV_FAULT_STATE:
-            for (int t = 0; e->fault && t < SC_NFAULT_TYPES; t++) {
-                if (strcmp(e->fault, sc_fault_plugin_name((sc_fault_type)t)) != 0 || !cf->on[t])
+            for (size_t k = 0; e->fault && k < cf->n; k++) {
+                if (strcmp(e->fault, cf->inst[k].name) != 0)
                     continue;
-                if (e->active && on_since[t] < 0)
-                    on_since[t] = rel_ms(ir, e->wall_us);
-                else if (!e->active && on_since[t] >= 0) {
-                    activity_add(ir, e->fault, on_since[t], rel_ms(ir, e->wall_us));
-                    on_since[t] = -1;
+                if (e->active && on_since[k] < 0)
+                    on_since[k] = rel_ms(ir, e->wall_us);
+                else if (!e->active && on_since[k] >= 0) {
+                    activity_add(ir, e->fault, fault_of(ir, &cf->inst[k]), on_since[k],
+                                 rel_ms(ir, e->wall_us));
+                    on_since[k] = -1;
                 }
             }
             break;
@@ -245,9 +243,9 @@ void sc_correlate(sc_item_result *ir, const size_t *idx, size_t nidx, const sc_e
             break;
         }
     }
-    for (int t = 0; t < SC_NFAULT_TYPES; t++)
-        if (on_since[t] >= 0)
-            activity_add(ir, sc_fault_plugin_name((sc_fault_type)t), on_since[t],
+    for (size_t k = 0; k < cf->n; k++)
+        if (on_since[k] >= 0)
+            activity_add(ir, cf->inst[k].name, fault_of(ir, &cf->inst[k]), on_since[k],
                          rel_ms(ir, stop_wall));
     free(conns);
     free(ord);

@@ -38,6 +38,17 @@ const char *sc_fault_plugin_name(sc_fault_type t)
     return t < SC_NFAULT_TYPES ? names[t] : "unknown";
 }
 
+const char *sc_fault_type_of_instance(const char *instance)
+{
+    size_t len = strcspn(instance, "#");
+    for (int t = 0; t < SC_NFAULT_TYPES; t++) {
+        const char *p = sc_fault_plugin_name((sc_fault_type)t);
+        if (strlen(p) == len && strncmp(p, instance, len) == 0)
+            return sc_fault_type_name((sc_fault_type)t);
+    }
+    return instance;
+}
+
 void sc_fault_effective(const sc_fault *f, sc_fault *o)
 {
     *o = *f;
@@ -248,127 +259,143 @@ void sc_period_timeline(const char *text, uint64_t run_us, char row[11])
 
 /* ---- `fault run` flags ---- */
 
-/* The absolute schedule covering the union of the periods of every fault
- * of the given type; NULL when one of them is always on. */
-static char *union_schedule(const sc_fault *faults, size_t n, sc_fault_type t, uint64_t run_us,
-                            bool clip, bool *always, bool *never)
+/* The absolute schedule of one fault's period over the run; NULL with
+ * *always when it has none (on for the whole run), *never when every
+ * window falls outside the run. */
+static char *fault_schedule(const sc_fault *f, uint64_t run_us, bool clip, bool *always,
+                            bool *never)
 {
     sc_buf b = {0};
-    *always = false;
-    *never = true;
-    for (size_t i = 0; i < n; i++) {
-        if (faults[i].type != t)
-            continue;
-        if (!faults[i].period) {
-            *always = true;
-            *never = false;
-            sc_buf_free(&b);
-            return NULL;
-        }
-        uint64_t(*w)[2] = NULL;
-        size_t nw = sc_period_windows(faults[i].period, run_us, clip, &w);
-        for (size_t k = 0; k < nw; k++) {
-            *never = false;
-            /* Microseconds keep the windows exact; the proxy's duration
-             * parser takes "us". */
-            if (w[k][1] == UINT64_MAX)
-                sc_buf_printf(&b, "%sstart:%lluus", b.len ? ";" : "", (unsigned long long)w[k][0]);
-            else
-                sc_buf_printf(&b, "%sstart:%lluus,duration:%lluus", b.len ? ";" : "",
-                              (unsigned long long)w[k][0],
-                              (unsigned long long)(w[k][1] - w[k][0]));
-        }
-        free(w);
+    *always = !f->period;
+    *never = false;
+    if (!f->period)
+        return NULL;
+    uint64_t(*w)[2] = NULL;
+    size_t nw = sc_period_windows(f->period, run_us, clip, &w);
+    for (size_t k = 0; k < nw; k++) {
+        /* Microseconds keep the windows exact; the proxy's duration
+         * parser takes "us". */
+        if (w[k][1] == UINT64_MAX)
+            sc_buf_printf(&b, "%sstart:%lluus", b.len ? ";" : "", (unsigned long long)w[k][0]);
+        else
+            sc_buf_printf(&b, "%sstart:%lluus,duration:%lluus", b.len ? ";" : "",
+                          (unsigned long long)w[k][0], (unsigned long long)(w[k][1] - w[k][0]));
     }
+    free(w);
+    *never = nw == 0;
     return b.p;
 }
 
-int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t run_us, bool clip,
-                   sc_argv *a, bool *merged)
+/* The plugin flags of one fault (an instance's settings), without
+ * --with-NAME. */
+static int fault_settings(sc_argv *a, const sc_fault *raw, double mean_add, const char *sched)
 {
-    *merged = false;
-    for (int t = 0; t < SC_NFAULT_TYPES; t++) {
-        const sc_fault *first = NULL;
-        for (size_t i = 0; i < n; i++) {
-            if ((int)faults[i].type != t)
-                continue;
-            if (first) {
-                /* One plugin instance per fault type in the child: warn
-                 * when the settings differ, not when only periods do. */
-                cJSON *x = sc_fault_to_json(first, false), *y = sc_fault_to_json(&faults[i], false);
-                cJSON_DeleteItemFromObject(x, "period");
-                cJSON_DeleteItemFromObject(y, "period");
-                if (!cJSON_Compare(x, y, true))
-                    *merged = true;
-                cJSON_Delete(x);
-                cJSON_Delete(y);
-            } else {
-                first = &faults[i];
-            }
-        }
-        if (!first)
-            continue;
-        bool always, never;
-        char *sched = union_schedule(faults, n, (sc_fault_type)t, run_us, clip, &always, &never);
-        if (never) {
-            /* Every period falls outside the run: the fault never acts. */
-            free(sched);
-            continue;
-        }
-        sc_fault f;
-        sc_fault_effective(first, &f);
-        const char *p = sc_fault_plugin_name(f.type);
-        int rc = sc_argv_addf(a, "--with-%s", p);
-        if (f.type != SC_HTTPERROR) {
-            rc |= sc_argv_addf(a, "--%s-side=%s", p, f.side);
-            rc |= sc_argv_addf(a, "--%s-direction=%s", p, f.direction);
-        }
-        switch (f.type) {
-        case SC_LATENCY: {
-            rc |= sc_argv_addf(a, "--latency-distribution=%s", f.distribution);
-            double mean = f.mean + mean_add;
-            if (mean > 3.6e6)
-                mean = 3.6e6;
-            if (strcmp(f.distribution, "uniform") == 0) {
-                rc |= sc_argv_addf(a, "--latency-min=%.6g", f.min + mean_add);
-                rc |= sc_argv_addf(a, "--latency-max=%.6g", f.max + mean_add);
-            } else {
-                rc |= sc_argv_addf(a, "--latency-mean=%.6g", mean);
-                rc |= sc_argv_addf(a, "--latency-stddev=%.6g", f.stddev);
-            }
-            if (f.has_shape)
-                rc |= sc_argv_addf(a, "--latency-shape=%.6g", f.shape);
-            if (f.has_scale)
-                rc |= sc_argv_addf(a, "--latency-scale=%.6g", f.scale);
-            if (!f.global)
-                rc |= sc_argv_add(a, "--latency-per-read-write");
-            break;
-        }
-        case SC_BANDWIDTH:
-            rc |= sc_argv_addf(a, "--bandwidth-rate=%lld", (long long)f.rate);
-            rc |= sc_argv_addf(a, "--bandwidth-unit=%s", f.unit);
-            break;
-        case SC_JITTER:
-            rc |= sc_argv_addf(a, "--jitter-amplitude=%.6g", f.amplitude);
-            rc |= sc_argv_addf(a, "--jitter-frequency=%.6g", f.frequency);
-            break;
-        case SC_HTTPERROR:
-            rc |= sc_argv_addf(a, "--http-response-status=%d", f.status_code);
-            rc |= sc_argv_addf(a, "--http-response-trigger-probability=%.6g", f.probability);
-            if (f.body) {
-                rc |= sc_argv_add(a, "--http-response-body");
-                rc |= sc_argv_add(a, f.body);
-            }
-            break;
-        default:
-            break;
-        }
-        if (sched)
-            rc |= sc_argv_addf(a, "--%s-sched=%s", p, sched);
-        free(sched);
-        sc_fault_clear(&f);
-        if (rc)
-            return -1;
+    sc_fault f;
+    sc_fault_effective(raw, &f);
+    const char *p = sc_fault_plugin_name(f.type);
+    int rc = 0;
+    if (f.type != SC_HTTPERROR) {
+        rc |= sc_argv_addf(a, "--%s-side=%s", p, f.side);
+        rc |= sc_argv_addf(a, "--%s-direction=%s", p, f.direction);
     }
-    return 0;
+    switch (f.type) {
+    case SC_LATENCY: {
+        rc |= sc_argv_addf(a, "--latency-distribution=%s", f.distribution);
+        double mean = f.mean + mean_add;
+        if (mean > 3.6e6)
+            mean = 3.6e6;
+        if (strcmp(f.distribution, "uniform") == 0) {
+            rc |= sc_argv_addf(a, "--latency-min=%.6g", f.min + mean_add);
+            rc |= sc_argv_addf(a, "--latency-max=%.6g", f.max + mean_add);
+        } else {
+            rc |= sc_argv_addf(a, "--latency-mean=%.6g", mean);
+            rc |= sc_argv_addf(a, "--latency-stddev=%.6g", f.stddev);
+        }
+        if (f.has_shape)
+            rc |= sc_argv_addf(a, "--latency-shape=%.6g", f.shape);
+        if (f.has_scale)
+            rc |= sc_argv_addf(a, "--latency-scale=%.6g", f.scale);
+        if (!f.global)
+            rc |= sc_argv_add(a, "--latency-per-read-write");
+        break;
+    }
+    case SC_BANDWIDTH:
+        rc |= sc_argv_addf(a, "--bandwidth-rate=%lld", (long long)f.rate);
+        rc |= sc_argv_addf(a, "--bandwidth-unit=%s", f.unit);
+        break;
+    case SC_JITTER:
+        rc |= sc_argv_addf(a, "--jitter-amplitude=%.6g", f.amplitude);
+        rc |= sc_argv_addf(a, "--jitter-frequency=%.6g", f.frequency);
+        break;
+    case SC_HTTPERROR:
+        rc |= sc_argv_addf(a, "--http-response-status=%d", f.status_code);
+        rc |= sc_argv_addf(a, "--http-response-trigger-probability=%.6g", f.probability);
+        if (f.body) {
+            rc |= sc_argv_add(a, "--http-response-body");
+            rc |= sc_argv_add(a, f.body);
+        }
+        break;
+    default:
+        break;
+    }
+    if (sched)
+        rc |= sc_argv_addf(a, "--%s-sched=%s", p, sched);
+    sc_fault_clear(&f);
+    return rc ? -1 : 0;
+}
+
+int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t run_us, bool clip,
+                   sc_argv *a, sc_child_faults *cf)
+{
+    memset(cf, 0, sizeof *cf);
+    /* Every fault is its own instance in the child, with its own settings
+     * and windows: the first of each type is the plugin's first instance
+     * (--with-NAME), the others follow as `--instance NAME` groups after
+     * every first instance's flags, so that each group's flags reach its
+     * own instance. Faults whose periods all fall outside the run never
+     * act and get none. */
+    char **sched = calloc(n ? n : 1, sizeof *sched);
+    int *ord = calloc(n ? n : 1, sizeof *ord);
+    int count[SC_NFAULT_TYPES] = {0};
+    int rc = sched && ord ? 0 : -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        bool always, never;
+        if (faults[i].type >= SC_NFAULT_TYPES)
+            continue;
+        sched[i] = fault_schedule(&faults[i], run_us, clip, &always, &never);
+        if (never)
+            continue;
+        ord[i] = ++count[faults[i].type];
+        if (ord[i] > SC_MAX_INSTANCES)
+            rc = -2;
+    }
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (!ord[i] || (pass == 0) != (ord[i] == 1))
+                continue;
+            const char *p = sc_fault_plugin_name(faults[i].type);
+            if (pass == 0)
+                rc = sc_argv_addf(a, "--with-%s", p);
+            else
+                rc = sc_argv_add(a, "--instance") | sc_argv_add(a, p);
+            rc |= fault_settings(a, &faults[i], mean_add, sched[i]);
+            if (rc)
+                rc = -1;
+            else if (cf->n < SC_MAX_CHILD_FAULTS) {
+                sc_child_fault *c = &cf->inst[cf->n++];
+                if (ord[i] == 1)
+                    snprintf(c->name, sizeof c->name, "%s", p);
+                else
+                    snprintf(c->name, sizeof c->name, "%s#%d", p, ord[i]);
+                c->type = faults[i].type;
+                c->fault = i;
+                c->scheduled = sched[i] != NULL;
+            }
+        }
+    }
+    for (size_t i = 0; sched && i < n; i++)
+        free(sched[i]);
+    free(sched);
+    free(ord);
+    return rc;
 }

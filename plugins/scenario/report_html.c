@@ -28,10 +28,12 @@
 static const char *const fault_colors[] = {"#f59e0b", "#8b5cf6", "#06b6d4",
                                            "#ec4899", "#ef4444", "#475569"};
 
+/* plugin: a fault plugin instance ("latency", "latency#2"). */
 static const char *color_of(const char *plugin)
 {
+    const char *type = sc_fault_type_of_instance(plugin);
     for (int t = 0; t < SC_NFAULT_TYPES; t++)
-        if (strcmp(plugin, sc_fault_plugin_name((sc_fault_type)t)) == 0)
+        if (strcmp(type, sc_fault_type_name((sc_fault_type)t)) == 0)
             return fault_colors[t];
     return "#64748b";
 }

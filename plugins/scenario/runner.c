@@ -147,12 +147,11 @@ static void forward_globals(sc_runner *R)
 
 /* ---- the child's arguments ---- */
 
-static int run_args(sc_runner *R, const sc_plan_run *pr, sc_argv *a, sc_child_faults *cf,
-                    bool *merged)
+/* Returns 0, -1 (out of memory) or -2 (too many faults of one type). */
+static int run_args(sc_runner *R, const sc_plan_run *pr, sc_argv *a, sc_child_faults *cf)
 {
     const sc_item *it = R->ir->item;
     memset(cf, 0, sizeof *cf);
-    *merged = false;
     int rc = 0;
     for (size_t i = 0; i < R->fwd.n; i++)
         rc |= sc_argv_add(a, R->fwd.v[i]);
@@ -179,19 +178,10 @@ static int run_args(sc_runner *R, const sc_plan_run *pr, sc_argv *a, sc_child_fa
     if (!pr->baseline && it->nfaults > 0) {
         bool load = it->strategy.mode == SC_LOAD;
         uint64_t run_us = load ? it->strategy.duration_us : tmo ? tmo * 1000u : 10000000u;
-        size_t before = a->n;
-        rc |= sc_fault_flags(it->faults, it->nfaults, pr->mean_add, run_us, load, a, merged);
-        for (size_t i = before; i < a->n; i++) {
-            for (int t = 0; t < SC_NFAULT_TYPES; t++) {
-                char with[64], sched[64];
-                snprintf(with, sizeof with, "--with-%s", sc_fault_plugin_name((sc_fault_type)t));
-                snprintf(sched, sizeof sched, "--%s-sched=", sc_fault_plugin_name((sc_fault_type)t));
-                if (strcmp(a->v[i], with) == 0)
-                    cf->on[t] = true;
-                if (strncmp(a->v[i], sched, strlen(sched)) == 0)
-                    cf->scheduled[t] = true;
-            }
-        }
+        int frc = sc_fault_flags(it->faults, it->nfaults, pr->mean_add, run_us, load, a, cf);
+        if (frc == -2)
+            return -2;
+        rc |= frc;
     }
     return rc ? -1 : 0;
 }
@@ -373,21 +363,18 @@ static void next_run(sc_runner *R)
     }
     sc_argv args = {0};
     sc_child_faults cf;
-    bool merged;
-    if (run_args(R, &R->plan[R->run_idx], &args, &cf, &merged) != 0) {
+    int arc = run_args(R, &R->plan[R->run_idx], &args, &cf);
+    if (arc != 0) {
         sc_argv_free(&args);
-        item_error(R, "out of memory");
+        if (arc == -2)
+            item_error(R,
+                       "more than %d faults of one type act in this item: the proxy runs at "
+                       "most %d instances of a fault",
+                       SC_MAX_INSTANCES, SC_MAX_INSTANCES);
+        else
+            item_error(R, "out of memory");
         end_item(R);
         return;
-    }
-    if (merged && !R->ir->warning) {
-        char w[512];
-        snprintf(w, sizeof w,
-                 "%s:%d:%d: several faults of one type with different settings: the proxy runs "
-                 "one fault of each type, with the settings of the first, during all of their "
-                 "periods",
-                 R->ir->scenario->file, it->mark.line, it->mark.col);
-        R->ir->warning = strdup(w);
     }
     if (R->proxy && same_args(sc_proxy_args(R->proxy), &args)) {
         sc_argv_free(&args);

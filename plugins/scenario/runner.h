@@ -32,7 +32,6 @@ typedef struct sc_options {
     bool has_seed;
     bool no_progress;
     /* derived */
-    fault_plugin *self;
     uv_loop_t *loop;
 } sc_options;
 
@@ -114,12 +113,8 @@ void sc_http_free(sc_http *h);
 
 /* ---- events.c ---- */
 
-/* What one child was told to do, for the fault activity timeline. */
-typedef struct sc_child_faults {
-    bool on[SC_NFAULT_TYPES];
-    bool scheduled[SC_NFAULT_TYPES];
-} sc_child_faults;
-
+/* What one child was told to do (sc_child_faults, scenario.h) gives the
+ * fault activity timeline. */
 /* Attributes the FAULT_APPLIED events of one child to calls[idx[k]]
  * (the calls that child served), and adds the fault activity seen during
  * its life (from ready to stop) to ir->act. */

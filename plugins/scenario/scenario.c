@@ -91,7 +91,6 @@ static bool address_ok(const char *a)
 static int configure(fault_plugin *self, void *state)
 {
     sc_options *o = state;
-    o->self = self;
     if (!o->proxy_address || !address_ok(o->proxy_address)) {
         fault_plugin_error(self, "--" SC_PROXY_ADDRESS_FLAG ": '%s' is not ADDRESS:PORT (port 1-65535)",
                            o->proxy_address ? o->proxy_address : "");
@@ -104,7 +103,6 @@ static int configure(fault_plugin *self, void *state)
 static int start(fault_plugin *self, void *state)
 {
     sc_options *o = state;
-    o->self = self;
     o->loop = fault_loop(self);
     return 0;
 }

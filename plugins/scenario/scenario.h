@@ -180,14 +180,33 @@ int sc_argv_add(sc_argv *a, const char *s);
 int sc_argv_addf(sc_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sc_argv_free(sc_argv *a);
 
+/* The faults a child proxy runs: one plugin instance per fault, named as
+ * the child names it ("latency", then "latency#2", ...). */
+#define SC_MAX_INSTANCES 16 /* of one fault plugin, the proxy's limit */
+#define SC_MAX_CHILD_FAULTS (SC_NFAULT_TYPES * SC_MAX_INSTANCES)
+typedef struct sc_child_fault {
+    char name[48];      /* instance name in the child's events */
+    sc_fault_type type;
+    size_t fault;       /* index into the item's faults */
+    bool scheduled;     /* has windows (else on for the child's whole life) */
+} sc_child_fault;
+typedef struct sc_child_faults {
+    sc_child_fault inst[SC_MAX_CHILD_FAULTS];
+    size_t n;
+} sc_child_faults;
+
 /* Appends the `fault run` flags for the faults of one run. mean_add is
  * added to every latency mean (repeat step); run_us is the length of
  * the run for relative periods (0: none is known); clip ends open
- * windows there. Several faults of one type share one plugin in the
- * child: the first one's settings are used during the union of their
- * periods, and *merged is set so the caller can warn. */
+ * windows there. Each fault gets its own plugin instance in the child
+ * (`--instance`), with its own settings and windows, described in *cf.
+ * Returns 0, -1 (out of memory) or -2 (more than SC_MAX_INSTANCES faults
+ * of one type act in the run). */
 int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t run_us, bool clip,
-                   sc_argv *argv, bool *merged);
+                   sc_argv *argv, sc_child_faults *cf);
+/* The scenario type name of a fault plugin instance's events
+ * ("latency#2" -> "latency"); the name itself when it is none of ours. */
+const char *sc_fault_type_of_instance(const char *instance);
 
 /* ---- small helpers (util.c) ---- */
 
@@ -263,7 +282,7 @@ typedef struct sc_call {
 /* When a fault was actually on during an item, from the proxy's events
  * (and its declared windows when the proxy never switched it). */
 typedef struct sc_activity {
-    char *fault;   /* plugin name */
+    char *fault;   /* plugin instance name ("latency", "latency#2") */
     char *label;   /* description for legends */
     size_t nwin;
     double (*win)[2]; /* [start_ms, end_ms) relative to the item start */

@@ -45,7 +45,6 @@ typedef struct slicer_state {
     int64_t average, variation, delay_us;
     fault_direction direction; 
     fault_schedule *sched;
-    fault_plugin *self;
 } slicer_state;
 
 /* One direction of one connection. */
@@ -88,7 +87,6 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     slicer_state *st = state;
-    st->self = self;
     if (st->variation >= st->average) {
         fault_plugin_error(self,
                            "--slicer-size-variation (%lld) must be smaller than "
@@ -118,7 +116,7 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
 static size_t draw_size(slicer_state *st)
 {
     uint64_t span = (uint64_t)(2 * st->variation + 1);
-    uint64_t k = fault_rng_u64(fault_plugin_rng(st->self)) % span;
+    uint64_t k = fault_rng_u64(fault_plugin_rng(fault_plugin_self(st))) % span;
     return (size_t)(st->average - st->variation + (int64_t)k);
 }
 
@@ -150,7 +148,7 @@ static fault_action on_data(void *state, void *cs_ptr, fault_stream *s, fault_si
     if (!cont) {
         fault_param params[] = {{"chunk_bytes", NULL, (double)c->len},
                                 {"slice_bytes", NULL, (double)(size < c->len ? size : c->len)}};
-        fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, params, 2);
+        fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 2);
     }
     if (size < c->len) {
         v->bytes = size;

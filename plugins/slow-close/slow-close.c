@@ -35,7 +35,6 @@ typedef struct slow_close_state {
     int64_t delay_ms;
     fault_direction direction; 
     fault_schedule *sched;
-    fault_plugin *self;
 } slow_close_state;
 
 
@@ -55,13 +54,6 @@ static const fault_option options[] = {
     {.name = "slow-close-sched", .env = "FAULT_SLOW_CLOSE_SCHED", .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on, e.g. \"start:10s,duration:30s\"", .offset = OFF(sched)},
     FAULT_OPTION_END};
-
-static int configure(fault_plugin *self, void *state)
-{
-    slow_close_state *st = state;
-    st->self = self;
-    return 0;
-}
 
 static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
 {
@@ -88,8 +80,8 @@ static fault_action on_eof(void *state, void *cs, fault_stream *s, fault_side si
      * the last byte before it moved on: count from now. */
     v->until_us = fault_now_us() + (uint64_t)st->delay_ms * 1000u;
     fault_param params[] = {{"delay_ms", NULL, (double)st->delay_ms}};
-    fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, params, 1);
-    fault_log_debug(st->self, "#%llu %s FIN delayed %lld ms", (unsigned long long)fault_stream_id(s),
+    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 1);
+    fault_log_debug(fault_plugin_self(st), "#%llu %s FIN delayed %lld ms", (unsigned long long)fault_stream_id(s),
                     fault_direction_name(dir), (long long)st->delay_ms);
     return FAULT_PASS;
 }
@@ -102,5 +94,5 @@ static const fault_stream_ops stream_ops = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "slow-close", .version = PACKAGE_VERSION,
                     .summary = "Slow close: delay the FIN that ends each direction",
                     .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(slow_close_state), .configure = configure,
+                    .state_size = sizeof(slow_close_state),
                     .stream = &stream_ops);

@@ -24,7 +24,6 @@ typedef struct tcp_state {
     const char *sni; /* option: override the TLS server name */
     mapping *maps;
     size_t nmaps;
-    fault_plugin *self;
 } tcp_state;
 
 static const char *const schemes[] = {"", "tls", "https", "http", "psql", "psqls", NULL};
@@ -115,7 +114,6 @@ static void on_accept(fault_listener *l, fault_conn *c, void *ud)
 static int start(fault_plugin *self, void *state)
 {
     tcp_state *st = state;
-    st->self = self;
     for (size_t i = 0; i < st->nmaps; i++) {
         mapping *mp = &st->maps[i];
         mp->self = self;

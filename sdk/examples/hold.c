@@ -22,7 +22,6 @@
 typedef struct hold_state {
     bool enabled;  /* --with-hold */
     int64_t ms;    /* --hold-ms */
-    fault_plugin *self;
 } hold_state;
 
 /* One per connection. */
@@ -41,12 +40,6 @@ static const fault_option options[] = {
      .min = 0, .max = 3600000},
     FAULT_OPTION_END};
 
-static int configure(fault_plugin *self, void *state)
-{
-    ((hold_state *)state)->self = self;
-    return 0;
-}
-
 /* The timer fired: let the held bytes go. */
 static void on_release(fault_timer *t, void *userdata)
 {
@@ -63,7 +56,9 @@ static int attach(void *state, fault_stream *s, void **conn_state, uint32_t *poi
     if (!hc)
         return FAULT_ENOMEM;
     hc->s = s;
-    int rc = fault_timer_new(st->self, on_release, hc, &hc->timer);
+    /* The instance this state block belongs to (ABI 1.3): timers and
+     * events are owned by it. */
+    int rc = fault_timer_new(fault_plugin_self(st), on_release, hc, &hc->timer);
     if (rc == 0)
         rc = fault_timer_start(hc->timer, (uint64_t)st->ms * 1000u);
     if (rc != 0) {
@@ -89,7 +84,7 @@ static fault_action on_data(void *state, void *conn_state, fault_stream *s, faul
     if (c->offset == 0) {
         /* The first chunk goes now: say what was done, once. */
         fault_param p = {"hold_ms", NULL, (double)st->ms};
-        fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, &p, 1);
+        fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, &p, 1);
     }
     return FAULT_PASS;
 }
@@ -112,5 +107,4 @@ static const fault_stream_ops stream_ops = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "hold", .version = "1.0.0",
                     .summary = "Example: hold each connection's first response bytes",
                     .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(hold_state), .configure = configure,
-                    .stream = &stream_ops);
+                    .state_size = sizeof(hold_state), .stream = &stream_ops);

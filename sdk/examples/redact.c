@@ -24,7 +24,6 @@
 typedef struct redact_state {
     bool enabled;     /* --with-redact */
     int64_t max_body; /* --redact-max-body */
-    fault_plugin *self;
 } redact_state;
 
 static const fault_option options[] = {
@@ -39,7 +38,6 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     redact_state *st = state;
-    st->self = self;
     if (st->max_body < 0) {
         fault_plugin_error(self, "--redact-max-body must not be negative");
         return -1;

@@ -17,7 +17,6 @@
 typedef struct upcase_state {
     bool enabled;         /* --with-upcase */
     fault_schedule *sched; /* --upcase-sched */
-    fault_plugin *self;
 } upcase_state;
 
 static const fault_option options[] = {
@@ -27,12 +26,6 @@ static const fault_option options[] = {
     {.name = "upcase-sched", .env = "FAULT_UPCASE_SCHED", .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on", .offset = offsetof(upcase_state, sched)},
     FAULT_OPTION_END};
-
-static int configure(fault_plugin *self, void *state)
-{
-    ((upcase_state *)state)->self = self;
-    return 0;
-}
 
 /* Ask for one hook point: bytes from the client, on the client leg. */
 static int attach(void *state, fault_stream *s, void **conn_state, uint32_t *points)
@@ -59,7 +52,9 @@ static fault_action on_data(void *state, void *conn_state, fault_stream *s, faul
     }
     if (changed) {
         fault_param p = {"bytes_changed", NULL, (double)changed};
-        fault_event_fault_applied(st->self, fault_stream_id(s), side, dir, &p, 1);
+        /* A hook gets only the state: fault_plugin_self() finds the
+         * instance it belongs to (ABI 1.3). */
+        fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, &p, 1);
     }
     return FAULT_PASS;
 }
@@ -69,4 +64,4 @@ static const fault_stream_ops stream_ops = {.attach = attach, .on_data = on_data
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "upcase", .version = "1.0.0",
                     .summary = "Example: uppercase client bytes", .license = "Apache-2.0",
                     .options = options, .state_size = sizeof(upcase_state),
-                    .configure = configure, .stream = &stream_ops);
+                    .stream = &stream_ops);

@@ -47,7 +47,7 @@ typedef struct fault_event {
     uint64_t time_us;   /* fault_now_us() at publication; the host fills it */
     uint64_t wall_us;   /* wall clock (unix epoch, us); the host fills it */
     uint64_t conn_id;   /* connection the event belongs to, 0 for none */
-    const char *source; /* plugin name, or "core"; the host fills it */
+    const char *source; /* fault_plugin_name(): "latency", "latency#2", or "core"; the host fills it */
 
     /* CONN_OPEN, CONN_CLOSE, LISTENING, HTTP_*: who and where. */
     const char *peer;   /* "127.0.0.1:51234" or NULL */
@@ -61,8 +61,8 @@ typedef struct fault_event {
     /* CONN_CLOSE: totals for the connection. */
     uint64_t bytes_egress, bytes_ingress;
 
-    /* FAULT_APPLIED, FAULT_STATE: the fault's name ("latency") and its
-     * parameters ({"delay_ms", NULL, 102.4}, ...). */
+    /* FAULT_APPLIED, FAULT_STATE: the fault's instance name ("latency",
+     * "latency#2") and its parameters ({"delay_ms", NULL, 102.4}, ...). */
     const char *fault;
     const fault_param *params;
     size_t nparams;

@@ -71,6 +71,12 @@
  *        microsecond timers (fault_timer_new/start/start_at/stop/armed/
  *        deadline/free) on the host's timer heap. The behaviour of a NULL
  *        detach() follows the plugin's minor (see above).
+ *        fault_plugin_self(state): a hook reaches its instance without
+ *        keeping it in its state. Several instances of one fault plugin
+ *        in a run (`fault run --instance`, scenarios), each with its own
+ *        state block, options, schedule, generator and events;
+ *        fault_plugin_name() and the events' source are the instance's
+ *        name ("latency#2" for the second).
  *        FAULT_DESCRIPTOR_SIZE_1_0 is the size 1.0 had, not the current
  *        size. fault_platform_ops and FAULT_KIND_AGENT marked reserved.
  *        The threading contract written down (above). The HTTP API split
@@ -208,8 +214,10 @@ typedef struct fault_plugin_descriptor {
 
     /* Options, terminated by FAULT_OPTION_END; NULL for none. */
     const fault_option *options;
-    /* Size of the state block the host allocates (zeroed) for the plugin
-     * instance; option values are written into it. May be 0. */
+    /* Size of the state block the host allocates (zeroed) for each plugin
+     * instance; option values are written into it. May be 0. A run may
+     * hold several instances of a fault plugin, each with its own block
+     * and lifecycle: keep per-instance data here, not in statics. */
     size_t state_size;
 
     /* Lifecycle, each optional. Returning a negative value fails the step:
@@ -299,10 +307,23 @@ typedef struct fault_plugin_hint {
  * timers use <fault/net.h> and <fault/timer.h> instead, and build with
  * `pkg-config fault-plugin` alone. */
 FAULT_API void *fault_loop(fault_plugin *self);
+/* The instance's name: the descriptor's name for a plugin's first instance
+ * ("latency"), "NAME#N" for the Nth when a run holds several ("latency#2",
+ * `fault run --instance`). Events a plugin publishes carry it as their
+ * source (and fault_event_fault_applied() as their fault), so instances
+ * are told apart (several instances: ABI 1.3; a plugin's first instance
+ * keeps the name it always had). */
 FAULT_API const char *fault_plugin_name(const fault_plugin *self);
 /* The instance's state block (the one passed to every callback). */
 FAULT_API void *fault_plugin_state(fault_plugin *self);
-/* The instance's generator, seeded from --seed and the plugin name. */
+/* The instance owning a state block: the inverse of fault_plugin_state(),
+ * so a hook given only its state can log, publish events, draw from the
+ * instance's generator or test fault_plugin_active() without the plugin
+ * keeping a `self` pointer in its state (ABI 1.3). state must be the block
+ * the host passed to a callback (the host places the instance's address
+ * just before it); for any other pointer the result is undefined. */
+FAULT_API fault_plugin *fault_plugin_self(const void *state);
+/* The instance's generator, seeded from --seed and the instance's name. */
 FAULT_API fault_rng *fault_plugin_rng(fault_plugin *self);
 /* Whether the plugin is enabled (its FAULT_OPTF_ENABLE option, if any) and
  * inside its schedule right now. */

@@ -56,7 +56,6 @@
 typedef struct probe_state {
     bool enabled;
     int64_t body_limit;
-    fault_plugin *self;
 } probe_state;
 
 typedef struct pend {
@@ -79,7 +78,6 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     probe_state *st = state;
-    st->self = self;
     if (st->body_limit < 0) {
         fault_log_error(self, "--hookprobe-body-limit must not be negative");
         return -1;
@@ -167,8 +165,8 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
         return FAULT_HTTP_CONTINUE;
     if (strcmp(v, "body-upper") == 0 || strcmp(v, "body-delay") == 0 ||
         strcmp(v, "body-grow") == 0 || strcmp(v, "body-cut") == 0) {
-        fault_http_watch_body(st->self, x, FAULT_DIR_EGRESS);
-        fault_http_watch_body(st->self, x, FAULT_DIR_INGRESS);
+        fault_http_watch_body(fault_plugin_self(st), x, FAULT_DIR_EGRESS);
+        fault_http_watch_body(fault_plugin_self(st), x, FAULT_DIR_INGRESS);
         return FAULT_HTTP_CONTINUE;
     }
     if (strncmp(v, "body-", 5) == 0 || strcmp(v, "bad-path") == 0)
@@ -197,7 +195,7 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
         return FAULT_HTTP_CONTINUE;
     p->x = x;
     p->respond = strcmp(v, "pending-respond") == 0;
-    uv_timer_init(fault_loop(st->self), &p->t);
+    uv_timer_init(fault_loop(fault_plugin_self(st)), &p->t);
     uv_timer_start(&p->t, on_fire, 200, 0);
     p->next = pendings;
     pendings = p;
@@ -279,7 +277,7 @@ static void on_end(void *state, fault_http_exchange *x)
             n++;
         }
     }
-    fault_log_info(st->self, "probe: end #%llu pending=%d", (unsigned long long)fault_http_id(x),
+    fault_log_info(fault_plugin_self(st), "probe: end #%llu pending=%d", (unsigned long long)fault_http_id(x),
                    n);
 }
 
