@@ -273,7 +273,7 @@ int fault_main(int argc, char **argv)
         rc = cmd_version();
     } else if (strcmp(cmd, "run") == 0) {
         if (wants_help(cargc, cargv))
-            fault__run_help(stdout);
+            fault__run_help(stdout, cargc, cargv);
         else
             rc = fault__cmd_run(cargc, cargv);
     } else if (strcmp(cmd, "plugins") == 0) {

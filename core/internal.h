@@ -287,7 +287,8 @@ void fault__connects_cancel_all(void);
 size_t fault__listeners_count(void);
 /* Option owners of `fault run` (core first, then plugins); --help text. */
 size_t fault__run_owners(fault__optowner **owners, size_t max);
-void fault__run_help(FILE *out);
+/* `fault run [MODE] --help`: argv are run's words (a mode's first). */
+void fault__run_help(FILE *out, int argc, char **argv);
 fault__optowner *fault__global_owner(void);
 int fault__globals_apply(void);
 

@@ -97,21 +97,38 @@ static bool valid_name(const char *n)
 }
 
 /* The command whose line a plugin's options are parsed on: its own for a
- * command plugin, `run` for every plugin that acts on traffic. */
-static const char *option_namespace(const fault_plugin_descriptor *d)
+ * command plugin, `run` for every plugin that acts on traffic, and
+ * `run WORD` for a mode of run (ABI 1.3), whose line also takes run's. */
+static const char *option_namespace(const fault_plugin_descriptor *d, char *buf, size_t len)
 {
     if (d->command && d->command->name)
         return d->command->name;
+    if (d->abi_minor >= 3 && d->run_mode && d->run_mode->word) {
+        snprintf(buf, len, "run %s", d->run_mode->word);
+        return buf;
+    }
     return "run";
+}
+
+/* Whether two namespaces meet on one command line: the same, or run and
+ * one of its modes. */
+static bool namespaces_meet(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    return (strcmp(a, "run") == 0 && strncmp(b, "run ", 4) == 0) ||
+           (strcmp(b, "run") == 0 && strncmp(a, "run ", 4) == 0);
 }
 
 /* Two plugins declaring the same flag for the same command would make its
  * command line ambiguous: the later one is refused. */
 static const char *option_clash(const fault_plugin_descriptor *d, const char **owner)
 {
+    char b1[80], b2[80];
     for (const fault_option *o = d->options; o && o->name; o++) {
         for (fault_plugin *p = instances; p; p = p->next) {
-            if (strcmp(option_namespace(p->d), option_namespace(d)) != 0)
+            if (!namespaces_meet(option_namespace(p->d, b1, sizeof b1),
+                                 option_namespace(d, b2, sizeof b2)))
                 continue;
             if (fault__option_find(&p->opt, o->name, NULL)) {
                 *owner = p->d->name;
@@ -389,6 +406,22 @@ static void load_file(const char *path, const char *file)
                fault__plugin_by_name(d->name)->path);
         dlclose(dl);
         return;
+    }
+    if (d->abi_minor >= 3 && d->run_mode && d->run_mode->word) {
+        if (!valid_name(d->run_mode->word)) {
+            refuse(path, d->name, "invalid run mode word");
+            dlclose(dl);
+            return;
+        }
+        for (fault_plugin *p = instances; p; p = p->next) {
+            if (p->d->abi_minor >= 3 && p->d->run_mode && p->d->run_mode->word &&
+                strcmp(p->d->run_mode->word, d->run_mode->word) == 0) {
+                refuse(path, d->name, "'fault run %s' is already the mode of plugin '%s'",
+                       d->run_mode->word, p->d->name);
+                dlclose(dl);
+                return;
+            }
+        }
     }
     const char *owner = NULL;
     const char *clash = option_clash(d, &owner);

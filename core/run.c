@@ -59,11 +59,64 @@ static const fault_option run_options[] = {
 
 static fault__optowner run_owner = {.name = "core", .opts = run_options, .block = &fault__ro};
 
-/* Every plugin that acts on proxied traffic takes its options on `run`. */
+/* The mode of run the user chose (`fault run dns`), or NULL. */
+static fault_plugin *run_mode;
+/* Mappings the mode added (fault_run_add_mapping()), and whether it may. */
+static fault_strv mode_maps;
+static bool adding_maps;
+
+static const fault_run_mode_ops *mode_ops(const fault_plugin *p)
+{
+    return p->d->abi_minor >= 3 && p->d->run_mode && p->d->run_mode->word ? p->d->run_mode
+                                                                           : NULL;
+}
+
+static fault_plugin *find_mode(const char *word)
+{
+    for (fault_plugin *p = fault__plugins(); p; p = p->next)
+        if (mode_ops(p) && strcmp(mode_ops(p)->word, word) == 0)
+            return p;
+    return NULL;
+}
+
+/* Every plugin that acts on proxied traffic takes its options on `run`;
+ * a mode's plugin only when its mode was chosen. */
 static bool is_run_plugin(const fault_plugin *p)
 {
+    if (mode_ops(p))
+        return p == run_mode;
     return p->d->kind == FAULT_KIND_FAULT || p->d->kind == FAULT_KIND_PROTOCOL ||
            p->d->kind == FAULT_KIND_BRIDGE;
+}
+
+int fault_run_add_mapping(fault_plugin *self, const char *text, char *err, size_t errlen)
+{
+    if (!adding_maps || self != run_mode) {
+        if (err && errlen)
+            snprintf(err, errlen, "mappings are added from a run mode's select() only");
+        return FAULT_EPERM;
+    }
+    fault_mapping m;
+    if (!text || fault__mapping_parse(text, &m, err, errlen) != 0)
+        return FAULT_ESYNTAX;
+    fault__mapping_free(&m);
+    const char **v = realloc((void *)mode_maps.v, (mode_maps.n + 1) * sizeof *v);
+    if (!v)
+        return FAULT_ENOMEM;
+    mode_maps.v = v;
+    if (!(v[mode_maps.n] = strdup(text)))
+        return FAULT_ENOMEM;
+    mode_maps.n++;
+    return 0;
+}
+
+static void mode_maps_free(void)
+{
+    for (size_t i = 0; i < mode_maps.n; i++)
+        free((char *)mode_maps.v[i]);
+    free((void *)mode_maps.v);
+    mode_maps.v = NULL;
+    mode_maps.n = 0;
 }
 
 size_t fault__run_owners(fault__optowner **owners, size_t max)
@@ -81,11 +134,41 @@ size_t fault__run_owners(fault__optowner **owners, size_t max)
     return n;
 }
 
-void fault__run_help(FILE *out)
+void fault__run_help(FILE *out, int argc, char **argv)
 {
     fault__optowner *owners[64];
+    fault_plugin *m = argc > 0 && argv[0][0] != '-' ? find_mode(argv[0]) : NULL;
+    run_mode = m;
     size_t n = fault__run_owners(owners, 64);
-    fprintf(out, "Usage: fault run [OPTIONS]\n\nRun the proxy with fault injection.\n");
+    if (m) {
+        fprintf(out, "Usage: fault run %s [OPTIONS]\n\n%s\n", mode_ops(m)->usage ? mode_ops(m)->usage : mode_ops(m)->word,
+                mode_ops(m)->summary ? mode_ops(m)->summary : "");
+        for (size_t i = 1; i < n; i++)
+            if (owners[i] == &m->opt)
+                fault__options_help(out, owners[i], "Options of this mode");
+        fault__options_help(out, owners[0], "Proxy options");
+        for (size_t i = 1; i < n; i++) {
+            if (owners[i] == &m->opt)
+                continue;
+            fault_plugin *p = fault__plugin_by_name(owners[i]->name);
+            char title[160];
+            snprintf(title, sizeof title, "%s (%s plugin)", p->d->summary ? p->d->summary : p->d->name,
+                     p->d->name);
+            fault__options_help(out, owners[i], title);
+        }
+        return;
+    }
+    fprintf(out, "Usage: fault run [MODE ARGS] [OPTIONS]\n\nRun the proxy with fault injection.\n");
+    bool any = false;
+    for (fault_plugin *p = fault__plugins(); p; p = p->next) {
+        if (!mode_ops(p) || p->ordinal != 1)
+            continue;
+        if (!any)
+            fprintf(out, "\nModes (see 'fault run MODE --help'):\n");
+        any = true;
+        fprintf(out, "  %-24s %s\n", mode_ops(p)->usage ? mode_ops(p)->usage : mode_ops(p)->word,
+                mode_ops(p)->summary ? mode_ops(p)->summary : "");
+    }
     fault__options_help(out, owners[0], "Proxy options");
     for (size_t i = 1; i < n; i++) {
         fault_plugin *p = fault__plugin_by_name(owners[i]->name);
@@ -209,6 +292,18 @@ static int on_stored(void *ud, fault__optowner **owners, size_t nowners, fault__
 int fault__cmd_run(int argc, char **argv)
 {
     fault__optowner *owners[65], *parsed[65];
+    /* A mode's word comes first: `fault run dns --case ...`. */
+    run_mode = NULL;
+    if (argc > 0 && argv[0][0] != '-') {
+        run_mode = find_mode(argv[0]);
+        if (run_mode) {
+            argc--;
+            argv++;
+        }
+    }
+    for (fault_plugin *p = fault__plugins(); p; p = p->next)
+        if (mode_ops(p) && p != run_mode)
+            p->enabled = false; /* a mode that was not chosen does nothing */
     size_t nowners = fault__run_owners(owners, 64);
     owners[nowners++] = fault__global_owner();
     memcpy(parsed, owners, nowners * sizeof *owners);
@@ -219,30 +314,52 @@ int fault__cmd_run(int argc, char **argv)
     /* parsed follows --instance; the environment applies to the first
      * instances only (owners). */
     rc = fault__options_parse_cb(parsed, nowners, argc, argv, pos, &npos, "run", on_stored, NULL);
-    if (rc == 0 && npos > 0) {
-        fprintf(stderr, "fault: run: unexpected argument '%s' (see 'fault run --help')\n", pos[0]);
+    if (rc == 0 && npos > 0 && !run_mode) {
+        fprintf(stderr, "fault: run: '%s' is neither a mode of run nor an option (see 'fault run --help')\n",
+                pos[0]);
         rc = 2;
     }
-    free(pos);
     if (rc == 0)
         rc = fault__options_env(owners, nowners);
-    if (rc != 0)
-        return rc;
-    if ((rc = fault__globals_apply()) != 0)
-        return rc;
-
-    /* Validate everything before anything listens. */
-    size_t nmaps = fault__ro.proxies.n;
-    fault_mapping *maps = calloc(nmaps ? nmaps : 1, sizeof *maps);
-    if (!maps)
-        return 1;
-    for (size_t i = 0; i < nmaps && rc == 0; i++) {
-        char err[256];
-        if (fault__mapping_parse(fault__ro.proxies.v[i], &maps[i], err, sizeof err) != 0) {
-            fprintf(stderr, "fault: --proxy: '%s': %s\n", fault__ro.proxies.v[i], err);
+    if (rc == 0)
+        rc = fault__globals_apply();
+    if (rc == 0 && run_mode) {
+        /* The mode sees its words and adds what it needs. */
+        const fault_run_mode_ops *mo = mode_ops(run_mode);
+        run_mode->enabled = true;
+        run_mode->err[0] = '\0';
+        adding_maps = true;
+        int mrc = mo->select ? mo->select(run_mode, run_mode->state, npos, pos) : 0;
+        adding_maps = false;
+        if (mrc < 0) {
+            fprintf(stderr, "fault: run %s: %s\n", mo->word,
+                    run_mode->err[0] ? run_mode->err : fault_strerror(mrc));
             rc = 2;
         }
     }
+    free(pos);
+    if (rc != 0) {
+        mode_maps_free();
+        return rc;
+    }
+
+    /* Validate everything before anything listens. */
+    size_t nmaps = fault__ro.proxies.n + mode_maps.n;
+    fault_mapping *maps = calloc(nmaps ? nmaps : 1, sizeof *maps);
+    if (!maps) {
+        mode_maps_free();
+        return 1;
+    }
+    for (size_t i = 0; i < nmaps && rc == 0; i++) {
+        char err[256];
+        const char *text = i < fault__ro.proxies.n ? fault__ro.proxies.v[i]
+                                                   : mode_maps.v[i - fault__ro.proxies.n];
+        if (fault__mapping_parse(text, &maps[i], err, sizeof err) != 0) {
+            fprintf(stderr, "fault: --proxy: '%s': %s\n", text, err);
+            rc = 2;
+        }
+    }
+    mode_maps_free();
     fault__g.duration_us = fault__ro.duration_us;
     if (rc == 0)
         rc = configure_plugins();

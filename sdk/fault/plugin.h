@@ -77,6 +77,9 @@
  *        state block, options, schedule, generator and events;
  *        fault_plugin_name() and the events' source are the instance's
  *        name ("latency#2" for the second).
+ *        Modes of `fault run` (`fault run dns`, `fault run llm openai`):
+ *        fault_plugin_descriptor.run_mode (fault_run_mode_ops) and
+ *        fault_run_add_mapping().
  *        FAULT_DESCRIPTOR_SIZE_1_0 is the size 1.0 had, not the current
  *        size. fault_platform_ops and FAULT_KIND_AGENT marked reserved.
  *        The threading contract written down (above). The HTTP API split
@@ -183,6 +186,34 @@ typedef struct fault_command_ops {
     void *reserved[4];
 } fault_command_ops;
 
+/* A mode of `fault run` (ABI 1.3): `fault run WORD [ARGS] [OPTIONS]`, as
+ * `fault run dns`, `fault run llm openai`, `fault run db pg`. The plugin's
+ * options belong to its mode: they are accepted (and listed by
+ * `fault run WORD --help`) only after `fault run WORD`, beside run's own
+ * options and every fault's. The plugin is enabled only when its mode is
+ * chosen. */
+typedef struct fault_run_mode_ops {
+    const char *word;    /* the mode's word, [a-z0-9-]+, e.g. "dns" */
+    const char *summary; /* one line for `fault run --help` */
+    const char *usage;   /* what follows `fault run`, e.g. "llm PROVIDER" */
+    /* The user chose this mode. args are the positional words after the
+     * mode's word ("openai" in `fault run llm openai`); options are
+     * parsed (command line, then environment) and configure() has not run
+     * yet. Check the words and set up what the mode needs, such as
+     * mappings (fault_run_add_mapping()). Return 0, or a negative FAULT_E*
+     * code with a message (fault_plugin_error()): fault exits with status
+     * 2. */
+    int (*select)(fault_plugin *self, void *state, int argc, char **argv);
+    void *reserved[4];
+} fault_run_mode_ops;
+
+/* Adds a --proxy mapping from a run mode's select() (ABI 1.3), as if the
+ * user had given `--proxy TEXT`; it is served like the user's, by the
+ * protocol plugin of its scheme. Returns 0, FAULT_ESYNTAX (with the reason
+ * in err), FAULT_EPERM (not called from select()) or FAULT_ENOMEM. */
+FAULT_API int fault_run_add_mapping(fault_plugin *self, const char *text, char *err,
+                                    size_t errlen);
+
 /* Reserved for platform injectors. The host does not read this table yet
  * (there is no `fault inject` command in this version): leave
  * descriptor.platform NULL. The layout is kept for the minor that gives
@@ -241,7 +272,10 @@ typedef struct fault_plugin_descriptor {
     const fault_command_ops *command;
     const fault_platform_ops *platform; /* reserved: leave NULL */
 
-    void *reserved[16];
+    /* ABI 1.3 (from reserved space): a mode of `fault run`, or NULL. */
+    const fault_run_mode_ops *run_mode;
+
+    void *reserved[15];
 } fault_plugin_descriptor;
 
 /* Size of the ABI 1.0 descriptor, the least the loader accepts: four
