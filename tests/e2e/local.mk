@@ -6,7 +6,8 @@ E2E_TESTS = \
 	tests/e2e/run_cli.sh \
 	tests/e2e/run_latency.sh \
 	tests/e2e/run_relay.sh \
-	tests/e2e/run_tls.sh
+	tests/e2e/run_tls.sh \
+	tests/e2e/run_listen.sh
 
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/lib.sh tests/e2e/relay.py tests/e2e/fidelity.py
