@@ -8,6 +8,8 @@ EXTRA_DIST += tests/fuzz/run.sh \
 	tests/fuzz/corpus/duration/compound tests/fuzz/corpus/duration/fraction \
 	tests/fuzz/corpus/duration/max tests/fuzz/corpus/duration/seconds \
 	tests/fuzz/corpus/duration/spaced tests/fuzz/corpus/duration/weeks \
+	tests/fuzz/corpus/duration/words tests/fuzz/corpus/duration/words-long \
+	tests/fuzz/corpus/duration/micro-sign \
 	tests/fuzz/corpus/schedule/decimal tests/fuzz/corpus/schedule/fixed \
 	tests/fuzz/corpus/schedule/lone-duration tests/fuzz/corpus/schedule/many \
 	tests/fuzz/corpus/schedule/mixed tests/fuzz/corpus/schedule/relative \
