@@ -4,6 +4,9 @@
  * When the proxy is about to connect to the upstream of a proxied
  * connection, the fault makes the resolution of the upstream's host name
  * fail with probability --dns-rate (0..1, default 0.5; FAULT_DNS_PROBABILITY).
+ * The original documents that variable as a percentage (0-100) with a
+ * default of 0.5 meant as one in two: a value above 1 is read as a
+ * percentage (50 is one in two), up to 1 as a fraction.
  * The connection attempt then fails exactly as if the resolver had answered
  * "no such name": no socket is opened toward the upstream, and the client
  * gets what the proxy gives for an unresolvable name (a TCP mapping resets
@@ -49,8 +52,9 @@ static const fault_option options[] = {
      .help = "Enable the DNS fault: upstream names fail to resolve", .offset = OFF(enabled),
      .flags = FAULT_OPTF_ENABLE},
     {.name = "dns-rate", .env = "FAULT_DNS_PROBABILITY", .type = FAULT_OPT_PROBABILITY,
-     .def = "0.5", .metavar = "P",
-     .help = "Probability (0..1) that resolving an upstream name fails (IP literals never do)",
+     .def = "0.5", .metavar = "P", .min = 0, .max = 100,
+     .help = "Probability that resolving an upstream name fails (IP literals never do): "
+             "0..1, or a percentage above 1 (50 is one in two)",
      .offset = OFF(rate)},
     {.name = "dns-sched", .env = "FAULT_DNS_SCHED", .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on, e.g. \"start:30s,duration:60s\"", .offset = OFF(sched)},
@@ -60,6 +64,8 @@ static int configure(fault_plugin *self, void *state)
 {
     dns_state *st = state;
     st->self = self;
+    if (st->rate > 1)
+        st->rate /= 100;
     return 0;
 }
 
