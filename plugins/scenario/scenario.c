@@ -168,6 +168,14 @@ static int start(fault_plugin *self, void *state)
     return 0;
 }
 
+/* A file of a scenario directory that does not load: said at once, and
+ * the run goes on with the others (status 1 at the end). */
+static void skip_file(const char *err, void *ud)
+{
+    (*(size_t *)ud)++;
+    fprintf(stderr, "fault: scenario: %s (this file is left out; the others run)\n", err);
+}
+
 static int cmd_run(sc_options *o)
 {
     if (!o->scenario || !*o->scenario) {
@@ -179,7 +187,8 @@ static int cmd_run(sc_options *o)
         return 2;
     sc_suite suite = {0};
     char err[1024];
-    if (sc_load_path(o->scenario, &suite, err, sizeof err) != 0) {
+    size_t skipped = 0;
+    if (sc_load_path_skipping(o->scenario, &suite, skip_file, &skipped, err, sizeof err) != 0) {
         fprintf(stderr, "fault: scenario: %s\n", err);
         sc_suite_free(&suite);
         return 2;
@@ -190,6 +199,13 @@ static int cmd_run(sc_options *o)
         return 1;
     }
     int rc = sc_run(o, &suite);
+    if (skipped > 0) {
+        fprintf(stderr, "fault: scenario: %zu scenario file%s of %s could not be loaded and did "
+                        "not run (see above)\n",
+                skipped, skipped == 1 ? "" : "s", o->scenario);
+        if (rc == 0)
+            rc = 1;
+    }
     curl_global_cleanup();
     sc_suite_free(&suite);
     return rc;
