@@ -588,7 +588,7 @@ static void summary(sc_runner *R)
         calls_failed += ir->failures;
         bool counted;
         size_t broken = slos_broken(ir, &counted);
-        if (counted) {
+        if (counted && ir->ncalls > 0) {
             slos += ir->nslo;
             slos_bad += broken;
         }
@@ -612,17 +612,21 @@ static void summary(sc_runner *R)
     printf("===================== Summary =====================\n");
     printf("Tests run: %zu, Tests failed: %zu\n", tests, failed);
     if (failed > 0) {
-        printf("Failed: %zu of %zu call%s missed their expectation", calls_failed, calls,
-               calls == 1 ? "" : "s");
-        if (slos > 0)
-            printf(", %zu of %zu SLO%s broken", slos_bad, slos, slos == 1 ? "" : "s");
+        const char *sep = "Failed: ";
+        if (calls > 0) {
+            printf("%s%zu of %zu call%s missed their expectation", sep, calls_failed, calls,
+                   calls == 1 ? "" : "s");
+            sep = ", ";
+        }
+        if (slos > 0) {
+            printf("%s%zu of %zu SLO%s broken", sep, slos_bad, slos, slos == 1 ? "" : "s");
+            sep = ", ";
+        }
         if (errors > 0)
-            printf(", %zu item%s could not run", errors, errors == 1 ? "" : "s");
+            printf("%s%zu item%s could not run", sep, errors, errors == 1 ? "" : "s");
         printf("\n");
     }
     uint64_t total = R->res.end_wall_us - R->res.start_wall_us;
-    printf("===================== Summary =====================\n");
-    printf("Tests run: %zu, Tests failed: %zu\n", tests, failed);
     printf("Total time: %.1fs%s\n", (double)total / 1e6, R->interrupted ? " (interrupted)" : "");
     if (R->o->report && *R->o->report)
         printf("Report saved as %s\n", R->o->report);
