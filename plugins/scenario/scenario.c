@@ -226,8 +226,15 @@ static int run(void *state, int argc, char **argv)
     }
     if (strcmp(argv[0], "run") == 0)
         return cmd_run(o);
-    if (strcmp(argv[0], "generate") == 0)
+    if (strcmp(argv[0], "generate") == 0) {
+        if (o->spec_file && o->scenario && is_input(o->spec_file, o->scenario)) {
+            fprintf(stderr, "fault: scenario: --scenario: '%s' is the OpenAPI document read; "
+                            "refusing to overwrite it (give another path)\n",
+                    o->scenario);
+            return 2;
+        }
         return sc_generate(o);
+    }
     fprintf(stderr, "fault: scenario: unknown subcommand '%s' (%s)\n", argv[0], usage);
     return 2;
 }
