@@ -226,7 +226,9 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
              * compound like "1m30" a missing unit is more likely a typo. */
             u = find_unit("s", 1);
         } else {
-            return fail(err, errlen, "missing time unit (ns, us, ms, s, m, h, d, w, or words such as 'minutes') at column %zu",
+            return fail(err, errlen,
+                        "missing time unit (ns, us, ms, s, m, h, d, w, or words such as 'minutes') "
+                        "at column %zu",
                         number_end + 1);
         }
 

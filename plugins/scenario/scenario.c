@@ -148,7 +148,10 @@ static bool is_input(const char *scenario, const char *out)
 static int check_outputs(const sc_options *o)
 {
     const struct { const char *flag, *path; } outs[] = {
-        {"--report", o->report}, {"--result", o->result}, {"--junit", o->junit}, {"--html", o->html}};
+        {"--report", o->report},
+        {"--result", o->result},
+        {"--junit", o->junit},
+        {"--html", o->html}};
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
         if (is_input(o->scenario, outs[i].path)) {
             fprintf(stderr, "fault: scenario: %s: '%s' is a scenario file of this run; "
