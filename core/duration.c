@@ -266,6 +266,15 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
         any_term = true;
         while (i < len && is_space(text[i]))
             i++;
+        /* "1 hour, 30 minutes": a comma may separate terms (never end the
+         * text: "5s," is a typo). */
+        if (i < len && text[i] == ',') {
+            i++;
+            while (i < len && is_space(text[i]))
+                i++;
+            if (i == len)
+                return fail(err, errlen, "expected a duration after ',' at column %zu", i + 1);
+        }
     }
 
     /* Anything below a microsecond is dropped: the clock counts in us. */

@@ -102,6 +102,11 @@ static void test_words(void)
        (UINT64_C(31557600) + 2 * 2630016 + 21 * 86400 + 4 * 86400 + 5 * 3600 + 6 * 60 + 7) * S +
            8000);
     OK("1.5 hours", 5400 * S);
+    OK("1 hour, 30 minutes", 5400 * S);
+    OK("1h,30m", 5400 * S);
+    BAD("5s,", "expected a duration after ',' at column 4");
+    BAD("5s,,1s", "expected a number, got ',' at column 4");
+    BAD(",5s", "expected a number, got ',' at column 1");
     /* Case matters as in the original: M is a month, Minute is a typo. */
     BAD("1 Minute", "unknown time unit 'Minute' at column 3");
     BAD("2 HOURS", "unknown time unit 'HOURS'");
