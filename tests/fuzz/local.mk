@@ -13,6 +13,7 @@ EXTRA_DIST += tests/fuzz/run.sh \
 	tests/fuzz/corpus/schedule/decimal tests/fuzz/corpus/schedule/fixed \
 	tests/fuzz/corpus/schedule/lone-duration tests/fuzz/corpus/schedule/many \
 	tests/fuzz/corpus/schedule/mixed tests/fuzz/corpus/schedule/relative \
+	tests/fuzz/corpus/schedule/words \
 	tests/fuzz/corpus/mapping/https tests/fuzz/corpus/mapping/ipv4-listen \
 	tests/fuzz/corpus/mapping/ipv6 tests/fuzz/corpus/mapping/psql \
 	tests/fuzz/corpus/mapping/tls tests/fuzz/corpus/mapping/zone
