@@ -575,7 +575,7 @@ static void write_outputs(sc_runner *R)
 static void summary(sc_runner *R)
 {
     size_t tests = 0, failed = 0, calls = 0, calls_failed = 0, slos = 0, slos_bad = 0;
-    size_t errors = 0;
+    size_t errors = 0, broke = 0; /* items that made no call / some calls, then an error */
     for (size_t i = 0; i < R->res.nitems; i++) {
         const sc_item_result *ir = &R->res.items[i];
         if (!ir->ran)
@@ -592,8 +592,10 @@ static void summary(sc_runner *R)
             slos += ir->nslo;
             slos_bad += broken;
         }
-        if (ir->error)
+        if (ir->error && ir->ncalls == 0)
             errors++;
+        else if (ir->error)
+            broke++;
         size_t t, f;
         if (ir->item->strategy.mode == SC_LOAD) {
             t = 1;
@@ -622,8 +624,12 @@ static void summary(sc_runner *R)
             printf("%s%zu of %zu SLO%s broken", sep, slos_bad, slos, slos == 1 ? "" : "s");
             sep = ", ";
         }
-        if (errors > 0)
+        if (errors > 0) {
             printf("%s%zu item%s could not run", sep, errors, errors == 1 ? "" : "s");
+            sep = ", ";
+        }
+        if (broke > 0)
+            printf("%s%zu item%s ended in an error", sep, broke, broke == 1 ? "" : "s");
         printf("\n");
     }
     uint64_t total = R->res.end_wall_us - R->res.start_wall_us;

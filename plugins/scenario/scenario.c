@@ -171,12 +171,23 @@ static int start(fault_plugin *self, void *state)
     return 0;
 }
 
-/* A file of a scenario directory that does not load: said at once, and
- * the run goes on with the others (status 1 at the end). */
+/* The files of a scenario directory that did not load, each with its
+ * error: said before the run, which goes on with the others (status 1 at
+ * the end). */
+typedef struct skipped_files {
+    char **why;
+    size_t n;
+} skipped_files;
+
 static void skip_file(const char *err, void *ud)
 {
-    (*(size_t *)ud)++;
-    fprintf(stderr, "fault: scenario: %s (this file is left out; the others run)\n", err);
+    skipped_files *s = ud;
+    char **nw = realloc(s->why, (s->n + 1) * sizeof *nw);
+    if (!nw)
+        return;
+    s->why = nw;
+    if ((s->why[s->n] = strdup(err)))
+        s->n++;
 }
 
 static int cmd_run(sc_options *o)
@@ -190,8 +201,16 @@ static int cmd_run(sc_options *o)
         return 2;
     sc_suite suite = {0};
     char err[1024];
-    size_t skipped = 0;
-    if (sc_load_path_skipping(o->scenario, &suite, skip_file, &skipped, err, sizeof err) != 0) {
+    skipped_files sk = {0};
+    int lrc = sc_load_path_skipping(o->scenario, &suite, skip_file, &sk, err, sizeof err);
+    for (size_t i = 0; i < sk.n; i++) {
+        fprintf(stderr, "fault: scenario: %s%s\n", sk.why[i],
+                lrc == 0 ? " (this file is left out; the others run)" : "");
+        free(sk.why[i]);
+    }
+    free(sk.why);
+    size_t skipped = sk.n;
+    if (lrc != 0) {
         fprintf(stderr, "fault: scenario: %s\n", err);
         sc_suite_free(&suite);
         return 2;

@@ -157,6 +157,8 @@ scenario run -s dir
 [ "$SCEN_RC" = 2 ] || fail "directory of bad files: exit status $SCEN_RC: $(cat "$SCEN_ERR")"
 grep -qF "fault: scenario: dir: no scenario file of this directory could be loaded" "$SCEN_ERR" ||
 	fail "directory of bad files: $(cat "$SCEN_ERR")"
+grep -qxF "fault: scenario: dir/b-bad.yml:4:22: 'status' must be between 100 and 599, not 2000" "$SCEN_ERR" ||
+	fail "directory of bad files: the bad file is not named alone: $(cat "$SCEN_ERR")"
 [ -s "$E2E_TMP/nginx-access.log" ] && fail "a request was sent: $(cat "$E2E_TMP/nginx-access.log")"
 for f in results.json report.md; do
 	[ -e "$E2E_TMP/$f" ] && fail "$f was written although nothing ran"
