@@ -17,7 +17,7 @@
 # may use: the whole test runs in a private network namespace (unshare -rn)
 # when the system allows one; otherwise part 4 is skipped.
 if [ "${E2E_NETNS:-}" != 1 ] && command -v unshare >/dev/null 2>&1 &&
-	command -v ip >/dev/null 2>&1 && unshare -rn true 2>/dev/null; then
+	command -v ip >/dev/null 2>&1 && unshare -rn ip link set lo up 2>/dev/null; then
 	E2E_NETNS=1 exec unshare -rn bash -c 'ip link set lo up && exec bash "$0"' "$0"
 fi
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
