@@ -2,9 +2,10 @@
 # tests/e2e/run_unavailable.sh - options of the original tool for features
 # this build does not have (issue 14, item 7): --with-otel (or
 # FAULT_WITH_OTEL), FAULT_ENABLE_STEALTH and the stealth-mode FAULT_EBPF_*
-# variables. Each one set says so in one line on standard error, without
-# --log-stdout, and the run goes on and proxies as usual. Unset, or set to
-# false, nothing is said.
+# variables; and --http-response-direction, which has no meaning for an
+# answer that replaces the whole exchange. Each one set says so in one
+# line on standard error, without --log-stdout, and the run goes on and
+# proxies as usual. Unset, or set to false, nothing is said.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 start_nginx
@@ -48,6 +49,10 @@ for v in FAULT_EBPF_PROCESS_NAME FAULT_EBPF_PROGRAMS_DIR FAULT_EBPF_PROXY_IP FAU
 		fail "$v=x: $(cat "$E2E_TMP/ebpf.err")"
 done
 note "FAULT_EBPF_*: one line each"
+
+# A flag kept for the original's command lines that has no meaning here.
+proxied run --with-http-response --http-response-trigger-probability 0 --http-response-direction egress
+one_line '^fault: --http-response-direction \(FAULT_HTTP_FAULT_DIRECTION\): no effect: the answer replaces the whole exchange; ignored$'
 
 # Off: not a word.
 FAULT_ENABLE_STEALTH=false FAULT_WITH_OTEL=false proxied run
