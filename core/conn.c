@@ -40,6 +40,9 @@ struct fault_listener {
 };
 
 static fault_listener *listeners;
+/* Listeners that could not be opened, each already reported by its plugin:
+ * a run that ends up with no listener at all fails for that reason. */
+static size_t listen_failures;
 
 static void format_addr(const struct sockaddr *sa, char *buf, size_t len)
 {
@@ -152,6 +155,7 @@ int fault_listen(fault_plugin *self, const char *host, uint16_t port, fault_acce
     if (rc != 0) {
         l->tcp.data = NULL;
         uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+        listen_failures++;
         return fault__err(rc);
     }
     int len = sizeof ss;
@@ -194,6 +198,8 @@ size_t fault__listeners_count(void)
         n++;
     return n;
 }
+
+size_t fault__listen_failures(void) { return listen_failures; }
 
 void fault__listeners_close_all(void)
 {

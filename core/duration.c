@@ -1,6 +1,6 @@
 /*
  * core/duration.c - parses human-written durations ("1m30s", "250ms",
- * "1.5h", or a bare number of seconds) into microseconds, for --duration,
+ * "1.5h", "1 hour 30 minutes", or a bare number of seconds) into microseconds, for --duration,
  * schedule clauses and duration-typed plugin options.
  *
  * All arithmetic is done on integers: "0.1s" is exactly 100000 us rather
@@ -26,18 +26,55 @@ typedef struct unit {
 #define NS_PER_US UINT64_C(1000)
 #define NS_PER_S UINT64_C(1000000000)
 
+/* The short forms and the spelled-out ones of the original tool's
+ * parser (humantime), so "1 minute", "2 hours" and "1h 30min" read as
+ * they do there. Case matters: "M" is a month, "m" a minute. A month
+ * and a year are the average ones (30.44 and 365.25 days). */
+#define NS_PER_DAY (86400 * NS_PER_S)
 static const unit units[] = {
     {"ns", 1},
+    {"nsec", 1},
+    {"nanos", 1},
+    {"nanosecond", 1},
+    {"nanoseconds", 1},
     {"us", NS_PER_US},
+    {"\xc2\xb5s", NS_PER_US}, /* µs in UTF-8 */
+    {"usec", NS_PER_US},
+    {"micros", NS_PER_US},
+    {"microsecond", NS_PER_US},
+    {"microseconds", NS_PER_US},
     {"ms", UINT64_C(1000000)},
+    {"msec", UINT64_C(1000000)},
+    {"millis", UINT64_C(1000000)},
+    {"millisecond", UINT64_C(1000000)},
+    {"milliseconds", UINT64_C(1000000)},
     {"s", NS_PER_S},
     {"sec", NS_PER_S},
+    {"secs", NS_PER_S},
+    {"second", NS_PER_S},
+    {"seconds", NS_PER_S},
     {"m", 60 * NS_PER_S},
     {"min", 60 * NS_PER_S},
+    {"mins", 60 * NS_PER_S},
+    {"minute", 60 * NS_PER_S},
+    {"minutes", 60 * NS_PER_S},
     {"h", 3600 * NS_PER_S},
     {"hr", 3600 * NS_PER_S},
-    {"d", 86400 * NS_PER_S},
-    {"w", 604800 * NS_PER_S},
+    {"hrs", 3600 * NS_PER_S},
+    {"hour", 3600 * NS_PER_S},
+    {"hours", 3600 * NS_PER_S},
+    {"d", NS_PER_DAY},
+    {"day", NS_PER_DAY},
+    {"days", NS_PER_DAY},
+    {"w", 7 * NS_PER_DAY},
+    {"week", 7 * NS_PER_DAY},
+    {"weeks", 7 * NS_PER_DAY},
+    {"M", 2630016 * NS_PER_S},
+    {"month", 2630016 * NS_PER_S},
+    {"months", 2630016 * NS_PER_S},
+    {"y", 31557600 * NS_PER_S},
+    {"year", 31557600 * NS_PER_S},
+    {"years", 31557600 * NS_PER_S},
 };
 
 FAULT_PRINTF(3, 4)
@@ -79,6 +116,17 @@ static bool is_alpha(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* Length of the unit character at p: an ASCII letter, or the two bytes
+ * of the micro sign, 0 for anything else. */
+static size_t unit_char(const char *p, size_t left)
+{
+    if (is_alpha(*p))
+        return 1;
+    if (left >= 2 && (unsigned char)p[0] == 0xc2 && (unsigned char)p[1] == 0xb5)
+        return 2;
+    return 0;
+}
+
 static const unit *find_unit(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
@@ -90,7 +138,7 @@ static const unit *find_unit(const char *name, size_t len)
 /*
  * Exactly floor(0.DIGITS * unit_ns) for the fraction digits in [p, end).
  * Horner's scheme run from the last digit keeps every intermediate below
- * 10 * unit_ns (under 2^63 for weeks), and because floor((a + floor(b)) / n)
+ * 10 * unit_ns (under 2^63 even for years), and because floor((a + floor(b)) / n)
  * equals floor((a + b) / n) for integers a and n, truncating at each step
  * loses nothing however many digits there are.
  */
@@ -160,10 +208,10 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
             i++;
 
         const unit *u;
-        if (i < len && is_alpha(text[i])) {
+        if (i < len && unit_char(text + i, len - i)) {
             const size_t unit_start = i;
-            while (i < len && is_alpha(text[i]))
-                i++;
+            for (size_t n; i < len && (n = unit_char(text + i, len - i)) > 0;)
+                i += n;
             u = find_unit(text + unit_start, i - unit_start);
             if (!u) {
                 /* Long garbage is cut short so the column still fits in a
@@ -178,7 +226,9 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
              * compound like "1m30" a missing unit is more likely a typo. */
             u = find_unit("s", 1);
         } else {
-            return fail(err, errlen, "missing time unit (ns, us, ms, s, m, h, d, w) at column %zu",
+            return fail(err, errlen,
+                        "missing time unit (ns, us, ms, s, m, h, d, w, or words such as 'minutes') "
+                        "at column %zu",
                         number_end + 1);
         }
 
@@ -216,6 +266,15 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
         any_term = true;
         while (i < len && is_space(text[i]))
             i++;
+        /* "1 hour, 30 minutes": a comma may separate terms (never end the
+         * text: "5s," is a typo). */
+        if (i < len && text[i] == ',') {
+            i++;
+            while (i < len && is_space(text[i]))
+                i++;
+            if (i == len)
+                return fail(err, errlen, "expected a duration after ',' at column %zu", i + 1);
+        }
     }
 
     /* Anything below a microsecond is dropped: the clock counts in us. */

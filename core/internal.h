@@ -285,6 +285,8 @@ void fault__listeners_close_all(void);
 /* Cancels upstream connection attempts still in progress. */
 void fault__connects_cancel_all(void);
 size_t fault__listeners_count(void);
+/* How many fault_listen() calls could not bind or listen. */
+size_t fault__listen_failures(void);
 /* Option owners of `fault run` (core first, then plugins); --help text. */
 size_t fault__run_owners(fault__optowner **owners, size_t max);
 /* `fault run [MODE] --help`: argv are run's words (a mode's first). */

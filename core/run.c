@@ -248,6 +248,31 @@ static int add_mappings(fault_mapping *maps, size_t n)
     return 0;
 }
 
+/*
+ * Variables of the original's `run` for features this build does not
+ * have (stealth mode through eBPF). They are documented, so a user may
+ * well set them: each one set says on standard error that it has no
+ * effect, and the run goes on.
+ */
+static void warn_unavailable(void)
+{
+    static const char *const stealth_vars[] = {
+        "FAULT_EBPF_PROCESS_NAME", "FAULT_EBPF_PROGRAMS_DIR", "FAULT_EBPF_PROXY_IP",
+        "FAULT_EBPF_PROXY_PORT",   "FAULT_EBPF_PROXY_IFACE",  NULL};
+    const char *v = getenv("FAULT_ENABLE_STEALTH");
+    if (v && *v && strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 &&
+        strcasecmp(v, "no") != 0 && strcasecmp(v, "off") != 0) {
+        fprintf(stderr, "fault: FAULT_ENABLE_STEALTH: stealth mode (eBPF) is not available in "
+                        "this build; ignored, the proxy runs as usual\n");
+        fault_log_warn(NULL, "FAULT_ENABLE_STEALTH: stealth mode is not available; ignored");
+    }
+    for (size_t i = 0; stealth_vars[i]; i++)
+        if (getenv(stealth_vars[i]))
+            fprintf(stderr, "fault: %s: only used by stealth mode (eBPF), which is not "
+                            "available in this build; ignored\n",
+                    stealth_vars[i]);
+}
+
 static int start_plugins(void)
 {
     for (fault_plugin *p = fault__plugins(); p; p = p->next) {
@@ -323,6 +348,8 @@ int fault__cmd_run(int argc, char **argv)
         rc = fault__options_env(owners, nowners);
     if (rc == 0)
         rc = fault__globals_apply();
+    if (rc == 0)
+        warn_unavailable();
     if (rc == 0 && run_mode) {
         /* The mode sees its words and adds what it needs. */
         const fault_run_mode_ops *mo = mode_ops(run_mode);
@@ -394,8 +421,19 @@ int fault__cmd_run(int argc, char **argv)
     fault__runctl_start();
     rc = start_plugins();
     if (rc == 0 && fault__listeners_count() == 0) {
-        fprintf(stderr, "fault: run: nothing to proxy: give at least one --proxy mapping\n");
-        rc = 2;
+        /* A listener that could not be opened, and did not fail its
+         * plugin's start, left its reason as the plugin's error: that is a
+         * failure of the run (1), whereas no listener asked for at all is
+         * bad input (2). */
+        if (fault__listen_failures() > 0) {
+            for (fault_plugin *p = fault__plugins(); p; p = p->next)
+                if (is_run_plugin(p) && p->enabled && p->err[0])
+                    fprintf(stderr, "fault: %s: %s\n", p->d->name, p->err);
+            rc = 1;
+        } else {
+            fprintf(stderr, "fault: run: nothing to proxy: give at least one --proxy mapping\n");
+            rc = 2;
+        }
     }
     if (rc != 0)
         fault__runctl_stop(rc);

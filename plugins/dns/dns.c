@@ -4,6 +4,9 @@
  * When the proxy is about to connect to the upstream of a proxied
  * connection, the fault makes the resolution of the upstream's host name
  * fail with probability --dns-rate (0..1, default 0.5; FAULT_DNS_PROBABILITY).
+ * The original documents that variable as a percentage (0-100) with a
+ * default of 0.5 meant as one in two: a value above 1 is read as a
+ * percentage (50 is one in two), up to 1 as a fraction.
  * The connection attempt then fails exactly as if the resolver had answered
  * "no such name": no socket is opened toward the upstream, and the client
  * gets what the proxy gives for an unresolvable name (a TCP mapping resets
@@ -48,12 +51,22 @@ static const fault_option options[] = {
      .help = "Enable the DNS fault: upstream names fail to resolve", .offset = OFF(enabled),
      .flags = FAULT_OPTF_ENABLE},
     {.name = "dns-rate", .env = "FAULT_DNS_PROBABILITY", .type = FAULT_OPT_PROBABILITY,
-     .def = "0.5", .metavar = "P",
-     .help = "Probability (0..1) that resolving an upstream name fails (IP literals never do)",
+     .def = "0.5", .metavar = "P", .min = 0, .max = 100,
+     .help = "Probability that resolving an upstream name fails (IP literals never do): "
+             "0..1, or a percentage above 1 (50 is one in two)",
      .offset = OFF(rate)},
     {.name = "dns-sched", .env = "FAULT_DNS_SCHED", .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on, e.g. \"start:30s,duration:60s\"", .offset = OFF(sched)},
     FAULT_OPTION_END};
+
+static int configure(fault_plugin *self, void *state)
+{
+    (void)self;
+    dns_state *st = state;
+    if (st->rate > 1)
+        st->rate /= 100;
+    return 0;
+}
 
 /* An address written as such needs no resolver, so it cannot fail to
  * resolve. The host hands us names without the brackets of an IPv6
@@ -95,4 +108,5 @@ static const fault_stream_ops stream_ops = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "dns", .version = PACKAGE_VERSION,
                     .summary = "DNS: upstream host names fail to resolve",
                     .license = "Apache-2.0", .options = options, .state_size = sizeof(dns_state),
+                    .configure = configure,
                     .stream = &stream_ops);

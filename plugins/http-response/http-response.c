@@ -72,6 +72,10 @@ static const fault_option options[] = {
 static int configure(fault_plugin *self, void *state)
 {
     hr_state *st = state;
+    /* A flag that cannot take effect says so (the run goes on). */
+    if (fault_option_is_set(self, "http-response-direction"))
+        fprintf(stderr, "fault: --http-response-direction (FAULT_HTTP_FAULT_DIRECTION): no effect: "
+                        "the answer replaces the whole exchange; ignored\n");
     st->body_len = st->body ? strlen(st->body) : 0;
     /* The documented example body is JSON: label it so clients parse it. */
     const char *b = st->body ? st->body : "";

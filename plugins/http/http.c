@@ -56,8 +56,10 @@
  *
  * The forward proxy's address: when the default 127.0.0.1:3180 is taken
  * (another fault, say) and --proxy-address was not given, the run goes on
- * without the forward proxy (logged, and an error event for --tail); an
- * address given explicitly that cannot be bound fails the run. Listening
+ * without the forward proxy (one line on standard error, logged, and an
+ * error event for --tail), unless nothing else listens: then the run fails
+ * (status 1) on that line. An address given explicitly that cannot be
+ * bound fails the run. Listening
  * lines are published from the first loop iteration, once every plugin
  * has started, so a run that fails to start never claims to listen.
  */
@@ -321,6 +323,10 @@ static void on_announce(uv_timer_t *t)
     hp_state *st = t->data;
     if (st->stopping)
         return;
+    if (st->fwd_busy[0]) {
+        fprintf(stderr, "fault: http: %s\n", st->fwd_busy);
+        st->fwd_busy[0] = '\0';
+    }
     if (st->fwd_on)
         announce(st, &st->fwd);
     for (size_t i = 0; i < st->nmaps; i++)
@@ -358,11 +364,15 @@ static int start(fault_plugin *self, void *state)
             return rc;
         } else {
             /* The default address is busy: the mappings of this run still
-             * work; say why there is no forward proxy without failing. */
-            char msg[300];
-            snprintf(msg, sizeof msg,
+             * work; say why there is no forward proxy without failing,
+             * once the run has started (on_announce). When nothing else
+             * listens, the core ends the run with this error as its
+             * reason instead. */
+            char *msg = st->fwd_busy;
+            snprintf(msg, sizeof st->fwd_busy,
                      "forward proxy not started: cannot listen on %s: %s (use --proxy-address)",
                      st->proxy_address, fault_strerror(rc));
+            fault_plugin_error(self, "%s", msg);
             fault_log_warn(self, "%s", msg);
             fault_event ev = {.type = FAULT_EV_ERROR, .size = sizeof ev};
             ev.error = rc;

@@ -230,6 +230,7 @@ typedef struct hp_state {
     bool ov_tls;
     hp_front fwd;
     bool fwd_on;
+    char fwd_busy[300]; /* why the forward proxy did not start, told once */
     hp_front *maps;
     size_t nmaps;
     struct hp_sess *sessions;

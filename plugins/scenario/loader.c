@@ -1219,6 +1219,12 @@ static int cmp_names(const void *a, const void *b)
 
 int sc_load_path(const char *path, sc_suite *suite, char *err, size_t errlen)
 {
+    return sc_load_path_skipping(path, suite, NULL, NULL, err, errlen);
+}
+
+int sc_load_path_skipping(const char *path, sc_suite *suite, sc_skip_cb skip, void *ud,
+                          char *err, size_t errlen)
+{
     struct stat st;
     if (stat(path, &st) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -1271,8 +1277,24 @@ int sc_load_path(const char *path, sc_suite *suite, char *err, size_t errlen)
     }
     if (rc == 0)
         qsort(names, n, sizeof *names, cmp_names);
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    size_t skipped = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t before = suite->n;
         rc = load_file(names[i], suite, err, errlen);
+        if (rc != 0 && skip) {
+            /* Leave the whole file out, documents loaded before the bad
+             * one included, and go on with the next. */
+            while (suite->n > before)
+                scenario_free(&suite->scenarios[--suite->n]);
+            skip(err, ud);
+            skipped++;
+            rc = 0;
+        }
+    }
+    if (rc == 0 && skip && skipped == n) {
+        snprintf(err, errlen, "%s: no scenario file of this directory could be loaded", path);
+        rc = -1;
+    }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);

@@ -30,10 +30,13 @@ SCENARIO_TESTS = plugins/scenario/tests/run_basic.sh plugins/scenario/tests/run_
 	plugins/scenario/tests/run_load.sh plugins/scenario/tests/run_tcp.sh \
 	plugins/scenario/tests/run_pulses.sh \
 	plugins/scenario/tests/bad_input.sh plugins/scenario/tests/interrupt.sh \
-	plugins/scenario/tests/generate_30.sh plugins/scenario/tests/generate_31.sh
+	plugins/scenario/tests/generate_30.sh plugins/scenario/tests/generate_31.sh \
+	plugins/scenario/tests/generate_run.sh plugins/scenario/tests/summary.sh \
+	plugins/scenario/tests/env.sh
 TESTS += $(SCENARIO_TESTS)
 EXTRA_DIST += $(SCENARIO_TESTS) plugins/scenario/tests/common.sh plugins/scenario/tests/app.py \
 	plugins/scenario/tests/openapi-30.json plugins/scenario/tests/openapi-31.yaml \
+	plugins/scenario/tests/openapi-params.json \
 	plugins/scenario/README.md
 
 # libFuzzer targets for the loader and the OpenAPI reader: not part of

@@ -6,7 +6,8 @@
  * For each operation: its method, path and URL (first server, variables
  * replaced by their defaults, relative servers resolved against the
  * document's URL), its operationId (or one derived from method and path),
- * the path parameters with an example value when the document gives one,
+ * the path parameters with the value the document gives (example, default,
+ * first enum value), else a placeholder of their type,
  * and for POST, PUT and PATCH a JSON body: the media type's example, else
  * one built from the schema (resolving local $refs, merging allOf, taking
  * the first oneOf/anyOf choice, preferring example, default, const and
@@ -270,7 +271,39 @@ static char *body_for(reader *R, const cJSON *op)
     return s;
 }
 
-/* An example for a path parameter, "" when the document has none. */
+/*
+ * A value of the parameter's type when the document gives none, so that a
+ * generated scenario runs as generated: a number (its minimum, else 1: an
+ * identifier is rarely 0), true, a string of the schema's format, else
+ * "example".
+ */
+static char *param_placeholder(reader *R, const cJSON *schema)
+{
+    const cJSON *s = schema ? deref(R, schema) : NULL;
+    const char *t = s ? type_of(s) : NULL;
+    if (t && (strcmp(t, "integer") == 0 || strcmp(t, "number") == 0)) {
+        const cJSON *min = cJSON_GetObjectItemCaseSensitive(s, "minimum");
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.17g", cJSON_IsNumber(min) ? min->valuedouble : 1.0);
+        return strdup(buf);
+    }
+    if (t && strcmp(t, "boolean") == 0)
+        return strdup("true");
+    if (t && strcmp(t, "string") == 0 && str_of(s, "format")) {
+        cJSON *v = string_example(str_of(s, "format"));
+        char *out = v && cJSON_IsString(v) && strcmp(v->valuestring, "string") != 0
+                        ? strdup(v->valuestring)
+                        : NULL;
+        cJSON_Delete(v);
+        if (out)
+            return out;
+    }
+    return strdup("example");
+}
+
+/* A value for a path parameter: the document's example, default or first
+ * enum value, else a placeholder of its type; NULL when the parameter is
+ * not declared in params. */
 static char *param_example(reader *R, const cJSON *params, const char *name)
 {
     for (const cJSON *p = params ? params->child : NULL; p; p = p->next) {
@@ -305,6 +338,7 @@ static char *param_example(reader *R, const cJSON *params, const char *name)
         }
         if (cJSON_IsBool(v))
             return strdup(cJSON_IsTrue(v) ? "true" : "false");
+        return param_placeholder(R, schema);
     }
     return NULL;
 }
@@ -371,7 +405,7 @@ static int add_op(reader *R, sc_api *api, const char *method, const char *path,
         }
         o->segments = seg;
         o->segments[o->nsegments].name = name;
-        o->segments[o->nsegments].value = ex ? ex : strdup("");
+        o->segments[o->nsegments].value = ex ? ex : strdup("example");
         o->nsegments++;
     }
     return o->method && o->path && o->url && o->operation_id ? 0 : -1;

@@ -83,6 +83,18 @@ static void elapsed(const sc_runner *R, char *buf, size_t len)
              (unsigned long long)(s / 60 % 60), (unsigned long long)(s % 60));
 }
 
+/* Whether the item's SLOs decide whether it passed (unless the file says
+ * all_slo_are_valid: false), and how many of them it broke. */
+static size_t slos_broken(const sc_item_result *ir, bool *counted)
+{
+    *counted = ir->item->nslos > 0 && !(ir->item->has_all_slo && !ir->item->all_slo_are_valid);
+    size_t n = 0;
+    for (size_t k = 0; k < ir->nslo; k++)
+        if (!ir->slo[k].pass)
+            n++;
+    return n;
+}
+
 static void progress(sc_runner *R, bool final)
 {
     if (R->o->no_progress)
@@ -102,13 +114,20 @@ static void progress(sc_runner *R, bool final)
             printf("[%zu/%zu] %s %s [%s %s] running\n", ir->index, R->total_items, el,
                    ir->scenario->title, it->method, it->resolved_url);
     } else {
-        char span[64];
+        char span[64], slo[64] = "";
         sc_format_span(ir->total_us, span, sizeof span);
-        printf("%s[%zu/%zu] %s %s [%s %s] %s: %zu call%s, %zu failed, %s%s%s\n",
+        /* Say which SLOs failed an item, so that "FAILED: 160 calls, 0
+         * failed" never stands alone. */
+        bool counted;
+        size_t broken = slos_broken(ir, &counted);
+        if (counted && broken > 0)
+            snprintf(slo, sizeof slo, "%zu of %zu SLO%s broken, ", broken, ir->nslo,
+                     ir->nslo == 1 ? "" : "s");
+        printf("%s[%zu/%zu] %s %s [%s %s] %s: %zu call%s, %zu failed, %s%s%s%s\n",
                R->tty ? "\r\033[K" : "", ir->index, R->total_items, el, ir->scenario->title,
                it->method, it->resolved_url,
                ir->interrupted ? "interrupted" : ir->passed ? "passed" : "FAILED", ir->ncalls,
-               ir->ncalls == 1 ? "" : "s", ir->failures, span, ir->error ? ": " : "",
+               ir->ncalls == 1 ? "" : "s", ir->failures, slo, span, ir->error ? ": " : "",
                ir->error ? ir->error : "");
     }
     fflush(stdout);
@@ -532,9 +551,18 @@ static void write_outputs(sc_runner *R)
     }
 }
 
+/*
+ * As in the original, a test is a judged call of a single shot or a
+ * repeat, and the whole of a load (one test). An item that failed for
+ * another reason (its SLOs, or it could not run) fails one of its tests,
+ * so the failed tests never outnumber the tests; the next line says what
+ * failed: calls that missed their expectation, SLOs, items that could not
+ * run.
+ */
 static void summary(sc_runner *R)
 {
-    size_t tests = 0, failed = 0;
+    size_t tests = 0, failed = 0, calls = 0, calls_failed = 0, slos = 0, slos_bad = 0;
+    size_t errors = 0, broke = 0; /* items that made no call / some calls, then an error */
     for (size_t i = 0; i < R->res.nitems; i++) {
         const sc_item_result *ir = &R->res.items[i];
         if (!ir->ran)
@@ -543,28 +571,55 @@ static void summary(sc_runner *R)
         for (size_t k = 0; k < ir->ncalls; k++)
             if (ir->calls[k].evaluated)
                 evaluated++;
-        /* A test is a judged call, plus the SLO check of an item that
-         * has SLOs, plus the load of an item that has none. */
-        tests += evaluated;
-        failed += ir->failures;
-        bool slo_counts = !(ir->item->has_all_slo && !ir->item->all_slo_are_valid);
-        if (ir->item->nslos > 0 && slo_counts) {
-            tests++;
-            if (!ir->slo_ok)
-                failed++;
-        } else if (ir->item->strategy.mode == SC_LOAD) {
-            tests++;
+        calls += ir->ncalls;
+        calls_failed += ir->failures;
+        bool counted;
+        size_t broken = slos_broken(ir, &counted);
+        if (counted && ir->ncalls > 0) {
+            slos += ir->nslo;
+            slos_bad += broken;
         }
-        if (ir->error) {
-            if (evaluated == 0 && !(ir->item->nslos > 0 && slo_counts) &&
-                ir->item->strategy.mode != SC_LOAD)
-                tests++;
-            failed++;
+        if (ir->error && ir->ncalls == 0)
+            errors++;
+        else if (ir->error)
+            broke++;
+        size_t t, f;
+        if (ir->item->strategy.mode == SC_LOAD) {
+            t = 1;
+            f = ir->passed || ir->interrupted ? 0 : 1;
+        } else {
+            t = evaluated ? evaluated : 1;
+            f = ir->failures;
+            if (f == 0 && !ir->passed && !ir->interrupted)
+                f = 1;
+            if (f > t)
+                f = t;
         }
+        tests += t;
+        failed += f;
     }
-    uint64_t total = R->res.end_wall_us - R->res.start_wall_us;
     printf("===================== Summary =====================\n");
     printf("Tests run: %zu, Tests failed: %zu\n", tests, failed);
+    if (failed > 0) {
+        const char *sep = "Failed: ";
+        if (calls > 0) {
+            printf("%s%zu of %zu call%s missed their expectation", sep, calls_failed, calls,
+                   calls == 1 ? "" : "s");
+            sep = ", ";
+        }
+        if (slos > 0) {
+            printf("%s%zu of %zu SLO%s broken", sep, slos_bad, slos, slos == 1 ? "" : "s");
+            sep = ", ";
+        }
+        if (errors > 0) {
+            printf("%s%zu item%s could not run", sep, errors, errors == 1 ? "" : "s");
+            sep = ", ";
+        }
+        if (broke > 0)
+            printf("%s%zu item%s ended in an error", sep, broke, broke == 1 ? "" : "s");
+        printf("\n");
+    }
+    uint64_t total = R->res.end_wall_us - R->res.start_wall_us;
     printf("Total time: %.1fs%s\n", (double)total / 1e6, R->interrupted ? " (interrupted)" : "");
     if (R->o->report && *R->o->report)
         printf("Report saved as %s\n", R->o->report);

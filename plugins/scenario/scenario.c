@@ -6,9 +6,11 @@
  *   fault scenario generate -s FILE|DIR (--spec-file F | --spec-url URL)
  *
  * This file holds the option table (flags, environment variables and
- * defaults of the original tool: FAULT_SCENARIO_PATH, _REPORT_PATH,
+ * defaults of the original tool: FAULT_SCENARIO_REPORT_PATH, which the
+ * original documents as the scenario file or directory despite its name,
  * _RESULTS_PATH, _PROXY_ADDR, _OPENAPI_V3_SPEC_FILE/_URL) and dispatches
- * to the runner (runner.c) or the generator (generate.c).
+ * to the runner (runner.c) or the generator (generate.c). No output is
+ * ever written over a scenario file the run reads.
  *
  * Exit status: 0 when every expectation held, 1 when one did not (or a
  * proxy could not start, or a file could not be written), 2 for bad input
@@ -20,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
 
@@ -29,11 +33,14 @@
 #define SC_PROXY_ADDRESS_FLAG "proxy-address"
 
 static const fault_option options[] = {
-    {.name = "scenario", .env = "FAULT_SCENARIO_PATH", .type = FAULT_OPT_STRING,
+    /* The variable's name says "report", but the original documents it as
+     * the scenario file or directory: follow the documentation (also
+     * FAULT_SCENARIO_PATH, read in configure()). */
+    {.name = "scenario", .env = "FAULT_SCENARIO_REPORT_PATH", .type = FAULT_OPT_STRING,
      .metavar = "FILE|DIR", .short_name = 's',
      .help = "Scenario file, or directory of .yaml/.yml files (generate: where to write)",
      .offset = OFF(scenario)},
-    {.name = "report", .env = "FAULT_SCENARIO_REPORT_PATH", .type = FAULT_OPT_STRING,
+    {.name = "report", .env = "FAULT_SCENARIO_REPORT_FILE", .type = FAULT_OPT_STRING,
      .def = "report.md", .metavar = "FILE", .short_name = 'r',
      .help = "Report: Markdown, or JSON, YAML or HTML by the file's extension",
      .offset = OFF(report)},
@@ -97,6 +104,61 @@ static int configure(fault_plugin *self, void *state)
         return -1;
     }
     o->has_seed = fault_option_is_set(self, "seed");
+    const char *alias = getenv("FAULT_SCENARIO_PATH");
+    if (!o->scenario && alias && *alias && !(o->scenario = strdup(alias))) {
+        fault_plugin_error(self, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static bool yaml_name(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && (strcasecmp(dot, ".yaml") == 0 || strcasecmp(dot, ".yml") == 0);
+}
+
+/* Whether writing out would replace an input of the run: the scenario file
+ * itself, or a scenario file of the scenario directory. */
+static bool is_input(const char *scenario, const char *out)
+{
+    struct stat ss, os;
+    if (!out || stat(scenario, &ss) != 0 || stat(out, &os) != 0 || !S_ISREG(os.st_mode))
+        return false;
+    if (S_ISREG(ss.st_mode))
+        return ss.st_dev == os.st_dev && ss.st_ino == os.st_ino;
+    if (!S_ISDIR(ss.st_mode) || !yaml_name(out))
+        return false;
+    /* In the directory itself (files of subdirectories are not read). */
+    char *copy = strdup(out), *slash = copy ? strrchr(copy, '/') : NULL;
+    struct stat ds;
+    bool in = false;
+    if (copy) {
+        if (slash)
+            *(slash == copy ? slash + 1 : slash) = '\0';
+        in = stat(slash ? copy : ".", &ds) == 0 && ds.st_dev == ss.st_dev &&
+             ds.st_ino == ss.st_ino;
+    }
+    free(copy);
+    return in;
+}
+
+/* Refuses outputs that would overwrite a scenario file (bad input, 2). */
+static int check_outputs(const sc_options *o)
+{
+    const struct { const char *flag, *path; } outs[] = {
+        {"--report", o->report},
+        {"--result", o->result},
+        {"--junit", o->junit},
+        {"--html", o->html}};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        if (is_input(o->scenario, outs[i].path)) {
+            fprintf(stderr, "fault: scenario: %s: '%s' is a scenario file of this run; "
+                            "refusing to overwrite it (give another path)\n",
+                    outs[i].flag, outs[i].path);
+            return 2;
+        }
+    }
     return 0;
 }
 
@@ -107,6 +169,25 @@ static int start(fault_plugin *self, void *state)
     return 0;
 }
 
+/* The files of a scenario directory that did not load, each with its
+ * error: said before the run, which goes on with the others (status 1 at
+ * the end). */
+typedef struct skipped_files {
+    char **why;
+    size_t n;
+} skipped_files;
+
+static void skip_file(const char *err, void *ud)
+{
+    skipped_files *s = ud;
+    char **nw = realloc(s->why, (s->n + 1) * sizeof *nw);
+    if (!nw)
+        return;
+    s->why = nw;
+    if ((s->why[s->n] = strdup(err)))
+        s->n++;
+}
+
 static int cmd_run(sc_options *o)
 {
     if (!o->scenario || !*o->scenario) {
@@ -114,9 +195,20 @@ static int cmd_run(sc_options *o)
                         "-s/--scenario FILE|DIR\n");
         return 2;
     }
+    if (check_outputs(o) != 0)
+        return 2;
     sc_suite suite = {0};
     char err[1024];
-    if (sc_load_path(o->scenario, &suite, err, sizeof err) != 0) {
+    skipped_files sk = {0};
+    int lrc = sc_load_path_skipping(o->scenario, &suite, skip_file, &sk, err, sizeof err);
+    for (size_t i = 0; i < sk.n; i++) {
+        fprintf(stderr, "fault: scenario: %s%s\n", sk.why[i],
+                lrc == 0 ? " (this file is left out; the others run)" : "");
+        free(sk.why[i]);
+    }
+    free(sk.why);
+    size_t skipped = sk.n;
+    if (lrc != 0) {
         fprintf(stderr, "fault: scenario: %s\n", err);
         sc_suite_free(&suite);
         return 2;
@@ -127,6 +219,13 @@ static int cmd_run(sc_options *o)
         return 1;
     }
     int rc = sc_run(o, &suite);
+    if (skipped > 0) {
+        fprintf(stderr, "fault: scenario: %zu scenario file%s of %s could not be loaded and did "
+                        "not run (see above)\n",
+                skipped, skipped == 1 ? "" : "s", o->scenario);
+        if (rc == 0)
+            rc = 1;
+    }
     curl_global_cleanup();
     sc_suite_free(&suite);
     return rc;
@@ -147,8 +246,15 @@ static int run(void *state, int argc, char **argv)
     }
     if (strcmp(argv[0], "run") == 0)
         return cmd_run(o);
-    if (strcmp(argv[0], "generate") == 0)
+    if (strcmp(argv[0], "generate") == 0) {
+        if (o->spec_file && o->scenario && is_input(o->spec_file, o->scenario)) {
+            fprintf(stderr, "fault: scenario: --scenario: '%s' is the OpenAPI document read; "
+                            "refusing to overwrite it (give another path)\n",
+                    o->scenario);
+            return 2;
+        }
         return sc_generate(o);
+    }
     fprintf(stderr, "fault: scenario: unknown subcommand '%s' (%s)\n", argv[0], usage);
     return 2;
 }

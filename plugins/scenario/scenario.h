@@ -143,6 +143,12 @@ typedef struct sc_suite {
  * returns -1 with "FILE:LINE:COLUMN: what" in err, and suite holds only
  * what was loaded before. */
 int sc_load_path(const char *path, sc_suite *suite, char *err, size_t errlen);
+/* Same, except that in a directory a file that does not load is left out
+ * (skip is called with its error) and the others are loaded; -1 only when
+ * no file of the directory loads, or the path itself cannot be read. */
+typedef void (*sc_skip_cb)(const char *err, void *ud);
+int sc_load_path_skipping(const char *path, sc_suite *suite, sc_skip_cb skip, void *ud,
+                          char *err, size_t errlen);
 /* Same for a buffer; name is used in messages. */
 int sc_load_buffer(const char *name, const char *data, size_t len, sc_suite *suite, char *err,
                    size_t errlen);

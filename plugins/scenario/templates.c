@@ -12,9 +12,10 @@
  * is the upstream), so they hit the generated calls themselves.
  *
  * Path parameters stay placeholders in the URL ({id}); their values go in
- * the document's config.http.paths.segments, filled with the example the
- * OpenAPI document gives, or left empty for the user to fill (the runner
- * refuses an empty one, naming its file, line and column).
+ * the document's config.http.paths.segments, filled with the example,
+ * default or first enum value the OpenAPI document gives, else with a
+ * placeholder of the parameter's type (1, "example"...), so that the
+ * generated files run as they are.
  *
  * Pure cJSON: the OpenAPI fuzz target builds it.
  */

@@ -8,9 +8,12 @@ EXTRA_DIST += tests/fuzz/run.sh \
 	tests/fuzz/corpus/duration/compound tests/fuzz/corpus/duration/fraction \
 	tests/fuzz/corpus/duration/max tests/fuzz/corpus/duration/seconds \
 	tests/fuzz/corpus/duration/spaced tests/fuzz/corpus/duration/weeks \
+	tests/fuzz/corpus/duration/words tests/fuzz/corpus/duration/words-long \
+	tests/fuzz/corpus/duration/micro-sign \
 	tests/fuzz/corpus/schedule/decimal tests/fuzz/corpus/schedule/fixed \
 	tests/fuzz/corpus/schedule/lone-duration tests/fuzz/corpus/schedule/many \
 	tests/fuzz/corpus/schedule/mixed tests/fuzz/corpus/schedule/relative \
+	tests/fuzz/corpus/schedule/words \
 	tests/fuzz/corpus/mapping/https tests/fuzz/corpus/mapping/ipv4-listen \
 	tests/fuzz/corpus/mapping/ipv6 tests/fuzz/corpus/mapping/psql \
 	tests/fuzz/corpus/mapping/tls tests/fuzz/corpus/mapping/zone

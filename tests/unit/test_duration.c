@@ -63,6 +63,58 @@ static void test_units(void)
     OK("0s", 0);
 }
 
+/* The spelled-out units of the original tool's parser (humantime). */
+static void test_words(void)
+{
+    OK("1 minute", 60 * S);
+    OK("2 hours", 7200 * S);
+    OK("1h 30min", 5400 * S);
+    OK("1 hour 30 minutes", 5400 * S);
+    OK("3 days", 3 * 86400 * S);
+    OK("1day", 86400 * S);
+    OK("2 weeks", 14 * 86400 * S);
+    OK("1 week", 7 * 86400 * S);
+    OK("10 seconds", 10 * S);
+    OK("1 second", S);
+    OK("5secs", 5 * S);
+    OK("3 mins", 180 * S);
+    OK("2hrs", 7200 * S);
+    OK("1hour", 3600 * S);
+    OK("250 millis", 250000);
+    OK("250msec", 250000);
+    OK("2 milliseconds", 2000);
+    OK("1 millisecond", 1000);
+    OK("7usec", 7);
+    OK("7 micros", 7);
+    OK("3 microseconds", 3);
+    OK("5\xc2\xb5s", 5);
+    OK("2000 nanos", 2);
+    OK("2000nsec", 2);
+    OK("4000 nanoseconds", 4);
+    OK("1 nanosecond", 0);
+    OK("1M", UINT64_C(2630016) * S);
+    OK("2 months", UINT64_C(2) * 2630016 * S);
+    OK("1 month", UINT64_C(2630016) * S);
+    OK("1y", UINT64_C(31557600) * S);
+    OK("1 year", UINT64_C(31557600) * S);
+    OK("2 years", UINT64_C(63115200) * S);
+    OK("1 year 2 months 3 weeks 4 days 5 hours 6 minutes 7 seconds 8 millis",
+       (UINT64_C(31557600) + 2 * 2630016 + 21 * 86400 + 4 * 86400 + 5 * 3600 + 6 * 60 + 7) * S +
+           8000);
+    OK("1.5 hours", 5400 * S);
+    OK("1 hour, 30 minutes", 5400 * S);
+    OK("1h,30m", 5400 * S);
+    BAD("5s,", "expected a duration after ',' at column 4");
+    BAD("5s,,1s", "expected a number, got ',' at column 4");
+    BAD(",5s", "expected a number, got ',' at column 1");
+    /* Case matters as in the original: M is a month, Minute is a typo. */
+    BAD("1 Minute", "unknown time unit 'Minute' at column 3");
+    BAD("2 HOURS", "unknown time unit 'HOURS'");
+    BAD("1 minutess", "unknown time unit 'minutess'");
+    BAD("1 min utes", "expected a number, got 'u' at column 7");
+    BAD("5\xc2s", "column 2");
+}
+
 static void test_compound_and_fractions(void)
 {
     OK("1m30s", 90 * S);
@@ -154,6 +206,7 @@ static void test_no_err_buffer(void)
 int main(void)
 {
     test_units();
+    test_words();
     test_compound_and_fractions();
     test_bare_seconds();
     test_errors();

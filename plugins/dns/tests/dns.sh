@@ -13,8 +13,10 @@
 #     exactly the same connections (same pattern);
 #  4. IP literal upstream (127.0.0.1) with --dns-rate 1: nothing fails and
 #     no dns line is printed (a literal is never resolved);
-#  5. FAULT_DNS_PROBABILITY=1 in the environment acts like --dns-rate 1,
-#     and --dns-rate 1.5 is refused with exit status 2.
+#  5. FAULT_DNS_PROBABILITY=1 in the environment acts like --dns-rate 1;
+#     FAULT_DNS_PROBABILITY=50 (the documented 0-100 range) with --seed 7
+#     fails exactly the connections --dns-rate 0.5 --seed 7 failed; 150
+#     is refused with exit status 2.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 HELPER=$top_srcdir/plugins/dns/tests/dns_client.py
@@ -93,9 +95,17 @@ FAULT_DNS_PROBABILITY=1 start_fault run --proxy "127.0.0.1:$P=localhost:$NGINX_P
 out=$(python3 "$HELPER" count "$P" 5 "$WWW/index.html") || fail "env: $out"
 case $out in ok=0\ failed=5\ *) ;; *) fail "FAULT_DNS_PROBABILITY=1: $out" ;; esac
 stop_pid "$FAULT_PID"
-"$FAULT" run --proxy "127.0.0.1:$P=localhost:$NGINX_PORT" --with-dns --dns-rate 1.5 \
-	>"$E2E_TMP/bad.out" 2>&1 && fail "--dns-rate 1.5 was accepted"
+P=$(free_port)
+FAULT_DNS_PROBABILITY=50 start_fault run --proxy "127.0.0.1:$P=localhost:$NGINX_PORT" --tail \
+	--with-dns --seed 7
+out=$(python3 "$HELPER" count "$P" 200 "$WWW/index.html") || fail "env 50: $out"
+pattern=$(sed -n 's/.*pattern=\([ox]*\).*/\1/p' <<<"$out")
+[ "$pattern" = "$p1" ] || fail "FAULT_DNS_PROBABILITY=50 failed other connections than --dns-rate 0.5 ($out)"
+stop_pid "$FAULT_PID"
+note "FAULT_DNS_PROBABILITY=50: the same failures as --dns-rate 0.5"
+"$FAULT" run --proxy "127.0.0.1:$P=localhost:$NGINX_PORT" --with-dns --dns-rate 150 \
+	>"$E2E_TMP/bad.out" 2>&1 && fail "--dns-rate 150 was accepted"
 rc=$?
-[ "$rc" = 2 ] || fail "--dns-rate 1.5: exit status $rc, want 2"
-grep -q 'dns-rate' "$E2E_TMP/bad.out" || fail "--dns-rate 1.5: message does not name the flag: $(cat "$E2E_TMP/bad.out")"
+[ "$rc" = 2 ] || fail "--dns-rate 150: exit status $rc, want 2"
+grep -q 'dns-rate' "$E2E_TMP/bad.out" || fail "--dns-rate 150: message does not name the flag: $(cat "$E2E_TMP/bad.out")"
 note "env variable honoured; bad rate refused: $(head -n1 "$E2E_TMP/bad.out")"

@@ -2,8 +2,9 @@
 # plugins/scenario/tests/bad_input.sh - malformed scenario files and bad
 # command lines: one message naming FILE:LINE:COLUMN (the node at fault),
 # exit status 2, and nothing runs (no request reaches the target, no
-# results or report is written), also when one bad file sits in a
-# directory of good ones.
+# results or report is written). A bad file in a directory of good ones is
+# named and left out, the others run, and the status is 1 (issue 14, item
+# 2); a directory where no file loads is bad input.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/scenario/tests/common.sh" || exit 99
 
@@ -124,7 +125,7 @@ items:
 EOF
 printf 'title: "caf\xe9"\nitems: []\n' | expect_bad utf8.yaml 1 13 "invalid trailing UTF-8 octet"
 
-note "a bad file among good ones: nothing runs"
+note "a bad file among good ones: it is named and left out, the others run, status 1"
 mkdir "$E2E_TMP/dir"
 cat >"$E2E_TMP/dir/a-good.yaml" <<EOF
 title: good
@@ -139,13 +140,30 @@ items:
 EOF
 echo "not yaml at all: [" >"$E2E_TMP/dir/ignored.txt"
 scenario run -s dir
-[ "$SCEN_RC" = 2 ] || fail "directory: exit status $SCEN_RC: $(cat "$SCEN_ERR")"
-grep -qF "fault: scenario: dir/b-bad.yml:4:22: 'status' must be between 100 and 599, not 2000" "$SCEN_ERR" ||
+[ "$SCEN_RC" = 1 ] || fail "directory: exit status $SCEN_RC, want 1: $(cat "$SCEN_ERR")"
+grep -qF "fault: scenario: dir/b-bad.yml:4:22: 'status' must be between 100 and 599, not 2000 (this file is left out; the others run)" "$SCEN_ERR" ||
 	fail "directory: $(cat "$SCEN_ERR")"
+grep -qF "fault: scenario: 1 scenario file of dir could not be loaded and did not run (see above)" "$SCEN_ERR" ||
+	fail "directory: no closing line: $(cat "$SCEN_ERR")"
+grep -q '^Tests run: 1, Tests failed: 0$' "$SCEN_OUT" || fail "directory: $(cat "$SCEN_OUT")"
+json "$E2E_TMP/results.json" '
+titles = [r["scenario"]["title"] for r in d["results"]]
+assert titles == ["good"], titles'
+rm -f "$E2E_TMP/results.json" "$E2E_TMP/report.md"
+# Nothing loads at all: bad input, nothing runs.
+mv "$E2E_TMP/dir/a-good.yaml" "$E2E_TMP/a-good.yaml"
+: >"$E2E_TMP/nginx-access.log"
+scenario run -s dir
+[ "$SCEN_RC" = 2 ] || fail "directory of bad files: exit status $SCEN_RC: $(cat "$SCEN_ERR")"
+grep -qF "fault: scenario: dir: no scenario file of this directory could be loaded" "$SCEN_ERR" ||
+	fail "directory of bad files: $(cat "$SCEN_ERR")"
+grep -qxF "fault: scenario: dir/b-bad.yml:4:22: 'status' must be between 100 and 599, not 2000" "$SCEN_ERR" ||
+	fail "directory of bad files: the bad file is not named alone: $(cat "$SCEN_ERR")"
 [ -s "$E2E_TMP/nginx-access.log" ] && fail "a request was sent: $(cat "$E2E_TMP/nginx-access.log")"
 for f in results.json report.md; do
 	[ -e "$E2E_TMP/$f" ] && fail "$f was written although nothing ran"
 done
+mv "$E2E_TMP/a-good.yaml" "$E2E_TMP/dir/a-good.yaml"
 
 note "bad command lines"
 scenario run

@@ -143,11 +143,12 @@ if command -v xmllint >/dev/null 2>&1; then
 fi
 
 note "YAML results by extension; environment variables of the original"
-FAULT_SCENARIO_PATH=basic.yaml FAULT_SCENARIO_REPORT_PATH=env-report.md \
+# FAULT_SCENARIO_REPORT_PATH is the scenario (as documented), not the report.
+FAULT_SCENARIO_REPORT_PATH=basic.yaml FAULT_SCENARIO_REPORT_FILE=env-report.md \
 	FAULT_SCENARIO_RESULTS_PATH=results.yaml scenario run --quiet
 [ "$SCEN_RC" = 0 ] || fail "env run: exit status $SCEN_RC: $(cat "$SCEN_ERR")"
 [ -s "$SCEN_OUT" ] && fail "--quiet printed: $(cat "$SCEN_OUT")"
-[ -s "$E2E_TMP/env-report.md" ] || fail "FAULT_SCENARIO_REPORT_PATH was not used"
+[ -s "$E2E_TMP/env-report.md" ] || fail "FAULT_SCENARIO_REPORT_FILE was not used"
 head -1 "$E2E_TMP/results.yaml" | grep -Eq '^start: [0-9]+$' || fail "results.yaml: $(head -3 "$E2E_TMP/results.yaml")"
 grep -q '^- scenario:$' "$E2E_TMP/results.yaml" || fail "results.yaml has no scenario list"
 if python3 -c 'import yaml' 2>/dev/null; then
