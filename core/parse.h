@@ -42,7 +42,7 @@ struct fault_schedule {
 };
 
 /*
- * Grammar (reference 40): periods separated by ';' or ',' where a period is
+ * Grammar (the original tool's schedule intervals): periods separated by ';' or ',' where a period is
  * `start:T[,duration:T]` or `duration:T`, T being `N%` or a duration.
  * A `duration` clause directly after a `start` clause that has none (with
  * either separator) completes that period, so "start:30s;duration:3m" is
@@ -62,7 +62,7 @@ uint64_t fault__schedule_next_edge(const fault_schedule *s, uint64_t elapsed_us)
 void fault__schedule_free(fault_schedule *s);
 
 /*
- * Mapping grammar (reference 38), extended with an optional listen address:
+ * Mapping grammar (the original tool's --proxy grammar), extended with an optional listen address:
  *   mapping = [listen ":"] port "=" right
  *   listen  = IPv4 | "[" IPv6 "]" | hostname
  *   right   = host ":" port | scheme "://" host [":" port]

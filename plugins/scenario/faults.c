@@ -9,8 +9,8 @@
  * windows instead, so the proxy needs no --duration and is stopped by the
  * runner once the last request has drained.
  *
- * Defaults are those of the original tool's scenario format (COMPAT §3,
- * reference 39): latency mean 100 ms, stddev 20 ms, global true; side
+ * Defaults are those of the original tool's scenario format (its
+ * documented defaults): latency mean 100 ms, stddev 20 ms, global true; side
  * server; direction ingress, except blackhole (egress); bandwidth 1000 Bps;
  * jitter 20 ms at 5 Hz; HTTP error 500 with probability 1.
  */

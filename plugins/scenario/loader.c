@@ -1,6 +1,6 @@
 /*
- * plugins/scenario/loader.c - reads scenario files (reference 39, COMPAT
- * §3) with libyaml's document API into the model of scenario.h.
+ * plugins/scenario/loader.c - reads scenario files (the original tool's format)
+ * with libyaml's document API into the model of scenario.h.
  *
  * Files written for the original tool must load unchanged, so the loader
  * is lenient where the original was (unknown keys are ignored, `items` or
@@ -1011,7 +1011,7 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
             str_list(L, pl, "'proxies'", &it->proxies, &it->nproxies) != 0)
             return -1;
         for (size_t i = 0; i < it->nproxies; i++) {
-            /* The proxy's own grammar (reference 38), so that a mapping
+            /* The proxy's own grammar (the --proxy grammar), so that a mapping
              * is refused here, before anything runs, not by the proxy. */
             char why[256];
             if (fault_check_mapping(it->proxies[i], why, sizeof why) != 0) {

@@ -1,5 +1,5 @@
 /*
- * plugins/scenario/report_md.c - the Markdown report (reference 32): per
+ * plugins/scenario/report_md.c - the Markdown report, laid out as the original tool's: per
  * scenario and item the call, the strategy, the faults (a timeline row per
  * fault for load runs: ten slots of 10% each, `x` when the fault is on
  * during any part of the slot), the expectation, the run overview,

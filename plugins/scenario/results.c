@@ -1,5 +1,5 @@
 /*
- * plugins/scenario/results.c - results.json (COMPAT §4): every call of
+ * plugins/scenario/results.c - results.json, in the original tool's layout: every call of
  * every item with its expectation, metrics and the fault events the proxy
  * applied to it; and the JSON/YAML flavour of the report (an analysis per
  * item rather than every call).

@@ -473,7 +473,7 @@ static void on_call(sc_call *c, void *ud, uintptr_t tag)
             if (!c->success)
                 R->item_failed_call = true;
         } else {
-            /* Under load, expect does not apply (reference 39): a call
+            /* Under load, expect does not apply (as in the original tool): a call
              * succeeds when it got an answer; SLOs judge the whole. */
             c->success = !c->errored;
         }

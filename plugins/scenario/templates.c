@@ -1,7 +1,7 @@
 /*
  * plugins/scenario/templates.c - the eight default scenarios `fault
  * scenario generate` writes for every operation of an OpenAPI document
- * (reference 39, "OpenAPI Support"), as cJSON documents.
+ * (as the original tool's OpenAPI support does), as cJSON documents.
  *
  * The eight: a single high-latency spike; stair-step latency growth over
  * five calls after a baseline; latency pulses during a load; packet loss

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/run_env.sh - every environment variable the original documents
-# for `fault`, `fault run` and `fault demo` (reference 36), set alone
+# for `fault`, `fault run` and `fault demo` (as the original tool documents them), set alone
 # (without the matching flag), with its effect checked from the outside:
 # what the proxy prints (--tail lines name each fault's parameters), what
 # a client gets, what is written (issue 14, item 3). The scenario

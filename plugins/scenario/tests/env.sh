@@ -1,6 +1,6 @@
 #!/bin/bash
 # plugins/scenario/tests/env.sh - the scenario command's environment
-# variables as reference 36 documents them (issue 14, item 3):
+# variables as the original tool documents them (issue 14, item 3):
 #
 #  1. FAULT_SCENARIO_REPORT_PATH is the scenario file to run (despite its
 #     name), or a directory of them; the file is never written to, and the

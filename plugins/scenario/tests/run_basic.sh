@@ -2,7 +2,7 @@
 # plugins/scenario/tests/run_basic.sh - `fault scenario run` against nginx:
 # a single shot and a repeat (baseline, then latency growing by `step`)
 # through the proxy the runner starts. Checks results.json field by field
-# (COMPAT §4), the stepped latency the proxy reported for each call, the
+# (the original tool's results layout), the stepped latency the proxy reported for each call, the
 # Markdown report's tables, masking of Authorization, YAML results by
 # extension, and the environment variables of the original tool.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
