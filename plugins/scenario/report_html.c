@@ -265,15 +265,10 @@ void sc_report_html(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
     sc_buf_printf(b, "<h1>Scenarios Report</h1><p class=\"meta\">Start: %s<br>End: %s<br>"
                      "Items run: %zu, passed: %zu, failed: %zu%s</p>\n",
                   start, end, ran, passed, failed, r->interrupted ? " (interrupted)" : "");
-    size_t k = 0;
     for (size_t s = 0; s < suite->n; s++) {
         const sc_scenario *sc = &suite->scenarios[s];
-        size_t first = k;
-        k += sc->nitems;
-        bool any = false;
-        for (size_t i = first; i < k && i < r->nitems; i++)
-            any |= r->items[i].ran;
-        if (!any)
+        size_t first, k;
+        if (!sc_scenario_ran(r, suite, s, &first, &k))
             continue;
         sc_buf_puts(b, "<section class=\"scenario\"><h2>");
         sc_buf_xml(b, sc->title);
@@ -284,7 +279,7 @@ void sc_report_html(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
             sc_buf_puts(b, "</p>");
         }
         sc_buf_puts(b, "\n");
-        for (size_t i = first; i < k && i < r->nitems; i++) {
+        for (size_t i = first; i < k; i++) {
             const sc_item_result *ir = &r->items[i];
             if (!ir->ran)
                 continue;

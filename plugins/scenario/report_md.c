@@ -184,15 +184,10 @@ void sc_report_md(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
     sc_buf_printf(b, "End: %s\n\n", when);
     if (r->interrupted)
         sc_buf_puts(b, "**The run was interrupted: what follows is what ran before.**\n\n");
-    size_t k = 0;
     for (size_t s = 0; s < suite->n; s++) {
         const sc_scenario *sc = &suite->scenarios[s];
-        size_t first = k;
-        k += sc->nitems;
-        bool any = false;
-        for (size_t i = first; i < k && i < r->nitems; i++)
-            any |= r->items[i].ran;
-        if (!any)
+        size_t first, k;
+        if (!sc_scenario_ran(r, suite, s, &first, &k))
             continue;
         sc_buf_puts(b, "## Scenario: ");
         sc_buf_md(b, sc->title);
@@ -202,7 +197,7 @@ void sc_report_md(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
             sc_buf_md(b, sc->description);
             sc_buf_puts(b, "\n\n");
         }
-        for (size_t i = first; i < k && i < r->nitems; i++) {
+        for (size_t i = first; i < k; i++) {
             const sc_item_result *ir = &r->items[i];
             if (!ir->ran)
                 continue;

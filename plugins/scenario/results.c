@@ -237,6 +237,21 @@ static cJSON *item_result_json(const sc_item_result *ir)
     return o;
 }
 
+bool sc_scenario_ran(const sc_run_result *r, const sc_suite *suite, size_t s, size_t *first,
+                     size_t *end)
+{
+    size_t k = 0;
+    for (size_t t = 0; t < s && t < suite->n; t++)
+        k += suite->scenarios[t].nitems;
+    *first = k;
+    k += s < suite->n ? suite->scenarios[s].nitems : 0;
+    *end = k < r->nitems ? k : r->nitems;
+    bool any = false;
+    for (size_t i = *first; i < *end; i++)
+        any |= r->items[i].ran;
+    return any;
+}
+
 cJSON *sc_results_json(const sc_run_result *r, const sc_suite *suite)
 {
     cJSON *root = cJSON_CreateObject();
@@ -244,16 +259,10 @@ cJSON *sc_results_json(const sc_run_result *r, const sc_suite *suite)
     cJSON_AddNumberToObject(root, "end", (double)(r->end_wall_us / 1000000u));
     cJSON_AddBoolToObject(root, "interrupted", r->interrupted);
     cJSON *results = cJSON_AddArrayToObject(root, "results");
-    size_t k = 0;
     for (size_t s = 0; s < suite->n; s++) {
         const sc_scenario *sc = &suite->scenarios[s];
-        size_t first = k;
-        k += sc->nitems;
-        /* A scenario none of whose items ran (Ctrl-C) is left out. */
-        bool any = false;
-        for (size_t i = first; i < k && i < r->nitems; i++)
-            any |= r->items[i].ran;
-        if (!any)
+        size_t first, k;
+        if (!sc_scenario_ran(r, suite, s, &first, &k))
             continue;
         cJSON *entry = cJSON_CreateObject();
         cJSON *scj = cJSON_AddObjectToObject(entry, "scenario");
@@ -266,7 +275,7 @@ cJSON *sc_results_json(const sc_run_result *r, const sc_suite *suite)
         for (size_t i = 0; i < sc->nitems; i++)
             cJSON_AddItemToArray(items, item_json(&sc->items[i]));
         cJSON *ir = cJSON_AddArrayToObject(entry, "results");
-        for (size_t i = first; i < k && i < r->nitems; i++)
+        for (size_t i = first; i < k; i++)
             if (r->items[i].ran)
                 cJSON_AddItemToArray(ir, item_result_json(&r->items[i]));
         cJSON_AddItemToArray(results, entry);

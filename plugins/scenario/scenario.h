@@ -329,6 +329,11 @@ typedef struct sc_run_result {
 } sc_run_result;
 
 void sc_run_result_free(sc_run_result *r);
+/* The results of scenario s of the suite are r->items[*first .. *end).
+ * Returns whether any of those items ran: every output leaves out a
+ * scenario none of whose items ran (the run was interrupted before it). */
+bool sc_scenario_ran(const sc_run_result *r, const sc_suite *suite, size_t s, size_t *first,
+                     size_t *end);
 
 /* ---- statistics (stats.c) ---- */
 
