@@ -115,29 +115,6 @@ static fault__node *stage_pop(stage *st)
 
 /* ---- building ---- */
 
-int fault_stream_attach(fault_stream *s)
-{
-    if (s->attached)
-        return 0;
-    s->attached = true;
-    for (fault_plugin *p = fault__plugins(); p && s->natt < FAULT__MAX_ATTACH; p = p->next) {
-        if (!p->d->stream || !p->enabled || !p->started)
-            continue;
-        void *cs = NULL;
-        uint32_t points = 0;
-        if (p->d->stream->attach) {
-            int rc = p->d->stream->attach(p->state, s, &cs, &points);
-            if (rc < 0)
-                return rc;
-        }
-        s->att[s->natt].p = p;
-        s->att[s->natt].cs = cs;
-        s->att[s->natt].points = points;
-        s->natt++;
-    }
-    return 0;
-}
-
 /* A chain with room for n stages, linked into the stream's list. malloc,
  * then zeroed: HTTP handlers make chains for every exchange, and glibc's
  * calloc() skips the per-thread cache that malloc() uses for blocks this
@@ -161,17 +138,6 @@ static fault_chain *chain_calloc(fault_stream *s, fault_direction dir, int n)
     c->next = s->chains;
     s->chains = c;
     return c;
-}
-
-void fault_stream_next_exchange(fault_stream *s)
-{
-    if (!s)
-        return;
-    for (int k = 0; k < s->natt; k++) {
-        const fault_stream_ops *ops = s->att[k].p->d->stream;
-        if (ops && ops->on_exchange)
-            ops->on_exchange(s->att[k].p->state, s->att[k].cs, s);
-    }
 }
 
 static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side sides)

@@ -253,8 +253,20 @@ bool fault__chain_has_eof(const fault_chain *c);
 fault_stream *fault__chain_stream(const fault_chain *c);
 void fault__node_free(fault__node *n);
 fault__node *fault__node_new(fault_chain *c, const uint8_t *data, size_t len);
-/* A stage asked for FAULT_CLOSE or FAULT_RESET (relay.c decides). */
+/* A stage asked for FAULT_CLOSE or FAULT_RESET (stream.c sends it to
+ * whoever moves the stream's bytes). */
 void fault__stream_fault_end(fault_stream *s, bool reset);
+/* The stream (stream.c): references held across callbacks that may end
+ * it, and its end (detaches the faults, publishes CONN_CLOSE, frees it
+ * once unreferenced). */
+void fault__stream_ref(fault_stream *s);
+void fault__stream_unref(fault_stream *s);
+void fault__stream_free(fault_stream *s, uint64_t eg, uint64_t in, int error);
+/* The relay (relay.c) of a relayed stream. */
+typedef struct fault__relay fault__relay;
+void fault__relay_end(fault_stream *s, bool reset, int error);
+void fault__relay_close(fault_stream *s);
+uint64_t fault__relay_bytes(const fault__relay *r, fault_direction dir);
 
 /* ---- the zero-copy relay (splice.c) ---- */
 

@@ -1,9 +1,7 @@
 /*
- * core/relay.c - streams, and the bidirectional relay built on chains.
- *
- * A stream is one proxied connection as faults see it. The relay moves its
- * bytes through two chains (chain.c): egress (client to upstream) and
- * ingress (upstream to client).
+ * core/relay.c - the bidirectional relay of a stream (stream.c), built on
+ * chains (chain.c): egress (client to upstream) and ingress (upstream to
+ * client), and moved to the splice engine (splice.c) when it pays.
  *
  * Buffering is bounded per direction: bytes inside the chain plus bytes
  * queued on the destination socket. Above HIGH_WATER the source is no
@@ -59,194 +57,6 @@ typedef struct fault__relay {
     bool splice_wanted;    /* a large read came: splice once drained */
 } fault__relay;
 
-static fault_stream *live;
-static size_t nlive;
-static uint64_t next_id = 1;
-
-size_t fault__streams_live(void) { return nlive; }
-uint64_t fault_stream_id(const fault_stream *s) { return s->id; }
-const char *fault_stream_peer(const fault_stream *s) { return s->peer; }
-const char *fault_stream_target(const fault_stream *s) { return s->target ? s->target : ""; }
-const char *fault_stream_scheme(const fault_stream *s) { return s->scheme; }
-
-void fault_stream_set_scheme(fault_stream *s, const char *scheme)
-{
-    snprintf(s->scheme, sizeof s->scheme, "%s", scheme ? scheme : "");
-}
-
-uint64_t fault_stream_bytes(const fault_stream *s, fault_direction dir)
-{
-    if (!s->relay)
-        return 0;
-    uint64_t before = dir == FAULT_DIR_EGRESS ? s->relay->eg.total : s->relay->in.total;
-    if (s->relay->splice)
-        return before + fault__splice_total(s->relay->splice, dir);
-    return before;
-}
-
-static void relay_end(fault_stream *s, bool reset, int error);
-
-/* ---- streams ---- */
-
-fault_stream *fault_stream_new(fault_plugin *self, fault_conn *client, const char *target)
-{
-    fault_stream *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->id = next_id++;
-    s->owner = self;
-    s->client = client;
-    s->target = target ? strdup(target) : NULL;
-    snprintf(s->peer, sizeof s->peer, "%s", client ? fault_conn_peer(client) : "");
-    s->next = live;
-    if (live)
-        live->prev = s;
-    live = s;
-    nlive++;
-    fault_event ev = {.type = FAULT_EV_CONN_OPEN, .size = sizeof ev};
-    ev.conn_id = s->id;
-    ev.peer = s->peer;
-    ev.target = s->target;
-    fault_event_publish(self, &ev);
-    return s;
-}
-
-void fault_stream_set_end(fault_stream *s, fault_stream_end_cb cb, void *userdata)
-{
-    s->end_cb = cb;
-    s->end_ud = userdata;
-}
-
-/* A stream may end from inside a callback that still uses it: such code
- * holds a reference, and the memory goes when the last one is dropped. */
-static void stream_ref(fault_stream *s) { s->refs++; }
-
-static void stream_unref(fault_stream *s)
-{
-    if (--s->refs == 0 && s->gone) {
-        free(s->relay);
-        free(s->target);
-        free(s);
-    }
-}
-
-/* Detaches the faults, publishes CONN_CLOSE and frees the stream. */
-static void stream_free(fault_stream *s, uint64_t eg, uint64_t in, int error)
-{
-    while (s->chains)
-        fault_chain_free(s->chains);
-    for (int k = 0; k < s->natt; k++) {
-        fault_plugin *p = s->att[k].p;
-        if (p->d->stream->detach)
-            p->d->stream->detach(p->state, s->att[k].cs, s);
-        else if (p->d->abi_minor >= 1)
-            free(s->att[k].cs); /* gated: a 1.0 plugin keeps its conn_state */
-    }
-    fault_event ev = {.type = FAULT_EV_CONN_CLOSE, .size = sizeof ev};
-    ev.conn_id = s->id;
-    ev.peer = s->peer;
-    ev.target = s->target;
-    ev.bytes_egress = eg;
-    ev.bytes_ingress = in;
-    ev.error = error;
-    ev.message = error ? fault_strerror(error) : NULL;
-    fault_event_publish(s->owner, &ev);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        live = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    nlive--;
-    s->gone = true;
-    stream_ref(s);
-    stream_unref(s);
-}
-
-void fault_stream_finish(fault_stream *s, uint64_t bytes_egress, uint64_t bytes_ingress,
-                         int error)
-{
-    if (!s || s->ending)
-        return;
-    s->ending = true;
-    stream_free(s, bytes_egress, bytes_ingress, error);
-}
-
-void fault_stream_abort(fault_stream *s, int error)
-{
-    if (s->relay) {
-        relay_end(s, true, error);
-        return;
-    }
-    fault_conn_reset(s->client);
-    fault_stream_finish(s, 0, 0, error);
-}
-
-void fault__stream_fault_end(fault_stream *s, bool reset)
-{
-    if (s->ending)
-        return;
-    if (s->relay) {
-        if (reset)
-            relay_end(s, true, 0);
-        else
-            fault_stream_close(s);
-    } else if (s->end_cb) {
-        s->end_cb(s, reset, s->end_ud);
-    }
-}
-
-void fault_stream_reset(fault_stream *s)
-{
-    fault__stream_fault_end(s, true);
-}
-
-void fault_stream_wake(fault_stream *s)
-{
-    if (s->ending)
-        return;
-    stream_ref(s);
-    fault__chains_wake_all(s);
-    stream_unref(s);
-}
-
-void fault__streams_wake_plugin(fault_plugin *p)
-{
-    for (fault_stream *s = live, *next; s; s = next) {
-        next = s->next;
-        for (int k = 0; k < s->natt; k++) {
-            if (s->att[k].p == p) {
-                fault_stream_wake(s);
-                break;
-            }
-        }
-    }
-}
-
-void fault__streams_close_all(void)
-{
-    /* Streams still connecting are ended when their connect completes
-     * (fault_stream_relay() sees the run stopping): ending them now would
-     * leave the pending connect pointing at freed memory. Handlers that do
-     * not relay end their own streams from their stop(). */
-    for (fault_stream *s = live, *next; s; s = next) {
-        next = s->next;
-        if (s->relay)
-            relay_end(s, false, 0);
-    }
-}
-
-int fault__stream_check_connect(fault_stream *s, const char *host, uint16_t port)
-{
-    for (fault_plugin *p = fault__plugins(); p; p = p->next) {
-        if (!p->d->stream || !p->d->stream->on_connect || !p->active)
-            continue;
-        int rc = p->d->stream->on_connect(p->state, s, host, port);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
 
 /* ---- the relay: flow control ---- */
 
@@ -281,7 +91,7 @@ static void check_done(fault_stream *s)
         return;
     if (fault__conn_queued(s->client) || fault__conn_queued(s->server))
         return;
-    relay_end(s, false, 0);
+    fault__relay_end(s, false, 0);
 }
 
 static void try_splice(fault__relay *r);
@@ -308,7 +118,7 @@ static void on_node_written(void *ud, int status)
     fault_stream *s = status < 0 && status != UV_ECANCELED ? fault__chain_stream(n->chain) : NULL;
     fault__node_free(n);
     if (s && s->relay && !s->ending)
-        relay_end(s, true, status);
+        fault__relay_end(s, true, status);
 }
 
 static void publish_bytes(rpipe *pp, size_t len)
@@ -343,7 +153,7 @@ static void sink(void *ud, fault__node *n)
     publish_bytes(pp, n->c.len);
     int rc = fault__conn_write_ref(pp->dst, n->c.data, n->c.len, on_node_written, n);
     if (rc < 0 && !s->ending)
-        relay_end(s, true, rc);
+        fault__relay_end(s, true, rc);
 }
 
 /* ---- the relay: input ---- */
@@ -359,19 +169,19 @@ static void on_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
         if (nread != UV_EOF) {
             /* A reset (or any error) on one leg becomes a reset on the
              * other, as a peer behind a real network path would see. */
-            relay_end(s, true, (int)nread);
+            fault__relay_end(s, true, (int)nread);
             return;
         }
         pp->src_eof = true;
         fault_conn_read_stop(pp->src);
-        stream_ref(s);
+        fault__stream_ref(s);
         if (fault_chain_eof(pp->chain) < 0)
-            relay_end(s, true, -ENOMEM);
-        stream_unref(s);
+            fault__relay_end(s, true, -ENOMEM);
+        fault__stream_unref(s);
         return;
     }
     size_t len = (size_t)nread;
-    stream_ref(s);
+    fault__stream_ref(s);
     if (pp->fast) {
         /* Hand the bytes to the socket straight from the read buffer; copy
          * only what it does not take now. */
@@ -379,7 +189,7 @@ static void on_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
         if (fault__conn_queued(pp->dst) == 0) {
             long w = fault__conn_try_write(pp->dst, data, len);
             if (w < 0) {
-                relay_end(s, true, (int)w);
+                fault__relay_end(s, true, (int)w);
                 return;
             }
             done = (size_t)w;
@@ -388,18 +198,18 @@ static void on_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
         if (done > 0)
             publish_bytes(pp, done);
         if (done < len && fault__chain_push(pp->chain, data + done, len - done) < 0)
-            relay_end(s, true, -ENOMEM);
+            fault__relay_end(s, true, -ENOMEM);
         if (len >= SPLICE_AUTO && !s->ending && pp->r->in.fast && pp->r->eg.fast &&
             fault__splice_enabled())
             pp->r->splice_wanted = true;
     } else if (fault__chain_push(pp->chain, data, len) < 0) {
-        relay_end(s, true, -ENOMEM);
+        fault__relay_end(s, true, -ENOMEM);
     }
     if (!s->ending)
         check_flow(pp);
     if (!s->ending && pp->r->splice_wanted)
         try_splice(pp->r);
-    stream_unref(s);
+    fault__stream_unref(s);
 }
 
 /* ---- the relay: lifecycle ---- */
@@ -454,7 +264,7 @@ static void splice_done(fault_stream *s, bool reset, int error, uint64_t eg, uin
     (void)reset;
     s->ending = true;
     /* What the ordinary relay moved before the switch counts too. */
-    stream_free(s, s->relay->eg.total + eg, s->relay->in.total + in, error);
+    fault__stream_free(s, s->relay->eg.total + eg, s->relay->in.total + in, error);
 }
 
 int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_server,
@@ -470,7 +280,7 @@ int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_
     r->s = s;
     s->relay = r;
     if (fault__g.stopping) {
-        relay_end(s, false, 0);
+        fault__relay_end(s, false, 0);
         return UV_ECANCELED;
     }
     int rc = fault_stream_attach(s);
@@ -479,7 +289,7 @@ int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_
     if (rc == 0)
         rc = pipe_init(r, &r->in, FAULT_DIR_INGRESS, s->server, s->client);
     if (rc < 0) {
-        relay_end(s, true, rc);
+        fault__relay_end(s, true, rc);
         return rc;
     }
     fault_conn_read_start(s->client, on_read, &r->eg);
@@ -489,21 +299,21 @@ int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_
     /* Bytes the handler already read go first, through the same stages:
      * reads only complete from a later loop iteration, so nothing read
      * from the sockets can overtake them. */
-    stream_ref(s);
+    fault__stream_ref(s);
     if (to_server_len && fault__chain_push(r->eg.chain, to_server, to_server_len) < 0)
-        relay_end(s, true, -ENOMEM);
+        fault__relay_end(s, true, -ENOMEM);
     if (!s->ending && to_client_len &&
         fault__chain_push(r->in.chain, to_client, to_client_len) < 0)
-        relay_end(s, true, -ENOMEM);
+        fault__relay_end(s, true, -ENOMEM);
     if (!s->ending) {
         check_flow(&r->eg);
         check_flow(&r->in);
     }
-    stream_unref(s);
+    fault__stream_unref(s);
     return 0;
 }
 
-static void relay_end(fault_stream *s, bool reset, int error)
+void fault__relay_end(fault_stream *s, bool reset, int error)
 {
     if (s->ending)
         return;
@@ -523,26 +333,29 @@ static void relay_end(fault_stream *s, bool reset, int error)
             fault_conn_close(s->server);
     }
     fault__relay *r = s->relay;
-    stream_free(s, r->eg.total, r->in.total, error);
+    fault__stream_free(s, r->eg.total, r->in.total, error);
 }
 
-void fault_stream_close(fault_stream *s)
+uint64_t fault__relay_bytes(const fault__relay *r, fault_direction dir)
 {
-    if (s->ending)
-        return;
-    if (!s->relay) {
-        fault__stream_fault_end(s, false);
-        return;
-    }
+    uint64_t before = dir == FAULT_DIR_EGRESS ? r->eg.total : r->in.total;
+    if (r->splice)
+        return before + fault__splice_total(r->splice, dir);
+    return before;
+}
+
+/* A graceful close of a relayed stream (fault_stream_close()). */
+void fault__relay_close(fault_stream *s)
+{
     if (s->relay->splice) {
-        relay_end(s, false, 0);
+        fault__relay_end(s, false, 0);
         return;
     }
     /* A graceful close: stop reading both sides and let an EOF follow what
      * is already on its way in each direction, so every byte a fault let
      * through is delivered before the FINs. A fault that closes from one
      * of its stages has already dropped what it held (chain.c). */
-    stream_ref(s);
+    fault__stream_ref(s);
     fault__relay *r = s->relay;
     rpipe *pipes[2] = {&r->eg, &r->in};
     for (int q = 0; q < 2 && !s->ending; q++) {
@@ -553,11 +366,11 @@ void fault_stream_close(fault_stream *s)
         if (pp->src)
             fault_conn_read_stop(pp->src);
         if (!fault__chain_has_eof(pp->chain) && fault_chain_eof(pp->chain) < 0)
-            relay_end(s, true, -ENOMEM);
+            fault__relay_end(s, true, -ENOMEM);
     }
     if (!s->ending && s->server)
         check_done(s);
     else if (!s->ending)
-        relay_end(s, false, 0);
-    stream_unref(s);
+        fault__relay_end(s, false, 0);
+    fault__stream_unref(s);
 }
