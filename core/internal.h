@@ -294,6 +294,8 @@ void fault__streams_wake_plugin(fault_plugin *p);
 size_t fault__streams_live(void);
 
 void fault__listeners_close_all(void);
+/* "1.2.3.4:80" or "[::1]:80" (conn.c). */
+void fault__format_addr(const struct sockaddr *sa, char *buf, size_t len);
 /* Cancels upstream connection attempts still in progress. */
 void fault__connects_cancel_all(void);
 size_t fault__listeners_count(void);
