@@ -25,7 +25,7 @@ HTTP_TESTS = plugins/http/tests/forward.sh plugins/http/tests/errors.sh plugins/
 	plugins/http/tests/h2limits.sh
 TESTS += $(HTTP_TESTS)
 EXTRA_DIST += $(HTTP_TESTS) plugins/http/tests/common.sh plugins/http/tests/upstream.py plugins/http/tests/h2connect.py plugins/http/tests/h2bomb.py \
-	plugins/http/tests/hookprobe.c plugins/http/fuzz_http.c plugins/http/bench.sh
+	plugins/http/tests/hookprobe.c plugins/http/fuzz_http.c plugins/http/fuzz_h2.c plugins/http/bench.sh
 
 # A plugin that drives the HTTP hooks (PENDING, status changes, answers)
 # for hooks.sh; built for `make check` only.
