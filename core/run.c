@@ -27,7 +27,8 @@ static const fault_option run_options[] = {
      .help = "Stop the proxy after this long (e.g. 60s, 10m); unlimited by default",
      .offset = RO(duration_us)},
     {.name = "proxy", .env = "FAULT_PROXIES", .type = FAULT_OPT_LIST, .metavar = "MAPPING",
-     .help = "Proxy mapping [ADDR:]PORT=[scheme://]host[:port] (repeatable)",
+     .help = "Proxy mapping [ADDR:]PORT=[scheme://]host[:port] (repeatable); ADDR "
+             "defaults to 127.0.0.1 (0.0.0.0: every interface)",
      .offset = RO(proxies)},
     {.name = "seed", .env = "FAULT_SEED", .type = FAULT_OPT_INT,
      .help = "Seed for fault decisions: same seed and traffic give the same faults",
