@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -220,6 +221,17 @@ int fault__cmd_run(int argc, char **argv)
         return rc;
 
     fault__tls_global_options(fault__ro.tls_no_verify, fault__ro.tls_ca_file);
+    /* Each relayed connection may hold up to six descriptors (two sockets,
+     * two splice pipes): the soft limit goes up to the hard one, as
+     * servers do, so that 1,024 does not cap the proxy at ~170. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        rlim_t was = nofile.rlim_cur;
+        nofile.rlim_cur = nofile.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) == 0)
+            fault_log_debug(NULL, "open files: soft limit %llu -> %llu", (unsigned long long)was,
+                            (unsigned long long)nofile.rlim_cur);
+    }
     uint64_t seed;
     size_t seed_idx;
     if (fault__option_find(&run_owner, "seed", &seed_idx) && run_owner.set[seed_idx])

@@ -22,7 +22,7 @@ plugins_http_ca_la_LIBADD = $(PLUGIN_LIBADD) $(SSL_LIBS)
 HTTP_TESTS = plugins/http/tests/forward.sh plugins/http/tests/errors.sh plugins/http/tests/sse.sh plugins/http/tests/bigfile.sh plugins/http/tests/targeting.sh plugins/http/tests/connect.sh plugins/http/tests/reverse.sh plugins/http/tests/hooks.sh plugins/http/tests/bodies.sh \
 	plugins/http/tests/tls.sh plugins/http/tests/h2.sh plugins/http/tests/splice.sh \
 	plugins/http/tests/h2up.sh plugins/http/tests/h2connect.sh plugins/http/tests/latency.sh plugins/http/tests/h2bodies.sh \
-	plugins/http/tests/h2limits.sh
+	plugins/http/tests/h2limits.sh plugins/http/tests/slowhead.sh
 TESTS += $(HTTP_TESTS)
 EXTRA_DIST += $(HTTP_TESTS) plugins/http/tests/common.sh plugins/http/tests/upstream.py plugins/http/tests/h2connect.py plugins/http/tests/h2bomb.py \
 	plugins/http/tests/hookprobe.c plugins/http/fuzz_http.c plugins/http/fuzz_h2.c plugins/http/bench.sh
