@@ -22,7 +22,8 @@ plugins_scenario_scenario_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(YAML_CFLAGS) \
 	$(CURL_CFLAGS) -I$(srcdir)/plugins/lib $(CJSON_CFLAGS)
 plugins_scenario_scenario_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_scenario_scenario_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
-plugins_scenario_scenario_la_LIBADD = $(PLUGIN_LIBADD) $(YAML_LIBS) $(CURLUV_LIB) $(CJSON_LIBS) -lm
+plugins_scenario_scenario_la_LIBADD = $(PLUGIN_LIBADD) $(YAML_LIBS) $(CURLUV_LIB) $(CJSON_LIBS) \
+	$(SAFEFILE_LIB) -lm
 
 # End-to-end tests against nginx and tests/app.py (an application with
 # its own downstream call); each starts its own peers on free loopback ports.

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "safefile.h"
 #include "scenario.h"
 
 /* ---- text buffer ---- */
@@ -127,50 +128,9 @@ char *sc_strndup(const char *s, size_t n)
 
 int sc_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
-    size_t n = strlen(path) + 5;
-    char *tmp = malloc(n);
-    if (!tmp) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    snprintf(tmp, n, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    /* The rename must not publish a file whose blocks are not on disk. */
-    if (fsync(fd) != 0 && errno != EINVAL) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    /* A temporary file of our own next to path (never a link someone
+     * planted), renamed over it. */
+    return pl_write_file(path, data, len, 0644, err, errlen);
 }
 
 char *sc_read_file(const char *path, size_t *len, char *err, size_t errlen)
