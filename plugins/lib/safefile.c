@@ -1,7 +1,9 @@
 /*
  * plugins/lib/safefile.c - see safefile.h.
  */
+#ifdef HAVE_CONFIG_H
 #include "config.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>

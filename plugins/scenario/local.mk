@@ -30,7 +30,8 @@ plugins_scenario_scenario_la_LIBADD = $(PLUGIN_LIBADD) $(YAML_LIBS) $(CURLUV_LIB
 SCENARIO_TESTS = plugins/scenario/tests/run_basic.sh plugins/scenario/tests/run_downstream.sh \
 	plugins/scenario/tests/run_load.sh plugins/scenario/tests/run_tcp.sh \
 	plugins/scenario/tests/bad_input.sh plugins/scenario/tests/interrupt.sh \
-	plugins/scenario/tests/generate_30.sh plugins/scenario/tests/generate_31.sh
+	plugins/scenario/tests/generate_30.sh plugins/scenario/tests/generate_31.sh \
+	plugins/scenario/tests/limits.sh
 TESTS += $(SCENARIO_TESTS)
 EXTRA_DIST += $(SCENARIO_TESTS) plugins/scenario/tests/common.sh plugins/scenario/tests/app.py \
 	plugins/scenario/tests/openapi-30.json plugins/scenario/tests/openapi-31.yaml \

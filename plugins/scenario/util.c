@@ -133,20 +133,45 @@ int sc_write_atomic(const char *path, const char *data, size_t len, char *err, s
     return pl_write_file(path, data, len, 0644, err, errlen);
 }
 
+/* Scenario files and OpenAPI documents: regular files (not a device or a
+ * pipe that never ends, such as /dev/zero), at most this large. */
+#define SC_MAX_FILE (16 * 1024 * 1024)
+
 char *sc_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     sc_buf b = {0};
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    bool big = false;
+    while (!big && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         sc_buf_put(&b, chunk, n);
+        big = b.len > SC_MAX_FILE;
+    }
     bool bad = ferror(f);
     fclose(f);
+    if (big) {
+        snprintf(err, errlen, "%s: larger than %d MiB", path, SC_MAX_FILE / (1024 * 1024));
+        sc_buf_free(&b);
+        return NULL;
+    }
     if (bad || b.oom) {
         snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "out of memory");
         sc_buf_free(&b);
