@@ -641,6 +641,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&st, 0, sizeof st);
     st.loop = &loop;
     st.upstream_timeout_us = 30000000;
+    st.header_timeout_us = 30000000;
     st.via = true;
     hp_front fr;
     memset(&fr, 0, sizeof fr);

@@ -177,7 +177,7 @@ typedef struct h2_route h2_route;
 
 enum { UP_NONE, UP_WAIT, UP_H1, UP_H2 };
 enum { RT_NONE, RT_CONNECTING, RT_H2, RT_H1 };
-enum { DL_NONE, DL_CONNECT, DL_RESPONSE };
+enum { DL_NONE, DL_CONNECT, DL_RESPONSE, DL_HEAD };
 
 struct h2_strm {
     hp_h2 *h;
@@ -814,6 +814,13 @@ static int cb_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     q->next = h->streams;
     h->streams = q;
     nghttp2_session_set_stream_user_data(ng, q->id, q);
+    /* --http-header-timeout: the request's header block must be complete
+     * in time (a block trickled in stalls the whole connection: nothing
+     * else may come between its frames). */
+    if (h->st->header_timeout_us) {
+        q->deadline_kind = DL_HEAD;
+        q->deadline_us = fault_now_us() + h->st->header_timeout_us;
+    }
     return 0;
 }
 
@@ -894,6 +901,10 @@ static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         return 0;
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST && !q->head_done) {
         q->head_done = true;
+        if (q->deadline_kind == DL_HEAD) {
+            q->deadline_kind = DL_NONE;
+            q->deadline_us = 0;
+        }
         if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
             q->req_eof = q->cli_eof = true;
         strm_head(q);
@@ -3146,6 +3157,17 @@ static void on_timer(uv_timer_t *t)
         if (q->gone || !q->deadline_us || q->deadline_us > now || h->bridged)
             continue;
         q->deadline_us = 0;
+        if (q->deadline_kind == DL_HEAD) {
+            q->deadline_kind = DL_NONE;
+            if (q->head_done)
+                continue;
+            fault_log_info(h->st->self,
+                           "%s: stream %d: request head not complete after %.3g s: closed",
+                           h->peer, q->id, (double)h->st->header_timeout_us / 1e6);
+            nghttp2_session_terminate_session(h->ng, NGHTTP2_PROTOCOL_ERROR);
+            h->dirty = true;
+            break;
+        }
         if (!q->head_sent)
             strm_fail(q, UV_ETIMEDOUT);
         q->deadline_kind = DL_NONE;

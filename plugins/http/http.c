@@ -125,8 +125,8 @@ static const fault_option options[] = {
      .offset = OFF(handshake_timeout_us)},
     {.name = "http-header-timeout", .env = "FAULT_HTTP_HEADER_TIMEOUT",
      .type = FAULT_OPT_DURATION, .def = "30s",
-     .help = "Close HTTP/1 client connections whose request head is not complete this long "
-             "after its first byte (0: never)",
+     .help = "Close client connections whose request head (HTTP/1 head, HTTP/2 header block) "
+             "is not complete this long after it began (0: never)",
      .offset = OFF(header_timeout_us)},
     FAULT_OPTION_END};
 

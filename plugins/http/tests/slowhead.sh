@@ -6,7 +6,9 @@
 #     between 1 s and 1 s + 0.7 s after its first byte (the deadline, one
 #     sweep tick of 125 ms and slack for a loaded machine), while a
 #     normal request through the same listener meanwhile gets 200; a head
-#     that trickles in complete before the deadline is served;
+#     that trickles in complete before the deadline is served; an HTTP/2
+#     HEADERS frame trickled the same way ends its connection with GOAWAY
+#     1 .. 1.7 s after the frame began;
 #  2. the soft open-files limit is raised to the hard one at start (started
 #     with a soft limit of 256 under a higher hard limit).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
@@ -83,6 +85,48 @@ wait_for_line "$E2E_TMP/log" 'request head not complete after 1 s: closed' "$FAU
 out=$(trickle "$P" 0.008 'GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
 grep -q '^complete=.* status=HTTP/1.1_200' <<<"$out" || fail "a head complete in time: $out"
 note "head within the deadline: $out"
+# An HTTP/2 header block trickled in (h2c with prior knowledge; the
+# deadline runs from the HEADERS frame's header, its 9th byte): the
+# connection is ended with GOAWAY within the same bounds.
+out=$(python3 - "$P" <<'PY'
+import socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\0\0\0\x04\0\0\0\0\0")
+block = b"\x82\x86\x84\x41\x09localhost" + b"\x40\x06x-slow\x20" + b"a" * 32
+frame = struct.pack(">I", len(block))[1:] + b"\x01\x05\0\0\0\x01" + block
+got, t9, closed = b"", None, None
+for i in range(len(frame)):
+    try:
+        s.sendall(frame[i:i + 1])
+    except OSError:
+        closed = time.monotonic()
+        break
+    if i == 8:
+        t9 = time.monotonic()
+    s.settimeout(0.2)
+    try:
+        d = s.recv(65536)
+        if not d:
+            closed = time.monotonic()
+            break
+        got += d
+    except socket.timeout:
+        pass
+    except OSError:
+        closed = time.monotonic()
+        break
+goaway = b"\x07\x00\x00\x00\x00\x00" in got  # type GOAWAY, no flags, stream 0
+print("goaway=%s closed=%s" % ("yes" if goaway else "no",
+                               "%.3f" % (closed - t9) if closed and t9 else "never"))
+PY
+)
+note "h2c trickled head: $out"
+grep -q '^goaway=yes closed=' <<<"$out" || fail "h2c trickled head: $out"
+secs=$(sed 's/.*closed=//' <<<"$out")
+python3 -c "import sys; s = float('$secs'); sys.exit(0 if 0.95 <= s <= 1.7 else 1)" ||
+	fail "h2c: closed $secs s after the HEADERS frame began, want 1 .. 1.7 s"
+wait_for_line "$E2E_TMP/log" 'stream 1: request head not complete after 1 s: closed' "$FAULT_PID"
 stop_pid "$FAULT_PID"
 [ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS"
 
