@@ -97,9 +97,10 @@ int fault__evlog_open(const char *path, char *err, size_t errlen)
     if (strcmp(path, "-") == 0) {
         out = stdout;
     } else {
-        out = fopen(path, "w");
+        out = fault__open_output(path, false);
         if (!out) {
-            snprintf(err, errlen, "--events: cannot open '%s': %s", path, strerror(errno));
+            snprintf(err, errlen, "--events: cannot open '%s': %s", path,
+                     errno == ELOOP ? "a symbolic link to a file (not followed)" : strerror(errno));
             return -errno;
         }
     }

@@ -139,6 +139,11 @@ int fault__option_parse_value(const fault_option *opt, const char *value, void *
 int fault__log_setup(const char *file, bool to_stdout, const char *level, char *err,
                      size_t errlen);
 void fault__log_close(void);
+/* util.c: opens a file the core writes as it goes (--log-file appends,
+ * --events truncates) without following a link to a regular file, which
+ * someone may have planted there (a link to a terminal, a pipe or
+ * /dev/stdout is fine). NULL with errno set (ELOOP for such a link). */
+FILE *fault__open_output(const char *path, bool append);
 
 /* ---- events (event.c) ---- */
 

@@ -59,9 +59,10 @@ int fault__log_setup(const char *file, bool to_stdout, const char *level, char *
         return FAULT_ESYNTAX;
     }
     if (file && *file) {
-        log_file = fopen(file, "a");
+        log_file = fault__open_output(file, true);
         if (!log_file) {
-            snprintf(err, errlen, "--log-file: cannot open '%s': %s", file, strerror(errno));
+            snprintf(err, errlen, "--log-file: cannot open '%s': %s", file,
+                     errno == ELOOP ? "a symbolic link to a file (not followed)" : strerror(errno));
             return -errno;
         }
         setvbuf(log_file, NULL, _IOLBF, 0);

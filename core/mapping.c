@@ -248,7 +248,9 @@ static int parse_listen(const char *text, size_t end, fault_mapping *m, char *er
         rc = parse_port(text, 0, end, "a listen", &m->listen_port, err, errlen);
         if (rc < 0)
             return rc;
-        m->listen_host = dup_range("0.0.0.0", 7);
+        /* No address: loopback only. Reaching the upstream from the
+         * network is asked for with 0.0.0.0:PORT (or another address). */
+        m->listen_host = dup_range("127.0.0.1", 9);
         return m->listen_host ? 0 : fail(err, errlen, "out of memory at column 1");
     }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -27,7 +28,8 @@ static const fault_option run_options[] = {
      .help = "Stop the proxy after this long (e.g. 60s, 10m); unlimited by default",
      .offset = RO(duration_us)},
     {.name = "proxy", .env = "FAULT_PROXIES", .type = FAULT_OPT_LIST, .metavar = "MAPPING",
-     .help = "Proxy mapping [ADDR:]PORT=[scheme://]host[:port] (repeatable)",
+     .help = "Proxy mapping [ADDR:]PORT=[scheme://]host[:port] (repeatable); ADDR "
+             "defaults to 127.0.0.1 (0.0.0.0: every interface)",
      .offset = RO(proxies)},
     {.name = "seed", .env = "FAULT_SEED", .type = FAULT_OPT_INT,
      .help = "Seed for fault decisions: same seed and traffic give the same faults",
@@ -401,6 +403,17 @@ int fault__cmd_run(int argc, char **argv)
         return rc;
 
     fault__tls_global_options(fault__ro.tls_no_verify, fault__ro.tls_ca_file);
+    /* Each relayed connection may hold up to six descriptors (two sockets,
+     * two splice pipes): the soft limit goes up to the hard one, as
+     * servers do, so that 1,024 does not cap the proxy at ~170. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        rlim_t was = nofile.rlim_cur;
+        nofile.rlim_cur = nofile.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) == 0)
+            fault_log_debug(NULL, "open files: soft limit %llu -> %llu", (unsigned long long)was,
+                            (unsigned long long)nofile.rlim_cur);
+    }
     uint64_t seed;
     size_t seed_idx;
     if (fault__option_find(&run_owner, "seed", &seed_idx) && run_owner.set[seed_idx])

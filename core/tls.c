@@ -169,16 +169,27 @@ int fault__tls_client_start(fault_conn *c, const char *host, const fault_tls_cli
     BIO_set_mem_eof_return(t->rbio, -1);
     SSL_set_bio(t->ssl, t->rbio, t->wbio);
     SSL_set_connect_state(t->ssl);
-    const char *name = o && o->sni ? o->sni : host;
+    /* The name sent and checked: the SNI given, else the host. Never an
+     * empty one, which SSL_set1_host() takes as "check no name". */
+    const char *name = o && o->sni && o->sni[0] ? o->sni : host;
     bool verify = (!o || o->verify) && !global_no_verify;
+    if (verify && (!name || !name[0])) {
+        SSL_free(t->ssl);
+        free(t);
+        return FAULT_ETLS;
+    }
     if (!is_ip_literal(name))
         SSL_set_tlsext_host_name(t->ssl, name);
     if (verify) {
         SSL_set_verify(t->ssl, SSL_VERIFY_PEER, NULL);
-        if (is_ip_literal(name))
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name);
-        else
-            SSL_set1_host(t->ssl, name);
+        int named = is_ip_literal(name)
+                        ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name)
+                        : SSL_set1_host(t->ssl, name);
+        if (named != 1) {
+            SSL_free(t->ssl);
+            free(t);
+            return FAULT_ETLS;
+        }
     } else {
         SSL_set_verify(t->ssl, SSL_VERIFY_NONE, NULL);
     }

@@ -4,10 +4,40 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
+
+FILE *fault__open_output(const char *path, bool append)
+{
+    int how = O_WRONLY | O_CLOEXEC | (append ? O_APPEND : 0);
+    int fd = open(path, how | O_CREAT | O_NOFOLLOW | (append ? 0 : O_TRUNC), 0644);
+    if (fd < 0 && errno == ELOOP) {
+        /* A link: written through only when it leads to no regular file
+         * (opened without O_CREAT or O_TRUNC, so nothing changed yet). */
+        fd = open(path, how);
+        struct stat sb;
+        if (fd >= 0 && (fstat(fd, &sb) != 0 || S_ISREG(sb.st_mode))) {
+            close(fd);
+            errno = ELOOP;
+            return NULL;
+        }
+    }
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, append ? "a" : "w");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
 
 const char *fault_side_name(fault_side side)
 {

@@ -14,6 +14,13 @@ plugins_lib_libcurluv_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(CURL_CFLAGS)
 plugins_lib_libcurluv_la_CFLAGS = $(PLUGIN_CFLAGS) -fPIC
 CURLUV_LIB = plugins/lib/libcurluv.la $(CURL_LIBS)
 
+# Writing whole files without following links (keys, results, reports).
+noinst_LTLIBRARIES += plugins/lib/libsafefile.la
+plugins_lib_libsafefile_la_SOURCES = plugins/lib/safefile.c plugins/lib/safefile.h
+plugins_lib_libsafefile_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_lib_libsafefile_la_CFLAGS = $(PLUGIN_CFLAGS) -fPIC
+SAFEFILE_LIB = plugins/lib/libsafefile.la
+
 include $(srcdir)/plugins/tcp/local.mk
 include $(srcdir)/plugins/latency/local.mk
 include $(srcdir)/plugins/jitter/local.mk

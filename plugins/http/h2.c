@@ -104,6 +104,14 @@
 #define H2_MAX_STREAMS 128
 #define H2_STREAM_WINDOW HP_HIGH_WATER
 #define H2_CONN_WINDOW (16 * 1024 * 1024)
+/* Header lists, each way: at most this much decoded, counted as RFC 9113
+ * 6.5.2 counts SETTINGS_MAX_HEADER_LIST_SIZE (name + value + 32 bytes per
+ * field), the same bound as an HTTP/1 head; and an HPACK dynamic table of
+ * the default 4 KiB each way. A header block refers to its table entries
+ * as often as it likes (one byte each), so what a block decodes to is only
+ * bounded by counting as it is decoded. */
+#define H2_MAX_HEADER_LIST HP_MAX_HEAD
+#define H2_HPACK_TABLE 4096
 #define ALPN_H2_H1 "\x02h2\x08http/1.1"
 
 /* ---- byte queues with a read offset (no memmove per frame) ---- */
@@ -169,7 +177,7 @@ typedef struct h2_route h2_route;
 
 enum { UP_NONE, UP_WAIT, UP_H1, UP_H2 };
 enum { RT_NONE, RT_CONNECTING, RT_H2, RT_H1 };
-enum { DL_NONE, DL_CONNECT, DL_RESPONSE };
+enum { DL_NONE, DL_CONNECT, DL_RESPONSE, DL_HEAD };
 
 struct h2_strm {
     hp_h2 *h;
@@ -182,6 +190,8 @@ struct h2_strm {
     char *method, *scheme, *authority, *path;
     hp_buf hdrs;      /* name\0value\0 pairs, lower-case names */
     size_t nhdrs;
+    size_t hdr_bytes; /* of the request head and trailers, as decoded */
+    size_t up_hdr_bytes; /* of the upstream's heads and trailers */
     bool head_done, req_eof, req_cl;
     bool cli_eof;     /* the client's END_STREAM (req_eof: the end of what
                          goes upstream, later when bodies are held/watched) */
@@ -804,6 +814,13 @@ static int cb_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     q->next = h->streams;
     h->streams = q;
     nghttp2_session_set_stream_user_data(ng, q->id, q);
+    /* --http-header-timeout: the request's header block must be complete
+     * in time (a block trickled in stalls the whole connection: nothing
+     * else may come between its frames). */
+    if (h->st->header_timeout_us) {
+        q->deadline_kind = DL_HEAD;
+        q->deadline_us = fault_now_us() + h->st->header_timeout_us;
+    }
     return 0;
 }
 
@@ -817,13 +834,37 @@ static char *dup_n(const uint8_t *p, size_t n)
     return s;
 }
 
+/* A request header list over H2_MAX_HEADER_LIST: the stream is answered
+ * 431 (as an HTTP/1 head too large is) and the rest of its fields are
+ * ignored; past four times the bound (a block that refers to its HPACK
+ * table over and over, not a large cookie), the stream is reset instead,
+ * and nghttp2 decodes the rest of the block (its HPACK state needs it)
+ * without calling back: the work stops there. */
+static int strm_too_big(h2_strm *q)
+{
+    if (!q->head_done && !q->head_sent) {
+        fault_log_warn(q->h->st->self, "%s: stream %d: request header list over %d bytes: 431",
+                       q->h->peer, q->id, H2_MAX_HEADER_LIST);
+        q->head_done = true;
+        strm_answer(q, 431, "request header fields too large", false);
+    }
+    if (q->hdr_bytes > 4 * (size_t)H2_MAX_HEADER_LIST)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    return 0;
+}
+
 static int cb_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
                      size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
     (void)flags;
     (void)ud;
     h2_strm *q = strm_of(ng, f->hd.stream_id);
-    if (!q || q->head_done || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+    if (!q || q->gone)
+        return 0;
+    q->hdr_bytes += nl + vl + 32;
+    if (q->hdr_bytes > H2_MAX_HEADER_LIST)
+        return strm_too_big(q);
+    if (q->head_done || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0; /* request trailers: not forwarded */
     char **slot = NULL;
     if (nl && name[0] == ':') {
@@ -860,6 +901,10 @@ static int cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
         return 0;
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST && !q->head_done) {
         q->head_done = true;
+        if (q->deadline_kind == DL_HEAD) {
+            q->deadline_kind = DL_NONE;
+            q->deadline_us = 0;
+        }
         if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
             q->req_eof = q->cli_eof = true;
         strm_head(q);
@@ -2309,6 +2354,8 @@ static int u_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *ud
 {
     (void)ud;
     h2_strm *q = ustrm_of(ng, f->hd.stream_id);
+    if (q)
+        q->up_hdr_bytes = 0; /* bounded per header block */
     if (q && !q->resp_head_known) {
         q->rhdrs.len = 0; /* a 1xx head before, if any, is forgotten */
         q->status = 0;
@@ -2324,6 +2371,16 @@ static int u_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *
     h2_strm *q = ustrm_of(ng, f->hd.stream_id);
     if (!q || f->hd.type != NGHTTP2_HEADERS)
         return 0;
+    /* As on the client's side (cb_header()): past the bound, the
+     * upstream's stream is reset, which fails this one (502, or a reset
+     * once the head went to the client). */
+    q->up_hdr_bytes += nl + vl + 32;
+    if (q->up_hdr_bytes > H2_MAX_HEADER_LIST) {
+        if (q->up_hdr_bytes - (nl + vl + 32) <= H2_MAX_HEADER_LIST)
+            fault_log_warn(q->h->st->self, "%s: upstream %s:%u: response header list over %d bytes",
+                           q->h->peer, q->host, (unsigned)q->port, H2_MAX_HEADER_LIST);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
     if (q->resp_head_known) {
         size_t dummy = 0;
         if (pairs_add(&q->trailers, &dummy, (const char *)name, nl, (const char *)value, vl) < 0)
@@ -2666,6 +2723,9 @@ static nghttp2_option *session_options(void)
     if (!options_) {
         nghttp2_option_new(&options_);
         nghttp2_option_set_no_auto_window_update(options_, 1);
+        /* Our HPACK encoders keep at most this much, whatever table size
+         * a peer allows. */
+        nghttp2_option_set_max_deflate_dynamic_table_size(options_, H2_HPACK_TABLE);
     }
     return options_;
 }
@@ -2684,8 +2744,10 @@ static h2_up *up_new(hp_h2 *h, h2_route *r, fault_conn *c, bool targeted)
         return NULL;
     }
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW}};
-    nghttp2_submit_settings(u->ng, NGHTTP2_FLAG_NONE, iv, 2);
+                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
+                                   {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, H2_HPACK_TABLE},
+                                   {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_MAX_HEADER_LIST}};
+    nghttp2_submit_settings(u->ng, NGHTTP2_FLAG_NONE, iv, 4);
     nghttp2_session_set_local_window_size(u->ng, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
     if (targeted) {
         u->se = fault_chain_new(h->s, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &u_se_ops, u);
@@ -3095,6 +3157,17 @@ static void on_timer(uv_timer_t *t)
         if (q->gone || !q->deadline_us || q->deadline_us > now || h->bridged)
             continue;
         q->deadline_us = 0;
+        if (q->deadline_kind == DL_HEAD) {
+            q->deadline_kind = DL_NONE;
+            if (q->head_done)
+                continue;
+            fault_log_info(h->st->self,
+                           "%s: stream %d: request head not complete after %.3g s: closed",
+                           h->peer, q->id, (double)h->st->header_timeout_us / 1e6);
+            nghttp2_session_terminate_session(h->ng, NGHTTP2_PROTOCOL_ERROR);
+            h->dirty = true;
+            break;
+        }
         if (!q->head_sent)
             strm_fail(q, UV_ETIMEDOUT);
         q->deadline_kind = DL_NONE;
@@ -3256,8 +3329,10 @@ void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *in
     enter(h);
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW}};
-    nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, 2);
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, H2_HPACK_TABLE},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_MAX_HEADER_LIST}};
+    nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, 4);
     nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
     /* Client chains only when every request here is targeted: frames of
      * untargeted streams must not meet a fault. */

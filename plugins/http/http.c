@@ -129,6 +129,11 @@ static const fault_option options[] = {
      .help = "Close client connections that send nothing, or do not finish their TLS "
              "handshake, this long (0: never)",
      .offset = OFF(handshake_timeout_us)},
+    {.name = "http-header-timeout", .env = "FAULT_HTTP_HEADER_TIMEOUT",
+     .type = FAULT_OPT_DURATION, .def = "30s",
+     .help = "Close client connections whose request head (HTTP/1 head, HTTP/2 header block) "
+             "is not complete this long after it began (0: never)",
+     .offset = OFF(header_timeout_us)},
     FAULT_OPTION_END};
 
 /* What clients may pick by ALPN, best first. */

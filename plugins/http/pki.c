@@ -38,6 +38,7 @@
 #include <openssl/x509v3.h>
 
 #include "proxy.h"
+#include "safefile.h"
 
 #define PKI_CACHE 512
 #define LEAF_DAYS 397
@@ -156,25 +157,11 @@ static int make_dirs(const char *dir)
     return 0;
 }
 
-static int write_file(const char *path, const char *text, mode_t mode, bool force)
+/* A new file with its mode from the start, renamed over the old one: a
+ * link planted at the path is replaced, never written through. */
+static int write_file(const char *path, const char *text, mode_t mode, char *err, size_t errlen)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | (force ? 0 : O_EXCL), mode);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            close(fd);
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    /* An existing file keeps its mode through O_TRUNC: set ours. */
-    fchmod(fd, mode);
-    return close(fd);
+    return pl_write_file(path, text, strlen(text), mode, err, errlen);
 }
 
 int hp_pki_generate(const char *dir, const char *name, int days, bool force, char *err,
@@ -183,7 +170,8 @@ int hp_pki_generate(const char *dir, const char *name, int days, bool force, cha
     char cert_path[4200], key_path[4200];
     snprintf(cert_path, sizeof cert_path, "%s/ca.pem", dir);
     snprintf(key_path, sizeof key_path, "%s/ca-key.pem", dir);
-    if (!force && (access(cert_path, F_OK) == 0 || access(key_path, F_OK) == 0)) {
+    struct stat sb;
+    if (!force && (lstat(cert_path, &sb) == 0 || lstat(key_path, &sb) == 0)) {
         snprintf(err, errlen, "%s already holds a CA (--force replaces it)", dir);
         return -1;
     }
@@ -214,11 +202,8 @@ int hp_pki_generate(const char *dir, const char *name, int days, bool force, cha
     if (!ok || !cert_pem || !key_pem) {
         set_err(err, errlen, "cannot make the CA certificate");
         rc = -1;
-    } else if (write_file(key_path, key_pem, 0600, force) < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", key_path, strerror(errno));
-        rc = -1;
-    } else if (write_file(cert_path, cert_pem, 0644, force) < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", cert_path, strerror(errno));
+    } else if (write_file(key_path, key_pem, 0600, err, errlen) < 0 ||
+               write_file(cert_path, cert_pem, 0644, err, errlen) < 0) {
         rc = -1;
     }
     if (key_pem)

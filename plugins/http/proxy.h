@@ -218,6 +218,7 @@ typedef struct hp_state {
     const char *intercept_ca;
     const char *intercept_ca_key;
     uint64_t handshake_timeout_us;
+    uint64_t header_timeout_us;
 
     fault_plugin *self;
     uv_loop_t *loop;
@@ -250,6 +251,9 @@ typedef struct hp_state {
     struct hp_sess *h1_due;     /* HTTP/1 sessions with writes to flush */
     uv_prepare_t h1_flush;      /* flushes them once per loop iteration */
     bool h1_flush_init;
+    uv_timer_t head_sweep;      /* closes HTTP/1 sessions whose request
+                                 * head is late (--http-header-timeout) */
+    bool head_sweep_init;
     struct hp_h2 *h2_due;       /* HTTP/2 connections whose pumps are due */
     uv_prepare_t h2_flush;      /* runs them once per loop iteration */
     uv_idle_t h2_more;          /* no waiting in poll while some are due */

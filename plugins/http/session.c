@@ -194,6 +194,7 @@ typedef struct hp_sess {
     hp_buf inb;
     int rq;
     bool req_started;
+    uint64_t head_since; /* the request head's first byte, until complete */
     bool in_req_run, req_again;
 
     segq oq;
@@ -657,6 +658,7 @@ static void on_client_read(fault_conn *c, long nread, const uint8_t *data, void 
 static int req_on_headers(llhttp_t *p)
 {
     hp_sess *s = p->data;
+    s->head_since = 0;
     s->req_ev = EV_HEAD;
     return HPE_PAUSED;
 }
@@ -716,10 +718,16 @@ static int req_on_complete(llhttp_t *p)
     return HPE_PAUSED;
 }
 
+static void head_sweep_arm(hp_state *st);
+
 static int req_on_begin(llhttp_t *p)
 {
     hp_sess *s = p->data;
     s->req_started = true;
+    if (s->st->header_timeout_us) {
+        s->head_since = fault_now_us();
+        head_sweep_arm(s->st);
+    }
     return hp_head_begin(p);
 }
 
@@ -2929,8 +2937,58 @@ void hp_sess_start(hp_front *fr, fault_conn *c, fault_stream *stream, const uint
         on_client_read(c, (long)len, initial, s);
 }
 
+/* --http-header-timeout: a request head must be complete that long after
+ * its first byte, or the connection is answered 408 and closed (clients
+ * that trickle a head byte by byte would otherwise hold a connection and
+ * its descriptors for ever). One timer for all sessions, ticking at an
+ * eighth of the deadline (10 ms to 1 s): a late head is closed within
+ * that much past its deadline. */
+static void on_head_sweep(uv_timer_t *t)
+{
+    hp_state *st = t->data;
+    uint64_t now = fault_now_us();
+    hp_sess *next;
+    for (hp_sess *s = st->sessions; s; s = next) {
+        next = s->next;
+        if (s->dead || !s->head_since || now - s->head_since < st->header_timeout_us ||
+            s->rq != RQ_HEAD)
+            continue;
+        s->head_since = 0;
+        fault_log_info(st->self, "%s: request head not complete after %.3g s: closed", s->peer,
+                       (double)st->header_timeout_us / 1e6);
+        sess_ref(s);
+        hp_ex *ex = &s->ex;
+        s->rq = RQ_BROKEN;
+        if (!ex->active) {
+            memset(ex, 0, offsetof(hp_ex, rinb));
+            ex->active = true;
+            ex->targeted = s->eg_label;
+        }
+        respond(s, 408, "request head not complete in time", false, true);
+        flow(s);
+        sess_unref(s);
+    }
+}
+
+static void head_sweep_arm(hp_state *st)
+{
+    if (st->head_sweep_init || st->stopping)
+        return;
+    uint64_t ms = st->header_timeout_us / 1000 / 8;
+    ms = ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
+    uv_timer_init(st->loop, &st->head_sweep);
+    st->head_sweep.data = st;
+    uv_timer_start(&st->head_sweep, on_head_sweep, ms, ms);
+    uv_unref((uv_handle_t *)&st->head_sweep);
+    st->head_sweep_init = true;
+}
+
 void hp_sess_close_all(hp_state *st)
 {
+    if (st->head_sweep_init) {
+        uv_close((uv_handle_t *)&st->head_sweep, NULL);
+        st->head_sweep_init = false;
+    }
     /* What was gathered for the sockets goes out first, as it would have
      * before the loop polled again (nothing is queued once stopping). */
     if (st->h1_flush_init) {

@@ -24,12 +24,12 @@ mkdir -p "$work" || exit 2
 
 # Undefined behaviour must stop the run like a crash does.
 cflags="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-cflags="$cflags -fno-omit-frame-pointer -I $top/sdk -I $top/core -I $here"
+cflags="$cflags -fno-omit-frame-pointer -I $top/sdk -I $top/core -I $here -I $top/plugins/lib"
 cflags="$cflags $(pkg-config --cflags yaml-0.1 libcjson 2>/dev/null)"
 libs="$(pkg-config --libs yaml-0.1 libcjson 2>/dev/null || echo -lyaml -lcjson) -lm"
 
 # What each target is built from besides its own source.
-common="$here/loader.c $here/util.c $here/faults.c $here/yamlout.c $top/core/schedule.c $top/core/duration.c $top/core/mapping.c $top/core/parse_api.c"
+common="$here/loader.c $here/util.c $top/plugins/lib/safefile.c $here/faults.c $here/yamlout.c $top/core/schedule.c $top/core/duration.c $top/core/mapping.c $top/core/parse_api.c"
 sources_for() {
     case $1 in
     scenario) echo "$common" ;;

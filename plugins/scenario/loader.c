@@ -335,6 +335,44 @@ static void pairs_free(sc_pair *p, size_t n)
 #define SC_JSON_MAX_DEPTH 64
 #define SC_JSON_MAX_NODES 2000000
 
+/* Deeper than anything the loader or the conversion below accepts: a
+ * document nested deeper is refused before libyaml builds it (its
+ * scanner's work grows with the square of the nesting: 100,000 levels
+ * took a minute). Events are read only until that depth is passed.
+ * Returns true with the mark of the collection too deep; false when the
+ * document is shallow enough, or malformed (the loader reports that). */
+#define SC_YAML_MAX_DEPTH (SC_JSON_MAX_DEPTH + 1)
+
+static bool yaml_too_deep(const char *data, size_t len, size_t *line, size_t *col)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return false;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    int depth = 0;
+    bool deep = false;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev))
+            break;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT) {
+            if (++depth > SC_YAML_MAX_DEPTH) {
+                deep = true;
+                *line = ev.start_mark.line + 1;
+                *col = ev.start_mark.column + 1;
+            }
+        } else if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (deep || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&parser);
+    return deep;
+}
+
 static cJSON *scalar_json(const yaml_node_t *n)
 {
     const char *v = scalar(n);
@@ -419,6 +457,12 @@ cJSON *sc_yaml_to_json(const char *data, size_t len, char *err, size_t errlen)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
+    size_t dl, dc;
+    if (yaml_too_deep(data, len, &dl, &dc)) {
+        snprintf(err, errlen, "%zu:%zu: nested more than %d levels deep", dl, dc,
+                 SC_YAML_MAX_DEPTH);
+        return NULL;
+    }
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -1124,6 +1168,12 @@ int sc_load_buffer(const char *name, const char *data, size_t len, sc_suite *sui
 {
     loader L = {.file = name, .err = err, .errlen = errlen};
     yaml_parser_t parser;
+    size_t dl, dc;
+    if (yaml_too_deep(data, len, &dl, &dc)) {
+        snprintf(err, errlen, "%s:%zu:%zu: nested more than %d levels deep", name, dl, dc,
+                 SC_YAML_MAX_DEPTH);
+        return -1;
+    }
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, errlen, "%s: out of memory", name);
         return -1;

@@ -22,7 +22,8 @@ plugins_scenario_scenario_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(YAML_CFLAGS) \
 	$(CURL_CFLAGS) -I$(srcdir)/plugins/lib $(CJSON_CFLAGS)
 plugins_scenario_scenario_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_scenario_scenario_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
-plugins_scenario_scenario_la_LIBADD = $(PLUGIN_LIBADD) $(YAML_LIBS) $(CURLUV_LIB) $(CJSON_LIBS) -lm
+plugins_scenario_scenario_la_LIBADD = $(PLUGIN_LIBADD) $(YAML_LIBS) $(CURLUV_LIB) $(CJSON_LIBS) \
+	$(SAFEFILE_LIB) -lm
 
 # End-to-end tests against nginx and tests/app.py (an application with
 # its own downstream call); each starts its own peers on free loopback ports.
@@ -32,7 +33,8 @@ SCENARIO_TESTS = plugins/scenario/tests/run_basic.sh plugins/scenario/tests/run_
 	plugins/scenario/tests/bad_input.sh plugins/scenario/tests/interrupt.sh \
 	plugins/scenario/tests/generate_30.sh plugins/scenario/tests/generate_31.sh \
 	plugins/scenario/tests/generate_run.sh plugins/scenario/tests/summary.sh \
-	plugins/scenario/tests/env.sh
+	plugins/scenario/tests/env.sh \
+	plugins/scenario/tests/limits.sh
 TESTS += $(SCENARIO_TESTS)
 EXTRA_DIST += $(SCENARIO_TESTS) plugins/scenario/tests/common.sh plugins/scenario/tests/app.py \
 	plugins/scenario/tests/openapi-30.json plugins/scenario/tests/openapi-31.yaml \

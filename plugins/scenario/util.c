@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "safefile.h"
 #include "scenario.h"
 
 /* ---- text buffer ---- */
@@ -127,66 +128,50 @@ char *sc_strndup(const char *s, size_t n)
 
 int sc_write_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
-    size_t n = strlen(path) + 5;
-    char *tmp = malloc(n);
-    if (!tmp) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        return -1;
-    }
-    snprintf(tmp, n, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    /* The rename must not publish a file whose blocks are not on disk. */
-    if (fsync(fd) != 0 && errno != EINVAL) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    /* A temporary file of our own next to path (never a link someone
+     * planted), renamed over it. */
+    return pl_write_file(path, data, len, 0644, err, errlen);
 }
+
+/* Scenario files and OpenAPI documents: regular files (not a device or a
+ * pipe that never ends, such as /dev/zero), at most this large. */
+#define SC_MAX_FILE (16 * 1024 * 1024)
 
 char *sc_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     sc_buf b = {0};
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    bool big = false;
+    while (!big && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         sc_buf_put(&b, chunk, n);
+        big = b.len > SC_MAX_FILE;
+    }
     bool bad = ferror(f);
     fclose(f);
+    if (big) {
+        snprintf(err, errlen, "%s: larger than %d MiB", path, SC_MAX_FILE / (1024 * 1024));
+        sc_buf_free(&b);
+        return NULL;
+    }
     if (bad || b.oom) {
         snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "out of memory");
         sc_buf_free(&b);

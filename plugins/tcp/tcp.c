@@ -111,6 +111,22 @@ static void on_accept(fault_listener *l, fault_conn *c, void *ud)
     }
 }
 
+/* An empty server name would switch the name check off (OpenSSL's
+ * SSL_set1_host() with "" clears it): refused, as the name checked is
+ * always the one given or the mapping's host (only --tls-no-verify turns
+ * checking off). FAULT_TCP_TLS_SNI= from an unset shell variable lands
+ * here too. */
+static int configure(fault_plugin *self, void *state)
+{
+    tcp_state *st = state;
+    if (st->sni && !st->sni[0]) {
+        fault_plugin_error(self, "--tcp-tls-sni: the server name is empty (leave the option out "
+                                 "to use the mapping's host)");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int start(fault_plugin *self, void *state)
 {
     tcp_state *st = state;
@@ -168,4 +184,5 @@ static const fault_protocol_ops protocol = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_PROTOCOL, .name = "tcp", .version = PACKAGE_VERSION,
                     .summary = "TCP proxy mappings (--proxy), with TLS to upstreams",
                     .license = "Apache-2.0", .options = options, .state_size = sizeof(tcp_state),
-                    .start = start, .stop = stop, .destroy = destroy, .protocol = &protocol);
+                    .configure = configure, .start = start, .stop = stop, .destroy = destroy,
+                    .protocol = &protocol);

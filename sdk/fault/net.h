@@ -19,7 +19,7 @@ FAULT_BEGIN_DECLS
 /* One `--proxy` mapping: `[ADDR:]PORT=[scheme://]host[:port]`. */
 typedef struct fault_mapping {
     const char *text;        /* as the user wrote it */
-    const char *listen_host; /* "0.0.0.0" when no address was given; IPv6
+    const char *listen_host; /* "127.0.0.1" when no address was given; IPv6
                               * addresses without brackets */
     uint16_t listen_port;
     const char *scheme;      /* "" when none, else "http", "https", "psql",

@@ -5,6 +5,7 @@ E2E_TESTS = \
 	tests/e2e/fidelity.sh \
 	tests/e2e/run_cli.sh \
 	tests/e2e/run_instances.sh \
+	tests/e2e/run_files.sh \
 	tests/e2e/run_latency.sh \
 	tests/e2e/run_relay.sh \
 	tests/e2e/run_splice_auto.sh \

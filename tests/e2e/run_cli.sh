@@ -18,7 +18,9 @@
 #     delayed (>= 295 ms: the delay never ends early), one made after the
 #     "off" line is not (< 150 ms: loopback requests take a few ms; the
 #     rest is slack for a loaded machine); the run then ends with status 0.
-#     Requests are synchronised on the printed lines, never on sleeps.
+#     Requests are synchronised on the printed lines, never on sleeps;
+#  6. --proxy PORT=... listens on 127.0.0.1 only (the startup line says so,
+#     /proc/net/tcp agrees); --proxy 0.0.0.0:PORT=... on 0.0.0.0.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 # A port nothing listens on, for mappings that must never get that far.
@@ -186,3 +188,34 @@ rc=$?
 untrack_pid "$FAULT_PID"
 [ "$rc" = 0 ] || fail "--duration 4s: exit status $rc"
 note "scheduled latency: on/off ${gap} ms apart; run ended with status 0"
+
+# ---- 6. where mappings listen: loopback unless an address is given
+# listen_addrs PORT - the local addresses of the sockets listening on PORT
+# (from /proc/net/tcp, as dotted quads).
+listen_addrs() {
+	python3 - "$1" <<'PY'
+import socket, struct, sys
+port = int(sys.argv[1])
+with open("/proc/net/tcp") as f:
+    next(f)
+    for line in f:
+        local, st = line.split()[1], line.split()[3]
+        addr, p = local.split(":")
+        if st == "0A" and int(p, 16) == port:
+            print(socket.inet_ntoa(struct.pack("<I", int(addr, 16))))
+PY
+}
+P=$(free_port)
+P2=$(free_port)
+start_fault run --proxy "$P=$UP" --proxy "0.0.0.0:$P2=$UP"
+grep -q "^fault: listening on 127.0.0.1:$P -> " "$FAULT_OUT" ||
+	fail "no address: the startup line should name 127.0.0.1:$P: $(cat "$FAULT_OUT")"
+grep -q "^fault: listening on 0.0.0.0:$P2 -> " "$FAULT_OUT" ||
+	fail "0.0.0.0 given: the startup line should name 0.0.0.0:$P2: $(cat "$FAULT_OUT")"
+got=$(listen_addrs "$P")
+[ "$got" = 127.0.0.1 ] || fail "--proxy $P=...: listening on '$got', want 127.0.0.1 only"
+got=$(listen_addrs "$P2")
+[ "$got" = 0.0.0.0 ] || fail "--proxy 0.0.0.0:$P2=...: listening on '$got', want 0.0.0.0"
+stop_pid "$FAULT_PID"
+[ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS"
+note "--proxy PORT=... listens on 127.0.0.1, --proxy 0.0.0.0:PORT=... on 0.0.0.0"

@@ -14,7 +14,12 @@
 #  3. --tls-no-verify: works without the CA;
 #  4. a certificate for another name: --tls-ca-file with --tcp-tls-sni
 #     wrong.example fails verification (host name checked, not only the
-#     chain).
+#     chain);
+#  5. an empty --tcp-tls-sni (or FAULT_TCP_TLS_SNI=) is bad input (exit
+#     2, the flag named), not "check no name"; without the flag, the
+#     mapping's host is what is checked (openssl s_server with a
+#     certificate for other.example: refused for 127.0.0.1, accepted with
+#     --tcp-tls-sni other.example).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 start_nginx --tls
@@ -90,3 +95,49 @@ wait_for_line "$FAULT_OUT" ' #1 close .*error=TLS handshake failed' "$FAULT_PID"
 stop_pid "$FAULT_PID"
 [ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS on SIGTERM"
 note "host name verified: ok"
+
+# ---- 5. an empty server name is refused; the name checked is never empty
+# An upstream whose certificate (its own CA) names only other.example.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other.example \
+	-addext subjectAltName=DNS:other.example -keyout "$E2E_TMP/other.key" \
+	-out "$E2E_TMP/other.pem" >"$E2E_TMP/openssl-other.log" 2>&1 ||
+	fail "openssl: $(cat "$E2E_TMP/openssl-other.log")"
+O=$(free_port)
+openssl s_server -quiet -accept "127.0.0.1:$O" -cert "$E2E_TMP/other.pem" -key "$E2E_TMP/other.key" \
+	-www >"$E2E_TMP/s_server.out" 2>&1 &
+track_pid $!
+wait_listen "$O" $!
+for how in flag env; do
+	rc=0
+	if [ $how = flag ]; then
+		timeout 10 "$FAULT" run --no-ui --proxy "127.0.0.1:$(free_port)=tls://127.0.0.1:$O" \
+			--tls-ca-file "$E2E_TMP/other.pem" --tcp-tls-sni '' >"$E2E_TMP/empty.out" 2>&1 || rc=$?
+	else
+		FAULT_TCP_TLS_SNI= timeout 10 "$FAULT" run --no-ui --proxy "127.0.0.1:$(free_port)=tls://127.0.0.1:$O" \
+			--tls-ca-file "$E2E_TMP/other.pem" >"$E2E_TMP/empty.out" 2>&1 || rc=$?
+	fi
+	[ "$rc" = 2 ] || fail "an empty server name ($how) gave exit status $rc: $(cat "$E2E_TMP/empty.out")"
+	grep -q -- '--tcp-tls-sni' "$E2E_TMP/empty.out" ||
+		fail "the message does not name --tcp-tls-sni: $(cat "$E2E_TMP/empty.out")"
+done
+note "empty --tcp-tls-sni / FAULT_TCP_TLS_SNI=: exit 2 ($(head -n1 "$E2E_TMP/empty.out"))"
+# Without a name given, the mapping's host (127.0.0.1) is checked: the
+# certificate for other.example fails; with that name, it passes.
+for sni in - other.example; do
+	P=$(free_port)
+	extra=()
+	[ "$sni" = - ] || extra=(--tcp-tls-sni "$sni")
+	start_fault run --proxy "127.0.0.1:$P=tls://127.0.0.1:$O" --tls-ca-file "$E2E_TMP/other.pem" \
+		"${extra[@]}" --tail
+	rc=0
+	out=$(curl -sS --max-time 10 "http://127.0.0.1:$P/" 2>&1) || rc=$?
+	if [ "$sni" = - ]; then
+		[ "$rc" != 0 ] || fail "a certificate for other.example was accepted for 127.0.0.1: $out"
+		wait_for_line "$FAULT_OUT" ' #1 close .*error=TLS handshake failed' "$FAULT_PID"
+	else
+		[ "$rc" = 0 ] && grep -qi 's_server' <<<"$out" ||
+			fail "--tcp-tls-sni other.example should pass verification (curl $rc): $out"
+	fi
+	stop_pid "$FAULT_PID"
+done
+note "the mapping's host is checked when no name is given: ok"

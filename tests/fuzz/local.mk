@@ -21,4 +21,9 @@ FUZZ_CORPUS_EXTRA = tests/fuzz/corpus/options/bool tests/fuzz/corpus/options/int
 	tests/fuzz/corpus/options/double tests/fuzz/corpus/options/enum \
 	tests/fuzz/corpus/options/duration tests/fuzz/corpus/options/schedule \
 	tests/fuzz/corpus/options/probability tests/fuzz/corpus/options/direction \
-	tests/fuzz/corpus/http/absolute tests/fuzz/corpus/http/connect
+	tests/fuzz/corpus/http/absolute tests/fuzz/corpus/http/connect \
+	tests/fuzz/corpus/h2/bomb tests/fuzz/corpus/h2/connect tests/fuzz/corpus/h2/get \
+	tests/fuzz/corpus/h2/get-forward-split tests/fuzz/corpus/h2/large-headers \
+	tests/fuzz/corpus/h2/many-streams tests/fuzz/corpus/h2/no-path \
+	tests/fuzz/corpus/h2/post-body tests/fuzz/corpus/h2/priority-settings \
+	tests/fuzz/corpus/h2/rst-and-goaway tests/fuzz/corpus/h2/trailers

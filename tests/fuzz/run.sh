@@ -4,7 +4,7 @@
 # each one for $FUZZ_SECONDS seconds (default 30) on a scratch copy of its
 # seed corpus, so the checked-in corpus only changes when someone means it.
 #
-# Usage: tests/fuzz/run.sh [duration|schedule|mapping ...]
+# Usage: tests/fuzz/run.sh [duration|schedule|mapping|options|http|h2 ...]
 # Environment: CC (default clang), FUZZ_SECONDS, FUZZ_WORKDIR (build and
 # scratch directory, default a fresh temporary one), FUZZ_FLAGS (extra
 # libFuzzer flags). Exits non-zero when any target finds a crash, leak or
@@ -33,6 +33,7 @@ sources_for() {
     mapping) echo "$top/core/mapping.c" ;;
     options) echo "$top/core/options.c $top/core/schedule.c $top/core/duration.c" ;;
     http) echo "$top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
+    h2) echo "$top/plugins/http/h2.c $top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
     *) return 1 ;;
     esac
 }
@@ -45,18 +46,33 @@ cflags="$cflags -I ${LLHTTP_INC:-/usr/share/include/llhttp}"
 target_source() {
     case $1 in
     http) echo "$top/plugins/http/fuzz_http.c" ;;
+    h2) echo "$top/plugins/http/fuzz_h2.c" ;;
     *) echo "$here/fuzz_$1.c" ;;
     esac
 }
 
-targets=${*:-duration schedule mapping options http}
+# Libraries and the largest input, per target: HTTP/2 links nghttp2 and
+# libuv, and its seeds hold header blocks of up to 64 KiB.
+libs_for() {
+    case $1 in
+    h2) echo "$(pkg-config --libs libnghttp2 libuv 2>/dev/null || echo -lnghttp2 -luv)" ;;
+    esac
+}
+max_len_for() {
+    case $1 in
+    h2) echo 70000 ;;
+    *) echo 4096 ;;
+    esac
+}
+
+targets=${*:-duration schedule mapping options http h2}
 status=0
 for t in $targets; do
     srcs=$(sources_for "$t") || { echo "run.sh: unknown target '$t'" >&2; exit 2; }
     bin="$work/fuzz_$t"
     echo "== building fuzz_$t"
     # shellcheck disable=SC2086 # flag and source lists are meant to split
-    if ! $cc $cflags "$(target_source "$t")" $srcs -lm -o "$bin"; then
+    if ! $cc $cflags "$(target_source "$t")" $srcs $(libs_for "$t") -lm -o "$bin"; then
         echo "run.sh: building fuzz_$t failed" >&2
         exit 2
     fi
@@ -68,7 +84,7 @@ for t in $targets; do
 
     echo "== running fuzz_$t for ${seconds}s"
     # shellcheck disable=SC2086
-    if (cd "$work" && "$bin" -max_total_time="$seconds" -max_len=4096 \
+    if (cd "$work" && "$bin" -max_total_time="$seconds" -max_len="$(max_len_for "$t")" \
             -artifact_prefix="$work/$t-" ${FUZZ_FLAGS:-} "$corpus"); then
         echo "== fuzz_$t: no findings"
     else

@@ -70,39 +70,39 @@ static void bad_at(const char *file, int line, const char *text, const char *fra
 
 static void test_reference_examples(void)
 {
-    OK("9090=https://www.google.com", "0.0.0.0", 9090, "https", "www.google.com", 443, true);
-    OK("35432=psql://my-db.default.svc:5432", "0.0.0.0", 35432, "psql", "my-db.default.svc",
+    OK("9090=https://www.google.com", "127.0.0.1", 9090, "https", "www.google.com", 443, true);
+    OK("35432=psql://my-db.default.svc:5432", "127.0.0.1", 35432, "psql", "my-db.default.svc",
        5432, false);
 }
 
 static void test_upstreams(void)
 {
-    OK("9098=localhost:8080", "0.0.0.0", 9098, "", "localhost", 8080, false);
-    OK("9098=192.168.1.10:80", "0.0.0.0", 9098, "", "192.168.1.10", 80, false);
-    OK("9098=[::1]:8080", "0.0.0.0", 9098, "", "::1", 8080, false);
-    OK("9098=[2001:db8::42]:443", "0.0.0.0", 9098, "", "2001:db8::42", 443, false);
-    OK("9098=[fe80::1%eth0]:80", "0.0.0.0", 9098, "", "fe80::1%eth0", 80, false);
-    OK("9098=[::ffff:192.0.2.1]:80", "0.0.0.0", 9098, "", "::ffff:192.0.2.1", 80, false);
-    OK("9098=my_service:80", "0.0.0.0", 9098, "", "my_service", 80, false);
-    OK("9098=example.com.:80", "0.0.0.0", 9098, "", "example.com.", 80, false);
-    OK("1=h:65535", "0.0.0.0", 1, "", "h", 65535, false);
-    OK("65535=h:1", "0.0.0.0", 65535, "", "h", 1, false);
-    OK("08080=h:00443", "0.0.0.0", 8080, "", "h", 443, false);
+    OK("9098=localhost:8080", "127.0.0.1", 9098, "", "localhost", 8080, false);
+    OK("9098=192.168.1.10:80", "127.0.0.1", 9098, "", "192.168.1.10", 80, false);
+    OK("9098=[::1]:8080", "127.0.0.1", 9098, "", "::1", 8080, false);
+    OK("9098=[2001:db8::42]:443", "127.0.0.1", 9098, "", "2001:db8::42", 443, false);
+    OK("9098=[fe80::1%eth0]:80", "127.0.0.1", 9098, "", "fe80::1%eth0", 80, false);
+    OK("9098=[::ffff:192.0.2.1]:80", "127.0.0.1", 9098, "", "::ffff:192.0.2.1", 80, false);
+    OK("9098=my_service:80", "127.0.0.1", 9098, "", "my_service", 80, false);
+    OK("9098=example.com.:80", "127.0.0.1", 9098, "", "example.com.", 80, false);
+    OK("1=h:65535", "127.0.0.1", 1, "", "h", 65535, false);
+    OK("65535=h:1", "127.0.0.1", 65535, "", "h", 1, false);
+    OK("08080=h:00443", "127.0.0.1", 8080, "", "h", 443, false);
 
     /* Schemes: default ports, TLS, and case-insensitivity (the stored
      * scheme is lower case; the host keeps its spelling). */
-    OK("9090=http://example.com", "0.0.0.0", 9090, "http", "example.com", 80, false);
-    OK("9090=http://example.com:8080", "0.0.0.0", 9090, "http", "example.com", 8080, false);
-    OK("9090=https://example.com", "0.0.0.0", 9090, "https", "example.com", 443, true);
-    OK("9090=HTTPS://Example.COM", "0.0.0.0", 9090, "https", "Example.COM", 443, true);
-    OK("9090=HtTp://example.com", "0.0.0.0", 9090, "http", "example.com", 80, false);
-    OK("9090=https://example.com/", "0.0.0.0", 9090, "https", "example.com", 443, true);
-    OK("5433=psql://db", "0.0.0.0", 5433, "psql", "db", 5432, false);
-    OK("5433=psqls://db", "0.0.0.0", 5433, "psqls", "db", 5432, true);
-    OK("5433=PSQLS://db:6543", "0.0.0.0", 5433, "psqls", "db", 6543, true);
-    OK("9443=tls://example.com:443", "0.0.0.0", 9443, "tls", "example.com", 443, true);
-    OK("9090=https://[2001:db8::1]", "0.0.0.0", 9090, "https", "2001:db8::1", 443, true);
-    OK("9090=https://[2001:db8::1]:8443", "0.0.0.0", 9090, "https", "2001:db8::1", 8443, true);
+    OK("9090=http://example.com", "127.0.0.1", 9090, "http", "example.com", 80, false);
+    OK("9090=http://example.com:8080", "127.0.0.1", 9090, "http", "example.com", 8080, false);
+    OK("9090=https://example.com", "127.0.0.1", 9090, "https", "example.com", 443, true);
+    OK("9090=HTTPS://Example.COM", "127.0.0.1", 9090, "https", "Example.COM", 443, true);
+    OK("9090=HtTp://example.com", "127.0.0.1", 9090, "http", "example.com", 80, false);
+    OK("9090=https://example.com/", "127.0.0.1", 9090, "https", "example.com", 443, true);
+    OK("5433=psql://db", "127.0.0.1", 5433, "psql", "db", 5432, false);
+    OK("5433=psqls://db", "127.0.0.1", 5433, "psqls", "db", 5432, true);
+    OK("5433=PSQLS://db:6543", "127.0.0.1", 5433, "psqls", "db", 6543, true);
+    OK("9443=tls://example.com:443", "127.0.0.1", 9443, "tls", "example.com", 443, true);
+    OK("9090=https://[2001:db8::1]", "127.0.0.1", 9090, "https", "2001:db8::1", 443, true);
+    OK("9090=https://[2001:db8::1]:8443", "127.0.0.1", 9090, "https", "2001:db8::1", 8443, true);
 }
 
 static void test_listen(void)
