@@ -31,6 +31,10 @@ static const fault_option global_options[] = {
     {.name = "plugin-dir", .env = "FAULT_PLUGIN_DIRS", .type = FAULT_OPT_LIST, .metavar = "DIR",
      .help = "Also load plugins from DIR (repeatable; FAULT_PLUGIN_PATH is colon separated)",
      .offset = GO(plugin_dirs)},
+    {.name = "mask", .env = "FAULT_MASK", .type = FAULT_OPT_LIST, .metavar = "NAME",
+     .help = "Also mask the values of this header or query parameter in reports, results and "
+             "events ('*' wildcards; repeatable)",
+     .offset = GO(mask)},
     FAULT_OPTION_END};
 
 static fault__optowner global_owner = {.name = "core", .opts = global_options, .block = &fault__go};
@@ -40,6 +44,23 @@ fault__optowner *fault__global_owner(void) { return &global_owner; }
 int fault__globals_apply(void)
 {
     char err[FAULT__ERRLEN];
+    fault__secrets_set(&fault__go.mask);
+    /* Child processes (a scenario's proxy) mask the same names. */
+    if (fault__go.mask.n) {
+        size_t n = 1;
+        for (size_t i = 0; i < fault__go.mask.n; i++)
+            n += strlen(fault__go.mask.v[i]) + 1;
+        char *all = calloc(1, n);
+        if (all) {
+            for (size_t i = 0; i < fault__go.mask.n; i++) {
+                if (i)
+                    strcat(all, ",");
+                strcat(all, fault__go.mask.v[i]);
+            }
+            setenv("FAULT_MASK", all, 1);
+            free(all);
+        }
+    }
     if (fault__log_setup(fault__go.log_file, fault__go.log_stdout, fault__go.log_level, err,
                          sizeof err) != 0) {
         fprintf(stderr, "fault: %s\n", err);

@@ -71,15 +71,19 @@ static void on_event(const fault_event *ev, void *ud)
             fprintf(f, "%s", i ? "," : "");
             put_str(f, p->key ? p->key : "?");
             fputc(':', f);
-            if (p->str)
-                put_str(f, p->str);
-            else
+            if (p->str) {
+                char masked[4096];
+                put_str(f, fault__param_shown(p, masked, sizeof masked));
+            } else
                 fprintf(f, "%.17g", p->num);
         }
         fputc('}', f);
     }
     field_str(f, "method", ev->method);
-    field_str(f, "url", ev->url);
+    if (ev->url) {
+        char masked[4096];
+        field_str(f, "url", fault_secret_url(ev->url, masked, sizeof masked));
+    }
     if (ev->status)
         fprintf(f, ",\"status\":%d", ev->status);
     if (ev->error) {

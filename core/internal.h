@@ -27,6 +27,14 @@
  * here. Non-negative values pass unchanged. */
 int fault__err(int code);
 
+/* ---- secrets (secret.c) ---- */
+
+/* A fault parameter's text as events show it: secret keys masked, and
+ * URLs (or paths) with their secret query values masked (into buf). */
+const char *fault__param_shown(const fault_param *p, char *buf, size_t len);
+/* The user's extra secret names (--mask / FAULT_MASK); kept, not copied. */
+void fault__secrets_set(const fault_strv *patterns);
+
 /* ---- plugin instances (loader.c) ---- */
 
 /* Who owns an option table: a plugin instance, or the core itself. */
@@ -412,6 +420,7 @@ typedef struct fault__globals {
     const char *log_level;
     bool with_otel;
     fault_strv plugin_dirs;
+    fault_strv mask; /* --mask / FAULT_MASK: names whose values are secret */
 } fault__globals;
 extern fault__globals fault__go;
 

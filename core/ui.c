@@ -96,8 +96,10 @@ static void fmt_params(const fault_event *ev, char *buf, size_t len)
     buf[0] = '\0';
     for (size_t i = 0; i < ev->nparams && j < len; i++) {
         const fault_param *p = &ev->params[i];
+        char masked[1024];
         if (p->str)
-            j += (size_t)snprintf(buf + j, len - j, " %s=%s", p->key, p->str);
+            j += (size_t)snprintf(buf + j, len - j, " %s=%s", p->key,
+                                  fault__param_shown(p, masked, sizeof masked));
         else
             j += (size_t)snprintf(buf + j, len - j, " %s=%g", p->key, p->num);
     }
@@ -110,7 +112,9 @@ static void tail_line(const fault_event *ev)
     struct tm tm;
     localtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%H:%M:%S", &tm);
-    char extra[512];
+    char extra[512], url[2048];
+    if (ev->url)
+        fault_secret_url(ev->url, url, sizeof url);
     switch (ev->type) {
     case FAULT_EV_CONN_OPEN:
         printf("%s.%03u #%" PRIu64 " open %s -> %s\n", ts, (unsigned)(ev->wall_us / 1000 % 1000),
@@ -133,11 +137,11 @@ static void tail_line(const fault_event *ev)
         break;
     case FAULT_EV_HTTP_REQUEST:
         printf("%s.%03u #%" PRIu64 " %s %s\n", ts, (unsigned)(ev->wall_us / 1000 % 1000),
-               ev->conn_id, ev->method ? ev->method : "?", ev->url ? ev->url : "?");
+               ev->conn_id, ev->method ? ev->method : "?", ev->url ? url : "?");
         break;
     case FAULT_EV_HTTP_RESPONSE:
         printf("%s.%03u #%" PRIu64 " %d %s\n", ts, (unsigned)(ev->wall_us / 1000 % 1000),
-               ev->conn_id, ev->status, ev->url ? ev->url : "?");
+               ev->conn_id, ev->status, ev->url ? url : "?");
         break;
     case FAULT_EV_ERROR:
         printf("%s.%03u error %s\n", ts, (unsigned)(ev->wall_us / 1000 % 1000),

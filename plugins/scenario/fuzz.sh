@@ -29,7 +29,7 @@ cflags="$cflags $(pkg-config --cflags yaml-0.1 libcjson 2>/dev/null)"
 libs="$(pkg-config --libs yaml-0.1 libcjson 2>/dev/null || echo -lyaml -lcjson) -lm"
 
 # What each target is built from besides its own source.
-common="$here/loader.c $here/util.c $top/plugins/lib/safefile.c $here/faults.c $here/yamlout.c $top/core/schedule.c $top/core/duration.c $top/core/mapping.c $top/core/parse_api.c"
+common="$here/loader.c $here/util.c $top/plugins/lib/safefile.c $here/faults.c $here/yamlout.c $top/core/schedule.c $top/core/duration.c $top/core/mapping.c $top/core/parse_api.c $top/core/secret.c"
 sources_for() {
     case $1 in
     scenario) echo "$common" ;;

@@ -34,7 +34,7 @@ SCENARIO_TESTS = plugins/scenario/tests/run_basic.sh plugins/scenario/tests/run_
 	plugins/scenario/tests/generate_30.sh plugins/scenario/tests/generate_31.sh \
 	plugins/scenario/tests/generate_run.sh plugins/scenario/tests/summary.sh \
 	plugins/scenario/tests/env.sh \
-	plugins/scenario/tests/limits.sh
+	plugins/scenario/tests/limits.sh plugins/scenario/tests/secrets.sh
 TESTS += $(SCENARIO_TESTS)
 EXTRA_DIST += $(SCENARIO_TESTS) plugins/scenario/tests/common.sh plugins/scenario/tests/app.py \
 	plugins/scenario/tests/openapi-30.json plugins/scenario/tests/openapi-31.yaml \

@@ -287,7 +287,7 @@ void sc_report_html(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
             const char *state = ir->interrupted ? "interrupted" : ir->passed ? "passed" : "failed";
             sc_buf_printf(b, "<article class=\"item %s\" id=\"item-%zu\"><h3><code>%s</code> ",
                           state, ir->index, it->method);
-            sc_buf_xml(b, it->resolved_url);
+            sc_buf_xml(b, sc_url_shown(it->resolved_url));
             sc_buf_printf(b, " <span class=\"badge %s\">%s</span></h3>\n", state, state);
             if (ir->error) {
                 sc_buf_puts(b, "<p class=\"error\">");

@@ -110,7 +110,7 @@ void sc_report_junit(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
             char strat[256];
             sc_strategy_describe(&it->strategy, strat, sizeof strat);
             char name[1024];
-            snprintf(name, sizeof name, "%s %s (%s)", it->method, it->resolved_url, strat);
+            snprintf(name, sizeof name, "%s %s (%s)", it->method, sc_url_shown(it->resolved_url), strat);
             sc_buf_puts(b, "    <testcase classname=\"");
             sc_buf_xml(b, sc->title);
             sc_buf_puts(b, "\" name=\"");

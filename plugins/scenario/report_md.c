@@ -158,7 +158,7 @@ static void calls_table(sc_buf *b, const sc_item_result *ir)
             if (cJSON_IsNumber(d))
                 sc_buf_printf(b, " %.1fms", d->valuedouble);
             sc_buf_puts(b, " on ");
-            sc_buf_md(b, c->applied[a].url);
+            sc_buf_md(b, sc_url_shown(c->applied[a].url));
         }
         if (c->napplied > 8)
             sc_buf_printf(b, " (+%zu)", c->napplied - 8);
@@ -203,7 +203,7 @@ void sc_report_md(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
                 continue;
             const sc_item *it = ir->item;
             sc_buf_printf(b, "### 🎯 `%s` ", it->method);
-            sc_buf_md(b, it->resolved_url);
+            sc_buf_md(b, sc_url_shown(it->resolved_url));
             sc_buf_printf(b, " | %s\n\n",
                           ir->interrupted ? "Interrupted" : ir->passed ? "Passed" : "Failed");
             if (ir->error) {

@@ -26,7 +26,7 @@ static cJSON *item_json(const sc_item *it)
     cJSON *o = cJSON_CreateObject();
     cJSON *call = cJSON_AddObjectToObject(o, "call");
     cJSON_AddStringToObject(call, "method", it->method);
-    cJSON_AddStringToObject(call, "url", it->url);
+    cJSON_AddStringToObject(call, "url", sc_url_shown(it->url));
     if (it->nheaders) {
         cJSON *h = cJSON_AddObjectToObject(call, "headers");
         for (size_t i = 0; i < it->nheaders; i++)
@@ -163,12 +163,12 @@ static cJSON *call_json(const sc_item_result *ir, const sc_call *c)
         cJSON *grp = NULL;
         for (cJSON *g = fl->child; g; g = g->next) {
             const cJSON *u = cJSON_GetObjectItemCaseSensitive(g, "url");
-            if (cJSON_IsString(u) && strcmp(u->valuestring, c->applied[i].url) == 0)
+            if (cJSON_IsString(u) && strcmp(u->valuestring, sc_url_shown(c->applied[i].url)) == 0)
                 grp = g;
         }
         if (!grp) {
             grp = cJSON_CreateObject();
-            cJSON_AddStringToObject(grp, "url", c->applied[i].url);
+            cJSON_AddStringToObject(grp, "url", sc_url_shown(c->applied[i].url));
             cJSON_AddArrayToObject(grp, "applied");
             cJSON_AddItemToArray(fl, grp);
         }
@@ -218,7 +218,7 @@ static cJSON *item_result_json(const sc_item_result *ir)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *t = cJSON_AddObjectToObject(o, "target");
-    cJSON_AddStringToObject(t, "address", ir->item->resolved_url);
+    cJSON_AddStringToObject(t, "address", sc_url_shown(ir->item->resolved_url));
     cJSON *res = cJSON_AddArrayToObject(o, "results");
     for (size_t i = 0; i < ir->ncalls; i++)
         cJSON_AddItemToArray(res, call_json(ir, &ir->calls[i]));
@@ -352,7 +352,7 @@ cJSON *sc_report_json(const sc_run_result *r, const sc_suite *suite)
             const sc_item *it = ir->item;
             cJSON *ij = cJSON_CreateObject();
             cJSON_AddStringToObject(ij, "method", it->method);
-            cJSON_AddStringToObject(ij, "url", it->resolved_url);
+            cJSON_AddStringToObject(ij, "url", sc_url_shown(it->resolved_url));
             char buf[256];
             sc_strategy_describe(&it->strategy, buf, sizeof buf);
             cJSON_AddStringToObject(ij, "strategy", buf);

@@ -108,11 +108,11 @@ static void progress(sc_runner *R, bool final)
          * elsewhere (CI logs) it is printed once, when the item starts. */
         if (R->tty)
             printf("\r\033[K[%zu/%zu] %s %s [%s %s] %zu call%s", ir->index, R->total_items, el,
-                   ir->scenario->title, it->method, it->resolved_url, ir->ncalls,
+                   ir->scenario->title, it->method, sc_url_shown(it->resolved_url), ir->ncalls,
                    ir->ncalls == 1 ? "" : "s");
         else
             printf("[%zu/%zu] %s %s [%s %s] running\n", ir->index, R->total_items, el,
-                   ir->scenario->title, it->method, it->resolved_url);
+                   ir->scenario->title, it->method, sc_url_shown(it->resolved_url));
     } else {
         char span[64], slo[64] = "";
         sc_format_span(ir->total_us, span, sizeof span);
@@ -125,7 +125,7 @@ static void progress(sc_runner *R, bool final)
                      ir->nslo == 1 ? "" : "s");
         printf("%s[%zu/%zu] %s %s [%s %s] %s: %zu call%s, %zu failed, %s%s%s%s\n",
                R->tty ? "\r\033[K" : "", ir->index, R->total_items, el, ir->scenario->title,
-               it->method, it->resolved_url,
+               it->method, sc_url_shown(it->resolved_url),
                ir->interrupted ? "interrupted" : ir->passed ? "passed" : "FAILED", ir->ncalls,
                ir->ncalls == 1 ? "" : "s", ir->failures, slo, span, ir->error ? ": " : "",
                ir->error ? ir->error : "");

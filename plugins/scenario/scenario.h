@@ -247,6 +247,9 @@ void sc_format_wall(uint64_t wall_us, char *buf, size_t len);
 void sc_format_span(uint64_t us, char *buf, size_t len);
 /* The value of an Authorization-like header as reports show it. */
 const char *sc_header_shown(const char *name, const char *value);
+/* url with the values of secret query parameters masked (a rotating
+ * buffer: valid until four more calls). */
+const char *sc_url_shown(const char *url);
 
 /* ---- YAML output (yamlout.c) ---- */
 

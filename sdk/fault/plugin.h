@@ -77,6 +77,10 @@
  *        state block, options, schedule, generator and events;
  *        fault_plugin_name() and the events' source are the instance's
  *        name ("latency#2" for the second).
+ *        <fault/secret.h>: fault_secret_name(), fault_secret_header(),
+ *        fault_secret_url(): credentials masked in what fault writes (a
+ *        default set of header and query parameter names, and the user's
+ *        --mask / FAULT_MASK).
  *        Modes of `fault run` (`fault run dns`, `fault run llm openai`):
  *        fault_plugin_descriptor.run_mode (fault_run_mode_ops) and
  *        fault_run_add_mapping().
@@ -135,6 +139,7 @@
 #include <fault/option.h>
 #include <fault/parse.h>
 #include <fault/rng.h>
+#include <fault/secret.h>
 #include <fault/stream.h>
 #include <fault/timer.h>
 

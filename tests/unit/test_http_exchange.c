@@ -232,8 +232,37 @@ static void test_errors(void)
     CHECK_EQ_INT(fault_parse_duration("12 parsecs", &us, err, sizeof err), FAULT_ESYNTAX);
 }
 
+/* <fault/secret.h>: names, and URLs with their secret values masked. */
+static void test_secrets(void)
+{
+    char buf[256];
+    CHECK(fault_secret_name("Authorization"));
+    CHECK(fault_secret_name("X-AMZ-SECURITY-TOKEN"));
+    CHECK(fault_secret_name("x_auth_token"));
+    CHECK(fault_secret_name("my-service-api-key"));
+    CHECK(!fault_secret_name("Content-Type"));
+    CHECK(!fault_secret_name(NULL));
+    CHECK_STR(fault_secret_header("Cookie", "a=b"), FAULT_SECRET_MASK);
+    CHECK_STR(fault_secret_header("Accept", "a/b"), "a/b");
+    CHECK_STR(fault_secret_url("http://h/p?api_key=1&page=2&Token=x#frag", buf, sizeof buf),
+              "http://h/p?api_key=xxxxxx&page=2&Token=xxxxxx#frag");
+    CHECK_STR(fault_secret_url("https://user:pw@h:1/p", buf, sizeof buf),
+              "https://user:xxxxxx@h:1/p");
+    CHECK_STR(fault_secret_url("/p?sig", buf, sizeof buf), "/p?sig");
+    CHECK_STR(fault_secret_url("/p?a=1&&key=2", buf, sizeof buf), "/p?a=1&&key=xxxxxx");
+    CHECK_STR(fault_secret_url(NULL, buf, sizeof buf), "");
+    char tiny[8];
+    CHECK_STR(fault_secret_url("http://h/p?key=1", tiny, sizeof tiny), "http://");
+    fault_strv user = {(const char *const[]){"x-team-*"}, 1};
+    fault__secrets_set(&user);
+    CHECK(fault_secret_name("X-Team-Pass"));
+    fault__secrets_set(NULL);
+    CHECK(!fault_secret_name("X-Team-Pass"));
+}
+
 int main(void)
 {
+    test_secrets();
     test_old_names();
     test_errors();
     test_headers();
