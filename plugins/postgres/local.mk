@@ -1,0 +1,17 @@
+# plugins/postgres/ - the PostgreSQL protocol handler (psql://, psqls://)
+# and its database cases; needs libpcre2-8 for --pg-statement.
+if PLUGIN_POSTGRES
+plugin_LTLIBRARIES += plugins/postgres/postgres.la
+endif
+plugins_postgres_postgres_la_SOURCES = plugins/postgres/postgres.c plugins/postgres/session.c \
+	plugins/postgres/pgwire.c plugins/postgres/pgwire.h plugins/postgres/pg.h
+plugins_postgres_postgres_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(PCRE2_CFLAGS)
+plugins_postgres_postgres_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_postgres_postgres_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
+plugins_postgres_postgres_la_LIBADD = $(PLUGIN_LIBADD) $(PCRE2_LIBS)
+
+POSTGRES_TESTS =
+if PLUGIN_POSTGRES
+TESTS += $(POSTGRES_TESTS)
+endif
+EXTRA_DIST += $(POSTGRES_TESTS) plugins/postgres/fuzz_pgwire.c
