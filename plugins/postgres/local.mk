@@ -10,8 +10,9 @@ plugins_postgres_postgres_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_postgres_postgres_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
 plugins_postgres_postgres_la_LIBADD = $(PLUGIN_LIBADD) $(PCRE2_LIBS)
 
-POSTGRES_TESTS =
+POSTGRES_TESTS = plugins/postgres/tests/protocol.sh plugins/postgres/tests/cases.sh
 if PLUGIN_POSTGRES
 TESTS += $(POSTGRES_TESTS)
 endif
-EXTRA_DIST += $(POSTGRES_TESTS) plugins/postgres/fuzz_pgwire.c
+EXTRA_DIST += $(POSTGRES_TESTS) plugins/postgres/fuzz_pgwire.c plugins/postgres/tests/common.sh \
+	plugins/postgres/tests/pgclient.py

@@ -45,13 +45,11 @@ py() { "$PY" "$@"; }
 PG_DIR=$E2E_TMP/pg
 export PGDATABASE=postgres PGCONNECT_TIMEOUT=10 PGSSLMODE=prefer
 
-as_pg() {
-	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
+# setpriv executes the command itself (runuser would stay its parent and
+# not pass signals on), so the server's PID is the one started here.
+AS_PG=()
+[ "$(id -u)" = 0 ] && AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env --)
+as_pg() { "${AS_PG[@]}" "$@"; }
 
 start_pg() {
 	if [ "$(id -u)" = 0 ]; then
@@ -70,7 +68,7 @@ start_pg() {
 	[ "$(id -u)" = 0 ] && chown postgres "$PG_DIR/hba"
 	PGPORT=$(free_port)
 	PGHOST=$PG_DIR
-	as_pg "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PGPORT" -k "$PG_DIR" \
+	"${AS_PG[@]}" "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PGPORT" -k "$PG_DIR" \
 		-c listen_addresses=127.0.0.1 -c hba_file="$PG_DIR/hba" -c fsync=off \
 		-c password_encryption=scram-sha-256 -c max_connections=60 \
 		-c deadlock_timeout=100ms >"$E2E_TMP/postgres.log" 2>&1 &

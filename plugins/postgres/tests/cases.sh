@@ -1,0 +1,98 @@
+#!/bin/bash
+# plugins/postgres/tests/cases.sh - the database cases of the postgres
+# plugin, each checked from the client's side with real drivers against a
+# real PostgreSQL server:
+#   error-injection  the chosen SQLSTATE (40001) on matching statements,
+#                    in and out of a transaction block, simple, extended
+#                    and pipelined; the block is aborted as the server
+#                    would (25P02 next, ROLLBACK recovers) and the next
+#                    statement works; every injection is an event naming
+#                    the statement
+#   deadlock         40P01 at --pg-deadlock-rate 1
+#   FATAL codes      57P01 closes the connection; new ones work
+#   slow-query       matching statements take at least the delay, others
+#                    do not
+#   conn-reset       mid-result; and right after COMMIT, with the row
+#                    committed all the same
+#   timeout          the result held: the client gives up, other
+#                    statements are answered meanwhile
+#   bad input        a bad --pg-case, --pg-error-code or --pg-statement
+#                    exits 2 with a message naming the flag
+. "$top_srcdir/tests/e2e/lib.sh"
+. "$top_srcdir/plugins/postgres/tests/common.sh"
+
+client() { py "$top_srcdir/plugins/postgres/tests/pgclient.py" "$@"; }
+
+note "bad input"
+for args in "--pg-case nosuch" "--pg-case data-corruption" "--pg-error-code 4000" \
+	"--pg-statement (unclosed" "--pg-probability 2"; do
+	# shellcheck disable=SC2086 # the words are meant to split
+	"$FAULT" run --no-ui --proxy "$(free_port)=psql://127.0.0.1:1" $args \
+		>"$E2E_TMP/bad.out" 2>"$E2E_TMP/bad.err"
+	st=$?
+	[ $st = 2 ] || fail "'$args' exited $st, not 2: $(cat "$E2E_TMP/bad.err")"
+	flag=${args%% *}
+	grep -q -- "$flag" "$E2E_TMP/bad.err" || fail "'$args': message does not name $flag: $(cat "$E2E_TMP/bad.err")"
+	[ "$(wc -l <"$E2E_TMP/bad.err")" = 1 ] || fail "'$args': not one line: $(cat "$E2E_TMP/bad.err")"
+done
+
+start_pg
+
+note "error-injection 40001 on statements matching 'victim'"
+start_pg_proxy --pg-case error-injection --pg-error-code 40001 --pg-statement victim \
+	--events "$E2E_TMP/ev1.jsonl"
+client inject "$PX" 40001 || fail "error-injection"
+n=$(grep '"fault_applied"' "$E2E_TMP/ev1.jsonl" | grep -c '40001')
+[ "$n" -ge 4 ] || fail "expected at least 4 injection events, got $n: $(cat "$E2E_TMP/ev1.jsonl")"
+grep '"fault_applied"' "$E2E_TMP/ev1.jsonl" | grep -q "victim" ||
+	fail "events do not name the statement: $(grep fault_applied "$E2E_TMP/ev1.jsonl" | head -2)"
+stop_pid "$FAULT_PID"
+
+note "deadlock at rate 1"
+start_pg_proxy --pg-case deadlock --pg-deadlock-rate 1 --pg-statement victim
+client inject "$PX" 40P01 || fail "deadlock"
+stop_pid "$FAULT_PID"
+
+note "FATAL 57P01"
+start_pg_proxy --pg-case error-injection --pg-error-code 57P01 --pg-statement victim
+client fatal "$PX" 57P01 || fail "FATAL injection"
+psql -X -At -h 127.0.0.1 -p "$PX" -U trusty -d app -c "select 'victim'" >"$E2E_TMP/fatal.out" 2>&1 &&
+	fail "psql succeeded despite FATAL"
+grep -q "FATAL:  terminating connection due to administrator command" "$E2E_TMP/fatal.out" ||
+	fail "psql did not get the FATAL error: $(cat "$E2E_TMP/fatal.out")"
+stop_pid "$FAULT_PID"
+
+note "slow-query, 400 ms"
+start_pg_proxy --pg-case slow-query --pg-latency-mean 400 --pg-latency-stddev 0 \
+	--pg-statement slowpoke
+client slow "$PX" 400 || fail "slow-query"
+stop_pid "$FAULT_PID"
+
+note "conn-reset mid-result"
+start_pg_proxy --pg-case conn-reset --pg-reset-at result --pg-statement victim
+client reset_result "$PX" || fail "conn-reset mid-result"
+stop_pid "$FAULT_PID"
+
+note "conn-reset right after COMMIT"
+start_pg_proxy --pg-case conn-reset --pg-reset-at commit --pg-statement 'insert into r'
+client reset_commit "$PX" || fail "conn-reset at commit"
+[ "$(sql "select count(*) from r where id = 42")" = 1 ] ||
+	fail "the transaction reset after COMMIT is not committed"
+stop_pid "$FAULT_PID"
+
+note "timeout: the result is held until the client gives up"
+start_pg_proxy --pg-case timeout --pg-statement victim
+t0=$(date +%s%N)
+timeout 1 psql -X -At -h 127.0.0.1 -p "$PX" -U trusty -d app -c "select 'victim'" \
+	>"$E2E_TMP/held.out" 2>&1
+st=$?
+[ $st = 124 ] || fail "the held statement ended by itself (status $st): $(cat "$E2E_TMP/held.out")"
+out=$(psql -X -At -h 127.0.0.1 -p "$PX" -U trusty -d app -c "select 'other'") ||
+	fail "a non-matching statement failed during the hold"
+[ "$out" = other ] || fail "non-matching statement printed '$out'"
+el=$((($(date +%s%N) - t0) / 1000000))
+note "held for ${el} ms (the client's own 1 s timeout)"
+stop_pid "$FAULT_PID"
+
+stop_pg
+note "ok"
