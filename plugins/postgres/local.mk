@@ -14,5 +14,8 @@ POSTGRES_TESTS = plugins/postgres/tests/protocol.sh plugins/postgres/tests/cases
 if PLUGIN_POSTGRES
 TESTS += $(POSTGRES_TESTS)
 endif
+# The fuzz target is built by tests/fuzz/run.sh (pgwire), not by make.
 EXTRA_DIST += $(POSTGRES_TESTS) plugins/postgres/fuzz_pgwire.c plugins/postgres/tests/common.sh \
-	plugins/postgres/tests/pgclient.py
+	plugins/postgres/tests/pgclient.py tests/fuzz/corpus/pgwire/simple-query \
+	tests/fuzz/corpus/pgwire/extended tests/fuzz/corpus/pgwire/results \
+	tests/fuzz/corpus/pgwire/error tests/fuzz/corpus/pgwire/copy

@@ -37,7 +37,9 @@ bool pg_framer_idle(const pg_framer *f) { return f->hlen == 0 && f->left == 0 &&
 static void decide(pg_framer *f)
 {
     f->deciding = false;
-    pg_verdict v = f->ops->message(f->ud, f->hdr[0], f->len, f->buf, f->blen);
+    /* Never a NULL body, even before the first prefix was buffered. */
+    static const uint8_t empty[1];
+    pg_verdict v = f->ops->message(f->ud, f->hdr[0], f->len, f->buf ? f->buf : empty, f->blen);
     if (v == PG_FORWARD) {
         f->ops->emit(f->ud, f->hdr, 5);
         if (f->blen)

@@ -57,7 +57,7 @@ start_pg() {
 	fi
 	mkdir -p "$PG_DIR"
 	[ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
-	as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync \
+	as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync -E UTF8 --locale=C \
 		>"$E2E_TMP/initdb.log" 2>&1 || fail "initdb failed: $(tail -5 "$E2E_TMP/initdb.log")"
 	cat >"$PG_DIR/hba" <<-'EOF'
 	local all all trust
