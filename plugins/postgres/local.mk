@@ -15,7 +15,7 @@ if PLUGIN_POSTGRES
 TESTS += $(POSTGRES_TESTS)
 endif
 # The fuzz target is built by tests/fuzz/run.sh (pgwire), not by make.
-EXTRA_DIST += $(POSTGRES_TESTS) plugins/postgres/fuzz_pgwire.c plugins/postgres/tests/common.sh \
+EXTRA_DIST += $(POSTGRES_TESTS) plugins/postgres/fuzz_pgwire.c plugins/postgres/bench.sh plugins/postgres/tests/common.sh \
 	plugins/postgres/tests/pgclient.py tests/fuzz/corpus/pgwire/simple-query \
 	tests/fuzz/corpus/pgwire/extended tests/fuzz/corpus/pgwire/results \
 	tests/fuzz/corpus/pgwire/error tests/fuzz/corpus/pgwire/copy

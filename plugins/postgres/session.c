@@ -138,6 +138,10 @@ struct pg_session {
     bool paused_client, paused_server;
     uint64_t bytes_eg, bytes_in;
     uint64_t wcb; /* write callbacks run so far */
+    /* Output gathered while one input is processed, sent in one write:
+     * a reply of four messages costs one send(), not one per piece. */
+    uint8_t *eo, *io;
+    size_t eo_len, eo_cap, io_len, io_cap;
 };
 
 static void teardown(pg_session *ss, bool reset, int error);
@@ -176,6 +180,8 @@ static void ss_unref(pg_session *ss)
     pg_framer_free(&ss->be);
     free(ss->sbuf);
     free(ss->cbuf);
+    free(ss->eo);
+    free(ss->io);
     free(ss);
 }
 
@@ -222,22 +228,66 @@ static void conn_send(pg_session *ss, fault_conn *c, const uint8_t *data, size_t
     ss_unref(ss);
 }
 
-static void to_server(pg_session *ss, const uint8_t *data, size_t len)
+static bool append(pg_session *ss, uint8_t **buf, size_t *len, size_t *cap, const uint8_t *data,
+                   size_t n)
 {
-    ss->bytes_eg += len;
-    if (ss->s_eg)
-        fault_chain_push(ss->s_eg, data, len);
-    else
-        conn_send(ss, ss->server, data, len);
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 8192;
+        while (c < *len + n)
+            c *= 2;
+        uint8_t *nb = realloc(*buf, c);
+        if (!nb) {
+            teardown(ss, true, FAULT_ENOMEM);
+            return false;
+        }
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    return true;
 }
 
+/* Bytes for the server, sent by flush_server(). */
+static void to_server(pg_session *ss, const uint8_t *data, size_t len)
+{
+    if (ss->dead || len == 0)
+        return;
+    ss->bytes_eg += len;
+    append(ss, &ss->eo, &ss->eo_len, &ss->eo_cap, data, len);
+}
+
+static void flush_server(pg_session *ss)
+{
+    if (ss->dead || ss->eo_len == 0)
+        return;
+    size_t n = ss->eo_len;
+    ss->eo_len = 0;
+    if (ss->s_eg)
+        fault_chain_push(ss->s_eg, ss->eo, n);
+    else
+        conn_send(ss, ss->server, ss->eo, n);
+}
+
+/* Bytes for the client, sent by flush_client(). */
 static void to_client(pg_session *ss, const uint8_t *data, size_t len)
 {
+    if (ss->dead || len == 0)
+        return;
     ss->bytes_in += len;
+    append(ss, &ss->io, &ss->io_len, &ss->io_cap, data, len);
+}
+
+static void flush_client(pg_session *ss)
+{
+    if (ss->dead || ss->io_len == 0)
+        return;
+    size_t n = ss->io_len;
+    ss->io_len = 0;
     if (ss->c_in)
-        fault_chain_push(ss->c_in, data, len);
+        fault_chain_push(ss->c_in, ss->io, n);
     else
-        conn_send(ss, ss->client, data, len);
+        conn_send(ss, ss->client, ss->io, n);
 }
 
 static void s_eg_output(void *ud, const uint8_t *data, size_t len)
@@ -298,7 +348,7 @@ static void hq_flush(pg_session *ss)
         if (g->release_us > now) {
             if (g->release_us != UINT64_MAX)
                 fault_timer_start_at(ss->timer, g->release_us);
-            return;
+            break;
         }
         ss->hq = g->next;
         if (!ss->hq)
@@ -307,6 +357,7 @@ static void hq_flush(pg_session *ss)
         to_client(ss, g->data, g->len);
         free(g);
     }
+    flush_client(ss);
     if (!ss->dead && !ss->hq && ss->server_eof && !ss->client_shut) {
         if (ss->c_in)
             fault_chain_eof(ss->c_in);
@@ -901,7 +952,7 @@ static int be_feed(pg_session *ss, const uint8_t *data, size_t len)
                 b = ss->bq;
                 end_batch(ss, b, ss->txn);
             } else if (type == 'D' && b && b->reset_result && b->saw_row) {
-                hq_flush(ss);
+                hq_flush(ss); /* the row reaches the client first */
                 reset_now(ss, b, "mid-result");
             }
         }
@@ -920,9 +971,11 @@ static int fe_feed(pg_session *ss, const uint8_t *data, size_t len)
         data += n;
         len -= n;
     }
-    if (len == 0 || ss->dead)
-        return 0;
-    return pg_framer_feed(&ss->fe, data, len);
+    int rc = 0;
+    if (len > 0 && !ss->dead)
+        rc = pg_framer_feed(&ss->fe, data, len);
+    flush_server(ss);
+    return rc;
 }
 
 static void c_eg_output(void *ud, const uint8_t *data, size_t len)
@@ -1007,7 +1060,7 @@ static void on_server_read(fault_conn *c, long nread, const uint8_t *data, void 
 
 static size_t eg_pending(pg_session *ss)
 {
-    size_t n = ss->server ? fault_conn_write_queued(ss->server) : 0;
+    size_t n = ss->eo_len + (ss->server ? fault_conn_write_queued(ss->server) : 0);
     if (ss->c_eg)
         n += fault_chain_pending(ss->c_eg);
     if (ss->s_eg)
@@ -1017,7 +1070,7 @@ static size_t eg_pending(pg_session *ss)
 
 static size_t in_pending(pg_session *ss)
 {
-    size_t n = fault_conn_write_queued(ss->client) + ss->hq_bytes + ss->clen;
+    size_t n = fault_conn_write_queued(ss->client) + ss->hq_bytes + ss->clen + ss->io_len;
     if (ss->s_in)
         n += fault_chain_pending(ss->s_in);
     if (ss->c_in)
