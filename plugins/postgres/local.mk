@@ -10,12 +10,15 @@ plugins_postgres_postgres_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_postgres_postgres_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
 plugins_postgres_postgres_la_LIBADD = $(PLUGIN_LIBADD) $(PCRE2_LIBS)
 
-POSTGRES_TESTS = plugins/postgres/tests/protocol.sh plugins/postgres/tests/cases.sh
+POSTGRES_TESTS = plugins/postgres/tests/protocol.sh plugins/postgres/tests/cases.sh \
+	plugins/postgres/tests/node.sh
 if PLUGIN_POSTGRES
 TESTS += $(POSTGRES_TESTS)
 endif
 # The fuzz target is built by tests/fuzz/run.sh (pgwire), not by make.
 EXTRA_DIST += $(POSTGRES_TESTS) plugins/postgres/fuzz_pgwire.c plugins/postgres/bench.sh plugins/postgres/tests/common.sh \
-	plugins/postgres/tests/pgclient.py tests/fuzz/corpus/pgwire/simple-query \
+	plugins/postgres/tests/pgclient.py plugins/postgres/tests/node/client.js \
+	plugins/postgres/tests/node/package.json plugins/postgres/tests/node/package-lock.json \
+	tests/fuzz/corpus/pgwire/simple-query \
 	tests/fuzz/corpus/pgwire/extended tests/fuzz/corpus/pgwire/results \
 	tests/fuzz/corpus/pgwire/error tests/fuzz/corpus/pgwire/copy

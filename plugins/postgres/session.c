@@ -358,6 +358,12 @@ static void hq_flush(pg_session *ss)
         free(g);
     }
     flush_client(ss);
+    if (!ss->dead && ss->hq && ss->hq->release_us == UINT64_MAX && ss->server_eof &&
+        ss->client_eof) {
+        /* Held until the client gives up, and both sides have: done. */
+        teardown(ss, false, 0);
+        return;
+    }
     if (!ss->dead && !ss->hq && ss->server_eof && !ss->client_shut) {
         if (ss->c_in)
             fault_chain_eof(ss->c_in);
@@ -416,6 +422,8 @@ static void be_emit(void *ud, const uint8_t *data, size_t len)
 {
     pg_session *ss = ud;
     batch *b = ss->in_batch;
+    if (ss->fatal_close)
+        return; /* nothing after a FATAL error, as from a server */
     if (b && b->commit_watch) {
         /* Held back until its ReadyForQuery says whether it committed. */
         if (ss->clen + len > COMMIT_BUF_MAX) {
@@ -791,8 +799,11 @@ static size_t be_head(void *ud, uint8_t type, uint32_t len)
 {
     pg_session *ss = ud;
     batch *b = ss->bq;
+    /* Notices, notifications and parameter changes may come at any time:
+     * inside a batch's replies they go with them (held or not alike),
+     * between batches they start none. */
     bool async = type == 'A' || type == 'N' || type == 'S';
-    ss->in_batch = async ? NULL : b;
+    ss->in_batch = async && !(b && b->started) ? NULL : b;
     if (b && !async && !b->started) {
         b->started = true;
         b->txn_before = ss->txn;
@@ -803,7 +814,7 @@ static size_t be_head(void *ud, uint8_t type, uint32_t len)
         }
     }
     /* Replies keep their order: nothing leaves before what is held. */
-    uint64_t rel = (b && b->delayed && !async) ? b->release_us : 0;
+    uint64_t rel = (b && b->delayed && b->started) ? b->release_us : 0;
     if (ss->hq_tail && ss->hq_tail->release_us > rel)
         rel = ss->hq_tail->release_us;
     ss->in_release = rel;

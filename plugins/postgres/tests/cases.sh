@@ -16,6 +16,7 @@
 #                    committed all the same
 #   timeout          the result held: the client gives up, other
 #                    statements are answered meanwhile
+#   stream faults    --with-latency delays psql:// traffic as any other
 #   bad input        a bad --pg-case, --pg-error-code or --pg-statement
 #                    exits 2 with a message naming the flag
 . "$top_srcdir/tests/e2e/lib.sh"
@@ -92,6 +93,11 @@ out=$(psql -X -At -h 127.0.0.1 -p "$PX" -U trusty -d app -c "select 'other'") ||
 [ "$out" = other ] || fail "non-matching statement printed '$out'"
 el=$((($(date +%s%N) - t0) / 1000000))
 note "held for ${el} ms (the client's own 1 s timeout)"
+stop_pid "$FAULT_PID"
+
+note "stream faults still apply: --with-latency on psql:// traffic"
+start_pg_proxy --with-latency --latency-mean 150 --latency-stddev 0 --latency-per-read-write
+client latency "$PX" 150 || fail "latency on psql:// traffic"
 stop_pid "$FAULT_PID"
 
 stop_pg

@@ -43,7 +43,8 @@ unset _p
 py() { "$PY" "$@"; }
 
 PG_DIR=$E2E_TMP/pg
-export PGDATABASE=postgres PGCONNECT_TIMEOUT=10 PGSSLMODE=prefer
+export PGDATABASE=postgres PGCONNECT_TIMEOUT=10
+unset PGSSLMODE
 
 # setpriv executes the command itself (runuser would stay its parent and
 # not pass signals on), so the server's PID is the one started here.

@@ -260,7 +260,22 @@ def reset_result(port):
     ok("reset mid-result")
 
 
-CHECKS = {"basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
+def latency(port, ms):
+    """An ordinary stream fault (--with-latency --latency-per-read-write)
+    delays psql:// traffic: every statement takes at least the delay."""
+    c = psycopg2.connect(dsn(port))
+    c.autocommit = True
+    cur = c.cursor()
+    for i in range(3):
+        t0 = time.monotonic()
+        cur.execute("select %s", (i,))
+        check(cur.fetchone()[0] == i, "result through latency")
+        el = time.monotonic() - t0
+        check(el >= float(ms) / 1000 - 0.005, "statement took %.3f s" % el)
+    ok("stream latency", "%.3f" % el)
+
+
+CHECKS = {"latency": latency, "basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
           "reset_commit": reset_commit, "reset_result": reset_result}
 
 if __name__ == "__main__":
