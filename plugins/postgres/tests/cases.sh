@@ -8,6 +8,9 @@
 #                    would (25P02 next, ROLLBACK recovers) and the next
 #                    statement works; every injection is an event naming
 #                    the statement
+#   probability      --pg-probability with --seed: the same decisions for
+#                    the same seed, others for another; none outside
+#                    --pg-sched
 #   deadlock         40P01 at --pg-deadlock-rate 1
 #   FATAL codes      57P01 closes the connection; new ones work
 #   slow-query       matching statements take at least the delay, others
@@ -47,6 +50,26 @@ n=$(grep '"fault_applied"' "$E2E_TMP/ev1.jsonl" | grep -c '40001')
 [ "$n" -ge 4 ] || fail "expected at least 4 injection events, got $n: $(cat "$E2E_TMP/ev1.jsonl")"
 grep '"fault_applied"' "$E2E_TMP/ev1.jsonl" | grep -q "victim" ||
 	fail "events do not name the statement: $(grep fault_applied "$E2E_TMP/ev1.jsonl" | head -2)"
+stop_pid "$FAULT_PID"
+
+note "--pg-probability 0.5 with --seed: the same decisions for the same seed"
+for seed in 7 7 8; do
+	start_pg_proxy --pg-case error-injection --pg-probability 0.5 --pg-statement victim --seed $seed
+	client draws "$PX" 40 >"$E2E_TMP/draws.$seed.out" || fail "draws: $(cat "$E2E_TMP/draws.$seed.out")"
+	[ -s "$E2E_TMP/draws.7.first" ] || cp "$E2E_TMP/draws.7.out" "$E2E_TMP/draws.7.first"
+	stop_pid "$FAULT_PID"
+done
+cmp -s "$E2E_TMP/draws.7.first" "$E2E_TMP/draws.7.out" ||
+	fail "seed 7 gave different decisions: $(cat "$E2E_TMP/draws.7.first") / $(cat "$E2E_TMP/draws.7.out")"
+cmp -s "$E2E_TMP/draws.7.out" "$E2E_TMP/draws.8.out" && fail "seeds 7 and 8 gave the same 40 decisions"
+ones=$(tr -cd 1 <"$E2E_TMP/draws.7.out" | wc -c)
+# Binomial(40, 0.5): outside 5..35 with probability below 1e-6.
+[ "$ones" -ge 5 ] && [ "$ones" -le 35 ] || fail "$ones of 40 injected at probability 0.5"
+note "seed 7: $ones of 40 statements got the error"
+
+note "--pg-sched: not active yet, nothing injected"
+start_pg_proxy --pg-case error-injection --pg-statement victim --pg-sched start:10m
+[ "$(client draws "$PX" 5)" = 00000 ] || fail "an error was injected outside the schedule"
 stop_pid "$FAULT_PID"
 
 note "deadlock at rate 1"

@@ -111,7 +111,30 @@ def basic(port):
 
 
 def cancel(port):
-    """conn.cancel() during pg_sleep cancels the query (57014)."""
+    """conn.cancel() during pg_sleep cancels the query (57014), and only
+    that session's: another session sleeping beside it is not touched. A
+    CancelRequest with a key no session has changes nothing either."""
+    import socket
+    import struct
+    bogus = socket.create_connection(("127.0.0.1", port))
+    bogus.sendall(struct.pack(">IIII", 16, 80877102, 12345, 67890))
+    bogus.settimeout(5)
+    check(bogus.recv(16) == b"", "the proxy answered a CancelRequest")
+    bogus.close()
+    other = psycopg2.connect(dsn(port))
+    ocur = other.cursor()
+    result = {}
+
+    def sleeper():
+        t = time.monotonic()
+        try:
+            ocur.execute("select pg_sleep(1.5), 'survived'")
+            result["other"] = (ocur.fetchone()[1], time.monotonic() - t)
+        except psycopg2.Error as e:
+            result["other"] = (e.pgcode, time.monotonic() - t)
+
+    sl = threading.Thread(target=sleeper)
+    sl.start()
     c = psycopg2.connect(dsn(port))
     cur = c.cursor()
 
@@ -133,7 +156,10 @@ def cancel(port):
     c.rollback()
     cur.execute("select 1")
     check(cur.fetchone()[0] == 1, "statement after the cancel")
-    ok("cancel", "%.2f" % el)
+    sl.join(10)
+    check(result.get("other", ("", 0))[0] == "survived",
+          "the other session's statement: %r" % (result.get("other"),))
+    ok("cancel", "%.2f" % el, "other session untouched")
 
 
 def inject(port, code):
@@ -275,7 +301,24 @@ def latency(port, ms):
     ok("stream latency", "%.3f" % el)
 
 
-CHECKS = {"latency": latency, "basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
+def draws(port, n):
+    """Prints which of n matching statements got the injected error, as a
+    string of 0 and 1 (seeded decisions must repeat with the seed)."""
+    c = psycopg2.connect(dsn(port))
+    c.autocommit = True
+    cur = c.cursor()
+    bits = ""
+    for i in range(int(n)):
+        try:
+            cur.execute("select 'victim', %s", (i,))
+            bits += "0"
+        except psycopg2.Error as e:
+            check(e.pgcode == "40001", "draw %d: %s" % (i, e.pgcode))
+            bits += "1"
+    print(bits)
+
+
+CHECKS = {"draws": draws, "latency": latency, "basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
           "reset_commit": reset_commit, "reset_result": reset_result}
 
 if __name__ == "__main__":

@@ -5,13 +5,16 @@
 # refused cleanly, the client leg being plaintext), psycopg2 (PREPARE/
 # EXECUTE, a large result, COPY both ways, LISTEN/NOTIFY), psycopg 3 (the
 # extended protocol with server-side prepared statements, pipelining,
-# extended COPY), a CancelRequest (conn.cancel() during pg_sleep) mapped to
-# the session's server, and pgbench -S through the proxy beside direct.
+# extended COPY), a CancelRequest (conn.cancel() during pg_sleep) mapped by
+# its key to the session's server (another session untouched, an unknown
+# key harmless), and pgbench -S through the proxy beside direct.
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/plugins/postgres/tests/common.sh"
 
 start_pg
-start_pg_proxy --events "$E2E_TMP/events.jsonl"
+PX=$(free_port)
+start_fault --log-level info --log-stdout run --no-ui --proxy "$PX=psql://127.0.0.1:$PGPORT" \
+	--events "$E2E_TMP/events.jsonl"
 
 note "psql, trust"
 out=$(psql -X -At -h 127.0.0.1 -p "$PX" -U trusty -d app -c "select 40 + 2") ||
@@ -33,6 +36,12 @@ grep -q "does not support SSL" "$E2E_TMP/ssl.out" || fail "sslmode=require: $(ca
 note "drivers"
 py "$top_srcdir/plugins/postgres/tests/pgclient.py" basic "$PX" || fail "driver checks failed"
 py "$top_srcdir/plugins/postgres/tests/pgclient.py" cancel "$PX" || fail "cancel check failed"
+# The real cancel went by its key to the session's server; the bogus key
+# went to the mapping's server (which ignores it, as it would direct).
+grep -q "cancel request forwarded to 127.0.0.1:$PGPORT\$" "$FAULT_OUT" ||
+	fail "no cancel mapped by its key: $(grep -i cancel "$FAULT_OUT")"
+grep -q "cancel request forwarded to 127.0.0.1:$PGPORT (unknown key)" "$FAULT_OUT" ||
+	fail "the unknown key was not told apart: $(grep -i cancel "$FAULT_OUT")"
 
 note "pgbench -S, direct and through the proxy"
 PGBENCH=$PG_BIN/pgbench
