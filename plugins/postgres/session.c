@@ -290,13 +290,22 @@ static void flush_client(pg_session *ss)
         conn_send(ss, ss->client, ss->io, n);
 }
 
-static void s_eg_output(void *ud, const uint8_t *data, size_t len)
+static void s_eg_output_do(void *ud, const uint8_t *data, size_t len)
 {
     pg_session *ss = ud;
     conn_send(ss, ss->server, data, len);
 }
 
-static void s_eg_eof(void *ud)
+/* Chains call back from their own timers too: hold the session. */
+static void s_eg_output(void *ud, const uint8_t *data, size_t len)
+{
+    pg_session *ss = ud;
+    ss_ref(ss);
+    s_eg_output_do(ss, data, len);
+    ss_unref(ss);
+}
+
+static void s_eg_eof_do(void *ud)
 {
     pg_session *ss = ud;
     if (ss->server)
@@ -305,13 +314,29 @@ static void s_eg_eof(void *ud)
     flow(ss);
 }
 
-static void c_in_output(void *ud, const uint8_t *data, size_t len)
+static void s_eg_eof(void *ud)
+{
+    pg_session *ss = ud;
+    ss_ref(ss);
+    s_eg_eof_do(ss);
+    ss_unref(ss);
+}
+
+static void c_in_output_do(void *ud, const uint8_t *data, size_t len)
 {
     pg_session *ss = ud;
     conn_send(ss, ss->client, data, len);
 }
 
-static void c_in_eof(void *ud)
+static void c_in_output(void *ud, const uint8_t *data, size_t len)
+{
+    pg_session *ss = ud;
+    ss_ref(ss);
+    c_in_output_do(ss, data, len);
+    ss_unref(ss);
+}
+
+static void c_in_eof_do(void *ud)
 {
     pg_session *ss = ud;
     fault_conn_shutdown(ss->client);
@@ -319,7 +344,21 @@ static void c_in_eof(void *ud)
     flow(ss);
 }
 
-static void chain_progress(void *ud) { flow(ud); }
+static void c_in_eof(void *ud)
+{
+    pg_session *ss = ud;
+    ss_ref(ss);
+    c_in_eof_do(ss);
+    ss_unref(ss);
+}
+
+static void chain_progress(void *ud)
+{
+    pg_session *ss = ud;
+    ss_ref(ss);
+    flow(ss);
+    ss_unref(ss);
+}
 
 /* ---- events ---- */
 
@@ -989,7 +1028,7 @@ static int fe_feed(pg_session *ss, const uint8_t *data, size_t len)
     return rc;
 }
 
-static void c_eg_output(void *ud, const uint8_t *data, size_t len)
+static void c_eg_output_do(void *ud, const uint8_t *data, size_t len)
 {
     pg_session *ss = ud;
     int rc = fe_feed(ss, data, len);
@@ -999,7 +1038,15 @@ static void c_eg_output(void *ud, const uint8_t *data, size_t len)
     }
 }
 
-static void c_eg_eof(void *ud)
+static void c_eg_output(void *ud, const uint8_t *data, size_t len)
+{
+    pg_session *ss = ud;
+    ss_ref(ss);
+    c_eg_output_do(ss, data, len);
+    ss_unref(ss);
+}
+
+static void c_eg_eof_do(void *ud)
 {
     pg_session *ss = ud;
     if (ss->s_eg)
@@ -1008,7 +1055,15 @@ static void c_eg_eof(void *ud)
         s_eg_eof(ss);
 }
 
-static void s_in_output(void *ud, const uint8_t *data, size_t len)
+static void c_eg_eof(void *ud)
+{
+    pg_session *ss = ud;
+    ss_ref(ss);
+    c_eg_eof_do(ss);
+    ss_unref(ss);
+}
+
+static void s_in_output_do(void *ud, const uint8_t *data, size_t len)
 {
     pg_session *ss = ud;
     int rc = be_feed(ss, data, len);
@@ -1020,7 +1075,15 @@ static void s_in_output(void *ud, const uint8_t *data, size_t len)
     }
 }
 
-static void s_in_eof(void *ud)
+static void s_in_output(void *ud, const uint8_t *data, size_t len)
+{
+    pg_session *ss = ud;
+    ss_ref(ss);
+    s_in_output_do(ss, data, len);
+    ss_unref(ss);
+}
+
+static void s_in_eof_do(void *ud)
 {
     pg_session *ss = ud;
     ss->server_eof = true;
@@ -1031,6 +1094,14 @@ static void s_in_eof(void *ud)
         hq_push(ss, ss->cbuf, n, ss->in_release);
     }
     hq_flush(ss);
+}
+
+static void s_in_eof(void *ud)
+{
+    pg_session *ss = ud;
+    ss_ref(ss);
+    s_in_eof_do(ss);
+    ss_unref(ss);
 }
 
 static const fault_chain_ops c_eg_ops = {.output = c_eg_output, .eof = c_eg_eof,
