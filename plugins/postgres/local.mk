@@ -4,14 +4,15 @@ if PLUGIN_POSTGRES
 plugin_LTLIBRARIES += plugins/postgres/postgres.la
 endif
 plugins_postgres_postgres_la_SOURCES = plugins/postgres/postgres.c plugins/postgres/session.c \
-	plugins/postgres/pgwire.c plugins/postgres/pgwire.h plugins/postgres/pg.h
-plugins_postgres_postgres_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(PCRE2_CFLAGS)
+	plugins/postgres/pgwire.c plugins/postgres/pgwire.h plugins/postgres/pg.h \
+	plugins/postgres/pgtls.c plugins/postgres/pgtls.h
+plugins_postgres_postgres_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(PCRE2_CFLAGS) $(SSL_CFLAGS)
 plugins_postgres_postgres_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_postgres_postgres_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
-plugins_postgres_postgres_la_LIBADD = $(PLUGIN_LIBADD) $(PCRE2_LIBS)
+plugins_postgres_postgres_la_LIBADD = $(PLUGIN_LIBADD) $(PCRE2_LIBS) $(SSL_LIBS)
 
 POSTGRES_TESTS = plugins/postgres/tests/protocol.sh plugins/postgres/tests/cases.sh \
-	plugins/postgres/tests/node.sh
+	plugins/postgres/tests/node.sh plugins/postgres/tests/tls.sh
 if PLUGIN_POSTGRES
 TESTS += $(POSTGRES_TESTS)
 endif

@@ -7,6 +7,7 @@
  *   session.c   one client connection: startup, both directions' messages,
  *               the cases acting on them
  *   pgwire.c    the wire format (framer, bodies), no I/O
+ *   pgtls.c     TLS to the server after SSLRequest (psqls://), in memory
  */
 #ifndef FAULT_PG_H
 #define FAULT_PG_H
@@ -55,6 +56,8 @@ typedef struct pg_state {
     double mean, stddev, shape, scale, min, max;
     fault_schedule *sched;
     const char *tls_sni;
+    const char *tls_ca;
+    bool tls_insecure;
 
     /* Derived. */
     fault_plugin *self;
@@ -63,6 +66,7 @@ typedef struct pg_state {
     pcre2_code *re;
     pcre2_match_data *md;
     bool error_fatal;
+    struct pg_tls_ctx *tls;
     pg_mapping *maps;
     size_t nmaps;
     pg_session *live; /* every session, for stop() and cancel keys */

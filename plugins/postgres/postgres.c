@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "pg.h"
+#include "pgtls.h"
 
 static const char *const schemes[] = {"psql", "psqls", NULL};
 static const char *const dist_choices[] = {"uniform", "normal", "pareto",
@@ -99,6 +100,11 @@ static const fault_option options[] = {
     {.name = "pg-tls-sni", .env = "FAULT_PG_TLS_SNI", .type = FAULT_OPT_STRING, .metavar = "NAME",
      .help = "psqls://: server name to send and verify (default: the host)",
      .offset = OFF(tls_sni)},
+    {.name = "pg-tls-ca", .env = "FAULT_PG_TLS_CA", .type = FAULT_OPT_STRING, .metavar = "FILE",
+     .help = "psqls://: CA certificates (PEM) to verify servers with (default: the system store)",
+     .offset = OFF(tls_ca)},
+    {.name = "pg-tls-insecure", .env = "FAULT_PG_TLS_INSECURE", .type = FAULT_OPT_BOOL,
+     .help = "psqls://: do not verify the server's certificate", .offset = OFF(tls_insecure)},
     FAULT_OPTION_END};
 
 static const struct {
@@ -185,6 +191,10 @@ static int configure(fault_plugin *self, void *state)
     char err[256];
     if (fault_distribution_check(d, err, sizeof err) != 0) {
         fault_plugin_error(self, "--pg-latency-*: %s", err);
+        return FAULT_EINVAL;
+    }
+    if (pg_tls_ctx_new(st->tls_ca, !st->tls_insecure, &st->tls, err, sizeof err) < 0) {
+        fault_plugin_error(self, "--pg-tls-ca: %s", err);
         return FAULT_EINVAL;
     }
     if (st->pattern) {
@@ -305,6 +315,8 @@ static void destroy(fault_plugin *self, void *state)
     free(st->maps);
     st->maps = NULL;
     st->nmaps = 0;
+    pg_tls_ctx_free(st->tls);
+    st->tls = NULL;
     pcre2_match_data_free(st->md);
     pcre2_code_free(st->re);
     st->md = NULL;

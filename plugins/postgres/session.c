@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "pg.h"
+#include "pgtls.h"
 
 #define HIGH_WATER (256 * 1024)
 #define LOW_WATER (64 * 1024)
@@ -54,7 +55,7 @@
 #define COMMIT_BUF_MAX (1 << 20) /* replies held back for a commit check */
 #define MARKER "fault-injected-error"
 
-enum { P_STARTUP, P_CONNECTING, P_RUN, P_CANCEL, P_DEAD };
+enum { P_STARTUP, P_CONNECTING, P_SSLNEG, P_TLSHS, P_RUN, P_CANCEL, P_DEAD };
 
 typedef struct named {
     struct named *next;
@@ -142,6 +143,7 @@ struct pg_session {
      * a reply of four messages costs one send(), not one per piece. */
     uint8_t *eo, *io;
     size_t eo_len, eo_cap, io_len, io_cap;
+    pg_tls *tls; /* psqls://: TLS to the server, after SSLRequest */
 };
 
 static void teardown(pg_session *ss, bool reset, int error);
@@ -182,6 +184,7 @@ static void ss_unref(pg_session *ss)
     free(ss->cbuf);
     free(ss->eo);
     free(ss->io);
+    pg_tls_free(ss->tls);
     free(ss);
 }
 
@@ -202,7 +205,7 @@ static void on_written(fault_conn *c, int status, void *ud)
 /* Writes what the socket takes now, queues the rest. The queued write
  * holds a reference until its callback, which runs even when the
  * connection closes first (FAULT_ECANCELED). */
-static void conn_send(pg_session *ss, fault_conn *c, const uint8_t *data, size_t len)
+static void raw_send(pg_session *ss, fault_conn *c, const uint8_t *data, size_t len)
 {
     if (!c || ss->dead || len == 0)
         return;
@@ -226,6 +229,31 @@ static void conn_send(pg_session *ss, fault_conn *c, const uint8_t *data, size_t
     if (rc < 0 && !ss->dead)
         teardown(ss, true, rc);
     ss_unref(ss);
+}
+
+/* Sends the ciphertext TLS has ready for the server. */
+static void tls_drain(pg_session *ss)
+{
+    const uint8_t *p;
+    size_t n;
+    while (!ss->dead && ss->tls && (n = pg_tls_pending_out(ss->tls, &p)) > 0) {
+        raw_send(ss, ss->server, p, n);
+        if (ss->tls)
+            pg_tls_consume_out(ss->tls, n);
+    }
+}
+
+static void conn_send(pg_session *ss, fault_conn *c, const uint8_t *data, size_t len)
+{
+    if (c && c == ss->server && ss->tls && !ss->dead && len) {
+        if (pg_tls_write(ss->tls, data, len) < 0) {
+            teardown(ss, true, FAULT_ETLS);
+            return;
+        }
+        tls_drain(ss);
+        return;
+    }
+    raw_send(ss, c, data, len);
 }
 
 static bool append(pg_session *ss, uint8_t **buf, size_t *len, size_t *cap, const uint8_t *data,
@@ -862,6 +890,7 @@ static size_t be_head(void *ud, uint8_t type, uint32_t len)
     case 'C': /* CommandComplete */
     case 'K': /* BackendKeyData */
     case 'Z': /* ReadyForQuery */
+    case 'R': /* Authentication */
         return len - 4 < 4096 ? len - 4 : 4096;
     default:
         return 0;
@@ -910,6 +939,31 @@ static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t
     if (ss->dead)
         return PG_DROP;
     switch (type) {
+    case 'R':
+        /* AuthenticationSASL over a TLS server leg offers channel binding
+         * (SCRAM-SHA-256-PLUS) bound to our TLS session, which the client
+         * cannot share and which libpq refuses to see offered on its
+         * plaintext leg: the mechanism goes from the list, the rest of
+         * authentication passes untouched. */
+        if (ss->tls && have + 4 == len && have >= 4 && pg_get32(body) == 10) {
+            uint8_t out[4200];
+            size_t n = 9, off = 4;
+            const char *mech;
+            out[0] = 'R';
+            pg_put32(out + 5, 10);
+            while ((mech = pg_cstring(body, have, &off)) && *mech) {
+                size_t ml = strlen(mech) + 1;
+                if (strcmp(mech, "SCRAM-SHA-256-PLUS") == 0 || n + ml + 1 > sizeof out)
+                    continue;
+                memcpy(out + n, mech, ml);
+                n += ml;
+            }
+            out[n++] = 0;
+            pg_put32(out + 1, (uint32_t)(n - 1));
+            be_emit(ss, out, n);
+            return PG_DROP;
+        }
+        return PG_FORWARD;
     case 'K':
         if (have >= 8 && have <= sizeof ss->key) {
             memcpy(ss->key, body, have);
@@ -1115,12 +1169,29 @@ static const fault_chain_ops c_in_ops = {.output = c_in_output, .eof = c_in_eof,
 
 static void on_client_read(fault_conn *c, long nread, const uint8_t *data, void *ud);
 
+/* Plaintext from the server, into the ingress path. */
+static void server_plain(void *ud, const uint8_t *data, size_t len)
+{
+    pg_session *ss = ud;
+    if (ss->dead)
+        return;
+    if (ss->s_in)
+        fault_chain_push(ss->s_in, data, len);
+    else
+        s_in_output(ss, data, len);
+}
+
+static void tls_negotiate(pg_session *ss, const uint8_t *data, size_t len);
+static void tls_refused(pg_session *ss, const char *why);
+
 static void on_server_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
 {
     (void)c;
     pg_session *ss = ud;
     ss_ref(ss);
-    if (nread == FAULT_EOF) {
+    if (nread == FAULT_EOF && ss->phase != P_RUN) {
+        tls_refused(ss, "the server closed the connection during TLS negotiation");
+    } else if (nread == FAULT_EOF) {
         fault_conn_read_stop(ss->server);
         if (ss->s_in)
             fault_chain_eof(ss->s_in);
@@ -1128,10 +1199,21 @@ static void on_server_read(fault_conn *c, long nread, const uint8_t *data, void 
             s_in_eof(ss);
     } else if (nread < 0) {
         teardown(ss, true, (int)nread);
-    } else if (ss->s_in) {
-        fault_chain_push(ss->s_in, data, (size_t)nread);
+    } else if (ss->phase == P_SSLNEG || ss->phase == P_TLSHS) {
+        tls_negotiate(ss, data, (size_t)nread);
+    } else if (ss->tls) {
+        char err[256] = "";
+        int rc = pg_tls_feed(ss->tls, data, (size_t)nread, server_plain, ss, err, sizeof err);
+        tls_drain(ss);
+        if (rc == FAULT_EOF && !ss->dead) {
+            on_server_read(c, FAULT_EOF, NULL, ss);
+        } else if (rc < 0 && !ss->dead) {
+            fault_log_warn(ss->self, "%s -> %s: TLS: %s", fault_stream_peer(ss->s),
+                           ss->server_addr, err);
+            teardown(ss, true, rc);
+        }
     } else {
-        s_in_output(ss, data, (size_t)nread);
+        server_plain(ss, data, (size_t)nread);
     }
     if (!ss->dead)
         flow(ss);
@@ -1343,10 +1425,10 @@ static void handle_cancel(pg_session *ss, const uint8_t *pkt, size_t len)
     fault_conn_read_stop(ss->client);
     fault_log_info(ss->self, "%s: cancel request forwarded to %s%s", fault_stream_peer(ss->s),
                    ss->server_addr, owner ? "" : " (unknown key)");
-    fault_tls_client_opts tls = {.sni = st->tls_sni, .verify = true, .alpn = "\x0apostgresql"};
+    /* A cancel goes in plaintext, as libpq sends it, psqls:// or not: the
+     * server reads it before any TLS. */
     ss_ref(ss);
-    int rc = fault_connect(ss->self, ss->s, where, port, ss->mp->tls ? &tls : NULL,
-                           on_cancel_upstream, cr);
+    int rc = fault_connect(ss->self, ss->s, where, port, NULL, on_cancel_upstream, cr);
     if (rc < 0) {
         free(cr);
         ss_unref(ss);
@@ -1367,6 +1449,95 @@ static fault_chain *chain(pg_session *ss, fault_direction dir, fault_side side,
     return c;
 }
 
+/* The upstream is ready (plaintext, or TLS established): the session
+ * runs, starting with the client's startup packet. */
+static void run_session(pg_session *ss)
+{
+    int rc = fault_stream_attach(ss->s);
+    if (rc < 0) {
+        teardown(ss, true, rc);
+        return;
+    }
+    ss->c_eg = chain(ss, FAULT_DIR_EGRESS, FAULT_SIDE_CLIENT, &c_eg_ops);
+    ss->s_eg = chain(ss, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &s_eg_ops);
+    ss->s_in = chain(ss, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, &s_in_ops);
+    ss->c_in = chain(ss, FAULT_DIR_INGRESS, FAULT_SIDE_CLIENT, &c_in_ops);
+    if (fault_timer_new(ss->self, on_timer, ss, &ss->timer) < 0) {
+        teardown(ss, true, FAULT_ENOMEM);
+        return;
+    }
+    ss->phase = P_RUN;
+    /* The startup batch: replies until the first ReadyForQuery. */
+    batch *b = batch_new(ss);
+    if (!b) {
+        teardown(ss, true, FAULT_ENOMEM);
+        return;
+    }
+    b->closed = true;
+    fault_conn_read_start(ss->server, on_server_read, ss);
+    fault_conn_read_start(ss->client, on_client_read, ss);
+    /* The startup packet, and anything the client sent after it. */
+    uint32_t plen = pg_get32(ss->sbuf);
+    ss->raw_eg = plen;
+    size_t n = ss->slen;
+    ss->slen = 0;
+    if (ss->c_eg)
+        fault_chain_push(ss->c_eg, ss->sbuf, n);
+    else
+        c_eg_output(ss, ss->sbuf, n);
+    if (!ss->dead)
+        flow(ss);
+}
+
+/* The server refused TLS, or it failed: the client hears why, in the
+ * form it would from a server at startup. */
+static void tls_refused(pg_session *ss, const char *why)
+{
+    fault_log_warn(ss->self, "%s -> %s: %s", fault_stream_peer(ss->s), ss->server_addr, why);
+    char msg[400];
+    snprintf(msg, sizeof msg, "psqls:// upstream %s: %s", ss->server_addr, why);
+    uint8_t out[600];
+    size_t n = pg_build_error(out, sizeof out, "FATAL", "08006", msg, NULL);
+    raw_send(ss, ss->client, out, n);
+    teardown(ss, false, FAULT_ETLS);
+}
+
+/* psqls://: the answer to our SSLRequest, then the handshake. */
+static void tls_negotiate(pg_session *ss, const uint8_t *data, size_t len)
+{
+    if (ss->phase == P_SSLNEG) {
+        if (data[0] != 'S') {
+            tls_refused(ss, "the server does not accept TLS (it answered the SSLRequest "
+                            "with no)");
+            return;
+        }
+        if (len > 1) {
+            /* Nothing may follow 'S' before the handshake (CVE-2021-23222). */
+            tls_refused(ss, "bytes after the server's SSL answer");
+            return;
+        }
+        ss->tls = pg_tls_new(ss->st->tls, ss->mp->host, ss->st->tls_sni);
+        if (!ss->tls) {
+            teardown(ss, true, FAULT_ENOMEM);
+            return;
+        }
+        ss->phase = P_TLSHS;
+        data = NULL;
+        len = 0;
+    }
+    char err[256] = "";
+    int rc = pg_tls_feed(ss->tls, data, len, server_plain, ss, err, sizeof err);
+    tls_drain(ss);
+    if (ss->dead)
+        return;
+    if (rc < 0) {
+        tls_refused(ss, err[0] ? err : "TLS handshake failed");
+        return;
+    }
+    if (pg_tls_ready(ss->tls))
+        run_session(ss);
+}
+
 static void on_upstream(fault_conn *c, int status, void *ud)
 {
     pg_session *ss = ud;
@@ -1385,43 +1556,16 @@ static void on_upstream(fault_conn *c, int status, void *ud)
     }
     ss->server = c;
     snprintf(ss->server_addr, sizeof ss->server_addr, "%s", fault_conn_peer(c));
-    int rc = fault_stream_attach(ss->s);
-    if (rc < 0) {
-        teardown(ss, true, rc);
-        ss_unref(ss);
-        return;
+    if (ss->mp->tls) {
+        /* SSLRequest first; the answer comes to on_server_read(). */
+        static const uint8_t sslreq[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
+        ss->phase = P_SSLNEG;
+        raw_send(ss, ss->server, sslreq, sizeof sslreq);
+        if (!ss->dead)
+            fault_conn_read_start(ss->server, on_server_read, ss);
+    } else {
+        run_session(ss);
     }
-    ss->c_eg = chain(ss, FAULT_DIR_EGRESS, FAULT_SIDE_CLIENT, &c_eg_ops);
-    ss->s_eg = chain(ss, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &s_eg_ops);
-    ss->s_in = chain(ss, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, &s_in_ops);
-    ss->c_in = chain(ss, FAULT_DIR_INGRESS, FAULT_SIDE_CLIENT, &c_in_ops);
-    if (fault_timer_new(ss->self, on_timer, ss, &ss->timer) < 0) {
-        teardown(ss, true, FAULT_ENOMEM);
-        ss_unref(ss);
-        return;
-    }
-    ss->phase = P_RUN;
-    /* The startup batch: replies until the first ReadyForQuery. */
-    batch *b = batch_new(ss);
-    if (!b) {
-        teardown(ss, true, FAULT_ENOMEM);
-        ss_unref(ss);
-        return;
-    }
-    b->closed = true;
-    fault_conn_read_start(ss->server, on_server_read, ss);
-    fault_conn_read_start(ss->client, on_client_read, ss);
-    /* The startup packet, and anything the client sent after it. */
-    uint32_t plen = pg_get32(ss->sbuf);
-    ss->raw_eg = plen;
-    size_t n = ss->slen;
-    ss->slen = 0;
-    if (ss->c_eg)
-        fault_chain_push(ss->c_eg, ss->sbuf, n);
-    else
-        c_eg_output(ss, ss->sbuf, n);
-    if (!ss->dead)
-        flow(ss);
     ss_unref(ss);
 }
 
@@ -1483,11 +1627,10 @@ static void startup_input(pg_session *ss, const uint8_t *data, size_t len)
          * them): now the upstream. */
         ss->phase = P_CONNECTING;
         fault_conn_read_stop(ss->client);
-        fault_tls_client_opts tls = {.sni = ss->st->tls_sni, .verify = true,
-                                     .alpn = "\x0apostgresql"};
+        /* psqls:// too: TLS starts after SSLRequest, on this connection. */
         ss_ref(ss);
-        int rc = fault_connect(ss->self, ss->s, ss->mp->host, ss->mp->port,
-                               ss->mp->tls ? &tls : NULL, on_upstream, ss);
+        int rc = fault_connect(ss->self, ss->s, ss->mp->host, ss->mp->port, NULL, on_upstream,
+                               ss);
         if (rc < 0) {
             ss_unref(ss);
             teardown(ss, true, rc);

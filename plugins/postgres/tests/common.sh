@@ -1,11 +1,13 @@
 # plugins/postgres/tests/common.sh - helpers shared by the postgres
 # plugin's tests (sourced after tests/e2e/lib.sh).
 #
-#   start_pg            a PostgreSQL server of its own: initdb in the test's
+#   start_pg [ARGS]     a PostgreSQL server of its own (ARGS go to
+#                       postgres, e.g. -c ssl=on ...): initdb in the test's
 #                       temporary directory, a free port on 127.0.0.1 and
 #                       a unix socket there too; pg_hba.conf gives trust to
 #                       user "trusty" and scram-sha-256 to user "scrammy"
-#                       (password "s3cret") over TCP. Sets PGPORT, PGHOST
+#                       (password "s3cret") over TCP, and trust to user
+#                       "tlsonly" over TLS only. Sets PGPORT, PGHOST
 #                       (the socket directory), PG_PID. Runs the server as
 #                       the postgres user when the test runs as root (the
 #                       server refuses root).
@@ -42,7 +44,7 @@ unset _p
 [ -n "$PY" ] || skip "psycopg2 is not installed (apt-get install python3-psycopg2)"
 py() { "$PY" "$@"; }
 
-PG_DIR=$E2E_TMP/pg
+PG_N=0
 export PGDATABASE=postgres PGCONNECT_TIMEOUT=10
 unset PGSSLMODE
 
@@ -56,12 +58,15 @@ start_pg() {
 	if [ "$(id -u)" = 0 ]; then
 		id postgres >/dev/null 2>&1 || skip "running as root and there is no postgres user"
 	fi
+	PG_N=$((PG_N + 1))
+	PG_DIR=$E2E_TMP/pg$PG_N
 	mkdir -p "$PG_DIR"
 	[ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
 	as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync -E UTF8 --locale=C \
 		>"$E2E_TMP/initdb.log" 2>&1 || fail "initdb failed: $(tail -5 "$E2E_TMP/initdb.log")"
 	cat >"$PG_DIR/hba" <<-'EOF'
 	local all all trust
+	hostssl all tlsonly 127.0.0.1/32 trust
 	host all trusty 127.0.0.1/32 trust
 	host all scrammy 127.0.0.1/32 scram-sha-256
 	host all postgres 127.0.0.1/32 trust
@@ -72,7 +77,7 @@ start_pg() {
 	"${AS_PG[@]}" "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PGPORT" -k "$PG_DIR" \
 		-c listen_addresses=127.0.0.1 -c hba_file="$PG_DIR/hba" -c fsync=off \
 		-c password_encryption=scram-sha-256 -c max_connections=60 \
-		-c deadlock_timeout=100ms >"$E2E_TMP/postgres.log" 2>&1 &
+		-c deadlock_timeout=100ms "$@" >"$E2E_TMP/postgres.log" 2>&1 &
 	PG_PID=$!
 	track_pid "$PG_PID"
 	local i
@@ -86,6 +91,7 @@ start_pg() {
 	psql -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres <<-'EOF' >/dev/null ||
 	CREATE ROLE trusty LOGIN SUPERUSER;
 	CREATE ROLE scrammy LOGIN PASSWORD 's3cret';
+	CREATE ROLE tlsonly LOGIN;
 	CREATE DATABASE app OWNER trusty;
 	EOF
 		fail "cannot create the test roles"
