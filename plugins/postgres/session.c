@@ -425,9 +425,9 @@ static void hq_flush(pg_session *ss)
         free(g);
     }
     flush_client(ss);
-    if (!ss->dead && ss->hq && ss->hq->release_us == UINT64_MAX && ss->server_eof &&
-        ss->client_eof) {
-        /* Held until the client gives up, and both sides have: done. */
+    if (!ss->dead && ss->hq && ss->hq->release_us == UINT64_MAX && ss->client_eof) {
+        /* Held until the client gives up, and it has: nothing will ever
+         * be sent to it again. */
         teardown(ss, false, 0);
         return;
     }
@@ -1653,6 +1653,8 @@ static void on_client_read(fault_conn *c, long nread, const uint8_t *data, void 
             fault_chain_eof(ss->c_eg);
         else
             c_eg_eof(ss);
+        if (!ss->dead && ss->phase == P_RUN)
+            hq_flush(ss);
     } else if (nread < 0) {
         teardown(ss, true, (int)nread);
     } else if (ss->phase == P_STARTUP) {

@@ -105,7 +105,7 @@ client reset_commit "$PX" || fail "conn-reset at commit"
 stop_pid "$FAULT_PID"
 
 note "timeout: the result is held until the client gives up"
-start_pg_proxy --pg-case timeout --pg-statement victim
+start_pg_proxy --pg-case timeout --pg-statement victim --events "$E2E_TMP/ev-timeout.jsonl"
 t0=$(date +%s%N)
 timeout 1 psql -X -At -h 127.0.0.1 -p "$PX" -U trusty -d app -c "select 'victim'" \
 	>"$E2E_TMP/held.out" 2>&1
@@ -116,6 +116,15 @@ out=$(psql -X -At -h 127.0.0.1 -p "$PX" -U trusty -d app -c "select 'other'") ||
 [ "$out" = other ] || fail "non-matching statement printed '$out'"
 el=$((($(date +%s%N) - t0) / 1000000))
 note "held for ${el} ms (the client's own 1 s timeout)"
+# The client that gave up is gone: its session ends too (bounded poll).
+for ((i = 0; i < 500; i++)); do
+	opens=$(grep -c '"conn_open"' "$E2E_TMP/ev-timeout.jsonl")
+	closes=$(grep -c '"conn_close"' "$E2E_TMP/ev-timeout.jsonl")
+	[ "$opens" = 2 ] && [ "$closes" = 2 ] && break
+	sleep 0.01
+done
+[ "$opens" = 2 ] && [ "$closes" = 2 ] ||
+	fail "sessions left behind a held result: $opens opened, $closes closed"
 stop_pid "$FAULT_PID"
 
 note "stream faults still apply: --with-latency on psql:// traffic"
