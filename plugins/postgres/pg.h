@@ -25,6 +25,7 @@
 #define PG_CASE_RESET (1u << 2)
 #define PG_CASE_TIMEOUT (1u << 3)
 #define PG_CASE_DEADLOCK (1u << 4)
+#define PG_CASE_CORRUPT (1u << 5)
 
 /* conn-reset: where the connection is reset. */
 #define PG_RESET_RESULT 0 /* after the first row of a matching result */
@@ -48,6 +49,7 @@ typedef struct pg_state {
     const char *pattern;
     double probability;
     double deadlock_rate;
+    double corruption_rate;
     const char *error_code;
     const char *error_message;
     int reset_at;

@@ -20,6 +20,9 @@
  *                              succeeded (--pg-reset-at)
  *   --pg-case timeout          the result held (--pg-timeout-hold, or
  *                              until the client gives up)
+ *   --pg-case data-corruption  rows of matching results get one text
+ *                              value altered, same length and still valid
+ *                              for its type (--pg-corruption-rate)
  *
  * --pg-statement (a PCRE2 pattern on the SQL text) picks the statements;
  * --pg-probability is the chance for each matching statement (the
@@ -45,7 +48,7 @@ static const char *const reset_choices[] = {"result", "commit", NULL};
 static const fault_option options[] = {
     {.name = "pg-case", .env = "FAULT_PG_CASE", .type = FAULT_OPT_LIST, .metavar = "CASE",
      .help = "Database case on psql:// mappings: slow-query, error-injection, conn-reset, "
-             "timeout or deadlock (repeatable)",
+             "timeout, deadlock or data-corruption (repeatable)",
      .offset = OFF(case_names)},
     {.name = "pg-statement", .env = "FAULT_PG_STATEMENT", .type = FAULT_OPT_STRING,
      .metavar = "REGEX",
@@ -57,6 +60,10 @@ static const fault_option options[] = {
     {.name = "pg-deadlock-rate", .env = "FAULT_PG_DEADLOCK_RATE", .type = FAULT_OPT_PROBABILITY,
      .def = "0.1", .metavar = "P", .help = "Chance of 40P01 on a matching statement (deadlock)",
      .offset = OFF(deadlock_rate)},
+    {.name = "pg-corruption-rate", .env = "FAULT_PG_CORRUPTION_RATE",
+     .type = FAULT_OPT_PROBABILITY, .def = "0.1", .metavar = "P",
+     .help = "data-corruption: chance that a row of a matching result has one value altered",
+     .offset = OFF(corruption_rate)},
     {.name = "pg-error-code", .env = "FAULT_PG_ERROR_CODE", .type = FAULT_OPT_STRING,
      .def = "40001", .metavar = "SQLSTATE",
      .help = "SQLSTATE of injected errors (57P01, 53300, 57P02, 57P03 are FATAL: the "
@@ -113,7 +120,7 @@ static const struct {
 } case_table[] = {
     {"slow-query", PG_CASE_SLOW},       {"error-injection", PG_CASE_ERROR},
     {"conn-reset", PG_CASE_RESET},      {"timeout", PG_CASE_TIMEOUT},
-    {"deadlock", PG_CASE_DEADLOCK},
+    {"deadlock", PG_CASE_DEADLOCK},     {"data-corruption", PG_CASE_CORRUPT},
 };
 
 /* What a server says for the codes people inject most; the text is what
@@ -153,14 +160,15 @@ static int configure(fault_plugin *self, void *state)
         for (size_t k = 0; k < sizeof case_table / sizeof case_table[0]; k++)
             if (strcmp(case_table[k].name, name) == 0)
                 bit = case_table[k].bit;
-        if (!bit && (strcmp(name, "data-corruption") == 0 || strcmp(name, "stale-reads") == 0)) {
+        if (!bit && strcmp(name, "stale-reads") == 0) {
             fault_plugin_error(self, "--pg-case: '%s' is not supported yet", name);
             return FAULT_EINVAL;
         }
         if (!bit) {
             fault_plugin_error(self,
                                "--pg-case: unknown case '%s' (expected slow-query, "
-                               "error-injection, conn-reset, timeout or deadlock)",
+                               "error-injection, conn-reset, timeout, deadlock or "
+                               "data-corruption)",
                                name);
             return FAULT_EINVAL;
         }

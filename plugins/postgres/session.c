@@ -80,6 +80,8 @@ typedef struct batch {
     bool reset_result;
     bool commit_watch;  /* reset if this batch commits */
     bool saw_error, saw_commit, saw_row;
+    bool corrupt;       /* data-corruption acts on its rows */
+    uint64_t corrupted; /* rows altered */
     char txn_before;    /* transaction status when it started */
     double delay_ms;
     char text[TEXT_MAX + 1];
@@ -129,6 +131,8 @@ struct pg_session {
     uint8_t *cbuf;          /* replies held back for a commit check */
     size_t clen, ccap;
     char txn;               /* last ReadyForQuery status */
+    uint8_t fmt[64];        /* last RowDescription: 1 for a binary column */
+    uint16_t ncols;
 
     uint8_t key[260];
     size_t key_len;
@@ -617,6 +621,10 @@ static bool decide(pg_session *ss, batch *b, const char *sql, size_t len, bool m
         }
         set_text(b, sql, len);
     }
+    if ((st->cases & PG_CASE_CORRUPT) && fault_rng_bernoulli(rng, st->probability)) {
+        b->corrupt = true;
+        set_text(b, sql, len);
+    }
     if ((st->cases & PG_CASE_TIMEOUT) && fault_rng_bernoulli(rng, st->probability)) {
         uint64_t d = st->timeout_hold_us ? st->timeout_hold_us : UINT64_MAX;
         if (!b->delayed || d > b->delay_us) {
@@ -891,7 +899,10 @@ static size_t be_head(void *ud, uint8_t type, uint32_t len)
     case 'K': /* BackendKeyData */
     case 'Z': /* ReadyForQuery */
     case 'R': /* Authentication */
+    case 'T': /* RowDescription: the columns' formats */
         return len - 4 < 4096 ? len - 4 : 4096;
+    case 'D': /* DataRow: whole, when its values may be altered */
+        return b && b->corrupt ? len - 4 : 0;
     default:
         return 0;
     }
@@ -928,6 +939,106 @@ static void end_batch(pg_session *ss, batch *b, char status)
     }
     ss->in_batch = NULL;
     free(b);
+}
+
+/* RowDescription: which columns come in binary (those are never
+ * altered: their bytes have a layout the client decodes). */
+static void read_formats(pg_session *ss, const uint8_t *body, size_t have)
+{
+    ss->ncols = 0;
+    if (have < 2)
+        return;
+    uint16_t n = (uint16_t)(body[0] << 8 | body[1]);
+    size_t off = 2;
+    for (uint16_t i = 0; i < n; i++) {
+        if (!pg_cstring(body, have, &off) || off + 18 > have)
+            return;
+        uint16_t format = (uint16_t)(body[off + 16] << 8 | body[off + 17]);
+        off += 18;
+        if (i < sizeof ss->fmt)
+            ss->fmt[i] = format != 0;
+    }
+    ss->ncols = n;
+}
+
+/* Alters one text value of a DataRow so that it keeps its length and
+ * stays valid for a number or a word: a digit becomes another digit
+ * (never the first, so no sign or leading digit changes), a letter
+ * another letter of the same case. Values of other shapes (dates, JSON,
+ * binary) are left alone, as is a row with none that qualifies. */
+static bool alter_value(uint8_t *v, int32_t n, fault_rng *rng)
+{
+    bool digits = n > 1, letters = n > 0;
+    for (int32_t i = 0; i < n; i++) {
+        uint8_t c = v[i];
+        bool d = (c >= '0' && c <= '9') || (i == 0 && c == '-') || c == '.';
+        bool l = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ' ';
+        digits &= d;
+        letters &= l;
+    }
+    if (!digits && !letters)
+        return false;
+    for (int tries = 0; tries < 8; tries++) {
+        int32_t i = (int32_t)(fault_rng_u64(rng) % (uint64_t)n);
+        uint8_t c = v[i];
+        if (digits && c >= '0' && c <= '9' && i > 0 && v[i - 1] != '-') {
+            v[i] = (uint8_t)('0' + (c - '0' + 1 + fault_rng_u64(rng) % 9) % 10);
+            return true;
+        }
+        if (letters && c >= 'a' && c <= 'z') {
+            v[i] = (uint8_t)('a' + (c - 'a' + 1 + fault_rng_u64(rng) % 25) % 26);
+            return true;
+        }
+        if (letters && c >= 'A' && c <= 'Z') {
+            v[i] = (uint8_t)('A' + (c - 'A' + 1 + fault_rng_u64(rng) % 25) % 26);
+            return true;
+        }
+    }
+    return false;
+}
+
+static pg_verdict corrupt_row(pg_session *ss, batch *b, const uint8_t *body, size_t have)
+{
+    if (have < 2)
+        return PG_FORWARD;
+    uint8_t *row = malloc(5 + have);
+    if (!row)
+        return PG_FORWARD;
+    row[0] = 'D';
+    pg_put32(row + 1, (uint32_t)(have + 4));
+    memcpy(row + 5, body, have);
+    uint8_t *p = row + 5;
+    uint16_t n = (uint16_t)(p[0] << 8 | p[1]);
+    /* Where each text value is; then one of them, at random, is altered. */
+    size_t pos[64];
+    int32_t lens[64];
+    size_t k = 0, off = 2;
+    for (uint16_t i = 0; i < n && off + 4 <= have; i++) {
+        int32_t vl = (int32_t)pg_get32(p + off);
+        off += 4;
+        if (vl < 0)
+            continue; /* NULL */
+        if ((size_t)vl > have - off)
+            break;
+        bool binary = i < ss->ncols && i < sizeof ss->fmt && ss->fmt[i];
+        if (!binary && k < 64) {
+            pos[k] = off;
+            lens[k] = vl;
+            k++;
+        }
+        off += (size_t)vl;
+    }
+    fault_rng *rng = fault_plugin_rng(ss->self);
+    bool done = false;
+    for (size_t tries = 0; k && tries < k && !done; tries++) {
+        size_t j = (size_t)(fault_rng_u64(rng) % k);
+        done = alter_value(p + pos[j], lens[j], rng);
+    }
+    be_emit(ss, row, 5 + have);
+    free(row);
+    if (done && b->corrupted++ == 0)
+        applied(ss, "data-corruption", FAULT_DIR_INGRESS, b->text, NULL, -1);
+    return PG_DROP;
 }
 
 static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t *body,
@@ -1010,11 +1121,17 @@ static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t
             }
         }
         return PG_FORWARD;
+    case 'T':
+        read_formats(ss, body, have);
+        return PG_FORWARD;
     case 'D':
         /* The row goes out first, then the reset (be_feed): a partial
          * result. */
         if (b && b->reset_result)
             b->saw_row = true;
+        if (b && b->corrupt && have + 4 == len &&
+            fault_rng_bernoulli(fault_plugin_rng(ss->self), ss->st->corruption_rate))
+            return corrupt_row(ss, b, body, have);
         return PG_FORWARD;
     case 'Z':
         if (have >= 1)

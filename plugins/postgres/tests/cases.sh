@@ -17,6 +17,7 @@
 #                    do not
 #   conn-reset       mid-result; and right after COMMIT, with the row
 #                    committed all the same
+#   data-corruption  one value per row altered, same length, still valid
 #   timeout          the result held: the client gives up, other
 #                    statements are answered meanwhile
 #   stream faults    --with-latency delays psql:// traffic as any other
@@ -28,8 +29,8 @@
 client() { py "$top_srcdir/plugins/postgres/tests/pgclient.py" "$@"; }
 
 note "bad input"
-for args in "--pg-case nosuch" "--pg-case data-corruption" "--pg-error-code 4000" \
-	"--pg-statement (unclosed" "--pg-probability 2"; do
+for args in "--pg-case nosuch" "--pg-error-code 4000" \
+	"--pg-statement (unclosed" "--pg-probability 2" "--pg-case stale-reads"; do
 	# shellcheck disable=SC2086 # the words are meant to split
 	"$FAULT" run --no-ui --proxy "$(free_port)=psql://127.0.0.1:1" $args \
 		>"$E2E_TMP/bad.out" 2>"$E2E_TMP/bad.err"
@@ -102,6 +103,11 @@ start_pg_proxy --pg-case conn-reset --pg-reset-at commit --pg-statement 'insert 
 client reset_commit "$PX" || fail "conn-reset at commit"
 [ "$(sql "select count(*) from r where id = 42")" = 1 ] ||
 	fail "the transaction reset after COMMIT is not committed"
+stop_pid "$FAULT_PID"
+
+note "data-corruption at rate 1"
+start_pg_proxy --pg-case data-corruption --pg-corruption-rate 1 --pg-statement victim
+client corrupt "$PX" || fail "data-corruption"
 stop_pid "$FAULT_PID"
 
 note "timeout: the result is held until the client gives up"

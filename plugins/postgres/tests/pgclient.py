@@ -318,7 +318,34 @@ def draws(port, n):
     print(bits)
 
 
-CHECKS = {"draws": draws, "latency": latency, "basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
+def corrupt(port):
+    """data-corruption at rate 1: every row of a matching result has one
+    value altered, same length and still a valid number or word; other
+    results are intact."""
+    c = psycopg2.connect(dsn(port))
+    c.autocommit = True
+    cur = c.cursor()
+    q = "select 'victim' as w, g * 1000 + 345 as n, 'abcdef' as t from generate_series(1, 20) g"
+    cur.execute(q)
+    rows = cur.fetchall()
+    check(len(rows) == 20, "%d rows" % len(rows))
+    altered = 0
+    for i, (w, n, t) in enumerate(rows):
+        want = ("victim", (i + 1) * 1000 + 345, "abcdef")
+        got = (w, n, t)
+        diff = [k for k in range(3) if got[k] != want[k]]
+        check(len(diff) <= 1, "row %d: %r has more than one value altered" % (i, got))
+        check(len(str(n)) == len(str(want[1])), "row %d: the number changed length: %r" % (i, n))
+        check(isinstance(n, int), "row %d: the number is no longer one: %r" % (i, n))
+        check(len(w) == 6 and len(t) == 6 and w.isalpha() and t.isalpha(), "row %d: %r" % (i, got))
+        altered += len(diff)
+    check(altered >= 18, "only %d of 20 rows altered at rate 1" % altered)
+    cur.execute("select 'intact', 12345 from generate_series(1, 5)")
+    check(cur.fetchall() == [("intact", 12345)] * 5, "a non-matching result was altered")
+    ok("data-corruption", altered, "of 20 rows")
+
+
+CHECKS = {"corrupt": corrupt, "draws": draws, "latency": latency, "basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
           "reset_commit": reset_commit, "reset_result": reset_result}
 
 if __name__ == "__main__":
