@@ -76,7 +76,8 @@ typedef struct batch {
     bool inject, fatal;
     bool injected;      /* the marker's error was replaced */
     char code[6];
-    const char *kind;   /* the case, for events */
+    const char *kind;   /* the injected error's case, for events */
+    const char *delay_kind; /* slow-query or timeout, for events */
     bool reset_result;
     bool commit_watch;  /* reset if this batch commits */
     bool saw_error, saw_commit, saw_row;
@@ -582,7 +583,7 @@ static bool decide(pg_session *ss, batch *b, const char *sql, size_t len, bool m
     pg_state *st = ss->st;
     bool rollback = pg_sql_starts_with(sql, len, "rollback") || pg_sql_starts_with(sql, len, "abort");
     bool commit = pg_sql_starts_with(sql, len, "commit") || pg_sql_starts_with(sql, len, "end");
-    if (st->cases & PG_CASE_RESET && st->reset_at == PG_RESET_COMMIT) {
+    if ((st->cases & PG_CASE_RESET) && st->reset_at == PG_RESET_COMMIT) {
         if (commit && ss->txn_watch) {
             b->commit_watch = true;
             set_text(b, sql, len);
@@ -630,7 +631,8 @@ static bool decide(pg_session *ss, batch *b, const char *sql, size_t len, bool m
         if (!b->delayed || d > b->delay_us) {
             b->delayed = true;
             b->delay_us = d;
-            b->kind = "timeout";
+            b->delay_ms = d == UINT64_MAX ? 0 : (double)d / 1000.0;
+            b->delay_kind = "timeout";
         }
         set_text(b, sql, len);
     } else if ((st->cases & PG_CASE_SLOW) && fault_rng_bernoulli(rng, st->probability)) {
@@ -640,8 +642,7 @@ static bool decide(pg_session *ss, batch *b, const char *sql, size_t len, bool m
             b->delayed = true;
             b->delay_us = d;
             b->delay_ms = ms;
-            if (!b->kind)
-                b->kind = "slow-query";
+            b->delay_kind = "slow-query";
         }
         set_text(b, sql, len);
     }
@@ -884,7 +885,7 @@ static size_t be_head(void *ud, uint8_t type, uint32_t len)
         b->txn_before = ss->txn;
         if (b->delayed) {
             b->release_us = b->delay_us == UINT64_MAX ? UINT64_MAX : fault_now_us() + b->delay_us;
-            applied(ss, b->kind, FAULT_DIR_INGRESS, b->text, NULL,
+            applied(ss, b->delay_kind, FAULT_DIR_INGRESS, b->text, NULL,
                     b->delay_us == UINT64_MAX ? 0 : b->delay_ms);
         }
     }

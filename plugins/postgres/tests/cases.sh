@@ -89,8 +89,10 @@ stop_pid "$FAULT_PID"
 
 note "slow-query, 400 ms"
 start_pg_proxy --pg-case slow-query --pg-latency-mean 400 --pg-latency-stddev 0 \
-	--pg-statement slowpoke
+	--pg-statement slowpoke --events "$E2E_TMP/ev-slow.jsonl"
 client slow "$PX" 400 || fail "slow-query"
+n=$(grep '"fault_applied"' "$E2E_TMP/ev-slow.jsonl" | grep 'slow-query' | grep 'slowpoke' | grep -c 'delay_ms')
+[ "$n" = 3 ] || fail "expected 3 slow-query events with the statement and its delay, got $n: $(grep fault_applied "$E2E_TMP/ev-slow.jsonl")"
 stop_pid "$FAULT_PID"
 
 note "conn-reset mid-result"
