@@ -11,6 +11,8 @@
 #   probability      --pg-probability with --seed: the same decisions for
 #                    the same seed, others for another; none outside
 #                    --pg-sched
+#   pgbench          -S with --max-tries under 40001 at 10%: every
+#                    transaction done, about a tenth retried
 #   deadlock         40P01 at --pg-deadlock-rate 1
 #   FATAL codes      57P01 closes the connection; new ones work
 #   slow-query       matching statements take at least the delay, others
@@ -71,6 +73,23 @@ note "seed 7: $ones of 40 statements got the error"
 note "--pg-sched: not active yet, nothing injected"
 start_pg_proxy --pg-case error-injection --pg-statement victim --pg-sched start:10m
 [ "$(client draws "$PX" 5)" = 00000 ] || fail "an error was injected outside the schedule"
+stop_pid "$FAULT_PID"
+
+note "pgbench under injected 40001 at 10%: every transaction done, some retried"
+"$PG_BIN/pgbench" -i -q -s 1 -h 127.0.0.1 -p "$PGPORT" -U trusty app >"$E2E_TMP/pgbench-init.log" 2>&1 ||
+	fail "pgbench -i: $(tail -3 "$E2E_TMP/pgbench-init.log")"
+start_pg_proxy --pg-case error-injection --pg-error-code 40001 --pg-probability 0.1 \
+	--pg-statement pgbench_accounts --seed 3
+"$PG_BIN/pgbench" -S -n -c 4 -j 2 -t 250 --max-tries 50 -h 127.0.0.1 -p "$PX" -U trusty app \
+	>"$E2E_TMP/pgbench-retry.log" 2>&1 || fail "pgbench: $(tail -5 "$E2E_TMP/pgbench-retry.log")"
+grep -q "number of transactions actually processed: 1000/1000" "$E2E_TMP/pgbench-retry.log" ||
+	fail "pgbench: $(cat "$E2E_TMP/pgbench-retry.log")"
+grep -q "number of failed transactions: 0 " "$E2E_TMP/pgbench-retry.log" ||
+	fail "pgbench had failures: $(cat "$E2E_TMP/pgbench-retry.log")"
+retried=$(sed -n 's/^number of transactions retried: \([0-9]*\).*/\1/p' "$E2E_TMP/pgbench-retry.log")
+# About 100 of 1000 (binomial, 10%): at least 30 is far below any plausible draw.
+[ "${retried:-0}" -ge 30 ] || fail "only ${retried:-0} transactions retried: $(cat "$E2E_TMP/pgbench-retry.log")"
+note "pgbench: $retried of 1000 transactions retried after an injected 40001"
 stop_pid "$FAULT_PID"
 
 note "deadlock at rate 1"
