@@ -26,6 +26,18 @@
 #define PG_CASE_TIMEOUT (1u << 3)
 #define PG_CASE_DEADLOCK (1u << 4)
 #define PG_CASE_CORRUPT (1u << 5)
+#define PG_CASE_STALE (1u << 6)
+
+/* stale-reads: the last result of each matching SELECT, by its text. */
+#define PG_STALE_ENTRIES 64
+#define PG_STALE_MAX (256 * 1024)
+typedef struct pg_stale {
+    char *sql;
+    size_t sqllen;
+    uint8_t *bytes; /* RowDescription, DataRows, CommandComplete */
+    size_t len;
+    uint64_t stamp; /* last stored, for replacing the oldest */
+} pg_stale;
 
 /* conn-reset: where the connection is reset. */
 #define PG_RESET_RESULT 0 /* after the first row of a matching result */
@@ -72,6 +84,8 @@ typedef struct pg_state {
     pg_mapping *maps;
     size_t nmaps;
     pg_session *live; /* every session, for stop() and cancel keys */
+    pg_stale stale[PG_STALE_ENTRIES];
+    uint64_t stale_clock;
     bool stopping;
 } pg_state;
 
@@ -81,6 +95,10 @@ void pg_session_stop_all(pg_state *st);
 
 /* postgres.c: whether a statement matches --pg-statement. */
 bool pg_statement_matches(pg_state *st, const char *sql, size_t len);
+/* stale-reads: the stored result of a statement (NULL when none), and
+ * storing one (copied; replaces the oldest when full). */
+const pg_stale *pg_stale_get(pg_state *st, const char *sql, size_t len);
+void pg_stale_put(pg_state *st, const char *sql, size_t len, const uint8_t *bytes, size_t n);
 /* The message a server gives for some SQLSTATEs, else a generic one. */
 const char *pg_default_message(const char *sqlstate);
 

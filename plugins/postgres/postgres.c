@@ -23,6 +23,9 @@
  *   --pg-case data-corruption  rows of matching results get one text
  *                              value altered, same length and still valid
  *                              for its type (--pg-corruption-rate)
+ *   --pg-case stale-reads      a matching SELECT (simple protocol) answered
+ *                              with the result it had last time, as a
+ *                              lagging replica or cache would
  *
  * --pg-statement (a PCRE2 pattern on the SQL text) picks the statements;
  * --pg-probability is the chance for each matching statement (the
@@ -48,7 +51,7 @@ static const char *const reset_choices[] = {"result", "commit", NULL};
 static const fault_option options[] = {
     {.name = "pg-case", .env = "FAULT_PG_CASE", .type = FAULT_OPT_LIST, .metavar = "CASE",
      .help = "Database case on psql:// mappings: slow-query, error-injection, conn-reset, "
-             "timeout, deadlock or data-corruption (repeatable)",
+             "timeout, deadlock, data-corruption or stale-reads (repeatable)",
      .offset = OFF(case_names)},
     {.name = "pg-statement", .env = "FAULT_PG_STATEMENT", .type = FAULT_OPT_STRING,
      .metavar = "REGEX",
@@ -121,6 +124,7 @@ static const struct {
     {"slow-query", PG_CASE_SLOW},       {"error-injection", PG_CASE_ERROR},
     {"conn-reset", PG_CASE_RESET},      {"timeout", PG_CASE_TIMEOUT},
     {"deadlock", PG_CASE_DEADLOCK},     {"data-corruption", PG_CASE_CORRUPT},
+    {"stale-reads", PG_CASE_STALE},
 };
 
 /* What a server says for the codes people inject most; the text is what
@@ -160,15 +164,11 @@ static int configure(fault_plugin *self, void *state)
         for (size_t k = 0; k < sizeof case_table / sizeof case_table[0]; k++)
             if (strcmp(case_table[k].name, name) == 0)
                 bit = case_table[k].bit;
-        if (!bit && strcmp(name, "stale-reads") == 0) {
-            fault_plugin_error(self, "--pg-case: '%s' is not supported yet", name);
-            return FAULT_EINVAL;
-        }
         if (!bit) {
             fault_plugin_error(self,
                                "--pg-case: unknown case '%s' (expected slow-query, "
-                               "error-injection, conn-reset, timeout, deadlock or "
-                               "data-corruption)",
+                               "error-injection, conn-reset, timeout, deadlock, "
+                               "data-corruption or stale-reads)",
                                name);
             return FAULT_EINVAL;
         }
@@ -223,6 +223,44 @@ static int configure(fault_plugin *self, void *state)
             return FAULT_ENOMEM;
     }
     return 0;
+}
+
+const pg_stale *pg_stale_get(pg_state *st, const char *sql, size_t len)
+{
+    for (size_t i = 0; i < PG_STALE_ENTRIES; i++) {
+        pg_stale *e = &st->stale[i];
+        if (e->sql && e->sqllen == len && memcmp(e->sql, sql, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+void pg_stale_put(pg_state *st, const char *sql, size_t len, const uint8_t *bytes, size_t n)
+{
+    pg_stale *e = (pg_stale *)pg_stale_get(st, sql, len);
+    if (!e) {
+        e = &st->stale[0];
+        for (size_t i = 1; i < PG_STALE_ENTRIES && e->sql; i++)
+            if (!st->stale[i].sql || st->stale[i].stamp < e->stamp)
+                e = &st->stale[i];
+        free(e->sql);
+        e->sql = malloc(len ? len : 1);
+        if (!e->sql) {
+            free(e->bytes);
+            memset(e, 0, sizeof *e);
+            return;
+        }
+        memcpy(e->sql, sql, len);
+        e->sqllen = len;
+    }
+    uint8_t *copy = malloc(n ? n : 1);
+    if (!copy)
+        return;
+    memcpy(copy, bytes, n);
+    free(e->bytes);
+    e->bytes = copy;
+    e->len = n;
+    e->stamp = ++st->stale_clock;
 }
 
 bool pg_statement_matches(pg_state *st, const char *sql, size_t len)
@@ -325,6 +363,11 @@ static void destroy(fault_plugin *self, void *state)
     st->nmaps = 0;
     pg_tls_ctx_free(st->tls);
     st->tls = NULL;
+    for (size_t i = 0; i < PG_STALE_ENTRIES; i++) {
+        free(st->stale[i].sql);
+        free(st->stale[i].bytes);
+    }
+    memset(st->stale, 0, sizeof st->stale);
     pcre2_match_data_free(st->md);
     pcre2_code_free(st->re);
     st->md = NULL;

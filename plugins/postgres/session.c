@@ -82,6 +82,12 @@ typedef struct batch {
     bool commit_watch;  /* reset if this batch commits */
     bool saw_error, saw_commit, saw_row;
     bool corrupt;       /* data-corruption acts on its rows */
+    bool record;        /* stale-reads: keep this result for next time */
+    bool replay;        /* stale-reads: answer with `rec` instead */
+    char *key;          /* stale-reads: the statement */
+    size_t keylen;
+    uint8_t *rec;       /* the result recorded, or to replay */
+    size_t rlen, rcap;
     uint64_t corrupted; /* rows altered */
     char txn_before;    /* transaction status when it started */
     double delay_ms;
@@ -133,6 +139,7 @@ struct pg_session {
     size_t clen, ccap;
     char txn;               /* last ReadyForQuery status */
     uint8_t fmt[64];        /* last RowDescription: 1 for a binary column */
+    uint8_t in_type;        /* type of the reply being emitted */
     uint16_t ncols;
 
     uint8_t key[260];
@@ -167,6 +174,13 @@ static void named_free_all(named **list)
     }
 }
 
+static void batch_free(batch *b)
+{
+    free(b->key);
+    free(b->rec);
+    free(b);
+}
+
 static void ss_unref(pg_session *ss)
 {
     if (--ss->refs > 0)
@@ -174,7 +188,7 @@ static void ss_unref(pg_session *ss)
     while (ss->bq) {
         batch *b = ss->bq;
         ss->bq = b->next;
-        free(b);
+        batch_free(b);
     }
     while (ss->hq) {
         seg *g = ss->hq;
@@ -496,6 +510,35 @@ static void be_emit(void *ud, const uint8_t *data, size_t len)
     batch *b = ss->in_batch;
     if (ss->fatal_close)
         return; /* nothing after a FATAL error, as from a server */
+    if (b && b->record) {
+        /* One plain result (description, rows, completion) is kept;
+         * anything else (an error, a COPY, several results) is not. */
+        uint8_t t = ss->in_type;
+        if (t == 'T' || t == 'D' || t == 'C') {
+            if (b->rlen + len > PG_STALE_MAX) {
+                b->record = false;
+            } else {
+                if (b->rlen + len > b->rcap) {
+                    size_t cap = b->rcap ? b->rcap : 1024;
+                    while (cap < b->rlen + len)
+                        cap *= 2;
+                    uint8_t *nb = realloc(b->rec, cap);
+                    if (!nb)
+                        b->record = false;
+                    else {
+                        b->rec = nb;
+                        b->rcap = cap;
+                    }
+                }
+                if (b->record) {
+                    memcpy(b->rec + b->rlen, data, len);
+                    b->rlen += len;
+                }
+            }
+        } else if (t != 'Z' && t != 'S' && t != 'N' && t != 'A') {
+            b->record = false;
+        }
+    }
     if (b && b->commit_watch) {
         /* Held back until its ReadyForQuery says whether it committed. */
         if (ss->clen + len > COMMIT_BUF_MAX) {
@@ -715,6 +758,35 @@ static void named_put(pg_session *ss, named **list, const char *name, bool match
 
 /* ---- egress: the client's messages ---- */
 
+/* stale-reads for a SELECT sent as a simple Query: answered from the
+ * last result (the server gets an empty query, which keeps the session's
+ * state as it was and answers with one ReadyForQuery), or recorded for
+ * next time. Returns true when the query was replaced. */
+static bool stale(pg_session *ss, batch *b, const char *sql, size_t n)
+{
+    pg_state *st = ss->st;
+    const pg_stale *e = pg_stale_get(st, sql, n);
+    if (e && fault_rng_bernoulli(fault_plugin_rng(st->self), st->probability)) {
+        b->rec = malloc(e->len ? e->len : 1);
+        if (!b->rec)
+            return false;
+        memcpy(b->rec, e->bytes, e->len);
+        b->rlen = b->rcap = e->len;
+        b->replay = true;
+        set_text(b, sql, n);
+        static const uint8_t empty[6] = {'Q', 0, 0, 0, 5, 0};
+        to_server(ss, empty, sizeof empty);
+        return true;
+    }
+    b->key = malloc(n ? n : 1);
+    if (b->key) {
+        memcpy(b->key, sql, n);
+        b->keylen = n;
+        b->record = true;
+    }
+    return false;
+}
+
 static size_t fe_head(void *ud, uint8_t type, uint32_t len)
 {
     (void)ud;
@@ -749,14 +821,19 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
         ss->copy_batch = b;
         const char *sql = (const char *)body;
         size_t n = strnlen(sql, have);
-        bool inject = false;
-        if (st->cases)
-            inject = decide(ss, b, sql, n, pg_statement_matches(st, sql, n));
+        bool inject = false, matched = false;
+        if (st->cases) {
+            matched = pg_statement_matches(st, sql, n);
+            inject = decide(ss, b, sql, n, matched);
+        }
         close_batch(ss, 'Q');
         if (inject) {
             send_marker(ss, true);
             return PG_DROP;
         }
+        if ((st->cases & PG_CASE_STALE) && matched && fault_plugin_active(st->self) &&
+            have + 4 == len && pg_sql_starts_with(sql, n, "select") && stale(ss, b, sql, n))
+            return PG_DROP;
         return PG_FORWARD;
     }
     case 'P': {
@@ -839,7 +916,7 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
                     if (ss->open == x)
                         ss->open = cb;
                     ss->nbatches--;
-                    free(x);
+                    batch_free(x);
                 }
                 cb->closed = false;
                 cb->term = 0;
@@ -875,6 +952,7 @@ static size_t be_head(void *ud, uint8_t type, uint32_t len)
 {
     pg_session *ss = ud;
     batch *b = ss->bq;
+    ss->in_type = type;
     /* Notices, notifications and parameter changes may come at any time:
      * inside a batch's replies they go with them (held or not alike),
      * between batches they start none. */
@@ -929,7 +1007,7 @@ static void end_batch(pg_session *ss, batch *b, char status)
             ss->clen = 0;
             ss->in_batch = NULL;
             reset_now(ss, b, "right after a commit");
-            free(b);
+            batch_free(b);
             return;
         }
         uint8_t *held = ss->cbuf;
@@ -938,8 +1016,10 @@ static void end_batch(pg_session *ss, batch *b, char status)
         b->commit_watch = false;
         hq_push(ss, held, n, ss->in_release);
     }
+    if (b->record && !b->saw_error && b->rlen)
+        pg_stale_put(ss->st, b->key, b->keylen, b->rec, b->rlen);
     ss->in_batch = NULL;
-    free(b);
+    batch_free(b);
 }
 
 /* RowDescription: which columns come in binary (those are never
@@ -1124,6 +1204,14 @@ static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t
         return PG_FORWARD;
     case 'T':
         read_formats(ss, body, have);
+        return PG_FORWARD;
+    case 'I': /* EmptyQueryResponse: the stand-in for a replayed SELECT */
+        if (b && b->replay) {
+            b->replay = false;
+            applied(ss, "stale-reads", FAULT_DIR_INGRESS, b->text, NULL, -1);
+            be_emit(ss, b->rec, b->rlen);
+            return PG_DROP;
+        }
         return PG_FORWARD;
     case 'D':
         /* The row goes out first, then the reset (be_feed): a partial

@@ -20,6 +20,8 @@
 #   conn-reset       mid-result; and right after COMMIT, with the row
 #                    committed all the same
 #   data-corruption  one value per row altered, same length, still valid
+#   stale-reads      a SELECT answered with its earlier result after the
+#                    row changed; other statements see the change
 #   timeout          the result held: the client gives up, other
 #                    statements are answered meanwhile
 #   stream faults    --with-latency delays psql:// traffic as any other
@@ -32,7 +34,7 @@ client() { py "$top_srcdir/plugins/postgres/tests/pgclient.py" "$@"; }
 
 note "bad input"
 for args in "--pg-case nosuch" "--pg-error-code 4000" \
-	"--pg-statement (unclosed" "--pg-probability 2" "--pg-case stale-reads"; do
+	"--pg-statement (unclosed" "--pg-probability 2"; do
 	# shellcheck disable=SC2086 # the words are meant to split
 	"$FAULT" run --no-ui --proxy "$(free_port)=psql://127.0.0.1:1" $args \
 		>"$E2E_TMP/bad.out" 2>"$E2E_TMP/bad.err"
@@ -129,6 +131,14 @@ stop_pid "$FAULT_PID"
 note "data-corruption at rate 1"
 start_pg_proxy --pg-case data-corruption --pg-corruption-rate 1 --pg-statement victim
 client corrupt "$PX" || fail "data-corruption"
+stop_pid "$FAULT_PID"
+
+note "stale-reads"
+start_pg_proxy --pg-case stale-reads --pg-statement '^select v from kv where k = 1$' \
+	--events "$E2E_TMP/ev-stale.jsonl"
+client stale "$PX" || fail "stale-reads"
+[ "$(grep '"fault_applied"' "$E2E_TMP/ev-stale.jsonl" | grep -c 'stale-reads')" = 4 ] ||
+	fail "expected 4 stale-reads events: $(grep fault_applied "$E2E_TMP/ev-stale.jsonl")"
 stop_pid "$FAULT_PID"
 
 note "timeout: the result is held until the client gives up"

@@ -345,7 +345,33 @@ def corrupt(port):
     ok("data-corruption", altered, "of 20 rows")
 
 
-CHECKS = {"corrupt": corrupt, "draws": draws, "latency": latency, "basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
+def stale(port):
+    """stale-reads at probability 1 on 'select v from kv where k = 1': the
+    first answer is recorded, later ones replay it after the row changed;
+    other statements see the change."""
+    c = psycopg2.connect(dsn(port))
+    c.autocommit = True
+    cur = c.cursor()
+    cur.execute("create table if not exists kv(k int primary key, v text)")
+    cur.execute("insert into kv values (1, 'old') on conflict (k) do update set v = 'old'")
+    cur.execute("select v from kv where k = 1")
+    check(cur.fetchall() == [("old",)], "first read")
+    cur.execute("update kv set v = 'new' where k = 1")
+    check(cur.rowcount == 1, "update")
+    for _ in range(3):
+        cur.execute("select v from kv where k = 1")
+        check(cur.fetchall() == [("old",)], "the read was not stale")
+        check(cur.statusmessage == "SELECT 1", "status: %s" % cur.statusmessage)
+    cur.execute("select v from kv where k=1")
+    check(cur.fetchall() == [("new",)], "another statement did not see the change")
+    c.cursor().execute("begin")
+    cur.execute("select v from kv where k = 1")
+    check(cur.fetchall() == [("old",)], "stale inside a transaction block")
+    cur.execute("commit")
+    ok("stale-reads")
+
+
+CHECKS = {"stale": stale, "corrupt": corrupt, "draws": draws, "latency": latency, "basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
           "reset_commit": reset_commit, "reset_result": reset_result}
 
 if __name__ == "__main__":
