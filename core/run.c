@@ -112,6 +112,48 @@ int fault_run_add_mapping(fault_plugin *self, const char *text, char *err, size_
     return 0;
 }
 
+/* The owners of run's options while a mode's select() runs. */
+static fault__optowner **select_owners;
+static size_t select_nowners;
+
+int fault_run_set_option(fault_plugin *self, const char *name, const char *value, char *err,
+                         size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!adding_maps || self != run_mode || !select_owners) {
+        if (err && errlen)
+            snprintf(err, errlen, "options are set from a run mode's select() only");
+        return FAULT_EPERM;
+    }
+    if (!name || !value)
+        return FAULT_EINVAL;
+    for (size_t i = 0; i < select_nowners; i++) {
+        fault__optowner *o = select_owners[i];
+        if (o == &self->opt || !fault__option_find(o, name, NULL))
+            continue;
+        size_t n = strlen(name) + strlen(value) + 4;
+        char *arg = malloc(n);
+        if (!arg)
+            return FAULT_ENOMEM;
+        snprintf(arg, n, "--%s=%s", name, value);
+        char *one[1] = {arg}, *pos[1];
+        int npos = 0;
+        /* The parser names the option and the value on stderr. */
+        int rc = fault__options_parse(&o, 1, 1, one, pos, &npos, "run");
+        free(arg);
+        if (rc != 0) {
+            if (err && errlen)
+                snprintf(err, errlen, "--%s: invalid value '%s'", name, value);
+            return FAULT_ESYNTAX;
+        }
+        return 0;
+    }
+    if (err && errlen)
+        snprintf(err, errlen, "no plugin takes --%s here", name);
+    return FAULT_EINVAL;
+}
+
 static void mode_maps_free(void)
 {
     for (size_t i = 0; i < mode_maps.n; i++)
@@ -358,8 +400,11 @@ int fault__cmd_run(int argc, char **argv)
         run_mode->enabled = true;
         run_mode->err[0] = '\0';
         adding_maps = true;
+        select_owners = parsed;
+        select_nowners = nowners;
         int mrc = mo->select ? mo->select(run_mode, run_mode->state, npos, pos) : 0;
         adding_maps = false;
+        select_owners = NULL;
         if (mrc < 0) {
             fprintf(stderr, "fault: run %s: %s\n", mo->word,
                     run_mode->err[0] ? run_mode->err : fault_strerror(mrc));

@@ -33,6 +33,7 @@ include $(srcdir)/plugins/slow-close/local.mk
 include $(srcdir)/plugins/limit-data/local.mk
 include $(srcdir)/plugins/slicer/local.mk
 include $(srcdir)/plugins/http/local.mk
+include $(srcdir)/plugins/postgres/local.mk
 include $(srcdir)/plugins/http-response/local.mk
 include $(srcdir)/plugins/demo/local.mk
 include $(srcdir)/plugins/scenario/local.mk

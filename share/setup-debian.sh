@@ -7,7 +7,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
   libpcre2-dev libbpf-dev libgrpc-dev protobuf-c-compiler libprotobuf-c-dev node-llhttp
   clang libclang-rt-14-dev
   curl nghttp2-client nginx-light haproxy wrk openssl python3 python3-grpcio python3-grpc-tools python3-h2
-  xxd procps iproute2 debhelper lintian man-db valgrind libxml2-utils chromium"
+  xxd procps iproute2 debhelper lintian man-db valgrind libxml2-utils chromium
+  postgresql postgresql-client python3-psycopg2 python3-psycopg nodejs npm"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -82,8 +82,8 @@
  *        default set of header and query parameter names, and the user's
  *        --mask / FAULT_MASK).
  *        Modes of `fault run` (`fault run dns`, `fault run llm openai`):
- *        fault_plugin_descriptor.run_mode (fault_run_mode_ops) and
- *        fault_run_add_mapping().
+ *        fault_plugin_descriptor.run_mode (fault_run_mode_ops),
+ *        fault_run_add_mapping() and fault_run_set_option().
  *        FAULT_DESCRIPTOR_SIZE_1_0 is the size 1.0 had, not the current
  *        size. fault_platform_ops and FAULT_KIND_AGENT marked reserved.
  *        The threading contract written down (above). The HTTP API split
@@ -218,6 +218,16 @@ typedef struct fault_run_mode_ops {
  * in err), FAULT_EPERM (not called from select()) or FAULT_ENOMEM. */
 FAULT_API int fault_run_add_mapping(fault_plugin *self, const char *text, char *err,
                                     size_t errlen);
+
+/* Sets an option of another plugin from a run mode's select() (ABI 1.3),
+ * as if the user had given `--NAME=VALUE` on the command line after their
+ * own options (a mode's shorthand, e.g. `fault run db pg --case deadlock`
+ * setting the PostgreSQL handler's `--pg-case deadlock`). Returns 0,
+ * FAULT_EINVAL (no plugin of the run takes --NAME), FAULT_ESYNTAX (a bad
+ * value; the option's own message is printed), FAULT_EPERM (not from
+ * select()) or FAULT_ENOMEM; err says which. */
+FAULT_API int fault_run_set_option(fault_plugin *self, const char *name, const char *value,
+                                   char *err, size_t errlen);
 
 /* Reserved for platform injectors. The host does not read this table yet
  * (there is no `fault inject` command in this version): leave

@@ -4,7 +4,7 @@
 # each one for $FUZZ_SECONDS seconds (default 30) on a scratch copy of its
 # seed corpus, so the checked-in corpus only changes when someone means it.
 #
-# Usage: tests/fuzz/run.sh [duration|schedule|mapping|options|http|h2 ...]
+# Usage: tests/fuzz/run.sh [duration|schedule|mapping|options|http|h2|pgwire ...]
 # Environment: CC (default clang), FUZZ_SECONDS, FUZZ_WORKDIR (build and
 # scratch directory, default a fresh temporary one), FUZZ_FLAGS (extra
 # libFuzzer flags). Exits non-zero when any target finds a crash, leak or
@@ -34,6 +34,7 @@ sources_for() {
     options) echo "$top/core/options.c $top/core/schedule.c $top/core/duration.c" ;;
     http) echo "$top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
     h2) echo "$top/plugins/http/h2.c $top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
+    pgwire) echo "$top/plugins/postgres/pgwire.c" ;;
     *) return 1 ;;
     esac
 }
@@ -47,6 +48,7 @@ target_source() {
     case $1 in
     http) echo "$top/plugins/http/fuzz_http.c" ;;
     h2) echo "$top/plugins/http/fuzz_h2.c" ;;
+    pgwire) echo "$top/plugins/postgres/fuzz_pgwire.c" ;;
     *) echo "$here/fuzz_$1.c" ;;
     esac
 }
@@ -65,7 +67,7 @@ max_len_for() {
     esac
 }
 
-targets=${*:-duration schedule mapping options http h2}
+targets=${*:-duration schedule mapping options http h2 pgwire}
 status=0
 for t in $targets; do
     srcs=$(sources_for "$t") || { echo "run.sh: unknown target '$t'" >&2; exit 2; }
