@@ -3,7 +3,8 @@
  * TCP in front of a resolver that injects what resolvers do wrong
  * (NXDOMAIN, SERVFAIL, REFUSED, silence, truncation with or without a
  * working TCP fallback, slow answers, wrong addresses, empty answers,
- * rewritten TTLs), per query, for chosen names and record types.
+ * answers alternating between the live address and a dead one, rewritten
+ * TTLs), per query, for chosen names and record types.
  *
  * This file is the plugin: options, their checks, the decision taken for
  * each query and the events that tell it. udp.c and tcp.c move the bytes.
@@ -24,12 +25,12 @@
 static const char *const case_names[] = {
     "none",         "nx-domain|nxdomain", "serv-fail|servfail", "refused", "timeout",
     "truncated",    "truncated-tcp-fail", "delay",              "random-a", "empty-answer",
-    NULL};
+    "alternate",    NULL};
 /* Names in events, by case. */
 static const char *const case_label[] = {"none",     "nx-domain",          "serv-fail",
                                          "refused",  "timeout",            "truncated",
                                          "truncated-tcp-fail", "delay",    "random-a",
-                                         "empty-answer"};
+                                         "empty-answer", "alternate"};
 
 #define DEFAULT_LISTEN "127.0.0.1:45553"
 
@@ -38,7 +39,8 @@ static const fault_option options[] = {
      .choices = case_names, .metavar = "CASE",
      .help = "What faulted queries get: nx-domain, serv-fail, refused, timeout (no answer), "
              "truncated (TC set, TCP retries pass), truncated-tcp-fail (TC set, TCP resets), "
-             "delay, random-a, empty-answer; none only relays",
+             "delay, random-a, empty-answer, alternate (every second A/AAAA answer is "
+             "--dead-address); none only relays",
      .offset = offsetof(dp_state, kase)},
     {.name = "resolver", .env = "FAULT_DNS_PROXY_RESOLVER", .type = FAULT_OPT_STRING,
      .def = "127.0.0.53:53", .metavar = "IP:PORT", .help = "The resolver queries go to",
@@ -71,6 +73,11 @@ static const fault_option options[] = {
     {.name = "ttl", .env = "FAULT_DNS_PROXY_TTL", .type = FAULT_OPT_INT, .metavar = "SECONDS",
      .help = "Rewrite the TTL of every record of relayed answers to selected queries",
      .offset = offsetof(dp_state, ttl), .min = 0, .max = 2147483647},
+    {.name = "dead-address", .env = "FAULT_DNS_PROXY_DEAD_ADDRESS", .type = FAULT_OPT_LIST,
+     .metavar = "IP,...",
+     .help = "alternate: the address given instead of the live one (default 192.0.2.1 for A, "
+             "100::1 for AAAA: unreachable)",
+     .offset = offsetof(dp_state, dead)},
     {.name = "case-sched", .env = "FAULT_DNS_PROXY_SCHED", .type = FAULT_OPT_SCHEDULE,
      .metavar = "SCHEDULE", .help = "When the case (and --ttl) apply (schedule grammar)",
      .offset = offsetof(dp_state, sched)},
@@ -254,6 +261,23 @@ static int add_type(dp_state *st, const char *p, size_t n)
     return 0;
 }
 
+static int add_dead(dp_state *st, const char *p, size_t n)
+{
+    char item[INET6_ADDRSTRLEN];
+    while (n && *p == ' ')
+        p++, n--;
+    while (n && p[n - 1] == ' ')
+        n--;
+    if (n && n < sizeof item) {
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (inet_pton(AF_INET, item, st->dead4) == 1 || inet_pton(AF_INET6, item, st->dead6) == 1)
+            return 0;
+    }
+    fault_plugin_error(st->self, "--dead-address: '%.*s' is not an IPv4 or IPv6 address", (int)n, p);
+    return FAULT_EINVAL;
+}
+
 static int select_mode(fault_plugin *self, void *state, int argc, char **argv)
 {
     (void)state;
@@ -289,9 +313,15 @@ static int configure(fault_plugin *self, void *state)
                                  "mean it)", st->listen_host);
         return FAULT_EINVAL;
     }
+    /* Unreachable by design: TEST-NET-1 (RFC 5737) and the discard-only
+     * prefix (RFC 6666). */
+    inet_pton(AF_INET, "192.0.2.1", st->dead4);
+    inet_pton(AF_INET6, "100::1", st->dead6);
     int rc = each_item(&st->names, add_pattern, st);
     if (rc == 0)
         rc = each_item(&st->qtypes, add_type, st);
+    if (rc == 0)
+        rc = each_item(&st->dead, add_dead, st);
     if (rc < 0)
         return rc;
     st->ttl_set = fault_option_is_set(self, "ttl");
@@ -430,6 +460,13 @@ void dp_decide(dp_state *st, const uint8_t *m, size_t len, const dnsmsg *q, bool
         /* The fallback is broken: every selected TCP query fails. */
         faulted = tcp || fault_rng_bernoulli(fault_plugin_rng(self), st->probability);
         break;
+    case DP_ALTERNATE:
+        /* Live, dead, live, dead...: every second selected address query
+         * (of those, --probability of them). */
+        faulted = (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_AAAA) &&
+                  st->alternations++ % 2 == 1 &&
+                  fault_rng_bernoulli(fault_plugin_rng(self), st->probability);
+        break;
     default:
         faulted = fault_rng_bernoulli(fault_plugin_rng(self), st->probability);
         break;
@@ -439,7 +476,9 @@ void dp_decide(dp_state *st, const uint8_t *m, size_t len, const dnsmsg *q, bool
         d->kase = st->kase;
         unsigned rcode = DNS_RCODE_NOERROR;
         bool tc = false;
-        uint8_t a4[4], *ap = NULL;
+        uint8_t a4[4];
+        const uint8_t *ap = NULL;
+        size_t alen = 4;
         switch (st->kase) {
         case DP_NXDOMAIN: rcode = DNS_RCODE_NXDOMAIN; break;
         case DP_SERVFAIL: rcode = DNS_RCODE_SERVFAIL; break;
@@ -460,11 +499,16 @@ void dp_decide(dp_state *st, const uint8_t *m, size_t len, const dnsmsg *q, bool
             ap = a4;
             break;
         }
+        case DP_ALTERNATE:
+            ap = q->qtype == DNS_TYPE_A ? st->dead4 : st->dead6;
+            alen = q->qtype == DNS_TYPE_A ? 4 : 16;
+            break;
         default: break; /* empty answer: NOERROR, no record */
         }
         if (d->action == DP_PASS) {
             d->action = DP_REPLY;
-            d->reply_len = dnsmsg_reply(q, rcode, tc, ap, ttl, d->reply, sizeof d->reply);
+            d->reply_len = dnsmsg_reply(q, rcode, tc, ap, alen, ttl, d->reply,
+                                         sizeof d->reply);
         }
     }
     if (st->ttl_set && (d->action == DP_PASS || d->action == DP_HOLD))

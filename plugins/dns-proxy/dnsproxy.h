@@ -26,7 +26,8 @@ enum {
     DP_TRUNCATED_TCP_FAIL,
     DP_DELAY,
     DP_RANDOM_A,
-    DP_EMPTY_ANSWER
+    DP_EMPTY_ANSWER,
+    DP_ALTERNATE
 };
 
 /* What happens to one query. */
@@ -66,6 +67,7 @@ typedef struct dp_state {
     fault_strv names;
     fault_strv qtypes;
     int64_t ttl;
+    fault_strv dead;
     fault_schedule *sched;
     /* Derived in configure(). */
     fault_plugin *self;
@@ -78,8 +80,10 @@ typedef struct dp_state {
     uint16_t *types;
     size_t ntypes;
     bool ttl_set;
+    uint8_t dead4[4], dead6[16];
     /* Running. */
     uint64_t next_qid;
+    uint64_t alternations; /* selected A and AAAA queries seen by alternate */
     dp_udp *udp;
     dp_tcp *tcp;
 } dp_state;

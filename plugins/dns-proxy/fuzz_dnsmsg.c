@@ -25,14 +25,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             strlen(q.name) > 4 * DNSMSG_MAX_NAME)
             abort();
         uint8_t out[DNSMSG_REPLY_MAX];
-        static const uint8_t a4[4] = {192, 0, 2, 1};
-        long n = dnsmsg_reply(&q, DNS_RCODE_NXDOMAIN, true, q.qtype == DNS_TYPE_A ? a4 : NULL, 5,
+        static const uint8_t addr[16] = {32, 1, 13, 184};
+        size_t alen = q.qtype == DNS_TYPE_A ? 4 : 16;
+        long n = dnsmsg_reply(&q, DNS_RCODE_NXDOMAIN, true, q.qtype & 2 ? NULL : addr, alen, 5,
                               out, sizeof out);
         dnsmsg r;
         if (n <= 0 || dnsmsg_parse(out, (size_t)n, &r) != 0 || r.id != q.id ||
             r.qtype != q.qtype || r.qclass != q.qclass || r.qname_len != q.qname_len ||
             memcmp(r.qname, q.qname, q.qname_len) != 0 || r.has_opt != q.has_opt ||
-            !(r.flags & DNS_FLAG_TC) || (r.flags & 0xf) != DNS_RCODE_NXDOMAIN)
+            !(r.flags & DNS_FLAG_TC) || (r.flags & 0xf) != DNS_RCODE_NXDOMAIN ||
+            r.ancount != (q.qtype & 2 ? 0 : 1))
             abort();
         int records = (int)q.ancount + q.nscount + q.arcount - (q.has_opt ? 1 : 0);
         /* (Parsing again afterwards may fail: a pointer may land inside

@@ -144,10 +144,13 @@ int dnsmsg_parse(const uint8_t *m, size_t len, dnsmsg *q)
     return 0;
 }
 
-long dnsmsg_reply(const dnsmsg *q, unsigned rcode, bool tc, const uint8_t a4[4], uint32_t ttl,
-                  uint8_t *out, size_t cap)
+long dnsmsg_reply(const dnsmsg *q, unsigned rcode, bool tc, const uint8_t *addr, size_t addr_len,
+                  uint32_t ttl, uint8_t *out, size_t cap)
 {
-    size_t need = DNSMSG_HEADER + q->qname_len + 4 + (a4 ? 16 : 0) + (q->has_opt ? 11 : 0);
+    if (addr && addr_len != 4 && addr_len != 16)
+        return -1;
+    size_t need = DNSMSG_HEADER + q->qname_len + 4 + (addr ? 12 + addr_len : 0) +
+                  (q->has_opt ? 11 : 0);
     if (need > cap)
         return -1;
     uint16_t flags = (uint16_t)(DNS_FLAG_QR | (q->flags & (0xfu << 11)) | (q->flags & DNS_FLAG_RD) |
@@ -156,7 +159,7 @@ long dnsmsg_reply(const dnsmsg *q, unsigned rcode, bool tc, const uint8_t a4[4],
     put16(out, q->id);
     put16(out + 2, flags);
     put16(out + 4, 1);
-    put16(out + 6, a4 ? 1 : 0);
+    put16(out + 6, addr ? 1 : 0);
     put16(out + 8, 0);
     put16(out + 10, q->has_opt ? 1 : 0);
     size_t off = DNSMSG_HEADER;
@@ -165,14 +168,14 @@ long dnsmsg_reply(const dnsmsg *q, unsigned rcode, bool tc, const uint8_t a4[4],
     put16(out + off, q->qtype);
     put16(out + off + 2, q->qclass);
     off += 4;
-    if (a4) {
+    if (addr) {
         put16(out + off, 0xc000 | DNSMSG_HEADER); /* the question's name */
-        put16(out + off + 2, DNS_TYPE_A);
+        put16(out + off + 2, addr_len == 4 ? DNS_TYPE_A : DNS_TYPE_AAAA);
         put16(out + off + 4, DNS_CLASS_IN);
         put32(out + off + 6, ttl);
-        put16(out + off + 10, 4);
-        memcpy(out + off + 12, a4, 4);
-        off += 16;
+        put16(out + off + 10, (uint16_t)addr_len);
+        memcpy(out + off + 12, addr, addr_len);
+        off += 12 + addr_len;
     }
     if (q->has_opt) {
         out[off] = 0; /* root */

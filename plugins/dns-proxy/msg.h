@@ -60,13 +60,15 @@ typedef struct dnsmsg {
 int dnsmsg_parse(const uint8_t *m, size_t len, dnsmsg *q);
 
 /* Writes an answer to q into out: id, opcode, RD and CD copied; QR and RA
- * set; rcode; TC when tc; the question as the client wrote it; one A
- * record with address a4 and ttl when a4 is not NULL; an OPT record
- * (payload 1232, DO copied) when the query had one. Returns the length,
- * or -1 when cap is too small (DNSMSG_REPLY_MAX always suffices). */
+ * set; rcode; TC when tc; the question as the client wrote it; when addr
+ * is not NULL, one record for the question's name with that address and
+ * ttl (an A record for 4 bytes, AAAA for 16); an OPT record (payload
+ * 1232, DO copied) when the query had one. Returns the length, or -1 when
+ * cap is too small (DNSMSG_REPLY_MAX always suffices) or addr_len is
+ * neither 4 nor 16. */
 #define DNSMSG_REPLY_MAX 512
-long dnsmsg_reply(const dnsmsg *q, unsigned rcode, bool tc, const uint8_t a4[4], uint32_t ttl,
-                  uint8_t *out, size_t cap);
+long dnsmsg_reply(const dnsmsg *q, unsigned rcode, bool tc, const uint8_t *addr, size_t addr_len,
+                  uint32_t ttl, uint8_t *out, size_t cap);
 
 /* Sets the TTL of every record of a message (not OPT, whose TTL field is
  * flags) to ttl, in place. Returns the number of records changed, or -1

@@ -130,3 +130,41 @@ for t in +notcp +tcp; do
 done
 stop_dns
 note "ttl: ok"
+
+# alternate: live, dead, live, dead... for A and AAAA.
+start_dns --case alternate --dead-address 192.0.2.99,2001:db8::dead --ttl 5
+got=
+for i in 1 2 3 4; do got="$got $(qdig +short www.example.test A)"; done
+[ "$got" = " 192.0.2.10 192.0.2.99 192.0.2.10 192.0.2.99" ] || fail "alternate (A):$got"
+got=
+for i in 1 2; do got="$got $(qdig +short +tcp www.example.test AAAA)"; done
+[ "$got" = " 2001:db8::10 2001:db8::dead" ] || fail "alternate (AAAA, tcp):$got"
+stop_dns
+note "alternate: ok"
+
+# The case follows --case-sched: on for the first 3 s of the run (the
+# first query comes well before), then off (polled, at most 10 s).
+start_dns --case nx-domain --case-sched start:0s,duration:3s
+want "$(qdig www.example.test A)" "status: NXDOMAIN"
+for ((i = 0; i < 100; i++)); do
+	qdig www.example.test A | grep -q 'status: NOERROR' && break
+	sleep 0.1
+done
+[ "$i" -lt 100 ] || fail "--case-sched: still faulting after 10 s"
+wait_for_line "$DNS_EVENTS" '"type":"fault_state".*"active":false'
+stop_dns
+note "case-sched: ok"
+
+# run's own options: --tail prints each applied fault, --duration ends
+# the run (status 0).
+start_dns --case refused --tail --duration 3s
+want "$(qdig www.example.test A)" "status: REFUSED"
+wait_for_line "$FAULT_OUT" "dns-proxy side=client direction=ingress case=refused name=www\.example\.test qtype=A transport=udp$"
+for ((i = 0; i < 1000; i++)); do
+	kill -0 "$FAULT_PID" 2>/dev/null || break
+	[ "$(awk '{print $3}' "/proc/$FAULT_PID/stat" 2>/dev/null)" = Z ] && break
+	sleep 0.01
+done
+[ "$i" -lt 1000 ] || fail "--duration 3s: still running 10 s later"
+stop_dns
+note "tail, duration: ok"

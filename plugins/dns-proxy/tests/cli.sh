@@ -17,7 +17,7 @@ bad() { # bad ERE ARGS...: exit 2, one line on stderr matching ERE
 "$FAULT" run --help >"$E2E_TMP/help" || fail "fault run --help"
 grep -Eq '^  dns +A DNS proxy' "$E2E_TMP/help" || fail "run --help does not list the dns mode"
 "$FAULT" run dns --help >"$E2E_TMP/help" || fail "fault run dns --help"
-for o in case resolver probability delay dns-listen dns-allow-remote names qtype ttl case-sched; do
+for o in case resolver probability delay dns-listen dns-allow-remote names qtype ttl dead-address case-sched; do
 	grep -q -- "--$o" "$E2E_TMP/help" || fail "fault run dns --help lacks --$o"
 done
 
@@ -34,6 +34,7 @@ bad "^fault: dns-proxy: --qtype: 'BOGUS' is not a record type" run dns --qtype A
 bad "^fault: dns-proxy: --names: 'a\.\.b' is not a name" run dns --names a..b
 bad "^fault: dns-proxy: --names: empty" run dns --names 'a.test,'
 bad "--ttl" run dns --ttl -1
+bad "^fault: dns-proxy: --dead-address: 'nowhere' is not an IPv4 or IPv6 address" run dns --case alternate --dead-address 192.0.2.1,nowhere
 bad "--case-sched" run dns --case nx-domain --case-sched nonsense
 bad "^fault: run dns: unexpected 'extra' after 'dns'" run dns extra
 FAULT_DNS_PROXY_LISTEN=10.0.0.1:53 bad "^fault: dns-proxy: --dns-listen: 10\.0\.0\.1 is not a loopback" run dns
