@@ -417,11 +417,9 @@ static bool type_matches(const dp_state *st, uint16_t type)
     return false;
 }
 
-void dp_decide(dp_state *st, const uint8_t *m, size_t len, const dnsmsg *q, bool tcp,
-               const char *peer, dp_decision *d)
+void dp_decide(dp_state *st, const dnsmsg *q, bool tcp, const char *peer, dp_decision *d)
 {
     fault_plugin *self = st->self;
-    (void)m;
     d->qid = ++st->next_qid;
     d->action = DP_PASS;
     d->kase = DP_NONE;
@@ -526,7 +524,6 @@ void dp_decide(dp_state *st, const uint8_t *m, size_t len, const dnsmsg *q, bool
     if (d->ttl)
         params[np++] = (fault_param){"ttl", NULL, (double)st->ttl};
     fault_event_fault_applied(self, d->qid, FAULT_SIDE_CLIENT, FAULT_DIR_INGRESS, params, np);
-    (void)len;
 }
 
 void dp_done(dp_state *st, uint64_t qid, size_t in, size_t out, int error, const char *message)

@@ -88,11 +88,10 @@ typedef struct dp_state {
     dp_tcp *tcp;
 } dp_state;
 
-/* Decides what happens to the query in m[0..len) (parsed into q, or q
- * NULL when it could not be parsed), arriving over TCP or UDP, and
- * publishes the query's opening events (peer: the client). */
-void dp_decide(dp_state *st, const uint8_t *m, size_t len, const dnsmsg *q, bool tcp,
-               const char *peer, dp_decision *d);
+/* Decides what happens to a query (q as parsed, or NULL when it could not
+ * be), arriving over TCP or UDP, and publishes the query's opening events
+ * (peer: the client, "" when no one listens to them). */
+void dp_decide(dp_state *st, const dnsmsg *q, bool tcp, const char *peer, dp_decision *d);
 /* The query's last event: bytes in and out, error (0, or FAULT_ETIMEDOUT
  * when the resolver never answered, ...). */
 void dp_done(dp_state *st, uint64_t qid, size_t in, size_t out, int error, const char *message);

@@ -13,7 +13,7 @@ plugins_dns_proxy_dns_proxy_la_LIBADD = $(PLUGIN_LIBADD)
 DNS_PROXY_TESTS = plugins/dns-proxy/tests/cases.sh plugins/dns-proxy/tests/passthrough.sh \
 	plugins/dns-proxy/tests/cli.sh
 TESTS += $(DNS_PROXY_TESTS)
-EXTRA_DIST += $(DNS_PROXY_TESTS) plugins/dns-proxy/tests/common.sh \
+EXTRA_DIST += $(DNS_PROXY_TESTS) plugins/dns-proxy/tests/common.sh plugins/dns-proxy/README.md \
 	plugins/dns-proxy/tests/dnsclient.py plugins/dns-proxy/bench.sh plugins/dns-proxy/fuzz.sh \
 	plugins/dns-proxy/fuzz_dnsmsg.c plugins/dns-proxy/corpus/a-edns \
 	plugins/dns-proxy/corpus/aaaa plugins/dns-proxy/corpus/answer-compressed \

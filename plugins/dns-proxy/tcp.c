@@ -210,6 +210,7 @@ static void on_up_read(fault_conn *c, long n, const uint8_t *data, void *ud)
         /* The resolver closed: what it still owed will not come. */
         fault_conn_close(c);
         tc->up = NULL;
+        tc->upinlen = 0;
         if (waiting(tc))
             tconn_close(tc, false);
         return;
@@ -294,7 +295,7 @@ static void on_query(tconn *tc, const uint8_t *frame, size_t len)
     dnsmsg q;
     bool ok = dnsmsg_parse(m, mlen, &q) == 0;
     dp_decision d;
-    dp_decide(st, m, mlen, ok ? &q : NULL, true, tc->peer, &d);
+    dp_decide(st, ok ? &q : NULL, true, tc->peer, &d);
     if (d.action == DP_REPLY) {
         if (d.reply_len > 0)
             write_framed(tc->c, d.reply, (size_t)d.reply_len);

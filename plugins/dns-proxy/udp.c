@@ -143,7 +143,7 @@ static void on_front(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct s
     if (fault_event_wanted(FAULT_EV_CONN_OPEN))
         dp_format_addr(addr, peer, sizeof peer);
     dp_decision d;
-    dp_decide(u->st, m, len, ok ? &q : NULL, false, peer, &d);
+    dp_decide(u->st, ok ? &q : NULL, false, peer, &d);
     switch (d.action) {
     case DP_REPLY:
         if (d.reply_len > 0)
