@@ -26,6 +26,8 @@ for c in nx-domain:NXDOMAIN serv-fail:SERVFAIL refused:REFUSED empty-answer:NOER
 		printf '%s\n' "$out" | grep -q 'OPT PSEUDOSECTION' && fail "${c%%:*}: OPT without EDNS in the query"
 	done
 	wait_for_line "$DNS_EVENTS" "\"type\":\"fault_applied\".*\"case\":\"${c%%:*}\",\"name\":\"www.example.test\",\"qtype\":\"A\",\"transport\":\"tcp\""
+	# The DO bit of the query comes back in the OPT record.
+	want "$(qdig +dnssec www.example.test A)" "^; EDNS: version: 0, flags: do; udp: 1232$"
 	stop_dns
 	note "${c%%:*}: ok"
 done
@@ -168,3 +170,19 @@ done
 [ "$i" -lt 1000 ] || fail "--duration 3s: still running 10 s later"
 stop_dns
 note "tail, duration: ok"
+
+# IPv6: listening on ::1 (where the host has it).
+if python3 -c 'import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))' 2>/dev/null; then
+	port=$(free_dns_port)
+	start_fault run dns --resolver "127.0.0.1:$DNSMASQ_PORT" --dns-listen "[::1]:$port" \
+		--disable-http-proxy --case nx-domain --names v4.example.test
+	grep -q "^fault: listening on \[::1\]:$port/udp -> 127.0.0.1:$DNSMASQ_PORT" "$FAULT_OUT" ||
+		fail "no [::1] listening line: $(cat "$FAULT_OUT")"
+	wait_listen "$port" "$FAULT_PID"
+	for t in +notcp +tcp; do
+		want "$(dig @::1 -p "$port" +tries=1 +timeout=2 "$t" v4.example.test A)" "status: NXDOMAIN"
+		want "$(dig @::1 -p "$port" +tries=1 +timeout=2 "$t" +short www.example.test AAAA)" "^2001:db8::10$"
+	done
+	stop_dns
+	note "ipv6: ok"
+fi
