@@ -37,10 +37,9 @@ static const char *const case_label[] = {"none",     "nx-domain",          "serv
 static const fault_option options[] = {
     {.name = "case", .env = "FAULT_DNS_PROXY_CASE", .type = FAULT_OPT_ENUM, .def = "none",
      .choices = case_names, .metavar = "CASE",
-     .help = "What faulted queries get: nx-domain, serv-fail, refused, timeout (no answer), "
-             "truncated (TC set, TCP retries pass), truncated-tcp-fail (TC set, TCP resets), "
-             "delay, random-a, empty-answer, alternate (every second A/AAAA answer is "
-             "--dead-address); none only relays",
+     .help = "What faulted queries get (none: relayed; timeout: no answer; truncated: TC, "
+             "the TCP retry passes; truncated-tcp-fail: TC, TCP is reset; alternate: every "
+             "second A/AAAA answer is --dead-address)",
      .offset = offsetof(dp_state, kase)},
     {.name = "resolver", .env = "FAULT_DNS_PROXY_RESOLVER", .type = FAULT_OPT_STRING,
      .def = "127.0.0.53:53", .metavar = "IP:PORT", .help = "The resolver queries go to",
