@@ -24,6 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (q.qname_len == 0 || q.qname_len > DNSMSG_MAX_NAME || q.qname[q.qname_len - 1] != 0 ||
             strlen(q.name) > 4 * DNSMSG_MAX_NAME)
             abort();
+        uint64_t dg;
+        if (dnsmsg_question_digest_of(m, size, &dg) != 0 || dg != dnsmsg_question_digest(&q))
+            abort();
         uint8_t out[DNSMSG_REPLY_MAX];
         static const uint8_t addr[16] = {32, 1, 13, 184};
         size_t alen = q.qtype == DNS_TYPE_A ? 4 : 16;
@@ -41,6 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * a TTL field, whose bytes just changed.) */
         if (dnsmsg_set_ttls(m, size, 0) != records)
             abort();
+    } else {
+        uint64_t dg;
+        (void)dnsmsg_question_digest_of(m, size, &dg); /* bounded too */
     }
     free(m);
     return 0;

@@ -220,6 +220,31 @@ int dnsmsg_set_ttls(uint8_t *m, size_t len, uint32_t ttl)
     return n;
 }
 
+static uint64_t digest(const uint8_t *name, size_t len, uint16_t type, uint16_t klass)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ name[i]) * 1099511628211ull;
+    h = (h ^ type) * 1099511628211ull;
+    return (h ^ klass) * 1099511628211ull;
+}
+
+uint64_t dnsmsg_question_digest(const dnsmsg *q)
+{
+    return digest(q->qname, q->qname_len, q->qtype, q->qclass);
+}
+
+int dnsmsg_question_digest_of(const uint8_t *m, size_t len, uint64_t *out)
+{
+    uint8_t wire[DNSMSG_MAX_NAME];
+    size_t wire_len, off = DNSMSG_HEADER;
+    if (len < DNSMSG_HEADER || get16(m + 4) == 0 ||
+        read_name(m, len, &off, wire, &wire_len) < 0 || off + 4 > len)
+        return -1;
+    *out = digest(wire, wire_len, get16(m + off), get16(m + off + 2));
+    return 0;
+}
+
 static const struct {
     uint16_t type;
     const char *name;

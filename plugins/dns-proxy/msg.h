@@ -75,6 +75,13 @@ long dnsmsg_reply(const dnsmsg *q, unsigned rcode, bool tc, const uint8_t *addr,
  * for a malformed message (then left unchanged). */
 int dnsmsg_set_ttls(uint8_t *m, size_t len, uint32_t ttl);
 
+/* A 64-bit digest of a question (its name in wire form, case kept, then
+ * type and class): of q's first question, or of the first question of the
+ * message m[0..len), which returns -1 when it has none or it cannot be
+ * read. Tells an answer from one to another query with the same ID. */
+uint64_t dnsmsg_question_digest(const dnsmsg *q);
+int dnsmsg_question_digest_of(const uint8_t *m, size_t len, uint64_t *digest);
+
 /* "A", "AAAA", ..., or "TYPE<n>" into buf. */
 const char *dnsmsg_type_name(uint16_t type, char *buf, size_t len);
 /* Record type from "A", "aaaa", "TYPE65" or "65"; -1 if unknown. */

@@ -19,7 +19,8 @@ typedef struct uq { /* a query forwarded to the resolver */
     uint64_t qid, deadline_us;
     struct sockaddr_storage peer;
     uint16_t client_id, proxy_id;
-    bool hold, ttl;
+    bool hold, ttl, checked; /* checked: the answer's question must match */
+    uint64_t question;
     size_t qlen;
     struct uq *prev, *next; /* in deadline order */
 } uq;
@@ -93,8 +94,8 @@ static void unlink_uq(dp_udp *u, uq *x)
     u->slots[x->proxy_id] = NULL;
 }
 
-static void forward(dp_udp *u, uint8_t *m, size_t len, const struct sockaddr *peer,
-                    const dp_decision *d)
+static void forward(dp_udp *u, uint8_t *m, size_t len, const dnsmsg *q,
+                    const struct sockaddr *peer, const dp_decision *d)
 {
     uint16_t id = (uint16_t)fault_rng_u64(&u->ids);
     for (unsigned i = 0; i < 65536 && u->slots[id]; i++)
@@ -113,6 +114,8 @@ static void forward(dp_udp *u, uint8_t *m, size_t len, const struct sockaddr *pe
     x->proxy_id = id;
     x->hold = d->action == DP_HOLD;
     x->ttl = d->ttl;
+    x->checked = q != NULL;
+    x->question = q ? dnsmsg_question_digest(q) : 0;
     x->qlen = len;
     x->next = NULL;
     x->prev = u->tail;
@@ -155,7 +158,7 @@ static void on_front(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct s
         dp_done(u->st, d.qid, len, 0, 0, NULL);
         break;
     default:
-        forward(u, m, len, addr, &d);
+        forward(u, m, len, ok ? &q : NULL, addr, &d);
         break;
     }
 }
@@ -209,6 +212,11 @@ static void on_up(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sock
     size_t len = (size_t)n;
     uq *x = u->slots[m[0] << 8 | m[1]];
     if (!x) /* late (forgotten) or not ours */
+        return;
+    /* A late answer to a forgotten query whose ID was drawn again: not
+     * this query's (answers without a question are taken as they are). */
+    uint64_t question;
+    if (x->checked && dnsmsg_question_digest_of(m, len, &question) == 0 && question != x->question)
         return;
     unlink_uq(u, x);
     m[0] = (uint8_t)(x->client_id >> 8);
