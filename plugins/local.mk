@@ -28,6 +28,7 @@ include $(srcdir)/plugins/bandwidth/local.mk
 include $(srcdir)/plugins/blackhole/local.mk
 include $(srcdir)/plugins/packet-loss/local.mk
 include $(srcdir)/plugins/dns/local.mk
+include $(srcdir)/plugins/dns-proxy/local.mk
 include $(srcdir)/plugins/reset-peer/local.mk
 include $(srcdir)/plugins/slow-close/local.mk
 include $(srcdir)/plugins/limit-data/local.mk

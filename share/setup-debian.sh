@@ -8,7 +8,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
   clang libclang-rt-14-dev
   curl nghttp2-client nginx-light haproxy wrk openssl python3 python3-grpcio python3-grpc-tools python3-h2
   xxd procps iproute2 debhelper lintian man-db valgrind libxml2-utils chromium
-  postgresql postgresql-client python3-psycopg2 python3-psycopg nodejs npm"
+  postgresql postgresql-client python3-psycopg2 python3-psycopg
+  dnsmasq dnsutils dnsperf"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -21,3 +22,6 @@ fi
 # The packaged nginx starts a system-wide server on port 80; tests run their
 # own instances on free loopback ports and do not need it.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+# Likewise dnsmasq, which would take port 53: the dns-proxy tests start
+# their own on a free loopback port.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now dnsmasq >/dev/null 2>&1 || true; fi
