@@ -423,7 +423,7 @@ static int prepend_string(cJSON *o, const char *key, const char *text)
         snprintf(v, n, "%s\n\n%s", text, s->valuestring);
         cJSON *ns = cJSON_CreateString(v);
         free(v);
-        return ns && cJSON_ReplaceItemViaPointer(o, s, ns) ? 0 : -1;
+        return ns && cJSON_ReplaceItemInObjectCaseSensitive(o, key, ns) ? 0 : -1;
     }
     if (s)
         cJSON_DeleteItemFromObjectCaseSensitive(o, key);

@@ -12,7 +12,8 @@ one frame per write, no compression.
 Every answer says the same text, cut into the tokens of TOKENS (so a
 client's text can be compared with TEXT); "Par" and "is" are separate
 tokens so that a pattern can span two frames. A request header
-`X-Double-Gap-Ms: N` spaces frames N ms apart.
+`X-Double-Gap-Ms: N` spaces frames N ms apart; `X-Double-Split: N` writes
+each frame in chunks of N bytes (frames cut anywhere).
 
 Test hooks: GET /_stats gives {"count": requests so far, "last": the last
 request's path, "body": its JSON body}; POST /_reset zeroes them.
@@ -62,8 +63,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.frames_sent and self.gap:
             time.sleep(self.gap)
         self.frames_sent += 1
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
+        step = self.split or len(data)
+        for i in range(0, len(data), step):
+            piece = data[i:i + step]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
 
     def end_stream(self):
         self.wfile.write(b"0\r\n\r\n")
@@ -98,6 +102,7 @@ class Handler(BaseHTTPRequestHandler):
             STATS["last"] = self.path
             STATS["body"] = req
         self.gap = int(self.headers.get("X-Double-Gap-Ms") or 0) / 1000.0
+        self.split = int(self.headers.get("X-Double-Split") or 0)
         path = self.path.split("?")[0]
         model = (req or {}).get("model", "double-model")
         if path.endswith("/chat/completions"):
