@@ -578,7 +578,10 @@ static int on_frame(void *ud, const uint8_t *p, size_t n, bool parsed)
         return 0; /* after the cut: dropped */
     if (!parsed || st->case_ == CASE_SLOW_STREAM) {
         out_add(e, p, n);
-        out_mark(e);
+        /* (The LF of a CRLF cut from its frame is no frame of its own:
+         * it leaves with the next one.) */
+        if (parsed || n != 1 || p[0] != '\n')
+            out_mark(e);
         return 0;
     }
     llm_sse ev = {0};
