@@ -36,7 +36,7 @@ static int keep(llm_frames *f, const uint8_t *p, size_t n)
         size_t cap = f->cap ? f->cap : 256;
         while (cap < f->len + n)
             cap *= 2;
-        if (cap > f->max)
+        if (cap > f->max && f->len + n <= f->max)
             cap = f->max;
         uint8_t *b = realloc(f->buf, cap);
         if (!b)
@@ -140,6 +140,14 @@ int llm_frames_feed(llm_frames *f, const uint8_t *p, size_t n, llm_frame_cb cb, 
                 end++;
                 f->prev_cr = false;
                 i++;
+            }
+            if (!f->raw && f->len + (end - start) > f->max) {
+                /* Its last byte takes it over the bound: raw, as the
+                 * bytes of any frame that outgrew it. */
+                if (f->len && (rc = cb(ud, f->buf, f->len, false)) < 0)
+                    return rc;
+                f->len = 0;
+                f->raw = true;
             }
             if (f->raw) {
                 rc = cb(ud, p + start, end - start, false);

@@ -18,4 +18,5 @@ FUZZ_CORPUS_EXTRA = tests/fuzz/corpus/options/bool tests/fuzz/corpus/options/int
 	tests/fuzz/corpus/options/double tests/fuzz/corpus/options/enum \
 	tests/fuzz/corpus/options/duration tests/fuzz/corpus/options/schedule \
 	tests/fuzz/corpus/options/probability tests/fuzz/corpus/options/direction \
-	tests/fuzz/corpus/http/absolute tests/fuzz/corpus/http/connect
+	tests/fuzz/corpus/http/absolute tests/fuzz/corpus/http/connect \
+	tests/fuzz/corpus/llm/sse tests/fuzz/corpus/llm/ndjson tests/fuzz/corpus/llm/json

@@ -33,23 +33,25 @@ sources_for() {
     mapping) echo "$top/core/mapping.c" ;;
     options) echo "$top/core/options.c $top/core/schedule.c $top/core/duration.c" ;;
     http) echo "$top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
+    llm) echo "$top/plugins/llm/frames.c" ;;
     *) return 1 ;;
     esac
 }
 
 # The HTTP glue compiles llhttp from Debian's node-llhttp sources.
 LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
-cflags="$cflags -I ${LLHTTP_INC:-/usr/share/include/llhttp}"
+cflags="$cflags -I ${LLHTTP_INC:-/usr/share/include/llhttp} -I $top/plugins/llm"
 
 # Where each target's own source is.
 target_source() {
     case $1 in
     http) echo "$top/plugins/http/fuzz_http.c" ;;
+    llm) echo "$top/plugins/llm/fuzz_frames.c" ;;
     *) echo "$here/fuzz_$1.c" ;;
     esac
 }
 
-targets=${*:-duration schedule mapping options http}
+targets=${*:-duration schedule mapping options http llm}
 status=0
 for t in $targets; do
     srcs=$(sources_for "$t") || { echo "run.sh: unknown target '$t'" >&2; exit 2; }
