@@ -23,8 +23,9 @@
  *                     generated text, matches spanning frames included;
  *   truncate-response the stream ends after --truncate-after frames, with
  *                     a finish reason and terminator (--truncate-mode
- *                     clean) or without (abrupt); a whole body keeps that
- *                     many words and says it hit a length limit.
+ *                     clean), without (abrupt) or with the provider's
+ *                     mid-stream error frame (error); a whole body keeps
+ *                     that many words and says it hit a length limit.
  *
  * Response cases watch the response body (fault_http_watch_body) and cut
  * it into frames (frames.c) in bounded memory: a frame is handed on as soon
@@ -63,8 +64,8 @@ static const char *const error_choices[] = {"rate-limit", "quota", "overloaded",
                                             NULL};
 enum { DIST_NORMAL = 0, DIST_UNIFORM, DIST_PARETO, DIST_FIXED };
 static const char *const dist_choices[] = {"normal", "uniform", "pareto", "fixed", NULL};
-enum { TRUNC_CLEAN = 0, TRUNC_ABRUPT };
-static const char *const trunc_choices[] = {"clean", "abrupt", NULL};
+enum { TRUNC_CLEAN = 0, TRUNC_ABRUPT, TRUNC_ERROR };
+static const char *const trunc_choices[] = {"clean", "abrupt", "error", NULL};
 
 #define LX_BUCKETS 64
 
@@ -146,7 +147,7 @@ static const fault_option options[] = {
      .offset = OFF(truncate_after)},
     {.name = "truncate-mode", .env = "FAULT_LLM_TRUNCATE_MODE", .type = FAULT_OPT_ENUM,
      .def = "clean", .choices = trunc_choices, .metavar = "MODE",
-     .help = "truncate-response: end with a finish reason and terminator (clean) or without (abrupt)",
+     .help = "truncate-response: end with a finish reason and terminator (clean), without (abrupt), or with the provider's mid-stream error (error)",
      .offset = OFF(truncate_mode)},
     {.name = "llm-error", .env = "FAULT_LLM_ERROR", .type = FAULT_OPT_ENUM, .def = "rate-limit",
      .choices = error_choices, .metavar = "KIND",
@@ -196,6 +197,7 @@ struct lx {
     uint64_t frames;   /* frames with data */
     bool ended;        /* the provider's own end was seen */
     bool truncated;    /* truncate-response: everything after is dropped */
+    cJSON *first;      /* the stream's first JSON frame (ids, model) */
     bool block_open;   /* Anthropic: a content block is open */
     double block_index;
     /* slow-stream */
@@ -248,6 +250,7 @@ static void lx_free(llm_state *st, lx *e)
     free(e->out);
     free(e->marks);
     free(e->held);
+    cJSON_Delete(e->first);
     free(e);
 }
 
@@ -543,7 +546,17 @@ static void truncate_now(lx *e)
                              e->block_index);
             out_add(e, b, (size_t)k);
         }
-        char *t = llm_truncation_frames(e->api, e->framing == LLM_FRAMING_SSE);
+        char *t = llm_truncation_frames(e->api, e->framing == LLM_FRAMING_SSE, e->first);
+        if (t) {
+            out_add(e, t, strlen(t));
+            free(t);
+        } else {
+            e->oom = true;
+        }
+        out_mark(e);
+    } else if (st->truncate_mode == TRUNC_ERROR) {
+        char *t = llm_stream_error_frame(e->api, llm_provider_of(e->api, (llm_provider)st->provider),
+                                         e->framing == LLM_FRAMING_SSE);
         if (t) {
             out_add(e, t, strlen(t));
             free(t);
@@ -602,6 +615,8 @@ static int on_frame(void *ud, const uint8_t *p, size_t n, bool parsed)
     bool was_ended = e->ended;
     if (data)
         e->frames++;
+    if (root && !e->first && st->case_ == CASE_TRUNCATE)
+        e->first = cJSON_Duplicate(root, true);
     note_progress(e, root, data);
     char *extra = NULL;
     bool changed = root && !was_ended && change_json(e, root, &extra);

@@ -620,39 +620,187 @@ int llm_frame_add_text(llm_api api, cJSON *root, const char *text, char **extra_
     }
 }
 
-char *llm_truncation_frames(llm_api api, bool sse)
+/* A copy of first's key (or the fallback string) into o. */
+static void copy_key(cJSON *o, const cJSON *first, const char *key, const char *fallback)
 {
+    const cJSON *v = first ? cJSON_GetObjectItemCaseSensitive(first, key) : NULL;
+    if (v)
+        cJSON_AddItemToObject(o, key, cJSON_Duplicate(v, true));
+    else if (fallback)
+        cJSON_AddStringToObject(o, key, fallback);
+}
+
+static char *ndjson_line(cJSON *o)
+{
+    char *s = print_free(o);
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    char *l = realloc(s, n + 2);
+    if (!l) {
+        free(s);
+        return NULL;
+    }
+    memcpy(l + n, "\n", 2);
+    return l;
+}
+
+char *llm_truncation_frames(llm_api api, bool sse, const cJSON *first)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
     switch (api) {
-    case LLM_API_CHAT:
-        return strdup("data: {\"id\":\"chatcmpl-fault\",\"object\":\"chat.completion.chunk\","
-                      "\"created\":0,\"model\":\"fault\",\"choices\":[{\"index\":0,"
-                      "\"delta\":{},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n");
-    case LLM_API_RESPONSES:
-        return strdup("event: response.incomplete\ndata: {\"type\":\"response.incomplete\","
-                      "\"response\":{\"id\":\"resp_fault\",\"object\":\"response\","
-                      "\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
-                      "\"max_output_tokens\"},\"output\":[]}}\n\n");
-    case LLM_API_MESSAGES:
+    case LLM_API_CHAT: {
+        copy_key(o, first, "id", "chatcmpl-fault");
+        cJSON_AddStringToObject(o, "object", "chat.completion.chunk");
+        copy_key(o, first, "created", NULL);
+        copy_key(o, first, "model", "fault");
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "index", 0);
+        cJSON_AddObjectToObject(c, "delta");
+        cJSON_AddStringToObject(c, "finish_reason", "length");
+        cJSON *arr = cJSON_AddArrayToObject(o, "choices");
+        cJSON_AddItemToArray(arr, c);
+        char *f = sse_frame(NULL, o);
+        if (!f)
+            return NULL;
+        size_t n = strlen(f);
+        char *g = realloc(f, n + sizeof "data: [DONE]\n\n");
+        if (!g) {
+            free(f);
+            return NULL;
+        }
+        memcpy(g + n, "data: [DONE]\n\n", sizeof "data: [DONE]\n\n");
+        return g;
+    }
+    case LLM_API_RESPONSES: {
+        const cJSON *r = first ? cJSON_GetObjectItemCaseSensitive(first, "response") : NULL;
+        cJSON_AddStringToObject(o, "type", "response.incomplete");
+        cJSON *resp = cJSON_AddObjectToObject(o, "response");
+        copy_key(resp, r, "id", "resp_fault");
+        cJSON_AddStringToObject(resp, "object", "response");
+        copy_key(resp, r, "created_at", NULL);
+        copy_key(resp, r, "model", NULL);
+        cJSON_AddStringToObject(resp, "status", "incomplete");
+        cJSON *d = cJSON_AddObjectToObject(resp, "incomplete_details");
+        cJSON_AddStringToObject(d, "reason", "max_output_tokens");
+        cJSON_AddArrayToObject(resp, "output");
+        return sse_frame("response.incomplete", o);
+    }
+    case LLM_API_MESSAGES: {
         /* The open block's content_block_stop comes from the caller. */
+        cJSON_Delete(o);
         return strdup("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
                       "{\"stop_reason\":\"max_tokens\",\"stop_sequence\":null},\"usage\":"
                       "{\"output_tokens\":0}}\n\nevent: message_stop\ndata: "
                       "{\"type\":\"message_stop\"}\n\n");
-    case LLM_API_GEMINI:
-        return strdup(sse ? "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}],"
-                            "\"role\":\"model\"},\"finishReason\":\"MAX_TOKENS\",\"index\":0}]}"
-                            "\r\n\r\n"
-                          : "");
+    }
+    case LLM_API_GEMINI: {
+        if (!sse) {
+            cJSON_Delete(o);
+            return strdup("");
+        }
+        cJSON *cands = cJSON_AddArrayToObject(o, "candidates");
+        cJSON *c = cJSON_CreateObject();
+        cJSON *content = cJSON_AddObjectToObject(c, "content");
+        cJSON *parts = cJSON_AddArrayToObject(content, "parts");
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "text", "");
+        cJSON_AddItemToArray(parts, p);
+        cJSON_AddStringToObject(content, "role", "model");
+        cJSON_AddStringToObject(c, "finishReason", "MAX_TOKENS");
+        cJSON_AddNumberToObject(c, "index", 0);
+        cJSON_AddItemToArray(cands, c);
+        copy_key(o, first, "modelVersion", NULL);
+        copy_key(o, first, "responseId", NULL);
+        char *d = print_free(o);
+        if (!d)
+            return NULL;
+        size_t n = strlen(d) + 16;
+        char *f = malloc(n);
+        if (f)
+            snprintf(f, n, "data: %s\r\n\r\n", d);
+        free(d);
+        return f;
+    }
     case LLM_API_OLLAMA_CHAT:
-        return strdup("{\"model\":\"fault\",\"created_at\":\"1970-01-01T00:00:00Z\",\"message\":"
-                      "{\"role\":\"assistant\",\"content\":\"\"},\"done_reason\":\"length\","
-                      "\"done\":true}\n");
     case LLM_API_OLLAMA_GENERATE:
-        return strdup("{\"model\":\"fault\",\"created_at\":\"1970-01-01T00:00:00Z\",\"response\":"
-                      "\"\",\"done_reason\":\"length\",\"done\":true}\n");
+        copy_key(o, first, "model", "fault");
+        copy_key(o, first, "created_at", "1970-01-01T00:00:00Z");
+        if (api == LLM_API_OLLAMA_CHAT) {
+            cJSON *m = cJSON_AddObjectToObject(o, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            cJSON_AddStringToObject(m, "content", "");
+        } else {
+            cJSON_AddStringToObject(o, "response", "");
+        }
+        cJSON_AddStringToObject(o, "done_reason", "length");
+        cJSON_AddTrueToObject(o, "done");
+        return ndjson_line(o);
     default:
+        cJSON_Delete(o);
         return strdup("");
     }
+}
+
+char *llm_stream_error_frame(llm_api api, llm_provider p, bool sse)
+{
+    const char *msg = "The server had an error while processing your request. (injected by fault)";
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (api == LLM_API_MESSAGES) {
+        cJSON_AddStringToObject(o, "type", "error");
+        cJSON *e = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(e, "type", "overloaded_error");
+        cJSON_AddStringToObject(e, "message", "Overloaded (injected by fault)");
+        return sse_frame("error", o);
+    }
+    if (api == LLM_API_RESPONSES) {
+        cJSON_AddStringToObject(o, "type", "error");
+        cJSON_AddStringToObject(o, "code", "server_error");
+        cJSON_AddStringToObject(o, "message", msg);
+        cJSON_AddNullToObject(o, "param");
+        return sse_frame("error", o);
+    }
+    if (api == LLM_API_OLLAMA_CHAT || api == LLM_API_OLLAMA_GENERATE) {
+        cJSON_AddStringToObject(o, "error", "an error was encountered while running the model (injected by fault)");
+        return ndjson_line(o);
+    }
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    if (api == LLM_API_GEMINI) {
+        cJSON_AddNumberToObject(e, "code", 500);
+        cJSON_AddStringToObject(e, "message", "An internal error has occurred. (injected by fault)");
+        cJSON_AddStringToObject(e, "status", "INTERNAL");
+    } else if (p == LLM_PROV_OPENROUTER) {
+        cJSON_AddNumberToObject(e, "code", 502);
+        cJSON_AddStringToObject(e, "message", "Provider disconnected (injected by fault)");
+        cJSON *cs = cJSON_AddArrayToObject(o, "choices");
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "index", 0);
+        cJSON *d = cJSON_AddObjectToObject(c, "delta");
+        cJSON_AddStringToObject(d, "content", "");
+        cJSON_AddStringToObject(c, "finish_reason", "error");
+        cJSON_AddItemToArray(cs, c);
+    } else {
+        cJSON_AddStringToObject(e, "message", msg);
+        cJSON_AddStringToObject(e, "type", "server_error");
+        cJSON_AddNullToObject(e, "param");
+        cJSON_AddNullToObject(e, "code");
+    }
+    if (!sse)
+        return ndjson_line(o);
+    char *f = sse_frame(NULL, o);
+    if (f && api == LLM_API_GEMINI) {
+        size_t n = strlen(f); /* Gemini separates events with CRLF CRLF */
+        char *g = realloc(f, n + 3);
+        if (g) {
+            memcpy(g + n - 2, "\r\n\r\n", 5);
+            f = g;
+        }
+    }
+    return f;
 }
 
 bool llm_is_done_marker(const char *data)

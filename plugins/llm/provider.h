@@ -81,8 +81,15 @@ bool llm_frame_is_final(llm_api api, const cJSON *root);
 int llm_frame_add_text(llm_api api, cJSON *root, const char *text, char **extra_frame);
 
 /* Frames that end a stream cleanly after truncation ("length" finish
- * reasons and the terminator). Malloc'd. */
-char *llm_truncation_frames(llm_api api, bool sse);
+ * reasons and the terminator), with the ids and model of the stream's
+ * first frame (first may be NULL). Malloc'd. */
+char *llm_truncation_frames(llm_api api, bool sse, const cJSON *first);
+
+/* A frame that reports an error in the middle of a stream, as the
+ * provider does (OpenAI: a data frame with "error"; OpenRouter: also a
+ * choice with finish_reason "error"; Anthropic: `event: error`; Gemini:
+ * a data frame with "error"; Ollama: an {"error"} line). Malloc'd. */
+char *llm_stream_error_frame(llm_api api, llm_provider p, bool sse);
 
 /* Whether a stream frame's payload is the stream terminator ([DONE]). */
 bool llm_is_done_marker(const char *data);

@@ -15,7 +15,9 @@
 #  4. truncate-response after 6 frames: OpenAI's stream ends with "length",
 #     Anthropic's with "max_tokens", Ollama's with "length"; abrupt: openai
 #     and @anthropic-ai/sdk end silently with no finish reason, ollama
-#     throws (its client insists on "done");
+#     throws (its client insists on "done"); error: the provider's
+#     mid-stream error frame makes openai, @anthropic-ai/sdk, @google/genai
+#     and ollama throw their API error;
 #  5. http-error with maxRetries 2 and retry-after 10 ms: a rate limit is
 #     retried by openai (3 requests counted in its fetch, 3 fault events)
 #     and by @anthropic-ai/sdk, the insufficient_quota 429 is not (1
@@ -24,10 +26,10 @@
 #     reached;
 #  6. slow-stream, fixed 50 ms per frame and 200 ms to the first token:
 #     the first text arrives >= 245 ms after the call (250 ms, 5 ms
-#     tolerance for timer and clock granularity) and consecutive pieces
-#     of text are >= 50 ms apart on average (the n-1 gaps add up to at
-#     least 50*(n-1) - 20 ms: a client may read two pieces late in one
-#     go, never early); the text is whole.
+#     tolerance for timer and clock granularity) and the last of n pieces
+#     (each its own frame, each held 50 ms after the one before) >=
+#     200 + 50 n - 5 ms after it; the text is whole. Only lower bounds: a
+#     loaded machine makes everything later, never earlier.
 . "$top_srcdir/plugins/llm/tests/lib.sh" || exit 99
 command -v node >/dev/null 2>&1 || skip "node is not installed"
 [ -d "$LLM_T/node_modules/openai" ] && [ -d "$LLM_T/node_modules/@anthropic-ai/sdk" ] &&
@@ -92,7 +94,17 @@ r=$(call anthropic-stream "$BASE")
 r=$(call ollama-chat-stream "$BASE")
 [ "$(field ok <<<"$r")" = False ] || fail "ollama abrupt: $r"
 stop_pid "$FAULT_PID"
-note "truncate-response: clean finish reasons seen by 4 clients; abrupt: openai/anthropic end silently, ollama throws"
+start_llm --llm-case truncate-response --truncate-after 6 --truncate-mode error
+r=$(call openai-chat-stream "$BASE")
+[ "$(jq_ 'j["ok"], j["name"], j["type"]' <<<"$r")" = "False APIError server_error" ] || fail "openai mid-stream error: $r"
+r=$(call anthropic-stream "$BASE")
+[ "$(jq_ 'j["ok"], j["type"]' <<<"$r")" = "False overloaded_error" ] || fail "anthropic mid-stream error: $r"
+r=$(call gemini-stream "$BASE")
+[ "$(jq_ 'j["ok"], j["status"]' <<<"$r")" = "False 500" ] || fail "gemini mid-stream error: $r"
+r=$(call ollama-chat-stream "$BASE")
+[ "$(field ok <<<"$r")" = False ] && grep -q 'injected by fault' <<<"$r" || fail "ollama mid-stream error: $r"
+stop_pid "$FAULT_PID"
+note "truncate-response: clean finish reasons seen by 4 clients; abrupt: openai/anthropic end silently, ollama throws; mid-stream errors raised by 4 clients"
 
 # ---- 5. http-error and retries
 before=$(double_count)
@@ -131,7 +143,9 @@ for c in openai-chat-stream anthropic-stream gemini-stream ollama-chat-stream; d
 	read -r ok text_ok first span n <<<"$(jq_ "j['ok'], j['text'] == '$TEXT', j['firstMs'], sum(j['gapsMs']), len(j['gapsMs'])" <<<"$r")"
 	[ "$ok $text_ok" = "True True" ] || fail "slow-stream $c: $r"
 	[ "$first" -ge 245 ] || fail "slow-stream $c: first text after $first ms (want >= 250 - 5)"
-	[ "$span" -ge $((50 * n - 20)) ] || fail "slow-stream $c: $((n + 1)) pieces over $span ms (want >= $((50 * n)) - 20)"
+	last=$((first + span))
+	[ "$last" -ge $((200 + 50 * (n + 1) - 5)) ] ||
+		fail "slow-stream $c: last of $((n + 1)) pieces after $last ms (want >= 200 + 50 * $((n + 1)) - 5)"
 	note "slow-stream $c: first text at $first ms, $((n + 1)) pieces over $span ms"
 done
 stop_pid "$FAULT_PID"

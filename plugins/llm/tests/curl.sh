@@ -18,8 +18,9 @@
 #  5. truncate-response: a stream stops after 6 frames with "length" and
 #     [DONE] (OpenAI) / max_tokens and message_stop (Anthropic); whole
 #     bodies keep 6 words with the provider's length finish;
-#  6. http-error: each provider's shape and headers, the double never
-#     called; --llm-error-status overrides the status;
+#  6. http-error: each provider's shape and headers (OpenRouter's with
+#     --llm-provider open-router), the double never called;
+#     --llm-error-status overrides the status;
 #  7. prompt-scramble: the double receives the prompt rewritten and the
 #     instruction in each provider's own request format;
 #  8. probability 0.5 with --seed 9: errors within the binomial 99.9%
@@ -203,13 +204,17 @@ grep -q '^HTTP/1.1 529' "$E2E_TMP/h" && [ "$(jq_ 'j["error"]["type"]' <"$E2E_TMP
 err "$GEM:streamGenerateContent?alt=sse"
 grep -q '^HTTP/1.1 503' "$E2E_TMP/h" && [ "$(jq_ 'j["error"]["status"]' <"$E2E_TMP/e")" = UNAVAILABLE ] || fail "Gemini overloaded: $(cat "$E2E_TMP/e")"
 stop_pid "$FAULT_PID"
+start_llm --llm-case http-error --llm-provider open-router --llm-error quota
+err /api/v1/chat/completions
+grep -q '^HTTP/1.1 402' "$E2E_TMP/h" && [ "$(jq_ 'j["error"]["code"]' <"$E2E_TMP/e")" = 402 ] || fail "OpenRouter credits: $(head -1 "$E2E_TMP/h") $(cat "$E2E_TMP/e")"
+stop_pid "$FAULT_PID"
 start_llm --llm-case http-error --llm-error server-error --llm-error-status 502
 err /v1/chat/completions
 grep -q '^HTTP/1.1 502' "$E2E_TMP/h" && [ "$(jq_ 'j["error"]["type"]' <"$E2E_TMP/e")" = server_error ] || fail "status override: $(head -1 "$E2E_TMP/h")"
 wait_for_line "$FAULT_OUT" "case=http-error url=.*/v1/chat/completions status=502 provider=openai"
 stop_pid "$FAULT_PID"
 [ "$(double_count)" = "$before" ] || fail "http-error requests reached the double"
-note "http-error: OpenAI 429 with retry headers, quota 429 not retryable, Anthropic 429/529, Gemini 429/503, Ollama, status override; the double untouched"
+note "http-error: OpenAI 429 with retry headers, quota 429 not retryable, Anthropic 429/529, Gemini 429/503, Ollama, OpenRouter 402, status override; the double untouched"
 
 # ---- 7. prompt-scramble
 start_llm --llm-case prompt-scramble --scramble-pattern '(?i)python' --scramble-with java \
