@@ -29,4 +29,5 @@ TESTS += $(LLM_TESTS)
 endif
 EXTRA_DIST += plugins/llm/tests/curl.sh plugins/llm/tests/clients.sh plugins/llm/tests/double.py \
 	plugins/llm/tests/lib.sh plugins/llm/tests/clients.mjs plugins/llm/tests/package.json \
-	plugins/llm/tests/package-lock.json plugins/llm/fuzz_frames.c
+	plugins/llm/tests/package-lock.json plugins/llm/tests/wire.py plugins/llm/fuzz_frames.c \
+	plugins/llm/bench.sh

@@ -13,7 +13,8 @@ Every answer says the same text, cut into the tokens of TOKENS (so a
 client's text can be compared with TEXT); "Par" and "is" are separate
 tokens so that a pattern can span two frames. A request header
 `X-Double-Gap-Ms: N` spaces frames N ms apart; `X-Double-Split: N` writes
-each frame in chunks of N bytes (frames cut anywhere).
+each frame in chunks of N bytes (frames cut anywhere); `X-Double-Repeat: N`
+streams the tokens N times over (long streams, for bench.sh).
 
 Test hooks: GET /_stats gives {"count": requests so far, "last": the last
 request's path, "body": its JSON body}; POST /_reset zeroes them.
@@ -21,6 +22,7 @@ request's path, "body": its JSON body}; POST /_reset zeroes them.
 Usage: double.py PORTFILE  (writes the port once it listens)
 """
 import json
+import socket
 import sys
 import threading
 import time
@@ -39,6 +41,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body leave in separate writes: without this, Nagle
+        # and the client's delayed ACK add 40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     # ---- plumbing ----
     def send_json(self, obj, status=200):
@@ -103,6 +111,7 @@ class Handler(BaseHTTPRequestHandler):
             STATS["body"] = req
         self.gap = int(self.headers.get("X-Double-Gap-Ms") or 0) / 1000.0
         self.split = int(self.headers.get("X-Double-Split") or 0)
+        self.repeat = int(self.headers.get("X-Double-Repeat") or 1)
         path = self.path.split("?")[0]
         model = (req or {}).get("model", "double-model")
         if path.endswith("/chat/completions"):
@@ -134,7 +143,7 @@ class Handler(BaseHTTPRequestHandler):
             return dict(chunk, choices=[{"index": 0, "delta": delta, "logprobs": None,
                                          "finish_reason": finish}])
         self.sse(choice({"role": "assistant", "content": "", "refusal": None}))
-        for t in TOKENS:
+        for t in TOKENS * self.repeat:
             self.sse(choice({"content": t}))
         self.sse(choice({}, "stop"))
         if (req.get("stream_options") or {}).get("include_usage"):
@@ -166,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
             "item": dict(item, status="in_progress", content=[])})
         ev({"type": "response.content_part.added", "item_id": "msg_double", "output_index": 0,
             "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}})
-        for t in TOKENS:
+        for t in TOKENS * self.repeat:
             ev({"type": "response.output_text.delta", "item_id": "msg_double",
                 "output_index": 0, "content_index": 0, "delta": t})
         ev({"type": "response.output_text.done", "item_id": "msg_double", "output_index": 0,
@@ -191,7 +200,7 @@ class Handler(BaseHTTPRequestHandler):
         self.sse({"type": "content_block_start", "index": 0,
                   "content_block": {"type": "text", "text": ""}}, "content_block_start")
         self.sse({"type": "ping"}, "ping")
-        for t in TOKENS:
+        for t in TOKENS * self.repeat:
             self.sse({"type": "content_block_delta", "index": 0,
                       "delta": {"type": "text_delta", "text": t}}, "content_block_delta")
         self.sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
@@ -246,7 +255,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(line(TEXT, True))
             return
         self.start_stream("application/x-ndjson")
-        for t in TOKENS:
+        for t in TOKENS * self.repeat:
             self.frame(json.dumps(line(t, False)) + "\n")
         self.frame(json.dumps(line("", True)) + "\n")
         self.end_stream()
