@@ -30,4 +30,4 @@ endif
 EXTRA_DIST += plugins/llm/tests/curl.sh plugins/llm/tests/clients.sh plugins/llm/tests/double.py \
 	plugins/llm/tests/lib.sh plugins/llm/tests/clients.mjs plugins/llm/tests/package.json \
 	plugins/llm/tests/package-lock.json plugins/llm/tests/wire.py plugins/llm/fuzz_frames.c \
-	plugins/llm/bench.sh
+	plugins/llm/bench.sh plugins/llm/README.md
