@@ -10,7 +10,7 @@
 #  2. inject-bias "(?i)paris" -> "London": the text of every format, streamed
 #     (where "Par" and "is" are two frames) or not, says London twice and
 #     Paris never; the same with frames cut in 5-byte pieces; one event per
-#     request with the URL;
+#     request with the URL; an HTTP/2 (h2c) client stream too;
 #  3. --llm-max-frame 64 (frames are larger): streams pass unparsed,
 #     byte-identical, Paris stays;
 #  4. token-drop (rate 0.5, seed 3): valid frames, fewer words, every word
@@ -101,8 +101,16 @@ for split in "" "X-Double-Split: 5"; do
 done
 wait_for_line "$FAULT_OUT" "case=inject-bias url=http://127.0.0.1:$D_PORT$GEM:generateContent replacements=2"
 [ "$(events inject-bias)" = "$n" ] || fail "$(events inject-bias) inject-bias events for $n requests"
+if curl --version | grep -q HTTP2; then
+	# The same on an HTTP/2 (h2c) client connection.
+	v=$(curl -sS --max-time 10 --http2-prior-knowledge -o "$E2E_TMP/b" -w '%{http_version}' \
+		-d '{"stream":true}' "$BASE/v1/messages") || fail "h2c"
+	[ "$v" = 2 ] || fail "h2c: HTTP version $v"
+	check_text "bias over h2c" messages "$E2E_TMP/b" "$want"
+	h2=", and an h2c stream"
+fi
 stop_pid "$FAULT_PID"
-note "inject-bias: $n bodies (6 formats, streamed and not, frames cut anywhere) say London, $n events"
+note "inject-bias: $n bodies (6 formats, streamed and not, frames cut anywhere) say London, $n events${h2:-}"
 
 # ---- 3. frames over the bound pass unparsed
 start_llm --llm-case inject-bias --bias-pattern Paris --bias-replacement London --llm-max-frame 64
