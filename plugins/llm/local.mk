@@ -5,7 +5,8 @@
 if PLUGIN_LLM
 plugin_LTLIBRARIES += plugins/llm/llm.la
 endif
-plugins_llm_llm_la_SOURCES = plugins/llm/llm.c plugins/llm/frames.c plugins/llm/frames.h \
+plugins_llm_llm_la_SOURCES = plugins/llm/llm.c plugins/llm/llm.h plugins/llm/body.c \
+	plugins/llm/frames.c plugins/llm/frames.h \
 	plugins/llm/provider.c plugins/llm/provider.h plugins/llm/text.c plugins/llm/text.h
 plugins_llm_llm_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(CJSON_CFLAGS) $(PCRE2_CFLAGS)
 plugins_llm_llm_la_CFLAGS = $(PLUGIN_CFLAGS)
