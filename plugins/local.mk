@@ -36,6 +36,7 @@ include $(srcdir)/plugins/slicer/local.mk
 include $(srcdir)/plugins/http/local.mk
 include $(srcdir)/plugins/postgres/local.mk
 include $(srcdir)/plugins/http-response/local.mk
+include $(srcdir)/plugins/llm/local.mk
 include $(srcdir)/plugins/demo/local.mk
 include $(srcdir)/plugins/scenario/local.mk
 include $(srcdir)/plugins/grpc-bridge/local.mk

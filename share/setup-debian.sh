@@ -14,6 +14,10 @@ missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# node and npm run the official LLM clients of plugins/llm/tests (then
+# `npm ci --prefix plugins/llm/tests`); a node already installed (e.g.
+# NodeSource's, which bundles npm) is kept.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs npm"
 if [ -n "$missing" ]; then
   apt-get update -qq
   # shellcheck disable=SC2086
