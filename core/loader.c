@@ -110,14 +110,13 @@ static const char *option_namespace(const fault_plugin_descriptor *d, char *buf,
     return "run";
 }
 
-/* Whether two namespaces meet on one command line: the same, or run and
- * one of its modes. */
+/* Whether two namespaces clash. A mode's options meet run's on the
+ * mode's line, but there the mode's own come first: a mode may take a
+ * name that means something else on run's line (`fault run db pg
+ * --latency-mean` is the database's, not the latency fault's). */
 static bool namespaces_meet(const char *a, const char *b)
 {
-    if (strcmp(a, b) == 0)
-        return true;
-    return (strcmp(a, "run") == 0 && strncmp(b, "run ", 4) == 0) ||
-           (strcmp(b, "run") == 0 && strncmp(a, "run ", 4) == 0);
+    return strcmp(a, b) == 0;
 }
 
 /* Two plugins declaring the same flag for the same command would make its

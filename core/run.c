@@ -170,10 +170,14 @@ size_t fault__run_owners(fault__optowner **owners, size_t max)
     if (!run_owner.set)
         fault__options_defaults(&run_owner, err, sizeof err);
     owners[n++] = &run_owner;
+    /* The chosen mode's options come first: they shadow run's of the same
+     * name on the mode's line. */
+    if (run_mode && n < max)
+        owners[n++] = &run_mode->opt;
     /* Later instances (--instance) take their options through the first's
      * entry, swapped while parsing; help and documentation list plugins. */
     for (fault_plugin *p = fault__plugins(); p && n < max; p = p->next)
-        if (is_run_plugin(p) && p->ordinal == 1)
+        if (is_run_plugin(p) && p->ordinal == 1 && p != run_mode)
             owners[n++] = &p->opt;
     return n;
 }

@@ -430,7 +430,6 @@ static const fault_http_ops http_ops = {
     .on_end = on_end,
 };
 
-FAULT_PLUGIN_HINT_OPTION(FAULT_KIND_FAULT, "with-llm", "FAULT_WITH_LLM");
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "llm", .version = PACKAGE_VERSION,
                     .summary = "LLM faults: provider errors, slow streams, token drops, bias, truncation, prompt scrambling",

@@ -3,8 +3,13 @@
 # truncation and prompt scrambling, for OpenAI, Anthropic, Gemini and
 # Ollama wire formats, streamed (SSE, NDJSON) or not.
 if PLUGIN_LLM
-plugin_LTLIBRARIES += plugins/llm/llm.la
+plugin_LTLIBRARIES += plugins/llm/llm.la plugins/llm/llm-mode.la
 endif
+plugins_llm_llm_mode_la_SOURCES = plugins/llm/llm-mode.c
+plugins_llm_llm_mode_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_llm_llm_mode_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_llm_llm_mode_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
+plugins_llm_llm_mode_la_LIBADD = $(PLUGIN_LIBADD)
 plugins_llm_llm_la_SOURCES = plugins/llm/llm.c plugins/llm/llm.h plugins/llm/body.c \
 	plugins/llm/frames.c plugins/llm/frames.h \
 	plugins/llm/provider.c plugins/llm/provider.h plugins/llm/text.c plugins/llm/text.h
@@ -24,7 +29,8 @@ plugins_llm_tests_test_llm_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS) $(CJSON_CFLAGS
 	-I$(srcdir)/plugins/llm -I$(srcdir)/tests/unit
 plugins_llm_tests_test_llm_LDADD = core/libfaultcore-impl.la $(CJSON_LIBS) $(PCRE2_LIBS) -lm
 
-LLM_TESTS = plugins/llm/tests/test_llm plugins/llm/tests/curl.sh plugins/llm/tests/clients.sh
+LLM_TESTS = plugins/llm/tests/test_llm plugins/llm/tests/curl.sh plugins/llm/tests/clients.sh \
+	plugins/llm/tests/mode.sh
 if PLUGIN_LLM
 TESTS += $(LLM_TESTS)
 endif

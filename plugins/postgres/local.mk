@@ -1,8 +1,13 @@
 # plugins/postgres/ - the PostgreSQL protocol handler (psql://, psqls://)
 # and its database cases; needs libpcre2-8 for --pg-statement.
 if PLUGIN_POSTGRES
-plugin_LTLIBRARIES += plugins/postgres/postgres.la
+plugin_LTLIBRARIES += plugins/postgres/postgres.la plugins/postgres/db-mode.la
 endif
+plugins_postgres_db_mode_la_SOURCES = plugins/postgres/db-mode.c
+plugins_postgres_db_mode_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_postgres_db_mode_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_postgres_db_mode_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
+plugins_postgres_db_mode_la_LIBADD = $(PLUGIN_LIBADD)
 plugins_postgres_postgres_la_SOURCES = plugins/postgres/postgres.c plugins/postgres/session.c \
 	plugins/postgres/pgwire.c plugins/postgres/pgwire.h plugins/postgres/pg.h \
 	plugins/postgres/pgtls.c plugins/postgres/pgtls.h

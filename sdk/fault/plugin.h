@@ -195,8 +195,9 @@ typedef struct fault_command_ops {
  * `fault run dns`, `fault run llm openai`, `fault run db pg`. The plugin's
  * options belong to its mode: they are accepted (and listed by
  * `fault run WORD --help`) only after `fault run WORD`, beside run's own
- * options and every fault's. The plugin is enabled only when its mode is
- * chosen. */
+ * options and every fault's; where a name is both the mode's and another
+ * plugin's, the mode's wins on its line. The plugin is enabled only when
+ * its mode is chosen. */
 typedef struct fault_run_mode_ops {
     const char *word;    /* the mode's word, [a-z0-9-]+, e.g. "dns" */
     const char *summary; /* one line for `fault run --help` */

@@ -169,5 +169,24 @@ start_pg_proxy --with-latency --latency-mean 150 --latency-stddev 0 --latency-pe
 client latency "$PX" 150 || fail "latency on psql:// traffic"
 stop_pid "$FAULT_PID"
 
+note "fault run db pg: the original's command line over the handler"
+rc=0
+"$FAULT" run db mysql --proxy "$(free_port)=psql://127.0.0.1:$PGPORT" >/dev/null 2>"$E2E_TMP/mysql.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "'mysql' is not supported yet" "$E2E_TMP/mysql.err" ||
+	fail "run db mysql: status $rc, $(cat "$E2E_TMP/mysql.err")"
+PX=$(free_port)
+start_fault run db pg --no-ui --proxy "$PX=psql://127.0.0.1:$PGPORT" --case deadlock \
+	--deadlock-rate 1 --pg-statement victim
+client inject "$PX" 40P01 || fail "run db pg --case deadlock"
+stop_pid "$FAULT_PID"
+PX=$(free_port)
+start_fault run db pg --no-ui --proxy "$PX=psql://127.0.0.1:$PGPORT" --case slow-query \
+	--latency-mean 400 --pg-latency-stddev 0 --pg-statement victim
+t0=$(date +%s%N)
+out=$(psql -X -At -h 127.0.0.1 -p "$PX" -U trusty -d app -c "select 'victim'") || fail "slow query through run db"
+el=$((($(date +%s%N) - t0) / 1000000))
+[ "$out" = victim ] && [ "$el" -ge 395 ] || fail "run db --latency-mean 400: '$out' after $el ms (want >= 395)"
+stop_pid "$FAULT_PID"
+
 stop_pg
 note "ok"
