@@ -29,3 +29,12 @@ if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/de
 # Likewise dnsmasq, which would take port 53: the dns-proxy tests start
 # their own on a free loopback port.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now dnsmasq >/dev/null 2>&1 || true; fi
+# The official npm clients the tests drive (node-postgres; the openai,
+# Anthropic, Google GenAI and ollama SDKs), at the versions their lockfiles
+# pin. Tests that need them skip (status 77) without them.
+top=$(cd "$(dirname "$0")/.." && pwd)
+for d in plugins/postgres/tests/node plugins/llm/tests; do
+  if [ -f "$top/$d/package-lock.json" ] && [ ! -d "$top/$d/node_modules" ]; then
+    npm ci --prefix "$top/$d" --no-audit --no-fund --loglevel=error
+  fi
+done
