@@ -23,4 +23,5 @@ EXTRA_DIST += tests/bench/README.md tests/bench/lib.sh tests/bench/proxy-bench.s
 fuzz:
 	$(SHELL) $(srcdir)/tests/fuzz/run.sh
 	if test -f $(srcdir)/plugins/scenario/fuzz.sh; then $(SHELL) $(srcdir)/plugins/scenario/fuzz.sh; fi
+	if test -f $(srcdir)/plugins/dns-proxy/fuzz.sh; then $(SHELL) $(srcdir)/plugins/dns-proxy/fuzz.sh; fi
 .PHONY: fuzz
