@@ -44,6 +44,13 @@ fault__optowner *fault__global_owner(void) { return &global_owner; }
 int fault__globals_apply(void)
 {
     char err[FAULT__ERRLEN];
+    for (size_t i = 0; i < fault__go.plugin_dirs.n; i++) {
+        struct stat st;
+        if (stat(fault__go.plugin_dirs.v[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "fault: --plugin-dir: %s: not a directory\n", fault__go.plugin_dirs.v[i]);
+            return 2;
+        }
+    }
     fault__secrets_set(&fault__go.mask);
     /* Child processes (a scenario's proxy) mask the same names. */
     if (fault__go.mask.n) {

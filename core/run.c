@@ -33,7 +33,7 @@ static const fault_option run_options[] = {
      .offset = RO(proxies)},
     {.name = "seed", .env = "FAULT_SEED", .type = FAULT_OPT_INT,
      .help = "Seed for fault decisions: same seed and traffic give the same faults",
-     .offset = RO(seed)},
+     .offset = RO(seed), .min = 0, .max = 9223372036854775807.0},
     {.name = "no-ui", .env = "FAULT_PROXY_NO_UI", .type = FAULT_OPT_BOOL,
      .help = "Print nothing while running", .offset = RO(no_ui)},
     {.name = "tail", .env = "FAULT_TAIL", .type = FAULT_OPT_BOOL,
@@ -243,6 +243,51 @@ static fault_plugin *handler_for(const char *scheme)
     return best;
 }
 
+static bool run_option_set(const char *name)
+{
+    size_t idx;
+    return fault__option_find(&run_owner, name, &idx) && run_owner.set && run_owner.set[idx];
+}
+
+/* Options that each parse but say nothing sensible together, or name a
+ * file that cannot serve: one line and status 2, before anything runs. */
+static int check_run_options(void)
+{
+    if (fault__ro.tail && fault__ro.no_ui) {
+        fprintf(stderr, "fault: --tail and --no-ui contradict each other: give one\n");
+        return 2;
+    }
+    if (run_option_set("duration") && fault__ro.duration_us < 1000) {
+        fprintf(stderr, "fault: --duration: must be at least 1ms (leave it out to run until "
+                        "stopped)\n");
+        return 2;
+    }
+    if (fault__ro.tls_ca_file) {
+        if (fault__ro.tls_no_verify) {
+            fprintf(stderr, "fault: --tls-no-verify and --tls-ca-file contradict each other: "
+                            "give one\n");
+            return 2;
+        }
+        FILE *f = fopen(fault__ro.tls_ca_file, "r");
+        if (!f) {
+            fprintf(stderr, "fault: --tls-ca-file: %s: %s\n", fault__ro.tls_ca_file,
+                    strerror(errno));
+            return 2;
+        }
+        char line[256];
+        bool pem = false;
+        while (!pem && fgets(line, sizeof line, f))
+            pem = strncmp(line, "-----BEGIN CERTIFICATE-----", 27) == 0;
+        fclose(f);
+        if (!pem) {
+            fprintf(stderr, "fault: --tls-ca-file: %s: no PEM certificate in it\n",
+                    fault__ro.tls_ca_file);
+            return 2;
+        }
+    }
+    return 0;
+}
+
 static uint64_t random_seed(void)
 {
     uint64_t s = 0;
@@ -396,6 +441,8 @@ int fault__cmd_run(int argc, char **argv)
         rc = fault__options_env(owners, nowners);
     if (rc == 0)
         rc = fault__globals_apply();
+    if (rc == 0)
+        rc = check_run_options();
     if (rc == 0)
         warn_unavailable();
     if (rc == 0 && run_mode) {

@@ -76,6 +76,19 @@ bad "^fault: 'nosuch' is not a command" nosuch
 bad '^fault: --latency-mean: needs a value' run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency --latency-mean
 bad '^fault: latency: --latency-mean is required' run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency
 bad '^fault: latency: --latency-max is required' run "${LAT[@]}" --latency-distribution uniform
+# Options that contradict each other, or name what cannot serve (issue 13).
+bad '^fault: --tail and --no-ui contradict' run --proxy "127.0.0.1:$NOPORT=$UP" --tail --no-ui
+bad '^fault: --duration: must be at least 1ms' run --proxy "127.0.0.1:$NOPORT=$UP" --duration 0
+bad '^fault: --duration: must be at least 1ms' run --proxy "127.0.0.1:$NOPORT=$UP" --duration 999ns
+bad '^fault: --seed' run --proxy "127.0.0.1:$NOPORT=$UP" --seed -1
+bad '^fault: --tls-no-verify and --tls-ca-file contradict' run --proxy "127.0.0.1:$NOPORT=$UP" \
+	--tls-no-verify --tls-ca-file /etc/hostname
+bad '^fault: --tls-ca-file: /nonexistent.pem: No such file' run --proxy "127.0.0.1:$NOPORT=$UP" \
+	--tls-ca-file /nonexistent.pem
+bad '^fault: --tls-ca-file: /etc/hostname: no PEM certificate' run --proxy "127.0.0.1:$NOPORT=$UP" \
+	--tls-ca-file /etc/hostname
+bad '^fault: --plugin-dir: /nonexistent-dir: not a directory' --plugin-dir /nonexistent-dir run \
+	--proxy "127.0.0.1:$NOPORT=$UP"
 # Environment variables.
 FAULT_LATENCY_MEAN=abc bad '^fault: FAULT_LATENCY_MEAN \(environment, for --latency-mean\): .abc.' \
 	run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency
