@@ -26,6 +26,8 @@
 #   wait_listen PORT [PID]  same, from /proc/net/tcp*, without connecting
 #   start_fault ARGS...     `fault ARGS...` in the background; waits until it
 #                           listens; sets FAULT_PID, FAULT_OUT, FAULT_ERR
+#   bad_input ERE ARGS...   `fault ARGS...` must exit 2 with one line on
+#                           stderr matching ERE (bad input is refused at once)
 #   start_echo              a TCP echo server on 127.0.0.1:$ECHO_PORT (one
 #                           thread per connection; what it gets comes back)
 #
@@ -230,6 +232,15 @@ wait_for_line() {
 # Sets NGINX_PORT, WWW (the document root), NGINX_PID; with --tls also
 # NGINX_TLS_PORT, CERT (self-signed, CN=localhost, SAN IP:127.0.0.1 and
 # DNS:localhost; it is its own CA) and CERT_KEY.
+bad_input() {
+	local re=$1 rc=0
+	shift
+	"$FAULT" "$@" >"$E2E_TMP/bad.out" 2>"$E2E_TMP/bad.err" || rc=$?
+	[ "$rc" = 2 ] || fail "fault $*: status $rc, want 2: $(cat "$E2E_TMP/bad.err")"
+	[ "$(wc -l <"$E2E_TMP/bad.err")" = 1 ] || fail "fault $*: want one line: $(cat "$E2E_TMP/bad.err")"
+	grep -Eq -- "$re" "$E2E_TMP/bad.err" || fail "fault $*: '$(cat "$E2E_TMP/bad.err")' !~ $re"
+}
+
 start_echo() {
 	ECHO_PORT=$(free_port)
 	python3 - "$ECHO_PORT" >"$E2E_TMP/echo.log" 2>&1 <<'PY' &

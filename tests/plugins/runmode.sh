@@ -9,14 +9,6 @@ mkdir -p "$E2E_TMP/extra"
 cp "$top_builddir/tests/plugins/.libs/runmode.so" "$E2E_TMP/extra/"
 export FAULT_PLUGIN_PATH="$FAULT_PLUGIN_PATH:$E2E_TMP/extra"
 
-bad() { # bad ERE ARGS...: exit 2, one line on stderr matching ERE
-	local want=$1 rc=0
-	shift
-	"$FAULT" "$@" >"$E2E_TMP/bad.out" 2>"$E2E_TMP/bad.err" || rc=$?
-	[ "$rc" = 2 ] || fail "fault $*: status $rc, want 2: $(cat "$E2E_TMP/bad.err")"
-	[ "$(wc -l <"$E2E_TMP/bad.err")" = 1 ] || fail "fault $*: want one line: $(cat "$E2E_TMP/bad.err")"
-	grep -Eq -- "$want" "$E2E_TMP/bad.err" || fail "fault $*: '$(cat "$E2E_TMP/bad.err")' !~ $want"
-}
 
 "$FAULT" run --help >"$E2E_TMP/help.out" || fail "fault run --help"
 grep -Eq '^  relay-to HOST:PORT +Relay a local port' "$E2E_TMP/help.out" || fail "run --help does not list the mode"
@@ -26,10 +18,10 @@ grep -q '^Usage: fault run relay-to HOST:PORT' "$E2E_TMP/mhelp.out" || fail "mod
 grep -q -- '--relay-to-port' "$E2E_TMP/mhelp.out" || fail "mode help lacks its option"
 grep -q -- '--with-latency' "$E2E_TMP/mhelp.out" || fail "mode help lacks the faults' options"
 
-bad "unknown option .*--relay-to-port|--relay-to-port.*unknown" run --relay-to-port 5 --proxy 1=127.0.0.1:2
-bad "'nosuchmode' is neither a mode of run nor an option" run nosuchmode
-bad "^fault: run relay-to: expected one HOST:PORT" run relay-to
-bad "^fault: run relay-to: 'nohost': " run relay-to nohost
+bad_input "unknown option .*--relay-to-port|--relay-to-port.*unknown" run --relay-to-port 5 --proxy 1=127.0.0.1:2
+bad_input "'nosuchmode' is neither a mode of run nor an option" run nosuchmode
+bad_input "^fault: run relay-to: expected one HOST:PORT" run relay-to
+bad_input "^fault: run relay-to: 'nohost': " run relay-to nohost
 
 start_nginx
 echo "through a mode" >"$WWW/index.html"

@@ -6,18 +6,10 @@
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/llm/tests/lib.sh" || exit 99
 
-bad() { # bad ERE ARGS...
-	local want=$1 rc=0
-	shift
-	"$FAULT" "$@" >"$E2E_TMP/bad.out" 2>"$E2E_TMP/bad.err" || rc=$?
-	[ "$rc" = 2 ] || fail "fault $*: status $rc, want 2: $(cat "$E2E_TMP/bad.err")"
-	[ "$(wc -l <"$E2E_TMP/bad.err")" = 1 ] || fail "fault $*: want one line: $(cat "$E2E_TMP/bad.err")"
-	grep -Eq -- "$want" "$E2E_TMP/bad.err" || fail "fault $*: '$(cat "$E2E_TMP/bad.err")' !~ $want"
-}
-bad "unknown provider 'nope'" run llm nope
-bad "no provider" run llm
-bad "--endpoint: .*give scheme://host" run llm openai --endpoint http://127.0.0.1:1/v1/x
-bad "unknown option|--bias-pattern" run --case token-drop --proxy 1=127.0.0.1:2
+bad_input "unknown provider 'nope'" run llm nope
+bad_input "no provider" run llm
+bad_input "--endpoint: .*give scheme://host" run llm openai --endpoint http://127.0.0.1:1/v1/x
+bad_input "unknown option|--bias-pattern" run --case token-drop --proxy 1=127.0.0.1:2
 "$FAULT" run llm --help >"$E2E_TMP/help.out" || fail "fault run llm --help"
 grep -q -- '--endpoint' "$E2E_TMP/help.out" && grep -q -- '--bias-pattern' "$E2E_TMP/help.out" ||
 	fail "run llm --help lacks the mode's or the llm plugin's options"
