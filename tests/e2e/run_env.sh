@@ -13,7 +13,7 @@
 
 start_nginx
 printf 'hello\n' >"$WWW/index.html"
-make_file "$WWW/big.bin" 300000
+make_file "$WWW/big.bin" 4000000
 # The variables of each case are exported for one run, then removed.
 setenv() { local kv; for kv; do export "${kv?}"; done; }
 unsetenv() { local kv; for kv; do unset "${kv%%=*}"; done; }
