@@ -105,6 +105,16 @@ static int configure(fault_plugin *self, void *state)
     switch (d->kind) {
     case FAULT_DIST_UNIFORM:
         rc = require(self, "latency-max", "uniform");
+        /* A mean or deviation the uniform draw would ignore is a mistake
+         * the user should hear about, not a silent no-op. */
+        for (const char *const *o = (const char *const[]){"latency-mean", "latency-stddev", NULL};
+             rc == 0 && *o; o++) {
+            if (fault_option_is_set(self, *o)) {
+                fault_plugin_error(self, "--%s has no effect with --latency-distribution uniform "
+                                         "(give --latency-min and --latency-max)", *o);
+                rc = FAULT_EINVAL;
+            }
+        }
         break;
     case FAULT_DIST_NORMAL:
         rc = require(self, "latency-mean", "normal");

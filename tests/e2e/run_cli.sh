@@ -76,6 +76,8 @@ bad "^fault: 'nosuch' is not a command" nosuch
 bad '^fault: --latency-mean: needs a value' run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency --latency-mean
 bad '^fault: latency: --latency-mean is required' run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency
 bad '^fault: latency: --latency-max is required' run "${LAT[@]}" --latency-distribution uniform
+bad '^fault: latency: --latency-mean has no effect with --latency-distribution uniform' run \
+	"${LAT[@]}" --latency-distribution uniform --latency-min 1 --latency-max 2
 # Options that contradict each other, or name what cannot serve (issue 13).
 bad '^fault: --tail and --no-ui contradict' run --proxy "127.0.0.1:$NOPORT=$UP" --tail --no-ui
 bad '^fault: --duration: must be at least 1ms' run --proxy "127.0.0.1:$NOPORT=$UP" --duration 0
