@@ -22,11 +22,15 @@ typedef struct fault_mapping {
     const char *listen_host; /* "127.0.0.1" when no address was given; IPv6
                               * addresses without brackets */
     uint16_t listen_port;
-    const char *scheme;      /* "" when none, else "http", "https", "psql",
-                              * "psqls", "tls" */
+    const char *scheme;      /* "" when none, else the scheme in lower case:
+                              * fault's own "http", "https", "psql",
+                              * "psqls", "tls", or (ABI 1.3) any other
+                              * RFC 3986 scheme a protocol plugin claims */
     const char *host;        /* upstream host, IPv6 without brackets */
-    uint16_t port;           /* upstream port (scheme default if omitted) */
-    bool tls;                /* scheme asks for TLS toward the upstream */
+    uint16_t port;           /* upstream port (scheme default if omitted;
+                              * other schemes must give one) */
+    bool tls;                /* scheme asks for TLS toward the upstream
+                              * (https, psqls, tls; false for others) */
     void *reserved[2];
 } fault_mapping;
 

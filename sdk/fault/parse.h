@@ -23,7 +23,9 @@ FAULT_BEGIN_DECLS
 FAULT_API int fault_parse_duration(const char *text, uint64_t *us, char *err, size_t errlen);
 
 /* Checks a --proxy mapping: "[listen:]port=host:port" or
- * "[listen:]port=scheme://host[:port]" (http, https, psql, psqls, tls). */
+ * "[listen:]port=scheme://host[:port]": http, https, psql, psqls and tls
+ * have default ports; any other RFC 3986 scheme is accepted with a port
+ * (ABI 1.3; whether a plugin serves it is known only when the run starts). */
 FAULT_API int fault_check_mapping(const char *text, char *err, size_t errlen);
 
 /* Checks a fault schedule ("start:10%,duration:30%;start:2m,duration:30s",
