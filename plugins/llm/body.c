@@ -156,29 +156,24 @@ static void set_length_finish(llm_api api, cJSON *root)
     case LLM_API_CHAT:
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "choices"))
         {
-            cJSON_DeleteItemFromObjectCaseSensitive(it, "finish_reason");
-            cJSON_AddStringToObject(it, "finish_reason", "length");
+            llm_set_string(it, "finish_reason", "length");
         }
         break;
     case LLM_API_MESSAGES:
-        cJSON_DeleteItemFromObjectCaseSensitive(root, "stop_reason");
-        cJSON_AddStringToObject(root, "stop_reason", "max_tokens");
+        llm_set_string(root, "stop_reason", "max_tokens");
         break;
     case LLM_API_GEMINI:
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "candidates"))
         {
-            cJSON_DeleteItemFromObjectCaseSensitive(it, "finishReason");
-            cJSON_AddStringToObject(it, "finishReason", "MAX_TOKENS");
+            llm_set_string(it, "finishReason", "MAX_TOKENS");
         }
         break;
     case LLM_API_OLLAMA_CHAT:
     case LLM_API_OLLAMA_GENERATE:
-        cJSON_DeleteItemFromObjectCaseSensitive(root, "done_reason");
-        cJSON_AddStringToObject(root, "done_reason", "length");
+        llm_set_string(root, "done_reason", "length");
         break;
     case LLM_API_RESPONSES:
-        cJSON_DeleteItemFromObjectCaseSensitive(root, "status");
-        cJSON_AddStringToObject(root, "status", "incomplete");
+        llm_set_string(root, "status", "incomplete");
         cJSON_DeleteItemFromObjectCaseSensitive(root, "incomplete_details");
         it = cJSON_AddObjectToObject(root, "incomplete_details");
         if (it)

@@ -412,6 +412,12 @@ void llm_visit_prompt(llm_api api, cJSON *root, llm_text_cb cb, void *ud)
 }
 
 /* A string field becomes text + "\n\n" + what it was, or text. */
+int llm_set_string(cJSON *o, const char *key, const char *text)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+    return cJSON_AddStringToObject(o, key, text) ? 0 : -1;
+}
+
 static int prepend_string(cJSON *o, const char *key, const char *text)
 {
     cJSON *s = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -425,9 +431,7 @@ static int prepend_string(cJSON *o, const char *key, const char *text)
         free(v);
         return ns && cJSON_ReplaceItemInObjectCaseSensitive(o, key, ns) ? 0 : -1;
     }
-    if (s)
-        cJSON_DeleteItemFromObjectCaseSensitive(o, key);
-    return cJSON_AddStringToObject(o, key, text) ? 0 : -1;
+    return llm_set_string(o, key, text);
 }
 
 static int insert_system_message(cJSON *root, const char *text)
@@ -560,8 +564,7 @@ int llm_frame_add_text(llm_api api, cJSON *root, const char *text, char **extra_
         cJSON *d = c0 ? child_object(c0, "delta") : NULL;
         if (!d)
             return -1;
-        cJSON_DeleteItemFromObjectCaseSensitive(d, "content");
-        return cJSON_AddStringToObject(d, "content", text) ? 0 : -1;
+        return llm_set_string(d, "content", text);
     }
     case LLM_API_MESSAGES: {
         cJSON *o = cJSON_CreateObject();
@@ -609,12 +612,10 @@ int llm_frame_add_text(llm_api api, cJSON *root, const char *text, char **extra_
             return -1;
         if (!cJSON_GetObjectItemCaseSensitive(m, "role"))
             cJSON_AddStringToObject(m, "role", "assistant");
-        cJSON_DeleteItemFromObjectCaseSensitive(m, "content");
-        return cJSON_AddStringToObject(m, "content", text) ? 0 : -1;
+        return llm_set_string(m, "content", text);
     }
     case LLM_API_OLLAMA_GENERATE:
-        cJSON_DeleteItemFromObjectCaseSensitive(root, "response");
-        return cJSON_AddStringToObject(root, "response", text) ? 0 : -1;
+        return llm_set_string(root, "response", text);
     default:
         return -1;
     }

@@ -68,6 +68,9 @@ typedef void (*llm_text_cb)(void *ud, cJSON *item);
 void llm_visit_output(llm_api api, cJSON *root, llm_text_cb cb, void *ud);
 /* Prompt text of a request body. */
 void llm_visit_prompt(llm_api api, cJSON *root, llm_text_cb cb, void *ud);
+/* Sets o[key] to the string text, replacing any member of that name.
+ * Returns 0, or -1 when memory ran out. */
+int llm_set_string(cJSON *o, const char *key, const char *text);
 /* Inserts a system instruction in the request's own format. Returns 0 or
  * -1 (no memory, or a body this API does not allow it in). */
 int llm_add_instruction(llm_api api, cJSON *root, const char *text);
