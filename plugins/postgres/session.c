@@ -634,6 +634,16 @@ static bool decide(pg_session *ss, batch *b, const char *sql, size_t len, bool m
         if (commit || rollback)
             ss->txn_watch = false;
     }
+    if ((st->cases & PG_CASE_FAILOVER) && matched && !b->inject &&
+        pg_failover_phase(st) == PG_FO_READ_ONLY && pg_sql_is_write(sql, len)) {
+        /* The new primary is not writable yet: still a standby. */
+        b->inject = true;
+        b->fatal = false;
+        memcpy(b->code, "25006", 6);
+        b->kind = "failover";
+        set_text(b, sql, len);
+        return true;
+    }
     if (!st->cases || !matched || !fault_plugin_active(st->self))
         return false;
     /* A server never fails ROLLBACK: clients rely on it to recover. */
@@ -1534,6 +1544,58 @@ void pg_session_stop_all(pg_state *st)
         teardown(st->live, false, FAULT_ECANCELED);
 }
 
+/* failover: this session's server goes away. Between two messages of the
+ * server, the client gets FATAL 57P01 after what was already sent (held
+ * replies are lost with the server), then the close; in the middle of
+ * one, the connection is reset. */
+static void failover_one(pg_session *ss)
+{
+    if (ss->phase == P_CANCEL)
+        return;
+    applied(ss, "failover", FAULT_DIR_INGRESS, "", "57P01", -1);
+    if (ss->phase != P_RUN || ss->fatal_close || !pg_framer_idle(&ss->be)) {
+        teardown(ss, ss->phase == P_RUN, 0);
+        return;
+    }
+    while (ss->hq) {
+        seg *g = ss->hq;
+        ss->hq = g->next;
+        free(g);
+    }
+    ss->hq_tail = NULL;
+    ss->hq_bytes = 0;
+    ss->clen = 0;
+    uint8_t out[300];
+    size_t n = pg_build_error(out, sizeof out, "FATAL", "57P01",
+                              pg_default_message("57P01"),
+                              "injected by fault (postgres plugin, failover)");
+    to_client(ss, out, n);
+    flush_client(ss);
+    if (ss->dead)
+        return;
+    ss->fatal_close = true;
+    if (ss->server) {
+        static const uint8_t terminate[5] = {'X', 0, 0, 0, 4};
+        conn_send(ss, ss->server, terminate, sizeof terminate);
+    }
+    if (!ss->dead)
+        flow(ss);
+}
+
+void pg_session_failover_all(pg_state *st)
+{
+    /* Each session may end (and unlink itself) as it is handled. */
+    pg_session *x = st->live;
+    while (x) {
+        pg_session *next = x->next;
+        ss_ref(x);
+        failover_one(x);
+        next = x->dead ? next : x->next;
+        ss_unref(x);
+        x = next;
+    }
+}
+
 /* ---- cancel ---- */
 
 typedef struct cancel_req {
@@ -1775,6 +1837,21 @@ static void on_upstream(fault_conn *c, int status, void *ud)
     ss_unref(ss);
 }
 
+/* failover: while the new primary is not up, a connection gets what a
+ * server that is starting gives, and is closed. */
+static void refuse_startup(pg_session *ss)
+{
+    static const char code[] = "57P03";
+    static const char msg[] = "the database system is starting up";
+    uint8_t out[300];
+    size_t n = pg_build_error(out, sizeof out, "FATAL", code, msg,
+                              "injected by fault (postgres plugin, failover)");
+    snprintf(ss->server_addr, sizeof ss->server_addr, "%s", ss->mp->target);
+    applied(ss, "failover", FAULT_DIR_INGRESS, "", code, -1);
+    raw_send(ss, ss->client, out, n);
+    teardown(ss, false, 0);
+}
+
 /* The client's first packets: at most PG_MAX_STARTUP bytes each. */
 #define STARTUP_BUF_MAX (PG_MAX_STARTUP + 65536)
 static void startup_input(pg_session *ss, const uint8_t *data, size_t len)
@@ -1827,6 +1904,10 @@ static void startup_input(pg_session *ss, const uint8_t *data, size_t len)
                 return;
             }
             handle_cancel(ss, ss->sbuf, plen);
+            return;
+        }
+        if (pg_failover_phase(ss->st) == PG_FO_REFUSING) {
+            refuse_startup(ss);
             return;
         }
         /* A StartupMessage (3.x; others reach the server, which refuses
