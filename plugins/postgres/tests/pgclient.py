@@ -369,6 +369,36 @@ def stale(port):
     check(cur.fetchall() == [("old",)], "stale inside a transaction block")
     cur.execute("commit")
     ok("stale-reads")
+    if psycopg is None:
+        return
+    # The extended protocol (Parse/Bind/Describe/Execute/Sync): results
+    # are kept per statement and parameters, with the unnamed statement
+    # and with a prepared one.
+    cur.execute("insert into kv values (2, 'two') on conflict (k) do update set v = 'two'")
+    with psycopg.connect(dsn(port), autocommit=True) as c3:
+        q = "select v from kv where k = %s"
+        for prepare in (False, True):
+            check(c3.execute(q, (1,), prepare=prepare).fetchall() == [("new",)], "first extended read")
+            check(c3.execute(q, (2,), prepare=prepare).fetchall() == [("two",)], "k = 2")
+            cur.execute("update kv set v = v || '+' where k in (1, 2)")
+            for _ in range(2):
+                r = c3.execute(q, (1,), prepare=prepare)
+                check(r.fetchall() == [("new",)], "extended read not stale (prepare=%s)" % prepare)
+                check(r.statusmessage == "SELECT 1", "extended status: %s" % r.statusmessage)
+                check(c3.execute(q, (2,), prepare=prepare).fetchall() == [("two",)],
+                      "the other parameter's result was not its own")
+            # Another statement sees the rows as they are.
+            check(c3.execute("select v from kv where k = %s + 0", (1,)).fetchall() ==
+                  [("new+",)], "another extended statement")
+            cur.execute("update kv set v = 'new' where k = 1; update kv set v = 'two' where k = 2")
+        # Pipelined: the stale result lands on its own statement.
+        with c3.pipeline():
+            a = c3.execute("select %s::int", (7,))
+            b = c3.execute(q, (1,))
+            d = c3.execute("select %s::int", (8,))
+        check(a.fetchone()[0] == 7 and b.fetchall() == [("new",)] and d.fetchone()[0] == 8,
+              "pipelined stale read")
+    ok("stale-reads extended")
 
 
 def raw_session(port):
