@@ -29,7 +29,7 @@ plugins_scenario_scenario_la_LIBADD = $(PLUGIN_LIBADD) $(YAML_LIBS) $(CURLUV_LIB
 # its own downstream call); each starts its own peers on free loopback ports.
 SCENARIO_TESTS = plugins/scenario/tests/run_basic.sh plugins/scenario/tests/run_downstream.sh \
 	plugins/scenario/tests/run_load.sh plugins/scenario/tests/run_tcp.sh \
-	plugins/scenario/tests/run_pulses.sh \
+	plugins/scenario/tests/run_pulses.sh plugins/scenario/tests/run_dns.sh \
 	plugins/scenario/tests/bad_input.sh plugins/scenario/tests/interrupt.sh \
 	plugins/scenario/tests/generate_30.sh plugins/scenario/tests/generate_31.sh \
 	plugins/scenario/tests/generate_run.sh plugins/scenario/tests/summary.sh \

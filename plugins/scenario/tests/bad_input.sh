@@ -47,6 +47,34 @@ items:
       faults:
         - type: latncy
 EOF
+expect_bad dns-case.yaml 7 29 "a dns fault needs a 'case'" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - {type: dns, case: nxdomian}
+EOF
+expect_bad dns-listen.yaml 7 46 "'listen' must be IP:PORT" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - {type: dns, case: refused, listen: "localhost:53"}
+EOF
+expect_bad dns-twice.yaml 8 11 "one dns fault per item (the item has one at line 7)" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - {type: dns, case: refused}
+        - {type: dns, case: timeout}
+EOF
 expect_bad period.yaml 7 64 "'period': unknown time unit 'x'" <<EOF
 title: x
 items:
