@@ -27,14 +27,14 @@
 const char *sc_fault_type_name(sc_fault_type t)
 {
     static const char *const names[] = {"latency",   "packetloss", "bandwidth", "jitter",
-                                        "httperror", "blackhole",  "dns"};
+                                        "httperror", "blackhole",  "dns",       "postgres"};
     return t < SC_NFAULT_TYPES ? names[t] : "unknown";
 }
 
 const char *sc_fault_plugin_name(sc_fault_type t)
 {
     static const char *const names[] = {"latency",       "packet-loss", "bandwidth", "jitter",
-                                        "http-response", "blackhole",   "dns-proxy"};
+                                        "http-response", "blackhole",   "dns-proxy", "postgres"};
     return t < SC_NFAULT_TYPES ? names[t] : "unknown";
 }
 
@@ -63,6 +63,9 @@ void sc_fault_effective(const sc_fault *f, sc_fault *o)
     o->listen = strdup(f->listen ? f->listen : "127.0.0.1:45553");
     o->names = sc_strdup(f->names);
     o->qtypes = sc_strdup(f->qtypes);
+    o->pg_cases = sc_strdup(f->pg_cases);
+    o->statement = sc_strdup(f->statement);
+    o->error_code = sc_strdup(f->error_code);
     if (!f->has_delay)
         o->delay_ms = 1000;
     if (!f->has_mean)
@@ -94,7 +97,7 @@ cJSON *sc_fault_to_json(const sc_fault *f, bool effective)
     if (!o)
         return NULL;
     cJSON_AddStringToObject(o, "type", sc_fault_type_name(f->type));
-    if (f->type != SC_HTTPERROR && f->type != SC_DNS) {
+    if (f->type != SC_HTTPERROR && f->type != SC_DNS && f->type != SC_POSTGRES) {
         if (f->side)
             cJSON_AddStringToObject(o, "side", f->side);
         if (f->direction)
@@ -152,6 +155,24 @@ cJSON *sc_fault_to_json(const sc_fault *f, bool effective)
         if (f->has_ttl)
             cJSON_AddNumberToObject(o, "ttl", (double)f->ttl);
         break;
+    case SC_POSTGRES:
+        if (f->pg_cases)
+            cJSON_AddStringToObject(o, "case", f->pg_cases);
+        if (f->statement)
+            cJSON_AddStringToObject(o, "statement", f->statement);
+        if (f->error_code)
+            cJSON_AddStringToObject(o, "error_code", f->error_code);
+        if (f->has_probability)
+            cJSON_AddNumberToObject(o, "probability", f->probability);
+        if (f->has_deadlock_rate)
+            cJSON_AddNumberToObject(o, "deadlock_rate", f->deadlock_rate);
+        if (f->has_corruption_rate)
+            cJSON_AddNumberToObject(o, "corruption_rate", f->corruption_rate);
+        if (f->has_mean)
+            cJSON_AddNumberToObject(o, "mean", f->mean);
+        if (f->has_stddev)
+            cJSON_AddNumberToObject(o, "stddev", f->stddev);
+        break;
     case SC_HTTPERROR:
         if (f->has_status)
             cJSON_AddNumberToObject(o, "status_code", f->status_code);
@@ -204,6 +225,11 @@ void sc_fault_describe(const sc_fault *raw, char *buf, size_t len)
                  f.probability);
         break;
     case SC_BLACKHOLE: snprintf(buf, len, "Blackhole: %s", where); break;
+    case SC_POSTGRES:
+        snprintf(buf, len, "PostgreSQL: %s, Statements: %s, Probability: %.2f",
+                 f.pg_cases ? f.pg_cases : "?", f.statement ? f.statement : "all",
+                 f.probability);
+        break;
     case SC_DNS:
         snprintf(buf, len, "DNS: %s on %s for %s, Probability: %.2f, Names: %s, Types: %s",
                  f.dns_case ? f.dns_case : "none", f.listen, f.resolver, f.probability,
@@ -375,6 +401,34 @@ static int fault_settings(sc_argv *a, const sc_fault *raw, double mean_add, cons
     return rc ? -1 : 0;
 }
 
+/* The postgres plugin's --pg-* flags of a postgres fault. */
+static int pg_settings(sc_argv *a, const sc_fault *f, const char *sched)
+{
+    int rc = 0;
+    char *cases = sc_strdup(f->pg_cases);
+    for (char *save = NULL, *c = cases ? strtok_r(cases, ",", &save) : NULL; c;
+         c = strtok_r(NULL, ",", &save))
+        rc |= sc_argv_addf(a, "--pg-case=%s", c);
+    free(cases);
+    if (f->statement)
+        rc |= sc_argv_addf(a, "--pg-statement=%s", f->statement);
+    if (f->error_code)
+        rc |= sc_argv_addf(a, "--pg-error-code=%s", f->error_code);
+    if (f->has_probability)
+        rc |= sc_argv_addf(a, "--pg-probability=%.6g", f->probability);
+    if (f->has_deadlock_rate)
+        rc |= sc_argv_addf(a, "--pg-deadlock-rate=%.6g", f->deadlock_rate);
+    if (f->has_corruption_rate)
+        rc |= sc_argv_addf(a, "--pg-corruption-rate=%.6g", f->corruption_rate);
+    if (f->has_mean)
+        rc |= sc_argv_addf(a, "--pg-latency-mean=%.6g", f->mean);
+    if (f->has_stddev)
+        rc |= sc_argv_addf(a, "--pg-latency-stddev=%.6g", f->stddev);
+    if (sched)
+        rc |= sc_argv_addf(a, "--pg-sched=%s", sched);
+    return rc ? -1 : 0;
+}
+
 int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t run_us, bool clip,
                    sc_argv *a, sc_child_faults *cf)
 {
@@ -392,6 +446,20 @@ int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t r
         bool always, never;
         if (faults[i].type >= SC_NFAULT_TYPES || faults[i].type == SC_DNS)
             continue; /* the DNS proxy is the child's mode: sc_fault_dns_flags() */
+        if (faults[i].type == SC_POSTGRES) {
+            /* The handler's own options, no --with: one per item. */
+            sched[i] = fault_schedule(&faults[i], run_us, clip, &always, &never);
+            if (!never && pg_settings(a, &faults[i], sched[i]) != 0)
+                rc = -1;
+            else if (!never && cf->n < SC_MAX_CHILD_FAULTS) {
+                sc_child_fault *c = &cf->inst[cf->n++];
+                snprintf(c->name, sizeof c->name, "%s", sc_fault_plugin_name(SC_POSTGRES));
+                c->type = SC_POSTGRES;
+                c->fault = i;
+                c->scheduled = sched[i] != NULL;
+            }
+            continue;
+        }
         sched[i] = fault_schedule(&faults[i], run_us, clip, &always, &never);
         if (never)
             continue;

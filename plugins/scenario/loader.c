@@ -560,7 +560,8 @@ static int type_of(const char *name, sc_fault_type *t)
     } names[] = {
         {"latency", SC_LATENCY},     {"packetloss", SC_PACKETLOSS}, {"bandwidth", SC_BANDWIDTH},
         {"jitter", SC_JITTER},       {"httperror", SC_HTTPERROR},   {"httpresponse", SC_HTTPERROR},
-        {"blackhole", SC_BLACKHOLE}, {"dns", SC_DNS},
+        {"blackhole", SC_BLACKHOLE}, {"dns", SC_DNS},             {"postgres", SC_POSTGRES},
+        {"pg", SC_POSTGRES},
     };
     char sq[32];
     squash(name, sq, sizeof sq);
@@ -794,6 +795,59 @@ static int parse_dns(loader *L, const yaml_node_t *n, sc_fault *f)
     return 0;
 }
 
+/* type: postgres - the database cases of the postgres plugin, on the
+ * item's psql:// and psqls:// mappings. */
+static int parse_pg(loader *L, const yaml_node_t *n, sc_fault *f)
+{
+    static const char *const cases[] = {"slow-query", "error-injection", "conn-reset",
+                                        "timeout",    "deadlock",        "data-corruption",
+                                        "stale-reads", "failover",       NULL};
+    yaml_node_t *c;
+    if (get(L, n, "case", &c) != 0 || opt_list(L, n, "case", &f->pg_cases) != 0)
+        return -1;
+    if (!f->pg_cases)
+        return fail(L, n, "a postgres fault needs a 'case' (slow-query, error-injection, "
+                          "conn-reset, timeout, deadlock, data-corruption, stale-reads or "
+                          "failover)");
+    char *list = strdup(f->pg_cases);
+    for (char *save = NULL, *w = list ? strtok_r(list, ",", &save) : NULL; w;
+         w = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (cases[i] && strcmp(cases[i], w) != 0)
+            i++;
+        if (!cases[i]) {
+            int rc = fail(L, c, "unknown postgres case '%s' (slow-query, error-injection, "
+                                "conn-reset, timeout, deadlock, data-corruption, stale-reads "
+                                "or failover)", w);
+            free(list);
+            return rc;
+        }
+    }
+    free(list);
+    yaml_node_t *e;
+    if (opt_str(L, n, "statement", &f->statement) || get(L, n, "error_code", &e))
+        return -1;
+    if (!is_null(e)) {
+        const char *v = scalar(e);
+        bool ok = v && strlen(v) == 5;
+        for (size_t i = 0; ok && i < 5; i++)
+            ok = (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'A' && v[i] <= 'Z');
+        if (!ok)
+            return fail(L, e, "'error_code' must be a SQLSTATE (five digits or upper-case "
+                              "letters, e.g. \"40001\"), not %s", v ? v : kind_name(e));
+        f->error_code = strdup(v);
+    }
+    return opt_num(L, n, "probability", 0, 1, &f->has_probability, &f->probability) ||
+                   opt_num(L, n, "deadlock_rate", 0, 1, &f->has_deadlock_rate,
+                           &f->deadlock_rate) ||
+                   opt_num(L, n, "corruption_rate", 0, 1, &f->has_corruption_rate,
+                           &f->corruption_rate) ||
+                   opt_num(L, n, "mean", 0, MAX_MS, &f->has_mean, &f->mean) ||
+                   opt_num(L, n, "stddev", 0, MAX_MS, &f->has_stddev, &f->stddev)
+               ? -1
+               : 0;
+}
+
 static int parse_fault(loader *L, yaml_node_t *n, sc_fault *f)
 {
     if (want_mapping(L, n, "a fault") != 0)
@@ -819,15 +873,15 @@ static int parse_fault(loader *L, yaml_node_t *n, sc_fault *f)
             }
         }
         return fail(L, n, "a fault needs a 'type' (latency, packetloss, bandwidth, jitter, "
-                          "httperror, blackhole or dns)");
+                          "httperror, blackhole, dns or postgres)");
     }
     if (!scalar(t) || type_of(scalar(t), &f->type) != 0)
         return fail(L, t,
                     "unknown fault type '%s' (latency, packetloss, bandwidth, jitter, httperror, "
-                    "blackhole or dns)",
+                    "blackhole, dns or postgres)",
                     scalar(t) ? scalar(t) : kind_name(t));
 fields:
-    if (f->type != SC_HTTPERROR && f->type != SC_DNS &&
+    if (f->type != SC_HTTPERROR && f->type != SC_DNS && f->type != SC_POSTGRES &&
         (parse_side(L, body, &f->side) || parse_direction(L, body, &f->direction)))
         return -1;
     if (parse_period(L, body, &f->period) != 0)
@@ -842,6 +896,7 @@ fields:
                    : 0;
     case SC_HTTPERROR: return parse_httperror(L, body, f);
     case SC_DNS: return parse_dns(L, body, f);
+    case SC_POSTGRES: return parse_pg(L, body, f);
     default: return 0;
     }
 }
@@ -1163,10 +1218,11 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
             yaml_node_t *fn = yaml_document_get_node(L->doc, *e);
             if (parse_fault(L, fn, f) != 0)
                 return -1;
-            for (size_t k = 0; f->type == SC_DNS && k + 1 < it->nfaults; k++)
-                if (it->faults[k].type == SC_DNS)
-                    return fail(L, fn, "one dns fault per item (the item has one at line %d)",
-                                it->faults[k].mark.line);
+            for (size_t k = 0; (f->type == SC_DNS || f->type == SC_POSTGRES) && k + 1 < it->nfaults;
+                 k++)
+                if (it->faults[k].type == f->type)
+                    return fail(L, fn, "one %s fault per item (the item has one at line %d)",
+                                sc_fault_type_name(f->type), it->faults[k].mark.line);
         }
     }
     if (parse_strategy(L, st, &it->strategy) != 0)
@@ -1205,6 +1261,17 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
     }
     if (it->disable_http_proxies && it->nproxies == 0)
         return fail(L, px, "'disable_http_proxies' leaves no proxy: give 'proxies' mappings too");
+    for (size_t k = 0; k < it->nfaults; k++) {
+        if (it->faults[k].type != SC_POSTGRES)
+            continue;
+        bool pg = false;
+        for (size_t i = 0; i < it->nproxies; i++)
+            pg |= strstr(it->proxies[i], "=psql://") || strstr(it->proxies[i], "=psqls://");
+        if (!pg)
+            return fail(L, yaml_document_get_node(L->doc, fl->data.sequence.items.start[k]),
+                        "a postgres fault acts on psql:// mappings: the item has none in "
+                        "'proxy.proxies'");
+    }
     return 0;
 }
 
@@ -1503,6 +1570,9 @@ void sc_fault_clear(sc_fault *f)
     free(f->listen);
     free(f->names);
     free(f->qtypes);
+    free(f->pg_cases);
+    free(f->statement);
+    free(f->error_code);
     memset(f, 0, sizeof *f);
 }
 

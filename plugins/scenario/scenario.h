@@ -37,7 +37,8 @@ typedef enum sc_fault_type {
     SC_JITTER,
     SC_HTTPERROR,
     SC_BLACKHOLE,
-    SC_DNS, /* the DNS proxy of `fault run dns`: at most one per item */
+    SC_DNS,      /* the DNS proxy of `fault run dns`: at most one per item */
+    SC_POSTGRES, /* the database cases on psql:// mappings: at most one per item */
     SC_NFAULT_TYPES
 } sc_fault_type;
 
@@ -74,6 +75,12 @@ typedef struct sc_fault {
     bool has_delay, has_ttl;
     double delay_ms;
     int64_t ttl;
+    /* postgres (probability, mean and stddev above too) */
+    char *pg_cases;   /* comma-separated --pg-case values */
+    char *statement;  /* PCRE2 pattern; NULL: every statement */
+    char *error_code; /* SQLSTATE */
+    bool has_deadlock_rate, has_corruption_rate;
+    double deadlock_rate, corruption_rate;
 } sc_fault;
 
 typedef struct sc_pair {

@@ -18,6 +18,10 @@ GET  /spec/NAME     the SPEC_FILE whose base name is NAME (templated: @PORT@
 GET  /resolve/NAME  asks the DNS server on 127.0.0.1:$APP_DNS_PORT (UDP) for
                     NAME's A records: 200 with {"addresses"}, 502 with
                     {"rcode"} when it fails or has none, 504 with no answer
+GET  /sql/PORT      runs "select 'victim'" with psycopg2 on the PostgreSQL
+                    server (or psql:// mapping) at 127.0.0.1:PORT, as user
+                    trusty on database app: 200 with {"rows"}, or 503 with
+                    {"sqlstate"} when it fails
 anything else       200 {"method", "path", "body"}; every such request is
                     appended to LOG as one JSON line
 
@@ -100,6 +104,19 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/resolve/"):
             status, body = resolve(path[9:])
             return self.answer(status, json.dumps(body))
+        if path.startswith("/sql/"):
+            import psycopg2
+            try:
+                c = psycopg2.connect(host="127.0.0.1", port=int(path[5:]), user="trusty",
+                                     dbname="app", connect_timeout=5)
+                try:
+                    cur = c.cursor()
+                    cur.execute("select 'victim'")
+                    return self.answer(200, json.dumps({"rows": cur.fetchall()}))
+                finally:
+                    c.close()
+            except psycopg2.Error as e:
+                return self.answer(503, json.dumps({"sqlstate": e.pgcode}))
         if path == "/ok":
             return self.answer(200, "ok", "text/plain")
         if path.startswith("/status/"):
