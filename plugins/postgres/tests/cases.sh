@@ -151,8 +151,8 @@ grep -q "ok stale-reads extended" "$E2E_TMP/stale.out" && want=15
 note "$(tr '\n' ';' <"$E2E_TMP/stale.out")"
 stop_pid "$FAULT_PID"
 
-note "failover at 3 s: 57P01 to the session, refused for 1 s, read-only for 1 s"
-start_pg_proxy --pg-case failover --pg-sched start:3s --pg-failover-refuse 1s \
+note "failover at 5 s (time for the client to connect first, under load): 57P01 to the session, refused for 1 s, read-only for 1 s"
+start_pg_proxy --pg-case failover --pg-sched start:5s --pg-failover-refuse 1s \
 	--pg-failover-read-only 1s --events "$E2E_TMP/ev-fo.jsonl"
 client failover "$PX" 1 1 || fail "failover"
 fo=$(grep '"fault_applied"' "$E2E_TMP/ev-fo.jsonl" | grep '"failover"')

@@ -17,7 +17,7 @@ start_pg
 start_pg_proxy --pg-case error-injection --pg-error-code 40001 --pg-statement victim
 node "$NODE_DIR/client.js" "$PX" 40001 || fail "node-postgres checks failed"
 stop_pid "$FAULT_PID"
-start_pg_proxy --pg-case failover --pg-sched start:3s --pg-failover-refuse 1s \
+start_pg_proxy --pg-case failover --pg-sched start:5s --pg-failover-refuse 1s \
 	--pg-failover-read-only 1s
 node "$NODE_DIR/failover.js" "$PX" || fail "node-postgres failover checks failed"
 stop_pg

@@ -432,7 +432,10 @@ def failover(port, refuse_s, read_only_s):
     for about read_only_s; then writes work again. Prints what the client
     saw, with the measured windows."""
     refuse_s, read_only_s = float(refuse_s), float(read_only_s)
-    c = psycopg2.connect(dsn(port))
+    try:
+        c = psycopg2.connect(dsn(port))
+    except psycopg2.OperationalError as e:
+        check(False, "the failover came before the client connected (too slow?): %s" % e)
     c.autocommit = True
     cur = c.cursor()
     cur.execute("create table if not exists fo(id int)")
