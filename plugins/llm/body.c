@@ -284,7 +284,7 @@ static void truncate_now(lx *e)
                              e->block_index);
             out_add(e, b, (size_t)k);
         }
-        char *t = llm_truncation_frames(e->api, e->framing == LLM_FRAMING_SSE, e->first);
+        char *t = llm_truncation_frames(e->api, e->framing, e->first);
         if (t) {
             out_add(e, t, strlen(t));
             free(t);
@@ -294,7 +294,7 @@ static void truncate_now(lx *e)
         out_mark(e);
     } else if (st->truncate_mode == TRUNC_ERROR) {
         char *t = llm_stream_error_frame(e->api, llm_provider_of(e->api, (llm_provider)st->provider),
-                                         e->framing == LLM_FRAMING_SSE);
+                                         e->framing);
         if (t) {
             out_add(e, t, strlen(t));
             free(t);
@@ -327,6 +327,15 @@ static int on_frame(void *ud, const uint8_t *p, size_t n, bool parsed)
     llm_state *st = e->st;
     if (e->truncated)
         return 0; /* after the cut: dropped */
+    if (!parsed && e->framing == LLM_FRAMING_ARRAY) {
+        /* The bytes between elements leave with the element before them
+         * (or, at the start of a chunk, the one after). */
+        bool after_frame = e->nmarks && e->marks[e->nmarks - 1] == e->out_len;
+        out_add(e, p, n);
+        if (after_frame && !e->oom)
+            e->marks[e->nmarks - 1] = e->out_len;
+        return 0;
+    }
     if (!parsed || st->case_ == CASE_SLOW_STREAM) {
         out_add(e, p, n);
         /* (The LF of a CRLF cut from its frame is no frame of its own:
@@ -407,10 +416,16 @@ static fault_action next_frame(lx *e, fault_chunk *c, fault_verdict *v)
     size_t end = total;
     while (e->mark_i < e->nmarks && e->marks[e->mark_i] <= e->passed)
         e->mark_i++;
-    if (st->case_ == CASE_SLOW_STREAM && e->mark_i < e->nmarks)
+    bool frame = e->mark_i < e->nmarks;
+    if (st->case_ == CASE_SLOW_STREAM && frame)
         end = e->marks[e->mark_i++];
     v->bytes = end < total ? end - e->passed : 0;
-    if (st->case_ == CASE_SLOW_STREAM) {
+    if (st->case_ == CASE_SLOW_STREAM && !frame) {
+        /* Bytes that end no frame (the LF of a CRLF cut from its frame,
+         * the bytes around Gemini's array elements): no delay of their
+         * own, after the frames before them. */
+        v->until_us = e->next_at;
+    } else if (st->case_ == CASE_SLOW_STREAM) {
         uint64_t base = c->arrived_us > e->next_at ? c->arrived_us : e->next_at;
         double d = draw_delay(st);
         if (!e->first_done) {

@@ -318,9 +318,10 @@ static fault_http_action on_response(void *state, fault_http_exchange *x)
         f = LLM_FRAMING_SSE;
     else if (has_token(ct, "ndjson"))
         f = LLM_FRAMING_NDJSON;
-    else if (has_token(ct, "json") &&
-             !(e->api == LLM_API_GEMINI && strstr(fault_http_path(x), ":streamGenerateContent")))
-        f = LLM_FRAMING_JSON; /* (Gemini's streamed JSON array is left alone) */
+    else if (has_token(ct, "json"))
+        f = e->api == LLM_API_GEMINI && strstr(fault_http_path(x), ":streamGenerateContent")
+                ? LLM_FRAMING_ARRAY /* Gemini's streamed JSON array (no alt=sse) */
+                : LLM_FRAMING_JSON;
     if (status < 200 || status > 299 || !f || (ce && strcasecmp(ce, "identity") != 0)) {
         lx_free(st, e);
         return FAULT_HTTP_CONTINUE;
