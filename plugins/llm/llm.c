@@ -25,7 +25,13 @@
  *                     a finish reason and terminator (--truncate-mode
  *                     clean), without (abrupt) or with the provider's
  *                     mid-stream error frame (error); a whole body keeps
- *                     that many words and says it hit a length limit.
+ *                     that many words and says it hit a length limit;
+ *   stream-stall      after --stall-after frames the stream is quiet for
+ *                     --stall-duration, silent or with the provider's SSE
+ *                     keep-alives every --stall-keepalive-interval, then
+ *                     goes on;
+ *   corrupt-stream    frame --corrupt-after is sent twice (duplicate) or
+ *                     with its JSON cut halfway (malformed).
  *
  * Response cases watch the response body (fault_http_watch_body) and cut
  * it into frames (frames.c) in bounded memory: a frame is handed on as soon
@@ -46,13 +52,15 @@
 #include "llm.h"
 
 const char *const llm_case_names[] = {"slow-stream", "prompt-scramble", "token-drop",
-                                      "inject-bias", "truncate-response", "http-error", NULL};
+                                      "inject-bias", "truncate-response", "http-error",
+                                      "stream-stall", "corrupt-stream", NULL};
 static const char *const provider_choices[] = {"auto", "openai", "open-router|openrouter",
                                                "anthropic", "gemini", "ollama", NULL};
 static const char *const error_choices[] = {"rate-limit", "quota", "overloaded", "server-error",
                                             NULL};
 static const char *const dist_choices[] = {"normal", "uniform", "pareto", "fixed", NULL};
 const char *const llm_trunc_names[] = {"clean", "abrupt", "error", NULL};
+const char *const llm_corrupt_names[] = {"duplicate", "malformed", NULL};
 
 #define OFF(f) offsetof(llm_state, f)
 
@@ -108,6 +116,25 @@ static const fault_option options[] = {
      .def = "clean", .choices = llm_trunc_names, .metavar = "MODE",
      .help = "truncate-response: end with a finish reason and terminator (clean), without (abrupt), or with the provider's mid-stream error (error)",
      .offset = OFF(truncate_mode)},
+    {.name = "stall-after", .env = "FAULT_LLM_STALL_AFTER", .type = FAULT_OPT_INT, .def = "5",
+     .metavar = "N", .min = 1, .max = 1e9,
+     .help = "stream-stall: frames of a stream passed before it stalls", .offset = OFF(stall_after)},
+    {.name = "stall-duration", .env = "FAULT_LLM_STALL_DURATION", .type = FAULT_OPT_DOUBLE,
+     .def = "30000", .metavar = "MS", .min = 0, .max = 86400000,
+     .help = "stream-stall: how long the stream is quiet before it goes on, in milliseconds",
+     .offset = OFF(stall_ms)},
+    {.name = "stall-keepalive-interval", .env = "FAULT_LLM_STALL_KEEPALIVE_INTERVAL",
+     .type = FAULT_OPT_DOUBLE, .def = "0", .metavar = "MS", .min = 0, .max = 86400000,
+     .help = "stream-stall: send the provider's SSE keep-alive (comment, Anthropic ping) this often during the stall (0: a silent stall)",
+     .offset = OFF(keepalive_ms)},
+    {.name = "corrupt-after", .env = "FAULT_LLM_CORRUPT_AFTER", .type = FAULT_OPT_INT, .def = "5",
+     .metavar = "N", .min = 1, .max = 1e9,
+     .help = "corrupt-stream: the frame of a stream that is corrupted (1: the first)",
+     .offset = OFF(corrupt_after)},
+    {.name = "corrupt-mode", .env = "FAULT_LLM_CORRUPT_MODE", .type = FAULT_OPT_ENUM,
+     .def = "malformed", .choices = llm_corrupt_names, .metavar = "MODE",
+     .help = "corrupt-stream: send the frame twice (duplicate) or with its JSON cut halfway (malformed)",
+     .offset = OFF(corrupt_mode)},
     {.name = "llm-error", .env = "FAULT_LLM_ERROR", .type = FAULT_OPT_ENUM, .def = "rate-limit",
      .choices = error_choices, .metavar = "KIND",
      .help = "http-error: rate-limit (429, retryable), quota (not retryable), overloaded (529/503), server-error (500)",
@@ -383,6 +410,12 @@ static int configure(fault_plugin *self, void *state)
             return FAULT_EINVAL;
         }
         st->has_scramble = true;
+    }
+    if (st->case_ == CASE_STALL && st->keepalive_ms > 0 &&
+        st->stall_ms / st->keepalive_ms > 100000) {
+        fault_plugin_error(self, "--stall-keepalive-interval: at most 100000 keep-alives per stall "
+                                 "(%.0f ms / %.0f ms)", st->stall_ms, st->keepalive_ms);
+        return FAULT_EINVAL;
     }
     if (st->case_ == CASE_INJECT_BIAS) {
         if (!st->bias_pattern || !st->bias_replacement) {

@@ -804,6 +804,17 @@ char *llm_stream_error_frame(llm_api api, llm_provider p, llm_framing framing)
     return sse_frame(NULL, o);
 }
 
+const char *llm_keepalive_frame(llm_api api, llm_provider p)
+{
+    if (api == LLM_API_MESSAGES)
+        return "event: ping\ndata: {\"type\": \"ping\"}\n\n";
+    if (api == LLM_API_GEMINI)
+        return ": keep-alive\r\n\r\n";
+    if (p == LLM_PROV_OPENROUTER)
+        return ": OPENROUTER PROCESSING\n\n";
+    return ": keep-alive\n\n";
+}
+
 bool llm_is_done_marker(const char *data)
 {
     return data && strcmp(data, "[DONE]") == 0;

@@ -99,6 +99,11 @@ char *llm_truncation_frames(llm_api api, llm_framing framing, const cJSON *first
  * streamed array; Ollama: an {"error"} line). Malloc'd. */
 char *llm_stream_error_frame(llm_api api, llm_provider p, llm_framing framing);
 
+/* The keep-alive frame a provider sends on an SSE stream while the model
+ * is busy: OpenRouter's `: OPENROUTER PROCESSING` comment, Anthropic's
+ * ping event, an SSE comment elsewhere (CRLF-terminated for Gemini). */
+const char *llm_keepalive_frame(llm_api api, llm_provider p);
+
 /* Whether a stream frame's payload is the stream terminator ([DONE]). */
 bool llm_is_done_marker(const char *data);
 
