@@ -15,7 +15,10 @@ tokens so that a pattern can span two frames. A request header
 `X-Double-Gap-Ms: N` spaces frames N ms apart; `X-Double-Split: N` writes
 each frame in chunks of N bytes (frames cut anywhere); `X-Double-Repeat: N`
 streams the tokens N times over (long streams, for bench.sh);
-`X-Double-OpenRouter: 1` adds OpenRouter's `: OPENROUTER PROCESSING`
+`X-Double-Pad: N` adds a field of N bytes to every OpenAI chat chunk (large
+frames); `X-Double-Stamp: 1` adds "x_sent", the wall-clock time (seconds,
+a float) when the chunk was written, so a reader on this host can tell how
+long each frame took to reach it; `X-Double-OpenRouter: 1` adds OpenRouter's `: OPENROUTER PROCESSING`
 comment keep-alives to an OpenAI chat stream (before the first frame and
 after the third token).
 
@@ -76,11 +79,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.frames_sent = 0
 
-    def frame(self, data):
+    def frame(self, data, paused=False):
         if isinstance(data, str):
             data = data.encode()
-        if self.frames_sent and self.gap:
-            time.sleep(self.gap)
+        if not paused:
+            self.pause()
         self.frames_sent += 1
         step = self.split or len(data)
         for i in range(0, len(data), step):
@@ -92,9 +95,16 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def pause(self):
+        if self.frames_sent and self.gap:
+            time.sleep(self.gap)
+
     def sse(self, obj, event=None, sep="\n\n"):
+        self.pause()
+        if "x_sent" in obj:
+            obj["x_sent"] = time.time()
         head = "event: %s\n" % event if event else ""
-        self.frame(head + "data: " + json.dumps(obj, separators=(",", ":")) + sep)
+        self.frame(head + "data: " + json.dumps(obj, separators=(",", ":")) + sep, paused=True)
 
     # ---- routes ----
     def do_GET(self):
@@ -150,9 +160,17 @@ class Handler(BaseHTTPRequestHandler):
         self.start_stream("text/event-stream; charset=utf-8")
         chunk = dict(base, object="chat.completion.chunk")
 
+        pad = "x" * int(self.headers.get("X-Double-Pad") or 0)
+        stamp = self.headers.get("X-Double-Stamp") == "1"
+
         def choice(delta, finish=None):
-            return dict(chunk, choices=[{"index": 0, "delta": delta, "logprobs": None,
-                                         "finish_reason": finish}])
+            c = dict(chunk, choices=[{"index": 0, "delta": delta, "logprobs": None,
+                                      "finish_reason": finish}])
+            if pad:
+                c["x_pad"] = pad
+            if stamp:
+                c["x_sent"] = time.time()
+            return c
         if req.get("tools"):
             self.sse(choice({"role": "assistant", "content": None, "tool_calls": [{
                 "index": 0, "id": "call_double", "type": "function",
