@@ -12,7 +12,10 @@
  *                     (provider.c), the upstream never called;
  *   prompt-scramble   the whole request body (fault_http_want_body) has its
  *                     prompt text rewritten (--scramble-pattern/-with) and
- *                     --instruction inserted as a system instruction;
+ *                     --instruction inserted as a system instruction
+ *                     (--instruction given with a response case is
+ *                     inserted too, e.g. to bias the model as well as its
+ *                     text);
  *   slow-stream       each response frame held for a draw from a
  *                     distribution of mean --slow-stream-mean-delay after
  *                     the previous one, the first also for
@@ -272,6 +275,8 @@ static void scramble_cb(void *ud, cJSON *item)
     free(out);
 }
 
+/* The request's prompt: --scramble-pattern replaced (prompt-scramble
+ * only) and --instruction inserted (any case that reaches the upstream). */
 static void prompt_scramble(llm_state *st, fault_http_exchange *x, llm_api api)
 {
     size_t len;
@@ -286,7 +291,7 @@ static void prompt_scramble(llm_state *st, fault_http_exchange *x, llm_api api)
         return;
     }
     scr_ctx c = {st, 0};
-    if (st->has_scramble)
+    if (st->has_scramble && st->case_ == CASE_PROMPT_SCRAMBLE)
         llm_visit_prompt(api, root, scramble_cb, &c);
     bool instructed = st->instruction && st->instruction[0] &&
                       llm_add_instruction(api, root, st->instruction) == 0;
@@ -317,6 +322,8 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
         prompt_scramble(st, x, api);
         return FAULT_HTTP_CONTINUE;
     default:
+        if (st->instruction && st->instruction[0])
+            prompt_scramble(st, x, api);
         break;
     }
     if (!lx_new(st, x, api))
@@ -432,8 +439,12 @@ static int configure(fault_plugin *self, void *state)
         }
         st->has_bias = true;
     }
+    bool instructed = st->instruction && st->instruction[0];
+    if (instructed && st->case_ != CASE_HTTP_ERROR && st->case_ != CASE_PROMPT_SCRAMBLE)
+        /* --instruction with a response case: the request gets it too. */
+        return fault_http_want_body(self, FAULT_HTTP_REQUEST, (size_t)st->max_body);
     if (st->case_ == CASE_PROMPT_SCRAMBLE) {
-        if (!st->has_scramble && !(st->instruction && st->instruction[0])) {
+        if (!st->has_scramble && !instructed) {
             fault_plugin_error(self, "--llm-case prompt-scramble needs --scramble-pattern/--scramble-with or --instruction");
             return FAULT_EINVAL;
         }

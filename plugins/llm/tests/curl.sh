@@ -27,7 +27,9 @@
 #     --llm-provider open-router), the double never called;
 #     --llm-error-status overrides the status;
 #  7. prompt-scramble: the double receives the prompt rewritten and the
-#     instruction in each provider's own request format;
+#     instruction in each provider's own request format; --instruction with
+#     inject-bias reaches the request of a stream (the prompt otherwise
+#     untouched) while the response is biased;
 #  8. probability 0.5 with --seed 9: errors within the binomial 99.9%
 #     interval over 200 requests, and the same seed gives the same
 #     sequence;
@@ -281,6 +283,17 @@ q='Write Python code.'
 [ "$(ps /v1/responses "{\"model\":\"m\",\"input\":\"$q\"}" 'j["instructions"], j["input"]')" = "Answer as a pirate. Write java code." ] ||
 	fail "Responses prompt: $(double_body)"
 wait_for_line "$FAULT_OUT" "case=prompt-scramble url=.*/v1/responses replacements=1 instruction=added"
+stop_pid "$FAULT_PID"
+# --instruction with a response case: the request gets it, the response
+# its case (the scramble pattern is prompt-scramble's only).
+start_llm --llm-case inject-bias --bias-pattern '(?i)paris' --bias-replacement London \
+	--instruction 'Answer in French.' --scramble-pattern '(?i)python' --scramble-with java
+curl -sS --max-time 10 -o "$E2E_TMP/b" -d "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$q\"}]}" \
+	"$BASE/v1/chat/completions" || fail "curl"
+[ "$(double_body | jq_ 'j["messages"][0]["content"], j["messages"][1]["content"]')" = "Answer in French. $q" ] ||
+	fail "instruction with inject-bias: $(double_body)"
+[ "$($WIRE chat <"$E2E_TMP/b" | head -1)" = "\"${TEXT//Paris/London}\"" ] || fail "instruction with inject-bias: text"
+wait_for_line "$FAULT_OUT" "direction=egress case=inject-bias url=.*/v1/chat/completions replacements=0 instruction=added"
 stop_pid "$FAULT_PID"
 note "prompt-scramble: pattern replaced and instruction inserted in 6 request formats"
 
