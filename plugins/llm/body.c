@@ -545,3 +545,19 @@ fault_action llm_body_chunk(lx *e, fault_http_exchange *x, fault_chunk *c, fault
     return next_frame(e, c, v);
 }
 
+
+fault_action llm_body_end(lx *e, fault_http_exchange *x, fault_chunk *c, fault_verdict *v)
+{
+    /* After the frames held back by slow-stream or a stall, not before. */
+    v->until_us = e->next_at;
+    size_t n = llm_frames_pending(&e->fr);
+    if (n == 0 || e->truncated)
+        return FAULT_PASS;
+    /* A last frame without its terminator (a provider cut off, a
+     * malformed stream): it is nothing to change, and goes out as it
+     * came. */
+    if (fault_chunk_replace(fault_http_stream(x), c, e->fr.buf, n) < 0)
+        return FAULT_RESET;
+    e->fr.len = 0;
+    return FAULT_PASS;
+}

@@ -233,6 +233,15 @@ static fault_action on_body(void *state, fault_http_exchange *x, fault_direction
     return llm_body_chunk(e, x, c, v);
 }
 
+static fault_action on_body_end(void *state, fault_http_exchange *x, fault_direction dir,
+                                fault_chunk *c, fault_verdict *v)
+{
+    lx *e = lx_find(state, x);
+    if (!e || !e->watching || dir != FAULT_DIR_INGRESS)
+        return FAULT_PASS;
+    return llm_body_end(e, x, c, v);
+}
+
 /* ---- hooks ---- */
 
 static fault_http_action http_error(llm_state *st, fault_http_exchange *x, llm_api api)
@@ -472,6 +481,7 @@ static const fault_http_ops http_ops = {
     .on_request = on_request,
     .on_response = on_response,
     .on_body = on_body,
+    .on_body_end = on_body_end,
     .on_end = on_end,
 };
 

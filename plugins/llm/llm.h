@@ -120,5 +120,8 @@ void llm_applied(llm_state *st, fault_http_exchange *x, fault_direction dir,
 /* body.c: one chunk of a watched response body (the on_body hook of the
  * exchange e follows). */
 fault_action llm_body_chunk(lx *e, fault_http_exchange *x, fault_chunk *c, fault_verdict *v);
+/* body.c: the end of that body (on_body_end): an unfinished last frame
+ * goes out as it came. */
+fault_action llm_body_end(lx *e, fault_http_exchange *x, fault_chunk *c, fault_verdict *v);
 
 #endif /* LLM_LLM_H */

@@ -7,7 +7,9 @@
 #  1. no fault (probability 0), and a case that changes nothing (a bias
 #     pattern that never matches): every body byte-identical to the
 #     double's own, streams cut in 7-byte pieces included, Gemini's
-#     streamed JSON array (streamGenerateContent without alt=sse) too;
+#     streamed JSON array (streamGenerateContent without alt=sse) too, and
+#     streams whose last frame lacks its terminator (SSE and NDJSON, over
+#     HTTP/1.1 and h2c: the unfinished frame leaves at the body's end);
 #  2. inject-bias "(?i)paris" -> "London": the text of every format, streamed
 #     (where "Par" and "is" are two frames) or not, says London twice and
 #     Paris never; the same with frames cut in 5-byte pieces; one event per
@@ -82,8 +84,24 @@ identical "probability 0"
 stop_pid "$FAULT_PID"
 start_llm --llm-case inject-bias --bias-pattern 'Berlin|Rome' --bias-replacement London
 identical "no match"
+# A last frame without its terminator: the plugin holds it as unfinished
+# until the body ends (on_body_end, SDK 1.3), then it goes out as it came.
+U="X-Double-Unterminated: 1"
+for path in /v1/chat/completions /api/chat; do
+	body "$DOUBLE$path" true "$U" >"$E2E_TMP/direct" || fail "direct $path"
+	[ "$(tail -c 1 "$E2E_TMP/direct")" = "}" ] || [ "$(tail -c 6 "$E2E_TMP/direct")" = "[DONE]" ] ||
+		fail "the double ended $path with a terminator"
+	body "$BASE$path" true "$U" >"$E2E_TMP/proxied" || fail "proxied $path"
+	cmp -s "$E2E_TMP/direct" "$E2E_TMP/proxied" ||
+		fail "unterminated last frame of $path: $(tail -c 40 "$E2E_TMP/proxied" | od -c | tail -3)"
+	if curl --version | grep -q HTTP2; then
+		curl -sS --max-time 10 --http2-prior-knowledge -H "$U" -H 'Content-Type: application/json' \
+			-d '{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}' "$BASE$path" >"$E2E_TMP/proxied"
+		cmp -s "$E2E_TMP/direct" "$E2E_TMP/proxied" || fail "unterminated last frame of $path over h2c"
+	fi
+done
 stop_pid "$FAULT_PID"
-note "no fault, and a pattern that never matches: 13 bodies byte-identical to the double's"
+note "no fault, and a pattern that never matches: 13 bodies byte-identical to the double's, and streams whose last frame has no terminator"
 
 # ---- 2. inject-bias
 want=${TEXT//Paris/London}

@@ -15,7 +15,9 @@ tokens so that a pattern can span two frames. A request header
 `X-Double-Gap-Ms: N` spaces frames N ms apart; `X-Double-Split: N` writes
 each frame in chunks of N bytes (frames cut anywhere); `X-Double-Repeat: N`
 streams the tokens N times over (long streams, for bench.sh);
-`X-Double-Pad: N` adds a field of N bytes to every OpenAI chat chunk (large
+`X-Double-Unterminated: 1` sends
+the last frame of a stream without its terminator (the blank line of SSE,
+NDJSON's newline); `X-Double-Pad: N` adds a field of N bytes to every OpenAI chat chunk (large
 frames); `X-Double-Stamp: 1` adds "x_sent", the wall-clock time (seconds,
 a float) when the chunk was written, so a reader on this host can tell how
 long each frame took to reach it; `X-Double-OpenRouter: 1` adds OpenRouter's `: OPENROUTER PROCESSING`
@@ -78,6 +80,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.frames_sent = 0
+        self.last = None
 
     def frame(self, data, paused=False):
         if isinstance(data, str):
@@ -85,6 +88,12 @@ class Handler(BaseHTTPRequestHandler):
         if not paused:
             self.pause()
         self.frames_sent += 1
+        if self.headers.get("X-Double-Unterminated") == "1":
+            # Held back: end_stream() sends the last one cut.
+            if self.last:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(self.last), self.last))
+            self.last = data
+            return
         step = self.split or len(data)
         for i in range(0, len(data), step):
             piece = data[i:i + step]
@@ -92,6 +101,11 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
     def end_stream(self):
+        if self.headers.get("X-Double-Unterminated") == "1" and self.last:
+            # The last frame without its terminator, as from a provider
+            # cut off in the middle of its last write.
+            piece = self.last.rstrip(b"\r\n")
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
