@@ -12,10 +12,13 @@
 #     quarantined: fault runs with a 1 MB quarantine here.)
 #  2. per-frame delay: the double stamps each frame with the wall-clock time
 #     it wrote it (frames 10 ms apart, so each is read alone); the reader,
-#     on the same host, takes its arrival time. The median delay through
-#     fault is at most 5 ms above the median straight from the double
-#     (tolerance for scheduling on a loaded machine; the figure itself is
-#     printed and is well under a millisecond on an idle one).
+#     on the same host, takes its arrival time. The 10th percentile of the
+#     delays through fault is at most 5 ms above the one straight from the
+#     double: a delay fault adds by design (a frame kept until the next
+#     one, Nagle's 40 ms) would show in every frame, while a loaded machine
+#     (the CI's two cores) delays some frames by a time slice or more, so
+#     the median is printed but not judged; on an idle machine both are
+#     well under a millisecond.
 . "$top_srcdir/plugins/llm/tests/lib.sh" || exit 99
 start_double
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1 \
@@ -51,7 +54,7 @@ grow=$((hwm - rss0))
 note "a $bytes-byte stream, every frame parsed: fault's peak RSS +$grow KiB (bound 16 MiB)"
 
 # ---- 2. per-frame delay
-delays() { # BASE - median delay (ms) of 3 x 17 stamped frames
+delays() { # BASE - 10th percentile and median delay (ms) of 3 x 17 stamped frames, count
 	python3 - "$1" <<'PY'
 import http.client, json, statistics, sys, time, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
@@ -74,12 +77,13 @@ for _ in range(3):
             if data != b"[DONE]":
                 ds.append((now - json.loads(data)["x_sent"]) * 1000)
     c.close()
-print("%.3f %d" % (statistics.median(ds), len(ds)))
+ds.sort()
+print("%.3f %.3f %d" % (ds[len(ds) // 10], statistics.median(ds), len(ds)))
 PY
 }
-read -r direct n1 <<<"$(delays "$DOUBLE")"
-read -r proxied n2 <<<"$(delays "$BASE")"
+read -r d10 direct n1 <<<"$(delays "$DOUBLE")"
+read -r p10 proxied n2 <<<"$(delays "$BASE")"
 [ "$n1" = 51 ] && [ "$n2" = 51 ] || fail "stamped frames: $n1 direct, $n2 through fault (want 51)"
-awk -v a="$direct" -v b="$proxied" 'BEGIN { exit !(b - a <= 5) }' ||
-	fail "median frame delay $proxied ms through fault, $direct ms direct: more than 5 ms added"
-note "median frame delay: $direct ms direct, $proxied ms through fault (every frame parsed)"
+awk -v a="$d10" -v b="$p10" 'BEGIN { exit !(b - a <= 5) }' ||
+	fail "frame delay (10th percentile) $p10 ms through fault, $d10 ms direct: more than 5 ms added"
+note "frame delay: 10th percentile $d10 ms direct, $p10 ms through fault; median $direct ms, $proxied ms (every frame parsed)"
