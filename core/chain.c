@@ -27,6 +27,7 @@ typedef struct stage {
     fault_side side;
     fault__node *head, *tail;
     bool decided, held;
+    bool end_told; /* an on_body stage: on_body_end ran for this body */
     uint64_t until;
     size_t pass;
 } stage;
@@ -333,6 +334,24 @@ static int close_at(fault_chain *c, int i)
     return 0;
 }
 
+/* on_body_end gave the end node n (head of st) final bytes: n becomes
+ * those bytes, and a new end follows them in the same stage. */
+static int end_bytes(fault_chain *c, stage *st, fault__node *n)
+{
+    fault__node *e = fault__node_new(c, NULL, 0);
+    if (!e)
+        return FAULT_ENOMEM;
+    e->eof = true;
+    e->c.offset = n->c.offset + n->c.len;
+    e->c.arrived_us = n->c.arrived_us;
+    e->next = n->next;
+    n->next = e;
+    if (st->tail == n)
+        st->tail = e;
+    n->eof = false;
+    return 0;
+}
+
 /* One pass over the stages. Returns false when the chain must stop (the
  * stream is ending or the chain was freed from a hook). */
 static bool pump_once(fault_chain *c)
@@ -361,9 +380,20 @@ static bool pump_once(fault_chain *c)
                 memset(&v, 0, sizeof v);
                 fault_action a = FAULT_PASS;
                 if (st->hx) {
-                    /* An on_body stage: the end of the body passes. */
-                    if (!n->eof)
-                        a = st->p->d->http->on_body(st->p->state, st->hx, c->dir, &n->c, &v);
+                    /* An on_body stage: the end of the body passes, told
+                     * to on_body_end (ABI 1.3) once. */
+                    const fault_http_ops *h = st->p->d->http;
+                    if (!n->eof) {
+                        a = h->on_body(st->p->state, st->hx, c->dir, &n->c, &v);
+                    } else if (h->on_body_end && !st->end_told) {
+                        st->end_told = true;
+                        a = h->on_body_end(st->p->state, st->hx, c->dir, &n->c, &v);
+                        if (a == FAULT_HOLD)
+                            a = FAULT_PASS;
+                        v.bytes = 0;
+                        if (!c->dead && !s->ending && n->c.len && end_bytes(c, st, n) < 0)
+                            goto oom;
+                    }
                 } else if (n->eof) {
                     if (ops->on_eof)
                         a = ops->on_eof(st->p->state, st->cs, s, st->side, c->dir, &v);
@@ -512,6 +542,7 @@ int fault_chain_eof(fault_chain *c)
     if (!n)
         return FAULT_ENOMEM;
     n->eof = true;
+    n->c.offset = c->pushed;
     c->eof_in = true;
     if (c->nst == 0) {
         emit(c, n);

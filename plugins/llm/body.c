@@ -35,14 +35,15 @@ static void out_add(lx *e, const void *p, size_t n)
     e->out_len += n;
 }
 
-/* The end of one frame in the output: slow-stream releases frame by frame. */
+/* The end of one frame in the output: slow-stream and stream-stall release
+ * frame by frame. The frame takes the pending delay, if any. */
 static void out_mark(lx *e)
 {
-    if (e->oom || (e->nmarks && e->marks[e->nmarks - 1] == e->out_len))
+    if (e->oom || (e->nmarks && e->marks[e->nmarks - 1].end == e->out_len))
         return;
     if (e->nmarks == e->marks_cap) {
         size_t cap = e->marks_cap ? e->marks_cap * 2 : 16;
-        size_t *m = realloc(e->marks, cap * sizeof *m);
+        llm_mark *m = realloc(e->marks, cap * sizeof *m);
         if (!m) {
             e->oom = true;
             return;
@@ -50,7 +51,10 @@ static void out_mark(lx *e)
         e->marks = m;
         e->marks_cap = cap;
     }
-    e->marks[e->nmarks++] = e->out_len;
+    e->marks[e->nmarks++] = (llm_mark){e->out_len, e->pending_ms};
+    if (e->pending_ms > 0)
+        e->paced = true;
+    e->pending_ms = 0;
 }
 
 /* ---- changing a frame's JSON ---- */
@@ -284,7 +288,7 @@ static void truncate_now(lx *e)
                              e->block_index);
             out_add(e, b, (size_t)k);
         }
-        char *t = llm_truncation_frames(e->api, e->framing == LLM_FRAMING_SSE, e->first);
+        char *t = llm_truncation_frames(e->api, e->framing, e->first);
         if (t) {
             out_add(e, t, strlen(t));
             free(t);
@@ -294,7 +298,7 @@ static void truncate_now(lx *e)
         out_mark(e);
     } else if (st->truncate_mode == TRUNC_ERROR) {
         char *t = llm_stream_error_frame(e->api, llm_provider_of(e->api, (llm_provider)st->provider),
-                                         e->framing == LLM_FRAMING_SSE);
+                                         e->framing);
         if (t) {
             out_add(e, t, strlen(t));
             free(t);
@@ -321,12 +325,87 @@ static void out_sse(lx *e, const llm_sse *ev, const char *json)
     out_add(e, "\n\n", 2);
 }
 
+/* stream-stall: after this frame the stream is quiet for --stall-duration
+ * (on SSE, with the provider's keep-alive every --stall-keepalive-interval
+ * if set), then goes on. */
+static void stall_now(lx *e)
+{
+    llm_state *st = e->st;
+    double left = st->stall_ms;
+    unsigned kept = 0;
+    e->stalled = true;
+    if (e->framing == LLM_FRAMING_SSE && st->keepalive_ms > 0) {
+        const char *ka = llm_keepalive_frame(e->api, llm_provider_of(e->api, (llm_provider)st->provider));
+        size_t k = strlen(ka);
+        while (left >= st->keepalive_ms && !e->oom) {
+            e->pending_ms = st->keepalive_ms;
+            out_add(e, ka, k);
+            out_mark(e);
+            left -= st->keepalive_ms;
+            kept++;
+        }
+    }
+    e->pending_ms = left;
+    fault_param p[] = {{"frames", NULL, (double)e->frames},
+                       {"stall_ms", NULL, st->stall_ms},
+                       {"keepalives", NULL, kept}};
+    llm_applied(st, e->x, FAULT_DIR_INGRESS, p, 3);
+}
+
+/* corrupt-stream: the frame just put out (from `from` on) is sent twice,
+ * or replaced by one whose JSON stops halfway. */
+static void corrupt_now(lx *e, size_t from, const llm_sse *ev, const char *data, size_t dlen)
+{
+    llm_state *st = e->st;
+    e->corrupted = true;
+    if (st->corrupt_mode == CORRUPT_DUPLICATE) {
+        size_t n = e->out_len - from;
+        uint8_t *copy = malloc(n ? n : 1);
+        if (!copy) {
+            e->oom = true;
+            return;
+        }
+        memcpy(copy, e->out + from, n);
+        if (e->framing == LLM_FRAMING_ARRAY)
+            out_add(e, ",\r\n", 3);
+        out_add(e, copy, n);
+        free(copy);
+    } else {
+        char *half = strndup(data, dlen / 2);
+        if (!half) {
+            e->oom = true;
+            return;
+        }
+        e->out_len = from;
+        if (e->framing == LLM_FRAMING_SSE) {
+            out_sse(e, ev, half);
+        } else {
+            out_add(e, half, strlen(half));
+            if (e->framing == LLM_FRAMING_NDJSON)
+                out_add(e, "\n", 1);
+        }
+        free(half);
+    }
+    fault_param p[] = {{"frames", NULL, (double)e->frames},
+                       {"mode", llm_corrupt_names[st->corrupt_mode], 0}};
+    llm_applied(st, e->x, FAULT_DIR_INGRESS, p, 2);
+}
+
 static int on_frame(void *ud, const uint8_t *p, size_t n, bool parsed)
 {
     lx *e = ud;
     llm_state *st = e->st;
     if (e->truncated)
         return 0; /* after the cut: dropped */
+    if (!parsed && e->framing == LLM_FRAMING_ARRAY) {
+        /* The bytes between elements leave with the element before them
+         * (or, at the start of a chunk, the one after). */
+        bool after_frame = e->nmarks && e->marks[e->nmarks - 1].end == e->out_len;
+        out_add(e, p, n);
+        if (after_frame && !e->oom)
+            e->marks[e->nmarks - 1].end = e->out_len;
+        return 0;
+    }
     if (!parsed || st->case_ == CASE_SLOW_STREAM) {
         out_add(e, p, n);
         /* (The LF of a CRLF cut from its frame is no frame of its own:
@@ -362,6 +441,7 @@ static int on_frame(void *ud, const uint8_t *p, size_t n, bool parsed)
         out_add(e, extra, strlen(extra));
         free(extra);
     }
+    size_t from = e->out_len;
     char *json = changed ? cJSON_PrintUnformatted(root) : NULL;
     if (json) {
         if (e->framing == LLM_FRAMING_SSE) {
@@ -375,7 +455,13 @@ static int on_frame(void *ud, const uint8_t *p, size_t n, bool parsed)
     } else {
         out_add(e, p, n);
     }
+    if (st->case_ == CASE_CORRUPT && data && !e->corrupted &&
+        e->frames >= (uint64_t)st->corrupt_after)
+        corrupt_now(e, from, &ev, data, dlen);
     out_mark(e);
+    if (st->case_ == CASE_STALL && data && !e->stalled && !was_ended &&
+        e->frames >= (uint64_t)st->stall_after)
+        stall_now(e);
     cJSON_Delete(root);
     free(ev.data);
     if (st->case_ == CASE_TRUNCATE && e->framing != LLM_FRAMING_JSON && !e->ended && data &&
@@ -399,27 +485,36 @@ static double draw_delay(llm_state *st)
     return d < 0 ? 0 : d;
 }
 
-/* Passes the next frame of the chunk's output (the head of the stage). */
+/* Passes the next part of the chunk's output (the head of the stage): for
+ * slow-stream, and in a chunk with a delayed frame (stream-stall), frame
+ * by frame, each at its time; else all of it at once. */
 static fault_action next_frame(lx *e, fault_chunk *c, fault_verdict *v)
 {
     llm_state *st = e->st;
-    size_t total = e->out_len;
-    size_t end = total;
-    while (e->mark_i < e->nmarks && e->marks[e->mark_i] <= e->passed)
+    bool slow = st->case_ == CASE_SLOW_STREAM;
+    size_t total = e->out_len, end = total;
+    while (e->mark_i < e->nmarks && e->marks[e->mark_i].end <= e->passed)
         e->mark_i++;
-    if (st->case_ == CASE_SLOW_STREAM && e->mark_i < e->nmarks)
-        end = e->marks[e->mark_i++];
+    /* Bytes that end no frame (the LF of a CRLF cut from its frame, the
+     * bytes around Gemini's array elements) get no delay of their own. */
+    bool frame = e->mark_i < e->nmarks;
+    double d = 0;
+    if ((slow || e->paced) && frame) {
+        d = slow ? draw_delay(st) : e->marks[e->mark_i].delay_ms;
+        end = e->marks[e->mark_i++].end;
+    }
     v->bytes = end < total ? end - e->passed : 0;
-    if (st->case_ == CASE_SLOW_STREAM) {
-        uint64_t base = c->arrived_us > e->next_at ? c->arrived_us : e->next_at;
-        double d = draw_delay(st);
-        if (!e->first_done) {
-            d += st->slow_first_ms;
-            e->first_done = true;
+    if (slow || e->paced) {
+        if (slow && frame) {
+            if (!e->first_done) {
+                d += st->slow_first_ms;
+                e->first_done = true;
+            }
+            e->delayed_ms += d;
+            e->delayed_frames++;
         }
+        uint64_t base = c->arrived_us > e->next_at ? c->arrived_us : e->next_at;
         e->next_at = base + (uint64_t)llround(d * 1000.0);
-        e->delayed_ms += d;
-        e->delayed_frames++;
         v->until_us = e->next_at;
     }
     e->passed = end;
@@ -436,7 +531,7 @@ fault_action llm_body_chunk(lx *e, fault_http_exchange *x, fault_chunk *c, fault
         e->resid = 0; /* not ours after all (cannot happen): start over */
     }
     e->out_len = e->nmarks = e->mark_i = e->passed = 0;
-    e->oom = false;
+    e->oom = e->paced = false;
     if (llm_frames_feed(&e->fr, c->data, c->len, on_frame, e) < 0 || e->oom) {
         fault_log_error(st->self, "out of memory on %s: ending the exchange", fault_http_url(x));
         return FAULT_RESET;
@@ -450,3 +545,19 @@ fault_action llm_body_chunk(lx *e, fault_http_exchange *x, fault_chunk *c, fault
     return next_frame(e, c, v);
 }
 
+
+fault_action llm_body_end(lx *e, fault_http_exchange *x, fault_chunk *c, fault_verdict *v)
+{
+    /* After the frames held back by slow-stream or a stall, not before. */
+    v->until_us = e->next_at;
+    size_t n = llm_frames_pending(&e->fr);
+    if (n == 0 || e->truncated)
+        return FAULT_PASS;
+    /* A last frame without its terminator (a provider cut off, a
+     * malformed stream): it is nothing to change, and goes out as it
+     * came. */
+    if (fault_chunk_replace(fault_http_stream(x), c, e->fr.buf, n) < 0)
+        return FAULT_RESET;
+    e->fr.len = 0;
+    return FAULT_PASS;
+}

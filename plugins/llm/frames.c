@@ -113,12 +113,101 @@ static int step_json(llm_frames *f, uint8_t ch)
     }
 }
 
+/* A frame whose last byte is p[end - 1] and whose bytes from p[start] on
+ * follow what was kept: handed on parsed, or raw when it outgrew the
+ * bound. */
+static int frame_done(llm_frames *f, const uint8_t *p, size_t start, size_t end,
+                      llm_frame_cb cb, void *ud)
+{
+    int rc;
+    if (!f->raw && f->len + (end - start) > f->max) {
+        /* Its last byte takes it over the bound: raw, as the bytes of
+         * any frame that outgrew it. */
+        if (f->len && (rc = cb(ud, f->buf, f->len, false)) < 0)
+            return rc;
+        f->len = 0;
+        f->raw = true;
+    }
+    if (f->raw) {
+        f->raw = false;
+        return cb(ud, p + start, end - start, false);
+    }
+    if (f->len) {
+        if ((rc = keep(f, p + start, end - start)) < 0)
+            return rc;
+        size_t len = f->len;
+        f->len = 0;
+        return cb(ud, f->buf, len, true);
+    }
+    return cb(ud, p + start, end - start, true);
+}
+
+/* An unfinished frame outgrew the bound: what was kept goes on raw, and
+ * so will the rest of the frame. */
+static int give_up(llm_frames *f, llm_frame_cb cb, void *ud)
+{
+    int rc = 0;
+    if (f->len) {
+        rc = cb(ud, f->buf, f->len, false);
+        f->len = 0;
+    }
+    f->raw = true;
+    return rc < 0 ? rc : 0;
+}
+
+/* ARRAY: elements are frames, the bytes between them raw. */
+static int feed_array(llm_frames *f, const uint8_t *p, size_t n, llm_frame_cb cb, void *ud)
+{
+    size_t start = 0;
+    int rc;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ch = p[i];
+        if (!f->elem) {
+            if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || (f->started && ch == ','))
+                continue;
+            if (!f->started && ch == '[') {
+                f->started = true;
+                continue;
+            }
+            if (!f->started || ch != '{') {
+                /* The array's end, or not an array of objects: the rest
+                 * of the body is raw. */
+                f->done = true;
+                return cb(ud, p + start, n - start, false);
+            }
+            if (i > start && (rc = cb(ud, p + start, i - start, false)) < 0)
+                return rc;
+            start = i;
+            f->elem = true;
+            f->depth = 0;
+            f->in_str = f->esc = false;
+        }
+        if (step_json(f, ch) == STEP_END) {
+            if ((rc = frame_done(f, p, start, i + 1, cb, ud)) < 0)
+                return rc;
+            start = i + 1;
+            f->elem = false;
+            continue;
+        }
+        if (!f->raw && f->len + (i + 1 - start) > f->max && (rc = give_up(f, cb, ud)) < 0)
+            return rc;
+    }
+    if (start < n) {
+        if (!f->elem || f->raw)
+            return cb(ud, p + start, n - start, false);
+        return keep(f, p + start, n - start);
+    }
+    return 0;
+}
+
 int llm_frames_feed(llm_frames *f, const uint8_t *p, size_t n, llm_frame_cb cb, void *ud)
 {
     size_t start = 0;
     int rc;
     if (f->done)
         return n ? cb(ud, p, n, false) : 0;
+    if (f->kind == LLM_FRAMING_ARRAY)
+        return feed_array(f, p, n, cb, ud);
     for (size_t i = 0; i < n; i++) {
         uint8_t ch = p[i];
         if (f->kind == LLM_FRAMING_SSE && f->prev_cr && ch == '\n' && f->line_len == 0 &&
@@ -141,26 +230,7 @@ int llm_frames_feed(llm_frames *f, const uint8_t *p, size_t n, llm_frame_cb cb, 
                 f->prev_cr = false;
                 i++;
             }
-            if (!f->raw && f->len + (end - start) > f->max) {
-                /* Its last byte takes it over the bound: raw, as the
-                 * bytes of any frame that outgrew it. */
-                if (f->len && (rc = cb(ud, f->buf, f->len, false)) < 0)
-                    return rc;
-                f->len = 0;
-                f->raw = true;
-            }
-            if (f->raw) {
-                rc = cb(ud, p + start, end - start, false);
-                f->raw = false;
-            } else if (f->len) {
-                if ((rc = keep(f, p + start, end - start)) < 0)
-                    return rc;
-                rc = cb(ud, f->buf, f->len, true);
-                f->len = 0;
-            } else {
-                rc = cb(ud, p + start, end - start, true);
-            }
-            if (rc < 0)
+            if ((rc = frame_done(f, p, start, end, cb, ud)) < 0)
                 return rc;
             start = end;
             if (f->kind == LLM_FRAMING_JSON) {
@@ -172,13 +242,8 @@ int llm_frames_feed(llm_frames *f, const uint8_t *p, size_t n, llm_frame_cb cb, 
         if (s == STEP_GIVE_UP || (!f->raw && f->len + (i + 1 - start) > f->max)) {
             /* Too large (or not a JSON object/array): hand on what was
              * kept and go on raw to the end of this frame. */
-            if (f->len) {
-                rc = cb(ud, f->buf, f->len, false);
-                f->len = 0;
-                if (rc < 0)
-                    return rc;
-            }
-            f->raw = true;
+            if ((rc = give_up(f, cb, ud)) < 0)
+                return rc;
             if (f->kind == LLM_FRAMING_JSON) {
                 f->done = true;
                 return cb(ud, p + start, n - start, false);

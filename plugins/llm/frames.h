@@ -11,6 +11,12 @@
  *   JSON    a whole (non-streamed) body holding one JSON value: the frame
  *           ends where that value closes (brackets counted outside
  *           strings); bytes after it pass through raw.
+ *   ARRAY   an incrementally streamed JSON array of objects (Gemini's
+ *           streamGenerateContent without alt=sse: `[{...},\r\n{...}]`):
+ *           a frame is one element, from its `{` to its `}`; the bytes
+ *           around elements (`[`, the commas and white space, `]`) are
+ *           handed on raw as they come. An element that is not an object
+ *           makes the rest of the body raw.
  *
  * The parser copies at most `max` bytes of an unfinished frame. A frame
  * that grows past the bound is given up: what was kept and every later
@@ -27,7 +33,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum llm_framing { LLM_FRAMING_SSE = 1, LLM_FRAMING_NDJSON = 2, LLM_FRAMING_JSON = 3 } llm_framing;
+typedef enum llm_framing {
+    LLM_FRAMING_SSE = 1,
+    LLM_FRAMING_NDJSON = 2,
+    LLM_FRAMING_JSON = 3,
+    LLM_FRAMING_ARRAY = 4
+} llm_framing;
 
 /* A complete frame (parsed true) or a piece of raw bytes that are not
  * parsed (an oversized frame, bytes after a JSON body). Return 0, or a
@@ -47,6 +58,7 @@ typedef struct llm_frames {
     /* JSON state. */
     unsigned depth;
     bool started, in_str, esc;
+    bool elem;           /* ARRAY: inside an element */
 } llm_frames;
 
 void llm_frames_init(llm_frames *f, llm_framing kind, size_t max);

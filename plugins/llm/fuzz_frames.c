@@ -2,7 +2,7 @@
  * plugins/llm/fuzz_frames.c - libFuzzer target for the llm plugin's
  * streaming frame parser (frames.c) and SSE field reader.
  *
- * The first byte of the input picks the framing (SSE, NDJSON, JSON) and
+ * The first byte of the input picks the framing (SSE, NDJSON, JSON, ARRAY) and
  * the bound (16 to 527 bytes, so that oversized frames are common); the
  * second seeds the chunk sizes the rest is fed in (1 to 32 bytes, as
  * socket reads cut a stream anywhere). Checked on every input: what the
@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    llm_framing kind = (llm_framing)(data[0] % 3 + 1);
+    llm_framing kind = (llm_framing)(data[0] % 4 + 1);
     size_t max = 16 + (size_t)(data[0] >> 2) * 8;
     uint32_t seed = data[1] * 2654435761u + 1;
     data += 2;

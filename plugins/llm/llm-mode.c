@@ -35,8 +35,8 @@ static const fault_option options[] = {
                                "provider's own)",
      .offset = OFF(endpoint)},
     {.name = "case", .env = "FAULT_LLM_CASE", .type = FAULT_OPT_STRING, .metavar = "CASE",
-     .help = "slow-stream, prompt-scramble, token-drop, inject-bias, truncate-response or "
-             "http-error (default slow-stream)",
+     .help = "slow-stream, prompt-scramble, token-drop, inject-bias, truncate-response, "
+             "http-error, stream-stall or corrupt-stream (default slow-stream)",
      .offset = OFF(kase)},
     {.name = "probability", .env = "FAULT_LLM_PROBABILITY", .type = FAULT_OPT_PROBABILITY,
      .def = "1", .metavar = "P", .help = "Probability that a request is faulted (0 to 1)",

@@ -12,7 +12,10 @@
  *                     (provider.c), the upstream never called;
  *   prompt-scramble   the whole request body (fault_http_want_body) has its
  *                     prompt text rewritten (--scramble-pattern/-with) and
- *                     --instruction inserted as a system instruction;
+ *                     --instruction inserted as a system instruction
+ *                     (--instruction given with a response case is
+ *                     inserted too, e.g. to bias the model as well as its
+ *                     text);
  *   slow-stream       each response frame held for a draw from a
  *                     distribution of mean --slow-stream-mean-delay after
  *                     the previous one, the first also for
@@ -25,7 +28,13 @@
  *                     a finish reason and terminator (--truncate-mode
  *                     clean), without (abrupt) or with the provider's
  *                     mid-stream error frame (error); a whole body keeps
- *                     that many words and says it hit a length limit.
+ *                     that many words and says it hit a length limit;
+ *   stream-stall      after --stall-after frames the stream is quiet for
+ *                     --stall-duration, silent or with the provider's SSE
+ *                     keep-alives every --stall-keepalive-interval, then
+ *                     goes on;
+ *   corrupt-stream    frame --corrupt-after is sent twice (duplicate) or
+ *                     with its JSON cut halfway (malformed).
  *
  * Response cases watch the response body (fault_http_watch_body) and cut
  * it into frames (frames.c) in bounded memory: a frame is handed on as soon
@@ -46,13 +55,15 @@
 #include "llm.h"
 
 const char *const llm_case_names[] = {"slow-stream", "prompt-scramble", "token-drop",
-                                      "inject-bias", "truncate-response", "http-error", NULL};
+                                      "inject-bias", "truncate-response", "http-error",
+                                      "stream-stall", "corrupt-stream", NULL};
 static const char *const provider_choices[] = {"auto", "openai", "open-router|openrouter",
                                                "anthropic", "gemini", "ollama", NULL};
 static const char *const error_choices[] = {"rate-limit", "quota", "overloaded", "server-error",
                                             NULL};
 static const char *const dist_choices[] = {"normal", "uniform", "pareto", "fixed", NULL};
 const char *const llm_trunc_names[] = {"clean", "abrupt", "error", NULL};
+const char *const llm_corrupt_names[] = {"duplicate", "malformed", NULL};
 
 #define OFF(f) offsetof(llm_state, f)
 
@@ -108,6 +119,25 @@ static const fault_option options[] = {
      .def = "clean", .choices = llm_trunc_names, .metavar = "MODE",
      .help = "truncate-response: end with a finish reason and terminator (clean), without (abrupt), or with the provider's mid-stream error (error)",
      .offset = OFF(truncate_mode)},
+    {.name = "stall-after", .env = "FAULT_LLM_STALL_AFTER", .type = FAULT_OPT_INT, .def = "5",
+     .metavar = "N", .min = 1, .max = 1e9,
+     .help = "stream-stall: frames of a stream passed before it stalls", .offset = OFF(stall_after)},
+    {.name = "stall-duration", .env = "FAULT_LLM_STALL_DURATION", .type = FAULT_OPT_DOUBLE,
+     .def = "30000", .metavar = "MS", .min = 0, .max = 86400000,
+     .help = "stream-stall: how long the stream is quiet before it goes on, in milliseconds",
+     .offset = OFF(stall_ms)},
+    {.name = "stall-keepalive-interval", .env = "FAULT_LLM_STALL_KEEPALIVE_INTERVAL",
+     .type = FAULT_OPT_DOUBLE, .def = "0", .metavar = "MS", .min = 0, .max = 86400000,
+     .help = "stream-stall: send the provider's SSE keep-alive (comment, Anthropic ping) this often during the stall (0: a silent stall)",
+     .offset = OFF(keepalive_ms)},
+    {.name = "corrupt-after", .env = "FAULT_LLM_CORRUPT_AFTER", .type = FAULT_OPT_INT, .def = "5",
+     .metavar = "N", .min = 1, .max = 1e9,
+     .help = "corrupt-stream: the frame of a stream that is corrupted (1: the first)",
+     .offset = OFF(corrupt_after)},
+    {.name = "corrupt-mode", .env = "FAULT_LLM_CORRUPT_MODE", .type = FAULT_OPT_ENUM,
+     .def = "malformed", .choices = llm_corrupt_names, .metavar = "MODE",
+     .help = "corrupt-stream: send the frame twice (duplicate) or with its JSON cut halfway (malformed)",
+     .offset = OFF(corrupt_mode)},
     {.name = "llm-error", .env = "FAULT_LLM_ERROR", .type = FAULT_OPT_ENUM, .def = "rate-limit",
      .choices = error_choices, .metavar = "KIND",
      .help = "http-error: rate-limit (429, retryable), quota (not retryable), overloaded (529/503), server-error (500)",
@@ -203,6 +233,15 @@ static fault_action on_body(void *state, fault_http_exchange *x, fault_direction
     return llm_body_chunk(e, x, c, v);
 }
 
+static fault_action on_body_end(void *state, fault_http_exchange *x, fault_direction dir,
+                                fault_chunk *c, fault_verdict *v)
+{
+    lx *e = lx_find(state, x);
+    if (!e || !e->watching || dir != FAULT_DIR_INGRESS)
+        return FAULT_PASS;
+    return llm_body_end(e, x, c, v);
+}
+
 /* ---- hooks ---- */
 
 static fault_http_action http_error(llm_state *st, fault_http_exchange *x, llm_api api)
@@ -245,6 +284,8 @@ static void scramble_cb(void *ud, cJSON *item)
     free(out);
 }
 
+/* The request's prompt: --scramble-pattern replaced (prompt-scramble
+ * only) and --instruction inserted (any case that reaches the upstream). */
 static void prompt_scramble(llm_state *st, fault_http_exchange *x, llm_api api)
 {
     size_t len;
@@ -259,7 +300,7 @@ static void prompt_scramble(llm_state *st, fault_http_exchange *x, llm_api api)
         return;
     }
     scr_ctx c = {st, 0};
-    if (st->has_scramble)
+    if (st->has_scramble && st->case_ == CASE_PROMPT_SCRAMBLE)
         llm_visit_prompt(api, root, scramble_cb, &c);
     bool instructed = st->instruction && st->instruction[0] &&
                       llm_add_instruction(api, root, st->instruction) == 0;
@@ -290,6 +331,8 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
         prompt_scramble(st, x, api);
         return FAULT_HTTP_CONTINUE;
     default:
+        if (st->instruction && st->instruction[0])
+            prompt_scramble(st, x, api);
         break;
     }
     if (!lx_new(st, x, api))
@@ -318,9 +361,10 @@ static fault_http_action on_response(void *state, fault_http_exchange *x)
         f = LLM_FRAMING_SSE;
     else if (has_token(ct, "ndjson"))
         f = LLM_FRAMING_NDJSON;
-    else if (has_token(ct, "json") &&
-             !(e->api == LLM_API_GEMINI && strstr(fault_http_path(x), ":streamGenerateContent")))
-        f = LLM_FRAMING_JSON; /* (Gemini's streamed JSON array is left alone) */
+    else if (has_token(ct, "json"))
+        f = e->api == LLM_API_GEMINI && strstr(fault_http_path(x), ":streamGenerateContent")
+                ? LLM_FRAMING_ARRAY /* Gemini's streamed JSON array (no alt=sse) */
+                : LLM_FRAMING_JSON;
     if (status < 200 || status > 299 || !f || (ce && strcasecmp(ce, "identity") != 0)) {
         lx_free(st, e);
         return FAULT_HTTP_CONTINUE;
@@ -383,6 +427,12 @@ static int configure(fault_plugin *self, void *state)
         }
         st->has_scramble = true;
     }
+    if (st->case_ == CASE_STALL && st->keepalive_ms > 0 &&
+        st->stall_ms / st->keepalive_ms > 100000) {
+        fault_plugin_error(self, "--stall-keepalive-interval: at most 100000 keep-alives per stall "
+                                 "(%.0f ms / %.0f ms)", st->stall_ms, st->keepalive_ms);
+        return FAULT_EINVAL;
+    }
     if (st->case_ == CASE_INJECT_BIAS) {
         if (!st->bias_pattern || !st->bias_replacement) {
             fault_plugin_error(self, "--llm-case inject-bias needs --bias-pattern and --bias-replacement");
@@ -398,8 +448,12 @@ static int configure(fault_plugin *self, void *state)
         }
         st->has_bias = true;
     }
+    bool instructed = st->instruction && st->instruction[0];
+    if (instructed && st->case_ != CASE_HTTP_ERROR && st->case_ != CASE_PROMPT_SCRAMBLE)
+        /* --instruction with a response case: the request gets it too. */
+        return fault_http_want_body(self, FAULT_HTTP_REQUEST, (size_t)st->max_body);
     if (st->case_ == CASE_PROMPT_SCRAMBLE) {
-        if (!st->has_scramble && !(st->instruction && st->instruction[0])) {
+        if (!st->has_scramble && !instructed) {
             fault_plugin_error(self, "--llm-case prompt-scramble needs --scramble-pattern/--scramble-with or --instruction");
             return FAULT_EINVAL;
         }
@@ -427,6 +481,7 @@ static const fault_http_ops http_ops = {
     .on_request = on_request,
     .on_response = on_response,
     .on_body = on_body,
+    .on_body_end = on_body_end,
     .on_end = on_end,
 };
 

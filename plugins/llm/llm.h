@@ -18,17 +18,28 @@ enum {
     CASE_TOKEN_DROP,
     CASE_INJECT_BIAS,
     CASE_TRUNCATE,
-    CASE_HTTP_ERROR
+    CASE_HTTP_ERROR,
+    CASE_STALL,
+    CASE_CORRUPT
 };
 enum { DIST_NORMAL = 0, DIST_UNIFORM, DIST_PARETO, DIST_FIXED };
 enum { TRUNC_CLEAN = 0, TRUNC_ABRUPT, TRUNC_ERROR };
-/* --llm-case and --truncate-mode names, by value. */
+enum { CORRUPT_DUPLICATE = 0, CORRUPT_MALFORMED };
+/* --llm-case, --truncate-mode and --corrupt-mode names, by value. */
 extern const char *const llm_case_names[];
 extern const char *const llm_trunc_names[];
+extern const char *const llm_corrupt_names[];
 
 #define LX_BUCKETS 64
 
 typedef struct lx lx;
+
+/* The end of one frame in a chunk's output, and how long after the frame
+ * before it that frame leaves (0: as soon as it can). */
+typedef struct llm_mark {
+    size_t end;
+    double delay_ms;
+} llm_mark;
 
 typedef struct llm_state {
     bool enabled;
@@ -45,6 +56,10 @@ typedef struct llm_state {
     int64_t truncate_after;
     int truncate_mode;
     double token_drop_rate;
+    int64_t stall_after;
+    double stall_ms, keepalive_ms;
+    int64_t corrupt_after;
+    int corrupt_mode;
     int64_t max_frame, max_body, max_held;
     fault_schedule *sched;
     /* Derived. */
@@ -68,12 +83,15 @@ struct lx {
     llm_framing framing;
     bool watching;
     llm_frames fr;
-    /* What the current chunk became, and where its frames end in it. */
+    /* What the current chunk became, and where its frames end in it
+     * (each with the delay before it may leave, stream-stall). */
     uint8_t *out;
     size_t out_len, out_cap;
-    size_t *marks;
+    llm_mark *marks;
     size_t nmarks, marks_cap, mark_i, passed, resid;
     bool oom;
+    bool paced;        /* a frame of this chunk has a delay */
+    double pending_ms; /* delay for the next frame marked */
     /* Progress of the stream. */
     uint64_t frames;   /* frames with data */
     bool ended;        /* the provider's own end was seen */
@@ -86,6 +104,8 @@ struct lx {
     bool first_done;
     double delayed_ms;
     uint64_t delayed_frames;
+    /* stream-stall, corrupt-stream: done once */
+    bool stalled, corrupted;
     /* inject-bias */
     char *held;
     bool final_frame, item_seen;
@@ -100,5 +120,8 @@ void llm_applied(llm_state *st, fault_http_exchange *x, fault_direction dir,
 /* body.c: one chunk of a watched response body (the on_body hook of the
  * exchange e follows). */
 fault_action llm_body_chunk(lx *e, fault_http_exchange *x, fault_chunk *c, fault_verdict *v);
+/* body.c: the end of that body (on_body_end): an unfinished last frame
+ * goes out as it came. */
+fault_action llm_body_end(lx *e, fault_http_exchange *x, fault_chunk *c, fault_verdict *v);
 
 #endif /* LLM_LLM_H */

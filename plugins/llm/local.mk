@@ -30,11 +30,14 @@ plugins_llm_tests_test_llm_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS) $(CJSON_CFLAGS
 plugins_llm_tests_test_llm_LDADD = core/libfaultcore-impl.la $(CJSON_LIBS) $(PCRE2_LIBS) -lm
 
 LLM_TESTS = plugins/llm/tests/test_llm plugins/llm/tests/curl.sh plugins/llm/tests/clients.sh \
-	plugins/llm/tests/mode.sh
+	plugins/llm/tests/mode.sh plugins/llm/tests/stream.sh plugins/llm/tests/scenario.sh \
+	plugins/llm/tests/grpc.sh plugins/llm/tests/bounded.sh
 if PLUGIN_LLM
 TESTS += $(LLM_TESTS)
 endif
 EXTRA_DIST += plugins/llm/tests/curl.sh plugins/llm/tests/clients.sh plugins/llm/tests/double.py \
+	plugins/llm/tests/stream.sh plugins/llm/tests/scenario.sh plugins/llm/tests/grpc.sh \
+	plugins/llm/tests/bounded.sh \
 	plugins/llm/tests/lib.sh plugins/llm/tests/clients.mjs plugins/llm/tests/package.json \
 	plugins/llm/tests/package-lock.json plugins/llm/tests/wire.py plugins/llm/fuzz_frames.c \
 	plugins/llm/bench.sh plugins/llm/README.md

@@ -646,7 +646,22 @@ static char *ndjson_line(cJSON *o)
     return l;
 }
 
-char *llm_truncation_frames(llm_api api, bool sse, const cJSON *first)
+/* Gemini's frames: an SSE event ended by CRLF CRLF, or an element of the
+ * streamed array that closes it. Frees o. */
+static char *gemini_frame(cJSON *o, llm_framing framing)
+{
+    char *d = print_free(o);
+    if (!d)
+        return NULL;
+    size_t n = strlen(d) + 16;
+    char *f = malloc(n);
+    if (f)
+        snprintf(f, n, framing == LLM_FRAMING_ARRAY ? ",\r\n%s]" : "data: %s\r\n\r\n", d);
+    free(d);
+    return f;
+}
+
+char *llm_truncation_frames(llm_api api, llm_framing framing, const cJSON *first)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -698,7 +713,7 @@ char *llm_truncation_frames(llm_api api, bool sse, const cJSON *first)
                       "{\"type\":\"message_stop\"}\n\n");
     }
     case LLM_API_GEMINI: {
-        if (!sse) {
+        if (framing != LLM_FRAMING_SSE && framing != LLM_FRAMING_ARRAY) {
             cJSON_Delete(o);
             return strdup("");
         }
@@ -715,15 +730,7 @@ char *llm_truncation_frames(llm_api api, bool sse, const cJSON *first)
         cJSON_AddItemToArray(cands, c);
         copy_key(o, first, "modelVersion", NULL);
         copy_key(o, first, "responseId", NULL);
-        char *d = print_free(o);
-        if (!d)
-            return NULL;
-        size_t n = strlen(d) + 16;
-        char *f = malloc(n);
-        if (f)
-            snprintf(f, n, "data: %s\r\n\r\n", d);
-        free(d);
-        return f;
+        return gemini_frame(o, framing);
     }
     case LLM_API_OLLAMA_CHAT:
     case LLM_API_OLLAMA_GENERATE:
@@ -745,7 +752,7 @@ char *llm_truncation_frames(llm_api api, bool sse, const cJSON *first)
     }
 }
 
-char *llm_stream_error_frame(llm_api api, llm_provider p, bool sse)
+char *llm_stream_error_frame(llm_api api, llm_provider p, llm_framing framing)
 {
     const char *msg = "The server had an error while processing your request. (injected by fault)";
     cJSON *o = cJSON_CreateObject();
@@ -790,18 +797,22 @@ char *llm_stream_error_frame(llm_api api, llm_provider p, bool sse)
         cJSON_AddNullToObject(e, "param");
         cJSON_AddNullToObject(e, "code");
     }
-    if (!sse)
+    if (api == LLM_API_GEMINI)
+        return gemini_frame(o, framing);
+    if (framing != LLM_FRAMING_SSE)
         return ndjson_line(o);
-    char *f = sse_frame(NULL, o);
-    if (f && api == LLM_API_GEMINI) {
-        size_t n = strlen(f); /* Gemini separates events with CRLF CRLF */
-        char *g = realloc(f, n + 3);
-        if (g) {
-            memcpy(g + n - 2, "\r\n\r\n", 5);
-            f = g;
-        }
-    }
-    return f;
+    return sse_frame(NULL, o);
+}
+
+const char *llm_keepalive_frame(llm_api api, llm_provider p)
+{
+    if (api == LLM_API_MESSAGES)
+        return "event: ping\ndata: {\"type\": \"ping\"}\n\n";
+    if (api == LLM_API_GEMINI)
+        return ": keep-alive\r\n\r\n";
+    if (p == LLM_PROV_OPENROUTER)
+        return ": OPENROUTER PROCESSING\n\n";
+    return ": keep-alive\n\n";
 }
 
 bool llm_is_done_marker(const char *data)

@@ -12,6 +12,8 @@
 
 #include <cJSON.h>
 
+#include "frames.h"
+
 /* Wire formats (APIs), recognised from the request path. */
 typedef enum llm_api {
     LLM_API_NONE = 0,
@@ -85,14 +87,22 @@ int llm_frame_add_text(llm_api api, cJSON *root, const char *text, char **extra_
 
 /* Frames that end a stream cleanly after truncation ("length" finish
  * reasons and the terminator), with the ids and model of the stream's
- * first frame (first may be NULL). Malloc'd. */
-char *llm_truncation_frames(llm_api api, bool sse, const cJSON *first);
+ * first frame (first may be NULL), in the stream's framing (ARRAY: the
+ * element after the last one kept, with its comma, and the closing
+ * bracket). Malloc'd. */
+char *llm_truncation_frames(llm_api api, llm_framing framing, const cJSON *first);
 
 /* A frame that reports an error in the middle of a stream, as the
  * provider does (OpenAI: a data frame with "error"; OpenRouter: also a
  * choice with finish_reason "error"; Anthropic: `event: error`; Gemini:
- * a data frame with "error"; Ollama: an {"error"} line). Malloc'd. */
-char *llm_stream_error_frame(llm_api api, llm_provider p, bool sse);
+ * a data frame with "error", or an element with "error" that closes the
+ * streamed array; Ollama: an {"error"} line). Malloc'd. */
+char *llm_stream_error_frame(llm_api api, llm_provider p, llm_framing framing);
+
+/* The keep-alive frame a provider sends on an SSE stream while the model
+ * is busy: OpenRouter's `: OPENROUTER PROCESSING` comment, Anthropic's
+ * ping event, an SSE comment elsewhere (CRLF-terminated for Gemini). */
+const char *llm_keepalive_frame(llm_api api, llm_provider p);
 
 /* Whether a stream frame's payload is the stream terminator ([DONE]). */
 bool llm_is_done_marker(const char *data);

@@ -12,7 +12,8 @@
  * Defaults are those of the original tool's scenario format (its
  * documented defaults): latency mean 100 ms, stddev 20 ms, global true; side
  * server; direction ingress, except blackhole (egress); bandwidth 1000 Bps;
- * jitter 20 ms at 5 Hz; HTTP error 500 with probability 1.
+ * jitter 20 ms at 5 Hz; HTTP error 500 with probability 1. An llm fault
+ * (this tool's own) has the llm plugin's defaults for what it leaves out.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -27,16 +28,53 @@
 const char *sc_fault_type_name(sc_fault_type t)
 {
     static const char *const names[] = {"latency",   "packetloss", "bandwidth", "jitter",
-                                        "httperror", "blackhole",  "dns",       "postgres"};
+                                        "httperror", "blackhole",  "dns",       "postgres",
+                                        "llm"};
     return t < SC_NFAULT_TYPES ? names[t] : "unknown";
 }
 
 const char *sc_fault_plugin_name(sc_fault_type t)
 {
     static const char *const names[] = {"latency",       "packet-loss", "bandwidth", "jitter",
-                                        "http-response", "blackhole",   "dns-proxy", "postgres"};
+                                        "http-response", "blackhole",   "dns-proxy", "postgres",
+                                        "llm"};
     return t < SC_NFAULT_TYPES ? names[t] : "unknown";
 }
+
+static const char *const llm_cases[] = {"slow-stream",  "prompt-scramble",   "token-drop",
+                                        "inject-bias",  "truncate-response", "http-error",
+                                        "stream-stall", "corrupt-stream",    NULL};
+static const char *const llm_providers[] = {"auto",   "openai", "open-router", "openrouter",
+                                            "anthropic", "gemini", "ollama",   NULL};
+static const char *const llm_dists[] = {"normal", "uniform", "pareto", "fixed", NULL};
+static const char *const llm_truncs[] = {"clean", "abrupt", "error", NULL};
+static const char *const llm_errors[] = {"rate-limit", "quota", "overloaded", "server-error", NULL};
+static const char *const llm_corrupts[] = {"duplicate", "malformed", NULL};
+
+const sc_llm_key sc_llm_keys[SC_LLM_KEYS] = {
+    {"case", "llm-case", 'e', llm_cases, 0, 0},
+    {"probability", "llm-probability", 'n', NULL, 0, 1},
+    {"provider", "llm-provider", 'e', llm_providers, 0, 0},
+    {"slow_stream_mean_delay", "slow-stream-mean-delay", 'n', NULL, 0, 3.6e6},
+    {"slow_stream_first_token_delay", "slow-stream-first-token-delay", 'n', NULL, 0, 3.6e6},
+    {"slow_stream_distribution", "slow-stream-distribution", 'e', llm_dists, 0, 0},
+    {"scramble_pattern", "scramble-pattern", 's', NULL, 0, 0},
+    {"scramble_with", "scramble-with", 's', NULL, 0, 0},
+    {"instruction", "instruction", 's', NULL, 0, 0},
+    {"bias_pattern", "bias-pattern", 's', NULL, 0, 0},
+    {"bias_replacement", "bias-replacement", 's', NULL, 0, 0},
+    {"token_drop_rate", "token-drop-rate", 'n', NULL, 0, 1},
+    {"truncate_after", "truncate-after", 'i', NULL, 0, 1e9},
+    {"truncate_mode", "truncate-mode", 'e', llm_truncs, 0, 0},
+    {"error", "llm-error", 'e', llm_errors, 0, 0},
+    {"status_code", "llm-error-status", 'i', NULL, 100, 599},
+    {"retry_after", "llm-retry-after", 'n', NULL, 0, 8.64e7},
+    {"stall_after", "stall-after", 'i', NULL, 1, 1e9},
+    {"stall_duration", "stall-duration", 'n', NULL, 0, 8.64e7},
+    {"stall_keepalive_interval", "stall-keepalive-interval", 'n', NULL, 0, 8.64e7},
+    {"corrupt_after", "corrupt-after", 'i', NULL, 1, 1e9},
+    {"corrupt_mode", "corrupt-mode", 'e', llm_corrupts, 0, 0},
+};
 
 const char *sc_fault_type_of_instance(const char *instance)
 {
@@ -68,6 +106,8 @@ void sc_fault_effective(const sc_fault *f, sc_fault *o)
     o->error_code = sc_strdup(f->error_code);
     if (!f->has_delay)
         o->delay_ms = 1000;
+    for (size_t k = 0; k < SC_LLM_KEYS; k++)
+        o->llm[k] = sc_strdup(f->llm[k]);
     if (!f->has_mean)
         o->mean = 100;
     if (!f->has_stddev)
@@ -97,7 +137,8 @@ cJSON *sc_fault_to_json(const sc_fault *f, bool effective)
     if (!o)
         return NULL;
     cJSON_AddStringToObject(o, "type", sc_fault_type_name(f->type));
-    if (f->type != SC_HTTPERROR && f->type != SC_DNS && f->type != SC_POSTGRES) {
+    if (f->type != SC_HTTPERROR && f->type != SC_DNS && f->type != SC_POSTGRES &&
+        f->type != SC_LLM) {
         if (f->side)
             cJSON_AddStringToObject(o, "side", f->side);
         if (f->direction)
@@ -181,6 +222,17 @@ cJSON *sc_fault_to_json(const sc_fault *f, bool effective)
         if (f->has_probability)
             cJSON_AddNumberToObject(o, "probability", f->probability);
         break;
+    case SC_LLM:
+        for (size_t k = 0; k < SC_LLM_KEYS; k++) {
+            const sc_llm_key *K = &sc_llm_keys[k];
+            if (!f->llm[k])
+                continue;
+            if (K->kind == 'n' || K->kind == 'i')
+                cJSON_AddNumberToObject(o, K->key, strtod(f->llm[k], NULL));
+            else
+                cJSON_AddStringToObject(o, K->key, f->llm[k]);
+        }
+        break;
     default:
         break;
     }
@@ -235,6 +287,15 @@ void sc_fault_describe(const sc_fault *raw, char *buf, size_t len)
                  f.dns_case ? f.dns_case : "none", f.listen, f.resolver, f.probability,
                  f.names ? f.names : "all", f.qtypes ? f.qtypes : "all");
         break;
+    case SC_LLM: {
+        snprintf(buf, len, "LLM: %s", f.llm[SC_LLM_CASE] ? f.llm[SC_LLM_CASE] : "?");
+        for (size_t k = 1; k < SC_LLM_KEYS; k++) {
+            size_t n = strlen(buf);
+            if (f.llm[k])
+                snprintf(buf + n, len - n, ", %s: %s", sc_llm_keys[k].key, f.llm[k]);
+        }
+        break;
+    }
     default: snprintf(buf, len, "?"); break;
     }
     if (f.period) {
@@ -351,7 +412,7 @@ static int fault_settings(sc_argv *a, const sc_fault *raw, double mean_add, cons
     sc_fault_effective(raw, &f);
     const char *p = sc_fault_plugin_name(f.type);
     int rc = 0;
-    if (f.type != SC_HTTPERROR) {
+    if (f.type != SC_HTTPERROR && f.type != SC_LLM) {
         rc |= sc_argv_addf(a, "--%s-side=%s", p, f.side);
         rc |= sc_argv_addf(a, "--%s-direction=%s", p, f.direction);
     }
@@ -391,6 +452,12 @@ static int fault_settings(sc_argv *a, const sc_fault *raw, double mean_add, cons
             rc |= sc_argv_add(a, "--http-response-body");
             rc |= sc_argv_add(a, f.body);
         }
+        break;
+    case SC_LLM:
+        /* One argument per setting: patterns and texts may hold anything. */
+        for (size_t k = 0; k < SC_LLM_KEYS; k++)
+            if (f.llm[k])
+                rc |= sc_argv_addf(a, "--%s=%s", sc_llm_keys[k].flag, f.llm[k]);
         break;
     default:
         break;

@@ -561,7 +561,7 @@ static int type_of(const char *name, sc_fault_type *t)
         {"latency", SC_LATENCY},     {"packetloss", SC_PACKETLOSS}, {"bandwidth", SC_BANDWIDTH},
         {"jitter", SC_JITTER},       {"httperror", SC_HTTPERROR},   {"httpresponse", SC_HTTPERROR},
         {"blackhole", SC_BLACKHOLE}, {"dns", SC_DNS},             {"postgres", SC_POSTGRES},
-        {"pg", SC_POSTGRES},
+        {"pg", SC_POSTGRES},         {"llm", SC_LLM},
     };
     char sq[32];
     squash(name, sq, sizeof sq);
@@ -848,6 +848,68 @@ static int parse_pg(loader *L, const yaml_node_t *n, sc_fault *f)
                : 0;
 }
 
+/* "a, b or c" of a NULL-ended list. */
+static void list_choices(const char *const *c, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; c[i]; i++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, len - n, "%s%s", i == 0 ? "" : c[i + 1] ? ", " : " or ", c[i]);
+    }
+}
+
+/* An llm fault: the llm plugin's settings under their sc_llm_keys names. */
+static int parse_llm(loader *L, const yaml_node_t *n, sc_fault *f)
+{
+    char list[256];
+    for (size_t k = 0; k < SC_LLM_KEYS; k++) {
+        const sc_llm_key *K = &sc_llm_keys[k];
+        yaml_node_t *v;
+        if (get(L, n, K->key, &v) != 0)
+            return -1;
+        if (is_null(v))
+            continue;
+        const char *s = scalar(v);
+        char num[64];
+        if (K->kind == 's' && !s) {
+            return fail(L, v, "'%s' must be a string, not %s", K->key, kind_name(v));
+        } else if (K->kind == 'e') {
+            size_t i = 0;
+            while (s && K->choices[i] && strcmp(s, K->choices[i]) != 0)
+                i++;
+            if (!s || !K->choices[i]) {
+                list_choices(K->choices, list, sizeof list);
+                return fail(L, v, "'%s' must be %s, not %s", K->key, list, s ? s : kind_name(v));
+            }
+        } else if (K->kind == 'n' || K->kind == 'i') {
+            double d;
+            if (opt_num(L, n, K->key, K->min, K->max, NULL, &d) != 0)
+                return -1;
+            if (K->kind == 'i' && d != floor(d))
+                return fail(L, v, "'%s' must be a whole number, not %s", K->key, s);
+            snprintf(num, sizeof num, "%.15g", d);
+            s = num;
+        }
+        if (!(f->llm[k] = strdup(s)))
+            return fail(L, v, "out of memory");
+    }
+    const char *c = f->llm[SC_LLM_CASE];
+    if (!c) {
+        list_choices(sc_llm_keys[SC_LLM_CASE].choices, list, sizeof list);
+        return fail(L, n, "an llm fault needs a 'case' (%s)", list);
+    }
+    if (strcmp(c, "inject-bias") == 0 &&
+        (!f->llm[SC_LLM_BIAS_PATTERN] || !f->llm[SC_LLM_BIAS_REPLACEMENT]))
+        return fail(L, n, "an inject-bias llm fault needs 'bias_pattern' and 'bias_replacement'");
+    if (f->llm[SC_LLM_SCRAMBLE_PATTERN] && !f->llm[SC_LLM_SCRAMBLE_WITH])
+        return fail(L, n, "'scramble_pattern' needs 'scramble_with'");
+    if (strcmp(c, "prompt-scramble") == 0 && !f->llm[SC_LLM_SCRAMBLE_PATTERN] &&
+        !f->llm[SC_LLM_INSTRUCTION])
+        return fail(L, n, "a prompt-scramble llm fault needs 'scramble_pattern' and "
+                          "'scramble_with', or 'instruction'");
+    return 0;
+}
+
 static int parse_fault(loader *L, yaml_node_t *n, sc_fault *f)
 {
     if (want_mapping(L, n, "a fault") != 0)
@@ -873,15 +935,16 @@ static int parse_fault(loader *L, yaml_node_t *n, sc_fault *f)
             }
         }
         return fail(L, n, "a fault needs a 'type' (latency, packetloss, bandwidth, jitter, "
-                          "httperror, blackhole, dns or postgres)");
+                          "httperror, blackhole, dns, postgres or llm)");
     }
     if (!scalar(t) || type_of(scalar(t), &f->type) != 0)
         return fail(L, t,
                     "unknown fault type '%s' (latency, packetloss, bandwidth, jitter, httperror, "
-                    "blackhole, dns or postgres)",
+                    "blackhole, dns, postgres or llm)",
                     scalar(t) ? scalar(t) : kind_name(t));
 fields:
     if (f->type != SC_HTTPERROR && f->type != SC_DNS && f->type != SC_POSTGRES &&
+        f->type != SC_LLM &&
         (parse_side(L, body, &f->side) || parse_direction(L, body, &f->direction)))
         return -1;
     if (parse_period(L, body, &f->period) != 0)
@@ -897,6 +960,7 @@ fields:
     case SC_HTTPERROR: return parse_httperror(L, body, f);
     case SC_DNS: return parse_dns(L, body, f);
     case SC_POSTGRES: return parse_pg(L, body, f);
+    case SC_LLM: return parse_llm(L, body, f);
     default: return 0;
     }
 }
@@ -1573,6 +1637,8 @@ void sc_fault_clear(sc_fault *f)
     free(f->pg_cases);
     free(f->statement);
     free(f->error_code);
+    for (size_t k = 0; k < SC_LLM_KEYS; k++)
+        free(f->llm[k]);
     memset(f, 0, sizeof *f);
 }
 

@@ -39,8 +39,31 @@ typedef enum sc_fault_type {
     SC_BLACKHOLE,
     SC_DNS,      /* the DNS proxy of `fault run dns`: at most one per item */
     SC_POSTGRES, /* the database cases on psql:// mappings: at most one per item */
+    SC_LLM,
     SC_NFAULT_TYPES
 } sc_fault_type;
+
+/* The settings of an llm fault: its key in a scenario file, the llm
+ * plugin's option it sets in the child, and what it takes ('e' one of
+ * choices, 'n' a number and 'i' a whole number within [min, max], 's' a
+ * string). The table is sc_llm_keys (faults.c); an sc_fault keeps each
+ * value given as text, by index. */
+typedef struct sc_llm_key {
+    const char *key, *flag;
+    char kind;
+    const char *const *choices;
+    double min, max;
+} sc_llm_key;
+enum {
+    SC_LLM_CASE = 0,
+    SC_LLM_SCRAMBLE_PATTERN = 6,
+    SC_LLM_SCRAMBLE_WITH = 7,
+    SC_LLM_INSTRUCTION = 8,
+    SC_LLM_BIAS_PATTERN = 9,
+    SC_LLM_BIAS_REPLACEMENT = 10,
+    SC_LLM_KEYS = 22
+};
+extern const sc_llm_key sc_llm_keys[SC_LLM_KEYS];
 
 /* One fault of an item's context, as written. Fields a file leaves out
  * keep their has_ flag false; sc_fault_effective() fills the defaults. */
@@ -81,6 +104,8 @@ typedef struct sc_fault {
     char *error_code; /* SQLSTATE */
     bool has_deadlock_rate, has_corruption_rate;
     double deadlock_rate, corruption_rate;
+    /* llm: the values given, by sc_llm_keys index (NULL: not given) */
+    char *llm[SC_LLM_KEYS];
 } sc_fault;
 
 typedef struct sc_pair {

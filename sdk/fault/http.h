@@ -20,6 +20,9 @@
  *                INGRESS for the response. Same verdicts as stream
  *                filters (<fault/stream.h>): pass at a time, pass N bytes,
  *                hold, close, reset; change it with fault_chunk_replace().
+ *   on_body_end  (since 1.3) the end of a body this plugin watches reached
+ *                its stage, after every piece before it: see "The end of a
+ *                body" below. NULL: the end passes.
  *   on_end       the exchange is over (also after errors). Called for
  *                every plugin whose on_request or on_response ran, or that
  *                watched a body; the exchange and every string read from
@@ -36,6 +39,18 @@
  *     watched body is sent on with chunked framing (close-delimited to
  *     HTTP/1.0 clients; DATA frames on HTTP/2), since a hook may change its
  *     length; bodies nobody watches keep their framing and zero-copy paths.
+ *   - the end of a body (ABI 1.3): a plugin that keeps bytes between
+ *     pieces (an unfinished frame of a streamed format) learns in
+ *     on_body_end that no more will come, in order with the pieces and
+ *     only when the body ended normally (not when the exchange was reset
+ *     or closed). Its chunk c is empty (c->len 0, c->offset the number of
+ *     body bytes that came in); the plugin may give it bytes to send before the end
+ *     with fault_chunk_replace() (the last bytes of the body), and may
+ *     set v->until_us to hold the end (and those bytes) until then;
+ *     v->bytes is ignored. Verdicts: PASS (the end goes on; HOLD counts
+ *     as PASS here), CLOSE and RESET as in on_body. It is called once per
+ *     body and plugin, while the plugin is active (a plugin switched off
+ *     by its schedule lets the end pass untold, as it lets pieces pass).
  *   - whole: a plugin that needs the entire body before deciding calls
  *     fault_http_want_body() once, from init(), configure() or start().
  *     Handlers then read a body of at most that many bytes before running
@@ -80,7 +95,15 @@ typedef struct fault_http_ops {
     fault_action (*on_body)(void *state, fault_http_exchange *x, fault_direction dir,
                             fault_chunk *c, fault_verdict *v);
     void (*on_end)(void *state, fault_http_exchange *x);
-    void *reserved[4];
+    /* Since 1.3 (reserved[0] before it, which older plugins leave NULL):
+     * the end of a watched body; see "The end of a body" above. state is
+     * the plugin's, x the exchange, dir the body's direction (EGRESS:
+     * request, INGRESS: response), c an empty chunk at the body's end that
+     * fault_chunk_replace() may fill with final bytes, v the verdict
+     * (until_us only). */
+    fault_action (*on_body_end)(void *state, fault_http_exchange *x, fault_direction dir,
+                                fault_chunk *c, fault_verdict *v);
+    void *reserved[3];
 } fault_http_ops;
 
 /* Which message of the exchange an accessor reads or changes. */

@@ -84,6 +84,9 @@
  *        Modes of `fault run` (`fault run dns`, `fault run llm openai`):
  *        fault_plugin_descriptor.run_mode (fault_run_mode_ops),
  *        fault_run_add_mapping() and fault_run_set_option().
+ *        fault_http_ops.on_body_end (from reserved space): the end of a
+ *        watched body, in order with its pieces, with room for final
+ *        bytes (<fault/http.h>, "The end of a body").
  *        FAULT_DESCRIPTOR_SIZE_1_0 is the size 1.0 had, not the current
  *        size. fault_platform_ops and FAULT_KIND_AGENT marked reserved.
  *        The threading contract written down (above). The HTTP API split

@@ -27,4 +27,5 @@ FUZZ_CORPUS_EXTRA = tests/fuzz/corpus/options/bool tests/fuzz/corpus/options/int
 	tests/fuzz/corpus/h2/many-streams tests/fuzz/corpus/h2/no-path \
 	tests/fuzz/corpus/h2/post-body tests/fuzz/corpus/h2/priority-settings \
 	tests/fuzz/corpus/h2/rst-and-goaway tests/fuzz/corpus/h2/trailers \
-	tests/fuzz/corpus/llm/sse tests/fuzz/corpus/llm/ndjson tests/fuzz/corpus/llm/json
+	tests/fuzz/corpus/llm/sse tests/fuzz/corpus/llm/ndjson tests/fuzz/corpus/llm/json \
+	tests/fuzz/corpus/llm/gemini-array

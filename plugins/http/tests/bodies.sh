@@ -16,7 +16,9 @@
 #     a response over the limit streams, intact, with the hook told none;
 #  6. on_body hooks: response pieces upper-cased (sent chunked), request
 #     pieces lower-cased (held or streamed), a piece doubled in length, a
-#     piece delayed 300 ms, a reset from the hook.
+#     piece delayed 300 ms, a reset from the hook; on_body_end (SDK 1.3)
+#     told the end of a response (with its length) and of a request, and
+#     its final bytes sent before the end.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/http/tests/common.sh" || exit 99
 
@@ -118,6 +120,14 @@ out=$("${C[@]}" -H 'X-Probe: body-upper' -H 'Transfer-Encoding: chunked' --data-
 out=$("${C[@]}" -H 'X-Probe: body-grow' "$UP/p8")
 [ "$out" = "path=/p8
 path=/p8" ] || fail "on_body doubling: '$out'"
+# on_body_end (SDK 1.3): the end of each body, after its last piece, with
+# its length, and room for final bytes.
+out=$("${C[@]}" -H 'X-Probe: body-end' "$UP/p8")
+[ "$out" = "path=/p8
+end at 9" ] || fail "on_body_end on a response: '$out'"
+out=$("${C[@]}" -H 'X-Probe: body-end' --data-binary 'abc' "$UP/echo")
+[[ "$out" = "len=7 sha256=$(printf 'abcend\n' | sha256sum | cut -d' ' -f1) "*$'\n'"end at "* ]] ||
+	fail "on_body_end on a request: '$out'"
 # 300 ms per piece: the one-piece body of /p9 arrives >= 300 ms late
 # (tolerance: the timer may fire late, never early).
 t=$("${C[@]}" -H 'X-Probe: body-delay' -o /dev/null -w '%{time_total}' "$UP/p9")
@@ -127,4 +137,4 @@ code=$("${C[@]}" -H 'X-Probe: body-cut' -o /dev/null -w '%{http_code}' "$UP/p10"
 	fail "on_body reset: curl succeeded ($code)"
 out=$("${C[@]}" "$UP/after-cut")
 [ "$out" = "path=/after-cut" ] || fail "proxy unhealthy after an on_body reset: '$out'"
-note "on_body: pieces changed in place both ways, doubled, delayed ($ms ms), reset"
+note "on_body: pieces changed in place both ways, doubled, delayed ($ms ms), reset; on_body_end adds final bytes to both"

@@ -21,6 +21,7 @@
 #  6. on_body: response pieces upper-cased (no content-length then),
 #     request pieces lower-cased (held or streamed, 3 MiB), a piece doubled,
 #     a piece delayed 300 ms, a reset from the hook; the proxy still serves;
+#     on_body_end (SDK 1.3) adds final bytes to a response in DATA frames;
 #  7. (1 MB limit) a 700 kB request body and a 600 kB response body are
 #     held whole: the windows open as they are read.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
@@ -149,6 +150,9 @@ for kind in h1 h2; do
 	out=$("${C[@]}" -H 'X-Probe: body-grow' "$U/p8")
 	[ "$out" = "path=/p8
 path=/p8" ] || fail "$kind: on_body doubling: '$out'"
+	out=$("${C[@]}" -H 'X-Probe: body-end' "$U/p8")
+	[ "$out" = "path=/p8
+end at 9" ] || fail "$kind: on_body_end on a response: '$out'"
 	t=$("${C[@]}" -H 'X-Probe: body-delay' -o /dev/null -w '%{time_total}' "$U/p9")
 	ms=$(ms_diff 0 "$t")
 	[ "$ms" -ge 295 ] || fail "$kind: on_body delay: answered in $ms ms, want >= 300"

@@ -37,6 +37,10 @@
  *                              (fault_chunk_replace: the length changes)
  *   X-Probe: body-cut          FAULT_RESET at the first response piece
  *                              (paths starting /keep are spared)
+ *   X-Probe: body-end          on_body_end (SDK 1.3) ends the response body
+ *                              with "end at N\n" (N: the chunk's offset,
+ *                              the body's length as it came) and the
+ *                              request body with "end\n"
  *
  * Every on_end is logged ("probe: end #ID pending=N"), so a test can see
  * that an exchange whose client left while PENDING was ended, and the
@@ -164,7 +168,8 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
     if (!v)
         return FAULT_HTTP_CONTINUE;
     if (strcmp(v, "body-upper") == 0 || strcmp(v, "body-delay") == 0 ||
-        strcmp(v, "body-grow") == 0 || strcmp(v, "body-cut") == 0) {
+        strcmp(v, "body-grow") == 0 || strcmp(v, "body-cut") == 0 ||
+        strcmp(v, "body-end") == 0) {
         fault_http_watch_body(fault_plugin_self(st), x, FAULT_DIR_EGRESS);
         fault_http_watch_body(fault_plugin_self(st), x, FAULT_DIR_INGRESS);
         return FAULT_HTTP_CONTINUE;
@@ -265,6 +270,22 @@ static fault_action on_body(void *state, fault_http_exchange *x, fault_direction
     return FAULT_PASS;
 }
 
+static fault_action on_body_end(void *state, fault_http_exchange *x, fault_direction dir,
+                                fault_chunk *c, fault_verdict *v)
+{
+    (void)state;
+    (void)v;
+    const char *p = fault_http_header(x, FAULT_HTTP_REQUEST, "x-probe");
+    if (!p || strcmp(p, "body-end") != 0 || c->len != 0)
+        return FAULT_PASS;
+    char line[64];
+    int n = dir == FAULT_DIR_INGRESS
+                ? snprintf(line, sizeof line, "end at %llu\n", (unsigned long long)c->offset)
+                : snprintf(line, sizeof line, "end\n");
+    return fault_chunk_replace(fault_http_stream(x), c, line, (size_t)n) < 0 ? FAULT_RESET
+                                                                             : FAULT_PASS;
+}
+
 static void on_end(void *state, fault_http_exchange *x)
 {
     probe_state *st = state;
@@ -285,6 +306,7 @@ static const fault_http_ops http_ops = {
     .on_request = on_request,
     .on_response = on_response,
     .on_body = on_body,
+    .on_body_end = on_body_end,
     .on_end = on_end,
 };
 

@@ -5,15 +5,16 @@
 //
 // CLIENT: openai-chat, openai-chat-stream, openai-responses-stream,
 // anthropic, anthropic-stream, gemini, gemini-stream, ollama-chat-stream,
-// ollama-generate. OPTIONS_JSON: {"maxRetries": n, "gapHeader": ms}.
+// ollama-generate; openai-tools-stream and anthropic-tools-stream ask for a
+// tool call (streamed) and print its arguments as the client assembled
+// them (args: the string; argsValid: whether JSON.parse takes it; input:
+// what @anthropic-ai/sdk's MessageStream made of them). OPTIONS_JSON:
+// {"maxRetries": n, "gapHeader": ms}.
 // Prints one JSON line: {ok, text, finish, attempts (HTTP requests the
 // client made, counted in its fetch), firstMs and totalMs (from the call
 // to the first text and to the end), gapsMs (between text pieces); or on
 // an error ok false with status, type, code and message}.
-import OpenAI from "openai";
-import Anthropic from "@anthropic-ai/sdk";
-import { GoogleGenAI } from "@google/genai";
-import { Ollama } from "ollama";
+// Each SDK is imported when its client is called: node starts faster.
 
 const [client, base, optsJson] = process.argv.slice(2);
 const opts = JSON.parse(optsJson || "{}");
@@ -26,10 +27,22 @@ const headers = opts.gapHeader ? { "X-Double-Gap-Ms": String(opts.gapHeader) } :
 const maxRetries = opts.maxRetries ?? 0;
 const messages = [{ role: "user", content: "What is the capital of France? Answer in python style." }];
 
-const t0 = performance.now();
+let t0 = performance.now(); // reset once the client's SDK is loaded
 let text = "";
 let finish = null;
+let tool = null;
 const stamps = [];
+const tools = {
+  openai: [{ type: "function", function: { name: "get_weather", parameters: { type: "object",
+    properties: { city: { type: "string" }, unit: { type: "string" } } } } }],
+  anthropic: [{ name: "get_weather", input_schema: { type: "object",
+    properties: { city: { type: "string" }, unit: { type: "string" } } } }],
+};
+function toolResult(name, args, input) {
+  let argsValid = true;
+  try { JSON.parse(args); } catch { argsValid = false; }
+  tool = { name, args, argsValid, input };
+}
 function piece(s) {
   if (!s) return;
   text += s;
@@ -40,10 +53,25 @@ async function run() {
   switch (client) {
     case "openai-chat":
     case "openai-chat-stream":
+    case "openai-tools-stream":
     case "openai-responses-stream": {
+      const { default: OpenAI } = await import("openai");
+      t0 = performance.now();
       const oa = new OpenAI({ baseURL: base + "/v1", apiKey: "sk-test", maxRetries,
                               fetch: countingFetch, defaultHeaders: headers });
-      if (client === "openai-chat") {
+      if (client === "openai-tools-stream") {
+        const s = await oa.chat.completions.create({ model: "gpt-test", messages, stream: true,
+                                                     tools: tools.openai });
+        let name = null, args = "";
+        for await (const c of s) {
+          for (const tc of c.choices[0]?.delta?.tool_calls ?? []) {
+            if (tc.function?.name) name = tc.function.name;
+            args += tc.function?.arguments ?? "";
+          }
+          if (c.choices[0]?.finish_reason) finish = c.choices[0].finish_reason;
+        }
+        toolResult(name, args, null);
+      } else if (client === "openai-chat") {
         const r = await oa.chat.completions.create({ model: "gpt-test", messages });
         piece(r.choices[0].message.content);
         finish = r.choices[0].finish_reason;
@@ -64,11 +92,24 @@ async function run() {
       break;
     }
     case "anthropic":
-    case "anthropic-stream": {
+    case "anthropic-stream":
+    case "anthropic-tools-stream": {
+      const { default: Anthropic } = await import("@anthropic-ai/sdk");
+      t0 = performance.now();
       const an = new Anthropic({ baseURL: base, apiKey: "sk-ant-test", maxRetries,
                                  fetch: countingFetch, defaultHeaders: headers });
       const req = { model: "claude-test", max_tokens: 100, messages };
-      if (client === "anthropic") {
+      if (client === "anthropic-tools-stream") {
+        const s = an.messages.stream({ ...req, tools: tools.anthropic });
+        let args = "";
+        for await (const ev of s)
+          if (ev.type === "content_block_delta" && ev.delta.type === "input_json_delta")
+            args += ev.delta.partial_json;
+        const m = await s.finalMessage();
+        const use = m.content.find((b) => b.type === "tool_use");
+        finish = m.stop_reason;
+        toolResult(use?.name ?? null, args, use?.input ?? null);
+      } else if (client === "anthropic") {
         const m = await an.messages.create(req);
         for (const b of m.content) if (b.type === "text") piece(b.text);
         finish = m.stop_reason;
@@ -83,6 +124,8 @@ async function run() {
     }
     case "gemini":
     case "gemini-stream": {
+      const { GoogleGenAI } = await import("@google/genai");
+      t0 = performance.now();
       const ai = new GoogleGenAI({ apiKey: "g-test",
                                    httpOptions: { baseUrl: base, headers,
                                                   retryOptions: { attempts: maxRetries + 1 } } });
@@ -104,6 +147,8 @@ async function run() {
     }
     case "ollama-chat-stream":
     case "ollama-generate": {
+      const { Ollama } = await import("ollama");
+      t0 = performance.now();
       const ol = new Ollama({ host: base, fetch: countingFetch, headers });
       if (client === "ollama-chat-stream") {
         for await (const p of await ol.chat({ model: "llama-test", messages, stream: true })) {
@@ -125,7 +170,7 @@ async function run() {
 try {
   await run();
   const gaps = stamps.slice(1).map((t, i) => Math.round(t - stamps[i]));
-  console.log(JSON.stringify({ ok: true, text, finish, attempts,
+  console.log(JSON.stringify({ ok: true, text, finish, tool, attempts,
                                firstMs: stamps.length ? Math.round(stamps[0]) : null,
                                totalMs: Math.round(performance.now() - t0), gapsMs: gaps }));
 } catch (e) {

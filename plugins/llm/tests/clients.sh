@@ -31,16 +31,10 @@
 #     200 + 50 n - 5 ms after it; the text is whole. Only lower bounds: a
 #     loaded machine makes everything later, never earlier.
 . "$top_srcdir/plugins/llm/tests/lib.sh" || exit 99
-command -v node >/dev/null 2>&1 || skip "node is not installed"
-[ -d "$LLM_T/node_modules/openai" ] && [ -d "$LLM_T/node_modules/@anthropic-ai/sdk" ] &&
-	[ -d "$LLM_T/node_modules/@google/genai" ] && [ -d "$LLM_T/node_modules/ollama" ] ||
-	skip "the npm clients are not installed: run 'npm ci --prefix plugins/llm/tests' (see package.json there)"
+need_clients
 
 ALL="openai-chat openai-chat-stream openai-responses-stream anthropic anthropic-stream gemini
 gemini-stream ollama-chat-stream ollama-generate"
-# call CLIENT BASE [OPTIONS_JSON] - one JSON line.
-call() { node "$LLM_T/clients.mjs" "$1" "$2" "${3:-}" || fail "node $1 failed"; }
-field() { jq_ "j.get('$1')"; }
 
 start_double
 

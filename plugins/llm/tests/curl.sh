@@ -6,7 +6,10 @@
 #
 #  1. no fault (probability 0), and a case that changes nothing (a bias
 #     pattern that never matches): every body byte-identical to the
-#     double's own, streams cut in 7-byte pieces included;
+#     double's own, streams cut in 7-byte pieces included, Gemini's
+#     streamed JSON array (streamGenerateContent without alt=sse) too, and
+#     streams whose last frame lacks its terminator (SSE and NDJSON, over
+#     HTTP/1.1 and h2c: the unfinished frame leaves at the body's end);
 #  2. inject-bias "(?i)paris" -> "London": the text of every format, streamed
 #     (where "Par" and "is" are two frames) or not, says London twice and
 #     Paris never; the same with frames cut in 5-byte pieces; one event per
@@ -16,13 +19,19 @@
 #  4. token-drop (rate 0.5, seed 3): valid frames, fewer words, every word
 #     one of the original's, in order;
 #  5. truncate-response: a stream stops after 6 frames with "length" and
-#     [DONE] (OpenAI) / max_tokens and message_stop (Anthropic); whole
-#     bodies keep 6 words with the provider's length finish;
+#     [DONE] (OpenAI) / max_tokens and message_stop (Anthropic) /
+#     MAX_TOKENS and a closed array (Gemini's streamed JSON array); whole
+#     bodies keep 6 words with the provider's length finish; abrupt: no
+#     terminator (the Gemini array is left open); error: the array ends
+#     with an element carrying the error; slow-stream paces the array's
+#     elements;
 #  6. http-error: each provider's shape and headers (OpenRouter's with
 #     --llm-provider open-router), the double never called;
 #     --llm-error-status overrides the status;
 #  7. prompt-scramble: the double receives the prompt rewritten and the
-#     instruction in each provider's own request format;
+#     instruction in each provider's own request format; --instruction with
+#     inject-bias reaches the request of a stream (the prompt otherwise
+#     untouched) while the response is biased;
 #  8. probability 0.5 with --seed 9: errors within the binomial 99.9%
 #     interval over 200 requests, and the same seed gives the same
 #     sequence;
@@ -41,10 +50,13 @@ body() {
 	curl -sS --max-time 10 ${3:+-H "$3"} -H 'Content-Type: application/json' \
 		-d "{\"model\":\"m\",\"stream\":$2,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" "$1"
 }
-gem() { # gem BASE stream|whole [HEADER]
+gem() { # gem BASE stream|array|whole [HEADER] (array: streamed without alt=sse)
 	if [ "$2" = stream ]; then
 		curl -sS --max-time 10 ${3:+-H "$3"} -d '{"contents":[{"parts":[{"text":"hi"}]}]}' \
 			"$1$GEM:streamGenerateContent?alt=sse"
+	elif [ "$2" = array ]; then
+		curl -sS --max-time 10 ${3:+-H "$3"} -d '{"contents":[{"parts":[{"text":"hi"}]}]}' \
+			"$1$GEM:streamGenerateContent"
 	else
 		curl -sS --max-time 10 ${3:+-H "$3"} -d '{"contents":[{"parts":[{"text":"hi"}]}]}' "$1$GEM:generateContent"
 	fi
@@ -61,7 +73,7 @@ identical() { # label
 			cmp -s "$E2E_TMP/direct" "$E2E_TMP/proxied" || fail "$1: $path stream=$s differs from the double's"
 		done
 	done
-	for s in stream whole; do
+	for s in stream array whole; do
 		gem "$DOUBLE" $s >"$E2E_TMP/direct"
 		gem "$BASE" $s "X-Double-Split: 7" >"$E2E_TMP/proxied"
 		cmp -s "$E2E_TMP/direct" "$E2E_TMP/proxied" || fail "$1: gemini $s differs from the double's"
@@ -72,8 +84,24 @@ identical "probability 0"
 stop_pid "$FAULT_PID"
 start_llm --llm-case inject-bias --bias-pattern 'Berlin|Rome' --bias-replacement London
 identical "no match"
+# A last frame without its terminator: the plugin holds it as unfinished
+# until the body ends (on_body_end, SDK 1.3), then it goes out as it came.
+U="X-Double-Unterminated: 1"
+for path in /v1/chat/completions /api/chat; do
+	body "$DOUBLE$path" true "$U" >"$E2E_TMP/direct" || fail "direct $path"
+	[ "$(tail -c 1 "$E2E_TMP/direct")" = "}" ] || [ "$(tail -c 6 "$E2E_TMP/direct")" = "[DONE]" ] ||
+		fail "the double ended $path with a terminator"
+	body "$BASE$path" true "$U" >"$E2E_TMP/proxied" || fail "proxied $path"
+	cmp -s "$E2E_TMP/direct" "$E2E_TMP/proxied" ||
+		fail "unterminated last frame of $path: $(tail -c 40 "$E2E_TMP/proxied" | od -c | tail -3)"
+	if curl --version | grep -q HTTP2; then
+		curl -sS --max-time 10 --http2-prior-knowledge -H "$U" -H 'Content-Type: application/json' \
+			-d '{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}' "$BASE$path" >"$E2E_TMP/proxied"
+		cmp -s "$E2E_TMP/direct" "$E2E_TMP/proxied" || fail "unterminated last frame of $path over h2c"
+	fi
+done
 stop_pid "$FAULT_PID"
-note "no fault, and a pattern that never matches: 12 bodies byte-identical to the double's"
+note "no fault, and a pattern that never matches: 13 bodies byte-identical to the double's, and streams whose last frame has no terminator"
 
 # ---- 2. inject-bias
 want=${TEXT//Paris/London}
@@ -93,7 +121,7 @@ for split in "" "X-Double-Split: 5"; do
 			n=$((n + 1))
 		done
 	done
-	for s in stream whole; do
+	for s in stream array whole; do
 		gem "$BASE" $s "$split" >"$E2E_TMP/b"
 		check_text "bias gemini $s $split" gemini "$E2E_TMP/b" "$want"
 		n=$((n + 1))
@@ -110,7 +138,7 @@ if curl --version | grep -q HTTP2; then
 	h2=", and an h2c stream"
 fi
 stop_pid "$FAULT_PID"
-note "inject-bias: $n bodies (6 formats, streamed and not, frames cut anywhere) say London, $n events${h2:-}"
+note "inject-bias: $n bodies (6 formats, streamed and not, Gemini's JSON array too, frames cut anywhere) say London, $n events${h2:-}"
 
 # ---- 3. frames over the bound pass unparsed
 start_llm --llm-case inject-bias --bias-pattern Paris --bias-replacement London --llm-max-frame 64
@@ -148,8 +176,11 @@ for f in $FORMATS; do
 		subseq "$got" $s || fail "token-drop $path stream=$s: $got is not the text with words dropped"
 	done
 done
+gem "$BASE" array >"$E2E_TMP/b"
+got=$($WIRE gemini <"$E2E_TMP/b" | head -1) || fail "token-drop gemini array: $(cat "$E2E_TMP/b")"
+subseq "$got" true || fail "token-drop gemini array: $got is not the text with tokens dropped"
 stop_pid "$FAULT_PID"
-note "token-drop: 10 bodies with fewer words, in order, frames valid"
+note "token-drop: 11 bodies with fewer words, in order, frames valid (Gemini's array a valid array)"
 
 # ---- 5. truncate-response
 start_llm --llm-case truncate-response --truncate-after 6
@@ -170,12 +201,33 @@ for f in $FORMATS; do
 	case $(tail -1 <<<"$out") in length | max_tokens | incomplete) ;; *) fail "truncated whole $path: finish $out" ;; esac
 done
 wait_for_line "$FAULT_OUT" "case=truncate-response url=.*/api/generate words=6"
+gem "$BASE" array "X-Double-Split: 9" >"$E2E_TMP/b"
+out=$($WIRE gemini <"$E2E_TMP/b") || fail "truncated Gemini array: invalid"
+[ "$out" = $'"The capital of France is Par"\nMAX_TOKENS' ] || fail "truncated Gemini array: $out"
 stop_pid "$FAULT_PID"
 start_llm --llm-case truncate-response --truncate-after 6 --truncate-mode abrupt
 body "$BASE/v1/chat/completions" true >"$E2E_TMP/b"
 out=$($WIRE chat <"$E2E_TMP/b") || fail "abrupt: not whole frames"
 [ "$out" = $'"The capital of France is"\nnone' ] || fail "abrupt OpenAI stream: $out"
 grep -q DONE "$E2E_TMP/b" && fail "abrupt: [DONE] sent"
+gem "$BASE" array >"$E2E_TMP/b"
+# Six whole elements and no closing bracket: a JSON parser fails at the end.
+[ "$(tail -c 1 "$E2E_TMP/b")" = "}" ] && python3 -c 'import json,sys; json.loads(sys.stdin.read() + "]")' <"$E2E_TMP/b" ||
+	fail "abrupt Gemini array: $(tail -c 80 "$E2E_TMP/b")"
+$WIRE gemini <"$E2E_TMP/b" >/dev/null 2>&1 && fail "abrupt Gemini array parses whole"
+stop_pid "$FAULT_PID"
+start_llm --llm-case truncate-response --truncate-after 6 --truncate-mode error
+gem "$BASE" array >"$E2E_TMP/b"
+[ "$(jq_ 'len(j), j[-1]["error"]["status"]' <"$E2E_TMP/b")" = "7 INTERNAL" ] || fail "Gemini array error: $(cat "$E2E_TMP/b")"
+stop_pid "$FAULT_PID"
+# slow-stream on the array: each element held 40 ms (fixed), the bytes
+# between elements add no delay of their own: 15 elements, >= 15 * 40 ms
+# (5 ms tolerance), and the text whole.
+start_llm --llm-case slow-stream --slow-stream-mean-delay 40 --slow-stream-distribution fixed
+t=$(curl -sS --max-time 10 -o "$E2E_TMP/b" -w '%{time_total}' -d '{}' "$BASE$GEM:streamGenerateContent") || fail "slow array"
+ms=$(python3 -c "print(int(float('$t') * 1000))")
+[ "$ms" -ge 595 ] || fail "slow-stream Gemini array: $ms ms, want >= 600 - 5"
+[ "$($WIRE gemini <"$E2E_TMP/b" | head -1)" = "\"$TEXT\"" ] || fail "slow-stream Gemini array: text"
 stop_pid "$FAULT_PID"
 note "truncate-response: clean (finish reason + terminator) and abrupt streams, whole bodies cut to 6 words"
 
@@ -249,6 +301,17 @@ q='Write Python code.'
 [ "$(ps /v1/responses "{\"model\":\"m\",\"input\":\"$q\"}" 'j["instructions"], j["input"]')" = "Answer as a pirate. Write java code." ] ||
 	fail "Responses prompt: $(double_body)"
 wait_for_line "$FAULT_OUT" "case=prompt-scramble url=.*/v1/responses replacements=1 instruction=added"
+stop_pid "$FAULT_PID"
+# --instruction with a response case: the request gets it, the response
+# its case (the scramble pattern is prompt-scramble's only).
+start_llm --llm-case inject-bias --bias-pattern '(?i)paris' --bias-replacement London \
+	--instruction 'Answer in French.' --scramble-pattern '(?i)python' --scramble-with java
+curl -sS --max-time 10 -o "$E2E_TMP/b" -d "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$q\"}]}" \
+	"$BASE/v1/chat/completions" || fail "curl"
+[ "$(double_body | jq_ 'j["messages"][0]["content"], j["messages"][1]["content"]')" = "Answer in French. $q" ] ||
+	fail "instruction with inject-bias: $(double_body)"
+[ "$($WIRE chat <"$E2E_TMP/b" | head -1)" = "\"${TEXT//Paris/London}\"" ] || fail "instruction with inject-bias: text"
+wait_for_line "$FAULT_OUT" "direction=egress case=inject-bias url=.*/v1/chat/completions replacements=0 instruction=added"
 stop_pid "$FAULT_PID"
 note "prompt-scramble: pattern replaced and instruction inserted in 6 request formats"
 

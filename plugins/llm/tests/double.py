@@ -14,7 +14,20 @@ client's text can be compared with TEXT); "Par" and "is" are separate
 tokens so that a pattern can span two frames. A request header
 `X-Double-Gap-Ms: N` spaces frames N ms apart; `X-Double-Split: N` writes
 each frame in chunks of N bytes (frames cut anywhere); `X-Double-Repeat: N`
-streams the tokens N times over (long streams, for bench.sh).
+streams the tokens N times over (long streams, for bench.sh);
+`X-Double-Unterminated: 1` sends
+the last frame of a stream without its terminator (the blank line of SSE,
+NDJSON's newline); `X-Double-Pad: N` adds a field of N bytes to every OpenAI chat chunk (large
+frames); `X-Double-Stamp: 1` adds "x_sent", the wall-clock time (seconds,
+a float) when the chunk was written, so a reader on this host can tell how
+long each frame took to reach it; `X-Double-OpenRouter: 1` adds OpenRouter's `: OPENROUTER PROCESSING`
+comment keep-alives to an OpenAI chat stream (before the first frame and
+after the third token).
+
+A request with "tools" (streamed OpenAI chat or Anthropic messages) is
+answered with one tool call, get_weather, whose JSON arguments ARGS arrive
+in the pieces of ARG_PIECES (OpenAI tool_calls deltas, Anthropic
+input_json_delta events).
 
 Test hooks: GET /_stats gives {"count": requests so far, "last": the last
 request's path, "body": its JSON body}; POST /_reset zeroes them.
@@ -31,6 +44,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 TOKENS = ["The", " capital", " of", " France", " is", " Par", "is", ".",
           " Par", "is", " is", " lovely", " in", " spring", "."]
 TEXT = "".join(TOKENS)
+# A tool call's arguments, streamed in these pieces (requests with "tools").
+ARG_PIECES = ['{"city', '": "Par', 'is", "un', 'it": "cel', 'sius"}']
+ARGS = "".join(ARG_PIECES)
 CREATED = 1700000000
 LOCK = threading.Lock()
 STATS = {"count": 0, "last": None, "body": None}
@@ -64,13 +80,20 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.frames_sent = 0
+        self.last = None
 
-    def frame(self, data):
+    def frame(self, data, paused=False):
         if isinstance(data, str):
             data = data.encode()
-        if self.frames_sent and self.gap:
-            time.sleep(self.gap)
+        if not paused:
+            self.pause()
         self.frames_sent += 1
+        if self.headers.get("X-Double-Unterminated") == "1":
+            # Held back: end_stream() sends the last one cut.
+            if self.last:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(self.last), self.last))
+            self.last = data
+            return
         step = self.split or len(data)
         for i in range(0, len(data), step):
             piece = data[i:i + step]
@@ -78,12 +101,24 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
     def end_stream(self):
+        if self.headers.get("X-Double-Unterminated") == "1" and self.last:
+            # The last frame without its terminator, as from a provider
+            # cut off in the middle of its last write.
+            piece = self.last.rstrip(b"\r\n")
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def pause(self):
+        if self.frames_sent and self.gap:
+            time.sleep(self.gap)
+
     def sse(self, obj, event=None, sep="\n\n"):
+        self.pause()
+        if "x_sent" in obj:
+            obj["x_sent"] = time.time()
         head = "event: %s\n" % event if event else ""
-        self.frame(head + "data: " + json.dumps(obj, separators=(",", ":")) + sep)
+        self.frame(head + "data: " + json.dumps(obj, separators=(",", ":")) + sep, paused=True)
 
     # ---- routes ----
     def do_GET(self):
@@ -139,12 +174,35 @@ class Handler(BaseHTTPRequestHandler):
         self.start_stream("text/event-stream; charset=utf-8")
         chunk = dict(base, object="chat.completion.chunk")
 
+        pad = "x" * int(self.headers.get("X-Double-Pad") or 0)
+        stamp = self.headers.get("X-Double-Stamp") == "1"
+
         def choice(delta, finish=None):
-            return dict(chunk, choices=[{"index": 0, "delta": delta, "logprobs": None,
-                                         "finish_reason": finish}])
+            c = dict(chunk, choices=[{"index": 0, "delta": delta, "logprobs": None,
+                                      "finish_reason": finish}])
+            if pad:
+                c["x_pad"] = pad
+            if stamp:
+                c["x_sent"] = time.time()
+            return c
+        if req.get("tools"):
+            self.sse(choice({"role": "assistant", "content": None, "tool_calls": [{
+                "index": 0, "id": "call_double", "type": "function",
+                "function": {"name": "get_weather", "arguments": ""}}]}))
+            for a in ARG_PIECES:
+                self.sse(choice({"tool_calls": [{"index": 0, "function": {"arguments": a}}]}))
+            self.sse(choice({}, "tool_calls"))
+            self.frame("data: [DONE]\n\n")
+            self.end_stream()
+            return
+        openrouter = self.headers.get("X-Double-OpenRouter") == "1"
+        if openrouter:
+            self.frame(": OPENROUTER PROCESSING\n\n")
         self.sse(choice({"role": "assistant", "content": "", "refusal": None}))
-        for t in TOKENS * self.repeat:
+        for i, t in enumerate(TOKENS * self.repeat):
             self.sse(choice({"content": t}))
+            if openrouter and i == 2:
+                self.frame(": OPENROUTER PROCESSING\n\n")
         self.sse(choice({}, "stop"))
         if (req.get("stream_options") or {}).get("include_usage"):
             self.sse(dict(chunk, choices=[], usage=usage))
@@ -197,6 +255,21 @@ class Handler(BaseHTTPRequestHandler):
         start = dict(msg, content=[], stop_reason=None,
                      usage={"input_tokens": 9, "output_tokens": 1})
         self.sse({"type": "message_start", "message": start}, "message_start")
+        if req.get("tools"):
+            self.sse({"type": "content_block_start", "index": 0, "content_block": {
+                "type": "tool_use", "id": "toolu_double", "name": "get_weather", "input": {}}},
+                "content_block_start")
+            for a in ARG_PIECES:
+                self.sse({"type": "content_block_delta", "index": 0,
+                          "delta": {"type": "input_json_delta", "partial_json": a}},
+                         "content_block_delta")
+            self.sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            self.sse({"type": "message_delta", "delta": {"stop_reason": "tool_use",
+                                                         "stop_sequence": None},
+                      "usage": {"output_tokens": 12}}, "message_delta")
+            self.sse({"type": "message_stop"}, "message_stop")
+            self.end_stream()
+            return
         self.sse({"type": "content_block_start", "index": 0,
                   "content_block": {"type": "text", "text": ""}}, "content_block_start")
         self.sse({"type": "ping"}, "ping")

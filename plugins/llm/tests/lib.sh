@@ -8,6 +8,10 @@
 #   double_body         the last request body the double got (JSON)
 #   events CASE         llm events in fault's --tail output for CASE
 #   TEXT                what the double always says
+#   need_clients        skips unless node and the npm clients are installed
+#   call CLIENT BASE [OPTIONS_JSON]
+#                       one call of clients.mjs: its JSON line
+#   field NAME          a field of the JSON on stdin
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 LLM_T=$top_srcdir/plugins/llm/tests
 [ -f "$top_builddir/plugins/llm/.libs/llm.so" ] || skip "the llm plugin is not built"
@@ -47,3 +51,12 @@ events() { grep -c " llm side=server direction=[a-z]* case=$1 " "$FAULT_OUT"; }
 
 # jq_ EXPR - evaluates a Python expression on the JSON read from stdin (j).
 jq_() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
+need_clients() {
+	command -v node >/dev/null 2>&1 || skip "node is not installed"
+	[ -d "$LLM_T/node_modules/openai" ] && [ -d "$LLM_T/node_modules/@anthropic-ai/sdk" ] &&
+		[ -d "$LLM_T/node_modules/@google/genai" ] && [ -d "$LLM_T/node_modules/ollama" ] ||
+		skip "the npm clients are not installed: run 'npm ci --prefix plugins/llm/tests' (see package.json there)"
+}
+call() { node "$LLM_T/clients.mjs" "$1" "$2" "${3:-}" 2>>"$E2E_TMP/clients.err" || fail "node $1 failed"; }
+field() { jq_ "j.get('$1')"; }

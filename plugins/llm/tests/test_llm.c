@@ -124,6 +124,26 @@ static void test_frames(void)
     feed3(LLM_FRAMING_JSON, 4096, "\"just a string\"", 3, 5, &k);
     CHECK_EQ_INT(k.nframes, 0);
     CHECK_STR(k.all, "\"just a string\"");
+
+    /* A streamed JSON array (Gemini without alt=sse): each element is a
+     * frame, brackets and quotes in strings included; the bytes around
+     * elements pass raw. */
+    every_split(LLM_FRAMING_ARRAY,
+                "[{\"t\":\"]},{\\\"\",\"a\":[{}]}\r\n,\r\n{\"b\":2} ,{\"c\":3}]\n",
+                "{\"t\":\"]},{\\\"\",\"a\":[{}]}|{\"b\":2}|{\"c\":3}|");
+    /* An element over the bound passes raw, the next one is parsed. */
+    const char *arr = "[{\"t\":\"0123456789012345678901234567890123456789\"},\r\n{\"ok\":1}]";
+    for (size_t a = 0; a < strlen(arr); a += 5) {
+        feed3(LLM_FRAMING_ARRAY, 32, arr, a, a + (strlen(arr) - a) / 2, &k);
+        CHECK_STR(k.all, arr);
+        CHECK_STR(k.frames, "{\"ok\":1}|");
+    }
+    /* Not an array of objects: raw from there on. */
+    feed3(LLM_FRAMING_ARRAY, 4096, "[{\"a\":1}, 2, {\"b\":1}]", 4, 9, &k);
+    CHECK_STR(k.all, "[{\"a\":1}, 2, {\"b\":1}]");
+    CHECK_STR(k.frames, "{\"a\":1}|");
+    feed3(LLM_FRAMING_ARRAY, 4096, "{\"a\":1}", 2, 3, &k);
+    CHECK_EQ_INT(k.nframes, 0);
 }
 
 static void test_sse_read(void)

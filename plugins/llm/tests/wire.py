@@ -6,8 +6,8 @@ a strict client would, for the curl tests.
                            ollama-chat, ollama-generate
 
 Prints two lines: the generated text (JSON-quoted) and the finish reason
-(or "none"). Streamed bodies (SSE or NDJSON, told apart by their first
-byte) must be made of whole frames whose data is valid JSON (or [DONE]):
+(or "none"). Streamed bodies (SSE, NDJSON or Gemini's JSON array, told
+apart by their first byte; the array must be one whole JSON array) must be made of whole frames whose data is valid JSON (or [DONE]):
 anything else exits 1 with the reason.
 """
 import json
@@ -63,7 +63,15 @@ def die(msg):
 
 
 s = raw.lstrip()
-if s.startswith("{"):
+if s.startswith("["):
+    # Gemini's streamed JSON array: must be one whole JSON array.
+    try:
+        arr = json.loads(raw)
+    except ValueError as e:
+        die("not a whole JSON array (%s): %r" % (e, raw[-80:]))
+    for o in arr:
+        out(o)
+elif s.startswith("{"):
     if api.startswith("ollama") and "\n" in raw.strip():
         for line in raw.splitlines(True):
             if not line.endswith("\n"):

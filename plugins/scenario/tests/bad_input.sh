@@ -47,6 +47,34 @@ items:
       faults:
         - type: latncy
 EOF
+expect_bad llm-case.yaml 7 11 "an llm fault needs a 'case' (slow-stream, prompt-scramble" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - type: llm
+          probability: 1
+EOF
+expect_bad llm-mode.yaml 7 63 "'truncate_mode' must be clean, abrupt or error, not sudden" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - {type: llm, case: truncate-response, truncate_mode: sudden}
+EOF
+expect_bad llm-after.yaml 7 64 "'truncate_after' must be a whole number, not 2.5" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - {type: llm, case: truncate-response, truncate_after: 2.5}
+EOF
 expect_bad dns-case.yaml 7 29 "a dns fault needs a 'case'" <<EOF
 title: x
 items:
