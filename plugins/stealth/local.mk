@@ -14,7 +14,8 @@ plugins_stealth_stealth_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_stealth_stealth_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
 plugins_stealth_stealth_la_LIBADD = $(PLUGIN_LIBADD) $(BPF_LIBS)
 
-STEALTH_TESTS = plugins/stealth/tests/capture.sh plugins/stealth/tests/errors.sh
+STEALTH_TESTS = plugins/stealth/tests/capture.sh plugins/stealth/tests/errors.sh \
+	plugins/stealth/tests/psql.sh
 if PLUGIN_STEALTH
 TESTS += $(STEALTH_TESTS)
 endif
