@@ -104,29 +104,8 @@ int stealth_cgroup2_root(char *buf, size_t len)
     int rc = -1;
     if (!f)
         return -1;
-    while (rc < 0 && fgets(line, sizeof line, f)) {
-        /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE ... */
-        char *sep = strstr(line, " - ");
-        if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-            continue;
-        char *save = NULL, *field = strtok_r(line, " ", &save);
-        for (int i = 0; field && i < 4; i++)
-            field = strtok_r(NULL, " ", &save);
-        if (!field)
-            continue;
-        /* Unescape \ooo (spaces and the like in mount points). */
-        size_t o = 0;
-        for (const char *p = field; *p && o + 1 < len; p++) {
-            if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
-                buf[o++] = (char)(((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0'));
-                p += 3;
-            } else {
-                buf[o++] = *p;
-            }
-        }
-        buf[o] = '\0';
-        rc = 0;
-    }
+    while (rc < 0 && fgets(line, sizeof line, f))
+        rc = stealth_mountinfo_cgroup2(line, buf, len);
     fclose(f);
     return rc;
 }

@@ -6,7 +6,7 @@ if PLUGIN_STEALTH
 plugin_LTLIBRARIES += plugins/stealth/stealth.la
 endif
 plugins_stealth_stealth_la_SOURCES = plugins/stealth/stealth.c plugins/stealth/bpf.c \
-	plugins/stealth/stealth.h
+	plugins/stealth/parse.c plugins/stealth/stealth.h
 nodist_plugins_stealth_stealth_la_SOURCES = ebpf/stealth.skel.h
 plugins_stealth_stealth_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(BPF_CFLAGS) -I$(top_builddir)/ebpf \
 	-I$(top_srcdir)/ebpf
@@ -19,4 +19,7 @@ STEALTH_TESTS = plugins/stealth/tests/capture.sh plugins/stealth/tests/errors.sh
 if PLUGIN_STEALTH
 TESTS += $(STEALTH_TESTS)
 endif
-EXTRA_DIST += $(STEALTH_TESTS) plugins/stealth/tests/common.sh
+# The fuzz target is built by tests/fuzz/run.sh (stealth), not by make.
+EXTRA_DIST += $(STEALTH_TESTS) plugins/stealth/tests/common.sh plugins/stealth/fuzz_stealth.c \
+	tests/fuzz/corpus/stealth/peer4 tests/fuzz/corpus/stealth/peer6 \
+	tests/fuzz/corpus/stealth/mountinfo tests/fuzz/corpus/stealth/mountinfo-escaped

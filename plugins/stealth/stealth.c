@@ -205,31 +205,6 @@ static int configure(fault_plugin *self, void *state)
     return 0;
 }
 
-/* "1.2.3.4:5" or "[::1]:5", as fault_conn_peer() writes it. */
-static int parse_peer(const char *text, stealth_endpoint *ep)
-{
-    char host[INET6_ADDRSTRLEN + 2];
-    const char *colon = strrchr(text, ':');
-    if (!colon || (size_t)(colon - text) >= sizeof host)
-        return -1;
-    memcpy(host, text, (size_t)(colon - text));
-    host[colon - text] = '\0';
-    char *end;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (*end || port > 65535)
-        return -1;
-    memset(ep, 0, sizeof *ep);
-    ep->port = (uint16_t)port;
-    size_t n = strlen(host);
-    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
-        host[n - 1] = '\0';
-        ep->family = AF_INET6;
-        return inet_pton(AF_INET6, host + 1, &ep->addr) == 1 ? 0 : -1;
-    }
-    ep->family = AF_INET;
-    return inet_pton(AF_INET, host, &ep->addr) == 1 ? 0 : -1;
-}
-
 typedef struct pending {
     fault_stream *s;
     fault_plugin *self;
@@ -257,7 +232,7 @@ static void on_accept(fault_listener *l, fault_conn *c, void *ud)
     stealth_state *st = ud;
     stealth_endpoint client, orig;
     const char *peer = fault_conn_peer(c);
-    if (parse_peer(peer, &client) < 0 || stealth_bpf_take(st->bpf, &client, &orig) < 0) {
+    if (stealth_parse_peer(peer, &client) < 0 || stealth_bpf_take(st->bpf, &client, &orig) < 0) {
         fault_log_warn(st->self, "%s: no original destination recorded for this connection "
                                  "(not one the eBPF programs captured): reset",
                        peer);

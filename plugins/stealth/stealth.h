@@ -50,4 +50,11 @@ void stealth_bpf_close(stealth_bpf_handle *h);
  * none is mounted. */
 int stealth_cgroup2_root(char *buf, size_t len);
 
+/* parse.c. "1.2.3.4:5" or "[::1]:5" (fault_conn_peer()): 0, or -1. */
+int stealth_parse_peer(const char *text, stealth_endpoint *ep);
+/* A /proc/self/mountinfo line: 0 and its mount point (unescaped) in buf
+ * when it mounts a cgroup v2 hierarchy, else -1 (also when the mount
+ * point does not fit in len). */
+int stealth_mountinfo_cgroup2(const char *line, char *buf, size_t len);
+
 #endif

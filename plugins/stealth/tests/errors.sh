@@ -7,7 +7,8 @@
 #    is no address; an --ebpf-proxy-iface that does not exist; an
 #    --ebpf-cgroup that is missing or not in a cgroup v2 hierarchy;
 #  - not root (as nobody, without capabilities): the line names the
-#    missing capabilities.
+#    missing capabilities;
+#  - without --ebpf-cgroup: the root of the cgroup v2 hierarchy.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/stealth/tests/common.sh" || exit 99
 
@@ -39,3 +40,12 @@ setpriv --reuid=65534 --regid=65534 --clear-groups -- "$FAULT" "${S[@]}" --captu
 note "as nobody: $(cat "$E2E_TMP/nobody.err")"
 ours_attached && fail "something is attached to $CG after refusals"
 note "nothing attached"
+
+# Without --ebpf-cgroup, the programs go to the root of the cgroup v2
+# hierarchy (read from /proc/self/mountinfo). Capturing only this shell,
+# which connects nowhere meanwhile, for a moment: nobody else is touched.
+"$FAULT" run --stealth --capture-pid $$ --disable-http-proxy --duration 1ms --log-file "$E2E_TMP/root.log" \
+	>/dev/null 2>"$E2E_TMP/root.err" || fail "default cgroup: status $?: $(cat "$E2E_TMP/root.err")"
+grep -q "stealth listener on 127.0.0.1:[0-9]* -> .* (cgroup $CG_ROOT)\$" "$E2E_TMP/root.log" ||
+	fail "default cgroup: not $CG_ROOT: $(cat "$E2E_TMP/root.log")"
+note "default: the cgroup v2 root, $CG_ROOT"
