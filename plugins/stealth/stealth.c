@@ -73,7 +73,7 @@ static const fault_option options[] = {
      .offset = offsetof(stealth_state, proxy_ip)},
     {.name = "ebpf-proxy-port", .env = "FAULT_EBPF_PROXY_PORT", .type = FAULT_OPT_INT,
      .def = "0", .metavar = "PORT", .min = 0, .max = 65535,
-     .help = "Port of the stealth listener (default 0: a free port)",
+     .help = "Port of the stealth listener (0: a free port)",
      .offset = offsetof(stealth_state, proxy_port)},
     {.name = "ebpf-proxy-iface", .env = "FAULT_EBPF_PROXY_IFACE", .type = FAULT_OPT_STRING,
      .metavar = "IFACE",
