@@ -14,7 +14,8 @@
  * proxy reads it there (and deletes it) to know where to connect.
  *
  * fault's own connections (its thread group) are never touched, nor
- * connections to the listener itself. Written against the kernel's UAPI
+ * connections to the listener itself, nor connections to a loopback port
+ * that nothing listens on (the client gets its refusal as without fault). Written against the kernel's UAPI
  * only (struct bpf_sock_addr and struct bpf_sock_ops are stable
  * interfaces), so no BTF or vmlinux.h is needed to build it.
  */
@@ -76,6 +77,40 @@ static __always_inline int chosen(void)
     return 1;
 }
 
+/* Whether a TCP socket of this network namespace listens on the address
+ * and port (network order) given. A loopback destination nobody listens
+ * on is left alone, so that the client sees the refusal itself (and, say,
+ * goes from ::1 to 127.0.0.1 for "localhost") instead of a connection
+ * fault accepted and then has to reset. */
+static __always_inline int listened4(struct bpf_sock_addr *ctx, __u32 ip, __u16 port)
+{
+    struct bpf_sock_tuple t = {};
+    t.ipv4.saddr = ip;
+    t.ipv4.daddr = ip;
+    t.ipv4.dport = port;
+    struct bpf_sock *sk = bpf_sk_lookup_tcp(ctx, &t, sizeof t.ipv4, BPF_F_CURRENT_NETNS, 0);
+    if (!sk)
+        return 0;
+    bpf_sk_release(sk);
+    return 1;
+}
+
+static __always_inline int listened6(struct bpf_sock_addr *ctx, __u32 a0, __u32 a1, __u32 a2,
+                                     __u32 a3, __u16 port)
+{
+    struct bpf_sock_tuple t = {};
+    t.ipv6.saddr[0] = t.ipv6.daddr[0] = a0;
+    t.ipv6.saddr[1] = t.ipv6.daddr[1] = a1;
+    t.ipv6.saddr[2] = t.ipv6.daddr[2] = a2;
+    t.ipv6.saddr[3] = t.ipv6.daddr[3] = a3;
+    t.ipv6.dport = port;
+    struct bpf_sock *sk = bpf_sk_lookup_tcp(ctx, &t, sizeof t.ipv6, BPF_F_CURRENT_NETNS, 0);
+    if (!sk)
+        return 0;
+    bpf_sk_release(sk);
+    return 1;
+}
+
 static __always_inline void remember(void *ctx, const struct stealth_addr *orig, __u8 mapped)
 {
     struct stealth_pending p = {};
@@ -95,7 +130,8 @@ int stealth_connect4(struct bpf_sock_addr *ctx)
     __u16 port = bpf_ntohs((__u16)ctx->user_port);
     if (ip == cfg.proxy_ip4 && port == cfg.proxy_port4)
         return 1;
-    if (cfg.skip_loopback && (bpf_ntohl(ip) >> 24) == 127)
+    if ((bpf_ntohl(ip) >> 24) == 127 &&
+        (cfg.skip_loopback || !listened4(ctx, ip, bpf_htons(port))))
         return 1;
     struct stealth_addr orig = {.addr = {ip, 0, 0, 0}, .port = port, .family = 4};
     remember(ctx, &orig, 0);
@@ -117,7 +153,8 @@ int stealth_connect6(struct bpf_sock_addr *ctx)
         /* ::ffff:a.b.c.d on a dual-stack socket: IPv4 underneath. */
         if (a3 == cfg.proxy_ip4 && port == cfg.proxy_port4)
             return 1;
-        if (cfg.skip_loopback && (bpf_ntohl(a3) >> 24) == 127)
+        if ((bpf_ntohl(a3) >> 24) == 127 &&
+            (cfg.skip_loopback || !listened4(ctx, a3, bpf_htons(port))))
             return 1;
         struct stealth_addr orig = {.addr = {a3, 0, 0, 0}, .port = port, .family = 4};
         remember(ctx, &orig, 1);
@@ -130,7 +167,8 @@ int stealth_connect6(struct bpf_sock_addr *ctx)
     if (a0 == cfg.proxy_ip6[0] && a1 == cfg.proxy_ip6[1] && a2 == cfg.proxy_ip6[2] &&
         a3 == cfg.proxy_ip6[3] && port == cfg.proxy_port6)
         return 1;
-    if (cfg.skip_loopback && a0 == 0 && a1 == 0 && a2 == 0 && a3 == bpf_htonl(1))
+    if (a0 == 0 && a1 == 0 && a2 == 0 && a3 == bpf_htonl(1) &&
+        (cfg.skip_loopback || !listened6(ctx, a0, a1, a2, a3, bpf_htons(port))))
         return 1;
     struct stealth_addr orig = {.addr = {a0, a1, a2, a3}, .port = port, .family = 6};
     remember(ctx, &orig, 0);

@@ -64,7 +64,8 @@ static const fault_option options[] = {
      .offset = offsetof(stealth_state, process)},
     {.name = "capture-pid", .env = "FAULT_EBPF_PROCESS_PID", .type = FAULT_OPT_INT,
      .metavar = "PID", .min = 1, .max = 4194304,
-     .help = "Capture the process with this process id, all its threads (requires --stealth)",
+     .help = "Capture the process with this process id, all its threads but not its children "
+             "(requires --stealth)",
      .offset = offsetof(stealth_state, pid)},
     {.name = "ebpf-proxy-ip", .env = "FAULT_EBPF_PROXY_IP", .type = FAULT_OPT_STRING,
      .metavar = "IP",

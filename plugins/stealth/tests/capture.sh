@@ -7,7 +7,10 @@
 #     127.0.0.1 through fault (the debug log names the original
 #     destination) and takes >= 300 ms (and < 300 + 1500 ms: slack for a
 #     loaded machine); the body is nginx's. IPv6: curl to a server on
-#     [::1] is captured the same way. python3 (urllib) in the same cgroup
+#     [::1] is captured the same way. curl to localhost: the ::1 attempt,
+#     where nothing listens, is refused as without fault and curl goes on
+#     to 127.0.0.1, captured; a closed loopback port is refused (curl
+#     status 7), not accepted and reset. python3 (urllib) in the same cgroup
 #     and curl outside the cgroup are not captured: under 250 ms each, and
 #     no capture in the log.
 #  2. After SIGTERM, nothing of ours is attached to the cgroup
@@ -67,11 +70,24 @@ slow "$t" || fail "captured curl (IPv6) took ${t}s"
 [ "$(captures "\\[::1\\]:$V6_PORT")" = 1 ] || fail "no capture of [::1]:$V6_PORT in the log"
 note "curl to [::1]: captured, ${t}s"
 
+# "localhost": ::1 first, where nothing listens: left alone, so curl gets
+# the refusal and goes on to 127.0.0.1, which is captured.
+read -r t code < <(timed_curl "http://localhost:$NGINX_PORT/index.html")
+[ "$code" = 200 ] || fail "curl to localhost: $code"
+slow "$t" || fail "captured curl (localhost) took ${t}s"
+[ "$(captures "127.0.0.1:$NGINX_PORT")" = 2 ] || fail "curl to localhost: not captured on 127.0.0.1"
+# A loopback port nobody listens on: refused (curl status 7), as without
+# fault, not accepted and reset (56).
+rc=0
+in_cg curl -sS -o /dev/null --max-time 10 "http://127.0.0.1:$(free_port)/" 2>/dev/null || rc=$?
+[ "$rc" = 7 ] || fail "curl to a closed loopback port: status $rc, want 7 (refused)"
+note "curl to localhost: ::1 refused as usual, 127.0.0.1 captured (${t}s); closed port: refused"
+
 t=$(py_get "$URL") || fail "python3 could not fetch $URL"
 fast "$t" || fail "python3 (not curl) took ${t}s: captured?"
 read -r t code < <(curl -sS -o /dev/null -w '%{time_total} %{http_code}\n' "$URL")
 fast "$t" || fail "curl outside the cgroup took ${t}s: captured?"
-[ "$(captures "127.0.0.1:$NGINX_PORT")" = 1 ] || fail "python3 or curl outside the cgroup was captured"
+[ "$(captures "127.0.0.1:$NGINX_PORT")" = 2 ] || fail "python3 or curl outside the cgroup was captured"
 note "python3 in the cgroup, curl outside it: direct"
 
 # 2. Teardown.
@@ -98,7 +114,7 @@ t=$(tail -n 1 "$E2E_TMP/pid.out")
 slow "$t" || fail "captured pid $PYPID took ${t}s"
 t=$(py_get "$URL") || fail "python3 could not fetch $URL"
 fast "$t" || fail "another python3 took ${t}s: captured?"
-[ "$(captures "127.0.0.1:$NGINX_PORT")" = 2 ] || fail "want exactly one more capture (pid $PYPID)"
+[ "$(captures "127.0.0.1:$NGINX_PORT")" = 3 ] || fail "want exactly one more capture (pid $PYPID)"
 exec 7>&-
 stop_pid $PYPID
 stop_stealth INT
@@ -108,7 +124,7 @@ note "--capture-pid: that process captured, another python3 not"
 start_stealth --capture-process curl --ebpf-skip-loopback "${FAULTS[@]}"
 read -r t code < <(timed_curl "$URL")
 fast "$t" && [ "$code" = 200 ] || fail "--ebpf-skip-loopback: curl took ${t}s ($code)"
-[ "$(captures "127.0.0.1:$NGINX_PORT")" = 2 ] || fail "--ebpf-skip-loopback: captured anyway"
+[ "$(captures "127.0.0.1:$NGINX_PORT")" = 3 ] || fail "--ebpf-skip-loopback: captured anyway"
 note "--ebpf-skip-loopback: curl direct (${t}s)"
 
 # 5. A crash.
