@@ -82,33 +82,31 @@ static __always_inline int chosen(void)
  * on is left alone, so that the client sees the refusal itself (and, say,
  * goes from ::1 to 127.0.0.1 for "localhost") instead of a connection
  * fault accepted and then has to reset. */
-static __always_inline int listened4(struct bpf_sock_addr *ctx, __u32 ip, __u16 port)
+static __always_inline int listened(struct bpf_sock_addr *ctx, struct bpf_sock_tuple *t,
+                                    __u32 len)
 {
-    struct bpf_sock_tuple t = {};
-    t.ipv4.saddr = ip;
-    t.ipv4.daddr = ip;
-    t.ipv4.dport = port;
-    struct bpf_sock *sk = bpf_sk_lookup_tcp(ctx, &t, sizeof t.ipv4, BPF_F_CURRENT_NETNS, 0);
+    struct bpf_sock *sk = bpf_sk_lookup_tcp(ctx, t, len, BPF_F_CURRENT_NETNS, 0);
     if (!sk)
         return 0;
     bpf_sk_release(sk);
     return 1;
 }
 
-static __always_inline int listened6(struct bpf_sock_addr *ctx, __u32 a0, __u32 a1, __u32 a2,
-                                     __u32 a3, __u16 port)
+static __always_inline int listened4(struct bpf_sock_addr *ctx, __u32 ip, __u16 port)
 {
     struct bpf_sock_tuple t = {};
-    t.ipv6.saddr[0] = t.ipv6.daddr[0] = a0;
-    t.ipv6.saddr[1] = t.ipv6.daddr[1] = a1;
-    t.ipv6.saddr[2] = t.ipv6.daddr[2] = a2;
-    t.ipv6.saddr[3] = t.ipv6.daddr[3] = a3;
+    t.ipv4.saddr = t.ipv4.daddr = ip;
+    t.ipv4.dport = port;
+    return listened(ctx, &t, sizeof t.ipv4);
+}
+
+/* ::1, the only IPv6 loopback address. */
+static __always_inline int listened6(struct bpf_sock_addr *ctx, __u16 port)
+{
+    struct bpf_sock_tuple t = {};
+    t.ipv6.saddr[3] = t.ipv6.daddr[3] = bpf_htonl(1);
     t.ipv6.dport = port;
-    struct bpf_sock *sk = bpf_sk_lookup_tcp(ctx, &t, sizeof t.ipv6, BPF_F_CURRENT_NETNS, 0);
-    if (!sk)
-        return 0;
-    bpf_sk_release(sk);
-    return 1;
+    return listened(ctx, &t, sizeof t.ipv6);
 }
 
 static __always_inline void remember(void *ctx, const struct stealth_addr *orig, __u8 mapped)
@@ -168,7 +166,7 @@ int stealth_connect6(struct bpf_sock_addr *ctx)
         a3 == cfg.proxy_ip6[3] && port == cfg.proxy_port6)
         return 1;
     if (a0 == 0 && a1 == 0 && a2 == 0 && a3 == bpf_htonl(1) &&
-        (cfg.skip_loopback || !listened6(ctx, a0, a1, a2, a3, bpf_htons(port))))
+        (cfg.skip_loopback || !listened6(ctx, bpf_htons(port))))
         return 1;
     struct stealth_addr orig = {.addr = {a0, a1, a2, a3}, .port = port, .family = 6};
     remember(ctx, &orig, 0);
