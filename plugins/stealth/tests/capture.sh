@@ -18,7 +18,10 @@
 #  3. --capture-pid of a python3 already running in the cgroup: its
 #     requests see the latency; another python3 (same name) does not.
 #  4. --ebpf-skip-loopback: curl to 127.0.0.1 is left alone.
-#  5. A crash (SIGKILL) leaves nothing attached either: the kernel closes
+#  5. fault in the cgroup itself, capturing a name that is its own:
+#     a client of that name is captured and fault's own connection to
+#     nginx is not.
+#  6. A crash (SIGKILL) leaves nothing attached either: the kernel closes
 #     the links with the process.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/stealth/tests/common.sh" || exit 99
@@ -126,7 +129,24 @@ read -r t code < <(timed_curl "$URL")
 fast "$t" && [ "$code" = 200 ] || fail "--ebpf-skip-loopback: curl took ${t}s ($code)"
 [ "$(captures "127.0.0.1:$NGINX_PORT")" = 3 ] || fail "--ebpf-skip-loopback: captured anyway"
 note "--ebpf-skip-loopback: curl direct (${t}s)"
+stop_stealth INT
 
-# 5. A crash.
+# 6. fault's own connections, with fault itself in the cgroup (this shell
+# moves there, so fault starts there) and a client with the same name
+# (a copy of curl called "fault"): the client is captured, fault's
+# connection to nginx is not (it would come back to fault).
+cp "$(command -v curl)" "$E2E_TMP/fault"
+echo $$ >"$CG/cgroup.procs"
+start_stealth --capture-process fault "${FAULTS[@]}"
+[ "$(cat "/proc/$FAULT_PID/comm")" = fault ] && grep -qx "$FAULT_PID" "$CG/cgroup.procs" ||
+	fail "fault (pid $FAULT_PID) is not named fault in $CG: $(cat "/proc/$FAULT_PID/comm")"
+read -r t code < <("$E2E_TMP/fault" -sS -o /dev/null --max-time 20 -w '%{time_total} %{http_code}\n' "$URL")
+[ "$code" = 200 ] || fail "client named fault: $code"
+slow "$t" || fail "client named fault took ${t}s"
+[ "$(captures "127.0.0.1:$NGINX_PORT")" = 4 ] || fail "want one capture, the client's"
+note "fault in the cgroup, client named fault: only the client captured (${t}s)"
+
+# 7. A crash.
 stop_stealth KILL
+leave_cg
 note "after SIGKILL: nothing attached"

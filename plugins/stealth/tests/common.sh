@@ -32,9 +32,15 @@ CG=$CG_ROOT/fault-test-$E2E_NAME-$$
 mkdir "$CG" || fail "cannot create the cgroup $CG"
 STEALTH_LOG=$E2E_TMP/stealth.log
 
+# leave_cg - this shell back to the cgroup it started in, after a test
+# moved it into $CG.
+SHELL_CG=$CG_ROOT$(sed -n 's/^0:://p' /proc/self/cgroup)
+leave_cg() { echo $$ >"$SHELL_CG/cgroup.procs" || echo $$ >"$CG_ROOT/cgroup.procs"; }
+
 # The processes still in $CG are ours (only this test puts any there).
 _stealth_cleanup() {
 	local rc=$? pid
+	grep -qx $$ "$CG/cgroup.procs" 2>/dev/null && leave_cg
 	for pid in $E2E_PIDS; do stop_pid "$pid"; done
 	if [ -d "$CG" ]; then
 		for pid in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
