@@ -82,13 +82,13 @@ done
 captured=$(grep -c 'captured, to' "$BENCH_TMP/stealth.log" || true)
 
 echo "== stealth mode cost (wrk -t1, ${SECS}s runs, median of $ROUNDS; 100 B; nginx CPU 0, fault+wrk CPU 1; load before: $BENCH_LOAD) =="
-printf '%-12s %12s %12s %12s %10s\n' workload direct stealth mapping stealth/direct
+printf '%-12s %10s %10s %10s %15s %16s\n' workload direct stealth mapping stealth/direct stealth/mapping
 for mode in keepalive close; do
 	d=$(tr ' ' '\n' <<<"${R[direct-$mode]}" | grep . | bench_median)
 	s=$(tr ' ' '\n' <<<"${R[stealth-$mode]}" | grep . | bench_median)
 	m=$(tr ' ' '\n' <<<"${R[mapping-$mode]}" | grep . | bench_median)
-	printf '%-12s %12s %12s %12s %10s\n' "$([ $mode = close ] && echo per-request || echo keep-alive)" \
-		"$d" "$s" "$m" "$(bench_ratio "$s" "$d")"
+	printf '%-12s %10s %10s %10s %15s %16s\n' "$([ $mode = close ] && echo per-request || echo keep-alive)" \
+		"$d" "$s" "$m" "$(bench_ratio "$s" "$d")" "$(bench_ratio "$s" "$m")"
 done
 if [ -n "${BENCH_STEALTH_DEBUG:-}" ]; then
 	echo "(captures logged: $captured, one per connection the stealth runs opened)"
