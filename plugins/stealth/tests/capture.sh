@@ -16,7 +16,9 @@
 #  2. After SIGTERM, nothing of ours is attached to the cgroup
 #     (bpftool cgroup tree), and curl is direct again.
 #  3. --capture-pid of a python3 already running in the cgroup: its
-#     requests see the latency; another python3 (same name) does not.
+#     requests see the latency, through urllib and through an IPv6 socket
+#     connecting to ::ffff:127.0.0.1 (IPv4-mapped); another python3 (same
+#     name) does not.
 #  4. --ebpf-skip-loopback: curl to 127.0.0.1 is left alone.
 #  5. fault in the cgroup itself, capturing a name that is its own:
 #     a client of that name is captured and fault's own connection to
@@ -102,32 +104,43 @@ note "after SIGTERM: nothing attached, curl direct (${t}s)"
 # 3. By pid: a python3 started before fault, fetching on each line it reads.
 mkfifo "$E2E_TMP/cmd"
 # (bash -c execs python3 in the cgroup: $! is python3's pid.)
-bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" python3 -u -c 'import sys, time, urllib.request
+# "get": urllib; "mapped": an IPv6 socket to ::ffff:127.0.0.1 (IPv4
+# underneath, captured as such).
+bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" python3 -u -c 'import socket, sys, time, urllib.request
 for line in open(sys.argv[1]):
     t = time.monotonic()
-    urllib.request.urlopen(sys.argv[2], timeout=20).read()
-    print("%.6f" % (time.monotonic() - t), flush=True)' "$E2E_TMP/cmd" "$URL" >"$E2E_TMP/pid.out" &
+    if line.strip() == "mapped":
+        s = socket.socket(socket.AF_INET6)
+        s.connect(("::ffff:127.0.0.1", int(sys.argv[3])))
+        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        assert b"hello from nginx" in b"".join(iter(lambda: s.recv(4096), b""))
+        s.close()
+    else:
+        urllib.request.urlopen(sys.argv[2], timeout=20).read()
+    print("%s %.6f" % (line.strip(), time.monotonic() - t), flush=True)' "$E2E_TMP/cmd" "$URL" "$NGINX_PORT" >"$E2E_TMP/pid.out" &
 PYPID=$!
 track_pid $PYPID
 exec 7>"$E2E_TMP/cmd"
 start_stealth --capture-pid $PYPID "${FAULTS[@]}"
-echo go >&7
-wait_for_line "$E2E_TMP/pid.out" '^[0-9.]+$' $PYPID 10
-t=$(tail -n 1 "$E2E_TMP/pid.out")
-slow "$t" || fail "captured pid $PYPID took ${t}s"
+for cmd in get mapped; do
+	echo $cmd >&7
+	wait_for_line "$E2E_TMP/pid.out" "^$cmd [0-9.]+\$" $PYPID 10
+	t=$(awk -v c=$cmd '$1 == c { print $2 }' "$E2E_TMP/pid.out")
+	slow "$t" || fail "captured pid $PYPID ($cmd) took ${t}s"
+done
 t=$(py_get "$URL") || fail "python3 could not fetch $URL"
 fast "$t" || fail "another python3 took ${t}s: captured?"
-[ "$(captures "127.0.0.1:$NGINX_PORT")" = 3 ] || fail "want exactly one more capture (pid $PYPID)"
+[ "$(captures "127.0.0.1:$NGINX_PORT")" = 4 ] || fail "want exactly two more captures (pid $PYPID)"
 exec 7>&-
 stop_pid $PYPID
 stop_stealth INT
-note "--capture-pid: that process captured, another python3 not"
+note "--capture-pid: that process captured (IPv4 and IPv4-mapped), another python3 not"
 
 # 4. Loopback left alone.
 start_stealth --capture-process curl --ebpf-skip-loopback "${FAULTS[@]}"
 read -r t code < <(timed_curl "$URL")
 fast "$t" && [ "$code" = 200 ] || fail "--ebpf-skip-loopback: curl took ${t}s ($code)"
-[ "$(captures "127.0.0.1:$NGINX_PORT")" = 3 ] || fail "--ebpf-skip-loopback: captured anyway"
+[ "$(captures "127.0.0.1:$NGINX_PORT")" = 4 ] || fail "--ebpf-skip-loopback: captured anyway"
 note "--ebpf-skip-loopback: curl direct (${t}s)"
 stop_stealth INT
 
@@ -143,7 +156,7 @@ start_stealth --capture-process fault "${FAULTS[@]}"
 read -r t code < <("$E2E_TMP/fault" -sS -o /dev/null --max-time 20 -w '%{time_total} %{http_code}\n' "$URL")
 [ "$code" = 200 ] || fail "client named fault: $code"
 slow "$t" || fail "client named fault took ${t}s"
-[ "$(captures "127.0.0.1:$NGINX_PORT")" = 4 ] || fail "want one capture, the client's"
+[ "$(captures "127.0.0.1:$NGINX_PORT")" = 5 ] || fail "want one capture, the client's"
 note "fault in the cgroup, client named fault: only the client captured (${t}s)"
 
 # 7. A crash.
