@@ -45,7 +45,7 @@ track_pid $!
 wait_port ::1 "$V6_PORT" $!
 
 LAT=300
-FAULTS=(--with-latency --latency-mean $LAT --latency-stddev 0)
+FAULTS=(--with-latency --latency-mean "$LAT" --latency-stddev 0)
 
 # slow T / fast T - T (seconds) within the latency window, or clearly below.
 slow() { awk -v t="$1" -v l=$LAT 'BEGIN { exit !(t * 1000 >= l && t * 1000 < l + 1500) }'; }
