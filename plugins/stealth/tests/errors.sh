@@ -7,7 +7,8 @@
 #    is no address; an --ebpf-proxy-iface that does not exist; an
 #    --ebpf-cgroup that is missing or not in a cgroup v2 hierarchy;
 #  - not root (as nobody, without capabilities): the line names the
-#    missing capabilities;
+#    missing capabilities; no cgroup v2 hierarchy mounted (in a mount
+#    namespace of the test's own): the line says so;
 #  - without --ebpf-cgroup: the root of the cgroup v2 hierarchy.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/stealth/tests/common.sh" || exit 99
@@ -38,6 +39,17 @@ setpriv --reuid=65534 --regid=65534 --clear-groups -- "$FAULT" "${S[@]}" --captu
 	grep -q '^fault: stealth: stealth mode needs the CAP_BPF and CAP_NET_ADMIN capabilities' "$E2E_TMP/nobody.err" ||
 	fail "as nobody: $(cat "$E2E_TMP/nobody.err")"
 note "as nobody: $(cat "$E2E_TMP/nobody.err")"
+# No cgroup v2 hierarchy (unmounted in a mount namespace of this test
+# only): the missing feature is named.
+if command -v unshare >/dev/null 2>&1; then
+	rc=0
+	unshare -m --propagation private sh -c 'umount -l "$1" && exec "$2" run --stealth --capture-pid $$ --disable-http-proxy' \
+		_ "$CG_ROOT" "$FAULT" >/dev/null 2>"$E2E_TMP/nocg.err" || rc=$?
+	[ "$rc" = 2 ] && [ "$(wc -l <"$E2E_TMP/nocg.err")" = 1 ] &&
+		grep -q '^fault: stealth: stealth mode needs a cgroup v2 hierarchy and none is mounted' "$E2E_TMP/nocg.err" ||
+		fail "without cgroup v2: status $rc: $(cat "$E2E_TMP/nocg.err")"
+	note "without cgroup v2: $(cat "$E2E_TMP/nocg.err")"
+fi
 ours_attached && fail "something is attached to $CG after refusals"
 note "nothing attached"
 
