@@ -9,7 +9,7 @@ EXTRA_DIST += $(STEALTH_BPF_SRC) ebpf/README.md
 if BUILD_EBPF
 ebpf/stealth.bpf.o: $(STEALTH_BPF_SRC)
 	@$(MKDIR_P) ebpf
-	$(AM_V_GEN)$(BPF_CLANG) -target bpf -g -O2 -Wall -Werror $(BPF_CPPFLAGS) \
+	$(AM_V_GEN)$(BPF_CLANG) -target bpf -g -O2 $(BPF_WARN) $(BPF_CPPFLAGS) \
 		-I$(srcdir)/ebpf -c $(srcdir)/ebpf/stealth.bpf.c -o $@
 
 ebpf/stealth.skel.h: ebpf/stealth.bpf.o
