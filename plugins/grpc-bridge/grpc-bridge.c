@@ -201,7 +201,7 @@ struct conn {
     uint64_t sid;
     char id[40]; /* per-connection UUID sent as ProcessTunnelDataRequest.id */
     bool http;   /* an HTTP session: its bytes belong to the HTTP hooks */
-    bool pg;     /* a psql:// mapping's connection */
+    bool pg;     /* a psql:// or psqls:// mapping's connection */
     tjob t[2];   /* [0] egress, [1] ingress */
     conn *hnext; /* bridge.conns bucket */
 };
@@ -915,7 +915,10 @@ static int attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
     c->b = b;
     c->s = s;
     c->sid = fault_stream_id(s);
-    c->pg = strcmp(fault_stream_scheme(s), "psql") == 0;
+    /* psqls:// too: the handler's chains carry the protocol in plaintext
+     * (TLS is added after them, on the server leg). */
+    c->pg = strcmp(fault_stream_scheme(s), "psql") == 0 ||
+            strcmp(fault_stream_scheme(s), "psqls") == 0;
     make_uuid(fault_plugin_rng(fault_plugin_self(b)), c->id, sizeof c->id);
     for (int d = 0; d < 2; d++) {
         c->t[d].c = c;

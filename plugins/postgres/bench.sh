@@ -9,7 +9,9 @@
 #   top_builddir=$PWD top_srcdir=$PWD bash plugins/postgres/bench.sh
 #
 # Environment: BENCH_SECONDS (per run, default 10), BENCH_ROUNDS (3),
-# BENCH_CLIENTS (4). Prints one line per run and the ratio of the means.
+# BENCH_CLIENTS (4), BENCH_STRICT=1 (exit 1 when the psql:// mapping is
+# below 0.9x the TCP mapping). Prints one line per run and the ratio of
+# the means.
 . "$top_srcdir/tests/e2e/lib.sh"
 . "$top_srcdir/plugins/postgres/tests/common.sh"
 
@@ -38,3 +40,7 @@ printf 'mean tps: direct %.0f, tcp mapping %.0f, psql mapping %.0f; psql/tcp %.2
 	"$(echo "$sum_direct / $rounds" | bc -l)" "$(echo "$sum_tcp / $rounds" | bc -l)" \
 	"$(echo "$sum_psql / $rounds" | bc -l)" "$(echo "$sum_psql / $sum_tcp" | bc -l)"
 stop_pg
+if [ "${BENCH_STRICT:-0}" = 1 ] && [ "$(echo "$sum_psql < 0.9 * $sum_tcp" | bc -l)" = 1 ]; then
+	echo "target missed: psql:// mapping below 0.9x the TCP mapping" >&2
+	exit 1
+fi

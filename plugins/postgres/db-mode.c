@@ -30,8 +30,8 @@ typedef struct mode_state {
 
 static const fault_option options[] = {
     {.name = "case", .env = "FAULT_DB_CASE", .type = FAULT_OPT_LIST, .metavar = "CASE",
-     .help = "slow-query, error-injection, conn-reset, data-corruption, stale-reads, timeout or "
-             "deadlock (repeatable)",
+     .help = "slow-query, error-injection, conn-reset, data-corruption, stale-reads, timeout, "
+             "deadlock or failover (repeatable)",
      .offset = OFF(cases)},
     {.name = "latency-mean", .env = "FAULT_DB_LATENCY_MEAN", .type = FAULT_OPT_STRING,
      .metavar = "MS", .help = "slow-query: mean delay in ms (--pg-latency-mean)",

@@ -11,8 +11,9 @@
  * once in three pieces, with a verdict that depends only on the message
  * (its type and length), and both outputs must equal the output of a
  * plain reference walk over the messages. Every prefix handed to the
- * verdict also goes through pg_cstring(), pg_error_field() and
- * pg_sql_starts_with(), and an ErrorResponse is built from it.
+ * verdict also goes through pg_cstring(), pg_error_field(),
+ * pg_sql_starts_with() and pg_sql_is_write(), and an ErrorResponse is
+ * built from it.
  *
  * Build and run (not part of `make check`; needs clang), from the top of
  * the source tree:
@@ -96,6 +97,7 @@ static pg_verdict f_message(void *ud, uint8_t type, uint32_t len, const uint8_t 
     if (pg_error_field(body, have, 'C', field, sizeof field) && strlen(field) >= sizeof field)
         abort();
     (void)pg_sql_starts_with((const char *)body, have, "commit");
+    (void)pg_sql_is_write((const char *)body, have);
     uint8_t err[600];
     char msg[128];
     size_t n = have < sizeof msg - 1 ? have : sizeof msg - 1;

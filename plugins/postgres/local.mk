@@ -23,7 +23,7 @@ TESTS += $(POSTGRES_TESTS)
 endif
 # The fuzz target is built by tests/fuzz/run.sh (pgwire), not by make.
 EXTRA_DIST += $(POSTGRES_TESTS) plugins/postgres/fuzz_pgwire.c plugins/postgres/bench.sh plugins/postgres/tests/common.sh \
-	plugins/postgres/tests/pgclient.py plugins/postgres/tests/node/client.js \
+	plugins/postgres/tests/pgclient.py plugins/postgres/tests/node/client.js plugins/postgres/tests/node/failover.js \
 	plugins/postgres/tests/node/package.json plugins/postgres/tests/node/package-lock.json \
 	tests/fuzz/corpus/pgwire/simple-query \
 	tests/fuzz/corpus/pgwire/extended tests/fuzz/corpus/pgwire/results \

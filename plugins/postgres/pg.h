@@ -27,6 +27,14 @@
 #define PG_CASE_DEADLOCK (1u << 4)
 #define PG_CASE_CORRUPT (1u << 5)
 #define PG_CASE_STALE (1u << 6)
+#define PG_CASE_FAILOVER (1u << 7)
+
+/* failover: where the run is after the last promotion. */
+typedef enum pg_fo_phase {
+    PG_FO_NONE,      /* no failover, or its effects are over */
+    PG_FO_REFUSING,  /* new connections refused (57P03) */
+    PG_FO_READ_ONLY  /* writes fail with 25006 */
+} pg_fo_phase;
 
 /* stale-reads: the last result of each matching SELECT, by its text. */
 #define PG_STALE_ENTRIES 64
@@ -72,6 +80,8 @@ typedef struct pg_state {
     const char *tls_sni;
     const char *tls_ca;
     bool tls_insecure;
+    uint64_t fo_refuse_us;
+    uint64_t fo_read_only_us;
 
     /* Derived. */
     fault_plugin *self;
@@ -87,11 +97,18 @@ typedef struct pg_state {
     pg_stale stale[PG_STALE_ENTRIES];
     uint64_t stale_clock;
     bool stopping;
+    /* failover: polled schedule state and the last promotion's time. */
+    fault_timer *fo_timer;
+    bool fo_was_active;
+    uint64_t fo_at; /* fault_now_us() of the last failover, 0: none */
 } pg_state;
 
 /* session.c */
 void pg_session_accept(pg_mapping *mp, fault_conn *c);
 void pg_session_stop_all(pg_state *st);
+/* failover: every session ends with FATAL 57P01 (a reset when a reply is
+ * half sent), as when the primary goes away. */
+void pg_session_failover_all(pg_state *st);
 
 /* postgres.c: whether a statement matches --pg-statement. */
 bool pg_statement_matches(pg_state *st, const char *sql, size_t len);
@@ -99,6 +116,8 @@ bool pg_statement_matches(pg_state *st, const char *sql, size_t len);
  * storing one (copied; replaces the oldest when full). */
 const pg_stale *pg_stale_get(pg_state *st, const char *sql, size_t len);
 void pg_stale_put(pg_state *st, const char *sql, size_t len, const uint8_t *bytes, size_t n);
+/* failover: the phase the run is in now. */
+pg_fo_phase pg_failover_phase(const pg_state *st);
 /* The message a server gives for some SQLSTATEs, else a generic one. */
 const char *pg_default_message(const char *sqlstate);
 

@@ -252,3 +252,25 @@ bool pg_sql_starts_with(const char *sql, size_t len, const char *word)
     }
     return true;
 }
+
+bool pg_sql_is_write(const char *sql, size_t len)
+{
+    static const char *const words[] = {"insert", "update", "delete", "merge", "create",
+                                        "drop", "alter", "truncate", "grant", "revoke",
+                                        "comment", "reindex", "cluster", "vacuum", "refresh",
+                                        "security", "import", NULL};
+    for (size_t i = 0; words[i]; i++)
+        if (pg_sql_starts_with(sql, len, words[i]))
+            return true;
+    if (!pg_sql_starts_with(sql, len, "copy"))
+        return false;
+    /* COPY ... FROM writes; COPY ... TO reads. */
+    for (size_t i = 0; i + 6 <= len; i++) {
+        if ((sql[i] == ' ' || sql[i] == '\n' || sql[i] == '\t' || sql[i] == ')') &&
+            lower(sql[i + 1]) == 'f' && lower(sql[i + 2]) == 'r' && lower(sql[i + 3]) == 'o' &&
+            lower(sql[i + 4]) == 'm' &&
+            (sql[i + 5] == ' ' || sql[i + 5] == '\n' || sql[i + 5] == '\t'))
+            return true;
+    }
+    return false;
+}

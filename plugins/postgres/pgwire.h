@@ -112,4 +112,10 @@ bool pg_sqlstate_valid(const char *s);
  * parentheses) is `word` (case-insensitive, followed by a non-letter). */
 bool pg_sql_starts_with(const char *sql, size_t len, const char *word);
 
+/* Whether a statement writes, by its first keyword (INSERT, UPDATE,
+ * DELETE, MERGE, DDL, GRANT/REVOKE, TRUNCATE, COPY ... FROM, ...): what a
+ * standby refuses with 25006. A write hidden in a WITH or a function call
+ * is not seen. */
+bool pg_sql_is_write(const char *sql, size_t len);
+
 #endif /* FAULT_PG_WIRE_H */

@@ -23,13 +23,21 @@
  *   --pg-case data-corruption  rows of matching results get one text
  *                              value altered, same length and still valid
  *                              for its type (--pg-corruption-rate)
- *   --pg-case stale-reads      a matching SELECT (simple protocol) answered
- *                              with the result it had last time, as a
- *                              lagging replica or cache would
+ *   --pg-case stale-reads      a matching SELECT answered with the result
+ *                              it had last time, as a lagging replica or
+ *                              cache would
+ *   --pg-case failover         when the case turns on (at once, or at the
+ *                              start of each --pg-sched window): every
+ *                              session gets FATAL 57P01 and is closed, new
+ *                              connections are refused with FATAL 57P03
+ *                              for --pg-failover-refuse, then writes fail
+ *                              with 25006 for --pg-failover-read-only, as
+ *                              while a standby is promoted
  *
  * --pg-statement (a PCRE2 pattern on the SQL text) picks the statements;
  * --pg-probability is the chance for each matching statement (the
- * deadlock case uses --pg-deadlock-rate instead). Ordinary stream faults
+ * deadlock case uses --pg-deadlock-rate instead; failover ignores both,
+ * except that only matching writes get 25006). Ordinary stream faults
  * (--with-latency, ...) apply to psql:// traffic as to any other.
  */
 #include "config.h"
@@ -51,7 +59,7 @@ static const char *const reset_choices[] = {"result", "commit", NULL};
 static const fault_option options[] = {
     {.name = "pg-case", .env = "FAULT_PG_CASE", .type = FAULT_OPT_LIST, .metavar = "CASE",
      .help = "Database case on psql:// mappings: slow-query, error-injection, conn-reset, "
-             "timeout, deadlock, data-corruption or stale-reads (repeatable)",
+             "timeout, deadlock, data-corruption, stale-reads or failover (repeatable)",
      .offset = OFF(case_names)},
     {.name = "pg-statement", .env = "FAULT_PG_STATEMENT", .type = FAULT_OPT_STRING,
      .metavar = "REGEX",
@@ -107,6 +115,15 @@ static const fault_option options[] = {
     {.name = "pg-sched", .env = "FAULT_PG_SCHED", .type = FAULT_OPT_SCHEDULE,
      .help = "When the database cases act, e.g. \"start:10s,duration:30s\"",
      .offset = OFF(sched)},
+    {.name = "pg-failover-refuse", .env = "FAULT_PG_FAILOVER_REFUSE", .type = FAULT_OPT_DURATION,
+     .def = "5s", .metavar = "DURATION",
+     .help = "failover: how long new connections are refused (FATAL 57P03) after every session "
+             "was terminated",
+     .offset = OFF(fo_refuse_us)},
+    {.name = "pg-failover-read-only", .env = "FAULT_PG_FAILOVER_READ_ONLY",
+     .type = FAULT_OPT_DURATION, .def = "10s", .metavar = "DURATION",
+     .help = "failover: how long writes then fail with 25006 (read-only transaction)",
+     .offset = OFF(fo_read_only_us)},
     {.name = "pg-tls-sni", .env = "FAULT_PG_TLS_SNI", .type = FAULT_OPT_STRING, .metavar = "NAME",
      .help = "psqls://: server name to send and verify (default: the host)",
      .offset = OFF(tls_sni)},
@@ -124,7 +141,7 @@ static const struct {
     {"slow-query", PG_CASE_SLOW},       {"error-injection", PG_CASE_ERROR},
     {"conn-reset", PG_CASE_RESET},      {"timeout", PG_CASE_TIMEOUT},
     {"deadlock", PG_CASE_DEADLOCK},     {"data-corruption", PG_CASE_CORRUPT},
-    {"stale-reads", PG_CASE_STALE},
+    {"stale-reads", PG_CASE_STALE},     {"failover", PG_CASE_FAILOVER},
 };
 
 /* What a server says for the codes people inject most; the text is what
@@ -168,7 +185,7 @@ static int configure(fault_plugin *self, void *state)
             fault_plugin_error(self,
                                "--pg-case: unknown case '%s' (expected slow-query, "
                                "error-injection, conn-reset, timeout, deadlock, "
-                               "data-corruption or stale-reads)",
+                               "data-corruption, stale-reads or failover)",
                                name);
             return FAULT_EINVAL;
         }
@@ -272,6 +289,41 @@ bool pg_statement_matches(pg_state *st, const char *sql, size_t len)
     return pcre2_match(st->re, (PCRE2_SPTR)sql, len, 0, 0, st->md, NULL) >= 0;
 }
 
+pg_fo_phase pg_failover_phase(const pg_state *st)
+{
+    if (!st->fo_at)
+        return PG_FO_NONE;
+    uint64_t since = fault_now_us() - st->fo_at;
+    if (since < st->fo_refuse_us)
+        return PG_FO_REFUSING;
+    if (since - st->fo_refuse_us < st->fo_read_only_us)
+        return PG_FO_READ_ONLY;
+    return PG_FO_NONE;
+}
+
+/* failover: the case's schedule is polled; each time it turns on, the
+ * primary "goes away". */
+#define FO_POLL_US 20000
+static void failover_poll(fault_timer *t, void *ud)
+{
+    pg_state *st = ud;
+    if (st->stopping)
+        return;
+    bool active = fault_plugin_active(st->self);
+    if (active && !st->fo_was_active) {
+        st->fo_at = fault_now_us();
+        if (!st->fo_at)
+            st->fo_at = 1;
+        fault_log_info(st->self,
+                       "failover: every session terminated (57P01); new connections refused "
+                       "for %.3f s, then writes fail (25006) for %.3f s",
+                       (double)st->fo_refuse_us / 1e6, (double)st->fo_read_only_us / 1e6);
+        pg_session_failover_all(st);
+    }
+    st->fo_was_active = active;
+    fault_timer_start(t, FO_POLL_US);
+}
+
 static char *copy(const char *s) { return strdup(s ? s : ""); }
 
 static int add_mapping(void *state, const fault_mapping *m, char *err, size_t errlen)
@@ -336,6 +388,12 @@ static int start(fault_plugin *self, void *state)
         fault_log_info(self, "listening on %s -> %s (PostgreSQL%s)", ev.peer, mp->target,
                        mp->tls ? ", TLS to upstream" : "");
     }
+    if (st->cases & PG_CASE_FAILOVER) {
+        int rc = fault_timer_new(self, failover_poll, st, &st->fo_timer);
+        if (rc < 0)
+            return rc;
+        failover_poll(st->fo_timer, st);
+    }
     return 0;
 }
 
@@ -344,6 +402,8 @@ static void stop(fault_plugin *self, void *state)
     (void)self;
     pg_state *st = state;
     st->stopping = true;
+    fault_timer_free(st->fo_timer);
+    st->fo_timer = NULL;
     for (size_t i = 0; i < st->nmaps; i++)
         st->maps[i].listener = NULL; /* the core closes listeners at stop */
     pg_session_stop_all(st);

@@ -61,6 +61,10 @@ typedef struct named {
     struct named *next;
     bool matched;
     char text[TEXT_MAX + 1];
+    /* stale-reads: a statement's whole text; a portal's text and
+     * parameters (what its result is kept under). NULL otherwise. */
+    char *key;
+    size_t keylen;
     char name[];
 } named;
 
@@ -84,6 +88,12 @@ typedef struct batch {
     bool corrupt;       /* data-corruption acts on its rows */
     bool record;        /* stale-reads: keep this result for next time */
     bool replay;        /* stale-reads: answer with `rec` instead */
+    /* stale-reads on the extended protocol: which Execute of the batch
+     * (1-based; 0: none) is recorded or replayed, and how many Executes
+     * were sent and completed (CommandComplete, EmptyQueryResponse,
+     * PortalSuspended or an error) so far. */
+    unsigned stale_exec, execs_sent, execs_done;
+    bool rec_complete;  /* the recorded result ends with its completion */
     char *key;          /* stale-reads: the statement */
     size_t keylen;
     uint8_t *rec;       /* the result recorded, or to replay */
@@ -140,6 +150,8 @@ struct pg_session {
     char txn;               /* last ReadyForQuery status */
     uint8_t fmt[64];        /* last RowDescription: 1 for a binary column */
     uint8_t in_type;        /* type of the reply being emitted */
+    unsigned in_exec;       /* its Execute in the batch (1-based), for
+                             * stale-reads on the extended protocol */
     uint16_t ncols;
 
     uint8_t key[260];
@@ -170,6 +182,7 @@ static void named_free_all(named **list)
     while (*list) {
         named *n = *list;
         *list = n->next;
+        free(n->key);
         free(n);
     }
 }
@@ -512,9 +525,17 @@ static void be_emit(void *ud, const uint8_t *data, size_t len)
         return; /* nothing after a FATAL error, as from a server */
     if (b && b->record) {
         /* One plain result (description, rows, completion) is kept;
-         * anything else (an error, a COPY, several results) is not. */
+         * anything else (an error, a COPY, several results) is not. On
+         * the extended protocol, the rows and completion of one Execute. */
         uint8_t t = ss->in_type;
-        if (t == 'T' || t == 'D' || t == 'C') {
+        bool async = t == 'S' || t == 'N' || t == 'A';
+        bool mine = !b->stale_exec ? t == 'T' || t == 'D' || t == 'C'
+                                   : ss->in_exec == b->stale_exec && (t == 'D' || t == 'C');
+        if (b->stale_exec && !mine && t != 'E' && t != 's' && t != 'I' && t != 'G' &&
+            t != 'H' && t != 'W') {
+            /* the batch's other replies (ParseComplete, the description,
+             * other statements' results): not part of this result */
+        } else if (mine) {
             if (b->rlen + len > PG_STALE_MAX) {
                 b->record = false;
             } else {
@@ -535,7 +556,7 @@ static void be_emit(void *ud, const uint8_t *data, size_t len)
                     b->rlen += len;
                 }
             }
-        } else if (t != 'Z' && t != 'S' && t != 'N' && t != 'A') {
+        } else if (t != 'Z' && !async) {
             b->record = false;
         }
     }
@@ -634,6 +655,16 @@ static bool decide(pg_session *ss, batch *b, const char *sql, size_t len, bool m
         if (commit || rollback)
             ss->txn_watch = false;
     }
+    if ((st->cases & PG_CASE_FAILOVER) && matched && !b->inject &&
+        pg_failover_phase(st) == PG_FO_READ_ONLY && pg_sql_is_write(sql, len)) {
+        /* The new primary is not writable yet: still a standby. */
+        b->inject = true;
+        b->fatal = false;
+        memcpy(b->code, "25006", 6);
+        b->kind = "failover";
+        set_text(b, sql, len);
+        return true;
+    }
     if (!st->cases || !matched || !fault_plugin_active(st->self))
         return false;
     /* A server never fails ROLLBACK: clients rely on it to recover. */
@@ -729,13 +760,15 @@ static void named_drop(pg_session *ss, named **list, const char *name)
     if (pp) {
         named *n = *pp;
         *pp = n->next;
+        free(n->key);
         free(n);
         ss->nnamed--;
     }
 }
 
+/* key (keylen bytes, may be NULL) is copied. */
 static void named_put(pg_session *ss, named **list, const char *name, bool matched,
-                      const char *text, size_t tlen)
+                      const char *text, size_t tlen, const char *key, size_t keylen)
 {
     named_drop(ss, list, name);
     if (ss->nnamed >= MAX_NAMED)
@@ -746,6 +779,12 @@ static void named_put(pg_session *ss, named **list, const char *name, bool match
         return;
     memcpy(n->name, name, nl + 1);
     n->matched = matched;
+    n->key = NULL;
+    n->keylen = 0;
+    if (key && (n->key = malloc(keylen ? keylen : 1))) {
+        memcpy(n->key, key, keylen);
+        n->keylen = keylen;
+    }
     if (tlen > TEXT_MAX)
         tlen = TEXT_MAX;
     memcpy(n->text, text, tlen);
@@ -787,14 +826,46 @@ static bool stale(pg_session *ss, batch *b, const char *sql, size_t n)
     return false;
 }
 
+/* stale-reads for an Execute (extended protocol): the server runs it, and
+ * its rows and completion are either recorded, or swallowed and replaced
+ * by those it gave last time with the same parameters (be_message()). The
+ * description came from the client's Describe and is the same. */
+static void stale_ext(pg_session *ss, batch *b, const named *portal, unsigned exec)
+{
+    pg_state *st = ss->st;
+    const pg_stale *e = pg_stale_get(st, portal->key, portal->keylen);
+    b->stale_exec = exec;
+    if (e && fault_rng_bernoulli(fault_plugin_rng(st->self), st->probability)) {
+        b->rec = malloc(e->len ? e->len : 1);
+        if (!b->rec) {
+            b->stale_exec = 0;
+            return;
+        }
+        memcpy(b->rec, e->bytes, e->len);
+        b->rlen = b->rcap = e->len;
+        b->replay = true;
+        set_text(b, portal->text, strlen(portal->text));
+        return;
+    }
+    b->key = malloc(portal->keylen ? portal->keylen : 1);
+    if (!b->key) {
+        b->stale_exec = 0;
+        return;
+    }
+    memcpy(b->key, portal->key, portal->keylen);
+    b->keylen = portal->keylen;
+    b->record = true;
+}
+
 static size_t fe_head(void *ud, uint8_t type, uint32_t len)
 {
-    (void)ud;
+    pg_session *ss = ud;
     switch (type) {
     case 'Q': /* Query: the statement */
     case 'P': /* Parse: name, statement */
         return len - 4;
-    case 'B': /* Bind: portal and statement names come first */
+    case 'B': /* Bind: names, then the parameters (stale-reads keys on them) */
+        return (ss->st->cases & PG_CASE_STALE) || len - 4 < 1024 ? len - 4 : 1024;
     case 'E': /* Execute: portal name, row limit */
     case 'C': /* Close */
         return len - 4 < 1024 ? len - 4 : 1024;
@@ -831,8 +902,8 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
             send_marker(ss, true);
             return PG_DROP;
         }
-        if ((st->cases & PG_CASE_STALE) && matched && fault_plugin_active(st->self) &&
-            have + 4 == len && pg_sql_starts_with(sql, n, "select") && stale(ss, b, sql, n))
+        if ((st->cases & PG_CASE_STALE) && matched && !b->stale_exec &&
+            fault_plugin_active(st->self) && have + 4 == len && pg_sql_starts_with(sql, n, "select") && stale(ss, b, sql, n))
             return PG_DROP;
         return PG_FORWARD;
     }
@@ -845,7 +916,11 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
         const char *sql = (const char *)body + off;
         size_t n = strnlen(sql, have - off);
         bool matched = st->cases ? pg_statement_matches(st, sql, n) : false;
-        named_put(ss, &ss->stmts, name, matched, sql, n);
+        /* stale-reads keeps results under the whole text (a matching
+         * SELECT parsed whole). */
+        bool keep = (st->cases & PG_CASE_STALE) && matched && off + n < have &&
+                    pg_sql_starts_with(sql, n, "select");
+        named_put(ss, &ss->stmts, name, matched, sql, n, keep ? sql : NULL, n);
         return PG_FORWARD;
     }
     case 'B': {
@@ -856,10 +931,25 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
         if (!stmt)
             return PG_FORWARD;
         named **sp = named_find(&ss->stmts, stmt);
-        if (sp)
-            named_put(ss, &ss->portals, portal, (*sp)->matched, (*sp)->text, strlen((*sp)->text));
-        else
+        if (!sp) {
             named_drop(ss, &ss->portals, portal);
+            return PG_FORWARD;
+        }
+        /* stale-reads: the portal's result is the statement's with these
+         * parameters (and formats): both make the key, marked apart from
+         * the simple protocol's (whose results carry their description). */
+        char *key = NULL;
+        size_t keylen = 0;
+        if ((*sp)->key && have + 4 == len && (key = malloc(2 + (*sp)->keylen + have - off))) {
+            key[0] = '\x01';
+            memcpy(key + 1, (*sp)->key, (*sp)->keylen);
+            key[1 + (*sp)->keylen] = '\0';
+            memcpy(key + 2 + (*sp)->keylen, body + off, have - off);
+            keylen = 2 + (*sp)->keylen + have - off;
+        }
+        named_put(ss, &ss->portals, portal, (*sp)->matched, (*sp)->text, strlen((*sp)->text),
+                  key, keylen);
+        free(key);
         return PG_FORWARD;
     }
     case 'E': {
@@ -867,6 +957,7 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
             return PG_DROP;
         b->has_cmd = true;
         ss->copy_batch = b;
+        unsigned exec = ++b->execs_sent;
         const char *portal = pg_cstring(body, have, &off);
         if (!portal || !st->cases)
             return PG_FORWARD;
@@ -878,6 +969,10 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
             send_marker(ss, false);
             return PG_DROP;
         }
+        /* stale-reads: one Execute per batch, fetching all rows. */
+        if ((*pp)->key && !b->stale_exec && off + 4 == have && pg_get32(body + off) == 0 &&
+            fault_plugin_active(st->self))
+            stale_ext(ss, b, *pp, exec);
         return PG_FORWARD;
     }
     case 'C': {
@@ -958,6 +1053,12 @@ static size_t be_head(void *ud, uint8_t type, uint32_t len)
      * between batches they start none. */
     bool async = type == 'A' || type == 'N' || type == 'S';
     ss->in_batch = async && !(b && b->started) ? NULL : b;
+    ss->in_exec = 0;
+    if (ss->in_batch) {
+        ss->in_exec = b->execs_done + 1;
+        if (type == 'C' || type == 'I' || type == 's' || type == 'E')
+            b->execs_done++; /* the next reply is the next Execute's */
+    }
     if (b && !async && !b->started) {
         b->started = true;
         b->txn_before = ss->txn;
@@ -1016,7 +1117,7 @@ static void end_batch(pg_session *ss, batch *b, char status)
         b->commit_watch = false;
         hq_push(ss, held, n, ss->in_release);
     }
-    if (b->record && !b->saw_error && b->rlen)
+    if (b->record && !b->saw_error && b->rlen && (!b->stale_exec || b->rec_complete))
         pg_stale_put(ss->st, b->key, b->keylen, b->rec, b->rlen);
     ss->in_batch = NULL;
     batch_free(b);
@@ -1193,6 +1294,17 @@ static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t
         return PG_FORWARD;
     }
     case 'C':
+        if (b && b->stale_exec == ss->in_exec && b->stale_exec) {
+            if (b->replay) {
+                /* The rows were swallowed: last time's, and its count. */
+                b->replay = false;
+                applied(ss, "stale-reads", FAULT_DIR_INGRESS, b->text, NULL, -1);
+                be_emit(ss, b->rec, b->rlen);
+                return PG_DROP;
+            }
+            if (b->record && have + 4 == len)
+                b->rec_complete = true;
+        }
         if (b) {
             if (have >= 6 && memcmp(body, "COMMIT", 6) == 0)
                 b->saw_commit = true;
@@ -1206,7 +1318,7 @@ static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t
         read_formats(ss, body, have);
         return PG_FORWARD;
     case 'I': /* EmptyQueryResponse: the stand-in for a replayed SELECT */
-        if (b && b->replay) {
+        if (b && b->replay && !b->stale_exec) {
             b->replay = false;
             applied(ss, "stale-reads", FAULT_DIR_INGRESS, b->text, NULL, -1);
             be_emit(ss, b->rec, b->rlen);
@@ -1214,6 +1326,8 @@ static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t
         }
         return PG_FORWARD;
     case 'D':
+        if (b && b->replay && b->stale_exec && b->stale_exec == ss->in_exec)
+            return PG_DROP; /* stale-reads: replaced at CommandComplete */
         /* The row goes out first, then the reset (be_feed): a partial
          * result. */
         if (b && b->reset_result)
@@ -1534,6 +1648,58 @@ void pg_session_stop_all(pg_state *st)
         teardown(st->live, false, FAULT_ECANCELED);
 }
 
+/* failover: this session's server goes away. Between two messages of the
+ * server, the client gets FATAL 57P01 after what was already sent (held
+ * replies are lost with the server), then the close; in the middle of
+ * one, the connection is reset. */
+static void failover_one(pg_session *ss)
+{
+    if (ss->phase == P_CANCEL)
+        return;
+    applied(ss, "failover", FAULT_DIR_INGRESS, "", "57P01", -1);
+    if (ss->phase != P_RUN || ss->fatal_close || !pg_framer_idle(&ss->be)) {
+        teardown(ss, ss->phase == P_RUN, 0);
+        return;
+    }
+    while (ss->hq) {
+        seg *g = ss->hq;
+        ss->hq = g->next;
+        free(g);
+    }
+    ss->hq_tail = NULL;
+    ss->hq_bytes = 0;
+    ss->clen = 0;
+    uint8_t out[300];
+    size_t n = pg_build_error(out, sizeof out, "FATAL", "57P01",
+                              pg_default_message("57P01"),
+                              "injected by fault (postgres plugin, failover)");
+    to_client(ss, out, n);
+    flush_client(ss);
+    if (ss->dead)
+        return;
+    ss->fatal_close = true;
+    if (ss->server) {
+        static const uint8_t terminate[5] = {'X', 0, 0, 0, 4};
+        conn_send(ss, ss->server, terminate, sizeof terminate);
+    }
+    if (!ss->dead)
+        flow(ss);
+}
+
+void pg_session_failover_all(pg_state *st)
+{
+    /* Each session may end (and unlink itself) as it is handled. */
+    pg_session *x = st->live;
+    while (x) {
+        pg_session *next = x->next;
+        ss_ref(x);
+        failover_one(x);
+        next = x->dead ? next : x->next;
+        ss_unref(x);
+        x = next;
+    }
+}
+
 /* ---- cancel ---- */
 
 typedef struct cancel_req {
@@ -1775,6 +1941,21 @@ static void on_upstream(fault_conn *c, int status, void *ud)
     ss_unref(ss);
 }
 
+/* failover: while the new primary is not up, a connection gets what a
+ * server that is starting gives, and is closed. */
+static void refuse_startup(pg_session *ss)
+{
+    static const char code[] = "57P03";
+    static const char msg[] = "the database system is starting up";
+    uint8_t out[300];
+    size_t n = pg_build_error(out, sizeof out, "FATAL", code, msg,
+                              "injected by fault (postgres plugin, failover)");
+    snprintf(ss->server_addr, sizeof ss->server_addr, "%s", ss->mp->target);
+    applied(ss, "failover", FAULT_DIR_INGRESS, "", code, -1);
+    raw_send(ss, ss->client, out, n);
+    teardown(ss, false, 0);
+}
+
 /* The client's first packets: at most PG_MAX_STARTUP bytes each. */
 #define STARTUP_BUF_MAX (PG_MAX_STARTUP + 65536)
 static void startup_input(pg_session *ss, const uint8_t *data, size_t len)
@@ -1827,6 +2008,10 @@ static void startup_input(pg_session *ss, const uint8_t *data, size_t len)
                 return;
             }
             handle_cancel(ss, ss->sbuf, plen);
+            return;
+        }
+        if (pg_failover_phase(ss->st) == PG_FO_REFUSING) {
+            refuse_startup(ss);
             return;
         }
         /* A StartupMessage (3.x; others reach the server, which refuses

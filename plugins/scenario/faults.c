@@ -26,15 +26,15 @@
 
 const char *sc_fault_type_name(sc_fault_type t)
 {
-    static const char *const names[] = {"latency", "packetloss", "bandwidth",
-                                        "jitter",  "httperror",  "blackhole"};
+    static const char *const names[] = {"latency",   "packetloss", "bandwidth", "jitter",
+                                        "httperror", "blackhole",  "dns",       "postgres"};
     return t < SC_NFAULT_TYPES ? names[t] : "unknown";
 }
 
 const char *sc_fault_plugin_name(sc_fault_type t)
 {
-    static const char *const names[] = {"latency", "packet-loss",   "bandwidth",
-                                        "jitter",  "http-response", "blackhole"};
+    static const char *const names[] = {"latency",       "packet-loss", "bandwidth", "jitter",
+                                        "http-response", "blackhole",   "dns-proxy", "postgres"};
     return t < SC_NFAULT_TYPES ? names[t] : "unknown";
 }
 
@@ -58,6 +58,16 @@ void sc_fault_effective(const sc_fault *f, sc_fault *o)
     o->distribution = strdup(f->distribution ? f->distribution : "normal");
     o->unit = strdup(f->unit ? f->unit : "Bps");
     o->body = sc_strdup(f->body);
+    o->dns_case = sc_strdup(f->dns_case);
+    o->resolver = strdup(f->resolver ? f->resolver : "127.0.0.53:53");
+    o->listen = strdup(f->listen ? f->listen : "127.0.0.1:45553");
+    o->names = sc_strdup(f->names);
+    o->qtypes = sc_strdup(f->qtypes);
+    o->pg_cases = sc_strdup(f->pg_cases);
+    o->statement = sc_strdup(f->statement);
+    o->error_code = sc_strdup(f->error_code);
+    if (!f->has_delay)
+        o->delay_ms = 1000;
     if (!f->has_mean)
         o->mean = 100;
     if (!f->has_stddev)
@@ -78,6 +88,7 @@ void sc_fault_effective(const sc_fault *f, sc_fault *o)
         o->probability = 1;
     o->has_mean = o->has_stddev = o->has_min = o->has_global = o->has_rate = true;
     o->has_amplitude = o->has_frequency = o->has_status = o->has_probability = true;
+    o->has_delay = true;
 }
 
 cJSON *sc_fault_to_json(const sc_fault *f, bool effective)
@@ -86,7 +97,7 @@ cJSON *sc_fault_to_json(const sc_fault *f, bool effective)
     if (!o)
         return NULL;
     cJSON_AddStringToObject(o, "type", sc_fault_type_name(f->type));
-    if (f->type != SC_HTTPERROR) {
+    if (f->type != SC_HTTPERROR && f->type != SC_DNS && f->type != SC_POSTGRES) {
         if (f->side)
             cJSON_AddStringToObject(o, "side", f->side);
         if (f->direction)
@@ -125,6 +136,42 @@ cJSON *sc_fault_to_json(const sc_fault *f, bool effective)
             cJSON_AddNumberToObject(o, "amplitude", f->amplitude);
         if (f->has_frequency)
             cJSON_AddNumberToObject(o, "frequency", f->frequency);
+        break;
+    case SC_DNS:
+        if (f->dns_case)
+            cJSON_AddStringToObject(o, "case", f->dns_case);
+        if (f->resolver)
+            cJSON_AddStringToObject(o, "resolver", f->resolver);
+        if (f->listen)
+            cJSON_AddStringToObject(o, "listen", f->listen);
+        if (f->has_probability)
+            cJSON_AddNumberToObject(o, "probability", f->probability);
+        if (f->has_delay)
+            cJSON_AddNumberToObject(o, "delay", f->delay_ms);
+        if (f->names)
+            cJSON_AddStringToObject(o, "names", f->names);
+        if (f->qtypes)
+            cJSON_AddStringToObject(o, "qtype", f->qtypes);
+        if (f->has_ttl)
+            cJSON_AddNumberToObject(o, "ttl", (double)f->ttl);
+        break;
+    case SC_POSTGRES:
+        if (f->pg_cases)
+            cJSON_AddStringToObject(o, "case", f->pg_cases);
+        if (f->statement)
+            cJSON_AddStringToObject(o, "statement", f->statement);
+        if (f->error_code)
+            cJSON_AddStringToObject(o, "error_code", f->error_code);
+        if (f->has_probability)
+            cJSON_AddNumberToObject(o, "probability", f->probability);
+        if (f->has_deadlock_rate)
+            cJSON_AddNumberToObject(o, "deadlock_rate", f->deadlock_rate);
+        if (f->has_corruption_rate)
+            cJSON_AddNumberToObject(o, "corruption_rate", f->corruption_rate);
+        if (f->has_mean)
+            cJSON_AddNumberToObject(o, "mean", f->mean);
+        if (f->has_stddev)
+            cJSON_AddNumberToObject(o, "stddev", f->stddev);
         break;
     case SC_HTTPERROR:
         if (f->has_status)
@@ -178,6 +225,16 @@ void sc_fault_describe(const sc_fault *raw, char *buf, size_t len)
                  f.probability);
         break;
     case SC_BLACKHOLE: snprintf(buf, len, "Blackhole: %s", where); break;
+    case SC_POSTGRES:
+        snprintf(buf, len, "PostgreSQL: %s, Statements: %s, Probability: %.2f",
+                 f.pg_cases ? f.pg_cases : "?", f.statement ? f.statement : "all",
+                 f.probability);
+        break;
+    case SC_DNS:
+        snprintf(buf, len, "DNS: %s on %s for %s, Probability: %.2f, Names: %s, Types: %s",
+                 f.dns_case ? f.dns_case : "none", f.listen, f.resolver, f.probability,
+                 f.names ? f.names : "all", f.qtypes ? f.qtypes : "all");
+        break;
     default: snprintf(buf, len, "?"); break;
     }
     if (f.period) {
@@ -344,10 +401,37 @@ static int fault_settings(sc_argv *a, const sc_fault *raw, double mean_add, cons
     return rc ? -1 : 0;
 }
 
+/* The postgres plugin's --pg-* flags of a postgres fault. */
+static int pg_settings(sc_argv *a, const sc_fault *f, const char *sched)
+{
+    int rc = 0;
+    char *cases = sc_strdup(f->pg_cases);
+    for (char *save = NULL, *c = cases ? strtok_r(cases, ",", &save) : NULL; c;
+         c = strtok_r(NULL, ",", &save))
+        rc |= sc_argv_addf(a, "--pg-case=%s", c);
+    free(cases);
+    if (f->statement)
+        rc |= sc_argv_addf(a, "--pg-statement=%s", f->statement);
+    if (f->error_code)
+        rc |= sc_argv_addf(a, "--pg-error-code=%s", f->error_code);
+    if (f->has_probability)
+        rc |= sc_argv_addf(a, "--pg-probability=%.6g", f->probability);
+    if (f->has_deadlock_rate)
+        rc |= sc_argv_addf(a, "--pg-deadlock-rate=%.6g", f->deadlock_rate);
+    if (f->has_corruption_rate)
+        rc |= sc_argv_addf(a, "--pg-corruption-rate=%.6g", f->corruption_rate);
+    if (f->has_mean)
+        rc |= sc_argv_addf(a, "--pg-latency-mean=%.6g", f->mean);
+    if (f->has_stddev)
+        rc |= sc_argv_addf(a, "--pg-latency-stddev=%.6g", f->stddev);
+    if (sched)
+        rc |= sc_argv_addf(a, "--pg-sched=%s", sched);
+    return rc ? -1 : 0;
+}
+
 int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t run_us, bool clip,
                    sc_argv *a, sc_child_faults *cf)
 {
-    memset(cf, 0, sizeof *cf);
     /* Every fault is its own instance in the child, with its own settings
      * and windows: the first of each type is the plugin's first instance
      * (--with-NAME), the others follow as `--instance NAME` groups after
@@ -360,8 +444,22 @@ int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t r
     int rc = sched && ord ? 0 : -1;
     for (size_t i = 0; i < n && rc == 0; i++) {
         bool always, never;
-        if (faults[i].type >= SC_NFAULT_TYPES)
+        if (faults[i].type >= SC_NFAULT_TYPES || faults[i].type == SC_DNS)
+            continue; /* the DNS proxy is the child's mode: sc_fault_dns_flags() */
+        if (faults[i].type == SC_POSTGRES) {
+            /* The handler's own options, no --with: one per item. */
+            sched[i] = fault_schedule(&faults[i], run_us, clip, &always, &never);
+            if (!never && pg_settings(a, &faults[i], sched[i]) != 0)
+                rc = -1;
+            else if (!never && cf->n < SC_MAX_CHILD_FAULTS) {
+                sc_child_fault *c = &cf->inst[cf->n++];
+                snprintf(c->name, sizeof c->name, "%s", sc_fault_plugin_name(SC_POSTGRES));
+                c->type = SC_POSTGRES;
+                c->fault = i;
+                c->scheduled = sched[i] != NULL;
+            }
             continue;
+        }
         sched[i] = fault_schedule(&faults[i], run_us, clip, &always, &never);
         if (never)
             continue;
@@ -398,4 +496,45 @@ int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t r
     free(sched);
     free(ord);
     return rc;
+}
+
+int sc_fault_dns_flags(const sc_fault *faults, size_t n, bool faulted, uint64_t run_us,
+                       bool clip, sc_argv *a, sc_child_faults *cf)
+{
+    const sc_fault *raw = NULL;
+    for (size_t i = 0; i < n && !raw; i++)
+        if (faults[i].type == SC_DNS)
+            raw = &faults[i];
+    if (!raw)
+        return 0;
+    sc_fault f;
+    sc_fault_effective(raw, &f);
+    int rc = sc_argv_add(a, "dns");
+    rc |= sc_argv_addf(a, "--resolver=%s", f.resolver);
+    rc |= sc_argv_addf(a, "--dns-listen=%s", f.listen);
+    bool always, never;
+    char *sched = faulted ? fault_schedule(raw, run_us, clip, &always, &never) : NULL;
+    if (faulted && !never) {
+        rc |= sc_argv_addf(a, "--case=%s", f.dns_case ? f.dns_case : "none");
+        rc |= sc_argv_addf(a, "--probability=%.6g", f.probability);
+        rc |= sc_argv_addf(a, "--delay=%.0fus", f.delay_ms * 1000.0);
+        if (f.names)
+            rc |= sc_argv_addf(a, "--names=%s", f.names);
+        if (f.qtypes)
+            rc |= sc_argv_addf(a, "--qtype=%s", f.qtypes);
+        if (f.has_ttl)
+            rc |= sc_argv_addf(a, "--ttl=%lld", (long long)f.ttl);
+        if (sched)
+            rc |= sc_argv_addf(a, "--case-sched=%s", sched);
+        if (cf->n < SC_MAX_CHILD_FAULTS) {
+            sc_child_fault *c = &cf->inst[cf->n++];
+            snprintf(c->name, sizeof c->name, "%s", sc_fault_plugin_name(SC_DNS));
+            c->type = SC_DNS;
+            c->fault = (size_t)(raw - faults);
+            c->scheduled = sched != NULL;
+        }
+    }
+    free(sched);
+    sc_fault_clear(&f);
+    return rc ? -1 : 0;
 }

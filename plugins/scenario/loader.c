@@ -20,6 +20,7 @@
 #include "config.h"
 #endif
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -559,7 +560,8 @@ static int type_of(const char *name, sc_fault_type *t)
     } names[] = {
         {"latency", SC_LATENCY},     {"packetloss", SC_PACKETLOSS}, {"bandwidth", SC_BANDWIDTH},
         {"jitter", SC_JITTER},       {"httperror", SC_HTTPERROR},   {"httpresponse", SC_HTTPERROR},
-        {"blackhole", SC_BLACKHOLE},
+        {"blackhole", SC_BLACKHOLE}, {"dns", SC_DNS},             {"postgres", SC_POSTGRES},
+        {"pg", SC_POSTGRES},
     };
     char sq[32];
     squash(name, sq, sizeof sq);
@@ -663,6 +665,189 @@ static int parse_httperror(loader *L, const yaml_node_t *n, sc_fault *f)
                : 0;
 }
 
+/* "IP" or "IP:PORT" ("[v6]:PORT"); the port is required when need_port. */
+static bool ip_port_ok(const char *v, bool need_port)
+{
+    char host[64];
+    const char *port = NULL;
+    if (!v || !*v || strlen(v) >= sizeof host)
+        return false;
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return false;
+        memcpy(host, v + 1, (size_t)(close - v - 1));
+        host[close - v - 1] = '\0';
+        port = close[1] ? close + 2 : NULL;
+    } else {
+        snprintf(host, sizeof host, "%s", v);
+        char *colon = strchr(host, ':');
+        if (colon && !strchr(colon + 1, ':')) {
+            *colon = '\0';
+            port = v + (colon - host) + 1;
+        }
+    }
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+        return false;
+    if (!port)
+        return !need_port;
+    char *end;
+    long p = strtol(port, &end, 10);
+    return *port >= '0' && *port <= '9' && !*end && p >= 1 && p <= 65535;
+}
+
+/* A list field: a string ("a,b") or a sequence of strings, joined with
+ * commas into *out. */
+static int opt_list(loader *L, const yaml_node_t *n, const char *key, char **out)
+{
+    yaml_node_t *v;
+    if (get(L, n, key, &v) != 0)
+        return -1;
+    if (is_null(v))
+        return 0;
+    sc_buf b = {0};
+    if (scalar(v)) {
+        sc_buf_printf(&b, "%s", scalar(v));
+    } else if (v->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+             it++) {
+            yaml_node_t *e = yaml_document_get_node(L->doc, *it);
+            if (!scalar(e) || !*scalar(e) || strchr(scalar(e), ',')) {
+                free(b.p);
+                return fail(L, e, "'%s' must list names as strings, not %s", key,
+                            scalar(e) ? "an empty one or one with a comma" : kind_name(e));
+            }
+            sc_buf_printf(&b, "%s%s", b.len ? "," : "", scalar(e));
+        }
+    } else {
+        return fail(L, v, "'%s' must be a string or a list of strings, not %s", key,
+                    kind_name(v));
+    }
+    if (!b.p || !b.len) {
+        free(b.p);
+        return fail(L, v, "'%s' is empty", key);
+    }
+    *out = b.p;
+    return 0;
+}
+
+/* type: dns - the DNS proxy of `fault run dns` for the item's runs. */
+static int parse_dns(loader *L, const yaml_node_t *n, sc_fault *f)
+{
+    static const char *const cases[] = {"nx-domain", "serv-fail", "refused", "timeout",
+                                        "truncated", "truncated-tcp-fail", "delay",
+                                        "random-a", "empty-answer", "alternate", NULL};
+    yaml_node_t *c, *r, *l, *d;
+    if (get(L, n, "case", &c) || get(L, n, "resolver", &r) || get(L, n, "listen", &l) ||
+        get(L, n, "delay", &d))
+        return -1;
+    const char *cv = is_null(c) ? NULL : scalar(c);
+    const char *canon = !cv                            ? NULL
+                        : strcmp(cv, "nxdomain") == 0 ? "nx-domain"
+                        : strcmp(cv, "servfail") == 0 ? "serv-fail"
+                                                      : cv;
+    for (size_t i = 0; canon && cases[i] && !f->dns_case; i++)
+        if (strcmp(canon, cases[i]) == 0)
+            f->dns_case = strdup(canon);
+    if (!f->dns_case)
+        return fail(L, is_null(c) ? n : c,
+                    "a dns fault needs a 'case': nx-domain, serv-fail, refused, timeout, "
+                    "truncated, truncated-tcp-fail, delay, random-a, empty-answer or alternate%s%s",
+                    cv ? ", not " : "", cv ? cv : "");
+    if (!is_null(r)) {
+        if (!ip_port_ok(scalar(r), false))
+            return fail(L, r, "'resolver' must be IP or IP:PORT (e.g. 127.0.0.1:53), not %s",
+                        scalar(r) ? scalar(r) : kind_name(r));
+        f->resolver = strdup(scalar(r));
+    }
+    if (!is_null(l)) {
+        if (!ip_port_ok(scalar(l), true))
+            return fail(L, l, "'listen' must be IP:PORT (e.g. 127.0.0.1:45553), not %s",
+                        scalar(l) ? scalar(l) : kind_name(l));
+        f->listen = strdup(scalar(l));
+    }
+    if (!is_null(d)) {
+        /* Milliseconds, as every number of a scenario, or a duration. */
+        const char *ds = scalar(d);
+        char *end = NULL;
+        double v = ds ? strtod(ds, &end) : 0;
+        uint64_t us;
+        char why[128];
+        if (ds && end && end != ds && !*end && v >= 0 && v <= MAX_MS)
+            f->delay_ms = v;
+        else if (ds && fault_parse_duration(ds, &us, why, sizeof why) == 0 &&
+                 us <= (uint64_t)(MAX_MS * 1000))
+            f->delay_ms = (double)us / 1000.0;
+        else
+            return fail(L, d, "'delay' must be milliseconds or a duration such as \"1s\", not %s",
+                        ds ? ds : kind_name(d));
+        f->has_delay = true;
+    }
+    double ttl = 0;
+    bool has_ttl = false;
+    if (opt_num(L, n, "probability", 0, 1, &f->has_probability, &f->probability) ||
+        opt_num(L, n, "ttl", 0, 2147483647.0, &has_ttl, &ttl) || opt_list(L, n, "names", &f->names) ||
+        opt_list(L, n, "qtype", &f->qtypes))
+        return -1;
+    f->has_ttl = has_ttl;
+    f->ttl = (int64_t)ttl;
+    return 0;
+}
+
+/* type: postgres - the database cases of the postgres plugin, on the
+ * item's psql:// and psqls:// mappings. */
+static int parse_pg(loader *L, const yaml_node_t *n, sc_fault *f)
+{
+    static const char *const cases[] = {"slow-query", "error-injection", "conn-reset",
+                                        "timeout",    "deadlock",        "data-corruption",
+                                        "stale-reads", "failover",       NULL};
+    yaml_node_t *c;
+    if (get(L, n, "case", &c) != 0 || opt_list(L, n, "case", &f->pg_cases) != 0)
+        return -1;
+    if (!f->pg_cases)
+        return fail(L, n, "a postgres fault needs a 'case' (slow-query, error-injection, "
+                          "conn-reset, timeout, deadlock, data-corruption, stale-reads or "
+                          "failover)");
+    char *list = strdup(f->pg_cases);
+    for (char *save = NULL, *w = list ? strtok_r(list, ",", &save) : NULL; w;
+         w = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (cases[i] && strcmp(cases[i], w) != 0)
+            i++;
+        if (!cases[i]) {
+            int rc = fail(L, c, "unknown postgres case '%s' (slow-query, error-injection, "
+                                "conn-reset, timeout, deadlock, data-corruption, stale-reads "
+                                "or failover)", w);
+            free(list);
+            return rc;
+        }
+    }
+    free(list);
+    yaml_node_t *e;
+    if (opt_str(L, n, "statement", &f->statement) || get(L, n, "error_code", &e))
+        return -1;
+    if (!is_null(e)) {
+        const char *v = scalar(e);
+        bool ok = v && strlen(v) == 5;
+        for (size_t i = 0; ok && i < 5; i++)
+            ok = (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'A' && v[i] <= 'Z');
+        if (!ok)
+            return fail(L, e, "'error_code' must be a SQLSTATE (five digits or upper-case "
+                              "letters, e.g. \"40001\"), not %s", v ? v : kind_name(e));
+        f->error_code = strdup(v);
+    }
+    return opt_num(L, n, "probability", 0, 1, &f->has_probability, &f->probability) ||
+                   opt_num(L, n, "deadlock_rate", 0, 1, &f->has_deadlock_rate,
+                           &f->deadlock_rate) ||
+                   opt_num(L, n, "corruption_rate", 0, 1, &f->has_corruption_rate,
+                           &f->corruption_rate) ||
+                   opt_num(L, n, "mean", 0, MAX_MS, &f->has_mean, &f->mean) ||
+                   opt_num(L, n, "stddev", 0, MAX_MS, &f->has_stddev, &f->stddev)
+               ? -1
+               : 0;
+}
+
 static int parse_fault(loader *L, yaml_node_t *n, sc_fault *f)
 {
     if (want_mapping(L, n, "a fault") != 0)
@@ -688,15 +873,15 @@ static int parse_fault(loader *L, yaml_node_t *n, sc_fault *f)
             }
         }
         return fail(L, n, "a fault needs a 'type' (latency, packetloss, bandwidth, jitter, "
-                          "httperror or blackhole)");
+                          "httperror, blackhole, dns or postgres)");
     }
     if (!scalar(t) || type_of(scalar(t), &f->type) != 0)
         return fail(L, t,
-                    "unknown fault type '%s' (latency, packetloss, bandwidth, jitter, httperror "
-                    "or blackhole)",
+                    "unknown fault type '%s' (latency, packetloss, bandwidth, jitter, httperror, "
+                    "blackhole, dns or postgres)",
                     scalar(t) ? scalar(t) : kind_name(t));
 fields:
-    if (f->type != SC_HTTPERROR &&
+    if (f->type != SC_HTTPERROR && f->type != SC_DNS && f->type != SC_POSTGRES &&
         (parse_side(L, body, &f->side) || parse_direction(L, body, &f->direction)))
         return -1;
     if (parse_period(L, body, &f->period) != 0)
@@ -710,6 +895,8 @@ fields:
                    ? -1
                    : 0;
     case SC_HTTPERROR: return parse_httperror(L, body, f);
+    case SC_DNS: return parse_dns(L, body, f);
+    case SC_POSTGRES: return parse_pg(L, body, f);
     default: return 0;
     }
 }
@@ -1028,8 +1215,14 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
         for (yaml_node_item_t *e = fl->data.sequence.items.start; e < fl->data.sequence.items.top;
              e++) {
             sc_fault *f = &it->faults[it->nfaults++];
-            if (parse_fault(L, yaml_document_get_node(L->doc, *e), f) != 0)
+            yaml_node_t *fn = yaml_document_get_node(L->doc, *e);
+            if (parse_fault(L, fn, f) != 0)
                 return -1;
+            for (size_t k = 0; (f->type == SC_DNS || f->type == SC_POSTGRES) && k + 1 < it->nfaults;
+                 k++)
+                if (it->faults[k].type == f->type)
+                    return fail(L, fn, "one %s fault per item (the item has one at line %d)",
+                                sc_fault_type_name(f->type), it->faults[k].mark.line);
         }
     }
     if (parse_strategy(L, st, &it->strategy) != 0)
@@ -1068,6 +1261,17 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
     }
     if (it->disable_http_proxies && it->nproxies == 0)
         return fail(L, px, "'disable_http_proxies' leaves no proxy: give 'proxies' mappings too");
+    for (size_t k = 0; k < it->nfaults; k++) {
+        if (it->faults[k].type != SC_POSTGRES)
+            continue;
+        bool pg = false;
+        for (size_t i = 0; i < it->nproxies; i++)
+            pg |= strstr(it->proxies[i], "=psql://") || strstr(it->proxies[i], "=psqls://");
+        if (!pg)
+            return fail(L, yaml_document_get_node(L->doc, fl->data.sequence.items.start[k]),
+                        "a postgres fault acts on psql:// mappings: the item has none in "
+                        "'proxy.proxies'");
+    }
     return 0;
 }
 
@@ -1361,6 +1565,14 @@ void sc_fault_clear(sc_fault *f)
     free(f->distribution);
     free(f->unit);
     free(f->body);
+    free(f->dns_case);
+    free(f->resolver);
+    free(f->listen);
+    free(f->names);
+    free(f->qtypes);
+    free(f->pg_cases);
+    free(f->statement);
+    free(f->error_code);
     memset(f, 0, sizeof *f);
 }
 

@@ -29,7 +29,8 @@ plugins_scenario_scenario_la_LIBADD = $(PLUGIN_LIBADD) $(YAML_LIBS) $(CURLUV_LIB
 # its own downstream call); each starts its own peers on free loopback ports.
 SCENARIO_TESTS = plugins/scenario/tests/run_basic.sh plugins/scenario/tests/run_downstream.sh \
 	plugins/scenario/tests/run_load.sh plugins/scenario/tests/run_tcp.sh \
-	plugins/scenario/tests/run_pulses.sh \
+	plugins/scenario/tests/run_pulses.sh plugins/scenario/tests/run_dns.sh \
+	plugins/scenario/tests/run_pg.sh \
 	plugins/scenario/tests/bad_input.sh plugins/scenario/tests/interrupt.sh \
 	plugins/scenario/tests/generate_30.sh plugins/scenario/tests/generate_31.sh \
 	plugins/scenario/tests/generate_run.sh plugins/scenario/tests/summary.sh \
@@ -46,5 +47,6 @@ EXTRA_DIST += $(SCENARIO_TESTS) plugins/scenario/tests/common.sh plugins/scenari
 EXTRA_DIST += plugins/scenario/fuzz.sh plugins/scenario/fuzz_scenario.c \
 	plugins/scenario/fuzz_openapi.c plugins/scenario/fuzz-corpus/scenario/downstream.yaml \
 	plugins/scenario/fuzz-corpus/scenario/kitchen-sink.yaml \
+	plugins/scenario/fuzz-corpus/scenario/dns-postgres.yaml \
 	plugins/scenario/fuzz-corpus/scenario/repeat-and-load.yaml \
 	plugins/scenario/fuzz-corpus/openapi/cycles.yaml

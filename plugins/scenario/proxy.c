@@ -137,13 +137,21 @@ static void on_line(sc_proxy *p, const char *s, size_t len)
         p->events = ne;
         p->cevents = cap;
     }
+    /* The DNS proxy numbers queries, not connections: its numbers would
+     * collide with the streams'. Its faults are placed by time alone. */
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "source");
+    bool dns = cJSON_IsString(src) && strcmp(src->valuestring, "dns-proxy") == 0;
+    if (dns && (type == SC_EV_CONN_OPEN || type == SC_EV_CONN_CLOSE)) {
+        cJSON_Delete(j);
+        return;
+    }
     sc_event *e = &p->events[p->nevents++];
     memset(e, 0, sizeof *e);
     e->type = type;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "time_us");
     e->wall_us = cJSON_IsNumber(v) ? (uint64_t)v->valuedouble : 0;
     v = cJSON_GetObjectItemCaseSensitive(j, "conn");
-    e->conn = cJSON_IsNumber(v) ? (uint64_t)v->valuedouble : 0;
+    e->conn = cJSON_IsNumber(v) && !dns ? (uint64_t)v->valuedouble : 0;
     e->peer = jstr(j, "peer");
     e->target = jstr(j, "target");
     e->fault = jstr(j, "fault");

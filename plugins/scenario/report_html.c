@@ -25,8 +25,8 @@
 #define MB 40.0
 #define MAX_POINTS 5000
 
-static const char *const fault_colors[] = {"#f59e0b", "#8b5cf6", "#06b6d4",
-                                           "#ec4899", "#ef4444", "#475569"};
+static const char *const fault_colors[] = {"#f59e0b", "#8b5cf6", "#06b6d4", "#ec4899",
+                                           "#ef4444", "#475569", "#10b981"};
 
 /* plugin: a fault plugin instance ("latency", "latency#2"). */
 static const char *color_of(const char *plugin)

@@ -171,7 +171,12 @@ static int run_args(sc_runner *R, const sc_plan_run *pr, sc_argv *a, sc_child_fa
 {
     const sc_item *it = R->ir->item;
     memset(cf, 0, sizeof *cf);
-    int rc = 0;
+    bool load = it->strategy.mode == SC_LOAD;
+    uint64_t tmo = timeout_ms_of(R, it);
+    uint64_t run_us = load ? it->strategy.duration_us : tmo ? tmo * 1000u : 10000000u;
+    /* `fault run dns ...` when the item has a dns fault: the mode's word
+     * comes first. */
+    int rc = sc_fault_dns_flags(it->faults, it->nfaults, !pr->baseline, run_us, load, a, cf);
     for (size_t i = 0; i < R->fwd.n; i++)
         rc |= sc_argv_add(a, R->fwd.v[i]);
     rc |= sc_argv_add(a, "--no-ui");
@@ -181,7 +186,6 @@ static int run_args(sc_runner *R, const sc_plan_run *pr, sc_argv *a, sc_child_fa
     /* A safety net: if this process dies without stopping the child, the
      * child stops by itself. Schedules are absolute, so this duration
      * does not stretch any of them. */
-    uint64_t tmo = timeout_ms_of(R, it);
     uint64_t worst = 60000 + (tmo ? tmo : 600000);
     if (it->strategy.mode == SC_LOAD)
         worst += it->strategy.duration_us / 1000u;
@@ -195,8 +199,6 @@ static int run_args(sc_runner *R, const sc_plan_run *pr, sc_argv *a, sc_child_fa
     for (size_t i = 0; i < it->nproxies; i++)
         rc |= sc_argv_addf(a, "--proxy=%s", it->proxies[i]);
     if (!pr->baseline && it->nfaults > 0) {
-        bool load = it->strategy.mode == SC_LOAD;
-        uint64_t run_us = load ? it->strategy.duration_us : tmo ? tmo * 1000u : 10000000u;
         int frc = sc_fault_flags(it->faults, it->nfaults, pr->mean_add, run_us, load, a, cf);
         if (frc == -2)
             return -2;
@@ -407,6 +409,9 @@ static void next_run(sc_runner *R)
     }
     R->cur_faults = cf;
     int listeners = (it->disable_http_proxies ? 0 : 1) + (int)it->nproxies;
+    for (size_t i = 0; i < it->nfaults; i++)
+        if (it->faults[i].type == SC_DNS)
+            listeners += 2; /* the DNS proxy: UDP and TCP */
     start_proxy(R, &args, listeners);
     sc_argv_free(&args);
 }

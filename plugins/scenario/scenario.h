@@ -37,6 +37,8 @@ typedef enum sc_fault_type {
     SC_JITTER,
     SC_HTTPERROR,
     SC_BLACKHOLE,
+    SC_DNS,      /* the DNS proxy of `fault run dns`: at most one per item */
+    SC_POSTGRES, /* the database cases on psql:// mappings: at most one per item */
     SC_NFAULT_TYPES
 } sc_fault_type;
 
@@ -65,6 +67,20 @@ typedef struct sc_fault {
     int status_code;
     double probability;
     char *body;
+    /* dns (probability above too) */
+    char *dns_case;     /* a --case of fault run dns */
+    char *resolver;     /* IP[:PORT]; NULL: the proxy's default */
+    char *listen;       /* IP:PORT; NULL: the proxy's default */
+    char *names, *qtypes; /* comma-separated lists; NULL: all */
+    bool has_delay, has_ttl;
+    double delay_ms;
+    int64_t ttl;
+    /* postgres (probability, mean and stddev above too) */
+    char *pg_cases;   /* comma-separated --pg-case values */
+    char *statement;  /* PCRE2 pattern; NULL: every statement */
+    char *error_code; /* SQLSTATE */
+    bool has_deadlock_rate, has_corruption_rate;
+    double deadlock_rate, corruption_rate;
 } sc_fault;
 
 typedef struct sc_pair {
@@ -210,6 +226,14 @@ typedef struct sc_child_faults {
  * of one type act in the run). */
 int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t run_us, bool clip,
                    sc_argv *argv, sc_child_faults *cf);
+/* The flags that come first when an item has a dns fault: the mode word
+ * ("dns") and the DNS proxy's options. The proxy serves every run of the
+ * item, baseline included (the application keeps resolving through it);
+ * the case and its window apply only when faulted is true. Appends
+ * nothing when there is no dns fault; adds its instance to *cf. Returns
+ * 0 or -1 (out of memory). */
+int sc_fault_dns_flags(const sc_fault *faults, size_t n, bool faulted, uint64_t run_us,
+                       bool clip, sc_argv *argv, sc_child_faults *cf);
 /* The scenario type name of a fault plugin instance's events
  * ("latency#2" -> "latency"); the name itself when it is none of ours. */
 const char *sc_fault_type_of_instance(const char *instance);

@@ -21,7 +21,13 @@
 #                    committed all the same
 #   data-corruption  one value per row altered, same length, still valid
 #   stale-reads      a SELECT answered with its earlier result after the
-#                    row changed; other statements see the change
+#                    row changed, simple and extended protocols (per
+#                    parameters, unnamed and prepared, pipelined); other
+#                    statements see the change
+#   failover         the open session terminated (57P01), connections
+#                    refused (57P03), then writes failing with 25006
+#                    while reads work, then writes working, each window
+#                    about as long as asked; events for each
 #   timeout          the result held: the client gives up, other
 #                    statements are answered meanwhile
 #   stream faults    --with-latency delays psql:// traffic as any other
@@ -134,11 +140,26 @@ client corrupt "$PX" || fail "data-corruption"
 stop_pid "$FAULT_PID"
 
 note "stale-reads"
-start_pg_proxy --pg-case stale-reads --pg-statement '^select v from kv where k = 1$' \
+start_pg_proxy --pg-case stale-reads --pg-statement '^select v from kv where k = (1|\$1)$' \
 	--events "$E2E_TMP/ev-stale.jsonl"
-client stale "$PX" || fail "stale-reads"
-[ "$(grep '"fault_applied"' "$E2E_TMP/ev-stale.jsonl" | grep -c 'stale-reads')" = 4 ] ||
-	fail "expected 4 stale-reads events: $(grep fault_applied "$E2E_TMP/ev-stale.jsonl")"
+client stale "$PX" >"$E2E_TMP/stale.out" || fail "stale-reads: $(cat "$E2E_TMP/stale.out")"
+# 4 replays on the simple protocol; 11 more on the extended one (psycopg 3).
+want=4
+grep -q "ok stale-reads extended" "$E2E_TMP/stale.out" && want=15
+[ "$(grep '"fault_applied"' "$E2E_TMP/ev-stale.jsonl" | grep -c 'stale-reads')" = $want ] ||
+	fail "expected $want stale-reads events: $(grep fault_applied "$E2E_TMP/ev-stale.jsonl")"
+note "$(tr '\n' ';' <"$E2E_TMP/stale.out")"
+stop_pid "$FAULT_PID"
+
+note "failover at 5 s (time for the client to connect first, under load): 57P01 to the session, refused for 1 s, read-only for 1 s"
+start_pg_proxy --pg-case failover --pg-sched start:5s --pg-failover-refuse 1s \
+	--pg-failover-read-only 1s --events "$E2E_TMP/ev-fo.jsonl"
+client failover "$PX" 1 1 || fail "failover"
+fo=$(grep '"fault_applied"' "$E2E_TMP/ev-fo.jsonl" | grep '"failover"')
+printf '%s\n' "$fo" | grep -q '57P01' || fail "no failover event with 57P01: $fo"
+printf '%s\n' "$fo" | grep -q '57P03' || fail "no refusal event with 57P03: $fo"
+printf '%s\n' "$fo" | grep '25006' | grep -q 'insert into fo' ||
+	fail "no 25006 event naming the write: $fo"
 stop_pid "$FAULT_PID"
 
 note "timeout: the result is held until the client gives up"

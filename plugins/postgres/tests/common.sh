@@ -32,12 +32,16 @@ unset _d
 command -v psql >/dev/null 2>&1 || skip "psql is not installed (apt-get install postgresql-client)"
 
 # The psycopg modules are Debian packages, for Debian's python3: prefer
-# whichever python3 can import them.
+# whichever python3 can import both (psycopg 3 for the extended-protocol
+# checks), else one with psycopg2.
 PY=
 for _p in python3 /usr/bin/python3; do
-	if "$_p" -c 'import psycopg2' >/dev/null 2>&1; then
+	if "$_p" -c 'import psycopg2, psycopg' >/dev/null 2>&1; then
 		PY=$_p
 		break
+	fi
+	if [ -z "$PY" ] && "$_p" -c 'import psycopg2' >/dev/null 2>&1; then
+		PY=$_p
 	fi
 done
 unset _p

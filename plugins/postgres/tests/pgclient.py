@@ -369,9 +369,152 @@ def stale(port):
     check(cur.fetchall() == [("old",)], "stale inside a transaction block")
     cur.execute("commit")
     ok("stale-reads")
+    if psycopg is None:
+        return
+    # The extended protocol (Parse/Bind/Describe/Execute/Sync): results
+    # are kept per statement and parameters, with the unnamed statement
+    # and with a prepared one.
+    cur.execute("insert into kv values (2, 'two') on conflict (k) do update set v = 'two'")
+    with psycopg.connect(dsn(port), autocommit=True) as c3:
+        q = "select v from kv where k = %s"
+        for prepare in (False, True):
+            check(c3.execute(q, (1,), prepare=prepare).fetchall() == [("new",)], "first extended read")
+            check(c3.execute(q, (2,), prepare=prepare).fetchall() == [("two",)], "k = 2")
+            cur.execute("update kv set v = v || '+' where k in (1, 2)")
+            for _ in range(2):
+                r = c3.execute(q, (1,), prepare=prepare)
+                check(r.fetchall() == [("new",)], "extended read not stale (prepare=%s)" % prepare)
+                check(r.statusmessage == "SELECT 1", "extended status: %s" % r.statusmessage)
+                check(c3.execute(q, (2,), prepare=prepare).fetchall() == [("two",)],
+                      "the other parameter's result was not its own")
+            # Another statement sees the rows as they are.
+            check(c3.execute("select v from kv where k = %s + 0", (1,)).fetchall() ==
+                  [("new+",)], "another extended statement")
+            cur.execute("update kv set v = 'new' where k = 1; update kv set v = 'two' where k = 2")
+        # Pipelined: the stale result lands on its own statement.
+        with c3.pipeline():
+            a = c3.execute("select %s::int", (7,))
+            b = c3.execute(q, (1,))
+            d = c3.execute("select %s::int", (8,))
+        check(a.fetchone()[0] == 7 and b.fetchall() == [("new",)] and d.fetchone()[0] == 8,
+              "pipelined stale read")
+    ok("stale-reads extended")
 
 
-CHECKS = {"stale": stale, "corrupt": corrupt, "draws": draws, "latency": latency, "basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
+def raw_session(port):
+    """A session opened by hand (trust authentication) and read up to its
+    first ReadyForQuery: what comes next on the socket is the server's."""
+    import socket
+    import struct
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    params = b"user\0trusty\0database\0app\0\0"
+    s.sendall(struct.pack(">ii", 8 + len(params), 196608) + params)
+    buf = b""
+    while True:
+        while len(buf) >= 5:
+            n = struct.unpack(">i", buf[1:5])[0]
+            if len(buf) < 1 + n:
+                break
+            typ, buf = buf[:1], buf[1 + n:]
+            check(typ != b"E", "the raw session was refused")
+            if typ == b"Z":
+                check(buf == b"", "bytes after ReadyForQuery")
+                return s
+        x = s.recv(4096)
+        check(x, "the raw session was closed during startup")
+        buf += x
+
+
+def failover(port, refuse_s, read_only_s):
+    """--pg-case failover (with --pg-sched start:...): the open session
+    gets FATAL 57P01 and is closed; new connections are refused (FATAL
+    57P03) for about refuse_s; then reads work and writes fail with 25006
+    for about read_only_s; then writes work again. Prints what the client
+    saw, with the measured windows."""
+    refuse_s, read_only_s = float(refuse_s), float(read_only_s)
+    try:
+        c = psycopg2.connect(dsn(port))
+    except psycopg2.OperationalError as e:
+        check(False, "the failover came before the client connected (too slow?): %s" % e)
+    c.autocommit = True
+    cur = c.cursor()
+    cur.execute("create table if not exists fo(id int)")
+    raw = raw_session(port)
+    # The failover comes while the sessions are idle: the next statement
+    # hears of it (bounded poll).
+    deadline = time.monotonic() + 30
+    err = None
+    while time.monotonic() < deadline and err is None:
+        try:
+            cur.execute("select 1")
+            time.sleep(0.02)
+        except psycopg2.Error as e:
+            err = e
+    t_fo = time.monotonic()
+    check(err is not None, "no failover within 30 s")
+    # libpq says this for a real server's pg_terminate_backend() too: the
+    # FATAL error before the close is lost to the failed write. The raw
+    # session reads it.
+    check(isinstance(err, psycopg2.OperationalError), "failover raised %r" % err)
+    check("server closed the connection unexpectedly" in str(err) or
+          "terminating connection due to administrator command" in str(err),
+          "psycopg2 said: %s" % err)
+    check(c.closed != 0, "the session is still open after the failover")
+    raw.settimeout(10)
+    got = b""
+    while True:
+        x = raw.recv(4096)
+        if not x:
+            break
+        got += x
+    check(got[:1] == b"E" and b"SFATAL\0" in got and b"C57P01\0" in got and
+          b"Mterminating connection due to administrator command\0" in got,
+          "the idle session got %r, not FATAL 57P01 then the close" % got)
+    ok("failover: session terminated", type(err).__name__, "(FATAL 57P01 on the wire)")
+    # New connections are refused until the window ends.
+    refused = 0
+    c2 = None
+    while c2 is None and time.monotonic() < t_fo + refuse_s + 10:
+        try:
+            c2 = psycopg2.connect(dsn(port))
+        except psycopg2.OperationalError as e:
+            check("the database system is starting up" in str(e), "refused with: %s" % e)
+            refused += 1
+            time.sleep(0.02)
+    t_up = time.monotonic()
+    check(c2 is not None, "still refused %.1f s after the failover" % (t_up - t_fo))
+    check(refused >= 1, "no connection was refused")
+    # The window starts a little before the client noticed (the poll).
+    check(t_up - t_fo >= refuse_s - 0.25,
+          "connections accepted %.3f s after the failover (window %.3f s)" % (t_up - t_fo, refuse_s))
+    ok("failover: connections refused", refused, "times for %.3f s" % (t_up - t_fo))
+    # Then a standby being promoted: reads work, writes fail with 25006.
+    c2.autocommit = True
+    cur = c2.cursor()
+    readonly = 0
+    wrote = False
+    while not wrote and time.monotonic() < t_up + read_only_s + 10:
+        cur.execute("select 2")
+        check(cur.fetchone()[0] == 2, "a read during the read-only phase")
+        try:
+            cur.execute("insert into fo values (1)")
+            wrote = True
+        except psycopg2.Error as e:
+            check(e.pgcode == "25006", "a write failed with %s: %s" % (e.pgcode, e))
+            readonly += 1
+            time.sleep(0.02)
+    t_rw = time.monotonic()
+    check(wrote, "writes still fail %.1f s later" % (t_rw - t_up))
+    check(readonly >= 1, "no write failed with 25006")
+    check(t_rw - t_up >= read_only_s - 0.25,
+          "writes accepted %.3f s after the refusal (read-only %.3f s)" % (t_rw - t_up, read_only_s))
+    # The same session goes on: its transaction state is sound.
+    cur.execute("select count(*) from fo")
+    check(cur.fetchone()[0] >= 1, "the write after the failover is not there")
+    ok("failover: writes failed", readonly, "times with 25006 for %.3f s" % (t_rw - t_up))
+
+
+CHECKS = {"failover": failover, "stale": stale, "corrupt": corrupt, "draws": draws, "latency": latency, "basic": basic, "cancel": cancel, "inject": inject, "fatal": fatal, "slow": slow,
           "reset_commit": reset_commit, "reset_result": reset_result}
 
 if __name__ == "__main__":

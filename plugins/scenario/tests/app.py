@@ -15,6 +15,13 @@ GET  /ok            200 "ok"
 GET  /status/N      answers N
 GET  /spec/NAME     the SPEC_FILE whose base name is NAME (templated: @PORT@
                     is replaced by PORT), 404 if there is none
+GET  /resolve/NAME  asks the DNS server on 127.0.0.1:$APP_DNS_PORT (UDP) for
+                    NAME's A records: 200 with {"addresses"}, 502 with
+                    {"rcode"} when it fails or has none, 504 with no answer
+GET  /sql/PORT      runs "select 'victim'" with psycopg2 on the PostgreSQL
+                    server (or psql:// mapping) at 127.0.0.1:PORT, as user
+                    trusty on database app: 200 with {"rows"}, or 503 with
+                    {"sqlstate"} when it fails
 anything else       200 {"method", "path", "body"}; every such request is
                     appended to LOG as one JSON line
 
@@ -33,6 +40,28 @@ UPSTREAM = sys.argv[2]
 PROXY = sys.argv[3]
 LOG = sys.argv[4]
 SPECS = {os.path.basename(p): p for p in sys.argv[5:]}
+DNS_PORT = int(os.environ.get("APP_DNS_PORT", "0"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "dns-proxy", "tests"))
+
+
+def resolve(name):
+    """(status, body) for /resolve/NAME."""
+    import dnsclient
+    data = dnsclient.udp_ask(DNS_PORT, dnsclient.query(name, "A", 4242), timeout=1.0)
+    if data is None:
+        return 504, {"error": "no answer"}
+    rcode, ancount = data[3] & 0xF, int.from_bytes(data[6:8], "big")
+    if rcode or not ancount:
+        return 502, {"rcode": rcode}
+    # The A records' addresses are the last four bytes of each answer;
+    # the tests' names have no CNAME chain, so each answer is one.
+    addrs = []
+    off = len(data)
+    for _ in range(ancount):
+        addrs.append(".".join(str(b) for b in data[off - 4:off]))
+        off -= 16  # name pointer 2, type 2, class 2, ttl 4, rdlength 2, rdata 4
+    return 200, {"addresses": addrs}
 
 # The downstream call always goes through the proxy, whatever the
 # environment says: the test decides where the proxy is.
@@ -72,6 +101,22 @@ class Handler(BaseHTTPRequestHandler):
             ms = (time.monotonic() - t0) * 1000
             return self.answer(200 if status == 200 else 502,
                                json.dumps({"upstream_ms": ms, "upstream_status": status}))
+        if path.startswith("/resolve/"):
+            status, body = resolve(path[9:])
+            return self.answer(status, json.dumps(body))
+        if path.startswith("/sql/"):
+            import psycopg2
+            try:
+                c = psycopg2.connect(host="127.0.0.1", port=int(path[5:]), user="trusty",
+                                     dbname="app", connect_timeout=5)
+                try:
+                    cur = c.cursor()
+                    cur.execute("select 'victim'")
+                    return self.answer(200, json.dumps({"rows": cur.fetchall()}))
+                finally:
+                    c.close()
+            except psycopg2.Error as e:
+                return self.answer(503, json.dumps({"sqlstate": e.pgcode}))
         if path == "/ok":
             return self.answer(200, "ok", "text/plain")
         if path.startswith("/status/"):

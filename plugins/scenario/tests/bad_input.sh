@@ -47,6 +47,52 @@ items:
       faults:
         - type: latncy
 EOF
+expect_bad dns-case.yaml 7 29 "a dns fault needs a 'case'" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - {type: dns, case: nxdomian}
+EOF
+expect_bad dns-listen.yaml 7 46 "'listen' must be IP:PORT" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - {type: dns, case: refused, listen: "localhost:53"}
+EOF
+expect_bad dns-twice.yaml 8 11 "one dns fault per item (the item has one at line 7)" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - {type: dns, case: refused}
+        - {type: dns, case: timeout}
+EOF
+expect_bad pg-case.yaml 7 34 "unknown postgres case 'deadlocks'" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      proxy: {proxies: ["6432=psql://127.0.0.1:5432"]}
+      faults:
+        - {type: postgres, case: deadlocks}
+EOF
+expect_bad pg-mapping.yaml 7 11 "a postgres fault acts on psql:// mappings" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      faults:
+        - {type: postgres, case: [slow-query, deadlock]}
+EOF
 expect_bad period.yaml 7 64 "'period': unknown time unit 'x'" <<EOF
 title: x
 items:

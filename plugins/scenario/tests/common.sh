@@ -10,7 +10,8 @@
 #                          tests/app.py on a free port, its downstream calls
 #                          going to UPSTREAM through the runner's proxy;
 #                          sets APP_PORT, APP_PID, APP_LOG (requests it
-#                          answered, one JSON line each)
+#                          answered, one JSON line each); APP_PYTHON
+#                          names the interpreter (default python3)
 #   scenario ARGS...       `fault scenario ARGS...` from $E2E_TMP; sets
 #                          SCEN_RC, SCEN_OUT, SCEN_ERR (files)
 #   json FILE PYTHON       runs PYTHON with `d` the parsed JSON of FILE;
@@ -29,7 +30,7 @@ start_app() {
 	: >"$APP_LOG"
 	# The app's downstream calls must go through the proxy: lib.sh's
 	# NO_PROXY='*' would make urllib bypass it.
-	env -u NO_PROXY -u no_proxy python3 "$SCEN_DIR/app.py" "$APP_PORT" "$upstream" \
+	env -u NO_PROXY -u no_proxy "${APP_PYTHON:-python3}" "$SCEN_DIR/app.py" "$APP_PORT" "$upstream" \
 		"http://$FAULT_SCENARIO_PROXY_ADDR" "$APP_LOG" "$@" >"$E2E_TMP/app.out" 2>&1 &
 	APP_PID=$!
 	track_pid "$APP_PID"
