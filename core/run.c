@@ -341,26 +341,40 @@ static int add_mappings(fault_mapping *maps, size_t n)
     return 0;
 }
 
+/* Whether a plugin of the run reads the environment variable name. */
+static bool env_claimed(fault__optowner **owners, size_t nowners, const char *name)
+{
+    char env[128];
+    for (size_t i = 0; i < nowners; i++)
+        for (size_t j = 0; j < owners[i]->nopts; j++) {
+            fault__option_env_name(&owners[i]->opts[j], env, sizeof env);
+            if (strcmp(env, name) == 0)
+                return true;
+        }
+    return false;
+}
+
 /*
  * Variables of the original's `run` for features this build does not
- * have (stealth mode through eBPF). They are documented, so a user may
- * well set them: each one set says on standard error that it has no
- * effect, and the run goes on.
+ * have (stealth mode through eBPF, when no plugin provides it). They are
+ * documented, so a user may well set them: each one set says on standard
+ * error that it has no effect, and the run goes on. A variable some
+ * loaded plugin reads is that plugin's business.
  */
-static void warn_unavailable(void)
+static void warn_unavailable(fault__optowner **owners, size_t nowners)
 {
     static const char *const stealth_vars[] = {
         "FAULT_EBPF_PROCESS_NAME", "FAULT_EBPF_PROGRAMS_DIR", "FAULT_EBPF_PROXY_IP",
         "FAULT_EBPF_PROXY_PORT",   "FAULT_EBPF_PROXY_IFACE",  NULL};
     const char *v = getenv("FAULT_ENABLE_STEALTH");
-    if (v && *v && strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 &&
+    if (v && *v && !env_claimed(owners, nowners, "FAULT_ENABLE_STEALTH") && strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 &&
         strcasecmp(v, "no") != 0 && strcasecmp(v, "off") != 0) {
         fprintf(stderr, "fault: FAULT_ENABLE_STEALTH: stealth mode (eBPF) is not available in "
                         "this build; ignored, the proxy runs as usual\n");
         fault_log_warn(NULL, "FAULT_ENABLE_STEALTH: stealth mode is not available; ignored");
     }
     for (size_t i = 0; stealth_vars[i]; i++)
-        if (getenv(stealth_vars[i]))
+        if (getenv(stealth_vars[i]) && !env_claimed(owners, nowners, stealth_vars[i]))
             fprintf(stderr, "fault: %s: only used by stealth mode (eBPF), which is not "
                             "available in this build; ignored\n",
                     stealth_vars[i]);
@@ -444,7 +458,7 @@ int fault__cmd_run(int argc, char **argv)
     if (rc == 0)
         rc = check_run_options();
     if (rc == 0)
-        warn_unavailable();
+        warn_unavailable(owners, nowners);
     if (rc == 0 && run_mode) {
         /* The mode sees its words and adds what it needs. */
         const fault_run_mode_ops *mo = mode_ops(run_mode);

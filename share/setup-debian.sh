@@ -5,7 +5,7 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential autoconf automake libtool pkg-config
   libuv1-dev libssl-dev libnghttp2-dev libyaml-dev libcjson-dev libcurl4-openssl-dev
   libpcre2-dev libbpf-dev libgrpc-dev protobuf-c-compiler libprotobuf-c-dev node-llhttp
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev bpftool
   curl nghttp2-client nginx-light haproxy wrk openssl python3 python3-grpcio python3-grpc-tools python3-h2
   xxd procps iproute2 debhelper lintian man-db valgrind libxml2-utils chromium
   postgresql postgresql-client python3-psycopg2 python3-psycopg

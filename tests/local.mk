@@ -16,7 +16,8 @@ EXTRA_DIST += tests/docs/flags.sh
 # Benchmarks are run by hand (tests/bench/README.md), never by make check.
 EXTRA_DIST += tests/bench/README.md tests/bench/lib.sh tests/bench/proxy-bench.sh \
 	tests/bench/idle-conns.sh tests/bench/idle_conns.py tests/bench/startup.sh \
-	tests/bench/startup_time.py tests/bench/chain-bench.sh tests/bench/soak.sh tests/bench/soak.py
+	tests/bench/startup_time.py tests/bench/chain-bench.sh tests/bench/soak.sh tests/bench/soak.py \
+	tests/bench/stealth-bench.sh
 
 # make fuzz: every libFuzzer target for FUZZ_SECONDS seconds each (30 by
 # default); needs clang. Not part of make check.

@@ -4,7 +4,7 @@
 # each one for $FUZZ_SECONDS seconds (default 30) on a scratch copy of its
 # seed corpus, so the checked-in corpus only changes when someone means it.
 #
-# Usage: tests/fuzz/run.sh [duration|schedule|mapping|options|http|h2|pgwire|llm ...]
+# Usage: tests/fuzz/run.sh [duration|schedule|mapping|options|http|h2|pgwire|llm|stealth ...]
 # Environment: CC (default clang), FUZZ_SECONDS, FUZZ_WORKDIR (build and
 # scratch directory, default a fresh temporary one), FUZZ_FLAGS (extra
 # libFuzzer flags). Exits non-zero when any target finds a crash, leak or
@@ -36,13 +36,14 @@ sources_for() {
     h2) echo "$top/plugins/http/h2.c $top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
     pgwire) echo "$top/plugins/postgres/pgwire.c" ;;
     llm) echo "$top/plugins/llm/frames.c" ;;
+    stealth) echo "$top/plugins/stealth/parse.c" ;;
     *) return 1 ;;
     esac
 }
 
 # The HTTP glue compiles llhttp from Debian's node-llhttp sources.
 LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
-cflags="$cflags -I ${LLHTTP_INC:-/usr/share/include/llhttp} -I $top/plugins/llm"
+cflags="$cflags -I ${LLHTTP_INC:-/usr/share/include/llhttp} -I $top/plugins/llm -I $top/plugins/stealth"
 
 # Where each target's own source is.
 target_source() {
@@ -51,6 +52,7 @@ target_source() {
     h2) echo "$top/plugins/http/fuzz_h2.c" ;;
     pgwire) echo "$top/plugins/postgres/fuzz_pgwire.c" ;;
     llm) echo "$top/plugins/llm/fuzz_frames.c" ;;
+    stealth) echo "$top/plugins/stealth/fuzz_stealth.c" ;;
     *) echo "$here/fuzz_$1.c" ;;
     esac
 }
@@ -69,7 +71,7 @@ max_len_for() {
     esac
 }
 
-targets=${*:-duration schedule mapping options http h2 pgwire llm}
+targets=${*:-duration schedule mapping options http h2 pgwire llm stealth}
 status=0
 for t in $targets; do
     srcs=$(sources_for "$t") || { echo "run.sh: unknown target '$t'" >&2; exit 2; }
