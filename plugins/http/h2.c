@@ -113,60 +113,8 @@
 #define H2_MAX_HEADER_LIST HP_MAX_HEAD
 #define H2_HPACK_TABLE 4096
 #define ALPN_H2_H1 "\x02h2\x08http/1.1"
-
-/* ---- byte queues with a read offset (no memmove per frame) ---- */
-
-typedef struct fifo {
-    uint8_t *p;
-    size_t off, len, cap;
-} fifo;
-
-static int fifo_add(fifo *f, const void *data, size_t n)
-{
-    if (!n)
-        return 0;
-    if (f->off + f->len + n > f->cap) {
-        if (f->off) {
-            memmove(f->p, f->p + f->off, f->len);
-            f->off = 0;
-        }
-        if (f->len + n > f->cap) {
-            /* Small to start with (most bodies are), and served by the
-             * allocator's per-thread cache at that size. */
-            size_t cap = f->cap ? f->cap : 1024;
-            while (cap < f->len + n)
-                cap *= 2;
-            uint8_t *np = realloc(f->p, cap);
-            if (!np)
-                return -1;
-            f->p = np;
-            f->cap = cap;
-        }
-    }
-    memcpy(f->p + f->off + f->len, data, n);
-    f->len += n;
-    return 0;
-}
-
-static void fifo_take(fifo *f, size_t n)
-{
-    f->off += n;
-    f->len -= n;
-    if (f->len == 0) {
-        f->off = 0;
-        if (f->cap > 256 * 1024) {
-            free(f->p);
-            f->p = NULL;
-            f->cap = 0;
-        }
-    }
-}
-
-static void fifo_free(fifo *f)
-{
-    free(f->p);
-    memset(f, 0, sizeof *f);
-}
+/* Storage a stream's emptied body queue keeps (a bulk body refills it). */
+#define H2_FIFO_KEEP (256 * 1024)
 
 /* ---- types ---- */
 
@@ -196,7 +144,7 @@ struct h2_strm {
     bool cli_eof;     /* the client's END_STREAM (req_eof: the end of what
                          goes upstream, later when bodies are held/watched) */
     uint64_t req_clen;
-    fifo reqbody;     /* DATA not yet sent upstream */
+    hp_fifo reqbody;     /* DATA not yet sent upstream */
     size_t unconsumed; /* client DATA bytes not yet consumed */
     bool discard;     /* answered: request DATA is dropped */
 
@@ -212,7 +160,7 @@ struct h2_strm {
     /* the response */
     bool head_sent, resp_eof, resp_end_sent, deferred, rst_sent;
     int status;
-    fifo respbody;
+    hp_fifo respbody;
     hp_buf rhdrs;     /* upstream HTTP/2 response headers, pairs */
     hp_buf trailers;  /* upstream HTTP/2 trailers, pairs */
     size_t ntrailers;
@@ -226,7 +174,7 @@ struct h2_strm {
     bool hold_req, held_req, hold_resp, held_resp;
     size_t hold_qmax, hold_rmax;
     fault_chain *qbc, *rbc;
-    fifo qin, rin;    /* decoded body not yet pushed into qbc/rbc */
+    hp_fifo qin, rin;    /* decoded body not yet pushed into qbc/rbc */
     bool qbc_eof, rin_eof, rbc_eof;
 
     /* upstream */
@@ -250,7 +198,7 @@ struct h2_strm {
 
     /* An HTTP/1 session's exchange (a bridge stream, see hp_h2b_new()):
      * the response goes to the session as HTTP/1.1 bytes */
-    void *sess;
+    struct hp_sess *sess;
     hp_buf b_head;    /* a head for the session, not yet handed over */
     bool b_chunked, b_cl;
     uint64_t b_clen, b_sent;
@@ -364,10 +312,10 @@ static void strm_free(h2_strm *q)
     hp_buf_free(&q->rhdrs);
     hp_buf_free(&q->trailers);
     hp_buf_free(&q->b_head);
-    fifo_free(&q->reqbody);
-    fifo_free(&q->respbody);
-    fifo_free(&q->qin);
-    fifo_free(&q->rin);
+    hp_fifo_free(&q->reqbody);
+    hp_fifo_free(&q->respbody);
+    hp_fifo_free(&q->qin);
+    hp_fifo_free(&q->rin);
     fault_chain_free(q->qbc);
     fault_chain_free(q->rbc);
     if (q->rp_init)
@@ -929,7 +877,7 @@ static int cb_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     if (q->hold_req) {
         /* Held for the hooks: the window opens as it comes, up to the
          * limit, so that a body that large can come in at all. */
-        if (fifo_add(&q->reqbody, data, len) < 0)
+        if (hp_fifo_add(&q->reqbody, data, len) < 0)
             return NGHTTP2_ERR_CALLBACK_FAILURE;
         size_t over = q->reqbody.len > q->hold_qmax ? q->reqbody.len - q->hold_qmax : 0;
         if (over > len)
@@ -943,7 +891,7 @@ static int cb_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
         return 0;
     }
     /* Watched by on_body hooks: into their chain (from the pump). */
-    if (fifo_add(q->qbc ? &q->qin : &q->reqbody, data, len) < 0)
+    if (hp_fifo_add(q->qbc ? &q->qin : &q->reqbody, data, len) < 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     q->unconsumed += len;
     h->dirty = true;
@@ -1000,8 +948,8 @@ static ssize_t resp_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     h2_strm *q = src->ptr;
     size_t n = q->respbody.len < len ? q->respbody.len : len;
     if (n) {
-        memcpy(buf, q->respbody.p + q->respbody.off, n);
-        fifo_take(&q->respbody, n);
+        memcpy(buf, hp_fifo_data(&q->respbody), n);
+        hp_fifo_take(&q->respbody, n, H2_FIFO_KEEP);
         /* Forwarded: an HTTP/2 upstream may send that much more. */
         if (q->u && !q->u->dead && q->uid > 0) {
             size_t c = n < q->up_unconsumed ? n : q->up_unconsumed;
@@ -1087,8 +1035,8 @@ static void strm_answer(h2_strm *q, int status, const char *text, bool from_x)
         nghttp2_session_consume(h->ng, q->id, q->unconsumed);
         q->unconsumed = 0;
     }
-    fifo_free(&q->reqbody);
-    fifo_free(&q->respbody);
+    hp_fifo_free(&q->reqbody);
+    hp_fifo_free(&q->respbody);
     strm_bodies_free(q);
     q->ntrailers = 0;
     const uint8_t *body = NULL;
@@ -1106,7 +1054,7 @@ static void strm_answer(h2_strm *q, int status, const char *text, bool from_x)
             {(uint8_t *)"content-type", (uint8_t *)"text/plain; charset=utf-8", 12, 25,
              NGHTTP2_NV_FLAG_NONE},
             {(uint8_t *)"content-length", (uint8_t *)cl, 14, strlen(cl), NGHTTP2_NV_FLAG_NONE}};
-        fifo_add(&q->respbody, tbuf, strlen(tbuf));
+        hp_fifo_add(&q->respbody, tbuf, strlen(tbuf));
         q->resp_eof = true;
         nghttp2_data_provider prd = {.source.ptr = q, .read_callback = resp_read};
         nghttp2_submit_response(h->ng, q->id, nv, 3, &prd);
@@ -1133,7 +1081,7 @@ static void strm_answer(h2_strm *q, int status, const char *text, bool from_x)
     if (!no_body)
         fault_http_set_header(q->x, FAULT_HTTP_RESPONSE, "content-length", cl);
     if (len && !q->is_head)
-        fifo_add(&q->respbody, body, len);
+        hp_fifo_add(&q->respbody, body, len);
     q->resp_eof = true;
     send_head(q, !no_body && !q->is_head);
 }
@@ -1219,8 +1167,8 @@ static void strm_bodies_free(h2_strm *q)
     fault_chain_free(q->qbc);
     fault_chain_free(q->rbc);
     q->qbc = q->rbc = NULL;
-    fifo_free(&q->qin);
-    fifo_free(&q->rin);
+    hp_fifo_free(&q->qin);
+    hp_fifo_free(&q->rin);
     q->hold_req = q->hold_resp = false;
 }
 
@@ -1241,7 +1189,7 @@ static void qbc_output(void *ud, const uint8_t *data, size_t len)
 {
     h2_strm *q = ud;
     enter(q->h);
-    if (!q->gone && !q->discard && fifo_add(&q->reqbody, data, len) < 0)
+    if (!q->gone && !q->discard && hp_fifo_add(&q->reqbody, data, len) < 0)
         strm_fail(q, -ENOMEM);
     q->h->dirty = true;
     leave(q->h);
@@ -1260,7 +1208,7 @@ static void rbc_output(void *ud, const uint8_t *data, size_t len)
 {
     h2_strm *q = ud;
     enter(q->h);
-    if (!q->gone && !q->discard && fifo_add(&q->respbody, data, len) < 0)
+    if (!q->gone && !q->discard && hp_fifo_add(&q->respbody, data, len) < 0)
         h2_teardown(q->h, true, -ENOMEM);
     q->h->dirty = true;
     leave(q->h);
@@ -1309,15 +1257,6 @@ static const fault_chain_ops qbc_ops = {.output = qbc_output, .eof = qbc_eof,
 static const fault_chain_ops rbc_ops = {.output = rbc_output, .eof = rbc_eof,
                                         .progress = body_progress, .end = body_end};
 
-/* Moves what a fifo holds to the end of another. */
-static int fifo_move(fifo *to, fifo *from)
-{
-    if (from->len && fifo_add(to, from->p + from->off, from->len) < 0)
-        return -1;
-    fifo_free(from);
-    return 0;
-}
-
 /* The request hooks ran (CONTINUE): the body that goes upstream is the
  * held one (maybe replaced), or the client's DATA, through the on_body
  * hooks when a plugin watches it; what was read meanwhile goes first. */
@@ -1330,7 +1269,7 @@ static void req_body_begin(h2_strm *q)
         q->qbc = body_chain(q, FAULT_DIR_EGRESS, &qbc_ops);
     if (held) {
         /* Read whole: its end is known. */
-        q->reqbody.len = q->reqbody.off = 0;
+        hp_fifo_clear(&q->reqbody);
         if (q->qbc) {
             q->req_cl = false;
             q->qbc_eof = true;
@@ -1342,7 +1281,7 @@ static void req_body_begin(h2_strm *q)
         } else {
             q->req_cl = true;
             q->req_clen = hl;
-            if (fifo_add(&q->reqbody, held, hl) < 0)
+            if (hp_fifo_add(&q->reqbody, held, hl) < 0)
                 strm_fail(q, -ENOMEM);
             q->req_eof = true;
         }
@@ -1351,7 +1290,7 @@ static void req_body_begin(h2_strm *q)
          * the chain. */
         q->req_cl = false;
         q->req_eof = false;
-        if (fifo_move(&q->qin, &q->reqbody) < 0)
+        if (hp_fifo_move(&q->qin, &q->reqbody) < 0)
             strm_fail(q, -ENOMEM);
     }
     q->h->dirty = true;
@@ -1362,10 +1301,10 @@ static void qbc_pump(h2_strm *q)
 {
     hp_h2 *h = q->h;
     if (q->qin.len) {
-        fifo in = q->qin;
+        hp_fifo in = q->qin;
         memset(&q->qin, 0, sizeof q->qin);
-        fault_chain_push(q->qbc, in.p + in.off, in.len);
-        fifo_free(&in);
+        fault_chain_push(q->qbc, hp_fifo_data(&in), in.len);
+        hp_fifo_free(&in);
         h->dirty = true;
     }
     if (q->qbc && q->cli_eof && !q->qin.len && !q->qbc_eof) {
@@ -1386,10 +1325,10 @@ static void rbc_pump(h2_strm *q)
 {
     hp_h2 *h = q->h;
     if (q->rin.len) {
-        fifo in = q->rin;
+        hp_fifo in = q->rin;
         memset(&q->rin, 0, sizeof q->rin);
-        fault_chain_push(q->rbc, in.p + in.off, in.len);
-        fifo_free(&in);
+        fault_chain_push(q->rbc, hp_fifo_data(&in), in.len);
+        hp_fifo_free(&in);
         h->dirty = true;
     }
     if (q->rbc && q->rin_eof && !q->rin.len && !q->rbc_eof) {
@@ -1449,7 +1388,7 @@ static void run_resp_hooks(h2_strm *q);
 static void body_held(h2_strm *q, fault_http_msg m)
 {
     bool req = m == FAULT_HTTP_REQUEST;
-    fifo *f = req ? &q->reqbody : &q->respbody;
+    hp_fifo *f = req ? &q->reqbody : &q->respbody;
     if (req) {
         q->hold_req = false;
         q->held_req = true;
@@ -1457,8 +1396,8 @@ static void body_held(h2_strm *q, fault_http_msg m)
         q->hold_resp = false;
         q->held_resp = true;
     }
-    int rc = fault_http_load_body(q->x, m, f->p + f->off, f->len);
-    fifo_free(f);
+    int rc = fault_http_load_body(q->x, m, hp_fifo_data(f), f->len);
+    hp_fifo_free(f);
     if (rc < 0) {
         h2_teardown(q->h, true, rc);
         return;
@@ -1657,7 +1596,7 @@ static void resp_go(h2_strm *q)
             if (q->rbc == c)
                 fault_chain_eof(c);
         } else {
-            if (fifo_move(&q->rin, &q->respbody) < 0) {
+            if (hp_fifo_move(&q->rin, &q->respbody) < 0) {
                 h2_teardown(q->h, true, -ENOMEM);
                 return;
             }
@@ -1670,8 +1609,8 @@ static void resp_go(h2_strm *q)
         char cl[24];
         fault_http_set_header(q->x, FAULT_HTTP_RESPONSE, "content-length",
                               itoa3(cl, sizeof cl, hl));
-        q->respbody.len = q->respbody.off = 0;
-        if (fifo_add(&q->respbody, held, hl) < 0) {
+        hp_fifo_clear(&q->respbody);
+        if (hp_fifo_add(&q->respbody, held, hl) < 0) {
             h2_teardown(q->h, true, -ENOMEM);
             return;
         }
@@ -1753,7 +1692,7 @@ static bool strm_resp_data(h2_strm *q, const uint8_t *p, size_t n)
 {
     if (q->discard || q->gone)
         return false;
-    if (fifo_add(q->rbc ? &q->rin : &q->respbody, p, n) < 0) {
+    if (hp_fifo_add(q->rbc ? &q->rin : &q->respbody, p, n) < 0) {
         h2_teardown(q->h, true, -ENOMEM);
         return false;
     }
@@ -2152,7 +2091,7 @@ static void h1_pump(h2_strm *q)
         goto reads;
     while (q->reqbody.len && h1_congestion(q) < HP_HIGH_WATER && q->up && !q->gone) {
         size_t n = q->reqbody.len;
-        const uint8_t *p = q->reqbody.p + q->reqbody.off;
+        const uint8_t *p = hp_fifo_data(&q->reqbody);
         if (q->req_chunked) {
             hp_buf *sz = &h->scratch;
             sz->len = 0;
@@ -2164,7 +2103,7 @@ static void h1_pump(h2_strm *q)
         } else {
             h1_out(q, p, n);
         }
-        fifo_take(&q->reqbody, n);
+        hp_fifo_take(&q->reqbody, n, H2_FIFO_KEEP);
         size_t c = n < q->unconsumed ? n : q->unconsumed;
         nghttp2_session_consume(h->ng, q->id, c);
         q->unconsumed -= c;
@@ -2487,8 +2426,8 @@ static ssize_t req_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t le
     hp_h2 *h = q->h;
     size_t n = q->reqbody.len < len ? q->reqbody.len : len;
     if (n) {
-        memcpy(buf, q->reqbody.p + q->reqbody.off, n);
-        fifo_take(&q->reqbody, n);
+        memcpy(buf, hp_fifo_data(&q->reqbody), n);
+        hp_fifo_take(&q->reqbody, n, H2_FIFO_KEEP);
         size_t c = n < q->unconsumed ? n : q->unconsumed;
         if (c)
             nghttp2_session_consume(h->ng, q->id, c);
@@ -3457,7 +3396,7 @@ static void br_deliver(h2_strm *q)
         h->kick = true;
         return;
     }
-    void *sess = q->sess;
+    struct hp_sess *sess = q->sess;
     hp_buf *b = &h->scratch;
     while (!q->gone && !h->dead) {
         if (q->b_err) {
@@ -3475,7 +3414,7 @@ static void br_deliver(h2_strm *q)
             hp_buf_free(&q->b_head);
         } else if (q->head_sent && q->respbody.len && !q->no_body) {
             size_t n = q->respbody.len < room ? q->respbody.len : room;
-            const uint8_t *p = q->respbody.p + q->respbody.off;
+            const uint8_t *p = hp_fifo_data(&q->respbody);
             if (q->b_chunked) {
                 hp_buf_hex(b, n);
                 hp_buf_add(b, "\r\n", 2);
@@ -3483,7 +3422,7 @@ static void br_deliver(h2_strm *q)
             hp_buf_add(b, p, n);
             if (q->b_chunked)
                 hp_buf_add(b, "\r\n", 2);
-            fifo_take(&q->respbody, n);
+            hp_fifo_take(&q->respbody, n, H2_FIFO_KEEP);
             q->b_sent += n;
             if (q->u && !q->u->dead && q->uid > 0) {
                 size_t c = n < q->up_unconsumed ? n : q->up_unconsumed;
@@ -3578,7 +3517,7 @@ int hp_h2b_adopt(hp_h2 *h, const char *key, hp_up *up, bool targeted)
     return rc;
 }
 
-h2_strm *hp_h2b_submit(hp_h2 *h, void *sess, fault_http_exchange *x, const char *key,
+h2_strm *hp_h2b_submit(hp_h2 *h, struct hp_sess *sess, fault_http_exchange *x, const char *key,
                        const char *host, uint16_t port, bool targeted, bool body, bool is_head,
                        bool expect)
 {
@@ -3625,7 +3564,7 @@ void hp_h2b_body(h2_strm *q, const uint8_t *p, size_t n)
     if (q->gone || h->dead || q->req_eof || !q->u || !n)
         return;
     br_enter(h);
-    if (fifo_add(&q->reqbody, p, n) < 0)
+    if (hp_fifo_add(&q->reqbody, p, n) < 0)
         strm_fail(q, -ENOMEM);
     h->dirty = true;
     br_leave(h);

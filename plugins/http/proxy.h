@@ -68,9 +68,38 @@ int hp_buf_u64(hp_buf *b, uint64_t v);
 int hp_buf_hex(hp_buf *b, uint64_t v);
 /* strlcpy: copies what fits (NUL-terminated), returns strlen(src). */
 size_t hp_copy(char *dst, size_t size, const char *src);
-/* Drops the first n bytes. */
-void hp_buf_consume(hp_buf *b, size_t n);
 void hp_buf_free(hp_buf *b);
+
+/* ---- h1.c: byte queues ----
+ *
+ * Bytes waiting to be used from the front (parser input, bodies on their
+ * way): added at the end, taken from the front by moving a read offset,
+ * so taking costs no memmove (the rest moves down only when the end needs
+ * room). The one queue type of the plugin; hp_buf builds messages. */
+
+typedef struct hp_fifo {
+    uint8_t *p;
+    size_t off, len, cap;
+} hp_fifo;
+
+/* The bytes waiting (len of them). */
+static inline const uint8_t *hp_fifo_data(const hp_fifo *f)
+{
+    return f->p + f->off;
+}
+int hp_fifo_add(hp_fifo *f, const void *data, size_t n);
+/* Drops the first n bytes (n <= len). Once empty, a queue whose storage
+ * grew past keep bytes gives it back to the allocator, so a burst does
+ * not pin memory. */
+void hp_fifo_take(hp_fifo *f, size_t n, size_t keep);
+/* Empties the queue, keeping its storage. */
+static inline void hp_fifo_clear(hp_fifo *f)
+{
+    f->off = f->len = 0;
+}
+/* Moves what from holds to the end of to (from is freed). */
+int hp_fifo_move(hp_fifo *to, hp_fifo *from);
+void hp_fifo_free(hp_fifo *f);
 
 /* ---- h1.c: heads collected from llhttp callbacks ---- */
 
@@ -316,7 +345,7 @@ int hp_h2b_adopt(struct hp_h2 *b, const char *key, struct hp_up *up, bool target
  * connection to key; body: request DATA follows (hp_h2b_body(),
  * hp_h2b_end()); expect: the client waits for 100-continue. NULL when it
  * cannot be sent. */
-struct h2_strm *hp_h2b_submit(struct hp_h2 *b, void *sess, fault_http_exchange *x,
+struct h2_strm *hp_h2b_submit(struct hp_h2 *b, struct hp_sess *sess, fault_http_exchange *x,
                               const char *key, const char *host, uint16_t port, bool targeted,
                               bool body, bool is_head, bool expect);
 void hp_h2b_body(struct h2_strm *q, const uint8_t *p, size_t n);
@@ -330,10 +359,10 @@ void hp_h2b_kick(struct h2_strm *q);
 /* session.c, for bridges: how many response bytes the session takes now,
  * response bytes (HTTP/1.1), a failure of the stream, and "request bytes
  * moved on". */
-size_t hp_sess_h2_room(void *sess);
-void hp_sess_h2_data(void *sess, const uint8_t *p, size_t n);
-void hp_sess_h2_fail(void *sess, int err);
-void hp_sess_h2_flow(void *sess);
+size_t hp_sess_h2_room(struct hp_sess *sess);
+void hp_sess_h2_data(struct hp_sess *sess, const uint8_t *p, size_t n);
+void hp_sess_h2_fail(struct hp_sess *sess, int err);
+void hp_sess_h2_flow(struct hp_sess *sess);
 
 /* ---- pki.c ---- */
 

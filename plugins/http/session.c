@@ -92,6 +92,9 @@
  * bytes dropped) so that our last response is not destroyed by an RST
  * answering bytes nobody read. */
 #define LINGER_MS 2000
+/* Storage an emptied input queue keeps; more goes back to the allocator,
+ * so a burst (a pipelined batch, a stalled upload) does not pin memory. */
+#define SESS_FIFO_KEEP (64 * 1024)
 
 /* EV_FULL: a body held for the hooks outgrew what they asked for. */
 enum { EV_NONE = 0, EV_HEAD = 1, EV_DONE = 2, EV_FULL = 3 };
@@ -155,7 +158,7 @@ typedef struct hp_ex {
      * may change their length. NULL when nobody watches. */
     fault_chain *qbc, *rbc;
     /* Kept across exchanges (everything above is reset per exchange). */
-    hp_buf rinb;
+    hp_fifo rinb;
 } hp_ex;
 
 typedef struct hp_sess {
@@ -179,7 +182,7 @@ typedef struct hp_sess {
     bool front_on, front_done, front_known, front_label;
     int front_ev;
     hp_parser front;
-    hp_buf unlabeled;
+    hp_fifo unlabeled;
     bool eg_label;
 
     segq eq;
@@ -191,7 +194,7 @@ typedef struct hp_sess {
     /* After a pause llhttp may have more to say without another byte
      * (the end of a bodiless message): it is run once more on nothing. */
     bool req_kick;
-    hp_buf inb;
+    hp_fifo inb;
     int rq;
     bool req_started;
     uint64_t head_since; /* the request head's first byte, until complete */
@@ -256,9 +259,9 @@ static void on_timer_closed(uv_handle_t *h)
     hp_parser_free(&s->req);
     hp_parser_free(&s->resp);
     hp_parser_free(&s->front);
-    hp_buf_free(&s->inb);
-    hp_buf_free(&s->ex.rinb);
-    hp_buf_free(&s->unlabeled);
+    hp_fifo_free(&s->inb);
+    hp_fifo_free(&s->ex.rinb);
+    hp_fifo_free(&s->unlabeled);
     hp_buf_free(&s->scratch);
     hp_buf_free(&s->ccork);
     hp_buf_free(&s->ucork);
@@ -557,8 +560,8 @@ static int front_on_complete(llhttp_t *p)
 static void front_flush(hp_sess *s, bool label)
 {
     if (s->unlabeled.len) {
-        egress_in(s, label, false, s->unlabeled.p, s->unlabeled.len);
-        hp_buf_consume(&s->unlabeled, s->unlabeled.len);
+        egress_in(s, label, false, hp_fifo_data(&s->unlabeled), s->unlabeled.len);
+        hp_fifo_take(&s->unlabeled, s->unlabeled.len, SESS_FIFO_KEEP);
     }
 }
 
@@ -579,7 +582,7 @@ static void front_feed(hp_sess *s, const uint8_t *p, size_t n)
         if (e == HPE_OK) {
             if (s->front_known) {
                 egress_in(s, s->front_label, false, p, n);
-            } else if (hp_buf_add(&s->unlabeled, p, n) < 0 || s->unlabeled.len > HP_MAX_HEAD) {
+            } else if (hp_fifo_add(&s->unlabeled, p, n) < 0 || s->unlabeled.len > HP_MAX_HEAD) {
                 /* Too big to be a head: the request parser refuses it. */
                 s->front_done = true;
                 s->front_label = true;
@@ -1025,7 +1028,7 @@ static bool req_runnable(const hp_sess *s)
 static void req_run(hp_sess *s, const uint8_t *p, size_t n)
 {
     if (n && (s->in_req_run || s->inb.len || !req_runnable(s))) {
-        if (hp_buf_add(&s->inb, p, n) < 0) {
+        if (hp_fifo_add(&s->inb, p, n) < 0) {
             sess_teardown(s, true, -ENOMEM);
             return;
         }
@@ -1040,7 +1043,7 @@ static void req_run(hp_sess *s, const uint8_t *p, size_t n)
     for (;;) {
         s->req_again = false;
         while (!s->dead && req_runnable(s) && (n || s->inb.len || s->req_kick)) {
-            const uint8_t *d = n ? p : s->inb.len ? s->inb.p : (const uint8_t *)"";
+            const uint8_t *d = n ? p : s->inb.len ? hp_fifo_data(&s->inb) : (const uint8_t *)"";
             size_t len = n ? n : s->inb.len;
             bool direct = n != 0;
             n = 0;
@@ -1053,12 +1056,12 @@ static void req_run(hp_sess *s, const uint8_t *p, size_t n)
             if (s->dead)
                 break;
             if (direct) {
-                if (used < len && hp_buf_add(&s->inb, d + used, len - used) < 0) {
+                if (used < len && hp_fifo_add(&s->inb, d + used, len - used) < 0) {
                     sess_teardown(s, true, -ENOMEM);
                     break;
                 }
             } else {
-                hp_buf_consume(&s->inb, used);
+                hp_fifo_take(&s->inb, used, SESS_FIFO_KEEP);
             }
             if (e == HPE_OK)
                 continue;
@@ -1123,7 +1126,7 @@ static void deliver(hp_sess *s, const uint8_t *p, size_t n)
     if (s->dead)
         return;
     if (s->rq == RQ_TUNNEL || s->rq == RQ_BROKEN) {
-        if (s->rq == RQ_TUNNEL && hp_buf_add(&s->inb, p, n) < 0)
+        if (s->rq == RQ_TUNNEL && hp_fifo_add(&s->inb, p, n) < 0)
             sess_teardown(s, true, -ENOMEM);
         tunnel_try_switch(s);
         return;
@@ -1618,7 +1621,7 @@ static bool try_retry(hp_sess *s)
     up_drop(s, false);
     ex->up_eof = false;
     ex->up_paused = false;
-    ex->rinb.len = 0;
+    hp_fifo_clear(&ex->rinb);
     ex_connect(s);
     return true;
 }
@@ -1753,7 +1756,7 @@ static void resp_start_parser(hp_sess *s)
     s->resp.p.data = s;
     s->resp_kick = false;
     s->ex.rs = RS_HEAD;
-    s->ex.rinb.len = 0;
+    hp_fifo_clear(&s->ex.rinb);
 }
 
 static void send_response_head(hp_sess *s)
@@ -2037,7 +2040,7 @@ static void resp_run(hp_sess *s, const uint8_t *p, size_t n)
         return;
     }
     if (n && (s->in_resp_run || ex->rinb.len || !resp_runnable(s))) {
-        if (hp_buf_add(&ex->rinb, p, n) < 0) {
+        if (hp_fifo_add(&ex->rinb, p, n) < 0) {
             sess_teardown(s, true, -ENOMEM);
             return;
         }
@@ -2052,7 +2055,7 @@ static void resp_run(hp_sess *s, const uint8_t *p, size_t n)
     for (;;) {
         s->resp_again = false;
         while (!s->dead && ex->active && resp_runnable(s) && (n || ex->rinb.len || s->resp_kick)) {
-            const uint8_t *d = n ? p : ex->rinb.len ? ex->rinb.p : (const uint8_t *)"";
+            const uint8_t *d = n ? p : ex->rinb.len ? hp_fifo_data(&ex->rinb) : (const uint8_t *)"";
             size_t len = n ? n : ex->rinb.len;
             bool direct = n != 0;
             n = 0;
@@ -2065,12 +2068,12 @@ static void resp_run(hp_sess *s, const uint8_t *p, size_t n)
             if (s->dead)
                 break;
             if (direct) {
-                if (used < len && hp_buf_add(&ex->rinb, d + used, len - used) < 0) {
+                if (used < len && hp_fifo_add(&ex->rinb, d + used, len - used) < 0) {
                     sess_teardown(s, true, -ENOMEM);
                     break;
                 }
             } else {
-                hp_buf_consume(&ex->rinb, used);
+                hp_fifo_take(&ex->rinb, used, SESS_FIFO_KEEP);
             }
             if (e == HPE_OK)
                 continue;
@@ -2093,7 +2096,7 @@ static void resp_run(hp_sess *s, const uint8_t *p, size_t n)
     }
     if (!s->dead && ex->active && ex->rs == RS_DONE && ex->rinb.len) {
         ex->up_keepalive = false;
-        ex->rinb.len = 0;
+        hp_fifo_clear(&ex->rinb);
     }
     s->in_resp_run = false;
     sess_unref(s);
@@ -2162,9 +2165,8 @@ void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data)
 
 /* ---- the response from an HTTP/2 upstream (h2.c's bridge) ---- */
 
-size_t hp_sess_h2_room(void *sess)
+size_t hp_sess_h2_room(hp_sess *s)
 {
-    hp_sess *s = sess;
     hp_ex *ex = &s->ex;
     if (s->dead || !s->c || !ex->active || !ex->h2)
         return 0;
@@ -2173,9 +2175,8 @@ size_t hp_sess_h2_room(void *sess)
     return in < HP_HIGH_WATER ? HP_HIGH_WATER - in : 0;
 }
 
-void hp_sess_h2_data(void *sess, const uint8_t *p, size_t n)
+void hp_sess_h2_data(hp_sess *s, const uint8_t *p, size_t n)
 {
-    hp_sess *s = sess;
     hp_ex *ex = &s->ex;
     if (s->dead || !ex->h2)
         return;
@@ -2191,9 +2192,8 @@ void hp_sess_h2_data(void *sess, const uint8_t *p, size_t n)
     sess_unref(s);
 }
 
-void hp_sess_h2_fail(void *sess, int err)
+void hp_sess_h2_fail(hp_sess *s, int err)
 {
-    hp_sess *s = sess;
     if (s->dead || !s->ex.h2)
         return;
     sess_ref(s);
@@ -2204,9 +2204,8 @@ void hp_sess_h2_fail(void *sess, int err)
     sess_unref(s);
 }
 
-void hp_sess_h2_flow(void *sess)
+void hp_sess_h2_flow(hp_sess *s)
 {
-    hp_sess *s = sess;
     if (!s->dead)
         flow(s);
 }
@@ -2556,7 +2555,7 @@ static void ex_finish(hp_sess *s)
     bool close = ex->close_after || s->c_eof;
     s->qhold.len = s->rhold.len = 0;
     memset(ex, 0, offsetof(hp_ex, rinb));
-    ex->rinb.len = 0;
+    hp_fifo_clear(&ex->rinb);
     ex->rs = RS_HEAD;
     if (close || s->rq == RQ_BROKEN) {
         s->rq = RQ_BROKEN;
@@ -2629,19 +2628,19 @@ static void tunnel_try_switch(hp_sess *s)
     /* The session lets go of both sockets and of the stream. */
     s->c = NULL;
     s->s = NULL;
-    hp_buf data = s->inb;
-    s->inb = (hp_buf){0};
+    hp_fifo data = s->inb;
+    s->inb = (hp_fifo){0};
     char host[HP_MAX_HOST];
     uint16_t port = ex->port;
     hp_copy(host, sizeof host, ex->host);
     sess_teardown(s, false, 0);
     if (targeted && st->pki)
-        hp_intercept(st, stream, c, u, host, port, data.p, data.len);
+        hp_intercept(st, stream, c, u, host, port, hp_fifo_data(&data), data.len);
     else if (targeted)
-        fault_stream_relay_with(stream, u, data.p, data.len, NULL, 0);
+        fault_stream_relay_with(stream, u, hp_fifo_data(&data), data.len, NULL, 0);
     else
-        hp_tunnel_plain(st, stream, c, u, data.p, data.len);
-    hp_buf_free(&data);
+        hp_tunnel_plain(st, stream, c, u, hp_fifo_data(&data), data.len);
+    hp_fifo_free(&data);
 }
 
 /* ---- flow control ---- */
