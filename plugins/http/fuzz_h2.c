@@ -1,12 +1,13 @@
 /*
  * plugins/http/fuzz_h2.c - libFuzzer target for the http plugin's HTTP/2
- * server side (h2.c): whatever bytes a client sends after the connection
- * preface go through hp_h2_start(), i.e. the server session the plugin
+ * server side (h2.c and the files that share h2int.h with it): whatever
+ * bytes a client sends after the connection preface go through
+ * hp_h2_start(), i.e. the server session the plugin
  * makes (its callbacks, options, SETTINGS and memory functions) and
  * nghttp2_session_mem_recv(): frames, HPACK, the header-list bound,
  * stream heads (strm_head()), answers, resets, flow control, teardown.
  *
- * h2.c and h1.c are compiled as they are; what they call outside the two
+ * The HTTP/2 files and h1.c are compiled as they are; what they call outside
  * (the core's SDK functions, upstream connections) is stood in for below,
  * as simply as the SDK's contracts allow: a connection records what is
  * written and completes writes on the next turn of the loop, chains have
@@ -26,7 +27,9 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
  *       -fno-sanitize-recover=undefined -I . -I sdk -I /usr/share/include/llhttp \
- *       plugins/http/fuzz_h2.c plugins/http/h2.c plugins/http/h1.c \
+ *       plugins/http/fuzz_h2.c plugins/http/h2.c plugins/http/h2_exchange.c \
+ *       plugins/http/h2_h1up.c plugins/http/h2up.c plugins/http/tunnel.c \
+ *       plugins/http/due.c plugins/http/h1.c \
  *       /usr/share/llhttp/api.c /usr/share/llhttp/http.c /usr/share/llhttp/llhttp.c \
  *       -lnghttp2 -luv -o /tmp/fuzz_h2
  *   /tmp/fuzz_h2 -max_total_time=60 -max_len=65536 tests/fuzz/corpus/h2
@@ -40,6 +43,7 @@
 #include <time.h>
 
 #include "proxy.h"
+#include "session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -603,6 +607,85 @@ void hp_sess_h2_fail(struct hp_sess *sess, int err)
 void hp_sess_h2_flow(struct hp_sess *sess)
 {
     (void)sess;
+    abort();
+}
+
+/* tunnel.c holds every CONNECT, the HTTP/1 session's too: what that part
+ * calls is never reached here (there is no HTTP/1 session). */
+int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_server,
+                            size_t to_server_len, const void *to_client, size_t to_client_len)
+{
+    (void)s;
+    (void)server;
+    (void)to_server;
+    (void)to_server_len;
+    (void)to_client;
+    (void)to_client_len;
+    abort();
+}
+
+void fault_stream_set_scheme(fault_stream *s, const char *scheme)
+{
+    (void)s;
+    (void)scheme;
+    abort();
+}
+
+void hp_intercept(hp_state *st, fault_stream *s, fault_conn *c, fault_conn *u, const char *host,
+                  uint16_t port, const uint8_t *early, size_t len)
+{
+    (void)st;
+    (void)s;
+    (void)c;
+    (void)u;
+    (void)host;
+    (void)port;
+    (void)early;
+    (void)len;
+    abort();
+}
+
+size_t sess_pend(const fault_chain *c)
+{
+    (void)c;
+    abort();
+}
+
+void sess_server_chains_free(hp_ex *ex)
+{
+    (void)ex;
+    abort();
+}
+
+void sess_respond(hp_sess *s, int status, const char *text, bool from_x, bool force_close)
+{
+    (void)s;
+    (void)status;
+    (void)text;
+    (void)from_x;
+    (void)force_close;
+    abort();
+}
+
+void sess_client_write_now(hp_sess *s, const uint8_t *p, size_t n)
+{
+    (void)s;
+    (void)p;
+    (void)n;
+    abort();
+}
+
+void sess_ex_connect(hp_sess *s)
+{
+    (void)s;
+    abort();
+}
+
+void sess_teardown(hp_sess *s, bool reset, int error)
+{
+    (void)s;
+    (void)reset;
+    (void)error;
     abort();
 }
 
