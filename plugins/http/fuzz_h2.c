@@ -645,12 +645,6 @@ void hp_intercept(hp_state *st, fault_stream *s, fault_conn *c, fault_conn *u, c
     abort();
 }
 
-size_t sess_pend(const fault_chain *c)
-{
-    (void)c;
-    abort();
-}
-
 void sess_server_chains_free(hp_ex *ex)
 {
     (void)ex;

@@ -192,12 +192,6 @@ static void sweep(hp_h2 *h)
     }
 }
 
-void h2_enter(hp_h2 *h)
-{
-    h->refs++;
-    h->depth++;
-}
-
 /* The pumps, then what they may have left: closed streams, deadlines. */
 static void pump_sweep(hp_h2 *h)
 {
@@ -324,13 +318,6 @@ static void client_write(hp_h2 *h, const uint8_t *p, size_t n)
         h->refs--;
         h2_teardown(h, true, -EIO);
     }
-}
-
-/* A chain without stages hands bytes straight to its output: skipping it
- * saves a copy and an allocation per write on the hot path. */
-bool h2_staged(const fault_chain *c)
-{
-    return c && fault_chain_stages(c) > 0;
 }
 
 static void client_out(hp_h2 *h, const uint8_t *p, size_t n)

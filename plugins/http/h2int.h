@@ -178,15 +178,28 @@ typedef struct nvb {
 
 /* ---- shared between the files ---- */
 
+/* Small helpers of the hot path, inline in every file. */
+
+static inline void h2_enter(hp_h2 *h)
+{
+    h->refs++;
+    h->depth++;
+}
+
+/* A chain without stages hands bytes straight to its output: skipping it
+ * saves a copy and an allocation per write on the hot path. */
+static inline bool h2_staged(const fault_chain *c)
+{
+    return c && fault_chain_stages(c) > 0;
+}
+
 extern nghttp2_session_callbacks *h2_up_cbs, *h2_client_cbs;
 extern nghttp2_mem h2_session_mem;
 
 /* h2.c: the client connection */
-void h2_enter(hp_h2 *h);
 void h2_leave(hp_h2 *h);
 void h2_publish(h2_strm *q, fault_event_type type, int status);
 void h2_on_client_written(fault_conn *c, int status, void *ud);
-bool h2_staged(const fault_chain *c);
 ssize_t h2_resp_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
                      nghttp2_data_source *src, void *ud);
 ssize_t h2_no_send(nghttp2_session *ng, const uint8_t *data, size_t length, int flags, void *ud);

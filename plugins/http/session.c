@@ -128,11 +128,6 @@ static void on_timer_closed(uv_handle_t *h)
     free(s);
 }
 
-void sess_ref(hp_sess *s)
-{
-    s->refs++;
-}
-
 void sess_unref(hp_sess *s)
 {
     if (--s->refs == 0)
@@ -177,37 +172,12 @@ static void segq_clear(segq *q)
         free(segq_pop(q));
 }
 
-size_t sess_pend(const fault_chain *c)
-{
-    return c ? fault_chain_pending(c) : 0;
-}
-
-/* Bytes into a chain. A chain without stages hands them to its output at
- * once anyway: calling the output directly saves the copy into a node and
- * its allocation, on every read of the hot path. */
-void sess_cpush(fault_chain *c, const fault_chain_ops *ops, void *ud, const uint8_t *p,
-                  size_t n)
-{
-    if (fault_chain_stages(c) == 0)
-        ops->output(ud, p, n);
-    else
-        fault_chain_push(c, p, n);
-}
-
 /* ---- timers ---- */
 
 void sess_timer_start(hp_sess *s, int use, uint64_t ms)
 {
     s->timer_use = use;
     uv_timer_start(&s->timer, on_timer, ms, 0);
-}
-
-void sess_timer_stop(hp_sess *s, int use)
-{
-    if (s->timer_use == use) {
-        uv_timer_stop(&s->timer);
-        s->timer_use = T_NONE;
-    }
 }
 
 /* ---- events ---- */
@@ -705,11 +675,6 @@ static void flush_soon(hp_sess *s)
     s->flush.run = run_due;
     sess_ref(s);
     hp_due_add(st, &s->flush);
-}
-
-void sess_cork_begin(hp_sess *s)
-{
-    s->cork++;
 }
 
 void sess_cork_end(hp_sess *s)

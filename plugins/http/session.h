@@ -151,23 +151,55 @@ typedef struct hp_sess {
 
 /* ---- shared between the files ---- */
 
+/* Small helpers of the hot path, inline in every file of the session. */
+
+static inline void sess_ref(hp_sess *s)
+{
+    s->refs++;
+}
+
+static inline size_t sess_pend(const fault_chain *c)
+{
+    return c ? fault_chain_pending(c) : 0;
+}
+
+/* Bytes into a chain. A chain without stages hands them to its output at
+ * once anyway: calling the output directly saves the copy into a node and
+ * its allocation, on every read of the hot path. */
+static inline void sess_cpush(fault_chain *c, const fault_chain_ops *ops, void *ud,
+                              const uint8_t *p, size_t n)
+{
+    if (fault_chain_stages(c) == 0)
+        ops->output(ud, p, n);
+    else
+        fault_chain_push(c, p, n);
+}
+
+static inline void sess_timer_stop(hp_sess *s, int use)
+{
+    if (s->timer_use == use) {
+        uv_timer_stop(&s->timer);
+        s->timer_use = T_NONE;
+    }
+}
+
+static inline void sess_cork_begin(hp_sess *s)
+{
+    s->cork++;
+}
+
 extern const fault_chain_ops sess_qbc_ops;
 extern const fault_chain_ops sess_rbc_ops;
 extern llhttp_settings_t sess_req_settings, sess_resp_settings, sess_front_settings;
 
 /* session.c: the client connection */
-void sess_ref(hp_sess *s);
 void sess_unref(hp_sess *s);
-size_t sess_pend(const fault_chain *c);
-void sess_cpush(fault_chain *c, const fault_chain_ops *ops, void *ud, const uint8_t *p, size_t n);
 void sess_timer_start(hp_sess *s, int use, uint64_t ms);
-void sess_timer_stop(hp_sess *s, int use);
 void sess_publish_request(hp_sess *s);
 void sess_publish_response(hp_sess *s, int status);
 bool sess_label_of(hp_sess *s, bool connect, const char *url, size_t len);
 void sess_respond(hp_sess *s, int status, const char *text, bool from_x, bool force_close);
 void sess_client_write_now(hp_sess *s, const uint8_t *p, size_t n);
-void sess_cork_begin(hp_sess *s);
 void sess_cork_end(hp_sess *s);
 void sess_out_write(hp_sess *s, bool targeted, const uint8_t *p, size_t n);
 void sess_out_eof(hp_sess *s);
