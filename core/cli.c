@@ -1,6 +1,7 @@
 /*
- * core/cli.c - the command line: global options, plugin loading, and
- * dispatch to `run`, `plugins`, `version` or a command plugin.
+ * core/cli.c - the command line: plugin loading, and dispatch to `run`,
+ * `plugins`, `version` or a command plugin (the global options they all
+ * take are in globals.c).
  */
 #include "config.h"
 
@@ -13,76 +14,6 @@
 #include <sys/stat.h>
 
 #include "internal.h"
-
-fault__globals fault__go;
-
-#define GO(field) offsetof(fault__globals, field)
-
-static const fault_option global_options[] = {
-    {.name = "log-file", .env = "FAULT_LOG_FILE", .type = FAULT_OPT_STRING, .metavar = "FILE",
-     .help = "Append logs to this file", .offset = GO(log_file)},
-    {.name = "log-stdout", .env = "FAULT_WITH_STDOUT_LOGGING", .type = FAULT_OPT_BOOL,
-     .help = "Print logs on standard output", .offset = GO(log_stdout)},
-    {.name = "log-level", .env = "FAULT_LOG_LEVEL", .type = FAULT_OPT_STRING, .def = "info",
-     .metavar = "LEVEL", .help = "error, warn, info, debug or trace", .offset = GO(log_level)},
-    {.name = "with-otel", .env = "FAULT_WITH_OTEL", .type = FAULT_OPT_BOOL,
-     .help = "Enable OpenTelemetry export (not available yet: says so, and is ignored)",
-     .offset = GO(with_otel)},
-    {.name = "plugin-dir", .env = "FAULT_PLUGIN_DIRS", .type = FAULT_OPT_LIST, .metavar = "DIR",
-     .help = "Also load plugins from DIR (repeatable; FAULT_PLUGIN_PATH is colon separated)",
-     .offset = GO(plugin_dirs)},
-    {.name = "mask", .env = "FAULT_MASK", .type = FAULT_OPT_LIST, .metavar = "NAME",
-     .help = "Also mask the values of this header or query parameter in reports, results and "
-             "events ('*' wildcards; repeatable)",
-     .offset = GO(mask)},
-    FAULT_OPTION_END};
-
-static fault__optowner global_owner = {.name = "core", .opts = global_options, .block = &fault__go};
-
-fault__optowner *fault__global_owner(void) { return &global_owner; }
-
-int fault__globals_apply(void)
-{
-    char err[FAULT__ERRLEN];
-    for (size_t i = 0; i < fault__go.plugin_dirs.n; i++) {
-        struct stat st;
-        if (stat(fault__go.plugin_dirs.v[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "fault: --plugin-dir: %s: not a directory\n", fault__go.plugin_dirs.v[i]);
-            return 2;
-        }
-    }
-    fault__secrets_set(&fault__go.mask);
-    /* Child processes (a scenario's proxy) mask the same names. */
-    if (fault__go.mask.n) {
-        size_t n = 1;
-        for (size_t i = 0; i < fault__go.mask.n; i++)
-            n += strlen(fault__go.mask.v[i]) + 1;
-        char *all = calloc(1, n);
-        if (all) {
-            for (size_t i = 0; i < fault__go.mask.n; i++) {
-                if (i)
-                    strcat(all, ",");
-                strcat(all, fault__go.mask.v[i]);
-            }
-            setenv("FAULT_MASK", all, 1);
-            free(all);
-        }
-    }
-    if (fault__log_setup(fault__go.log_file, fault__go.log_stdout, fault__go.log_level, err,
-                         sizeof err) != 0) {
-        fprintf(stderr, "fault: %s\n", err);
-        return 2;
-    }
-    /* Accepted for the original's command lines, but nothing exports
-     * telemetry yet: say so where the user looks, and go on. */
-    if (fault__go.with_otel) {
-        const char *msg = "--with-otel (FAULT_WITH_OTEL): OpenTelemetry export is not available "
-                          "in this build; ignored";
-        fprintf(stderr, "fault: %s\n", msg);
-        fault_log_warn(NULL, "%s", msg);
-    }
-    return 0;
-}
 
 static void usage(FILE *out)
 {
@@ -97,7 +28,7 @@ static void usage(FILE *out)
     fprintf(out, "  %-12s %s\n", "version", "Print the version and plugin ABI");
     fprintf(out, "  %-12s %s\n", "completion", "Print a bash completion script (completion bash)");
     fprintf(out, "  %-12s %s\n", "manpage", "Print the manual page of fault or of a command");
-    fault__options_help(out, &global_owner, "Global options");
+    fault__options_help(out, fault__global_owner(), "Global options");
     fprintf(out, "\nRun 'fault COMMAND --help' for the options of a command.\n");
 }
 
@@ -129,7 +60,7 @@ int fault__cmd_plugins(int argc, char **argv)
 
 static int run_command_plugin(fault_plugin *p, int argc, char **argv)
 {
-    fault__optowner *owners[2] = {&p->opt, &global_owner};
+    fault__optowner *owners[2] = {&p->opt, fault__global_owner()};
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos = 0;
     if (!pos)
@@ -212,7 +143,7 @@ int fault_main(int argc, char **argv)
     /* A peer that goes away mid-write must be an error on that socket,
      * not the end of the process. */
     signal(SIGPIPE, SIG_IGN);
-    fault__options_defaults(&global_owner, err, sizeof err);
+    fault__options_defaults(fault__global_owner(), err, sizeof err);
 
     /* Global options come before the command word; they are also accepted
      * after it (each command parses them again). */
@@ -229,7 +160,7 @@ int fault_main(int argc, char **argv)
         char buf[64];
         snprintf(buf, sizeof buf, "%.*s", (int)len, name);
         size_t idx;
-        const fault_option *o = fault__option_find(&global_owner, buf, &idx);
+        const fault_option *o = fault__option_find(fault__global_owner(), buf, &idx);
         if (!o) {
             fprintf(stderr, "fault: %s: unknown global option (see 'fault --help')\n", a);
             return 2;
@@ -246,7 +177,7 @@ int fault_main(int argc, char **argv)
         char optbuf[256];
         snprintf(optbuf, sizeof optbuf, "--%s=%s", buf, value ? value : "true");
         one[0] = optbuf;
-        fault__optowner *owners[1] = {&global_owner};
+        fault__optowner *owners[1] = {fault__global_owner()};
         char *pos[1];
         int npos;
         int rc = fault__options_parse(owners, 1, 1, one, pos, &npos, "fault");
@@ -266,7 +197,7 @@ int fault_main(int argc, char **argv)
             char optbuf[4096];
             snprintf(optbuf, sizeof optbuf, "--plugin-dir=%s", v);
             char *one[1] = {optbuf};
-            fault__optowner *owners[1] = {&global_owner};
+            fault__optowner *owners[1] = {fault__global_owner()};
             char *pos[1];
             int npos;
             if (fault__options_parse(owners, 1, 1, one, pos, &npos, "fault"))
@@ -344,7 +275,7 @@ int fault_main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     fault__plugins_unload();
     fault__events_reset();
-    fault__options_release(&global_owner);
+    fault__options_release(fault__global_owner());
     fault__tls_shutdown();
     fault__log_close();
     if (uv_loop_close(&loop) == UV_EBUSY)

@@ -77,50 +77,11 @@ static const unit units[] = {
     {"years", 31557600 * NS_PER_S},
 };
 
-FAULT_PRINTF(3, 4)
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return FAULT_ESYNTAX;
-}
-
-/* Renders one input byte for an error message: printable ASCII quoted,
- * anything else (control bytes, UTF-8 pieces) as a hex code so the message
- * itself stays printable. */
-static const char *show_byte(char buf[16], unsigned char c)
-{
-    if (c >= 0x20 && c < 0x7f)
-        snprintf(buf, 16, "'%c'", (char)c);
-    else
-        snprintf(buf, 16, "byte 0x%02x", (unsigned)c);
-    return buf;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 /* Length of the unit character at p: an ASCII letter, or the two bytes
  * of the micro sign, 0 for anything else. */
 static size_t unit_char(const char *p, size_t left)
 {
-    if (is_alpha(*p))
+    if (fault__parse_is_alpha(*p))
         return 1;
     if (left >= 2 && (unsigned char)p[0] == 0xc2 && (unsigned char)p[1] == 0xb5)
         return 2;
@@ -157,7 +118,7 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
     char shown[16];
 
     if (!text)
-        return fail(err, errlen, "missing duration at column 1");
+        return fault__parse_fail(err, errlen, "missing duration at column 1");
 
     const size_t len = strlen(text);
     size_t i = 0;
@@ -165,27 +126,27 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
     uint64_t rem_ns = 0; /* sub-microsecond part carried between terms */
     bool any_term = false;
 
-    while (i < len && is_space(text[i]))
+    while (i < len && fault__parse_is_space(text[i]))
         i++;
     if (i == len)
-        return fail(err, errlen, "expected a duration such as '30s' at column %zu", i + 1);
+        return fault__parse_fail(err, errlen, "expected a duration such as '30s' at column %zu", i + 1);
 
     while (i < len) {
         const size_t term = i;
 
         if (text[i] == '-' || text[i] == '+')
-            return fail(err, errlen, "a duration takes no sign, unexpected '%c' at column %zu",
+            return fault__parse_fail(err, errlen, "a duration takes no sign, unexpected '%c' at column %zu",
                         text[i], i + 1);
-        if (!is_digit(text[i]))
-            return fail(err, errlen, "expected a number, got %s at column %zu",
-                        show_byte(shown, (unsigned char)text[i]), i + 1);
+        if (!fault__parse_is_digit(text[i]))
+            return fault__parse_fail(err, errlen, "expected a number, got %s at column %zu",
+                        fault__parse_show_byte(shown, (unsigned char)text[i]), i + 1);
 
         /* Integer part, refusing to wrap around. */
         uint64_t whole = 0;
-        while (i < len && is_digit(text[i])) {
+        while (i < len && fault__parse_is_digit(text[i])) {
             uint64_t digit = (uint64_t)(text[i] - '0');
             if (whole > (UINT64_MAX - digit) / 10)
-                return fail(err, errlen, "duration too large at column %zu", term + 1);
+                return fault__parse_fail(err, errlen, "duration too large at column %zu", term + 1);
             whole = whole * 10 + digit;
             i++;
         }
@@ -195,16 +156,16 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
         const char *frac = NULL, *frac_end = NULL;
         if (i < len && text[i] == '.') {
             i++;
-            if (i >= len || !is_digit(text[i]))
-                return fail(err, errlen, "expected a digit after '.' at column %zu", i + 1);
+            if (i >= len || !fault__parse_is_digit(text[i]))
+                return fault__parse_fail(err, errlen, "expected a digit after '.' at column %zu", i + 1);
             frac = text + i;
-            while (i < len && is_digit(text[i]))
+            while (i < len && fault__parse_is_digit(text[i]))
                 i++;
             frac_end = text + i;
         }
         const size_t number_end = i;
 
-        while (i < len && is_space(text[i]))
+        while (i < len && fault__parse_is_space(text[i]))
             i++;
 
         const unit *u;
@@ -217,7 +178,7 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
                 /* Long garbage is cut short so the column still fits in a
                  * reasonably sized error buffer. */
                 size_t n = i - unit_start;
-                return fail(err, errlen, "unknown time unit '%.*s%s' at column %zu",
+                return fault__parse_fail(err, errlen, "unknown time unit '%.*s%s' at column %zu",
                             (int)(n > 16 ? 16 : n), text + unit_start, n > 16 ? "..." : "",
                             unit_start + 1);
             }
@@ -226,7 +187,7 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
              * compound like "1m30" a missing unit is more likely a typo. */
             u = find_unit("s", 1);
         } else {
-            return fail(err, errlen,
+            return fault__parse_fail(err, errlen,
                         "missing time unit (ns, us, ms, s, m, h, d, w, or words such as 'minutes') "
                         "at column %zu",
                         number_end + 1);
@@ -237,7 +198,7 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
         if (u->ns >= NS_PER_US) {
             const uint64_t unit_us = u->ns / NS_PER_US;
             if (whole > UINT64_MAX / unit_us)
-                return fail(err, errlen, "duration too large at column %zu", term + 1);
+                return fault__parse_fail(err, errlen, "duration too large at column %zu", term + 1);
             add_us = whole * unit_us;
             add_ns = 0;
         } else {
@@ -247,33 +208,33 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
         if (frac) {
             const uint64_t f = fraction_ns(frac, frac_end, u->ns);
             if (add_us > UINT64_MAX - f / NS_PER_US)
-                return fail(err, errlen, "duration too large at column %zu", term + 1);
+                return fault__parse_fail(err, errlen, "duration too large at column %zu", term + 1);
             add_us += f / NS_PER_US;
             add_ns += f % NS_PER_US;
         }
 
         if (total_us > UINT64_MAX - add_us)
-            return fail(err, errlen, "duration too large at column %zu", term + 1);
+            return fault__parse_fail(err, errlen, "duration too large at column %zu", term + 1);
         total_us += add_us;
         rem_ns += add_ns;
         if (rem_ns >= NS_PER_US) {
             if (total_us > UINT64_MAX - rem_ns / NS_PER_US)
-                return fail(err, errlen, "duration too large at column %zu", term + 1);
+                return fault__parse_fail(err, errlen, "duration too large at column %zu", term + 1);
             total_us += rem_ns / NS_PER_US;
             rem_ns %= NS_PER_US;
         }
 
         any_term = true;
-        while (i < len && is_space(text[i]))
+        while (i < len && fault__parse_is_space(text[i]))
             i++;
         /* "1 hour, 30 minutes": a comma may separate terms (never end the
          * text: "5s," is a typo). */
         if (i < len && text[i] == ',') {
             i++;
-            while (i < len && is_space(text[i]))
+            while (i < len && fault__parse_is_space(text[i]))
                 i++;
             if (i == len)
-                return fail(err, errlen, "expected a duration after ',' at column %zu", i + 1);
+                return fault__parse_fail(err, errlen, "expected a duration after ',' at column %zu", i + 1);
         }
     }
 

@@ -318,8 +318,6 @@ size_t fault__listen_failures(void);
 size_t fault__run_owners(fault__optowner **owners, size_t max);
 /* `fault run [MODE] --help`: argv are run's words (a mode's first). */
 void fault__run_help(FILE *out, int argc, char **argv);
-fault__optowner *fault__global_owner(void);
-int fault__globals_apply(void);
 
 /* TLS client context (lazily created, shared). */
 typedef struct fault__tls fault__tls;
@@ -413,7 +411,7 @@ typedef struct fault__runopts {
 } fault__runopts;
 extern fault__runopts fault__ro;
 
-/* Global options (core/cli.c). */
+/* Global options (core/globals.c). */
 typedef struct fault__globals {
     const char *log_file;
     bool log_stdout;
@@ -423,6 +421,10 @@ typedef struct fault__globals {
     fault_strv mask; /* --mask / FAULT_MASK: names whose values are secret */
 } fault__globals;
 extern fault__globals fault__go;
+/* Their owner (for parsing and documentation), and applying them (logs,
+ * masks, plugin directories checked): 0, or 2 after a line on stderr. */
+fault__optowner *fault__global_owner(void);
+int fault__globals_apply(void);
 
 /* Entry point used by the thin executable. */
 FAULT_API int fault_main(int argc, char **argv);

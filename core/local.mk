@@ -9,7 +9,7 @@ core_libfaultcore_impl_la_SOURCES = \
 	core/util.c core/log.c core/event.c core/rng.c \
 	core/duration.c core/schedule.c core/mapping.c core/parse_api.c \
 	core/options.c core/loader.c core/conn.c core/listen.c core/connect.c core/tls.c core/secret.c core/timers.c core/splice.c core/chain.c core/stream.c core/relay.c \
-	core/http_exchange.c core/runctl.c core/ui.c core/run.c core/cli.c core/doc.c core/evlog.c
+	core/http_exchange.c core/runctl.c core/ui.c core/run.c core/cli.c core/globals.c core/doc.c core/evlog.c
 core_libfaultcore_impl_la_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS) $(SSL_CFLAGS) \
 	-DFAULT_PLUGINDIR='"$(plugindir)"' -DFAULT_BUILDING_CORE
 core_libfaultcore_impl_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden

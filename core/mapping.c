@@ -36,37 +36,6 @@ static const scheme_info schemes[] = {
     {"tls", 0, true},
 };
 
-FAULT_PRINTF(3, 4)
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return FAULT_ESYNTAX;
-}
-
-static const char *show_byte(char buf[16], unsigned char c)
-{
-    if (c >= 0x20 && c < 0x7f)
-        snprintf(buf, 16, "'%c'", (char)c);
-    else
-        snprintf(buf, 16, "byte 0x%02x", (unsigned)c);
-    return buf;
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_alnum(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static char *dup_range(const char *p, size_t n)
 {
     char *s = malloc(n + 1);
@@ -94,17 +63,17 @@ static int parse_port(const char *text, size_t begin, size_t end, const char *wh
 {
     char shown[16];
     if (begin == end)
-        return fail(err, errlen, "expected %s port number at column %zu", what, begin + 1);
+        return fault__parse_fail(err, errlen, "expected %s port number at column %zu", what, begin + 1);
     unsigned long v = 0;
     for (size_t i = begin; i < end; i++) {
-        if (!is_digit(text[i]))
-            return fail(err, errlen, "unexpected %s in %s port at column %zu",
-                        show_byte(shown, (unsigned char)text[i]), what, i + 1);
+        if (!fault__parse_is_digit(text[i]))
+            return fault__parse_fail(err, errlen, "unexpected %s in %s port at column %zu",
+                        fault__parse_show_byte(shown, (unsigned char)text[i]), what, i + 1);
         if (v <= 65535)
             v = v * 10 + (unsigned long)(text[i] - '0');
     }
     if (v < 1 || v > 65535)
-        return fail(err, errlen, "port must be 1..65535 at column %zu", begin + 1);
+        return fault__parse_fail(err, errlen, "port must be 1..65535 at column %zu", begin + 1);
     *port = (uint16_t)v;
     return 0;
 }
@@ -121,20 +90,20 @@ static int check_ipv6(const char *text, size_t begin, size_t end, char *err, siz
     size_t zone = find_char(text, begin, end, '%');
 
     if (zone - begin == 0 || zone - begin >= sizeof buf)
-        return fail(err, errlen, "invalid IPv6 address at column %zu", begin + 1);
+        return fault__parse_fail(err, errlen, "invalid IPv6 address at column %zu", begin + 1);
     memcpy(buf, text + begin, zone - begin);
     buf[zone - begin] = '\0';
     if (inet_pton(AF_INET6, buf, addr) != 1)
-        return fail(err, errlen, "invalid IPv6 address at column %zu", begin + 1);
+        return fault__parse_fail(err, errlen, "invalid IPv6 address at column %zu", begin + 1);
     if (zone < end) {
         if (zone + 1 == end)
-            return fail(err, errlen, "empty IPv6 zone at column %zu", zone + 2);
+            return fault__parse_fail(err, errlen, "empty IPv6 zone at column %zu", zone + 2);
         for (size_t i = zone + 1; i < end; i++) {
             char c = text[i];
-            if (!is_alnum(c) && c != '-' && c != '_' && c != '.') {
+            if (!fault__parse_is_alnum(c) && c != '-' && c != '_' && c != '.') {
                 char shown[16];
-                return fail(err, errlen, "unexpected %s in IPv6 zone at column %zu",
-                            show_byte(shown, (unsigned char)c), i + 1);
+                return fault__parse_fail(err, errlen, "unexpected %s in IPv6 zone at column %zu",
+                            fault__parse_show_byte(shown, (unsigned char)c), i + 1);
             }
         }
     }
@@ -153,25 +122,25 @@ static int check_hostname(const char *text, size_t begin, size_t end, char *err,
     bool numeric = true;
 
     if (begin == end)
-        return fail(err, errlen, "expected a host at column %zu", begin + 1);
+        return fault__parse_fail(err, errlen, "expected a host at column %zu", begin + 1);
     if (end - begin > MAX_HOSTNAME)
-        return fail(err, errlen, "host name longer than %d characters at column %zu",
+        return fault__parse_fail(err, errlen, "host name longer than %d characters at column %zu",
                     MAX_HOSTNAME, begin + 1);
     for (size_t i = begin; i < end; i++) {
         char c = text[i];
         if (c == ':')
-            return fail(err, errlen, "IPv6 addresses must be in brackets, e.g. [::1], "
+            return fault__parse_fail(err, errlen, "IPv6 addresses must be in brackets, e.g. [::1], "
                                      "at column %zu", begin + 1);
-        if (!is_alnum(c) && c != '-' && c != '_' && c != '.')
-            return fail(err, errlen, "unexpected %s in host at column %zu",
-                        show_byte(shown, (unsigned char)c), i + 1);
+        if (!fault__parse_is_alnum(c) && c != '-' && c != '_' && c != '.')
+            return fault__parse_fail(err, errlen, "unexpected %s in host at column %zu",
+                        fault__parse_show_byte(shown, (unsigned char)c), i + 1);
         /* Every label needs at least one character; only a final dot (a
          * fully qualified name) may end the host. */
         if (c == '.' && (i == begin || text[i - 1] == '.'))
-            return fail(err, errlen, "empty label in host at column %zu", i + 1);
+            return fault__parse_fail(err, errlen, "empty label in host at column %zu", i + 1);
         if (c == '-' && (i == begin || text[i - 1] == '.'))
-            return fail(err, errlen, "host label starts with '-' at column %zu", i + 1);
-        if (!is_digit(c) && c != '.')
+            return fault__parse_fail(err, errlen, "host label starts with '-' at column %zu", i + 1);
+        if (!fault__parse_is_digit(c) && c != '.')
             numeric = false;
     }
     if (numeric) {
@@ -180,7 +149,7 @@ static int check_hostname(const char *text, size_t begin, size_t end, char *err,
         memcpy(buf, text + begin, end - begin);
         buf[end - begin] = '\0';
         if (inet_pton(AF_INET, buf, addr) != 1)
-            return fail(err, errlen, "invalid IPv4 address at column %zu", begin + 1);
+            return fault__parse_fail(err, errlen, "invalid IPv4 address at column %zu", begin + 1);
     }
     return 0;
 }
@@ -198,13 +167,13 @@ static int split_host_port(const char *text, size_t begin, size_t end, const cha
     char shown[16];
     *port_begin = SIZE_MAX;
     if (begin == end)
-        return fail(err, errlen, "expected %s host at column %zu", what, begin + 1);
+        return fault__parse_fail(err, errlen, "expected %s host at column %zu", what, begin + 1);
 
     size_t after;
     if (text[begin] == '[') {
         size_t close = find_char(text, begin + 1, end, ']');
         if (close == end)
-            return fail(err, errlen, "missing ']' after IPv6 address at column %zu", end + 1);
+            return fault__parse_fail(err, errlen, "missing ']' after IPv6 address at column %zu", end + 1);
         int rc = check_ipv6(text, begin + 1, close, err, errlen);
         if (rc < 0)
             return rc;
@@ -212,14 +181,14 @@ static int split_host_port(const char *text, size_t begin, size_t end, const cha
         *host_end = close;
         after = close + 1;
         if (after < end && text[after] != ':')
-            return fail(err, errlen, "expected ':' after ']', got %s at column %zu",
-                        show_byte(shown, (unsigned char)text[after]), after + 1);
+            return fault__parse_fail(err, errlen, "expected ':' after ']', got %s at column %zu",
+                        fault__parse_show_byte(shown, (unsigned char)text[after]), after + 1);
     } else {
         /* The first colon ends the host: any colon inside it would be an
          * unbracketed IPv6 address, which the port would make ambiguous. */
         after = find_char(text, begin, end, ':');
         if (after < end && find_char(text, after + 1, end, ':') < end)
-            return fail(err, errlen, "IPv6 addresses must be in brackets, e.g. [::1], "
+            return fault__parse_fail(err, errlen, "IPv6 addresses must be in brackets, e.g. [::1], "
                                      "at column %zu", begin + 1);
         int rc = check_hostname(text, begin, after, err, errlen);
         if (rc < 0)
@@ -240,18 +209,18 @@ static int parse_listen(const char *text, size_t end, fault_mapping *m, char *er
     int rc;
 
     /* A bare port is all digits; anything else must carry an address. */
-    while (i < end && is_digit(text[i]))
+    while (i < end && fault__parse_is_digit(text[i]))
         i++;
     if (i == end) {
         if (end == 0)
-            return fail(err, errlen, "expected a listen port before '=' at column 1");
+            return fault__parse_fail(err, errlen, "expected a listen port before '=' at column 1");
         rc = parse_port(text, 0, end, "a listen", &m->listen_port, err, errlen);
         if (rc < 0)
             return rc;
         /* No address: loopback only. Reaching the upstream from the
          * network is asked for with 0.0.0.0:PORT (or another address). */
         m->listen_host = dup_range("127.0.0.1", 9);
-        return m->listen_host ? 0 : fail(err, errlen, "out of memory at column 1");
+        return m->listen_host ? 0 : fault__parse_fail(err, errlen, "out of memory at column 1");
     }
 
     size_t hb, he, pb;
@@ -259,13 +228,13 @@ static int parse_listen(const char *text, size_t end, fault_mapping *m, char *er
     if (rc < 0)
         return rc;
     if (pb == SIZE_MAX)
-        return fail(err, errlen, "expected ':' and a listen port after the address at column %zu",
+        return fault__parse_fail(err, errlen, "expected ':' and a listen port after the address at column %zu",
                     end + 1);
     rc = parse_port(text, pb, end, "a listen", &m->listen_port, err, errlen);
     if (rc < 0)
         return rc;
     m->listen_host = dup_range(text + hb, he - hb);
-    return m->listen_host ? 0 : fail(err, errlen, "out of memory at column 1");
+    return m->listen_host ? 0 : fault__parse_fail(err, errlen, "out of memory at column 1");
 }
 
 /* The upstream part, text[begin, end). */
@@ -279,7 +248,7 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
     int rc;
 
     if (begin == end)
-        return fail(err, errlen, "expected an upstream after '=' at column %zu", begin + 1);
+        return fault__parse_fail(err, errlen, "expected an upstream after '=' at column %zu", begin + 1);
 
     /* A scheme is whatever precedes "://"; the search stops at the first
      * '/' or '[' so that neither a path nor an IPv6 literal is mistaken
@@ -319,7 +288,7 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
                      c == '+' || c == '-' || c == '.';
             }
             if (!ok)
-                return fail(err, errlen,
+                return fault__parse_fail(err, errlen,
                             "invalid scheme '%.*s%s' (a letter, then letters, digits, '+', '-' "
                             "or '.') at column %zu",
                             (int)(n > 16 ? 16 : n), text + begin, n > 16 ? "..." : "", begin + 1);
@@ -338,12 +307,12 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
             end--;
         size_t slash = find_char(text, i, end, '/');
         if (slash < end)
-            return fail(err, errlen, "a mapping names a host, not a path: unexpected '/' "
+            return fault__parse_fail(err, errlen, "a mapping names a host, not a path: unexpected '/' "
                                      "at column %zu", slash + 1);
     } else if (sep + 1 < end && text[sep] == ':' && text[sep + 1] == '/') {
         /* "https:/host" or "https:" followed by one slash: a mistyped
          * scheme separator rather than a port. */
-        return fail(err, errlen, "expected '//' after '%.*s:' at column %zu",
+        return fault__parse_fail(err, errlen, "expected '//' after '%.*s:' at column %zu",
                     (int)(sep - begin > 16 ? 16 : sep - begin), text + begin, sep + 2);
     }
 
@@ -356,10 +325,10 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
         if (rc < 0)
             return rc;
     } else if (!sch) {
-        return fail(err, errlen, "expected ':' and a port after the upstream host at column %zu",
+        return fault__parse_fail(err, errlen, "expected ':' and a port after the upstream host at column %zu",
                     end + 1);
     } else if (sch->default_port == 0) {
-        return fail(err, errlen, "scheme '%s' needs a port, e.g. %s://host:%s, at column %zu",
+        return fault__parse_fail(err, errlen, "scheme '%s' needs a port, e.g. %s://host:%s, at column %zu",
                     sch->name, sch->name, sch == &other ? "PORT" : "443", end + 1);
     } else {
         m->port = sch->default_port;
@@ -369,7 +338,7 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
     m->scheme = sch ? dup_range(sch->name, strlen(sch->name)) : dup_range("", 0);
     m->tls = sch && sch->tls;
     if (!m->host || !m->scheme)
-        return fail(err, errlen, "out of memory at column %zu", begin + 1);
+        return fault__parse_fail(err, errlen, "out of memory at column %zu", begin + 1);
     return 0;
 }
 
@@ -380,13 +349,13 @@ int fault__mapping_parse(const char *text, fault_mapping *out, char *err, size_t
     memset(out, 0, sizeof *out);
 
     if (!text)
-        return fail(err, errlen, "missing mapping at column 1");
+        return fault__parse_fail(err, errlen, "missing mapping at column 1");
 
     const size_t len = strlen(text);
     /* Neither side may contain '=', so the first one splits them. */
     const size_t eq = find_char(text, 0, len, '=');
     if (eq == len) {
-        return fail(err, errlen, "expected '=' between the listen port and the upstream "
+        return fault__parse_fail(err, errlen, "expected '=' between the listen port and the upstream "
                                  "(e.g. 9090=localhost:8080) at column %zu", len + 1);
     }
 
@@ -396,7 +365,7 @@ int fault__mapping_parse(const char *text, fault_mapping *out, char *err, size_t
     if (rc == 0) {
         m.text = dup_range(text, len);
         if (!m.text)
-            rc = fail(err, errlen, "out of memory at column 1");
+            rc = fault__parse_fail(err, errlen, "out of memory at column 1");
     }
     if (rc < 0) {
         fault__mapping_free(&m);

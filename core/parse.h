@@ -10,6 +10,10 @@
 #ifndef FAULT_CORE_PARSE_H
 #define FAULT_CORE_PARSE_H
 
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
 #include <fault/plugin.h>
 
 /* Durations: a sequence of <number><unit> with units ns, us, ms, s, sec,
@@ -73,5 +77,53 @@ void fault__schedule_free(fault_schedule *s);
  */
 int fault__mapping_parse(const char *text, fault_mapping *out, char *err, size_t errlen);
 void fault__mapping_free(fault_mapping *m);
+
+/* ---- lexing helpers shared by the three parsers ---- */
+
+/* Writes the message to err (when given) and returns FAULT_ESYNTAX. */
+FAULT_PRINTF(3, 4)
+static inline int fault__parse_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return FAULT_ESYNTAX;
+}
+
+/* Renders one input byte for an error message: printable ASCII quoted,
+ * anything else (control bytes, UTF-8 pieces) as a hex code so the message
+ * itself stays printable. */
+static inline const char *fault__parse_show_byte(char buf[16], unsigned char c)
+{
+    if (c >= 0x20 && c < 0x7f)
+        snprintf(buf, 16, "'%c'", (char)c);
+    else
+        snprintf(buf, 16, "byte 0x%02x", (unsigned)c);
+    return buf;
+}
+
+/* ASCII classes, without the locale (and the sign trouble) of ctype.h. */
+static inline bool fault__parse_is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline bool fault__parse_is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline bool fault__parse_is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline bool fault__parse_is_alnum(char c)
+{
+    return fault__parse_is_digit(c) || fault__parse_is_alpha(c);
+}
 
 #endif /* FAULT_CORE_PARSE_H */

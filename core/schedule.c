@@ -21,42 +21,6 @@
 /* 2^64 as a double: the first value that no longer fits in a uint64_t. */
 #define TWO_POW_64 18446744073709551616.0
 
-FAULT_PRINTF(3, 4)
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return FAULT_ESYNTAX;
-}
-
-static const char *show_byte(char buf[16], unsigned char c)
-{
-    if (c >= 0x20 && c < 0x7f)
-        snprintf(buf, 16, "'%c'", (char)c);
-    else
-        snprintf(buf, 16, "byte 0x%02x", (unsigned)c);
-    return buf;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static bool word_is(const char *p, size_t n, const char *word)
 {
     if (strlen(word) != n)
@@ -84,9 +48,9 @@ static int duration_error(const char *inner, size_t offset, char *err, size_t er
     for (const char *p = strstr(inner, marker); p; p = strstr(p + 1, marker))
         at = p;
     if (!at)
-        return fail(err, errlen, "%s (in the value at column %zu)", inner, offset + 1);
+        return fault__parse_fail(err, errlen, "%s (in the value at column %zu)", inner, offset + 1);
     size_t col = (size_t)strtoul(at + sizeof marker - 1, NULL, 10);
-    return fail(err, errlen, "%.*s at column %zu", (int)(at - inner), inner, col + offset);
+    return fault__parse_fail(err, errlen, "%.*s at column %zu", (int)(at - inner), inner, col + offset);
 }
 
 /*
@@ -99,15 +63,15 @@ static int parse_time(const char *text, size_t begin, size_t end, bool *rel, dou
 {
     if (text[end - 1] == '%') {
         size_t i = begin, num_end = end - 1;
-        while (num_end > begin && is_space(text[num_end - 1]))
+        while (num_end > begin && fault__parse_is_space(text[num_end - 1]))
             num_end--;
-        if (i == num_end || !is_digit(text[i]))
-            return fail(err, errlen, "expected a percentage such as '25%%' at column %zu", i + 1);
+        if (i == num_end || !fault__parse_is_digit(text[i]))
+            return fault__parse_fail(err, errlen, "expected a percentage such as '25%%' at column %zu", i + 1);
         /* Stop accumulating once the value is out of range anyway, so that
          * a thousand-digit percentage cannot overflow anything. */
         double pct = 0.0;
         bool too_big = false;
-        while (i < num_end && is_digit(text[i])) {
+        while (i < num_end && fault__parse_is_digit(text[i])) {
             if (!too_big) {
                 pct = pct * 10.0 + (text[i] - '0');
                 too_big = pct > 100.0;
@@ -116,10 +80,10 @@ static int parse_time(const char *text, size_t begin, size_t end, bool *rel, dou
         }
         if (i < num_end && text[i] == '.') {
             i++;
-            if (i >= num_end || !is_digit(text[i]))
-                return fail(err, errlen, "expected a digit after '.' at column %zu", i + 1);
+            if (i >= num_end || !fault__parse_is_digit(text[i]))
+                return fault__parse_fail(err, errlen, "expected a digit after '.' at column %zu", i + 1);
             double weight = 0.1;
-            while (i < num_end && is_digit(text[i])) {
+            while (i < num_end && fault__parse_is_digit(text[i])) {
                 pct += (text[i] - '0') * weight;
                 weight /= 10.0;
                 i++;
@@ -127,11 +91,11 @@ static int parse_time(const char *text, size_t begin, size_t end, bool *rel, dou
         }
         if (i < num_end) {
             char shown[16];
-            return fail(err, errlen, "unexpected %s in a percentage at column %zu",
-                        show_byte(shown, (unsigned char)text[i]), i + 1);
+            return fault__parse_fail(err, errlen, "unexpected %s in a percentage at column %zu",
+                        fault__parse_show_byte(shown, (unsigned char)text[i]), i + 1);
         }
         if (too_big || pct > 100.0)
-            return fail(err, errlen, "percentage must be 0..100 at column %zu", begin + 1);
+            return fault__parse_fail(err, errlen, "percentage must be 0..100 at column %zu", begin + 1);
         *rel = true;
         *value = pct / 100.0;
         return 0;
@@ -139,7 +103,7 @@ static int parse_time(const char *text, size_t begin, size_t end, bool *rel, dou
 
     char *copy = malloc(end - begin + 1);
     if (!copy)
-        return fail(err, errlen, "out of memory at column %zu", begin + 1);
+        return fault__parse_fail(err, errlen, "out of memory at column %zu", begin + 1);
     memcpy(copy, text + begin, end - begin);
     copy[end - begin] = '\0';
 
@@ -177,15 +141,15 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
 
     *out = NULL;
     if (!text)
-        return fail(err, errlen, "missing schedule at column 1");
+        return fault__parse_fail(err, errlen, "missing schedule at column 1");
 
     fault_schedule *s = calloc(1, sizeof *s);
     if (!s)
-        return fail(err, errlen, "out of memory at column 1");
+        return fault__parse_fail(err, errlen, "out of memory at column 1");
     const size_t len = strlen(text);
     s->text = malloc(len + 1);
     if (!s->text) {
-        rc = fail(err, errlen, "out of memory at column 1");
+        rc = fault__parse_fail(err, errlen, "out of memory at column 1");
         goto error;
     }
     memcpy(s->text, text, len + 1);
@@ -197,22 +161,22 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
     size_t i = 0;
 
     for (;;) {
-        while (i < len && is_space(text[i]))
+        while (i < len && fault__parse_is_space(text[i]))
             i++;
 
         const size_t kw = i;
-        while (i < len && is_alpha(text[i]))
+        while (i < len && fault__parse_is_alpha(text[i]))
             i++;
         bool is_start = word_is(text + kw, i - kw, "start");
         bool is_duration = word_is(text + kw, i - kw, "duration");
         if (!is_start && !is_duration) {
             if (kw == len)
-                rc = fail(err, errlen, "expected 'start:' or 'duration:' at column %zu", kw + 1);
+                rc = fault__parse_fail(err, errlen, "expected 'start:' or 'duration:' at column %zu", kw + 1);
             else if (i == kw)
-                rc = fail(err, errlen, "expected 'start:' or 'duration:', got %s at column %zu",
-                          show_byte(shown, (unsigned char)text[kw]), kw + 1);
+                rc = fault__parse_fail(err, errlen, "expected 'start:' or 'duration:', got %s at column %zu",
+                          fault__parse_show_byte(shown, (unsigned char)text[kw]), kw + 1);
             else
-                rc = fail(err, errlen,
+                rc = fault__parse_fail(err, errlen,
                           "unknown schedule clause '%.*s%s' (expected start or duration) "
                           "at column %zu",
                           (int)(i - kw > 16 ? 16 : i - kw), text + kw, i - kw > 16 ? "..." : "",
@@ -220,25 +184,25 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
             goto error;
         }
 
-        while (i < len && is_space(text[i]))
+        while (i < len && fault__parse_is_space(text[i]))
             i++;
         if (i >= len || text[i] != ':') {
-            rc = fail(err, errlen, "expected ':' after '%s' at column %zu",
+            rc = fault__parse_fail(err, errlen, "expected ':' after '%s' at column %zu",
                       is_start ? "start" : "duration", i + 1);
             goto error;
         }
         i++;
-        while (i < len && is_space(text[i]))
+        while (i < len && fault__parse_is_space(text[i]))
             i++;
 
         const size_t value = i;
         while (i < len && text[i] != ';' && text[i] != ',')
             i++;
         size_t value_end = i;
-        while (value_end > value && is_space(text[value_end - 1]))
+        while (value_end > value && fault__parse_is_space(text[value_end - 1]))
             value_end--;
         if (value_end == value) {
-            rc = fail(err, errlen, "expected a time such as '30s' or '10%%' at column %zu",
+            rc = fault__parse_fail(err, errlen, "expected a time such as '30s' or '10%%' at column %zu",
                       value + 1);
             goto error;
         }
@@ -252,7 +216,7 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
         if (is_start) {
             fault__period p = {.has_start = true, .start_rel = rel, .start = v};
             if (push_period(s, &cap, &p) < 0) {
-                rc = fail(err, errlen, "out of memory at column %zu", kw + 1);
+                rc = fault__parse_fail(err, errlen, "out of memory at column %zu", kw + 1);
                 goto error;
             }
             open_start = true;
@@ -266,7 +230,7 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
             /* A duration on its own starts at the beginning of the run. */
             fault__period p = {.has_duration = true, .duration_rel = rel, .duration = v};
             if (push_period(s, &cap, &p) < 0) {
-                rc = fail(err, errlen, "out of memory at column %zu", kw + 1);
+                rc = fault__parse_fail(err, errlen, "out of memory at column %zu", kw + 1);
                 goto error;
             }
         }
@@ -321,7 +285,7 @@ int fault__schedule_resolve(fault_schedule *s, uint64_t run_us, char *err, size_
     if (!s)
         return 0;
     if (run_us == 0 && fault__schedule_is_relative(s))
-        return fail(err, errlen,
+        return fault__parse_fail(err, errlen,
                     "schedule '%s' uses percentages of the run, which needs --duration",
                     s->text ? s->text : "");
 
@@ -329,7 +293,7 @@ int fault__schedule_resolve(fault_schedule *s, uint64_t run_us, char *err, size_
     if (s->nperiods > 0) {
         w = calloc(s->nperiods, sizeof *w);
         if (!w)
-            return fail(err, errlen, "out of memory");
+            return fault__parse_fail(err, errlen, "out of memory");
     }
 
     size_t n = 0;

@@ -17,7 +17,9 @@ nodist_plugins_grpc_bridge_libpluginproto_la_SOURCES = $(GRPC_BRIDGE_GEN)
 plugins_grpc_bridge_libpluginproto_la_CPPFLAGS = $(PROTOBUFC_CFLAGS)
 plugins_grpc_bridge_libpluginproto_la_CFLAGS = -fvisibility=hidden $(SAN_CFLAGS)
 
-plugins_grpc_bridge_grpc_bridge_la_SOURCES = plugins/grpc-bridge/grpc-bridge.c
+plugins_grpc_bridge_grpc_bridge_la_SOURCES = plugins/grpc-bridge/grpc-bridge.c plugins/grpc-bridge/rpc.c \
+	plugins/grpc-bridge/remote.c plugins/grpc-bridge/tunnel.c plugins/grpc-bridge/http.c \
+	plugins/grpc-bridge/bridge.h
 plugins_grpc_bridge_grpc_bridge_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) -I$(top_builddir)/plugins/grpc-bridge \
 	$(GRPC_CFLAGS) $(PROTOBUFC_CFLAGS)
 plugins_grpc_bridge_grpc_bridge_la_CFLAGS = $(PLUGIN_CFLAGS)
@@ -27,7 +29,7 @@ plugins_grpc_bridge_grpc_bridge_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS) -Wl
 plugins_grpc_bridge_grpc_bridge_la_LIBADD = plugins/grpc-bridge/libpluginproto.la \
 	$(PLUGIN_LIBADD) $(GRPC_LIBS) $(PROTOBUFC_LIBS) -lpthread
 
-# grpc-bridge.c includes the generated header: make it first (named through
+# The bridge's files include the generated header: make it first (named through
 # automake's object list, so that automake's own rule stays in charge).
 $(am_plugins_grpc_bridge_grpc_bridge_la_OBJECTS): plugins/grpc-bridge/plugin.pb-c.h
 

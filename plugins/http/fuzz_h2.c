@@ -1,12 +1,13 @@
 /*
  * plugins/http/fuzz_h2.c - libFuzzer target for the http plugin's HTTP/2
- * server side (h2.c): whatever bytes a client sends after the connection
- * preface go through hp_h2_start(), i.e. the server session the plugin
+ * server side (h2.c and the files that share h2int.h with it): whatever
+ * bytes a client sends after the connection preface go through
+ * hp_h2_start(), i.e. the server session the plugin
  * makes (its callbacks, options, SETTINGS and memory functions) and
  * nghttp2_session_mem_recv(): frames, HPACK, the header-list bound,
  * stream heads (strm_head()), answers, resets, flow control, teardown.
  *
- * h2.c and h1.c are compiled as they are; what they call outside the two
+ * The HTTP/2 files and h1.c are compiled as they are; what they call outside
  * (the core's SDK functions, upstream connections) is stood in for below,
  * as simply as the SDK's contracts allow: a connection records what is
  * written and completes writes on the next turn of the loop, chains have
@@ -26,7 +27,9 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
  *       -fno-sanitize-recover=undefined -I . -I sdk -I /usr/share/include/llhttp \
- *       plugins/http/fuzz_h2.c plugins/http/h2.c plugins/http/h1.c \
+ *       plugins/http/fuzz_h2.c plugins/http/h2.c plugins/http/h2_exchange.c \
+ *       plugins/http/h2_h1up.c plugins/http/h2up.c plugins/http/tunnel.c \
+ *       plugins/http/due.c plugins/http/h1.c \
  *       /usr/share/llhttp/api.c /usr/share/llhttp/http.c /usr/share/llhttp/llhttp.c \
  *       -lnghttp2 -luv -o /tmp/fuzz_h2
  *   /tmp/fuzz_h2 -max_total_time=60 -max_len=65536 tests/fuzz/corpus/h2
@@ -40,6 +43,7 @@
 #include <time.h>
 
 #include "proxy.h"
+#include "session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -313,13 +317,13 @@ void fault_http_exchange_free(fault_http_exchange *x)
     free(x);
 }
 
-int fault_http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
+int fault_http_add_header(fault_http_exchange *x, fault_http_msg m, const char *name,
                           const char *value)
 {
     return hl_add(&x->h[m], name, value);
 }
 
-int fault_http_header_set(fault_http_exchange *x, fault_http_msg m, const char *name,
+int fault_http_set_header(fault_http_exchange *x, fault_http_msg m, const char *name,
                           const char *value)
 {
     hlist *l = &x->h[m];
@@ -424,14 +428,14 @@ int fault_http_run_response(fault_http_exchange *x, fault_http_done_cb cb, void 
     return 0;
 }
 
-size_t fault_http_body_wanted(const fault_http_exchange *x, fault_http_msg m)
+size_t fault_http_wanted_body(const fault_http_exchange *x, fault_http_msg m)
 {
     (void)x;
     (void)m;
     return 0;
 }
 
-bool fault_http_body_watched(const fault_http_exchange *x, fault_direction dir)
+bool fault_http_is_body_watched(const fault_http_exchange *x, fault_direction dir)
 {
     (void)x;
     (void)dir;
@@ -446,7 +450,7 @@ const uint8_t *fault_http_body(const fault_http_exchange *x, fault_http_msg m, s
     return NULL;
 }
 
-int fault_http_put_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
+int fault_http_load_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
 {
     (void)x;
     (void)m;
@@ -579,13 +583,13 @@ void hp_up_on_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
     abort();
 }
 
-size_t hp_sess_h2_room(void *sess)
+size_t hp_sess_h2_room(struct hp_sess *sess)
 {
     (void)sess;
     abort();
 }
 
-void hp_sess_h2_data(void *sess, const uint8_t *p, size_t n)
+void hp_sess_h2_data(struct hp_sess *sess, const uint8_t *p, size_t n)
 {
     (void)sess;
     (void)p;
@@ -593,16 +597,89 @@ void hp_sess_h2_data(void *sess, const uint8_t *p, size_t n)
     abort();
 }
 
-void hp_sess_h2_fail(void *sess, int err)
+void hp_sess_h2_fail(struct hp_sess *sess, int err)
 {
     (void)sess;
     (void)err;
     abort();
 }
 
-void hp_sess_h2_flow(void *sess)
+void hp_sess_h2_flow(struct hp_sess *sess)
 {
     (void)sess;
+    abort();
+}
+
+/* tunnel.c holds every CONNECT, the HTTP/1 session's too: what that part
+ * calls is never reached here (there is no HTTP/1 session). */
+int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_server,
+                            size_t to_server_len, const void *to_client, size_t to_client_len)
+{
+    (void)s;
+    (void)server;
+    (void)to_server;
+    (void)to_server_len;
+    (void)to_client;
+    (void)to_client_len;
+    abort();
+}
+
+void fault_stream_set_scheme(fault_stream *s, const char *scheme)
+{
+    (void)s;
+    (void)scheme;
+    abort();
+}
+
+void hp_intercept(hp_state *st, fault_stream *s, fault_conn *c, fault_conn *u, const char *host,
+                  uint16_t port, const uint8_t *early, size_t len)
+{
+    (void)st;
+    (void)s;
+    (void)c;
+    (void)u;
+    (void)host;
+    (void)port;
+    (void)early;
+    (void)len;
+    abort();
+}
+
+void sess_server_chains_free(hp_ex *ex)
+{
+    (void)ex;
+    abort();
+}
+
+void sess_respond(hp_sess *s, int status, const char *text, bool from_x, bool force_close)
+{
+    (void)s;
+    (void)status;
+    (void)text;
+    (void)from_x;
+    (void)force_close;
+    abort();
+}
+
+void sess_client_write_now(hp_sess *s, const uint8_t *p, size_t n)
+{
+    (void)s;
+    (void)p;
+    (void)n;
+    abort();
+}
+
+void sess_ex_connect(hp_sess *s)
+{
+    (void)s;
+    abort();
+}
+
+void sess_teardown(hp_sess *s, bool reset, int error)
+{
+    (void)s;
+    (void)reset;
+    (void)error;
     abort();
 }
 

@@ -123,21 +123,59 @@ size_t hp_copy(char *dst, size_t size, const char *src)
     return n;
 }
 
-void hp_buf_consume(hp_buf *b, size_t n)
+int hp_fifo_add(hp_fifo *f, const void *data, size_t n)
 {
-    if (n >= b->len) {
-        b->len = 0;
-    } else {
-        memmove(b->p, b->p + n, b->len - n);
-        b->len -= n;
+    if (!n)
+        return 0;
+    if (f->off + f->len + n > f->cap) {
+        if (f->off) {
+            memmove(f->p, f->p + f->off, f->len);
+            f->off = 0;
+        }
+        if (f->len + n > f->cap) {
+            /* Small to start with (most bodies are), and served by the
+             * allocator's per-thread cache at that size. */
+            size_t cap = f->cap ? f->cap : 1024;
+            while (cap < f->len + n)
+                cap *= 2;
+            uint8_t *np = realloc(f->p, cap);
+            if (!np)
+                return -1;
+            f->p = np;
+            f->cap = cap;
+        }
     }
-    /* A big buffer that emptied goes back to the allocator, so a burst
-     * (a pipelined batch, a stalled upload) does not pin memory. */
-    if (b->len == 0 && b->cap > 64 * 1024) {
-        free(b->p);
-        b->p = NULL;
-        b->cap = 0;
+    memcpy(f->p + f->off + f->len, data, n);
+    f->len += n;
+    return 0;
+}
+
+void hp_fifo_take(hp_fifo *f, size_t n, size_t keep)
+{
+    f->off += n;
+    f->len -= n;
+    if (f->len == 0) {
+        f->off = 0;
+        if (f->cap > keep) {
+            free(f->p);
+            f->p = NULL;
+            f->cap = 0;
+        }
     }
+}
+
+int hp_fifo_move(hp_fifo *to, hp_fifo *from)
+{
+    if (from->len && hp_fifo_add(to, hp_fifo_data(from), from->len) < 0)
+        return -1;
+    hp_fifo_free(from);
+    return 0;
+}
+
+void hp_fifo_free(hp_fifo *f)
+{
+    free(f->p);
+    memset(f, 0, sizeof *f);
 }
 
 void hp_buf_free(hp_buf *b)

@@ -408,6 +408,7 @@ static void stop(fault_plugin *self, void *state)
     hp_accept_close_all(st);
     hp_sess_close_all(st);
     hp_h2_close_all(st);
+    hp_due_close(st); /* nothing is queued any more */
     hp_tunnels_close_all(st);
     hp_pool_close_all(st);
 }

@@ -2,17 +2,24 @@
  * plugins/http/proxy.h - what the files of the http plugin share.
  *
  *   http.c      the plugin: options, listeners, upstream targeting
+ *   due.c       work due once per loop iteration (gathered writes of
+ *               HTTP/1 sessions, pumps of HTTP/2 connections)
  *   h1.c        HTTP/1 text: head collection from llhttp callbacks,
  *               request targets, hop-by-hop headers, upstream patterns
  *               (no libuv: the fuzz target builds it on its own)
- *   session.c   one client connection: parsing, exchanges, chains
+ *   session.c   one HTTP/1 client connection: parsing, exchanges,
+ *               chains; with sess_request.c (the request side) and
+ *               sess_upstream.c (the upstream side), sharing session.h
  *   upstream.c  upstream connections: connecting, the idle pool
- *   tunnel.c    CONNECT tunnels that bypass the faults
+ *   tunnel.c    CONNECT: an HTTP/1 session's switch to a tunnel, plain
+ *               tunnels that bypass the faults, HTTP/2 CONNECT streams
  *   accept.c    accepted connections: TLS or plaintext, HTTP/2 or
  *               HTTP/1 (told apart by their first bytes), CONNECT
  *               interception
- *   h2.c        HTTP/2 client connections (nghttp2), their streams, and
- *               HTTP/2 upstream connections (for HTTP/1 sessions too)
+ *   h2.c        HTTP/2 client connections (nghttp2); with h2_exchange.c
+ *               (a stream as an exchange), h2_h1up.c (a stream's HTTP/1.1
+ *               upstream) and h2up.c (HTTP/2 upstream connections, for
+ *               HTTP/1 sessions too), sharing h2int.h
  *   pki.c       the local CA: generation, loading, leaf certificates
  *               (shared with the `fault ca` command plugin, ca.c)
  *
@@ -68,9 +75,38 @@ int hp_buf_u64(hp_buf *b, uint64_t v);
 int hp_buf_hex(hp_buf *b, uint64_t v);
 /* strlcpy: copies what fits (NUL-terminated), returns strlen(src). */
 size_t hp_copy(char *dst, size_t size, const char *src);
-/* Drops the first n bytes. */
-void hp_buf_consume(hp_buf *b, size_t n);
 void hp_buf_free(hp_buf *b);
+
+/* ---- h1.c: byte queues ----
+ *
+ * Bytes waiting to be used from the front (parser input, bodies on their
+ * way): added at the end, taken from the front by moving a read offset,
+ * so taking costs no memmove (the rest moves down only when the end needs
+ * room). The one queue type of the plugin; hp_buf builds messages. */
+
+typedef struct hp_fifo {
+    uint8_t *p;
+    size_t off, len, cap;
+} hp_fifo;
+
+/* The bytes waiting (len of them). */
+static inline const uint8_t *hp_fifo_data(const hp_fifo *f)
+{
+    return f->p + f->off;
+}
+int hp_fifo_add(hp_fifo *f, const void *data, size_t n);
+/* Drops the first n bytes (n <= len). Once empty, a queue whose storage
+ * grew past keep bytes gives it back to the allocator, so a burst does
+ * not pin memory. */
+void hp_fifo_take(hp_fifo *f, size_t n, size_t keep);
+/* Empties the queue, keeping its storage. */
+static inline void hp_fifo_clear(hp_fifo *f)
+{
+    f->off = f->len = 0;
+}
+/* Moves what from holds to the end of to (from is freed). */
+int hp_fifo_move(hp_fifo *to, hp_fifo *from);
+void hp_fifo_free(hp_fifo *f);
 
 /* ---- h1.c: heads collected from llhttp callbacks ---- */
 
@@ -175,6 +211,20 @@ bool hp_match_host(const hp_match *m, const char *host, uint16_t port);
 /* Reason phrase for a status ("" when unknown). */
 const char *hp_reason(int status);
 
+/* ---- due.c: work due once per loop iteration ---- */
+
+typedef struct hp_due hp_due;
+/* Runs a connection's due work. Returns true when work is left: d stays
+ * queued (with the owner's reference) for the next iteration. Else the
+ * owner has cleared d->queued (before its work, if that work may queue it
+ * again) and dropped the reference it took for the queue. */
+typedef bool (*hp_due_fn)(hp_due *d);
+struct hp_due {
+    hp_due *next;
+    bool queued;
+    hp_due_fn run;
+};
+
 /* ---- http.c: the plugin ---- */
 
 struct hp_sess;
@@ -248,20 +298,25 @@ typedef struct hp_state {
     struct hp_pki *pki;         /* --http-intercept */
     struct hp_acc *accs;        /* connections not yet handed on */
     struct hp_h2 *h2s;          /* HTTP/2 client connections */
-    struct hp_sess *h1_due;     /* HTTP/1 sessions with writes to flush */
-    uv_prepare_t h1_flush;      /* flushes them once per loop iteration */
-    bool h1_flush_init;
+    hp_due *due;                /* connections with work due (due.c) */
+    uv_prepare_t due_prepare;   /* runs it once per loop iteration */
+    uv_idle_t due_more;         /* no waiting in poll while some is left */
+    bool due_init;
     uv_timer_t head_sweep;      /* closes HTTP/1 sessions whose request
                                  * head is late (--http-header-timeout) */
     bool head_sweep_init;
-    struct hp_h2 *h2_due;       /* HTTP/2 connections whose pumps are due */
-    uv_prepare_t h2_flush;      /* runs them once per loop iteration */
-    uv_idle_t h2_more;          /* no waiting in poll while some are due */
-    bool h2_flush_init;
 } hp_state;
 
 /* Whether faults apply to requests for host:port (--upstream). */
 bool hp_targeted(const hp_state *st, const char *host, uint16_t port);
+
+/* due.c: queues d (owned by a connection that took a reference for the
+ * queue) to run when this loop iteration's events have all run; false when
+ * it is queued already. hp_due_run() runs what is queued now (stopping);
+ * hp_due_close() too, then closes the handles. */
+bool hp_due_add(hp_state *st, hp_due *d);
+void hp_due_run(hp_state *st);
+void hp_due_close(hp_state *st);
 
 /* ---- accept.c ---- */
 
@@ -288,7 +343,7 @@ void hp_sess_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *
                    size_t len);
 void hp_sess_close_all(hp_state *st);
 
-/* ---- h2.c ---- */
+/* ---- h2.c, h2up.c ---- */
 
 /* HTTP/2 (the client sent the connection preface, or chose h2 by ALPN) on
  * c for the stream s, which the session now owns. */
@@ -301,7 +356,7 @@ void hp_h2_shutdown(void);
 /* ALPN offered to https:// upstreams that may speak HTTP/2. */
 #define HP_ALPN_H2_H1 "\x02h2\x08http/1.1"
 
-/* Bridges: HTTP/2 upstreams for an HTTP/1 session (see h2.c). The bridge
+/* Bridges: HTTP/2 upstreams for an HTTP/1 session (see h2up.c). The bridge
  * belongs to the session (its stream s carries the upstream legs'
  * faults); a bridge stream is one exchange. */
 struct h2_strm;
@@ -316,7 +371,7 @@ int hp_h2b_adopt(struct hp_h2 *b, const char *key, struct hp_up *up, bool target
  * connection to key; body: request DATA follows (hp_h2b_body(),
  * hp_h2b_end()); expect: the client waits for 100-continue. NULL when it
  * cannot be sent. */
-struct h2_strm *hp_h2b_submit(struct hp_h2 *b, void *sess, fault_http_exchange *x,
+struct h2_strm *hp_h2b_submit(struct hp_h2 *b, struct hp_sess *sess, fault_http_exchange *x,
                               const char *key, const char *host, uint16_t port, bool targeted,
                               bool body, bool is_head, bool expect);
 void hp_h2b_body(struct h2_strm *q, const uint8_t *p, size_t n);
@@ -330,10 +385,10 @@ void hp_h2b_kick(struct h2_strm *q);
 /* session.c, for bridges: how many response bytes the session takes now,
  * response bytes (HTTP/1.1), a failure of the stream, and "request bytes
  * moved on". */
-size_t hp_sess_h2_room(void *sess);
-void hp_sess_h2_data(void *sess, const uint8_t *p, size_t n);
-void hp_sess_h2_fail(void *sess, int err);
-void hp_sess_h2_flow(void *sess);
+size_t hp_sess_h2_room(struct hp_sess *sess);
+void hp_sess_h2_data(struct hp_sess *sess, const uint8_t *p, size_t n);
+void hp_sess_h2_fail(struct hp_sess *sess, int err);
+void hp_sess_h2_flow(struct hp_sess *sess);
 
 /* ---- pki.c ---- */
 

@@ -1,10 +1,16 @@
 /*
- * plugins/http/tunnel.c - CONNECT tunnels to hosts that --upstream does
- * not target: bytes go both ways untouched, with no fault stage at all
- * (targeted tunnels are handed to the core's relay instead, where stream
- * faults apply).
+ * plugins/http/tunnel.c - CONNECT, in one place:
+ *   - an HTTP/1 session's CONNECT: once the 200 went out, the session
+ *     hands its sockets on: for a targeted host, to the interception
+ *     (--http-intercept) or else to the core's relay, where stream faults
+ *     apply; for another host, to a plain tunnel;
+ *   - plain tunnels to hosts that --upstream does not target: bytes go
+ *     both ways untouched, with no fault stage at all;
+ *   - an HTTP/2 CONNECT stream (RFC 9113 8.5): a TCP tunnel carried by the
+ *     stream's DATA frames (see the end of this file).
+ * (Interception itself, a TLS server inside the tunnel, is in accept.c.)
  *
- * Same flow control as the relay: a side is no longer read while more
+ * Plain tunnels have the same flow control as the relay: a side is no longer read while more
  * than HP_HIGH_WATER bytes wait to be written to the other, and resumes
  * below HP_LOW_WATER. An EOF becomes a shutdown of the other side's write
  * half; the tunnel ends when both halves are done and drained, or at once
@@ -16,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h2int.h"
 #include "proxy.h"
+#include "session.h"
 
 typedef struct tdir {
     struct hp_tun *t;
@@ -166,4 +174,211 @@ void hp_tunnels_close_all(hp_state *st)
 {
     while (st->tunnels)
         tun_end(st->tunnels, false, 0);
+}
+
+/* ---- CONNECT on an HTTP/1 session: the switch to a tunnel ---- */
+
+void sess_start_tunnel(hp_sess *s)
+{
+    if (s->fr->reverse) {
+        sess_respond(s, 405, "CONNECT is for the forward proxy", false, true);
+        return;
+    }
+    fault_stream_set_scheme(s->s, "connect");
+    sess_ex_connect(s);
+}
+
+/* Hands the sockets over once every byte that was on its way is where it
+ * belongs: client bytes that followed the CONNECT head out of the
+ * CLIENT/EGRESS chain (they are in inb), and our 200 out of the
+ * CLIENT/INGRESS chain. */
+void sess_tunnel_try_switch(hp_sess *s)
+{
+    hp_ex *ex = &s->ex;
+    if (s->dead || s->rq != RQ_TUNNEL || !ex->up || !ex->head_sent || s->eq.head ||
+        sess_pend(s->ceg) || s->oq.head || sess_pend(s->cin) || s->unlabeled.len)
+        return;
+    if (s->ccork.len) {
+        size_t n = s->ccork.len;
+        s->ccork.len = 0;
+        sess_client_write_now(s, s->ccork.p, n);
+        if (s->dead)
+            return;
+    }
+    /* The relay may splice sockets: nothing of ours may still wait in the
+     * client's write queue (on_client_written calls again). */
+    if (fault_conn_write_queued(s->c) != 0)
+        return;
+    if (s->c_eof) {
+        /* The client is done before the tunnel even started. */
+        sess_teardown(s, false, 0);
+        return;
+    }
+    hp_state *st = s->st;
+    hp_up *up = ex->up;
+    fault_conn *c = s->c, *u = up->c;
+    fault_stream *stream = s->s;
+    bool targeted = ex->targeted;
+    free(up);
+    ex->up = NULL;
+    fault_chain_free(s->ceg);
+    fault_chain_free(s->cin);
+    s->ceg = s->cin = NULL;
+    sess_server_chains_free(ex);
+    fault_stream_set_end(stream, NULL, NULL);
+    fault_conn_read_stop(c);
+    /* The session lets go of both sockets and of the stream. */
+    s->c = NULL;
+    s->s = NULL;
+    hp_fifo data = s->inb;
+    s->inb = (hp_fifo){0};
+    char host[HP_MAX_HOST];
+    uint16_t port = ex->port;
+    hp_copy(host, sizeof host, ex->host);
+    sess_teardown(s, false, 0);
+    if (targeted && st->pki)
+        hp_intercept(st, stream, c, u, host, port, hp_fifo_data(&data), data.len);
+    else if (targeted)
+        fault_stream_relay_with(stream, u, hp_fifo_data(&data), data.len, NULL, 0);
+    else
+        hp_tunnel_plain(st, stream, c, u, hp_fifo_data(&data), data.len);
+    hp_fifo_free(&data);
+}
+
+/* ---- CONNECT (RFC 9113 8.5): a stream that is a TCP tunnel ----
+ *
+ * A CONNECT stream on the forward proxy opens a TCP connection to its
+ * :authority; its DATA goes there as it is, the upstream's bytes come back
+ * as DATA, END_STREAM and FIN map to each other (half-closes), a reset on
+ * either side resets the other (RST_STREAM CONNECT_ERROR toward the
+ * client). The tunnel uses the HTTP/1.1 upstream machinery above without
+ * HTTP (no request line, no parser): the same body pump, flow control and
+ * SERVER chains, so stream faults apply to the tunnel's bytes when the
+ * authority is targeted (--upstream), as in tunnel-less HTTP/1.1 CONNECT
+ * relays. No HTTP hook runs: the tunnel's content is not HTTP to us. */
+
+static void tun_up_read(void *owner, hp_up *up, long nread, const uint8_t *data)
+{
+    h2_strm *q = owner;
+    hp_h2 *h = q->h;
+    if (q->up != up)
+        return;
+    h2_enter(h);
+    if (nread > 0) {
+        if (h2_staged(q->si))
+            fault_chain_push(q->si, data, (size_t)nread);
+        else
+            strm_resp_data(q, data, (size_t)nread);
+    } else if (nread == UV_EOF) {
+        fault_conn_read_stop(up->c);
+        q->up_reading = false;
+        q->up_eof = true;
+        if (q->si)
+            fault_chain_eof(q->si);
+        else
+            strm_resp_end(q);
+    } else {
+        q->up_reading = false;
+        strm_fail(q, (int)nread);
+    }
+    h2_leave(h);
+}
+
+static void tun_se_eof(void *ud)
+{
+    h2_strm *q = ud;
+    h2_enter(q->h);
+    if (q->up)
+        fault_conn_shutdown(q->up->c);
+    h2_leave(q->h);
+}
+
+static void tun_si_output(void *ud, const uint8_t *data, size_t len)
+{
+    h2_strm *q = ud;
+    h2_enter(q->h);
+    strm_resp_data(q, data, len);
+    h2_leave(q->h);
+}
+
+static void tun_si_eof(void *ud)
+{
+    h2_strm *q = ud;
+    h2_enter(q->h);
+    strm_resp_end(q);
+    h2_leave(q->h);
+}
+
+static const fault_chain_ops tun_se_ops = {.output = h1_se_output, .eof = tun_se_eof,
+                                           .progress = h1_chain_progress};
+static const fault_chain_ops tun_si_ops = {.output = tun_si_output, .eof = tun_si_eof,
+                                           .progress = h1_chain_progress};
+
+static void on_tun_ready(void *owner, hp_up *up, int status)
+{
+    h2_strm *q = owner;
+    hp_h2 *h = q->h;
+    h2_enter(h);
+    q->creq = NULL;
+    if (status < 0) {
+        strm_fail(q, status);
+        h2_leave(h);
+        return;
+    }
+    q->up = up;
+    up->owner = q;
+    up->on_read = tun_up_read;
+    q->deadline_kind = DL_NONE;
+    q->deadline_us = 0;
+    if (q->targeted) {
+        q->se = fault_chain_new(h->s, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &tun_se_ops, q);
+        q->si = fault_chain_new(h->s, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, &tun_si_ops, q);
+        if (!q->se || !q->si) {
+            strm_fail(q, -ECONNREFUSED);
+            h2_leave(h);
+            return;
+        }
+    }
+    q->req_head_sent = true; /* nothing to say first: bytes go as they come */
+    q->up_reading = true;
+    fault_conn_read_start(up->c, hp_up_on_read, up);
+    fault_http_set_status(q->x, 200);
+    h2_send_head(q, true);
+    h2_leave(h);
+}
+
+void strm_connect(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    hp_state *st = h->st;
+    if (h->fr->reverse) {
+        strm_answer(q, 405, "CONNECT is for the forward proxy, not a mapping", false);
+        return;
+    }
+    if (!q->authority || hp_parse_hostport(q->authority, strlen(q->authority), q->host,
+                                           sizeof q->host, &q->port, true) < 0) {
+        strm_answer(q, 400, "CONNECT needs an :authority host:port", false);
+        return;
+    }
+    q->tunnel = true;
+    q->targeted = st->match_all || hp_targeted(st, q->host, q->port);
+    hp_authority(q->target, sizeof q->target, q->host, q->port, false, false);
+    q->x = fault_http_exchange_new(st->self, h->s, "CONNECT", q->target, q->target, q->target);
+    if (!q->x) {
+        h2_teardown(h, true, -ENOMEM);
+        return;
+    }
+    h2_publish(q, FAULT_EV_HTTP_REQUEST, 0);
+    q->up_kind = UP_H1;
+    int err = 0;
+    q->creq = hp_connect(st, q, q->targeted ? h->s : NULL, q->host, q->port, false, NULL,
+                         on_tun_ready, &err);
+    if (!q->creq) {
+        strm_fail(q, err);
+        return;
+    }
+    if (st->upstream_timeout_us) {
+        q->deadline_kind = DL_CONNECT;
+        q->deadline_us = fault_now_us() + st->upstream_timeout_us;
+    }
 }

@@ -33,7 +33,7 @@ sources_for() {
     mapping) echo "$top/core/mapping.c" ;;
     options) echo "$top/core/options.c $top/core/schedule.c $top/core/duration.c" ;;
     http) echo "$top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
-    h2) echo "$top/plugins/http/h2.c $top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
+    h2) echo "$top/plugins/http/h2.c $top/plugins/http/h2_exchange.c $top/plugins/http/h2_h1up.c $top/plugins/http/h2up.c $top/plugins/http/tunnel.c $top/plugins/http/due.c $top/plugins/http/h1.c $LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c" ;;
     pgwire) echo "$top/plugins/postgres/pgwire.c" ;;
     llm) echo "$top/plugins/llm/frames.c" ;;
     stealth) echo "$top/plugins/stealth/parse.c" ;;

@@ -1,0 +1,439 @@
+/*
+ * plugins/http/h2_h1up.c - the HTTP/1.1 upstream of an HTTP/2 client
+ * stream (see h2.c for the whole): one exchange per connection at a time,
+ * taken from and given back to the plugin's keep-alive pool (upstream.c);
+ * the request is translated (Host from :authority, a body without
+ * content-length is sent chunked), and so is the response (hop-by-hop
+ * headers dropped, chunked decoded by llhttp). CONNECT streams use the
+ * same machinery without HTTP (tunnel.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "h2int.h"
+
+static void h1_up_read(void *owner, hp_up *up, long nread, const uint8_t *data);
+
+/* ---- upstream over HTTP/1.1 ---- */
+
+static llhttp_settings_t rp_settings;
+static bool rp_ready;
+
+enum { EV_NONE, EV_HEAD, EV_DONE, EV_FULL };
+
+static int rp_on_headers(llhttp_t *p)
+{
+    h2_strm *q = p->data;
+    int status = p->status_code;
+    if (status == 101) {
+        llhttp_set_error_reason(p, "upstream switched protocols unasked");
+        return HPE_USER;
+    }
+    if (status >= 100 && status < 200) {
+        q->interim = true; /* not forwarded; the final response follows */
+        return 0;
+    }
+    if (q->is_head || status == 204 || status == 304)
+        p->flags |= F_SKIPBODY;
+    q->rp_ev = EV_HEAD;
+    return HPE_PAUSED;
+}
+
+static int rp_on_body(llhttp_t *p, const char *at, size_t n)
+{
+    h2_strm *q = p->data;
+    if (strm_resp_data(q, (const uint8_t *)at, n)) {
+        q->rp_ev = EV_FULL;
+        return HPE_PAUSED;
+    }
+    return 0;
+}
+
+static int rp_on_complete(llhttp_t *p)
+{
+    h2_strm *q = p->data;
+    if (q->interim) {
+        q->interim = false;
+        return 0;
+    }
+    q->rp_ev = EV_DONE;
+    return HPE_PAUSED;
+}
+
+static void h1_head(h2_strm *q)
+{
+    llhttp_t *p = &q->rp.p;
+    hp_head *hd = &q->rp.head;
+    hp_head_done(hd);
+    q->status = p->status_code;
+    bool v11 = p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1);
+    q->up_keepalive = v11 ? !hp_head_has_token(hd, "connection", "close")
+                          : hp_head_has_token(hd, "connection", "keep-alive");
+    bool chunked = (p->flags & F_CHUNKED) != 0, cl = (p->flags & F_CONTENT_LENGTH) != 0;
+    if (!(p->flags & F_SKIPBODY) && !chunked && !cl)
+        q->up_keepalive = false;
+    if (fault_http_set_status(q->x, q->status) < 0) {
+        strm_fail(q, UV_EPROTO);
+        return;
+    }
+    for (size_t i = 0; i < hd->n; i++) {
+        const char *name = hp_head_name(hd, i);
+        if (!hp_hop_by_hop(hd, name))
+            fault_http_add_header(q->x, FAULT_HTTP_RESPONSE, name, hp_head_value(hd, i));
+    }
+    strm_resp_head(q);
+}
+
+/* The response ended: the connection goes back to the pool when it
+ * carried exactly this exchange. */
+static void h1_done(h2_strm *q)
+{
+    q->resp_done_h1 = true;
+    strm_resp_end(q);
+    if (q->up && q->req_end_sent) {
+        hp_up *up = q->up;
+        bool reusable = q->up_keepalive && !q->up_eof && q->up_reading &&
+                        (!q->se || fault_chain_pending(q->se) == 0) &&
+                        (!q->si || fault_chain_pending(q->si) == 0) && !q->h->st->stopping;
+        q->up = NULL;
+        fault_chain_free(q->se);
+        fault_chain_free(q->si);
+        q->se = q->si = NULL;
+        hp_up_release(up, reusable);
+    }
+}
+
+static void h1_parse(h2_strm *q, const uint8_t *d, size_t len)
+{
+    /* After a pause llhttp may have more to say without another byte (the
+     * end of a bodiless response): it is run once more on nothing. */
+    bool kick = false;
+    while ((len || kick) && !q->gone && !q->h->dead && q->up) {
+        if (q->resp_done_h1) {
+            if (len)
+                q->up_keepalive = false; /* bytes after the response */
+            return;
+        }
+        kick = false;
+        q->rp_ev = EV_NONE;
+        const char *at = len ? (const char *)d : "";
+        llhttp_errno_t e = llhttp_execute(&q->rp.p, at, len);
+        size_t used = e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&q->rp.p) - at);
+        d += used;
+        len -= used;
+        if (e == HPE_OK)
+            return;
+        if (e == HPE_PAUSED) {
+            llhttp_resume(&q->rp.p);
+            kick = true;
+            if (q->rp_ev == EV_HEAD)
+                h1_head(q);
+            else if (q->rp_ev == EV_DONE)
+                h1_done(q);
+            else if (q->rp_ev == EV_FULL)
+                h2_resp_body_full(q);
+            continue;
+        }
+        const char *why = llhttp_get_error_reason(&q->rp.p);
+        fault_log_info(q->h->st->self, "%s: bad response from %s: %s", q->h->peer, q->target,
+                       why ? why : llhttp_errno_name(e));
+        strm_fail(q, UV_EPROTO);
+        return;
+    }
+}
+
+static void h1_eof(h2_strm *q)
+{
+    q->up_eof = true;
+    q->up_keepalive = false;
+    if (q->resp_done_h1)
+        return;
+    if (q->resp_head_known && llhttp_message_needs_eof(&q->rp.p)) {
+        q->rp_ev = EV_NONE;
+        llhttp_errno_t e = llhttp_finish(&q->rp.p);
+        if (e == HPE_PAUSED || q->rp_ev == EV_DONE || e == HPE_OK) {
+            h1_done(q);
+            return;
+        }
+    }
+    strm_fail(q, q->resp_byte ? UV_EPROTO : UV_EOF);
+}
+
+static void h1_write(h2_strm *q, const uint8_t *data, size_t len)
+{
+    if (!q->up)
+        return;
+    fault_conn *c = q->up->c;
+    if (fault_conn_write_queued(c) == 0) {
+        long w = fault_conn_try_write(c, data, len);
+        if (w < 0) {
+            strm_fail(q, (int)w);
+            return;
+        }
+        data += w;
+        len -= (size_t)w;
+        if (!len)
+            return;
+    }
+    hp_h2 *h = q->h;
+    h->refs++;
+    if (fault_conn_write(c, data, len, h2_on_client_written, h) < 0) {
+        h->refs--;
+        strm_fail(q, -EIO);
+    }
+}
+
+void h1_se_output(void *ud, const uint8_t *data, size_t len)
+{
+    h2_strm *q = ud;
+    h2_enter(q->h);
+    h1_write(q, data, len);
+    h2_leave(q->h);
+}
+
+static void h1_si_output(void *ud, const uint8_t *data, size_t len)
+{
+    h2_strm *q = ud;
+    h2_enter(q->h);
+    h1_parse(q, data, len);
+    h2_leave(q->h);
+}
+
+static void h1_si_eof(void *ud)
+{
+    h2_strm *q = ud;
+    h2_enter(q->h);
+    h1_eof(q);
+    h2_leave(q->h);
+}
+
+void h1_chain_progress(void *ud)
+{
+    h2_strm *q = ud;
+    h2_enter(q->h);
+    h2_leave(q->h);
+}
+
+static const fault_chain_ops h1_se_ops = {.output = h1_se_output, .progress = h1_chain_progress};
+static const fault_chain_ops h1_si_ops = {
+    .output = h1_si_output, .eof = h1_si_eof, .progress = h1_chain_progress};
+
+/* Bytes toward the upstream (through SERVER/EGRESS when targeted). */
+static void h1_out(h2_strm *q, const uint8_t *p, size_t n)
+{
+    if (h2_staged(q->se)) {
+        fault_chain_push(q->se, p, n);
+        return;
+    }
+    h1_write(q, p, n);
+}
+
+static size_t h1_congestion(const h2_strm *q)
+{
+    if (!q->up)
+        return 0;
+    return fault_conn_write_queued(q->up->c) + (q->se ? fault_chain_pending(q->se) : 0);
+}
+
+static void h1_up_read(void *owner, hp_up *up, long nread, const uint8_t *data)
+{
+    h2_strm *q = owner;
+    hp_h2 *h = q->h;
+    if (q->up != up)
+        return;
+    h2_enter(h);
+    if (nread > 0) {
+        q->resp_byte = true;
+        if (q->deadline_kind == DL_RESPONSE) {
+            q->deadline_kind = DL_NONE;
+            q->deadline_us = 0;
+        }
+        if (h2_staged(q->si))
+            fault_chain_push(q->si, data, (size_t)nread);
+        else
+            h1_parse(q, data, (size_t)nread);
+    } else if (nread == UV_EOF) {
+        fault_conn_read_stop(up->c);
+        q->up_reading = false;
+        if (q->si)
+            fault_chain_eof(q->si);
+        else
+            h1_eof(q);
+    } else {
+        q->up_reading = false;
+        strm_fail(q, (int)nread);
+    }
+    h2_leave(h);
+}
+
+static void h1_write_head(h2_strm *q)
+{
+    hp_buf *bp = &q->h->scratch;
+    bp->len = 0;
+    hp_buf_str(bp, fault_http_method(q->x));
+    hp_buf_add(bp, " ", 1);
+    hp_buf_str(bp, fault_http_path(q->x));
+    hp_buf_add(bp, " HTTP/1.1\r\n", 11);
+    size_t n = fault_http_header_count(q->x, FAULT_HTTP_REQUEST);
+    for (size_t i = 0; i < n; i++) {
+        const char *name, *value;
+        fault_http_header_at(q->x, FAULT_HTTP_REQUEST, i, &name, &value);
+        if (hp_name_is(name, "content-length", 14) || hp_name_is(name, "transfer-encoding", 17) ||
+            hp_name_is(name, "connection", 10) || hp_name_is(name, "te", 2))
+            continue;
+        hp_buf_header(bp, name, value);
+    }
+    if (q->req_cl) {
+        hp_buf_add(bp, "Content-Length: ", 16);
+        hp_buf_u64(bp, q->req_clen);
+        hp_buf_add(bp, "\r\n", 2);
+    } else if (q->req_eof && q->reqbody.len == 0) {
+        /* No body: say so for the methods that usually carry one. */
+        const char *m = fault_http_method(q->x);
+        if (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)
+            hp_buf_str(bp, "Content-Length: 0\r\n");
+    } else {
+        q->req_chunked = true;
+        hp_buf_str(bp, "Transfer-Encoding: chunked\r\n");
+    }
+    hp_buf_str(bp, "\r\n");
+    q->req_head_sent = true;
+    h1_out(q, bp->p, bp->len);
+}
+
+void h2_h1_bind(h2_strm *q, hp_up *up)
+{
+    hp_h2 *h = q->h;
+    q->up_kind = UP_H1;
+    q->up = up;
+    up->owner = q;
+    up->on_read = h1_up_read;
+    q->deadline_kind = DL_NONE;
+    q->deadline_us = 0;
+    if (q->targeted) {
+        q->se = fault_chain_new(h->s, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &h1_se_ops, q);
+        q->si = fault_chain_new(h->s, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, &h1_si_ops, q);
+        if (!q->se || !q->si) {
+            strm_fail(q, -ECONNREFUSED);
+            return;
+        }
+    }
+    if (!rp_ready) {
+        rp_ready = true;
+        llhttp_settings_init(&rp_settings);
+        hp_settings_collect(&rp_settings);
+        rp_settings.on_headers_complete = rp_on_headers;
+        rp_settings.on_body = rp_on_body;
+        rp_settings.on_message_complete = rp_on_complete;
+    }
+    if (q->rp_init)
+        hp_parser_free(&q->rp);
+    hp_parser_init(&q->rp, HTTP_RESPONSE, &rp_settings, q);
+    q->rp_init = true;
+    q->up_reading = true;
+    fault_conn_read_start(up->c, hp_up_on_read, up);
+    h1_write_head(q);
+    h->dirty = true;
+}
+
+static void on_h1_ready(void *owner, hp_up *up, int status)
+{
+    h2_strm *q = owner;
+    hp_h2 *h = q->h;
+    h2_enter(h);
+    q->creq = NULL;
+    if (status < 0)
+        strm_fail(q, status);
+    else
+        h2_h1_bind(q, up);
+    h2_leave(h);
+}
+
+void h2_h1_start(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    q->up_kind = UP_H1;
+    hp_up *up = hp_pool_take(h->st, q->key);
+    if (up) {
+        h2_h1_bind(q, up);
+        return;
+    }
+    int err = 0;
+    q->creq = hp_connect(h->st, q, q->targeted ? h->s : NULL, q->host, q->port, q->tls, NULL,
+                         on_h1_ready, &err);
+    if (!q->creq) {
+        strm_fail(q, err);
+        return;
+    }
+    if (h->st->upstream_timeout_us) {
+        q->deadline_kind = DL_CONNECT;
+        q->deadline_us = fault_now_us() + h->st->upstream_timeout_us;
+    }
+}
+
+/* Request body toward an HTTP/1.1 upstream, consumed as it goes on. */
+void h2_h1_pump(h2_strm *q)
+{
+    hp_h2 *h = q->h;
+    if (!q->up || !q->req_head_sent || q->req_end_sent)
+        goto reads;
+    while (q->reqbody.len && h1_congestion(q) < HP_HIGH_WATER && q->up && !q->gone) {
+        size_t n = q->reqbody.len;
+        const uint8_t *p = hp_fifo_data(&q->reqbody);
+        if (q->req_chunked) {
+            hp_buf *sz = &h->scratch;
+            sz->len = 0;
+            hp_buf_hex(sz, n);
+            hp_buf_add(sz, "\r\n", 2);
+            h1_out(q, sz->p, sz->len);
+            h1_out(q, p, n);
+            h1_out(q, (const uint8_t *)"\r\n", 2);
+        } else {
+            h1_out(q, p, n);
+        }
+        hp_fifo_take(&q->reqbody, n, H2_FIFO_KEEP);
+        size_t c = n < q->unconsumed ? n : q->unconsumed;
+        nghttp2_session_consume(h->ng, q->id, c);
+        q->unconsumed -= c;
+        h->dirty = true;
+    }
+    if (q->up && q->req_eof && q->reqbody.len == 0 && !q->req_end_sent) {
+        if (q->req_chunked)
+            h1_out(q, (const uint8_t *)"0\r\n\r\n", 5);
+        q->req_end_sent = true;
+        if (q->tunnel) {
+            /* END_STREAM: the tunnel's FIN toward the upstream. */
+            if (q->se)
+                fault_chain_eof(q->se);
+            else
+                fault_conn_shutdown(q->up->c);
+            goto reads;
+        }
+        if (!q->resp_byte && h->st->upstream_timeout_us) {
+            q->deadline_kind = DL_RESPONSE;
+            q->deadline_us = fault_now_us() + h->st->upstream_timeout_us;
+        }
+        if (q->resp_done_h1)
+            h1_done(q);
+    }
+reads:
+    /* Stop reading the upstream while this stream's response waits (not
+     * while it is held for the hooks: that ends at its limit). */
+    if (q->up && q->up_reading) {
+        size_t in = q->respbody.len + q->rin.len + (q->si ? fault_chain_pending(q->si) : 0) +
+                    (q->rbc ? fault_chain_pending(q->rbc) : 0);
+        if (!q->up_paused && in > HP_HIGH_WATER && !q->hold_resp) {
+            q->up_paused = true;
+            fault_conn_read_stop(q->up->c);
+        } else if (q->up_paused && in < HP_LOW_WATER) {
+            q->up_paused = false;
+            fault_conn_read_start(q->up->c, hp_up_on_read, q->up);
+        }
+    }
+}
