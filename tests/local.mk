@@ -10,8 +10,8 @@ include $(srcdir)/tests/fuzz/local.mk
 include $(srcdir)/tests/e2e/local.mk
 include $(srcdir)/tests/plugins/local.mk
 
-TESTS += tests/docs/flags.sh
-EXTRA_DIST += tests/docs/flags.sh
+TESTS += tests/docs/flags.sh tests/style/format.sh
+EXTRA_DIST += tests/docs/flags.sh tests/style/format.sh
 
 # Benchmarks are run by hand (tests/bench/README.md), never by make check.
 EXTRA_DIST += tests/bench/README.md tests/bench/lib.sh tests/bench/proxy-bench.sh \
