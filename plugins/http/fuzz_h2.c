@@ -313,13 +313,13 @@ void fault_http_exchange_free(fault_http_exchange *x)
     free(x);
 }
 
-int fault_http_header_add(fault_http_exchange *x, fault_http_msg m, const char *name,
+int fault_http_add_header(fault_http_exchange *x, fault_http_msg m, const char *name,
                           const char *value)
 {
     return hl_add(&x->h[m], name, value);
 }
 
-int fault_http_header_set(fault_http_exchange *x, fault_http_msg m, const char *name,
+int fault_http_set_header(fault_http_exchange *x, fault_http_msg m, const char *name,
                           const char *value)
 {
     hlist *l = &x->h[m];
@@ -424,14 +424,14 @@ int fault_http_run_response(fault_http_exchange *x, fault_http_done_cb cb, void 
     return 0;
 }
 
-size_t fault_http_body_wanted(const fault_http_exchange *x, fault_http_msg m)
+size_t fault_http_wanted_body(const fault_http_exchange *x, fault_http_msg m)
 {
     (void)x;
     (void)m;
     return 0;
 }
 
-bool fault_http_body_watched(const fault_http_exchange *x, fault_direction dir)
+bool fault_http_is_body_watched(const fault_http_exchange *x, fault_direction dir)
 {
     (void)x;
     (void)dir;
@@ -446,7 +446,7 @@ const uint8_t *fault_http_body(const fault_http_exchange *x, fault_http_msg m, s
     return NULL;
 }
 
-int fault_http_put_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
+int fault_http_load_body(fault_http_exchange *x, fault_http_msg m, const void *data, size_t len)
 {
     (void)x;
     (void)m;
