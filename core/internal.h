@@ -42,7 +42,9 @@ typedef struct fault__optowner {
     const char *name;          /* plugin name, or "core" */
     const fault_option *opts;  /* table, FAULT_OPTION_END terminated */
     void *block;               /* where values are written */
-    uint8_t *set;              /* one flag per option: given by the user */
+    uint8_t *set;              /* one flag per option: given by the user, on
+                                * the command line (1) or through its
+                                * environment variable (2) */
     size_t nopts;
 } fault__optowner;
 
@@ -88,6 +90,10 @@ typedef struct fault__found {
  * skipped), or NULL to load every plugin. */
 int fault__plugins_load(const char *const *dirs, size_t ndirs, const char *command, int argc,
                         char **argv);
+/* The hint option (e.g. "grpc-plugin") of a plugin left unloaded because
+ * it was not given, when the option name (len bytes, no dashes) extends
+ * it ("grpc-plugin-timeout"); else NULL. */
+const char *fault__skipped_option(const char *name, size_t len);
 fault_plugin *fault__plugins(void);      /* instances, in load order */
 fault__found *fault__plugins_found(void);
 /* The instance named name: "latency" is the plugin's first instance,

@@ -296,6 +296,28 @@ static uint64_t random_seed(void)
     return s;
 }
 
+/* A fault's settings given on the command line while the fault is off
+ * (--latency-mean without --with-latency) would do nothing: bad input.
+ * Values from the environment are let be: a shell may well keep them for
+ * the runs that enable the fault. */
+static bool disabled_but_set(const fault_plugin *p)
+{
+    const fault_option *enable = NULL;
+    for (size_t i = 0; i < p->opt.nopts; i++)
+        if ((p->opt.opts[i].flags & FAULT_OPTF_ENABLE) && p->opt.opts[i].type == FAULT_OPT_BOOL)
+            enable = &p->opt.opts[i];
+    if (!enable)
+        return false;
+    for (size_t i = 0; i < p->opt.nopts; i++) {
+        if (&p->opt.opts[i] == enable || p->opt.set[i] != 1)
+            continue;
+        fprintf(stderr, "fault: --%s: the %s fault is off: give --%s to enable it\n",
+                p->opt.opts[i].name, p->d->name, enable->name);
+        return true;
+    }
+    return false;
+}
+
 static int configure_plugins(void)
 {
     for (fault_plugin *p = fault__plugins(); p; p = p->next) {
@@ -309,8 +331,11 @@ static int configure_plugins(void)
             if (o->type == FAULT_OPT_SCHEDULE)
                 p->sched = *(fault_schedule **)v;
         }
-        if (!p->enabled)
+        if (!p->enabled) {
+            if (disabled_but_set(p))
+                return 2;
             continue;
+        }
         p->err[0] = '\0';
         if (p->d->configure && p->d->configure(p, p->state) < 0) {
             fprintf(stderr, "fault: %s: %s\n", fault_plugin_name(p),

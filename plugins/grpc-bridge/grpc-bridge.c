@@ -330,6 +330,10 @@ static int parse_url(fault_plugin *self, remote *rp, const char *url)
         tls = true;
         defport = "443";
     } else if (strncasecmp(url, "unix:", 5) == 0) {
+        if (!url[5]) {
+            fault_plugin_error(self, "--grpc-plugin '%s': no socket path after unix:", url);
+            return FAULT_EINVAL;
+        }
         rp->target = xstrdup(url);
         rp->tls = false;
         return rp->target ? 0 : -ENOMEM;
@@ -352,7 +356,28 @@ static int parse_url(fault_plugin *self, remote *rp, const char *url)
         fault_plugin_error(self, "--grpc-plugin '%s': unterminated IPv6 address", url);
         return FAULT_EINVAL;
     }
-    bool has_port = close ? close[1] == ':' : strchr(host, ':') != NULL;
+    const char *colon = close ? (close[1] == ':' ? close + 1 : NULL) : strrchr(host, ':');
+    if (close && close[1] && close[1] != ':') {
+        fault_plugin_error(self, "--grpc-plugin '%s': junk after the IPv6 address", url);
+        return FAULT_EINVAL;
+    }
+    if (!defport && !colon) {
+        fault_plugin_error(self, "--grpc-plugin '%s': not a URL (http://HOST:PORT, "
+                                 "https://HOST:PORT or unix:PATH) nor HOST:PORT", url);
+        return FAULT_EINVAL;
+    }
+    if (colon) {
+        /* The port: 1 to 65535, digits only. */
+        char *end;
+        unsigned long port = strtoul(colon + 1, &end, 10);
+        if (colon == host || !colon[1] || *end || colon[1] < '0' || colon[1] > '9' ||
+            port < 1 || port > 65535) {
+            fault_plugin_error(self, "--grpc-plugin '%s': %s", url,
+                               colon == host ? "no host" : "the port must be 1 to 65535");
+            return FAULT_EINVAL;
+        }
+    }
+    bool has_port = colon != NULL;
     char target[320];
     if (!has_port && defport)
         snprintf(target, sizeof target, "%s:%s", host, defport);

@@ -993,7 +993,7 @@ static void on_request_complete(hp_sess *s)
 static void bad_request(hp_sess *s, llhttp_errno_t e)
 {
     hp_ex *ex = &s->ex;
-    const char *reason = llhttp_get_error_reason(&s->req.p);
+    const char *reason = hp_parse_error(&s->req, e);
     bool big = s->req.head.too_big;
     int prev = s->rq;
     /* llhttp keeps failing once it failed: nothing more is parsed. */
@@ -1011,8 +1011,7 @@ static void bad_request(hp_sess *s, llhttp_errno_t e)
         ex->active = true;
         ex->targeted = s->eg_label;
     }
-    respond(s, big ? 431 : 400,
-            big ? "request head too large" : reason ? reason : "malformed request", false, true);
+    respond(s, big ? 431 : 400, reason, false, true);
 }
 
 static bool req_runnable(const hp_sess *s)
@@ -2002,7 +2001,7 @@ static void finish_response(hp_sess *s)
 static void bad_response(hp_sess *s, llhttp_errno_t e)
 {
     hp_ex *ex = &s->ex;
-    const char *reason = llhttp_get_error_reason(&s->resp.p);
+    const char *reason = hp_parse_error(&s->resp, e);
     fault_log_info(s->st->self, "%s: bad response from %s (%s): %s", s->peer, ex->target,
                    llhttp_errno_name(e), reason ? reason : "");
     if (!ex->head_sent) {

@@ -91,6 +91,18 @@ bad '^fault: --tls-ca-file: /etc/hostname: no PEM certificate' run --proxy "127.
 	--tls-ca-file /etc/hostname
 bad '^fault: --plugin-dir: /nonexistent-dir: not a directory' --plugin-dir /nonexistent-dir run \
 	--proxy "127.0.0.1:$NOPORT=$UP"
+bad '^fault: http: --http-intercept needs the forward proxy' run --proxy "127.0.0.1:$NOPORT=$UP" \
+	--disable-http-proxy --http-intercept
+# A fault's settings without its --with-X would do nothing: refused, for
+# every fault plugin (the core checks), a schedule included.
+bad '^fault: --latency-mean: the latency fault is off: give --with-latency' run \
+	--proxy "127.0.0.1:$NOPORT=$UP" --latency-mean 300
+bad '^fault: --latency-sched: the latency fault is off' run --proxy "127.0.0.1:$NOPORT=$UP" \
+	--latency-sched start:1s
+bad '^fault: --bandwidth-rate: the bandwidth fault is off: give --with-bandwidth' run \
+	--proxy "127.0.0.1:$NOPORT=$UP" --bandwidth-rate 1000
+bad '^fault: --latency-mean: the latency fault is off' run --proxy "127.0.0.1:$NOPORT=$UP" \
+	--with-latency=false --latency-mean 300
 # Environment variables.
 FAULT_LATENCY_MEAN=abc bad '^fault: FAULT_LATENCY_MEAN \(environment, for --latency-mean\): .abc.' \
 	run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency
@@ -98,6 +110,12 @@ FAULT_PROXY_DURATION=soon bad '^fault: FAULT_PROXY_DURATION \(environment, for -
 	run --proxy "127.0.0.1:$NOPORT=$UP"
 FAULT_PROXIES=abc bad "^fault: --proxy: 'abc'" run
 note "$nbad bad inputs rejected with status 2 and one line on stderr"
+# The same setting from the environment is let be (a shell may keep it for
+# the runs that enable the fault): the run goes on.
+rc=0
+FAULT_LATENCY_MEAN=300 timeout 10 "$FAULT" run --disable-http-proxy --proxy "127.0.0.1:$(free_port)=$UP" \
+	--duration 1ms --no-ui >"$E2E_TMP/envoff.out" 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "FAULT_LATENCY_MEAN without --with-latency: status $rc: $(cat "$E2E_TMP/envoff.out")"
 
 # ---- 2. version, plugins, help
 out=$("$FAULT" --version) || fail "fault --version: status $?"
