@@ -61,6 +61,8 @@ LAT=(--proxy "127.0.0.1:$NOPORT=$UP" --with-latency --latency-mean 5)
 bad "^fault: --latency-sched: 'start:3x': .*unit" run "${LAT[@]}" --latency-sched start:3x
 bad "^fault: --latency-sched: 'start:10%': .*--duration" run "${LAT[@]}" --latency-sched start:10%
 bad "^fault: --latency-sched: 'bogus': " run "${LAT[@]}" --latency-sched bogus
+bad "^fault: --latency-sched: 'start:1s,start:2s': a second start in one period" run "${LAT[@]}" \
+	--latency-sched start:1s,start:2s
 # Values.
 bad "^fault: --latency-mean: 'abc' is not a number" run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency --latency-mean abc
 bad '^fault: --latency-mean: -5 is outside' run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency --latency-mean -5
