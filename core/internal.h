@@ -320,6 +320,11 @@ void fault__connects_cancel_all(void);
 size_t fault__listeners_count(void);
 /* How many fault_listen() calls could not bind or listen. */
 size_t fault__listen_failures(void);
+/* A --proxy mapping gave no address for this listen port: listening on
+ * 127.0.0.1 there also listens on [::1] when the host has IPv6 loopback. */
+void fault__listen_loopback_both(uint16_t port);
+/* The [::1] twin ("[::1]:PORT") of the listener bound at addr, or NULL. */
+const char *fault__listen_twin(const char *addr);
 /* Option owners of `fault run` (core first, then plugins); --help text. */
 size_t fault__run_owners(fault__optowner **owners, size_t max);
 /* `fault run [MODE] --help`: argv are run's words (a mode's first). */

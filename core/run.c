@@ -509,6 +509,19 @@ int fault__cmd_run(int argc, char **argv)
             rc = 2;
         }
     }
+    /* A mapping with no address listens on the loopback of both families;
+     * not where another mapping names [::1] or [::] on the same port. */
+    for (size_t i = 0; i < fault__ro.proxies.n && rc == 0; i++) {
+        const char *text = fault__ro.proxies.v[i];
+        if (strspn(text, "0123456789") != strcspn(text, "="))
+            continue;
+        bool taken = false;
+        for (size_t j = 0; j < nmaps; j++)
+            taken = taken || (maps[j].listen_port == maps[i].listen_port &&
+                              strchr(maps[j].listen_host, ':'));
+        if (!taken)
+            fault__listen_loopback_both(maps[i].listen_port);
+    }
     mode_maps_free();
     fault__g.duration_us = fault__ro.duration_us;
     if (rc == 0)

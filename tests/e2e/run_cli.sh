@@ -19,8 +19,10 @@
 #     "off" line is not (< 150 ms: loopback requests take a few ms; the
 #     rest is slack for a loaded machine); the run then ends with status 0.
 #     Requests are synchronised on the printed lines, never on sleeps;
-#  6. --proxy PORT=... listens on 127.0.0.1 only (the startup line says so,
-#     /proc/net/tcp agrees); --proxy 0.0.0.0:PORT=... on 0.0.0.0.
+#  6. --proxy PORT=... listens on 127.0.0.1 and, where the host has it, on
+#     [::1] (the startup line says both; curl reaches the upstream through
+#     each), nowhere else (/proc/net/tcp agrees); --proxy 0.0.0.0:PORT=...
+#     on 0.0.0.0 only (no [::1] twin).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 # A port nothing listens on, for mappings that must never get that far.
@@ -242,9 +244,28 @@ PY
 }
 P=$(free_port)
 P2=$(free_port)
-start_fault run --proxy "$P=$UP" --proxy "0.0.0.0:$P2=$UP"
-grep -q "^fault: listening on 127.0.0.1:$P -> " "$FAULT_OUT" ||
-	fail "no address: the startup line should name 127.0.0.1:$P: $(cat "$FAULT_OUT")"
+P3=$(free_port)
+start_fault run --proxy "$P=$UP" --proxy "0.0.0.0:$P2=$UP" --proxy "$P3=127.0.0.1:$NGINX_PORT"
+# Where the host has IPv6 loopback, a mapping without an address listens
+# on [::1] too, and says so; elsewhere on 127.0.0.1 alone, silently.
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	V6=" and \\[::1\\]:$P"
+else
+	V6=
+	note "no IPv6 loopback here: [::1] not checked"
+fi
+grep -q "^fault: listening on 127.0.0.1:$P$V6 -> " "$FAULT_OUT" ||
+	fail "no address: the startup line should name 127.0.0.1:$P${V6:+ and [::1]:$P}: $(cat "$FAULT_OUT")"
+if [ -n "$V6" ]; then
+	grep -q "^fault: listening on 0.0.0.0:$P2 and" "$FAULT_OUT" && fail "0.0.0.0 given: a twin on [::1]"
+	for url in "http://[::1]:$P3/index.html" "http://127.0.0.1:$P3/index.html"; do
+		out=$(curl -sS --fail --max-time 10 "$url") || fail "curl $url through the mapping failed"
+		[ "$out" = scheduled ] || fail "curl $url: '$out'"
+	done
+	curl -sS --max-time 5 -o /dev/null "http://[::1]:$P2/" 2>/dev/null &&
+		fail "0.0.0.0:$P2 given: [::1]:$P2 answers"
+	note "--proxy PORT=...: [::1] and 127.0.0.1 both reach the upstream"
+fi
 grep -q "^fault: listening on 0.0.0.0:$P2 -> " "$FAULT_OUT" ||
 	fail "0.0.0.0 given: the startup line should name 0.0.0.0:$P2: $(cat "$FAULT_OUT")"
 got=$(listen_addrs "$P")
