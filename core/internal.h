@@ -34,6 +34,8 @@ int fault__err(int code);
 const char *fault__param_shown(const fault_param *p, char *buf, size_t len);
 /* The user's extra secret names (--mask / FAULT_MASK); kept, not copied. */
 void fault__secrets_set(const fault_strv *patterns);
+/* Whether a query parameter called name has its value masked. */
+bool fault__secret_param(const char *name);
 
 /* ---- plugin instances (loader.c) ---- */
 

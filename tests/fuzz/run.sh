@@ -8,6 +8,8 @@
 #
 # Targets (the parser each one drives):
 #   duration schedule mapping options   core/ command-line parsers
+#   secret    --mask patterns against names from traffic, URLs masked
+#             (core/secret.c)
 #   http      HTTP/1 requests and responses (llhttp glue, plugins/http/h1.c)
 #   h2        HTTP/2 frames and HPACK through the proxy's server side (h2.c)
 #   pgwire    PostgreSQL wire messages (plugins/postgres/pgwire.c)
@@ -54,6 +56,7 @@ sources_for() {
     schedule) echo "$top/core/schedule.c $top/core/duration.c" ;;
     mapping) echo "$top/core/mapping.c" ;;
     options) echo "$top/core/options.c $top/core/schedule.c $top/core/duration.c" ;;
+    secret) echo "$top/core/secret.c" ;;
     http) echo "$top/plugins/http/h1.c $LLHTTP" ;;
     h2) echo "$top/plugins/http/h2.c $top/plugins/http/h1.c $LLHTTP" ;;
     pgwire) echo "$top/plugins/postgres/pgwire.c" ;;
@@ -117,7 +120,7 @@ summary() {
     if [ -n "${FUZZ_SUMMARY:-}" ]; then echo "$1" >>"$FUZZ_SUMMARY"; fi
 }
 
-targets=${*:-duration schedule mapping options http h2 pgwire llm dnsmsg scenario openapi}
+targets=${*:-duration schedule mapping options secret http h2 pgwire llm dnsmsg scenario openapi}
 limit=""
 if [ -n "${FUZZ_RUNS:-}" ]; then
     limit="-runs=$FUZZ_RUNS"
