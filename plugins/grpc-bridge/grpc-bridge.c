@@ -54,6 +54,7 @@
 #include <fault/plugin.h>
 
 #include "plugin.pb-c.h"
+#include "url.h"
 
 /* ---- small intrusive lists ---- */
 
@@ -315,77 +316,14 @@ static const char *rp_name(const remote *rp)
 
 /* ---- configuration ---- */
 
-/* "http://host:port[/]" -> insecure "host:port"; "https://" -> TLS;
- * "unix:PATH" and bare "host:port" as gRPC targets. */
+/* The remote plugin's gRPC target from its URL (url.c). */
 static int parse_url(fault_plugin *self, remote *rp, const char *url)
 {
-    const char *rest = url;
-    bool tls = false;
-    const char *defport = NULL;
-    if (strncasecmp(url, "http://", 7) == 0) {
-        rest = url + 7;
-        defport = "80";
-    } else if (strncasecmp(url, "https://", 8) == 0) {
-        rest = url + 8;
-        tls = true;
-        defport = "443";
-    } else if (strncasecmp(url, "unix:", 5) == 0) {
-        if (!url[5]) {
-            fault_plugin_error(self, "--grpc-plugin '%s': no socket path after unix:", url);
-            return FAULT_EINVAL;
-        }
-        rp->target = xstrdup(url);
-        rp->tls = false;
-        return rp->target ? 0 : -ENOMEM;
-    } else if (strstr(url, "://")) {
-        fault_plugin_error(
-            self, "--grpc-plugin '%s': the scheme must be http://, https:// or unix:", url);
-        return FAULT_EINVAL;
-    }
-    size_t n = strcspn(rest, "/?#");
-    if (n == 0 || n > 255) {
-        fault_plugin_error(self, "--grpc-plugin '%s': no host", url);
-        return FAULT_EINVAL;
-    }
-    char host[300];
-    snprintf(host, sizeof host, "%.*s", (int)n, rest);
-    /* A port is there when the text after the host part has a colon:
-     * "[v6]:p" or "name:p". */
-    const char *close = host[0] == '[' ? strchr(host, ']') : NULL;
-    if (host[0] == '[' && !close) {
-        fault_plugin_error(self, "--grpc-plugin '%s': unterminated IPv6 address", url);
-        return FAULT_EINVAL;
-    }
-    const char *colon = close ? (close[1] == ':' ? close + 1 : NULL) : strrchr(host, ':');
-    if (close && close[1] && close[1] != ':') {
-        fault_plugin_error(self, "--grpc-plugin '%s': junk after the IPv6 address", url);
-        return FAULT_EINVAL;
-    }
-    if (!defport && !colon) {
-        fault_plugin_error(self, "--grpc-plugin '%s': not a URL (http://HOST:PORT, "
-                                 "https://HOST:PORT or unix:PATH) nor HOST:PORT", url);
-        return FAULT_EINVAL;
-    }
-    if (colon) {
-        /* The port: 1 to 65535, digits only. */
-        char *end;
-        unsigned long port = strtoul(colon + 1, &end, 10);
-        if (colon == host || !colon[1] || *end || colon[1] < '0' || colon[1] > '9' ||
-            port < 1 || port > 65535) {
-            fault_plugin_error(self, "--grpc-plugin '%s': %s", url,
-                               colon == host ? "no host" : "the port must be 1 to 65535");
-            return FAULT_EINVAL;
-        }
-    }
-    bool has_port = colon != NULL;
-    char target[320];
-    if (!has_port && defport)
-        snprintf(target, sizeof target, "%s:%s", host, defport);
-    else
-        snprintf(target, sizeof target, "%s", host);
-    rp->target = xstrdup(target);
-    rp->tls = tls;
-    return rp->target ? 0 : -ENOMEM;
+    char err[512];
+    int rc = gb_parse_url(url, &rp->target, &rp->tls, err, sizeof err);
+    if (rc == FAULT_EINVAL)
+        fault_plugin_error(self, "%s", err);
+    return rc;
 }
 
 static int configure(fault_plugin *self, void *state)

@@ -15,6 +15,7 @@
 #   pgwire    PostgreSQL wire messages (plugins/postgres/pgwire.c)
 #   llm       LLM streaming frames: SSE, NDJSON, JSON (plugins/llm/frames.c)
 #   dnsmsg    DNS messages (plugins/dns-proxy/msg.c)
+#   url       remote plugin URLs, --grpc-plugin (plugins/grpc-bridge/url.c)
 #   scenario  scenario YAML, deep nesting included (plugins/scenario/loader.c)
 #   openapi   OpenAPI documents and the generator (plugins/scenario/openapi.c)
 #
@@ -62,6 +63,7 @@ sources_for() {
     pgwire) echo "$top/plugins/postgres/pgwire.c" ;;
     llm) echo "$top/plugins/llm/frames.c" ;;
     dnsmsg) echo "$top/plugins/dns-proxy/msg.c" ;;
+    url) echo "$top/plugins/grpc-bridge/url.c" ;;
     scenario) echo "$SC_COMMON" ;;
     openapi) echo "$SC_COMMON $SC/openapi.c $SC/templates.c" ;;
     *) return 1 ;;
@@ -76,6 +78,7 @@ target_source() {
     pgwire) echo "$top/plugins/postgres/fuzz_pgwire.c" ;;
     llm) echo "$top/plugins/llm/fuzz_frames.c" ;;
     dnsmsg) echo "$top/plugins/dns-proxy/fuzz_dnsmsg.c" ;;
+    url) echo "$top/plugins/grpc-bridge/fuzz_url.c" ;;
     scenario | openapi) echo "$SC/fuzz_$1.c" ;;
     *) echo "$here/fuzz_$1.c" ;;
     esac
@@ -84,6 +87,7 @@ target_source() {
 # Extra compiler flags and libraries per target.
 flags_for() {
     case $1 in
+    url) echo "-I $top/plugins/grpc-bridge" ;;
     scenario | openapi)
         echo "-I $SC -I $top/plugins/lib $(pkg-config --cflags yaml-0.1 libcjson 2>/dev/null)" ;;
     esac
@@ -99,6 +103,7 @@ libs_for() {
 seeds_for() {
     case $1 in
     dnsmsg) echo "$top/plugins/dns-proxy/corpus/"* ;;
+    url) echo "$top/plugins/grpc-bridge/fuzz-corpus/"* ;;
     scenario) echo "$SC/fuzz-corpus/scenario/"* "$SC/tests/"*.yaml ;;
     openapi) echo "$SC/fuzz-corpus/openapi/"* "$SC/tests/openapi-"* ;;
     *) [ -d "$here/corpus/$1" ] && echo "$here/corpus/$1/"* ;;
@@ -120,7 +125,7 @@ summary() {
     if [ -n "${FUZZ_SUMMARY:-}" ]; then echo "$1" >>"$FUZZ_SUMMARY"; fi
 }
 
-targets=${*:-duration schedule mapping options secret http h2 pgwire llm dnsmsg scenario openapi}
+targets=${*:-duration schedule mapping options secret http h2 pgwire llm dnsmsg url scenario openapi}
 limit=""
 if [ -n "${FUZZ_RUNS:-}" ]; then
     limit="-runs=$FUZZ_RUNS"
