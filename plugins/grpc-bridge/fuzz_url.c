@@ -14,15 +14,13 @@
 
 #include "url.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *url = malloc(size + 1);
+    char *url = fuzz_text(data, size);
     if (!url)
         return 0;
-    memcpy(url, data, size);
-    url[size] = '\0';
     char *target = NULL, err[512] = "";
     bool tls = true;
     int rc = gb_parse_url(url, &target, &tls, err, sizeof err);

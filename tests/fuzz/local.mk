@@ -4,7 +4,7 @@
 # can be fuzzed too.
 EXTRA_DIST += tests/fuzz/run.sh \
 	tests/fuzz/fuzz_duration.c tests/fuzz/fuzz_schedule.c tests/fuzz/fuzz_mapping.c \
-	tests/fuzz/fuzz_options.c tests/fuzz/fuzz_secret.c $(FUZZ_CORPUS_EXTRA) \
+	tests/fuzz/fuzz_options.c tests/fuzz/fuzz_secret.c tests/fuzz/fuzz_text.h $(FUZZ_CORPUS_EXTRA) \
 	tests/fuzz/corpus/duration/compound tests/fuzz/corpus/duration/fraction \
 	tests/fuzz/corpus/duration/max tests/fuzz/corpus/duration/seconds \
 	tests/fuzz/corpus/duration/spaced tests/fuzz/corpus/duration/weeks \

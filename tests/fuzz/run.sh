@@ -41,7 +41,7 @@ printf '#define PACKAGE_VERSION "fuzz"\n' >"$work/config.h"
 # Undefined behaviour must stop the run like a crash does, or it would
 # only be printed and the target would count as passing.
 cflags="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-cflags="$cflags -fno-omit-frame-pointer -I $work -I $top/sdk -I $top/core $(pkg-config --cflags libuv 2>/dev/null)"
+cflags="$cflags -fno-omit-frame-pointer -I $work -I $here -I $top/sdk -I $top/core $(pkg-config --cflags libuv 2>/dev/null)"
 # The HTTP glue compiles llhttp from Debian's node-llhttp sources.
 LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
 cflags="$cflags -I ${LLHTTP_INC:-/usr/share/include/llhttp} -I $top/plugins/llm"
@@ -89,7 +89,7 @@ flags_for() {
     case $1 in
     url) echo "-I $top/plugins/grpc-bridge" ;;
     scenario | openapi)
-        echo "-I $SC -I $top/plugins/lib $(pkg-config --cflags yaml-0.1 libcjson 2>/dev/null)" ;;
+        echo "-D_GNU_SOURCE -I $SC -I $top/plugins/lib $(pkg-config --cflags yaml-0.1 libcjson 2>/dev/null)" ;;
     esac
 }
 libs_for() {
@@ -160,11 +160,13 @@ for t in $targets; do
         -artifact_prefix="$work/$t-" ${FUZZ_FLAGS:-} "$corpus") >"$log" 2>&1 || rc=$?
     end=$(date +%s.%N)
     tail -n 12 "$log"
-    # libFuzzer's final statistics: executions and their average rate.
+    # libFuzzer's final statistics: the executions.
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     execs=${execs:-0}
     secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+    # The rate over the wall time of the run (libFuzzer's own average is
+    # whole seconds only, 0 for a run under one second).
+    rate=$(awk -v n="$execs" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", (b > a) ? n / (b - a) : 0 }')
     if [ "$rc" = 0 ]; then
         summary "== fuzz_$t: $execs executions in $secs s (${rate:-0} exec/s), no findings"
     else
