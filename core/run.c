@@ -29,7 +29,7 @@ static const fault_option run_options[] = {
      .offset = RO(duration_us)},
     {.name = "proxy", .env = "FAULT_PROXIES", .type = FAULT_OPT_LIST, .metavar = "MAPPING",
      .help = "Proxy mapping [ADDR:]PORT=[scheme://]host[:port] (repeatable); ADDR "
-             "defaults to 127.0.0.1 (0.0.0.0: every interface)",
+             "defaults to 127.0.0.1 and [::1] (0.0.0.0: every interface)",
      .offset = RO(proxies)},
     {.name = "seed", .env = "FAULT_SEED", .type = FAULT_OPT_INT,
      .help = "Seed for fault decisions: same seed and traffic give the same faults",
