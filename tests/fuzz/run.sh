@@ -94,8 +94,8 @@ flags_for() {
 }
 libs_for() {
     case $1 in
-    h2) echo "$(pkg-config --libs libnghttp2 libuv 2>/dev/null || echo -lnghttp2 -luv)" ;;
-    scenario | openapi) echo "$(pkg-config --libs yaml-0.1 libcjson 2>/dev/null || echo -lyaml -lcjson)" ;;
+    h2) pkg-config --libs libnghttp2 libuv 2>/dev/null || echo -lnghttp2 -luv ;;
+    scenario | openapi) pkg-config --libs yaml-0.1 libcjson 2>/dev/null || echo -lyaml -lcjson ;;
     esac
 }
 
@@ -138,7 +138,7 @@ for t in $targets; do
     srcs=$(sources_for "$t") || { echo "run.sh: unknown target '$t'" >&2; exit 2; }
     bin="$work/fuzz_$t"
     echo "== building fuzz_$t"
-    # shellcheck disable=SC2086 # flag and source lists are meant to split
+    # shellcheck disable=SC2086,SC2046 # flag and source lists are meant to split
     if ! $cc $cflags $(flags_for "$t") "$(target_source "$t")" $srcs $(libs_for "$t") -lm -o "$bin"; then
         echo "run.sh: building fuzz_$t failed" >&2
         exit 2
