@@ -34,6 +34,8 @@ int fault__err(int code);
 const char *fault__param_shown(const fault_param *p, char *buf, size_t len);
 /* The user's extra secret names (--mask / FAULT_MASK); kept, not copied. */
 void fault__secrets_set(const fault_strv *patterns);
+/* Whether a query parameter called name has its value masked. */
+bool fault__secret_param(const char *name);
 
 /* ---- plugin instances (loader.c) ---- */
 
@@ -42,7 +44,9 @@ typedef struct fault__optowner {
     const char *name;          /* plugin name, or "core" */
     const fault_option *opts;  /* table, FAULT_OPTION_END terminated */
     void *block;               /* where values are written */
-    uint8_t *set;              /* one flag per option: given by the user */
+    uint8_t *set;              /* one flag per option: given by the user, on
+                                * the command line (1) or through its
+                                * environment variable (2) */
     size_t nopts;
 } fault__optowner;
 
@@ -88,6 +92,10 @@ typedef struct fault__found {
  * skipped), or NULL to load every plugin. */
 int fault__plugins_load(const char *const *dirs, size_t ndirs, const char *command, int argc,
                         char **argv);
+/* The hint option (e.g. "grpc-plugin") of a plugin left unloaded because
+ * it was not given, when the option name (len bytes, no dashes) extends
+ * it ("grpc-plugin-timeout"); else NULL. */
+const char *fault__skipped_option(const char *name, size_t len);
 fault_plugin *fault__plugins(void);      /* instances, in load order */
 fault__found *fault__plugins_found(void);
 /* The instance named name: "latency" is the plugin's first instance,
@@ -314,6 +322,11 @@ void fault__connects_cancel_all(void);
 size_t fault__listeners_count(void);
 /* How many fault_listen() calls could not bind or listen. */
 size_t fault__listen_failures(void);
+/* A --proxy mapping gave no address for this listen port: listening on
+ * 127.0.0.1 there also listens on [::1] when the host has IPv6 loopback. */
+void fault__listen_loopback_both(uint16_t port);
+/* The [::1] twin ("[::1]:PORT") of the listener bound at addr, or NULL. */
+const char *fault__listen_twin(const char *addr);
 /* Option owners of `fault run` (core first, then plugins); --help text. */
 size_t fault__run_owners(fault__optowner **owners, size_t max);
 /* `fault run [MODE] --help`: argv are run's words (a mode's first). */

@@ -5,6 +5,12 @@
  * every listener on one list, closed together when the run stops, and
  * counts those that could not be opened, so that a run with none left
  * fails for that reason.
+ *
+ * A mapping without an address (`--proxy 8080=...`) is for this machine
+ * only: its listener on 127.0.0.1 gets a twin socket on [::1] (same port,
+ * IPv6 only), so clients that resolve localhost to ::1 reach it too. A host
+ * without IPv6 loopback has no twin, silently; a [::1] port taken by
+ * another program is logged and the run goes on with 127.0.0.1.
  */
 #include "config.h"
 
@@ -25,10 +31,42 @@ struct fault_listener {
     void *ud;
     char addr[80];
     uint16_t port;
+    uv_tcp_t *twin;  /* the [::1] socket, or NULL */
+    char twin_addr[80];
     struct fault_listener *next;
 };
 
 static fault_listener *listeners;
+/* Listen ports of mappings that gave no address. */
+static uint16_t *both_ports;
+static size_t nboth;
+
+void fault__listen_loopback_both(uint16_t port)
+{
+    uint16_t *n = realloc(both_ports, (nboth + 1) * sizeof *n);
+    if (!n)
+        return; /* 127.0.0.1 alone, as before */
+    both_ports = n;
+    both_ports[nboth++] = port;
+}
+
+static bool loopback_both(const char *host, uint16_t port)
+{
+    if (!host || strcmp(host, "127.0.0.1") != 0)
+        return false;
+    for (size_t i = 0; i < nboth; i++)
+        if (both_ports[i] == port)
+            return true;
+    return false;
+}
+
+const char *fault__listen_twin(const char *addr)
+{
+    for (fault_listener *l = listeners; l && addr; l = l->next)
+        if (l->twin && strcmp(l->addr, addr) == 0)
+            return l->twin_addr;
+    return NULL;
+}
 /* Listeners that could not be opened, each already reported by its plugin:
  * a run that ends up with no listener at all fails for that reason. */
 static size_t listen_failures;
@@ -77,6 +115,37 @@ static int resolve_listen(uv_loop_t *loop, const char *host, uint16_t port,
     return 0;
 }
 
+/* The [::1] twin of l, on l's port; none when it cannot be had. */
+static void listen_twin(fault_listener *l)
+{
+    struct sockaddr_in6 a6;
+    if (uv_ip6_addr("::1", l->port, &a6) != 0)
+        return;
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (!t)
+        return;
+    uv_tcp_init(l->tcp.loop, t);
+    t->data = l;
+    int rc = uv_tcp_bind(t, (const struct sockaddr *)&a6, UV_TCP_IPV6ONLY);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)t, 1024, on_connection);
+    if (rc != 0) {
+        /* No IPv6 loopback here (EADDRNOTAVAIL, EAFNOSUPPORT): nothing to
+         * say. Anything else (the port taken on ::1) is worth a line. */
+        if (rc == UV_EADDRNOTAVAIL || rc == UV_EAFNOSUPPORT)
+            fault_log_debug(l->owner, "no [::1]:%u beside %s: %s", l->port, l->addr,
+                            uv_strerror(rc));
+        else
+            fault_log_warn(l->owner, "cannot also listen on [::1] port %u: %s; %s only",
+                           l->port, uv_strerror(rc), l->addr);
+        t->data = NULL;
+        uv_close((uv_handle_t *)t, (uv_close_cb)free);
+        return;
+    }
+    l->twin = t;
+    snprintf(l->twin_addr, sizeof l->twin_addr, "[::1]:%u", l->port);
+}
+
 int fault_listen(fault_plugin *self, const char *host, uint16_t port, fault_accept_cb cb,
                  void *userdata, fault_listener **out)
 {
@@ -110,6 +179,8 @@ int fault_listen(fault_plugin *self, const char *host, uint16_t port, fault_acce
     fault__format_addr((struct sockaddr *)&ss, l->addr, sizeof l->addr);
     l->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (loopback_both(host, port))
+        listen_twin(l);
     l->next = listeners;
     listeners = l;
     if (out)
@@ -134,6 +205,11 @@ void fault_listener_close(fault_listener *l)
             *pp = l->next;
             break;
         }
+    }
+    if (l->twin) {
+        l->twin->data = NULL;
+        uv_close((uv_handle_t *)l->twin, (uv_close_cb)free);
+        l->twin = NULL;
     }
     uv_close((uv_handle_t *)&l->tcp, listener_closed);
 }

@@ -362,12 +362,33 @@ out:
     return hit;
 }
 
+/* Options of plugins left unloaded by their hint: an option that starts
+ * with one of them (--grpc-plugin-timeout without --grpc-plugin) is then
+ * refused as needing it, not as unknown. */
+#define MAX_SKIPPED 16
+static char skipped_opt[MAX_SKIPPED][32];
+static size_t nskipped;
+
+const char *fault__skipped_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < nskipped; i++) {
+        size_t n = strlen(skipped_opt[i]);
+        if (len > n && strncmp(name, skipped_opt[i], n) == 0 && name[n] == '-')
+            return skipped_opt[i];
+    }
+    return NULL;
+}
+
 static void load_file(const char *path, const char *file)
 {
     if (only_command) {
         fault_plugin_hint hint;
-        if (read_hint(path, &hint) && !hint_wanted(&hint))
-            return; /* not needed by this command line */
+        if (read_hint(path, &hint) && !hint_wanted(&hint)) {
+            /* Not needed by this command line. */
+            if (hint.option[0] && nskipped < MAX_SKIPPED)
+                memcpy(skipped_opt[nskipped++], hint.option, sizeof hint.option);
+            return;
+        }
     }
     /* A plugin is known by its file until its descriptor names it. */
     char base[256];
@@ -481,6 +502,7 @@ int fault__plugins_load(const char *const *dirs, size_t ndirs, const char *comma
                         char **argv)
 {
     only_command = command;
+    nskipped = 0;
     load_argc = argc;
     load_argv = argv;
     for (size_t i = 0; i < ndirs; i++)

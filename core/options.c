@@ -375,6 +375,12 @@ int fault__options_parse_cb(fault__optowner **owners, size_t nowners, int argc, 
             size_t len = eq ? (size_t)(eq - name) : strlen(name);
             opt = lookup(owners, nowners, name, len, &owner, &idx);
             snprintf(shown, sizeof shown, "--%.*s", (int)len, name);
+            const char *needs = opt ? NULL : fault__skipped_option(name, len);
+            if (needs) {
+                fprintf(stderr, "fault: %s: only applies with --%s (give --%s too)\n", shown,
+                        needs, needs);
+                return 2;
+            }
             if (!opt) {
                 fprintf(stderr, "fault: %s: unknown option for '%s' (see 'fault %s --help'%s)\n",
                         shown, command, command,
@@ -455,7 +461,7 @@ int fault__options_env(fault__optowner **owners, size_t nowners)
                         rc == -ENOMEM ? "out of memory" : err);
                 return 2;
             }
-            o->set[i] = 1;
+            o->set[i] = 2;
         }
     }
     return 0;

@@ -29,7 +29,7 @@ static const fault_option run_options[] = {
      .offset = RO(duration_us)},
     {.name = "proxy", .env = "FAULT_PROXIES", .type = FAULT_OPT_LIST, .metavar = "MAPPING",
      .help = "Proxy mapping [ADDR:]PORT=[scheme://]host[:port] (repeatable); ADDR "
-             "defaults to 127.0.0.1 (0.0.0.0: every interface)",
+             "defaults to 127.0.0.1 and [::1] (0.0.0.0: every interface)",
      .offset = RO(proxies)},
     {.name = "seed", .env = "FAULT_SEED", .type = FAULT_OPT_INT,
      .help = "Seed for fault decisions: same seed and traffic give the same faults",
@@ -296,6 +296,28 @@ static uint64_t random_seed(void)
     return s;
 }
 
+/* A fault's settings given on the command line while the fault is off
+ * (--latency-mean without --with-latency) would do nothing: bad input.
+ * Values from the environment are let be: a shell may well keep them for
+ * the runs that enable the fault. */
+static bool disabled_but_set(const fault_plugin *p)
+{
+    const fault_option *enable = NULL;
+    for (size_t i = 0; i < p->opt.nopts; i++)
+        if ((p->opt.opts[i].flags & FAULT_OPTF_ENABLE) && p->opt.opts[i].type == FAULT_OPT_BOOL)
+            enable = &p->opt.opts[i];
+    if (!enable)
+        return false;
+    for (size_t i = 0; i < p->opt.nopts; i++) {
+        if (&p->opt.opts[i] == enable || p->opt.set[i] != 1)
+            continue;
+        fprintf(stderr, "fault: --%s: the %s fault is off: give --%s to enable it\n",
+                p->opt.opts[i].name, p->d->name, enable->name);
+        return true;
+    }
+    return false;
+}
+
 static int configure_plugins(void)
 {
     for (fault_plugin *p = fault__plugins(); p; p = p->next) {
@@ -309,8 +331,11 @@ static int configure_plugins(void)
             if (o->type == FAULT_OPT_SCHEDULE)
                 p->sched = *(fault_schedule **)v;
         }
-        if (!p->enabled)
+        if (!p->enabled) {
+            if (disabled_but_set(p))
+                return 2;
             continue;
+        }
         p->err[0] = '\0';
         if (p->d->configure && p->d->configure(p, p->state) < 0) {
             fprintf(stderr, "fault: %s: %s\n", fault_plugin_name(p),
@@ -497,6 +522,19 @@ int fault__cmd_run(int argc, char **argv)
             fprintf(stderr, "fault: --proxy: '%s': %s\n", text, err);
             rc = 2;
         }
+    }
+    /* A mapping with no address listens on the loopback of both families;
+     * not where another mapping names [::1] or [::] on the same port. */
+    for (size_t i = 0; i < fault__ro.proxies.n && rc == 0; i++) {
+        const char *text = fault__ro.proxies.v[i];
+        if (strspn(text, "0123456789") != strcspn(text, "="))
+            continue;
+        bool taken = false;
+        for (size_t j = 0; j < nmaps; j++)
+            taken = taken || (maps[j].listen_port == maps[i].listen_port &&
+                              strchr(maps[j].listen_host, ':'));
+        if (!taken)
+            fault__listen_loopback_both(maps[i].listen_port);
     }
     mode_maps_free();
     fault__g.duration_us = fault__ro.duration_us;

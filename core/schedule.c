@@ -158,6 +158,9 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
     /* True while the last clause was a start without a duration: only then
      * may a following duration clause complete that period. */
     bool open_start = false;
+    /* Whether the clause comes after a ',': one joins a start to its
+     * duration only ("start:1s,start:2s" is one start too many). */
+    bool after_comma = false;
     size_t i = 0;
 
     for (;;) {
@@ -184,6 +187,14 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
             goto error;
         }
 
+        if (after_comma && (is_start || !open_start)) {
+            rc = fault__parse_fail(err, errlen,
+                      "%s'%s:' after ',' at column %zu: ',' joins a start to its duration, "
+                      "';' separates periods",
+                      is_start && open_start ? "a second start in one period: " : "",
+                      is_start ? "start" : "duration", kw + 1);
+            goto error;
+        }
         while (i < len && fault__parse_is_space(text[i]))
             i++;
         if (i >= len || text[i] != ':') {
@@ -237,6 +248,7 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
 
         if (i >= len)
             break;
+        after_comma = text[i] == ',';
         i++; /* the separator; a clause must follow it */
     }
 

@@ -28,18 +28,31 @@ static char fold(char c)
     return c == '_' ? '-' : c;
 }
 
-/* name[0..n) against pattern p (folded compare, '*' any run). */
+/* name[0..n) against pattern p (folded compare, '*' any run). Names come
+ * from traffic and may be long: one pass with a single backtrack point
+ * (the last star), O(pattern * name) at worst, never exponential. */
 static bool glob(const char *p, const char *name, size_t n)
 {
-    if (!*p)
-        return n == 0;
-    if (*p == '*') {
-        for (size_t k = 0; k <= n; k++)
-            if (glob(p + 1, name + k, n - k))
-                return true;
-        return false;
+    const char *star = NULL;
+    size_t i = 0, resume = 0;
+    while (i < n) {
+        if (*p == '*') {
+            star = ++p;
+            resume = i;
+        } else if (*p && fold(*p) == fold(name[i])) {
+            p++;
+            i++;
+        } else if (star) {
+            /* The last star takes one more character. */
+            p = star;
+            i = ++resume;
+        } else {
+            return false;
+        }
     }
-    return n > 0 && fold(*p) == fold(*name) && glob(p + 1, name + 1, n - 1);
+    while (*p == '*')
+        p++;
+    return *p == '\0';
 }
 
 static bool in_list(const char *const *list, const char *name, size_t n)
@@ -87,6 +100,11 @@ bool fault_secret_name(const char *name)
     return secret_n(name, n, false) || secret_n(name, n, true);
 }
 
+bool fault__secret_param(const char *name)
+{
+    return name && secret_n(name, strlen(name), true);
+}
+
 const char *fault_secret_header(const char *name, const char *value)
 {
     return name && secret_n(name, strlen(name), false) ? FAULT_SECRET_MASK : value;
@@ -114,8 +132,10 @@ const char *fault_secret_url(const char *url, char *buf, size_t len)
         return buf;
     size_t at = 0;
     const char *p = url;
-    /* user:password@ in the authority. */
-    const char *scheme = strstr(p, "://");
+    /* user:password@ in the authority: only where the URL starts with a
+     * scheme (a URL inside the query is the query's). */
+    size_t sl = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+    const char *scheme = sl > 0 && strncmp(p + sl, "://", 3) == 0 ? p + sl : NULL;
     if (scheme) {
         const char *auth = scheme + 3;
         size_t alen = strcspn(auth, "/?#");

@@ -158,8 +158,10 @@ static void on_event(const fault_event *ev, void *ud)
     (void)ud;
     if (ev->type == FAULT_EV_LISTENING) {
         ui.listened = true;
-        printf("%sfault: listening on %s -> %s (%s)\n", ui.tty ? "\r\033[K" : "",
-               ev->peer ? ev->peer : "?", ev->target ? ev->target : "?", ev->source);
+        const char *twin = fault__listen_twin(ev->peer);
+        printf("%sfault: listening on %s%s%s -> %s (%s)\n", ui.tty ? "\r\033[K" : "",
+               ev->peer ? ev->peer : "?", twin ? " and " : "", twin ? twin : "",
+               ev->target ? ev->target : "?", ev->source);
         fflush(stdout);
         return;
     }

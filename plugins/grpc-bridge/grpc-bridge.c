@@ -55,6 +55,7 @@
 #include <strings.h>
 
 #include "bridge.h"
+#include "url.h"
 
 #define OFF(f) offsetof(bridge, f)
 
@@ -125,52 +126,14 @@ const char *rp_name(const remote *rp)
 
 /* ---- configuration ---- */
 
-/* "http://host:port[/]" -> insecure "host:port"; "https://" -> TLS;
- * "unix:PATH" and bare "host:port" as gRPC targets. */
+/* The remote plugin's gRPC target from its URL (url.c). */
 static int parse_url(fault_plugin *self, remote *rp, const char *url)
 {
-    const char *rest = url;
-    bool tls = false;
-    const char *defport = NULL;
-    if (strncasecmp(url, "http://", 7) == 0) {
-        rest = url + 7;
-        defport = "80";
-    } else if (strncasecmp(url, "https://", 8) == 0) {
-        rest = url + 8;
-        tls = true;
-        defport = "443";
-    } else if (strncasecmp(url, "unix:", 5) == 0) {
-        rp->target = gb_strdup(url);
-        rp->tls = false;
-        return rp->target ? 0 : -ENOMEM;
-    } else if (strstr(url, "://")) {
-        fault_plugin_error(
-            self, "--grpc-plugin '%s': the scheme must be http://, https:// or unix:", url);
-        return FAULT_EINVAL;
-    }
-    size_t n = strcspn(rest, "/?#");
-    if (n == 0 || n > 255) {
-        fault_plugin_error(self, "--grpc-plugin '%s': no host", url);
-        return FAULT_EINVAL;
-    }
-    char host[300];
-    snprintf(host, sizeof host, "%.*s", (int)n, rest);
-    /* A port is there when the text after the host part has a colon:
-     * "[v6]:p" or "name:p". */
-    const char *close = host[0] == '[' ? strchr(host, ']') : NULL;
-    if (host[0] == '[' && !close) {
-        fault_plugin_error(self, "--grpc-plugin '%s': unterminated IPv6 address", url);
-        return FAULT_EINVAL;
-    }
-    bool has_port = close ? close[1] == ':' : strchr(host, ':') != NULL;
-    char target[320];
-    if (!has_port && defport)
-        snprintf(target, sizeof target, "%s:%s", host, defport);
-    else
-        snprintf(target, sizeof target, "%s", host);
-    rp->target = gb_strdup(target);
-    rp->tls = tls;
-    return rp->target ? 0 : -ENOMEM;
+    char err[512];
+    int rc = gb_parse_url(url, &rp->target, &rp->tls, err, sizeof err);
+    if (rc == FAULT_EINVAL)
+        fault_plugin_error(self, "%s", err);
+    return rc;
 }
 
 static int configure(fault_plugin *self, void *state)

@@ -19,7 +19,10 @@ plugins_grpc_bridge_libpluginproto_la_CFLAGS = -fvisibility=hidden $(SAN_CFLAGS)
 
 plugins_grpc_bridge_grpc_bridge_la_SOURCES = plugins/grpc-bridge/grpc-bridge.c plugins/grpc-bridge/rpc.c \
 	plugins/grpc-bridge/remote.c plugins/grpc-bridge/tunnel.c plugins/grpc-bridge/http.c \
-	plugins/grpc-bridge/bridge.h
+	plugins/grpc-bridge/bridge.h plugins/grpc-bridge/url.c plugins/grpc-bridge/url.h
+# The URL reader's libFuzzer target (tests/fuzz/run.sh url); not built here.
+EXTRA_DIST += plugins/grpc-bridge/fuzz_url.c plugins/grpc-bridge/fuzz-corpus/http \
+	plugins/grpc-bridge/fuzz-corpus/unix plugins/grpc-bridge/fuzz-corpus/v6
 plugins_grpc_bridge_grpc_bridge_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) -I$(top_builddir)/plugins/grpc-bridge \
 	$(GRPC_CFLAGS) $(PROTOBUFC_CFLAGS)
 plugins_grpc_bridge_grpc_bridge_la_CFLAGS = $(PLUGIN_CFLAGS)

@@ -331,6 +331,23 @@ void hp_parser_init(hp_parser *hp, llhttp_type_t type, const llhttp_settings_t *
     head_reset(&hp->head);
 }
 
+const char *hp_parse_error(const hp_parser *hp, llhttp_errno_t e)
+{
+    if (hp->head.too_big)
+        return hp->p.type == HTTP_RESPONSE ? "response head too large (over 64 KiB)"
+                                           : "request head too large (over 64 KiB)";
+    const char *r = llhttp_get_error_reason(&hp->p);
+    if (!r || !*r)
+        return "malformed message";
+    if (e != HPE_USER && !strstr(r, "callback error"))
+        return r;
+    /* Our callbacks refuse a head too large (above), a 101 nobody asked
+     * for, and what does not fit in memory. */
+    if (hp->p.type == HTTP_RESPONSE && hp->p.status_code == 101)
+        return "switched protocols (101) without being asked to";
+    return "the proxy ran out of memory reading it";
+}
+
 void hp_parser_free(hp_parser *hp)
 {
     hp_buf_free(&hp->head.b);

@@ -140,7 +140,7 @@ static void h1_parse(h2_strm *q, const uint8_t *d, size_t len)
                 h2_resp_body_full(q);
             continue;
         }
-        const char *why = llhttp_get_error_reason(&q->rp.p);
+        const char *why = hp_parse_error(&q->rp, e);
         fault_log_info(q->h->st->self, "%s: bad response from %s: %s", q->h->peer, q->target,
                        why ? why : llhttp_errno_name(e));
         strm_fail(q, UV_EPROTO);

@@ -219,6 +219,12 @@ static int configure(fault_plugin *self, void *state)
 {
     hp_state *st = state;
     st->self = self;
+    if (st->disable && st->intercept) {
+        /* Interception acts on the forward proxy's CONNECT tunnels. */
+        fault_plugin_error(self, "--http-intercept needs the forward proxy, which "
+                                 "--disable-http-proxy turns off: give one");
+        return FAULT_EINVAL;
+    }
     if (!st->disable) {
         if (!st->proxy_address ||
             parse_listen(st->proxy_address, st->fwd.lhost, sizeof st->fwd.lhost,

@@ -140,6 +140,10 @@ typedef struct hp_parser {
 void hp_parser_init(hp_parser *hp, llhttp_type_t type, const llhttp_settings_t *settings,
                     void *ud);
 void hp_parser_free(hp_parser *hp);
+/* Why the parser stopped with error e, in words for a person: llhttp
+ * names its callbacks ("`on_header_field_complete` callback error") when
+ * one of ours refused. */
+const char *hp_parse_error(const hp_parser *hp, llhttp_errno_t e);
 /* Fills the collecting callbacks (message begin, url/status, header
  * fields and values and their completions). */
 void hp_settings_collect(llhttp_settings_t *s);

@@ -349,7 +349,7 @@ static void on_request_complete(hp_sess *s)
 static void bad_request(hp_sess *s, llhttp_errno_t e)
 {
     hp_ex *ex = &s->ex;
-    const char *reason = llhttp_get_error_reason(&s->req.p);
+    const char *reason = hp_parse_error(&s->req, e);
     bool big = s->req.head.too_big;
     int prev = s->rq;
     /* llhttp keeps failing once it failed: nothing more is parsed. */
@@ -367,11 +367,7 @@ static void bad_request(hp_sess *s, llhttp_errno_t e)
         ex->active = true;
         ex->targeted = s->eg_label;
     }
-    sess_respond(s, big ? 431 : 400,
-                 big      ? "request head too large"
-                 : reason ? reason
-                          : "malformed request",
-                 false, true);
+    sess_respond(s, big ? 431 : 400, reason, false, true);
 }
 
 static bool req_runnable(const hp_sess *s)

@@ -768,7 +768,7 @@ void sess_finish_response(hp_sess *s)
 static void bad_response(hp_sess *s, llhttp_errno_t e)
 {
     hp_ex *ex = &s->ex;
-    const char *reason = llhttp_get_error_reason(&s->resp.p);
+    const char *reason = hp_parse_error(&s->resp, e);
     fault_log_info(s->st->self, "%s: bad response from %s (%s): %s", s->peer, ex->target,
                    llhttp_errno_name(e), reason ? reason : "");
     if (!ex->head_sent) {

@@ -965,6 +965,31 @@ fields:
     }
 }
 
+/* Unknown keys are let be (files of the original tool load unchanged),
+ * but a known key one level off would be silently ignored, and its check
+ * with it (an item-level 'slo' let an item with 29% errors pass): each of
+ * keys found in map is refused, naming where it belongs. */
+static int misplaced(loader *L, const yaml_node_t *map, const char *const *keys,
+                     const char *belongs)
+{
+    for (size_t i = 0; keys[i]; i++) {
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+             p < map->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+            const char *ks = scalar(k);
+            if (ks && strcmp(ks, keys[i]) == 0)
+                return fail(L, k, "'%s' belongs %s: here it would be ignored", ks, belongs);
+        }
+    }
+    return 0;
+}
+
+static const char *const context_keys[] = {"slo", "faults", "strategy", "upstreams", NULL};
+static const char *const call_keys[] = {"method", "url", "headers", "body", NULL};
+static const char *const expect_keys[] = {"status", "response_time_under", "all_slo_are_valid",
+                                          NULL};
+static const char *const item_keys[] = {"call", "context", "expect", NULL};
+
 /* ---- strategy, slo, expect ---- */
 
 static int parse_strategy(loader *L, yaml_node_t *n, sc_strategy *s)
@@ -1096,7 +1121,8 @@ static int parse_expect(loader *L, yaml_node_t *n, sc_item *it)
 {
     if (is_null(n))
         return 0;
-    if (want_mapping(L, n, "'expect'") != 0)
+    if (want_mapping(L, n, "'expect'") != 0 ||
+        misplaced(L, n, context_keys, "under the item's 'context'"))
         return -1;
     it->has_expect = true;
     yaml_node_t *s;
@@ -1259,7 +1285,9 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
         return -1;
     yaml_node_t *ups, *fl, *st, *slo, *px, *ro;
     if (get(L, n, "upstreams", &ups) || get(L, n, "faults", &fl) || get(L, n, "strategy", &st) ||
-        get(L, n, "slo", &slo) || get(L, n, "proxy", &px) || get(L, n, "runs_on", &ro))
+        get(L, n, "slo", &slo) || get(L, n, "proxy", &px) || get(L, n, "runs_on", &ro) ||
+        misplaced(L, n, item_keys, "in the item, beside 'context'") ||
+        misplaced(L, n, expect_keys, "under the item's 'expect'"))
         return -1;
     if (!is_null(ro))
         return fail(L, ro, "'runs_on' (running the proxy on a platform) is not supported by this "
@@ -1342,6 +1370,10 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
 static int parse_item(loader *L, yaml_node_t *n, sc_item *it)
 {
     if (want_mapping(L, n, "an item") != 0)
+        return -1;
+    if (misplaced(L, n, context_keys, "under the item's 'context'") ||
+        misplaced(L, n, call_keys, "under the item's 'call'") ||
+        misplaced(L, n, expect_keys, "under the item's 'expect'"))
         return -1;
     it->mark.line = (int)n->start_mark.line + 1;
     it->mark.col = (int)n->start_mark.column + 1;

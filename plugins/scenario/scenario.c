@@ -19,11 +19,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -143,7 +145,35 @@ static bool is_input(const char *scenario, const char *out)
     return in;
 }
 
-/* Refuses outputs that would overwrite a scenario file (bad input, 2). */
+/* Why out cannot be written (its directory is missing, not a directory
+ * or not writable; out itself is a directory), or NULL. Files are written
+ * as a temporary file in that directory, then renamed over out. */
+static const char *unwritable(const char *out, char *dir, size_t dirlen)
+{
+    const char *slash = strrchr(out, '/');
+    if (!slash)
+        snprintf(dir, dirlen, ".");
+    else if (slash == out)
+        snprintf(dir, dirlen, "/");
+    else
+        snprintf(dir, dirlen, "%.*s", (int)(slash - out), out);
+    struct stat st;
+    if (out[strlen(out) - 1] == '/')
+        return "names no file";
+    if (stat(dir, &st) != 0)
+        return errno == ENOTDIR ? "its directory is not a directory" : "its directory does not exist";
+    if (!S_ISDIR(st.st_mode))
+        return "its directory is not a directory";
+    if (access(dir, W_OK | X_OK) != 0)
+        return "its directory is not writable";
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+        return "it is a directory";
+    return NULL;
+}
+
+/* Refuses outputs that would overwrite a scenario file, or that cannot be
+ * written (bad input, 2): before anything runs, so that a run is never
+ * done for nothing. */
 static int check_outputs(const sc_options *o)
 {
     const struct { const char *flag, *path; } outs[] = {
@@ -156,6 +186,15 @@ static int check_outputs(const sc_options *o)
             fprintf(stderr, "fault: scenario: %s: '%s' is a scenario file of this run; "
                             "refusing to overwrite it (give another path)\n",
                     outs[i].flag, outs[i].path);
+            return 2;
+        }
+        char dir[4096];
+        const char *why =
+            outs[i].path && *outs[i].path ? unwritable(outs[i].path, dir, sizeof dir) : NULL;
+        if (why) {
+            fprintf(stderr, "fault: scenario: %s: '%s': %s%s%s%s\n", outs[i].flag, outs[i].path,
+                    why, strstr(why, "directory ") ? " ('" : "",
+                    strstr(why, "directory ") ? dir : "", strstr(why, "directory ") ? "')" : "");
             return 2;
         }
     }

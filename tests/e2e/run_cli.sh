@@ -19,8 +19,10 @@
 #     "off" line is not (< 150 ms: loopback requests take a few ms; the
 #     rest is slack for a loaded machine); the run then ends with status 0.
 #     Requests are synchronised on the printed lines, never on sleeps;
-#  6. --proxy PORT=... listens on 127.0.0.1 only (the startup line says so,
-#     /proc/net/tcp agrees); --proxy 0.0.0.0:PORT=... on 0.0.0.0.
+#  6. --proxy PORT=... listens on 127.0.0.1 and, where the host has it, on
+#     [::1] (the startup line says both; curl reaches the upstream through
+#     each), nowhere else (/proc/net/tcp agrees); --proxy 0.0.0.0:PORT=...
+#     on 0.0.0.0 only (no [::1] twin).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 # A port nothing listens on, for mappings that must never get that far.
@@ -61,6 +63,8 @@ LAT=(--proxy "127.0.0.1:$NOPORT=$UP" --with-latency --latency-mean 5)
 bad "^fault: --latency-sched: 'start:3x': .*unit" run "${LAT[@]}" --latency-sched start:3x
 bad "^fault: --latency-sched: 'start:10%': .*--duration" run "${LAT[@]}" --latency-sched start:10%
 bad "^fault: --latency-sched: 'bogus': " run "${LAT[@]}" --latency-sched bogus
+bad "^fault: --latency-sched: 'start:1s,start:2s': a second start in one period" run "${LAT[@]}" \
+	--latency-sched start:1s,start:2s
 # Values.
 bad "^fault: --latency-mean: 'abc' is not a number" run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency --latency-mean abc
 bad '^fault: --latency-mean: -5 is outside' run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency --latency-mean -5
@@ -91,6 +95,18 @@ bad '^fault: --tls-ca-file: /etc/hostname: no PEM certificate' run --proxy "127.
 	--tls-ca-file /etc/hostname
 bad '^fault: --plugin-dir: /nonexistent-dir: not a directory' --plugin-dir /nonexistent-dir run \
 	--proxy "127.0.0.1:$NOPORT=$UP"
+bad '^fault: http: --http-intercept needs the forward proxy' run --proxy "127.0.0.1:$NOPORT=$UP" \
+	--disable-http-proxy --http-intercept
+# A fault's settings without its --with-X would do nothing: refused, for
+# every fault plugin (the core checks), a schedule included.
+bad '^fault: --latency-mean: the latency fault is off: give --with-latency' run \
+	--proxy "127.0.0.1:$NOPORT=$UP" --latency-mean 300
+bad '^fault: --latency-sched: the latency fault is off' run --proxy "127.0.0.1:$NOPORT=$UP" \
+	--latency-sched start:1s
+bad '^fault: --bandwidth-rate: the bandwidth fault is off: give --with-bandwidth' run \
+	--proxy "127.0.0.1:$NOPORT=$UP" --bandwidth-rate 1000
+bad '^fault: --latency-mean: the latency fault is off' run --proxy "127.0.0.1:$NOPORT=$UP" \
+	--with-latency=false --latency-mean 300
 # Environment variables.
 FAULT_LATENCY_MEAN=abc bad '^fault: FAULT_LATENCY_MEAN \(environment, for --latency-mean\): .abc.' \
 	run --proxy "127.0.0.1:$NOPORT=$UP" --with-latency
@@ -98,6 +114,12 @@ FAULT_PROXY_DURATION=soon bad '^fault: FAULT_PROXY_DURATION \(environment, for -
 	run --proxy "127.0.0.1:$NOPORT=$UP"
 FAULT_PROXIES=abc bad "^fault: --proxy: 'abc'" run
 note "$nbad bad inputs rejected with status 2 and one line on stderr"
+# The same setting from the environment is let be (a shell may keep it for
+# the runs that enable the fault): the run goes on.
+rc=0
+FAULT_LATENCY_MEAN=300 timeout 10 "$FAULT" run --disable-http-proxy --proxy "127.0.0.1:$(free_port)=$UP" \
+	--duration 1ms --no-ui >"$E2E_TMP/envoff.out" 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "FAULT_LATENCY_MEAN without --with-latency: status $rc: $(cat "$E2E_TMP/envoff.out")"
 
 # ---- 2. version, plugins, help
 out=$("$FAULT" --version) || fail "fault --version: status $?"
@@ -222,9 +244,28 @@ PY
 }
 P=$(free_port)
 P2=$(free_port)
-start_fault run --proxy "$P=$UP" --proxy "0.0.0.0:$P2=$UP"
-grep -q "^fault: listening on 127.0.0.1:$P -> " "$FAULT_OUT" ||
-	fail "no address: the startup line should name 127.0.0.1:$P: $(cat "$FAULT_OUT")"
+P3=$(free_port)
+start_fault run --proxy "$P=$UP" --proxy "0.0.0.0:$P2=$UP" --proxy "$P3=127.0.0.1:$NGINX_PORT"
+# Where the host has IPv6 loopback, a mapping without an address listens
+# on [::1] too, and says so; elsewhere on 127.0.0.1 alone, silently.
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	V6=" and \\[::1\\]:$P"
+else
+	V6=
+	note "no IPv6 loopback here: [::1] not checked"
+fi
+grep -q "^fault: listening on 127.0.0.1:$P$V6 -> " "$FAULT_OUT" ||
+	fail "no address: the startup line should name 127.0.0.1:$P${V6:+ and [::1]:$P}: $(cat "$FAULT_OUT")"
+if [ -n "$V6" ]; then
+	grep -q "^fault: listening on 0.0.0.0:$P2 and" "$FAULT_OUT" && fail "0.0.0.0 given: a twin on [::1]"
+	for url in "http://[::1]:$P3/index.html" "http://127.0.0.1:$P3/index.html"; do
+		out=$(curl -sS --fail --max-time 10 "$url") || fail "curl $url through the mapping failed"
+		[ "$out" = scheduled ] || fail "curl $url: '$out'"
+	done
+	curl -sS --max-time 5 -o /dev/null "http://[::1]:$P2/" 2>/dev/null &&
+		fail "0.0.0.0:$P2 given: [::1]:$P2 answers"
+	note "--proxy PORT=...: [::1] and 127.0.0.1 both reach the upstream"
+fi
 grep -q "^fault: listening on 0.0.0.0:$P2 -> " "$FAULT_OUT" ||
 	fail "0.0.0.0 given: the startup line should name 0.0.0.0:$P2: $(cat "$FAULT_OUT")"
 got=$(listen_addrs "$P")

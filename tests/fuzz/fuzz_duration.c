@@ -9,17 +9,13 @@
 
 #include "parse.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* The parser takes a C string, so the input is copied and terminated;
-     * a NUL inside the data simply ends the string early. */
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
 
     char err[256] = "";
     uint64_t us = 0;

@@ -9,7 +9,7 @@
 
 #include "parse.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_text.h"
 
 static const uint64_t runs[] = {0, 1, 1000000, 300000000, UINT64_C(86400000000),
                                 UINT64_MAX};
@@ -31,11 +31,9 @@ static void check_edges(const fault_schedule *s, uint64_t t)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
 
     char err[256] = "";
     fault_schedule *s = NULL;

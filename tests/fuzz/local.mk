@@ -4,7 +4,7 @@
 # can be fuzzed too.
 EXTRA_DIST += tests/fuzz/run.sh \
 	tests/fuzz/fuzz_duration.c tests/fuzz/fuzz_schedule.c tests/fuzz/fuzz_mapping.c \
-	tests/fuzz/fuzz_options.c $(FUZZ_CORPUS_EXTRA) \
+	tests/fuzz/fuzz_options.c tests/fuzz/fuzz_secret.c tests/fuzz/fuzz_text.h $(FUZZ_CORPUS_EXTRA) \
 	tests/fuzz/corpus/duration/compound tests/fuzz/corpus/duration/fraction \
 	tests/fuzz/corpus/duration/max tests/fuzz/corpus/duration/seconds \
 	tests/fuzz/corpus/duration/spaced tests/fuzz/corpus/duration/weeks \
@@ -28,4 +28,5 @@ FUZZ_CORPUS_EXTRA = tests/fuzz/corpus/options/bool tests/fuzz/corpus/options/int
 	tests/fuzz/corpus/h2/post-body tests/fuzz/corpus/h2/priority-settings \
 	tests/fuzz/corpus/h2/rst-and-goaway tests/fuzz/corpus/h2/trailers \
 	tests/fuzz/corpus/llm/sse tests/fuzz/corpus/llm/ndjson tests/fuzz/corpus/llm/json \
-	tests/fuzz/corpus/llm/gemini-array
+	tests/fuzz/corpus/llm/gemini-array \
+	tests/fuzz/corpus/secret/query tests/fuzz/corpus/secret/userinfo tests/fuzz/corpus/secret/stars

@@ -258,6 +258,23 @@ static void test_secrets(void)
     CHECK(fault_secret_name("X-Team-Pass"));
     fault__secrets_set(NULL);
     CHECK(!fault_secret_name("X-Team-Pass"));
+    /* A URL inside the query is not the URL's authority: the secret
+     * before it is masked too (found by fuzz_secret). */
+    CHECK_STR(fault_secret_url("/cb?token=abc&next=http://u:pw@h/", buf, sizeof buf),
+              "/cb?token=xxxxxx&next=http://u:pw@h/");
+    /* Stars: a name from traffic of 20,000 bytes against a pattern of many
+     * stars that cannot match is answered at once (it took exponential
+     * time), and a match through several stars still matches. */
+    fault_strv stars = {(const char *const[]){"*a*a*a*a*a*a*a*a*a*a*b", "x*-*-*z"}, 2};
+    fault__secrets_set(&stars);
+    static char name[20001];
+    memset(name, 'a', sizeof name - 1);
+    uint64_t t0 = fault_now_us();
+    CHECK(!fault_secret_name(name));
+    CHECK(fault_now_us() - t0 < 2000000); /* about 0.2 s under ASan; was hours */
+    CHECK(fault_secret_name("X-a-b-c-Z"));
+    CHECK(!fault_secret_name("X-a-b-c-Y"));
+    fault__secrets_set(NULL);
 }
 
 int main(void)

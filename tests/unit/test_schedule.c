@@ -310,6 +310,14 @@ static void test_syntax(void)
     BAD("start:1s\x7f", "0x7f at column 9");
     BAD("start:1s;\xff", "0xff at column 10");
     BAD("duration:1m30", "missing time unit");
+    /* ',' joins a start to its duration, nothing else: a second start in
+     * one period, or a clause after a complete one, is refused where it is. */
+    BAD("start:1s,start:2s", "a second start in one period: 'start:' after ',' at column 10");
+    BAD("start:1s,duration:1s,duration:2s", "'duration:' after ',' at column 22");
+    BAD("start:1s,duration:1s,start:5s", "'start:' after ',' at column 22");
+    BAD("duration:1s,start:5s", "'start:' after ',' at column 13");
+    BAD("duration:1s,duration:5s", "'duration:' after ',' at column 13");
+    BAD("start:1s,duration:1s;start:2s,start:3s", "a second start in one period");
 
     /* NULL error buffers are allowed. */
     fault_schedule *s;

@@ -8,7 +8,9 @@
 #  3. TCP-mapping bytes reach ProcessTunnelData both ways under one UUID
 #     (version 4) per connection, and an echo plugin changes nothing;
 #  4. FAULT_GRPC_PLUGINS (comma-separated) registers plugins too;
-#  5. a URL with another scheme is refused with status 2.
+#  5. a URL with another scheme, text that is no URL, a port out of
+#     1..65535, and a --grpc-plugin-* option without --grpc-plugin are each
+#     refused with status 2 and one line.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/grpc-bridge/tests/common.sh" || exit 99
 export FAULT_DISABLE_HTTP_PROXY=1
@@ -63,3 +65,12 @@ rc=$?
 [ $rc = 2 ] || fail "bad URL: exit $rc: $out"
 grep -q "grpc-plugin 'ftp://127.0.0.1:1': the scheme must be" <<<"$out" || fail "bad URL message: $out"
 note "ftp:// refused with status 2"
+M=(run --proxy "127.0.0.1:$(free_port)=127.0.0.1:$ECHO_PORT")
+bad_input "grpc-plugin 'notaurl': not a URL" "${M[@]}" --grpc-plugin notaurl
+bad_input "grpc-plugin 'http://127.0.0.1:99999': the port must be 1 to 65535" "${M[@]}" \
+	--grpc-plugin http://127.0.0.1:99999
+bad_input "grpc-plugin '127.0.0.1:0': the port must be 1 to 65535" "${M[@]}" --grpc-plugin 127.0.0.1:0
+bad_input "grpc-plugin 'unix:': " "${M[@]}" --grpc-plugin unix:
+bad_input '^fault: --grpc-plugin-timeout: only applies with --grpc-plugin' "${M[@]}" \
+	--grpc-plugin-timeout 2s
+note "no URL, port 99999, port 0, an empty socket path, --grpc-plugin-timeout alone: status 2"

@@ -13,7 +13,10 @@
 #     chunked for the HTTP/1.1 client);
 #  6. a malformed request: 400, then the proxy closes the connection; a
 #     head over 64 KiB: 431;
-#  7. the proxy still serves normal requests after all that.
+#  7. an upstream answering 101 unasked, or with a head over 64 KiB
+#     (ending exactly where llhttp's field-complete callback refuses it):
+#     502 whose body says so in words, never an llhttp callback's name;
+#  8. the proxy still serves normal requests after all that.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/http/tests/common.sh" || exit 99
 
@@ -84,7 +87,20 @@ for req, want in ((b"THIS IS NOT HTTP\r\n\r\n", b"HTTP/1.1 400 "),
 PY
 note "malformed request: 400 and closed; huge head: 431 and closed"
 
-# ---- 7. still fine
+# ---- 7. bad responses, said in words
+for path in switch bighead; do
+	code=$("${C[@]}" -o "$E2E_TMP/b7" -w '%{http_code}' "$UP/$path") || fail "curl ($path)"
+	[ "$code" = 502 ] || fail "/$path: HTTP $code, want 502"
+	grep -qi 'callback' "$E2E_TMP/b7" && fail "/$path: the body names a callback: $(cat "$E2E_TMP/b7")"
+	case $path in
+	switch) want='switched protocols' ;;
+	bighead) want='response head too large' ;;
+	esac
+	grep -q "$want" "$E2E_TMP/b7" || fail "/$path: body '$(cat "$E2E_TMP/b7")' does not say '$want'"
+	note "/$path: 502, '$(cat "$E2E_TMP/b7")'"
+done
+
+# ---- 8. still fine
 out=$("${C[@]}" --fail "$UP/after") || fail "request after the errors"
 [ "$out" = "path=/after" ] || fail "request after the errors: '$out'"
 kill -0 "$FAULT_PID" || fail "fault died"

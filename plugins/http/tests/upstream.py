@@ -153,6 +153,16 @@ def serve(sock, k):
                     out.append(b"%x\r\n%s\r\n" % (len(data[i:i + 1000]), data[i:i + 1000]))
                 out.append(b"0\r\n\r\n")
                 sock.sendall(b"".join(out))
+            elif path == "/switch":
+                # 101 to a request that asked for no upgrade.
+                sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: other\r\n"
+                             b"Connection: upgrade\r\n\r\n")
+            elif path == "/bighead":
+                # A head whose N-byte last field name ends one byte short of
+                # the proxy's 64 KiB bound: its terminating NUL is one too many.
+                n = int(args.get("n", "64525"))
+                sock.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"p" * 1000 + b"\r\n" + b"Y" * n
+                             + b": v\r\nContent-Length: 0\r\n\r\n")
             elif path == "/eofbody":
                 sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-eof\n")
                 sock.shutdown(socket.SHUT_WR)

@@ -4,7 +4,9 @@
 # exit status 2, and nothing runs (no request reaches the target, no
 # results or report is written). A bad file in a directory of good ones is
 # named and left out, the others run, and the status is 1 (issue 14, item
-# 2); a directory where no file loads is bad input.
+# 2); a directory where no file loads is bad input. A known key one level
+# off (an item-level slo) is refused where it is; outputs that cannot be
+# written (no such directory, a directory) are refused before anything runs.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 . "$top_srcdir/plugins/scenario/tests/common.sh" || exit 99
 
@@ -198,6 +200,36 @@ items:
     expect: [200]
 EOF
 printf 'title: "caf\xe9"\nitems: []\n' | expect_bad utf8.yaml 1 13 "invalid trailing UTF-8 octet"
+# A known key one level off would be ignored, and its check with it.
+expect_bad item-slo.yaml 4 5 "'slo' belongs under the item's 'context'" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    slo:
+      - {type: error, objective: 99, threshold: 1}
+EOF
+expect_bad item-faults.yaml 5 5 "'faults' belongs under the item's 'context'" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context: {upstreams: []}
+    faults: [{type: blackhole}]
+EOF
+expect_bad context-expect.yaml 6 7 "'expect' belongs in the item, beside 'context'" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    context:
+      upstreams: []
+      expect: {status: 200}
+EOF
+expect_bad expect-slo.yaml 5 7 "'slo' belongs under the item's 'context'" <<EOF
+title: x
+items:
+  - call: {method: GET, url: "$URL"}
+    expect:
+      slo: []
+EOF
 
 note "a bad file among good ones: it is named and left out, the others run, status 1"
 mkdir "$E2E_TMP/dir"
@@ -240,6 +272,22 @@ done
 mv "$E2E_TMP/a-good.yaml" "$E2E_TMP/dir/a-good.yaml"
 
 note "bad command lines"
+# Outputs that cannot be written are refused before anything runs.
+: >"$E2E_TMP/nginx-access.log"
+bad_output() {
+	local flag=$1 path=$2 frag=$3
+	scenario run -s dir/a-good.yaml "$flag" "$path"
+	[ "$SCEN_RC" = 2 ] || fail "$flag $path: exit status $SCEN_RC, want 2: $(cat "$SCEN_ERR")"
+	[ "$(wc -l <"$SCEN_ERR")" = 1 ] || fail "$flag $path: want one line: $(cat "$SCEN_ERR")"
+	grep -qF -- "fault: scenario: $flag: '$path': $frag" "$SCEN_ERR" || fail "$flag $path: $(cat "$SCEN_ERR")"
+	[ -s "$SCEN_OUT" ] && fail "$flag $path: something ran: $(cat "$SCEN_OUT")"
+	return 0
+}
+bad_output --result nodir/results.json "its directory does not exist ('nodir')"
+bad_output --report dir "it is a directory"
+bad_output --junit dir/a-good.yaml/j.xml "its directory is not a directory"
+bad_output --html out/ "names no file"
+[ -s "$E2E_TMP/nginx-access.log" ] && fail "a request was sent: $(cat "$E2E_TMP/nginx-access.log")"
 scenario run
 [ "$SCEN_RC" = 2 ] && grep -q -- '-s/--scenario' "$SCEN_ERR" || fail "no -s: $SCEN_RC $(cat "$SCEN_ERR")"
 scenario fly -s dir/a-good.yaml
