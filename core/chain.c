@@ -40,14 +40,14 @@ struct fault_chain {
     size_t pending;
     uint64_t pushed; /* bytes pushed so far: the next chunk's offset */
     bool in_pump, repump, dead;
-    bool eof_in; /* an EOF entered the chain (pushed, or after a close) */
+    bool eof_in;    /* an EOF entered the chain (pushed, or after a close) */
     uint64_t woken; /* generation of the last fault__chains_wake_all() */
     fault__timer timer;
     fault__sink sink;
     void *sink_ud;
     fault_chain_ops ops; /* public chains */
     void *ud;
-    fault_chain *next;   /* in the stream's list */
+    fault_chain *next; /* in the stream's list */
 };
 
 /* ---- nodes ---- */
@@ -253,8 +253,14 @@ fault_chain *fault_chain_new(fault_stream *s, fault_direction dir, fault_side si
     return c;
 }
 
-size_t fault_chain_pending(const fault_chain *c) { return c->pending; }
-size_t fault_chain_stages(const fault_chain *c) { return (size_t)c->nst; }
+size_t fault_chain_pending(const fault_chain *c)
+{
+    return c->pending;
+}
+size_t fault_chain_stages(const fault_chain *c)
+{
+    return (size_t)c->nst;
+}
 
 /* ---- moving bytes ---- */
 
@@ -502,8 +508,14 @@ void fault__chains_wake_all(fault_stream *s)
     }
 }
 
-bool fault__chain_has_eof(const fault_chain *c) { return c->eof_in; }
-fault_stream *fault__chain_stream(const fault_chain *c) { return c->s; }
+bool fault__chain_has_eof(const fault_chain *c)
+{
+    return c->eof_in;
+}
+fault_stream *fault__chain_stream(const fault_chain *c)
+{
+    return c->s;
+}
 
 int fault__chain_push(fault_chain *c, const uint8_t *data, size_t len)
 {

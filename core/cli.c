@@ -128,8 +128,7 @@ static const char *default_plugin_dir(char *buf, size_t len)
         const char *slash = strrchr(info.dli_fname, '/');
         struct stat st;
         if (slash) {
-            snprintf(buf, len, "%.*s/fault/plugins", (int)(slash - info.dli_fname),
-                     info.dli_fname);
+            snprintf(buf, len, "%.*s/fault/plugins", (int)(slash - info.dli_fname), info.dli_fname);
             if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
                 return buf;
         }
@@ -221,8 +220,8 @@ int fault_main(int argc, char **argv)
     const char *cmd = i < argc ? argv[i] : NULL;
     /* Commands that list or document everything need every plugin; any
      * other loads only what it can use. */
-    static const char *const all[] = {"plugins", "help", "--help", "-h", "completion", "manpage",
-                                      NULL};
+    static const char *const all[] = {"plugins",    "help",    "--help", "-h",
+                                      "completion", "manpage", NULL};
     bool load_all = !cmd || wants_help(argc - i, argv + i);
     for (size_t k = 0; all[k] && cmd; k++)
         load_all |= strcmp(cmd, all[k]) == 0;

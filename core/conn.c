@@ -27,7 +27,7 @@
  * the default is 256 KiB (the HTTP plugin's high-water mark): a body moves
  * in a quarter of the reads it took at 64 KiB, about 10% more throughput. */
 #define READ_BUF_SIZE (1024 * 1024)
-#define READ_DEFAULT (256 * 1024)
+#define READ_DEFAULT  (256 * 1024)
 static char read_buf[READ_BUF_SIZE];
 
 void fault__format_addr(const struct sockaddr *sa, char *buf, size_t len)
@@ -68,7 +68,10 @@ void fault__conn_set_peer(fault_conn *c)
         fault__format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
 }
 
-const char *fault_conn_peer(const fault_conn *c) { return c->peer; }
+const char *fault_conn_peer(const fault_conn *c)
+{
+    return c->peer;
+}
 
 /* ---- reading ---- */
 
@@ -201,8 +204,7 @@ int fault__conn_raw_write(fault_conn *c, const uint8_t *data, size_t len)
     return rc;
 }
 
-int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb cb,
-                     void *userdata)
+int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb cb, void *userdata)
 {
     if (c->closing)
         return FAULT_ECANCELED;
@@ -261,7 +263,10 @@ size_t fault__conn_queued(const fault_conn *c)
     return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
-size_t fault_conn_write_queued(const fault_conn *c) { return fault__conn_queued(c); }
+size_t fault_conn_write_queued(const fault_conn *c)
+{
+    return fault__conn_queued(c);
+}
 
 long fault_conn_try_write(fault_conn *c, const void *data, size_t len)
 {
@@ -350,4 +355,3 @@ void fault_conn_reset(fault_conn *c)
     if (c->shut || uv_tcp_close_reset(&c->tcp, on_closed) != 0)
         uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
-

@@ -24,7 +24,7 @@ typedef struct unit {
 } unit;
 
 #define NS_PER_US UINT64_C(1000)
-#define NS_PER_S UINT64_C(1000000000)
+#define NS_PER_S  UINT64_C(1000000000)
 
 /* The short forms and the spelled-out ones of the original tool's
  * parser (humantime), so "1 minute", "2 hours" and "1h 30min" read as
@@ -129,17 +129,19 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
     while (i < len && fault__parse_is_space(text[i]))
         i++;
     if (i == len)
-        return fault__parse_fail(err, errlen, "expected a duration such as '30s' at column %zu", i + 1);
+        return fault__parse_fail(err, errlen, "expected a duration such as '30s' at column %zu",
+                                 i + 1);
 
     while (i < len) {
         const size_t term = i;
 
         if (text[i] == '-' || text[i] == '+')
-            return fault__parse_fail(err, errlen, "a duration takes no sign, unexpected '%c' at column %zu",
-                        text[i], i + 1);
+            return fault__parse_fail(err, errlen,
+                                     "a duration takes no sign, unexpected '%c' at column %zu",
+                                     text[i], i + 1);
         if (!fault__parse_is_digit(text[i]))
             return fault__parse_fail(err, errlen, "expected a number, got %s at column %zu",
-                        fault__parse_show_byte(shown, (unsigned char)text[i]), i + 1);
+                                     fault__parse_show_byte(shown, (unsigned char)text[i]), i + 1);
 
         /* Integer part, refusing to wrap around. */
         uint64_t whole = 0;
@@ -157,7 +159,8 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
         if (i < len && text[i] == '.') {
             i++;
             if (i >= len || !fault__parse_is_digit(text[i]))
-                return fault__parse_fail(err, errlen, "expected a digit after '.' at column %zu", i + 1);
+                return fault__parse_fail(err, errlen, "expected a digit after '.' at column %zu",
+                                         i + 1);
             frac = text + i;
             while (i < len && fault__parse_is_digit(text[i]))
                 i++;
@@ -179,18 +182,19 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
                  * reasonably sized error buffer. */
                 size_t n = i - unit_start;
                 return fault__parse_fail(err, errlen, "unknown time unit '%.*s%s' at column %zu",
-                            (int)(n > 16 ? 16 : n), text + unit_start, n > 16 ? "..." : "",
-                            unit_start + 1);
+                                         (int)(n > 16 ? 16 : n), text + unit_start,
+                                         n > 16 ? "..." : "", unit_start + 1);
             }
         } else if (!any_term && i == len) {
             /* A lone number is seconds, as in "--duration 30". Inside a
              * compound like "1m30" a missing unit is more likely a typo. */
             u = find_unit("s", 1);
         } else {
-            return fault__parse_fail(err, errlen,
-                        "missing time unit (ns, us, ms, s, m, h, d, w, or words such as 'minutes') "
-                        "at column %zu",
-                        number_end + 1);
+            return fault__parse_fail(
+                err, errlen,
+                "missing time unit (ns, us, ms, s, m, h, d, w, or words such as 'minutes') "
+                "at column %zu",
+                number_end + 1);
         }
 
         /* whole * unit in microseconds, plus the leftover nanoseconds. */
@@ -234,7 +238,8 @@ int fault__duration_parse(const char *text, uint64_t *us, char *err, size_t errl
             while (i < len && fault__parse_is_space(text[i]))
                 i++;
             if (i == len)
-                return fault__parse_fail(err, errlen, "expected a duration after ',' at column %zu", i + 1);
+                return fault__parse_fail(err, errlen, "expected a duration after ',' at column %zu",
+                                         i + 1);
         }
     }
 

@@ -129,16 +129,26 @@ void fault_event_fault_applied(fault_plugin *self, uint64_t conn_id, fault_side 
 const char *fault_event_type_name(fault_event_type type)
 {
     switch (type) {
-    case FAULT_EV_LISTENING: return "listening";
-    case FAULT_EV_CONN_OPEN: return "conn_open";
-    case FAULT_EV_CONN_CLOSE: return "conn_close";
-    case FAULT_EV_BYTES: return "bytes";
-    case FAULT_EV_FAULT_APPLIED: return "fault_applied";
-    case FAULT_EV_FAULT_STATE: return "fault_state";
-    case FAULT_EV_HTTP_REQUEST: return "http_request";
-    case FAULT_EV_HTTP_RESPONSE: return "http_response";
-    case FAULT_EV_ERROR: return "error";
-    case FAULT_EV_MAX_: break;
+    case FAULT_EV_LISTENING:
+        return "listening";
+    case FAULT_EV_CONN_OPEN:
+        return "conn_open";
+    case FAULT_EV_CONN_CLOSE:
+        return "conn_close";
+    case FAULT_EV_BYTES:
+        return "bytes";
+    case FAULT_EV_FAULT_APPLIED:
+        return "fault_applied";
+    case FAULT_EV_FAULT_STATE:
+        return "fault_state";
+    case FAULT_EV_HTTP_REQUEST:
+        return "http_request";
+    case FAULT_EV_HTTP_RESPONSE:
+        return "http_response";
+    case FAULT_EV_ERROR:
+        return "error";
+    case FAULT_EV_MAX_:
+        break;
     }
     return "unknown";
 }

@@ -46,7 +46,8 @@ static void on_event(const fault_event *ev, void *ud)
     FILE *f = out;
     fprintf(f, "{\"type\":\"%s\",\"time_us\":%" PRIu64 ",\"elapsed_us\":%" PRIu64,
             fault_event_type_name((fault_event_type)ev->type), ev->wall_us,
-            fault__g.start_us && ev->time_us > fault__g.start_us ? ev->time_us - fault__g.start_us : 0);
+            fault__g.start_us && ev->time_us > fault__g.start_us ? ev->time_us - fault__g.start_us
+                                                                 : 0);
     field_str(f, "source", ev->source);
     if (ev->conn_id)
         fprintf(f, ",\"conn\":%" PRIu64, ev->conn_id);

@@ -69,7 +69,7 @@ struct fault_http_exchange {
     size_t resp_len;
     /* The hook run in progress. */
     bool running, response_phase;
-    fault_plugin *next;       /* next plugin whose hook runs */
+    fault_plugin *next; /* next plugin whose hook runs */
     fault_http_done_cb done;
     void *done_ud;
     /* Plugins (bits as in seen) watching each body, by fault_direction
@@ -215,13 +215,34 @@ void fault_http_exchange_free(fault_http_exchange *x)
     free(x);
 }
 
-uint64_t fault_http_id(const fault_http_exchange *x) { return x->id; }
-const char *fault_http_method(const fault_http_exchange *x) { return x->method; }
-const char *fault_http_url(const fault_http_exchange *x) { return x->url; }
-const char *fault_http_host(const fault_http_exchange *x) { return x->host; }
-const char *fault_http_path(const fault_http_exchange *x) { return x->path; }
-int fault_http_status(const fault_http_exchange *x) { return x->status; }
-fault_stream *fault_http_stream(fault_http_exchange *x) { return x->stream; }
+uint64_t fault_http_id(const fault_http_exchange *x)
+{
+    return x->id;
+}
+const char *fault_http_method(const fault_http_exchange *x)
+{
+    return x->method;
+}
+const char *fault_http_url(const fault_http_exchange *x)
+{
+    return x->url;
+}
+const char *fault_http_host(const fault_http_exchange *x)
+{
+    return x->host;
+}
+const char *fault_http_path(const fault_http_exchange *x)
+{
+    return x->path;
+}
+int fault_http_status(const fault_http_exchange *x)
+{
+    return x->status;
+}
+fault_stream *fault_http_stream(fault_http_exchange *x)
+{
+    return x->stream;
+}
 
 int fault_http_set_status(fault_http_exchange *x, int status)
 {

@@ -41,12 +41,12 @@ bool fault__secret_param(const char *name);
 
 /* Who owns an option table: a plugin instance, or the core itself. */
 typedef struct fault__optowner {
-    const char *name;          /* plugin name, or "core" */
-    const fault_option *opts;  /* table, FAULT_OPTION_END terminated */
-    void *block;               /* where values are written */
-    uint8_t *set;              /* one flag per option: given by the user, on
-                                * the command line (1) or through its
-                                * environment variable (2) */
+    const char *name;         /* plugin name, or "core" */
+    const fault_option *opts; /* table, FAULT_OPTION_END terminated */
+    void *block;              /* where values are written */
+    uint8_t *set;             /* one flag per option: given by the user, on
+                               * the command line (1) or through its
+                               * environment variable (2) */
     size_t nopts;
 } fault__optowner;
 
@@ -57,20 +57,20 @@ typedef struct fault__optowner {
 struct fault_plugin {
     const fault_plugin_descriptor *d;
     char *path;
-    void *dl;       /* the first instance's handle; NULL for later ones */
-    char *name;     /* d->name for the first instance, then "NAME#N" */
-    int ordinal;    /* 1 for the first instance of its plugin, then 2, 3... */
+    void *dl;    /* the first instance's handle; NULL for later ones */
+    char *name;  /* d->name for the first instance, then "NAME#N" */
+    int ordinal; /* 1 for the first instance of its plugin, then 2, 3... */
     void *state;
     fault__optowner opt;
     fault_rng rng;
-    bool enabled;   /* its ENABLE option (true when it has none) */
-    bool active;    /* enabled and inside its schedule */
+    bool enabled;          /* its ENABLE option (true when it has none) */
+    bool active;           /* enabled and inside its schedule */
     fault_schedule *sched; /* its schedule option value, or NULL */
     uv_timer_t sched_timer;
     bool sched_timer_init;
     bool started;
     char err[FAULT__ERRLEN];
-    int index;      /* load order */
+    int index;           /* load order */
     size_t want_body[2]; /* fault_http_want_body(), per fault_http_msg */
     fault_plugin *next;
 };
@@ -78,9 +78,9 @@ struct fault_plugin {
 /* A plugin file found in a plugin directory, loaded or refused. */
 typedef struct fault__found {
     char *path;
-    char *name;     /* descriptor name, or the file name when refused early */
+    char *name;                       /* descriptor name, or the file name when refused early */
     const fault_plugin_descriptor *d; /* NULL when refused */
-    char *refused;  /* reason, NULL when loaded */
+    char *refused;                    /* reason, NULL when loaded */
     struct fault__found *next;
 } fault__found;
 
@@ -96,7 +96,7 @@ int fault__plugins_load(const char *const *dirs, size_t ndirs, const char *comma
  * it was not given, when the option name (len bytes, no dashes) extends
  * it ("grpc-plugin-timeout"); else NULL. */
 const char *fault__skipped_option(const char *name, size_t len);
-fault_plugin *fault__plugins(void);      /* instances, in load order */
+fault_plugin *fault__plugins(void); /* instances, in load order */
 fault__found *fault__plugins_found(void);
 /* The instance named name: "latency" is the plugin's first instance,
  * "latency#2" its second. */
@@ -130,8 +130,8 @@ int fault__options_parse(fault__optowner **owners, size_t nowners, int argc, cha
 typedef int (*fault__opt_stored_cb)(void *ud, fault__optowner **owners, size_t nowners,
                                     fault__optowner *owner, size_t idx);
 int fault__options_parse_cb(fault__optowner **owners, size_t nowners, int argc, char **argv,
-                            char **pos, int *npos, const char *command,
-                            fault__opt_stored_cb stored, void *ud);
+                            char **pos, int *npos, const char *command, fault__opt_stored_cb stored,
+                            void *ud);
 /* Applies environment variables to options not set on the command line.
  * Returns 0 or 2 after printing one error line. */
 int fault__options_env(fault__optowner **owners, size_t nowners);
@@ -152,8 +152,7 @@ int fault__option_parse_value(const fault_option *opt, const char *value, void *
 
 /* ---- logging (log.c) ---- */
 
-int fault__log_setup(const char *file, bool to_stdout, const char *level, char *err,
-                     size_t errlen);
+int fault__log_setup(const char *file, bool to_stdout, const char *level, char *err, size_t errlen);
 void fault__log_close(void);
 /* util.c: opens a file the core writes as it goes (--log-file appends,
  * --events truncates) without following a link to a regular file, which
@@ -297,8 +296,8 @@ bool fault__splice_enabled(void);
  * done runs once when the relay ends. NULL when it cannot (TLS, queued
  * writes, no descriptors): the caller relays as usual. */
 fault__splice *fault__splice_start(fault_stream *s, fault_conn *client, fault_conn *server,
-                                   void (*done)(fault_stream *s, bool reset, int error,
-                                                uint64_t eg, uint64_t in));
+                                   void (*done)(fault_stream *s, bool reset, int error, uint64_t eg,
+                                                uint64_t in));
 void fault__splice_end(fault__splice *sp, bool reset);
 uint64_t fault__splice_total(const fault__splice *sp, fault_direction dir);
 /* A fault_conn_splice() in progress: cancelled when either connection
@@ -345,13 +344,13 @@ struct fault_conn {
     struct fault__tlsconn *tls; /* NULL for plain TCP */
     fault_read_cb read_cb;
     void *read_ud;
-    fault__drain_cb drain_cb;   /* after any write completes */
+    fault__drain_cb drain_cb; /* after any write completes */
     void *drain_ud;
     char peer[64];
     bool reading, closing, shut;
-    int refs;                   /* pending writes + 1 for the owner */
-    size_t read_max;            /* largest single read; 0: READ_DEFAULT */
-    struct fault__xfer *xfer;   /* a fault_conn_splice() in progress */
+    int refs;                 /* pending writes + 1 for the owner */
+    size_t read_max;          /* largest single read; 0: READ_DEFAULT */
+    struct fault__xfer *xfer; /* a fault_conn_splice() in progress */
 };
 
 /* Writes len bytes from data, which stays owned by the caller until

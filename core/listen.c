@@ -31,7 +31,7 @@ struct fault_listener {
     void *ud;
     char addr[80];
     uint16_t port;
-    uv_tcp_t *twin;  /* the [::1] socket, or NULL */
+    uv_tcp_t *twin; /* the [::1] socket, or NULL */
     char twin_addr[80];
     struct fault_listener *next;
 };
@@ -136,8 +136,8 @@ static void listen_twin(fault_listener *l)
             fault_log_debug(l->owner, "no [::1]:%u beside %s: %s", l->port, l->addr,
                             uv_strerror(rc));
         else
-            fault_log_warn(l->owner, "cannot also listen on [::1] port %u: %s; %s only",
-                           l->port, uv_strerror(rc), l->addr);
+            fault_log_warn(l->owner, "cannot also listen on [::1] port %u: %s; %s only", l->port,
+                           uv_strerror(rc), l->addr);
         t->data = NULL;
         uv_close((uv_handle_t *)t, (uv_close_cb)free);
         return;
@@ -188,8 +188,14 @@ int fault_listen(fault_plugin *self, const char *host, uint16_t port, fault_acce
     return 0;
 }
 
-const char *fault_listener_address(const fault_listener *l) { return l->addr; }
-uint16_t fault_listener_port(const fault_listener *l) { return l->port; }
+const char *fault_listener_address(const fault_listener *l)
+{
+    return l->addr;
+}
+uint16_t fault_listener_port(const fault_listener *l)
+{
+    return l->port;
+}
 
 static void listener_closed(uv_handle_t *h)
 {
@@ -222,11 +228,13 @@ size_t fault__listeners_count(void)
     return n;
 }
 
-size_t fault__listen_failures(void) { return listen_failures; }
+size_t fault__listen_failures(void)
+{
+    return listen_failures;
+}
 
 void fault__listeners_close_all(void)
 {
     while (listeners)
         fault_listener_close(listeners);
 }
-

@@ -36,9 +36,13 @@ static fault_plugin *instances;
 static fault__found *found;
 static int next_index;
 static fault_plugin core_instance;
-static fault_plugin_descriptor core_descriptor = {
-    .magic = FAULT_PLUGIN_MAGIC, .abi_major = FAULT_ABI_MAJOR, .abi_minor = FAULT_ABI_MINOR,
-    .size = sizeof(fault_plugin_descriptor), .kind = 0, .name = "core", .version = PACKAGE_VERSION};
+static fault_plugin_descriptor core_descriptor = {.magic = FAULT_PLUGIN_MAGIC,
+                                                  .abi_major = FAULT_ABI_MAJOR,
+                                                  .abi_minor = FAULT_ABI_MINOR,
+                                                  .size = sizeof(fault_plugin_descriptor),
+                                                  .kind = 0,
+                                                  .name = "core",
+                                                  .version = PACKAGE_VERSION};
 
 fault_plugin *fault__core_plugin(void)
 {
@@ -47,8 +51,14 @@ fault_plugin *fault__core_plugin(void)
     return &core_instance;
 }
 
-fault_plugin *fault__plugins(void) { return instances; }
-fault__found *fault__plugins_found(void) { return found; }
+fault_plugin *fault__plugins(void)
+{
+    return instances;
+}
+fault__found *fault__plugins_found(void)
+{
+    return found;
+}
 
 fault_plugin *fault__plugin_by_name(const char *name)
 {
@@ -264,8 +274,8 @@ fault_plugin *fault__plugin_instance_new(const char *plugin, char *err, size_t e
         return NULL;
     }
     if (first->d->kind != FAULT_KIND_FAULT) {
-        snprintf(err, errlen, "'%s' is a %s plugin: only faults can have several instances",
-                 plugin, fault_plugin_kind_name((fault_plugin_kind)first->d->kind));
+        snprintf(err, errlen, "'%s' is a %s plugin: only faults can have several instances", plugin,
+                 fault_plugin_kind_name((fault_plugin_kind)first->d->kind));
         return NULL;
     }
     if (n >= MAX_INSTANCES) {
@@ -336,8 +346,8 @@ static bool read_hint(const char *path, fault_plugin_hint *hint)
         eh.e_shstrndx >= eh.e_shnum || eh.e_shnum > 4096)
         goto out;
     Elf64_Shdr strs;
-    if (pread(fd, &strs, sizeof strs, (off_t)(eh.e_shoff + (uint64_t)eh.e_shstrndx * sizeof strs)) !=
-        (ssize_t)sizeof strs)
+    if (pread(fd, &strs, sizeof strs,
+              (off_t)(eh.e_shoff + (uint64_t)eh.e_shstrndx * sizeof strs)) != (ssize_t)sizeof strs)
         goto out;
     for (unsigned i = 0; i < eh.e_shnum && !hit; i++) {
         Elf64_Shdr sh;
@@ -345,16 +355,16 @@ static bool read_hint(const char *path, fault_plugin_hint *hint)
         if (pread(fd, &sh, sizeof sh, (off_t)(eh.e_shoff + (uint64_t)i * sizeof sh)) !=
                 (ssize_t)sizeof sh ||
             sh.sh_size != sizeof *hint ||
-            pread(fd, name, sizeof name, (off_t)(strs.sh_offset + sh.sh_name)) != (ssize_t)sizeof name ||
+            pread(fd, name, sizeof name, (off_t)(strs.sh_offset + sh.sh_name)) !=
+                (ssize_t)sizeof name ||
             memcmp(name, FAULT_PLUGIN_HINT_SECTION, sizeof name) != 0)
             continue;
         hit = pread(fd, hint, sizeof *hint, (off_t)sh.sh_offset) == (ssize_t)sizeof *hint &&
-                hint->magic == FAULT_PLUGIN_MAGIC;
+              hint->magic == FAULT_PLUGIN_MAGIC;
     }
 out:
     close(fd);
-    if (hit)
-    {
+    if (hit) {
         hint->command[sizeof hint->command - 1] = '\0';
         hint->option[sizeof hint->option - 1] = '\0';
         hint->env[sizeof hint->env - 1] = '\0';
@@ -411,8 +421,8 @@ static void load_file(const char *path, const char *file)
     }
     if (d->abi_major != FAULT_ABI_MAJOR || d->abi_minor > FAULT_ABI_MINOR ||
         d->size < FAULT_DESCRIPTOR_SIZE_1_0) {
-        refuse(path, base, "plugin ABI %u.%u (descriptor %u bytes), host ABI %u.%u",
-               d->abi_major, d->abi_minor, d->size, FAULT_ABI_MAJOR, FAULT_ABI_MINOR);
+        refuse(path, base, "plugin ABI %u.%u (descriptor %u bytes), host ABI %u.%u", d->abi_major,
+               d->abi_minor, d->size, FAULT_ABI_MAJOR, FAULT_ABI_MINOR);
         dlclose(dl);
         return;
     }
@@ -557,9 +567,18 @@ const char *fault_plugin_name(const fault_plugin *self)
     return self && self->name ? self->name : self && self->d ? self->d->name : "core";
 }
 
-void *fault_plugin_state(fault_plugin *self) { return self ? self->state : NULL; }
-fault_rng *fault_plugin_rng(fault_plugin *self) { return &self->rng; }
-bool fault_plugin_active(const fault_plugin *self) { return self && self->active; }
+void *fault_plugin_state(fault_plugin *self)
+{
+    return self ? self->state : NULL;
+}
+fault_rng *fault_plugin_rng(fault_plugin *self)
+{
+    return &self->rng;
+}
+bool fault_plugin_active(const fault_plugin *self)
+{
+    return self && self->active;
+}
 
 void fault_plugin_error(fault_plugin *self, const char *fmt, ...)
 {
@@ -571,7 +590,10 @@ void fault_plugin_error(fault_plugin *self, const char *fmt, ...)
     va_end(ap);
 }
 
-uint64_t fault_run_duration_us(void) { return fault__g.duration_us; }
+uint64_t fault_run_duration_us(void)
+{
+    return fault__g.duration_us;
+}
 
 uint64_t fault_run_elapsed_us(void)
 {

@@ -26,8 +26,11 @@ static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRA
 
 static int parse_level(const char *text, fault_log_level *out)
 {
-    static const struct { const char *name; fault_log_level lvl; } names[] = {
-        {"error", FAULT_LOG_ERROR}, {"warn", FAULT_LOG_WARN}, {"warning", FAULT_LOG_WARN},
+    static const struct {
+        const char *name;
+        fault_log_level lvl;
+    } names[] = {
+        {"error", FAULT_LOG_ERROR}, {"warn", FAULT_LOG_WARN},   {"warning", FAULT_LOG_WARN},
         {"info", FAULT_LOG_INFO},   {"debug", FAULT_LOG_DEBUG}, {"trace", FAULT_LOG_TRACE},
     };
     const char *p = text;
@@ -50,8 +53,7 @@ static int parse_level(const char *text, fault_log_level *out)
     return 0;
 }
 
-int fault__log_setup(const char *file, bool to_stdout, const char *level, char *err,
-                     size_t errlen)
+int fault__log_setup(const char *file, bool to_stdout, const char *level, char *err, size_t errlen)
 {
     if (level && parse_level(level, &log_level) != 0) {
         snprintf(err, errlen, "--log-level: '%s' is not a level (error, warn, info, debug, trace)",

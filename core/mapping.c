@@ -29,11 +29,8 @@ typedef struct scheme_info {
 } scheme_info;
 
 static const scheme_info schemes[] = {
-    {"http", 80, false},
-    {"https", 443, true},
-    {"psql", 5432, false},
-    {"psqls", 5432, true},
-    {"tls", 0, true},
+    {"http", 80, false},   {"https", 443, true}, {"psql", 5432, false},
+    {"psqls", 5432, true}, {"tls", 0, true},
 };
 
 static char *dup_range(const char *p, size_t n)
@@ -58,17 +55,19 @@ static size_t find_char(const char *text, size_t from, size_t to, char c)
  * A port: text[begin, end) must be 1 to 65535 in decimal. Digits are only
  * counted past five so that no length of input can overflow anything.
  */
-static int parse_port(const char *text, size_t begin, size_t end, const char *what,
-                      uint16_t *port, char *err, size_t errlen)
+static int parse_port(const char *text, size_t begin, size_t end, const char *what, uint16_t *port,
+                      char *err, size_t errlen)
 {
     char shown[16];
     if (begin == end)
-        return fault__parse_fail(err, errlen, "expected %s port number at column %zu", what, begin + 1);
+        return fault__parse_fail(err, errlen, "expected %s port number at column %zu", what,
+                                 begin + 1);
     unsigned long v = 0;
     for (size_t i = begin; i < end; i++) {
         if (!fault__parse_is_digit(text[i]))
             return fault__parse_fail(err, errlen, "unexpected %s in %s port at column %zu",
-                        fault__parse_show_byte(shown, (unsigned char)text[i]), what, i + 1);
+                                     fault__parse_show_byte(shown, (unsigned char)text[i]), what,
+                                     i + 1);
         if (v <= 65535)
             v = v * 10 + (unsigned long)(text[i] - '0');
     }
@@ -103,7 +102,7 @@ static int check_ipv6(const char *text, size_t begin, size_t end, char *err, siz
             if (!fault__parse_is_alnum(c) && c != '-' && c != '_' && c != '.') {
                 char shown[16];
                 return fault__parse_fail(err, errlen, "unexpected %s in IPv6 zone at column %zu",
-                            fault__parse_show_byte(shown, (unsigned char)c), i + 1);
+                                         fault__parse_show_byte(shown, (unsigned char)c), i + 1);
             }
         }
     }
@@ -115,8 +114,7 @@ static int check_ipv6(const char *text, size_t begin, size_t end, char *err, siz
  * dotted IPv4 address. Names made only of digits and dots must be valid
  * IPv4, since no resolver would treat "1.2.3.400" as a name.
  */
-static int check_hostname(const char *text, size_t begin, size_t end, char *err,
-                          size_t errlen)
+static int check_hostname(const char *text, size_t begin, size_t end, char *err, size_t errlen)
 {
     char shown[16];
     bool numeric = true;
@@ -125,21 +123,24 @@ static int check_hostname(const char *text, size_t begin, size_t end, char *err,
         return fault__parse_fail(err, errlen, "expected a host at column %zu", begin + 1);
     if (end - begin > MAX_HOSTNAME)
         return fault__parse_fail(err, errlen, "host name longer than %d characters at column %zu",
-                    MAX_HOSTNAME, begin + 1);
+                                 MAX_HOSTNAME, begin + 1);
     for (size_t i = begin; i < end; i++) {
         char c = text[i];
         if (c == ':')
-            return fault__parse_fail(err, errlen, "IPv6 addresses must be in brackets, e.g. [::1], "
-                                     "at column %zu", begin + 1);
+            return fault__parse_fail(err, errlen,
+                                     "IPv6 addresses must be in brackets, e.g. [::1], "
+                                     "at column %zu",
+                                     begin + 1);
         if (!fault__parse_is_alnum(c) && c != '-' && c != '_' && c != '.')
             return fault__parse_fail(err, errlen, "unexpected %s in host at column %zu",
-                        fault__parse_show_byte(shown, (unsigned char)c), i + 1);
+                                     fault__parse_show_byte(shown, (unsigned char)c), i + 1);
         /* Every label needs at least one character; only a final dot (a
          * fully qualified name) may end the host. */
         if (c == '.' && (i == begin || text[i - 1] == '.'))
             return fault__parse_fail(err, errlen, "empty label in host at column %zu", i + 1);
         if (c == '-' && (i == begin || text[i - 1] == '.'))
-            return fault__parse_fail(err, errlen, "host label starts with '-' at column %zu", i + 1);
+            return fault__parse_fail(err, errlen, "host label starts with '-' at column %zu",
+                                     i + 1);
         if (!fault__parse_is_digit(c) && c != '.')
             numeric = false;
     }
@@ -161,8 +162,8 @@ static int check_hostname(const char *text, size_t begin, size_t end, char *err,
  * ("listen", "upstream") in messages.
  */
 static int split_host_port(const char *text, size_t begin, size_t end, const char *what,
-                           size_t *host_begin, size_t *host_end, size_t *port_begin,
-                           char *err, size_t errlen)
+                           size_t *host_begin, size_t *host_end, size_t *port_begin, char *err,
+                           size_t errlen)
 {
     char shown[16];
     *port_begin = SIZE_MAX;
@@ -173,7 +174,8 @@ static int split_host_port(const char *text, size_t begin, size_t end, const cha
     if (text[begin] == '[') {
         size_t close = find_char(text, begin + 1, end, ']');
         if (close == end)
-            return fault__parse_fail(err, errlen, "missing ']' after IPv6 address at column %zu", end + 1);
+            return fault__parse_fail(err, errlen, "missing ']' after IPv6 address at column %zu",
+                                     end + 1);
         int rc = check_ipv6(text, begin + 1, close, err, errlen);
         if (rc < 0)
             return rc;
@@ -182,14 +184,17 @@ static int split_host_port(const char *text, size_t begin, size_t end, const cha
         after = close + 1;
         if (after < end && text[after] != ':')
             return fault__parse_fail(err, errlen, "expected ':' after ']', got %s at column %zu",
-                        fault__parse_show_byte(shown, (unsigned char)text[after]), after + 1);
+                                     fault__parse_show_byte(shown, (unsigned char)text[after]),
+                                     after + 1);
     } else {
         /* The first colon ends the host: any colon inside it would be an
          * unbracketed IPv6 address, which the port would make ambiguous. */
         after = find_char(text, begin, end, ':');
         if (after < end && find_char(text, after + 1, end, ':') < end)
-            return fault__parse_fail(err, errlen, "IPv6 addresses must be in brackets, e.g. [::1], "
-                                     "at column %zu", begin + 1);
+            return fault__parse_fail(err, errlen,
+                                     "IPv6 addresses must be in brackets, e.g. [::1], "
+                                     "at column %zu",
+                                     begin + 1);
         int rc = check_hostname(text, begin, after, err, errlen);
         if (rc < 0)
             return rc;
@@ -202,8 +207,7 @@ static int split_host_port(const char *text, size_t begin, size_t end, const cha
 }
 
 /* The listen part, text[0, end): "PORT", "ADDR:PORT" or "[V6]:PORT". */
-static int parse_listen(const char *text, size_t end, fault_mapping *m, char *err,
-                        size_t errlen)
+static int parse_listen(const char *text, size_t end, fault_mapping *m, char *err, size_t errlen)
 {
     size_t i = 0;
     int rc;
@@ -228,8 +232,8 @@ static int parse_listen(const char *text, size_t end, fault_mapping *m, char *er
     if (rc < 0)
         return rc;
     if (pb == SIZE_MAX)
-        return fault__parse_fail(err, errlen, "expected ':' and a listen port after the address at column %zu",
-                    end + 1);
+        return fault__parse_fail(
+            err, errlen, "expected ':' and a listen port after the address at column %zu", end + 1);
     rc = parse_port(text, pb, end, "a listen", &m->listen_port, err, errlen);
     if (rc < 0)
         return rc;
@@ -238,8 +242,8 @@ static int parse_listen(const char *text, size_t end, fault_mapping *m, char *er
 }
 
 /* The upstream part, text[begin, end). */
-static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapping *m,
-                          char *err, size_t errlen)
+static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapping *m, char *err,
+                          size_t errlen)
 {
     const scheme_info *sch = NULL;
     char other_scheme[33];
@@ -248,7 +252,8 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
     int rc;
 
     if (begin == end)
-        return fault__parse_fail(err, errlen, "expected an upstream after '=' at column %zu", begin + 1);
+        return fault__parse_fail(err, errlen, "expected an upstream after '=' at column %zu",
+                                 begin + 1);
 
     /* A scheme is whatever precedes "://"; the search stops at the first
      * '/' or '[' so that neither a path nor an IPv6 literal is mistaken
@@ -281,17 +286,19 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
              * protocol plugin (ABI 1.3): any RFC 3986 scheme is accepted
              * here, and the run refuses it if no plugin serves it. */
             size_t n = sep - begin;
-            bool ok = n > 0 && n <= 32 && ((text[begin] | 0x20) >= 'a' && (text[begin] | 0x20) <= 'z');
+            bool ok =
+                n > 0 && n <= 32 && ((text[begin] | 0x20) >= 'a' && (text[begin] | 0x20) <= 'z');
             for (size_t j = begin; ok && j < sep; j++) {
                 char c = text[j];
                 ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                      c == '+' || c == '-' || c == '.';
             }
             if (!ok)
-                return fault__parse_fail(err, errlen,
-                            "invalid scheme '%.*s%s' (a letter, then letters, digits, '+', '-' "
-                            "or '.') at column %zu",
-                            (int)(n > 16 ? 16 : n), text + begin, n > 16 ? "..." : "", begin + 1);
+                return fault__parse_fail(
+                    err, errlen,
+                    "invalid scheme '%.*s%s' (a letter, then letters, digits, '+', '-' "
+                    "or '.') at column %zu",
+                    (int)(n > 16 ? 16 : n), text + begin, n > 16 ? "..." : "", begin + 1);
             for (size_t j = 0; j < n; j++) {
                 char c = text[begin + j];
                 other_scheme[j] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -307,13 +314,15 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
             end--;
         size_t slash = find_char(text, i, end, '/');
         if (slash < end)
-            return fault__parse_fail(err, errlen, "a mapping names a host, not a path: unexpected '/' "
-                                     "at column %zu", slash + 1);
+            return fault__parse_fail(err, errlen,
+                                     "a mapping names a host, not a path: unexpected '/' "
+                                     "at column %zu",
+                                     slash + 1);
     } else if (sep + 1 < end && text[sep] == ':' && text[sep + 1] == '/') {
         /* "https:/host" or "https:" followed by one slash: a mistyped
          * scheme separator rather than a port. */
         return fault__parse_fail(err, errlen, "expected '//' after '%.*s:' at column %zu",
-                    (int)(sep - begin > 16 ? 16 : sep - begin), text + begin, sep + 2);
+                                 (int)(sep - begin > 16 ? 16 : sep - begin), text + begin, sep + 2);
     }
 
     size_t hb, he, pb;
@@ -325,11 +334,12 @@ static int parse_upstream(const char *text, size_t begin, size_t end, fault_mapp
         if (rc < 0)
             return rc;
     } else if (!sch) {
-        return fault__parse_fail(err, errlen, "expected ':' and a port after the upstream host at column %zu",
-                    end + 1);
+        return fault__parse_fail(
+            err, errlen, "expected ':' and a port after the upstream host at column %zu", end + 1);
     } else if (sch->default_port == 0) {
-        return fault__parse_fail(err, errlen, "scheme '%s' needs a port, e.g. %s://host:%s, at column %zu",
-                    sch->name, sch->name, sch == &other ? "PORT" : "443", end + 1);
+        return fault__parse_fail(err, errlen,
+                                 "scheme '%s' needs a port, e.g. %s://host:%s, at column %zu",
+                                 sch->name, sch->name, sch == &other ? "PORT" : "443", end + 1);
     } else {
         m->port = sch->default_port;
     }
@@ -355,8 +365,10 @@ int fault__mapping_parse(const char *text, fault_mapping *out, char *err, size_t
     /* Neither side may contain '=', so the first one splits them. */
     const size_t eq = find_char(text, 0, len, '=');
     if (eq == len) {
-        return fault__parse_fail(err, errlen, "expected '=' between the listen port and the upstream "
-                                 "(e.g. 9090=localhost:8080) at column %zu", len + 1);
+        return fault__parse_fail(err, errlen,
+                                 "expected '=' between the listen port and the upstream "
+                                 "(e.g. 9090=localhost:8080) at column %zu",
+                                 len + 1);
     }
 
     int rc = parse_listen(text, eq, &m, err, errlen);

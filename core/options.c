@@ -349,8 +349,8 @@ int fault__options_parse(fault__optowner **owners, size_t nowners, int argc, cha
 }
 
 int fault__options_parse_cb(fault__optowner **owners, size_t nowners, int argc, char **argv,
-                            char **pos, int *npos, const char *command,
-                            fault__opt_stored_cb stored, void *ud)
+                            char **pos, int *npos, const char *command, fault__opt_stored_cb stored,
+                            void *ud)
 {
     *npos = 0;
     bool only_pos = false;
@@ -377,14 +377,16 @@ int fault__options_parse_cb(fault__optowner **owners, size_t nowners, int argc, 
             snprintf(shown, sizeof shown, "--%.*s", (int)len, name);
             const char *needs = opt ? NULL : fault__skipped_option(name, len);
             if (needs) {
-                fprintf(stderr, "fault: %s: only applies with --%s (give --%s too)\n", shown,
-                        needs, needs);
+                fprintf(stderr, "fault: %s: only applies with --%s (give --%s too)\n", shown, needs,
+                        needs);
                 return 2;
             }
             if (!opt) {
                 fprintf(stderr, "fault: %s: unknown option for '%s' (see 'fault %s --help'%s)\n",
                         shown, command, command,
-                        strncmp(name, "with-", 5) == 0 ? "; is its plugin installed? 'fault plugins' lists them" : "");
+                        strncmp(name, "with-", 5) == 0
+                            ? "; is its plugin installed? 'fault plugins' lists them"
+                            : "");
                 return 2;
             }
             if (eq)
@@ -472,17 +474,28 @@ const char *fault__option_metavar(const fault_option *opt)
     if (opt->metavar)
         return opt->metavar;
     switch (opt->type) {
-    case FAULT_OPT_BOOL: return NULL;
-    case FAULT_OPT_INT: return "N";
-    case FAULT_OPT_DOUBLE: return "NUM";
-    case FAULT_OPT_PROBABILITY: return "P";
-    case FAULT_OPT_STRING: return "TEXT";
-    case FAULT_OPT_ENUM: return "CHOICE";
-    case FAULT_OPT_DURATION: return "DURATION";
-    case FAULT_OPT_LIST: return "VALUE";
-    case FAULT_OPT_SCHEDULE: return "SCHEDULE";
-    case FAULT_OPT_SIDE: return "SIDE";
-    case FAULT_OPT_DIRECTION: return "DIR";
+    case FAULT_OPT_BOOL:
+        return NULL;
+    case FAULT_OPT_INT:
+        return "N";
+    case FAULT_OPT_DOUBLE:
+        return "NUM";
+    case FAULT_OPT_PROBABILITY:
+        return "P";
+    case FAULT_OPT_STRING:
+        return "TEXT";
+    case FAULT_OPT_ENUM:
+        return "CHOICE";
+    case FAULT_OPT_DURATION:
+        return "DURATION";
+    case FAULT_OPT_LIST:
+        return "VALUE";
+    case FAULT_OPT_SCHEDULE:
+        return "SCHEDULE";
+    case FAULT_OPT_SIDE:
+        return "SIDE";
+    case FAULT_OPT_DIRECTION:
+        return "DIR";
     }
     return "VALUE";
 }

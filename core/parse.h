@@ -46,11 +46,10 @@ struct fault_schedule {
 };
 
 /*
- * Grammar (the original tool's schedule intervals): periods separated by ';' or ',' where a period is
- * `start:T[,duration:T]` or `duration:T`, T being `N%` or a duration.
- * A `duration` clause directly after a `start` clause that has none (with
- * either separator) completes that period, so "start:30s;duration:3m" is
- * one period of 3 minutes from 30 s, as the reference's examples mean. A
+ * Grammar (the original tool's schedule intervals): periods separated by ';' or ',' where a period
+ * is `start:T[,duration:T]` or `duration:T`, T being `N%` or a duration. A `duration` clause
+ * directly after a `start` clause that has none (with either separator) completes that period, so
+ * "start:30s;duration:3m" is one period of 3 minutes from 30 s, as the reference's examples mean. A
  * lone duration starts at 0. Periods may overlap; the union is used.
  */
 int fault__schedule_parse(const char *text, fault_schedule **out, char *err, size_t errlen);

@@ -26,10 +26,10 @@
 /* Buffer budget of one direction. A direction without fault stages (the
  * plain relay) may hold more, so that it can read in large gulps: bulk
  * transfers then cost few system calls. */
-#define HIGH_WATER (256 * 1024)
+#define HIGH_WATER      (256 * 1024)
 #define HIGH_WATER_FAST (1024 * 1024)
-#define LOW_WATER (64 * 1024)
-#define MIN_READ (64 * 1024)
+#define LOW_WATER       (64 * 1024)
+#define MIN_READ        (64 * 1024)
 /* Splice only where it pays (as HAProxy's splice-auto): a connection with
  * no fault starts on the ordinary relay, whose read and send cost less
  * than two splices through a pipe for the small messages most connections
@@ -43,9 +43,9 @@ typedef struct rpipe {
     fault_direction dir;
     fault_chain *chain;
     fault_conn *src, *dst;
-    bool fast;     /* no stage: write straight from the read buffer */
-    bool src_eof;  /* EOF read from the source */
-    bool eof_out;  /* EOF left the chain: destination shut down */
+    bool fast;    /* no stage: write straight from the read buffer */
+    bool src_eof; /* EOF read from the source */
+    bool eof_out; /* EOF left the chain: destination shut down */
     bool paused;
     uint64_t total;
 } rpipe;
@@ -56,7 +56,6 @@ typedef struct fault__relay {
     fault__splice *splice; /* zero-copy mode: the sockets are its */
     bool splice_wanted;    /* a large read came: splice once drained */
 } fault__relay;
-
 
 /* ---- the relay: flow control ---- */
 
@@ -302,8 +301,7 @@ int fault_stream_relay_with(fault_stream *s, fault_conn *server, const void *to_
     fault__stream_ref(s);
     if (to_server_len && fault__chain_push(r->eg.chain, to_server, to_server_len) < 0)
         fault__relay_end(s, true, -ENOMEM);
-    if (!s->ending && to_client_len &&
-        fault__chain_push(r->in.chain, to_client, to_client_len) < 0)
+    if (!s->ending && to_client_len && fault__chain_push(r->in.chain, to_client, to_client_len) < 0)
         fault__relay_end(s, true, -ENOMEM);
     if (!s->ending) {
         check_flow(&r->eg);

@@ -163,8 +163,7 @@ int fault_distribution_check(const fault_distribution *d, char *err, size_t errl
         if (d->min < 0.0)
             return invalid(err, errlen, "min must be >= 0 (got %g)", d->min);
         if (d->max < d->min)
-            return invalid(err, errlen, "max must be >= min (got min %g, max %g)", d->min,
-                           d->max);
+            return invalid(err, errlen, "max must be >= min (got min %g, max %g)", d->min, d->max);
         return 0;
     case FAULT_DIST_NORMAL:
     case FAULT_DIST_PARETO_NORMAL:

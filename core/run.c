@@ -24,37 +24,66 @@ fault__runopts fault__ro;
 #define RO(field) offsetof(fault__runopts, field)
 
 static const fault_option run_options[] = {
-    {.name = "duration", .env = "FAULT_PROXY_DURATION", .type = FAULT_OPT_DURATION,
+    {.name = "duration",
+     .env = "FAULT_PROXY_DURATION",
+     .type = FAULT_OPT_DURATION,
      .help = "Stop the proxy after this long (e.g. 60s, 10m); unlimited by default",
      .offset = RO(duration_us)},
-    {.name = "proxy", .env = "FAULT_PROXIES", .type = FAULT_OPT_LIST, .metavar = "MAPPING",
+    {.name = "proxy",
+     .env = "FAULT_PROXIES",
+     .type = FAULT_OPT_LIST,
+     .metavar = "MAPPING",
      .help = "Proxy mapping [ADDR:]PORT=[scheme://]host[:port] (repeatable); ADDR "
              "defaults to 127.0.0.1 and [::1] (0.0.0.0: every interface)",
      .offset = RO(proxies)},
-    {.name = "seed", .env = "FAULT_SEED", .type = FAULT_OPT_INT,
+    {.name = "seed",
+     .env = "FAULT_SEED",
+     .type = FAULT_OPT_INT,
      .help = "Seed for fault decisions: same seed and traffic give the same faults",
-     .offset = RO(seed), .min = 0, .max = 9223372036854775807.0},
-    {.name = "no-ui", .env = "FAULT_PROXY_NO_UI", .type = FAULT_OPT_BOOL,
-     .help = "Print nothing while running", .offset = RO(no_ui)},
-    {.name = "tail", .env = "FAULT_TAIL", .type = FAULT_OPT_BOOL,
-     .help = "Print one line per connection and fault event", .offset = RO(tail)},
-    {.name = "connect-timeout", .env = "FAULT_CONNECT_TIMEOUT", .type = FAULT_OPT_DURATION,
-     .def = "10s", .help = "Give up connecting to an upstream after this long",
+     .offset = RO(seed),
+     .min = 0,
+     .max = 9223372036854775807.0},
+    {.name = "no-ui",
+     .env = "FAULT_PROXY_NO_UI",
+     .type = FAULT_OPT_BOOL,
+     .help = "Print nothing while running",
+     .offset = RO(no_ui)},
+    {.name = "tail",
+     .env = "FAULT_TAIL",
+     .type = FAULT_OPT_BOOL,
+     .help = "Print one line per connection and fault event",
+     .offset = RO(tail)},
+    {.name = "connect-timeout",
+     .env = "FAULT_CONNECT_TIMEOUT",
+     .type = FAULT_OPT_DURATION,
+     .def = "10s",
+     .help = "Give up connecting to an upstream after this long",
      .offset = RO(connect_timeout_us)},
-    {.name = "events", .env = "FAULT_EVENTS", .type = FAULT_OPT_STRING, .metavar = "FILE",
+    {.name = "events",
+     .env = "FAULT_EVENTS",
+     .type = FAULT_OPT_STRING,
+     .metavar = "FILE",
      .help = "Write every event as a JSON line to FILE ('-' for standard output)",
      .offset = RO(events)},
-    {.name = "tls-no-verify", .env = "FAULT_TLS_NO_VERIFY", .type = FAULT_OPT_BOOL,
+    {.name = "tls-no-verify",
+     .env = "FAULT_TLS_NO_VERIFY",
+     .type = FAULT_OPT_BOOL,
      .help = "Do not verify upstream TLS certificates (testing only)",
      .offset = RO(tls_no_verify)},
-    {.name = "tls-ca-file", .env = "FAULT_TLS_CA_FILE", .type = FAULT_OPT_STRING,
-     .metavar = "PEM", .help = "CA bundle for verifying upstreams (default: system store)",
+    {.name = "tls-ca-file",
+     .env = "FAULT_TLS_CA_FILE",
+     .type = FAULT_OPT_STRING,
+     .metavar = "PEM",
+     .help = "CA bundle for verifying upstreams (default: system store)",
      .offset = RO(tls_ca_file)},
     /* `--instance PLUGIN`: the options of PLUGIN that follow, up to the
      * next --instance, go to a new instance of it (see on_stored()). Out
      * of --help; fault-run(1) and the README describe it. */
-    {.name = "instance", .env = "" /* none */, .type = FAULT_OPT_STRING,
-     .metavar = "PLUGIN", .flags = FAULT_OPTF_HIDDEN,
+    {.name = "instance",
+     .env = "" /* none */,
+     .type = FAULT_OPT_STRING,
+     .metavar = "PLUGIN",
+     .flags = FAULT_OPTF_HIDDEN,
      .help = "Options of PLUGIN that follow apply to a new instance of it",
      .offset = RO(instance)},
     FAULT_OPTION_END};
@@ -69,8 +98,7 @@ static bool adding_maps;
 
 static const fault_run_mode_ops *mode_ops(const fault_plugin *p)
 {
-    return p->d->abi_minor >= 3 && p->d->run_mode && p->d->run_mode->word ? p->d->run_mode
-                                                                           : NULL;
+    return p->d->abi_minor >= 3 && p->d->run_mode && p->d->run_mode->word ? p->d->run_mode : NULL;
 }
 
 static fault_plugin *find_mode(const char *word)
@@ -189,7 +217,8 @@ void fault__run_help(FILE *out, int argc, char **argv)
     run_mode = m;
     size_t n = fault__run_owners(owners, 64);
     if (m) {
-        fprintf(out, "Usage: fault run %s [OPTIONS]\n\n%s\n", mode_ops(m)->usage ? mode_ops(m)->usage : mode_ops(m)->word,
+        fprintf(out, "Usage: fault run %s [OPTIONS]\n\n%s\n",
+                mode_ops(m)->usage ? mode_ops(m)->usage : mode_ops(m)->word,
                 mode_ops(m)->summary ? mode_ops(m)->summary : "");
         for (size_t i = 1; i < n; i++)
             if (owners[i] == &m->opt)
@@ -200,8 +229,8 @@ void fault__run_help(FILE *out, int argc, char **argv)
                 continue;
             fault_plugin *p = fault__plugin_by_name(owners[i]->name);
             char title[160];
-            snprintf(title, sizeof title, "%s (%s plugin)", p->d->summary ? p->d->summary : p->d->name,
-                     p->d->name);
+            snprintf(title, sizeof title, "%s (%s plugin)",
+                     p->d->summary ? p->d->summary : p->d->name, p->d->name);
             fault__options_help(out, owners[i], title);
         }
         return;
@@ -236,7 +265,8 @@ static fault_plugin *handler_for(const char *scheme)
         if (!po || !po->schemes || !p->enabled)
             continue;
         for (const char *const *sc = po->schemes; *sc; sc++) {
-            if (strcasecmp(*sc, scheme) == 0 && (!best || po->priority > best->d->protocol->priority))
+            if (strcasecmp(*sc, scheme) == 0 &&
+                (!best || po->priority > best->d->protocol->priority))
                 best = p;
         }
     }
@@ -388,20 +418,22 @@ static bool env_claimed(fault__optowner **owners, size_t nowners, const char *na
  */
 static void warn_unavailable(fault__optowner **owners, size_t nowners)
 {
-    static const char *const stealth_vars[] = {
-        "FAULT_EBPF_PROCESS_NAME", "FAULT_EBPF_PROGRAMS_DIR", "FAULT_EBPF_PROXY_IP",
-        "FAULT_EBPF_PROXY_PORT",   "FAULT_EBPF_PROXY_IFACE",  NULL};
+    static const char *const stealth_vars[] = {"FAULT_EBPF_PROCESS_NAME", "FAULT_EBPF_PROGRAMS_DIR",
+                                               "FAULT_EBPF_PROXY_IP",     "FAULT_EBPF_PROXY_PORT",
+                                               "FAULT_EBPF_PROXY_IFACE",  NULL};
     const char *v = getenv("FAULT_ENABLE_STEALTH");
-    if (v && *v && !env_claimed(owners, nowners, "FAULT_ENABLE_STEALTH") && strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 &&
-        strcasecmp(v, "no") != 0 && strcasecmp(v, "off") != 0) {
+    if (v && *v && !env_claimed(owners, nowners, "FAULT_ENABLE_STEALTH") &&
+        strcasecmp(v, "false") != 0 && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0 &&
+        strcasecmp(v, "off") != 0) {
         fprintf(stderr, "fault: FAULT_ENABLE_STEALTH: stealth mode (eBPF) is not available in "
                         "this build; ignored, the proxy runs as usual\n");
         fault_log_warn(NULL, "FAULT_ENABLE_STEALTH: stealth mode is not available; ignored");
     }
     for (size_t i = 0; stealth_vars[i]; i++)
         if (getenv(stealth_vars[i]) && !env_claimed(owners, nowners, stealth_vars[i]))
-            fprintf(stderr, "fault: %s: only used by stealth mode (eBPF), which is not "
-                            "available in this build; ignored\n",
+            fprintf(stderr,
+                    "fault: %s: only used by stealth mode (eBPF), which is not "
+                    "available in this build; ignored\n",
                     stealth_vars[i]);
 }
 
@@ -472,8 +504,10 @@ int fault__cmd_run(int argc, char **argv)
      * instances only (owners). */
     rc = fault__options_parse_cb(parsed, nowners, argc, argv, pos, &npos, "run", on_stored, NULL);
     if (rc == 0 && npos > 0 && !run_mode) {
-        fprintf(stderr, "fault: run: '%s' is neither a mode of run nor an option (see 'fault run --help')\n",
-                pos[0]);
+        fprintf(
+            stderr,
+            "fault: run: '%s' is neither a mode of run nor an option (see 'fault run --help')\n",
+            pos[0]);
         rc = 2;
     }
     if (rc == 0)
@@ -516,8 +550,8 @@ int fault__cmd_run(int argc, char **argv)
     }
     for (size_t i = 0; i < nmaps && rc == 0; i++) {
         char err[256];
-        const char *text = i < fault__ro.proxies.n ? fault__ro.proxies.v[i]
-                                                   : mode_maps.v[i - fault__ro.proxies.n];
+        const char *text =
+            i < fault__ro.proxies.n ? fault__ro.proxies.v[i] : mode_maps.v[i - fault__ro.proxies.n];
         if (fault__mapping_parse(text, &maps[i], err, sizeof err) != 0) {
             fprintf(stderr, "fault: --proxy: '%s': %s\n", text, err);
             rc = 2;
@@ -577,8 +611,9 @@ int fault__cmd_run(int argc, char **argv)
         fprintf(stderr, "fault: %s\n", everr);
         return 2;
     }
-    fault__ui_start(fault__ro.no_ui ? FAULT__UI_NONE
-                                    : fault__ro.tail ? FAULT__UI_TAIL : FAULT__UI_SUMMARY);
+    fault__ui_start(fault__ro.no_ui  ? FAULT__UI_NONE
+                    : fault__ro.tail ? FAULT__UI_TAIL
+                                     : FAULT__UI_SUMMARY);
     fault__runctl_start();
     rc = start_plugins();
     if (rc == 0 && fault__listeners_count() == 0) {
@@ -604,7 +639,7 @@ int fault__cmd_run(int argc, char **argv)
     /* Let every closing handle finish before plugins are unloaded. */
     uv_run(fault__g.loop, UV_RUN_DEFAULT);
     fault__evlog_close();
-    return rc != 0 ? rc : (fault__g.exit_status == 130 || fault__g.exit_status == 143)
-                              ? 0
-                              : fault__g.exit_status;
+    return rc != 0                                                        ? rc
+           : (fault__g.exit_status == 130 || fault__g.exit_status == 143) ? 0
+                                                                          : fault__g.exit_status;
 }

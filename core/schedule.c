@@ -50,7 +50,8 @@ static int duration_error(const char *inner, size_t offset, char *err, size_t er
     if (!at)
         return fault__parse_fail(err, errlen, "%s (in the value at column %zu)", inner, offset + 1);
     size_t col = (size_t)strtoul(at + sizeof marker - 1, NULL, 10);
-    return fault__parse_fail(err, errlen, "%.*s at column %zu", (int)(at - inner), inner, col + offset);
+    return fault__parse_fail(err, errlen, "%.*s at column %zu", (int)(at - inner), inner,
+                             col + offset);
 }
 
 /*
@@ -66,7 +67,8 @@ static int parse_time(const char *text, size_t begin, size_t end, bool *rel, dou
         while (num_end > begin && fault__parse_is_space(text[num_end - 1]))
             num_end--;
         if (i == num_end || !fault__parse_is_digit(text[i]))
-            return fault__parse_fail(err, errlen, "expected a percentage such as '25%%' at column %zu", i + 1);
+            return fault__parse_fail(err, errlen,
+                                     "expected a percentage such as '25%%' at column %zu", i + 1);
         /* Stop accumulating once the value is out of range anyway, so that
          * a thousand-digit percentage cannot overflow anything. */
         double pct = 0.0;
@@ -81,7 +83,8 @@ static int parse_time(const char *text, size_t begin, size_t end, bool *rel, dou
         if (i < num_end && text[i] == '.') {
             i++;
             if (i >= num_end || !fault__parse_is_digit(text[i]))
-                return fault__parse_fail(err, errlen, "expected a digit after '.' at column %zu", i + 1);
+                return fault__parse_fail(err, errlen, "expected a digit after '.' at column %zu",
+                                         i + 1);
             double weight = 0.1;
             while (i < num_end && fault__parse_is_digit(text[i])) {
                 pct += (text[i] - '0') * weight;
@@ -92,10 +95,11 @@ static int parse_time(const char *text, size_t begin, size_t end, bool *rel, dou
         if (i < num_end) {
             char shown[16];
             return fault__parse_fail(err, errlen, "unexpected %s in a percentage at column %zu",
-                        fault__parse_show_byte(shown, (unsigned char)text[i]), i + 1);
+                                     fault__parse_show_byte(shown, (unsigned char)text[i]), i + 1);
         }
         if (too_big || pct > 100.0)
-            return fault__parse_fail(err, errlen, "percentage must be 0..100 at column %zu", begin + 1);
+            return fault__parse_fail(err, errlen, "percentage must be 0..100 at column %zu",
+                                     begin + 1);
         *rel = true;
         *value = pct / 100.0;
         return 0;
@@ -174,32 +178,35 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
         bool is_duration = word_is(text + kw, i - kw, "duration");
         if (!is_start && !is_duration) {
             if (kw == len)
-                rc = fault__parse_fail(err, errlen, "expected 'start:' or 'duration:' at column %zu", kw + 1);
-            else if (i == kw)
-                rc = fault__parse_fail(err, errlen, "expected 'start:' or 'duration:', got %s at column %zu",
-                          fault__parse_show_byte(shown, (unsigned char)text[kw]), kw + 1);
-            else
                 rc = fault__parse_fail(err, errlen,
-                          "unknown schedule clause '%.*s%s' (expected start or duration) "
-                          "at column %zu",
-                          (int)(i - kw > 16 ? 16 : i - kw), text + kw, i - kw > 16 ? "..." : "",
-                          kw + 1);
+                                       "expected 'start:' or 'duration:' at column %zu", kw + 1);
+            else if (i == kw)
+                rc = fault__parse_fail(
+                    err, errlen, "expected 'start:' or 'duration:', got %s at column %zu",
+                    fault__parse_show_byte(shown, (unsigned char)text[kw]), kw + 1);
+            else
+                rc = fault__parse_fail(
+                    err, errlen,
+                    "unknown schedule clause '%.*s%s' (expected start or duration) "
+                    "at column %zu",
+                    (int)(i - kw > 16 ? 16 : i - kw), text + kw, i - kw > 16 ? "..." : "", kw + 1);
             goto error;
         }
 
         if (after_comma && (is_start || !open_start)) {
-            rc = fault__parse_fail(err, errlen,
-                      "%s'%s:' after ',' at column %zu: ',' joins a start to its duration, "
-                      "';' separates periods",
-                      is_start && open_start ? "a second start in one period: " : "",
-                      is_start ? "start" : "duration", kw + 1);
+            rc = fault__parse_fail(
+                err, errlen,
+                "%s'%s:' after ',' at column %zu: ',' joins a start to its duration, "
+                "';' separates periods",
+                is_start && open_start ? "a second start in one period: " : "",
+                is_start ? "start" : "duration", kw + 1);
             goto error;
         }
         while (i < len && fault__parse_is_space(text[i]))
             i++;
         if (i >= len || text[i] != ':') {
             rc = fault__parse_fail(err, errlen, "expected ':' after '%s' at column %zu",
-                      is_start ? "start" : "duration", i + 1);
+                                   is_start ? "start" : "duration", i + 1);
             goto error;
         }
         i++;
@@ -213,8 +220,8 @@ int fault__schedule_parse(const char *text, fault_schedule **out, char *err, siz
         while (value_end > value && fault__parse_is_space(text[value_end - 1]))
             value_end--;
         if (value_end == value) {
-            rc = fault__parse_fail(err, errlen, "expected a time such as '30s' or '10%%' at column %zu",
-                      value + 1);
+            rc = fault__parse_fail(
+                err, errlen, "expected a time such as '30s' or '10%%' at column %zu", value + 1);
             goto error;
         }
 
@@ -297,9 +304,9 @@ int fault__schedule_resolve(fault_schedule *s, uint64_t run_us, char *err, size_
     if (!s)
         return 0;
     if (run_us == 0 && fault__schedule_is_relative(s))
-        return fault__parse_fail(err, errlen,
-                    "schedule '%s' uses percentages of the run, which needs --duration",
-                    s->text ? s->text : "");
+        return fault__parse_fail(
+            err, errlen, "schedule '%s' uses percentages of the run, which needs --duration",
+            s->text ? s->text : "");
 
     fault__window *w = NULL;
     if (s->nperiods > 0) {

@@ -10,14 +10,38 @@
 
 #include "internal.h"
 
-static const char *const secret_headers[] = {
-    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key",
-    "apikey", "x-auth-token", "x-access-token", "x-csrf-token", "x-amz-security-token",
-    "x-goog-api-key", NULL};
-static const char *const secret_params[] = {
-    "api-key", "apikey", "key", "token", "access-token", "refresh-token", "id-token", "auth",
-    "password", "passwd", "secret", "client-secret", "signature", "sig", "x-amz-signature",
-    "x-amz-security-token", "x-amz-credential", "x-goog-signature", NULL};
+static const char *const secret_headers[] = {"authorization",
+                                             "proxy-authorization",
+                                             "cookie",
+                                             "set-cookie",
+                                             "x-api-key",
+                                             "api-key",
+                                             "apikey",
+                                             "x-auth-token",
+                                             "x-access-token",
+                                             "x-csrf-token",
+                                             "x-amz-security-token",
+                                             "x-goog-api-key",
+                                             NULL};
+static const char *const secret_params[] = {"api-key",
+                                            "apikey",
+                                            "key",
+                                            "token",
+                                            "access-token",
+                                            "refresh-token",
+                                            "id-token",
+                                            "auth",
+                                            "password",
+                                            "passwd",
+                                            "secret",
+                                            "client-secret",
+                                            "signature",
+                                            "sig",
+                                            "x-amz-signature",
+                                            "x-amz-security-token",
+                                            "x-amz-credential",
+                                            "x-goog-signature",
+                                            NULL};
 static const char *const secret_endings[] = {"-token", "-secret", "-password", "-api-key", NULL};
 
 /* Folded: lower case, '_' as '-'. */
@@ -76,7 +100,10 @@ static bool ends_secret(const char *name, size_t n)
 /* The user's patterns (--mask, FAULT_MASK), set by the command line. */
 static const fault_strv *user_patterns;
 
-void fault__secrets_set(const fault_strv *patterns) { user_patterns = patterns; }
+void fault__secrets_set(const fault_strv *patterns)
+{
+    user_patterns = patterns;
+}
 
 static bool user_secret(const char *name, size_t n)
 {

@@ -51,10 +51,10 @@ bool fault__splice_enabled(void)
 typedef struct spleg {
     int in_fd, out_fd;
     int pipe_r, pipe_w;
-    size_t in_pipe;  /* bytes in the kernel pipe */
-    uint64_t left;   /* bytes still to read from in_fd (UINT64_MAX: to EOF) */
-    uint64_t total;  /* bytes written to out_fd */
-    bool in_eof;     /* EOF read from in_fd */
+    size_t in_pipe; /* bytes in the kernel pipe */
+    uint64_t left;  /* bytes still to read from in_fd (UINT64_MAX: to EOF) */
+    uint64_t total; /* bytes written to out_fd */
+    bool in_eof;    /* EOF read from in_fd */
     bool want_read, want_write;
 } spleg;
 
@@ -113,8 +113,8 @@ static int leg_pump(spleg *l)
         if (l->in_eof || l->left == 0)
             return 0;
         size_t want = l->left < PIPE_CAP ? (size_t)l->left : PIPE_CAP;
-        ssize_t n = splice(l->in_fd, NULL, l->pipe_w, NULL, want,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        ssize_t n =
+            splice(l->in_fd, NULL, l->pipe_w, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
             l->in_pipe += (size_t)n;
             if (l->left != UINT64_MAX)
@@ -257,8 +257,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 }
 
 fault__splice *fault__splice_start(fault_stream *s, fault_conn *client, fault_conn *server,
-                                   void (*done)(fault_stream *s, bool reset, int error,
-                                                uint64_t eg, uint64_t in))
+                                   void (*done)(fault_stream *s, bool reset, int error, uint64_t eg,
+                                                uint64_t in))
 {
     if (client->tls || server->tls || fault__conn_queued(client) || fault__conn_queued(server))
         return NULL;
@@ -346,7 +346,10 @@ static void xfer_release(struct fault__xfer *x)
     }
 }
 
-void fault__xfer_cancel(struct fault__xfer *x) { xfer_release(x); }
+void fault__xfer_cancel(struct fault__xfer *x)
+{
+    xfer_release(x);
+}
 
 static void xfer_finish(struct fault__xfer *x, int status)
 {

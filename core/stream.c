@@ -26,11 +26,26 @@ static fault_stream *live;
 static size_t nlive;
 static uint64_t next_id = 1;
 
-size_t fault__streams_live(void) { return nlive; }
-uint64_t fault_stream_id(const fault_stream *s) { return s->id; }
-const char *fault_stream_peer(const fault_stream *s) { return s->peer; }
-const char *fault_stream_target(const fault_stream *s) { return s->target ? s->target : ""; }
-const char *fault_stream_scheme(const fault_stream *s) { return s->scheme; }
+size_t fault__streams_live(void)
+{
+    return nlive;
+}
+uint64_t fault_stream_id(const fault_stream *s)
+{
+    return s->id;
+}
+const char *fault_stream_peer(const fault_stream *s)
+{
+    return s->peer;
+}
+const char *fault_stream_target(const fault_stream *s)
+{
+    return s->target ? s->target : "";
+}
+const char *fault_stream_scheme(const fault_stream *s)
+{
+    return s->scheme;
+}
 
 void fault_stream_set_scheme(fault_stream *s, const char *scheme)
 {
@@ -71,7 +86,10 @@ void fault_stream_set_end(fault_stream *s, fault_stream_end_cb cb, void *userdat
     s->end_ud = userdata;
 }
 
-void fault__stream_ref(fault_stream *s) { s->refs++; }
+void fault__stream_ref(fault_stream *s)
+{
+    s->refs++;
+}
 
 void fault__stream_unref(fault_stream *s)
 {
@@ -115,8 +133,7 @@ void fault__stream_free(fault_stream *s, uint64_t eg, uint64_t in, int error)
     fault__stream_unref(s);
 }
 
-void fault_stream_finish(fault_stream *s, uint64_t bytes_egress, uint64_t bytes_ingress,
-                         int error)
+void fault_stream_finish(fault_stream *s, uint64_t bytes_egress, uint64_t bytes_ingress, int error)
 {
     if (!s || s->ending)
         return;

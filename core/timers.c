@@ -256,7 +256,10 @@ void fault_timer_stop(fault_timer *pt)
         fault__timer_stop(&pt->t);
 }
 
-bool fault_timer_armed(const fault_timer *pt) { return pt && fault__timer_armed(&pt->t); }
+bool fault_timer_armed(const fault_timer *pt)
+{
+    return pt && fault__timer_armed(&pt->t);
+}
 
 uint64_t fault_timer_deadline(const fault_timer *pt)
 {

@@ -40,8 +40,8 @@ struct fault__tlsconn {
     void *ud;
     fault_tls_sni_cb sni_cb;
     void *sni_ud;
-    char *sni;      /* server side: the name the client asked for */
-    char alpn[32];  /* the protocol ALPN settled on, "" for none */
+    char *sni;     /* server side: the name the client asked for */
+    char alpn[32]; /* the protocol ALPN settled on, "" for none */
     uv_timer_t resume;
     bool resume_init;
 };
@@ -407,8 +407,8 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
         return SSL_TLSEXT_ERR_NOACK;
     unsigned char *sel = NULL;
     /* Server preference: our list first. */
-    if (SSL_select_next_proto(&sel, outlen, (const unsigned char *)mine,
-                              (unsigned)strlen(mine), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, outlen, (const unsigned char *)mine, (unsigned)strlen(mine), in,
+                              inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;

@@ -25,7 +25,10 @@ static struct {
     int sub;
     uv_timer_t timer;
     uint64_t open, total, egress, ingress, errors;
-    struct { char name[32]; uint64_t n; } faults[MAX_FAULT_NAMES];
+    struct {
+        char name[32];
+        uint64_t n;
+    } faults[MAX_FAULT_NAMES];
     int nfaults;
 } ui;
 
@@ -58,9 +61,9 @@ static void summary_text(char *buf, size_t len)
     char eg[32], in[32];
     human_bytes(ui.egress, eg, sizeof eg);
     human_bytes(ui.ingress, in, sizeof in);
-    size_t j = (size_t)snprintf(buf, len,
-                                "connections: %" PRIu64 " open, %" PRIu64 " total | sent %s, received %s",
-                                ui.open, ui.total, eg, in);
+    size_t j = (size_t)snprintf(
+        buf, len, "connections: %" PRIu64 " open, %" PRIu64 " total | sent %s, received %s",
+        ui.open, ui.total, eg, in);
     if (ui.nfaults && j < len)
         j += (size_t)snprintf(buf + j, len - j, " | faults:");
     for (int i = 0; i < ui.nfaults && j < len; i++)

@@ -42,9 +42,12 @@ FILE *fault__open_output(const char *path, bool append)
 const char *fault_side_name(fault_side side)
 {
     switch (side) {
-    case FAULT_SIDE_CLIENT: return "client";
-    case FAULT_SIDE_SERVER: return "server";
-    case FAULT_SIDE_ANY: return "any";
+    case FAULT_SIDE_CLIENT:
+        return "client";
+    case FAULT_SIDE_SERVER:
+        return "server";
+    case FAULT_SIDE_ANY:
+        return "any";
     }
     return "?";
 }
@@ -52,9 +55,12 @@ const char *fault_side_name(fault_side side)
 const char *fault_direction_name(fault_direction dir)
 {
     switch (dir) {
-    case FAULT_DIR_EGRESS: return "egress";
-    case FAULT_DIR_INGRESS: return "ingress";
-    case FAULT_DIR_BOTH: return "both";
+    case FAULT_DIR_EGRESS:
+        return "egress";
+    case FAULT_DIR_INGRESS:
+        return "ingress";
+    case FAULT_DIR_BOTH:
+        return "both";
     }
     return "?";
 }
@@ -62,12 +68,18 @@ const char *fault_direction_name(fault_direction dir)
 const char *fault_plugin_kind_name(fault_plugin_kind kind)
 {
     switch (kind) {
-    case FAULT_KIND_FAULT: return "fault";
-    case FAULT_KIND_PROTOCOL: return "protocol";
-    case FAULT_KIND_PLATFORM: return "platform";
-    case FAULT_KIND_AGENT: return "agent";
-    case FAULT_KIND_BRIDGE: return "bridge";
-    case FAULT_KIND_COMMAND: return "command";
+    case FAULT_KIND_FAULT:
+        return "fault";
+    case FAULT_KIND_PROTOCOL:
+        return "protocol";
+    case FAULT_KIND_PLATFORM:
+        return "platform";
+    case FAULT_KIND_AGENT:
+        return "agent";
+    case FAULT_KIND_BRIDGE:
+        return "bridge";
+    case FAULT_KIND_COMMAND:
+        return "command";
     }
     return "unknown";
 }
@@ -113,17 +125,16 @@ static const struct {
 /* The codes must keep the values of the errno they are named after: the
  * header promises `return -errno;` works. */
 _Static_assert(FAULT_EPERM == -EPERM && FAULT_ENOENT == -ENOENT && FAULT_EIO == -EIO &&
-                   FAULT_EAGAIN == -EAGAIN && FAULT_ENOMEM == -ENOMEM &&
-                   FAULT_EACCES == -EACCES && FAULT_EBUSY == -EBUSY &&
-                   FAULT_EEXIST == -EEXIST && FAULT_EINVAL == -EINVAL &&
-                   FAULT_EMFILE == -EMFILE && FAULT_EPIPE == -EPIPE &&
-                   FAULT_ERANGE == -ERANGE && FAULT_EPROTO == -EPROTO &&
-                   FAULT_EMSGSIZE == -EMSGSIZE && FAULT_ENOTSUP == -ENOTSUP &&
-                   FAULT_EADDRINUSE == -EADDRINUSE && FAULT_EADDRNOTAVAIL == -EADDRNOTAVAIL &&
-                   FAULT_ENETUNREACH == -ENETUNREACH && FAULT_ECONNABORTED == -ECONNABORTED &&
-                   FAULT_ECONNRESET == -ECONNRESET && FAULT_ENOTCONN == -ENOTCONN &&
-                   FAULT_ETIMEDOUT == -ETIMEDOUT && FAULT_ECONNREFUSED == -ECONNREFUSED &&
-                   FAULT_EHOSTUNREACH == -EHOSTUNREACH && FAULT_ECANCELED == -ECANCELED,
+                   FAULT_EAGAIN == -EAGAIN && FAULT_ENOMEM == -ENOMEM && FAULT_EACCES == -EACCES &&
+                   FAULT_EBUSY == -EBUSY && FAULT_EEXIST == -EEXIST && FAULT_EINVAL == -EINVAL &&
+                   FAULT_EMFILE == -EMFILE && FAULT_EPIPE == -EPIPE && FAULT_ERANGE == -ERANGE &&
+                   FAULT_EPROTO == -EPROTO && FAULT_EMSGSIZE == -EMSGSIZE &&
+                   FAULT_ENOTSUP == -ENOTSUP && FAULT_EADDRINUSE == -EADDRINUSE &&
+                   FAULT_EADDRNOTAVAIL == -EADDRNOTAVAIL && FAULT_ENETUNREACH == -ENETUNREACH &&
+                   FAULT_ECONNABORTED == -ECONNABORTED && FAULT_ECONNRESET == -ECONNRESET &&
+                   FAULT_ENOTCONN == -ENOTCONN && FAULT_ETIMEDOUT == -ETIMEDOUT &&
+                   FAULT_ECONNREFUSED == -ECONNREFUSED && FAULT_EHOSTUNREACH == -EHOSTUNREACH &&
+                   FAULT_ECANCELED == -ECANCELED,
                "FAULT_E* system codes are Linux's negated errno values");
 _Static_assert(FAULT_EOF == UV_EOF, "FAULT_EOF keeps UV_EOF's value for 1.0-1.2 plugins");
 

@@ -15,9 +15,9 @@
  *
  * fault's own connections (its thread group) are never touched, nor
  * connections to the listener itself, nor connections to a loopback port
- * that nothing listens on (the client gets its refusal as without fault). Written against the kernel's UAPI
- * only (struct bpf_sock_addr and struct bpf_sock_ops are stable
- * interfaces), so no BTF or vmlinux.h is needed to build it.
+ * that nothing listens on (the client gets its refusal as without fault). Written against the
+ * kernel's UAPI only (struct bpf_sock_addr and struct bpf_sock_ops are stable interfaces), so no
+ * BTF or vmlinux.h is needed to build it.
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -82,8 +82,7 @@ static __always_inline int chosen(void)
  * on is left alone, so that the client sees the refusal itself (and, say,
  * goes from ::1 to 127.0.0.1 for "localhost") instead of a connection
  * fault accepted and then has to reset. */
-static __always_inline int listened(struct bpf_sock_addr *ctx, struct bpf_sock_tuple *t,
-                                    __u32 len)
+static __always_inline int listened(struct bpf_sock_addr *ctx, struct bpf_sock_tuple *t, __u32 len)
 {
     struct bpf_sock *sk = bpf_sk_lookup_tcp(ctx, t, len, BPF_F_CURRENT_NETNS, 0);
     if (!sk)
@@ -121,15 +120,13 @@ static __always_inline void remember(void *ctx, const struct stealth_addr *orig,
 SEC("cgroup/connect4")
 int stealth_connect4(struct bpf_sock_addr *ctx)
 {
-    if (ctx->type != SOCK_STREAM_ || (ctx->protocol && ctx->protocol != IPPROTO_TCP) ||
-        !chosen())
+    if (ctx->type != SOCK_STREAM_ || (ctx->protocol && ctx->protocol != IPPROTO_TCP) || !chosen())
         return 1;
     __u32 ip = ctx->user_ip4;
     __u16 port = bpf_ntohs((__u16)ctx->user_port);
     if (ip == cfg.proxy_ip4 && port == cfg.proxy_port4)
         return 1;
-    if ((bpf_ntohl(ip) >> 24) == 127 &&
-        (cfg.skip_loopback || !listened4(ctx, ip, bpf_htons(port))))
+    if ((bpf_ntohl(ip) >> 24) == 127 && (cfg.skip_loopback || !listened4(ctx, ip, bpf_htons(port))))
         return 1;
     struct stealth_addr orig = {.addr = {ip, 0, 0, 0}, .port = port, .family = 4};
     remember(ctx, &orig, 0);
@@ -141,8 +138,7 @@ int stealth_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int stealth_connect6(struct bpf_sock_addr *ctx)
 {
-    if (ctx->type != SOCK_STREAM_ || (ctx->protocol && ctx->protocol != IPPROTO_TCP) ||
-        !chosen())
+    if (ctx->type != SOCK_STREAM_ || (ctx->protocol && ctx->protocol != IPPROTO_TCP) || !chosen())
         return 1;
     __u32 a0 = ctx->user_ip6[0], a1 = ctx->user_ip6[1], a2 = ctx->user_ip6[2],
           a3 = ctx->user_ip6[3];

@@ -7,7 +7,7 @@
 #ifndef FAULT_EBPF_STEALTH_MAPS_H
 #define FAULT_EBPF_STEALTH_MAPS_H
 
-#define STEALTH_COMM_LEN 16 /* TASK_COMM_LEN */
+#define STEALTH_COMM_LEN  16 /* TASK_COMM_LEN */
 #define STEALTH_MAX_CONNS 65536
 
 /* An address as the kernel gives it: IPv4 in addr[0] (network order, the
@@ -30,13 +30,13 @@ struct stealth_pending {
  * listeners are up; `enabled` is written last. */
 struct stealth_config {
     __u32 enabled;
-    __u32 proxy_tgid;          /* fault itself: never captured */
-    __u32 capture_pid;         /* 0: none */
-    __u32 skip_loopback;       /* leave 127.0.0.0/8 and ::1 alone */
-    __u32 proxy_ip4;           /* network order */
-    __u32 proxy_ip6[4];        /* network order; all 0: IPv6 not captured */
-    __u16 proxy_port4;         /* host order */
-    __u16 proxy_port6;         /* host order */
+    __u32 proxy_tgid;                    /* fault itself: never captured */
+    __u32 capture_pid;                   /* 0: none */
+    __u32 skip_loopback;                 /* leave 127.0.0.0/8 and ::1 alone */
+    __u32 proxy_ip4;                     /* network order */
+    __u32 proxy_ip6[4];                  /* network order; all 0: IPv6 not captured */
+    __u16 proxy_port4;                   /* host order */
+    __u16 proxy_port6;                   /* host order */
     char capture_comm[STEALTH_COMM_LEN]; /* "": none */
 };
 

@@ -74,9 +74,9 @@
 /* Tokens are counted in micro-bytes, so that a rate in bytes per second is
  * also exactly that many micro-bytes per microsecond of the relay clock:
  * refills are exact integer products, with no drift and no rounding. */
-#define UB_PER_BYTE INT64_C(1000000)
-#define BURST_MS 50
-#define GRAIN_MS 10
+#define UB_PER_BYTE  INT64_C(1000000)
+#define BURST_MS     50
+#define GRAIN_MS     10
 #define MAX_RATE_BPS (UINT64_C(1) << 40)
 
 typedef struct bucket {
@@ -89,53 +89,76 @@ typedef struct bandwidth_state {
     bool enabled;
     bool shared;
     int64_t rate;
-    int unit;      /* index into unit_choices */
-    fault_side side;      
-    fault_direction direction; 
+    int unit; /* index into unit_choices */
+    fault_side side;
+    fault_direction direction;
     fault_schedule *sched;
-    uint64_t bps;      /* bytes per second */
-    uint64_t burst;    /* bucket size in bytes */
-    uint64_t grain;    /* most bytes taken per decision */
-    int64_t burst_ub;  /* bucket size in micro-bytes */
-    bucket global[2];  /* --bandwidth-shared: by direction (0 egress, 1 ingress) */
+    uint64_t bps;                       /* bytes per second */
+    uint64_t burst;                     /* bucket size in bytes */
+    uint64_t grain;                     /* most bytes taken per decision */
+    int64_t burst_ub;                   /* bucket size in micro-bytes */
+    bucket global[2];                   /* --bandwidth-shared: by direction (0 egress, 1 ingress) */
     char rate_text[24], burst_text[24]; /* exact, for events */
 } bandwidth_state;
 
 typedef struct conn_state {
-    bucket own[2];  /* by direction */
-    bool told[2];   /* the throttling event was published */
+    bucket own[2]; /* by direction */
+    bool told[2];  /* the throttling event was published */
 } conn_state;
 
 static const char *const unit_choices[] = {"Bps|B/s", "KBps|KiBps|KB/s|KiB/s",
-                                           "MBps|MiBps|MB/s|MiB/s", "GBps|GiBps|GB/s|GiB/s",
-                                           NULL};
-static const uint64_t unit_bytes[] = {1, UINT64_C(1) << 10, UINT64_C(1) << 20,
-                                      UINT64_C(1) << 30};
+                                           "MBps|MiBps|MB/s|MiB/s", "GBps|GiBps|GB/s|GiB/s", NULL};
+static const uint64_t unit_bytes[] = {1, UINT64_C(1) << 10, UINT64_C(1) << 20, UINT64_C(1) << 30};
 
 #define OFF(f) offsetof(bandwidth_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-bandwidth", .env = "FAULT_WITH_BANDWIDTH", .type = FAULT_OPT_BOOL,
-     .help = "Enable the bandwidth fault", .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "bandwidth-side", .env = "FAULT_BANDWIDTH_SIDE", .type = FAULT_OPT_SIDE,
-     .def = "server", .metavar = "SIDE",
-     .help = "Leg of the connection to throttle", .offset = OFF(side)},
-    {.name = "bandwidth-direction", .env = "FAULT_BANDWIDTH_DIRECTION", .type = FAULT_OPT_DIRECTION,
-     .def = "ingress", .metavar = "DIR",
+    {.name = "with-bandwidth",
+     .env = "FAULT_WITH_BANDWIDTH",
+     .type = FAULT_OPT_BOOL,
+     .help = "Enable the bandwidth fault",
+     .offset = OFF(enabled),
+     .flags = FAULT_OPTF_ENABLE},
+    {.name = "bandwidth-side",
+     .env = "FAULT_BANDWIDTH_SIDE",
+     .type = FAULT_OPT_SIDE,
+     .def = "server",
+     .metavar = "SIDE",
+     .help = "Leg of the connection to throttle",
+     .offset = OFF(side)},
+    {.name = "bandwidth-direction",
+     .env = "FAULT_BANDWIDTH_DIRECTION",
+     .type = FAULT_OPT_DIRECTION,
+     .def = "ingress",
+     .metavar = "DIR",
      .help = "Traffic to throttle: ingress (responses), egress (requests) or both "
              "(each direction gets the rate)",
      .offset = OFF(direction)},
-    {.name = "bandwidth-rate", .env = "FAULT_BANDWIDTH_RATE", .type = FAULT_OPT_INT,
-     .def = "1000", .metavar = "N", .help = "Rate, a positive integer of --bandwidth-unit",
-     .offset = OFF(rate), .min = 1, .max = (double)MAX_RATE_BPS},
-    {.name = "bandwidth-unit", .env = "FAULT_BANDWIDTH_UNIT", .type = FAULT_OPT_ENUM,
-     .def = "Bps", .choices = unit_choices, .metavar = "UNIT",
+    {.name = "bandwidth-rate",
+     .env = "FAULT_BANDWIDTH_RATE",
+     .type = FAULT_OPT_INT,
+     .def = "1000",
+     .metavar = "N",
+     .help = "Rate, a positive integer of --bandwidth-unit",
+     .offset = OFF(rate),
+     .min = 1,
+     .max = (double)MAX_RATE_BPS},
+    {.name = "bandwidth-unit",
+     .env = "FAULT_BANDWIDTH_UNIT",
+     .type = FAULT_OPT_ENUM,
+     .def = "Bps",
+     .choices = unit_choices,
+     .metavar = "UNIT",
      .help = "Unit of the rate, any case; binary: 1 KBps = 1024 bytes/s, 1 MBps = 1024 KBps",
      .offset = OFF(unit)},
-    {.name = "bandwidth-shared", .env = "FAULT_BANDWIDTH_SHARED", .type = FAULT_OPT_BOOL,
+    {.name = "bandwidth-shared",
+     .env = "FAULT_BANDWIDTH_SHARED",
+     .type = FAULT_OPT_BOOL,
      .help = "One bucket shared by every connection (default: one per connection)",
      .offset = OFF(shared)},
-    {.name = "bandwidth-sched", .env = "FAULT_BANDWIDTH_SCHED", .type = FAULT_OPT_SCHEDULE,
+    {.name = "bandwidth-sched",
+     .env = "FAULT_BANDWIDTH_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on, e.g. \"start:10s,duration:30s;start:80%\"",
      .offset = OFF(sched)},
     FAULT_OPTION_END};

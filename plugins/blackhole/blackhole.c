@@ -37,8 +37,8 @@
 
 typedef struct blackhole_state {
     bool enabled;
-    fault_side side;      
-    fault_direction direction; 
+    fault_side side;
+    fault_direction direction;
     fault_schedule *sched;
     /* Counts the periods the schedule switched on, so that a connection
      * says once per period that it is being held. */
@@ -49,20 +49,32 @@ typedef struct conn_state {
     uint64_t told[4]; /* by hook point: period + 1 of the last event */
 } conn_state;
 
-
 #define OFF(f) offsetof(blackhole_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-blackhole", .env = "FAULT_WITH_BLACKHOLE", .type = FAULT_OPT_BOOL,
-     .help = "Enable the blackhole fault", .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "blackhole-side", .env = "FAULT_BLACKHOLE_SIDE", .type = FAULT_OPT_SIDE,
-     .def = "server", .metavar = "SIDE",
-     .help = "Leg of the connection to blackhole", .offset = OFF(side)},
-    {.name = "blackhole-direction", .env = "FAULT_BLACKHOLE_DIRECTION", .type = FAULT_OPT_DIRECTION,
-     .def = "ingress", .metavar = "DIR",
+    {.name = "with-blackhole",
+     .env = "FAULT_WITH_BLACKHOLE",
+     .type = FAULT_OPT_BOOL,
+     .help = "Enable the blackhole fault",
+     .offset = OFF(enabled),
+     .flags = FAULT_OPTF_ENABLE},
+    {.name = "blackhole-side",
+     .env = "FAULT_BLACKHOLE_SIDE",
+     .type = FAULT_OPT_SIDE,
+     .def = "server",
+     .metavar = "SIDE",
+     .help = "Leg of the connection to blackhole",
+     .offset = OFF(side)},
+    {.name = "blackhole-direction",
+     .env = "FAULT_BLACKHOLE_DIRECTION",
+     .type = FAULT_OPT_DIRECTION,
+     .def = "ingress",
+     .metavar = "DIR",
      .help = "Traffic to hold: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
-    {.name = "blackhole-sched", .env = "FAULT_BLACKHOLE_SCHED", .type = FAULT_OPT_SCHEDULE,
+    {.name = "blackhole-sched",
+     .env = "FAULT_BLACKHOLE_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on, e.g. \"start:10s,duration:30s;start:80%\"",
      .offset = OFF(sched)},
     FAULT_OPTION_END};
@@ -87,8 +99,9 @@ static fault_action hold(blackhole_state *st, conn_state *cst, fault_stream *s, 
     if (cst->told[i] != st->period + 1) {
         cst->told[i] = st->period + 1;
         fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, NULL, 0);
-        fault_log_debug(fault_plugin_self(st), "#%llu %s %s held", (unsigned long long)fault_stream_id(s),
-                        fault_side_name(side), fault_direction_name(dir));
+        fault_log_debug(fault_plugin_self(st), "#%llu %s %s held",
+                        (unsigned long long)fault_stream_id(s), fault_side_name(side),
+                        fault_direction_name(dir));
     }
     /* No timer of ours: the host wakes held chunks when the schedule turns
      * the fault off, and the stream's end frees them. */
@@ -128,5 +141,4 @@ static const fault_stream_ops stream_ops = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "blackhole", .version = PACKAGE_VERSION,
                     .summary = "Blackhole: hold all traffic, the connection stalls",
                     .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(blackhole_state),
-                    .stream = &stream_ops);
+                    .state_size = sizeof(blackhole_state), .stream = &stream_ops);

@@ -28,19 +28,33 @@
 #include "demo.h"
 
 static const fault_option options[] = {
-    {.name = "address", .env = "FAULT_DEMO_ADDR", .type = FAULT_OPT_STRING, .def = "127.0.0.1",
-     .metavar = "ADDR", .help = "Address to listen on (the ADDRESS word wins over it)",
+    {.name = "address",
+     .env = "FAULT_DEMO_ADDR",
+     .type = FAULT_OPT_STRING,
+     .def = "127.0.0.1",
+     .metavar = "ADDR",
+     .help = "Address to listen on (the ADDRESS word wins over it)",
      .offset = offsetof(demo_state, address)},
-    {.name = "port", .env = "FAULT_DEMO_PORT", .type = FAULT_OPT_INT, .def = "7070",
-     .metavar = "PORT", .help = "Port to listen on, 0 for any free port (the PORT word wins)",
-     .offset = offsetof(demo_state, port), .min = 0, .max = 65535},
-    {.name = "upstream-url", .env = "FAULT_DEMO_UPSTREAM_URL", .type = FAULT_OPT_STRING,
+    {.name = "port",
+     .env = "FAULT_DEMO_PORT",
+     .type = FAULT_OPT_INT,
+     .def = "7070",
+     .metavar = "PORT",
+     .help = "Port to listen on, 0 for any free port (the PORT word wins)",
+     .offset = offsetof(demo_state, port),
+     .min = 0,
+     .max = 65535},
+    {.name = "upstream-url",
+     .env = "FAULT_DEMO_UPSTREAM_URL",
+     .type = FAULT_OPT_STRING,
      .metavar = "URL",
      .help = "URL that /ping and /multi call (default: this server's /), through "
              "HTTP_PROXY/HTTPS_PROXY unless NO_PROXY says otherwise",
      .offset = offsetof(demo_state, upstream_url)},
-    {.name = "upstream-timeout", .env = "FAULT_DEMO_UPSTREAM_TIMEOUT",
-     .type = FAULT_OPT_DURATION, .def = "10s",
+    {.name = "upstream-timeout",
+     .env = "FAULT_DEMO_UPSTREAM_TIMEOUT",
+     .type = FAULT_OPT_DURATION,
+     .def = "10s",
      .help = "Give up an outbound call after this long (0: never)",
      .offset = offsetof(demo_state, upstream_timeout_us)},
     FAULT_OPTION_END};
@@ -173,7 +187,8 @@ static int run(void *state, int argc, char **argv)
      * the process, so it may decide this for it. */
     signal(SIGPIPE, SIG_IGN);
 
-    int rc = fault_listen(fault_plugin_self(st), address, (uint16_t)port, demo_server_accept, st, &st->listener);
+    int rc = fault_listen(fault_plugin_self(st), address, (uint16_t)port, demo_server_accept, st,
+                          &st->listener);
     if (rc < 0) {
         fprintf(stderr, "fault: demo: cannot listen on %s port %lld: %s\n", address,
                 (long long)port, fault_strerror(rc));

@@ -77,7 +77,7 @@ struct demo_conn {
     bool peer_eof;
     bool closing; /* the last response is queued; close after it */
     bool lingering;
-    bool dead;    /* fault_conn closed; freed by maybe_free() */
+    bool dead; /* fault_conn closed; freed by maybe_free() */
     demo_conn *next, *prev;
 };
 

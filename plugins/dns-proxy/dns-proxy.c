@@ -23,62 +23,96 @@
 #include "dnsproxy.h"
 
 static const char *const case_names[] = {
-    "none",         "nx-domain|nxdomain", "serv-fail|servfail", "refused", "timeout",
-    "truncated",    "truncated-tcp-fail", "delay",              "random-a", "empty-answer",
-    "alternate",    NULL};
+    "none",     "nx-domain|nxdomain", "serv-fail|servfail", "refused",
+    "timeout",  "truncated",          "truncated-tcp-fail", "delay",
+    "random-a", "empty-answer",       "alternate",          NULL};
 /* Names in events, by case. */
-static const char *const case_label[] = {"none",     "nx-domain",          "serv-fail",
-                                         "refused",  "timeout",            "truncated",
-                                         "truncated-tcp-fail", "delay",    "random-a",
-                                         "empty-answer", "alternate"};
+static const char *const case_label[] = {
+    "none",  "nx-domain", "serv-fail",    "refused",  "timeout", "truncated", "truncated-tcp-fail",
+    "delay", "random-a",  "empty-answer", "alternate"};
 
 #define DEFAULT_LISTEN "127.0.0.1:45553"
 
 static const fault_option options[] = {
-    {.name = "case", .env = "FAULT_DNS_PROXY_CASE", .type = FAULT_OPT_ENUM, .def = "none",
-     .choices = case_names, .metavar = "CASE",
+    {.name = "case",
+     .env = "FAULT_DNS_PROXY_CASE",
+     .type = FAULT_OPT_ENUM,
+     .def = "none",
+     .choices = case_names,
+     .metavar = "CASE",
      .help = "What faulted queries get (none: relayed; timeout: no answer; truncated: TC, "
              "the TCP retry passes; truncated-tcp-fail: TC, TCP is reset; alternate: every "
              "second A/AAAA answer is --dead-address)",
      .offset = offsetof(dp_state, kase)},
-    {.name = "resolver", .env = "FAULT_DNS_PROXY_RESOLVER", .type = FAULT_OPT_STRING,
-     .def = "127.0.0.53:53", .metavar = "IP:PORT", .help = "The resolver queries go to",
+    {.name = "resolver",
+     .env = "FAULT_DNS_PROXY_RESOLVER",
+     .type = FAULT_OPT_STRING,
+     .def = "127.0.0.53:53",
+     .metavar = "IP:PORT",
+     .help = "The resolver queries go to",
      .offset = offsetof(dp_state, resolver)},
-    {.name = "probability", .env = "FAULT_DNS_PROXY_PROBABILITY", .type = FAULT_OPT_PROBABILITY,
-     .def = "1", .metavar = "P",
+    {.name = "probability",
+     .env = "FAULT_DNS_PROXY_PROBABILITY",
+     .type = FAULT_OPT_PROBABILITY,
+     .def = "1",
+     .metavar = "P",
      .help = "Chance that a selected query is faulted, rolled per query (seeded by --seed)",
      .offset = offsetof(dp_state, probability)},
-    {.name = "delay", .env = "FAULT_DNS_PROXY_DELAY", .type = FAULT_OPT_DURATION, .def = "1s",
-     .metavar = "DURATION", .help = "delay: how long answers are held",
+    {.name = "delay",
+     .env = "FAULT_DNS_PROXY_DELAY",
+     .type = FAULT_OPT_DURATION,
+     .def = "1s",
+     .metavar = "DURATION",
+     .help = "delay: how long answers are held",
      .offset = offsetof(dp_state, delay_us)},
-    {.name = "dns-listen", .env = "FAULT_DNS_PROXY_LISTEN", .type = FAULT_OPT_STRING,
-     .def = DEFAULT_LISTEN, .metavar = "IP:PORT",
+    {.name = "dns-listen",
+     .env = "FAULT_DNS_PROXY_LISTEN",
+     .type = FAULT_OPT_STRING,
+     .def = DEFAULT_LISTEN,
+     .metavar = "IP:PORT",
      .help = "Address to serve DNS on, UDP and TCP (loopback unless --dns-allow-remote)",
      .offset = offsetof(dp_state, listen)},
-    {.name = "dns-allow-remote", .env = "FAULT_DNS_PROXY_ALLOW_REMOTE", .type = FAULT_OPT_BOOL,
-     .def = "false", .help = "Allow --dns-listen on a non-loopback address (other hosts may "
-                             "then use the proxy as a resolver)",
+    {.name = "dns-allow-remote",
+     .env = "FAULT_DNS_PROXY_ALLOW_REMOTE",
+     .type = FAULT_OPT_BOOL,
+     .def = "false",
+     .help = "Allow --dns-listen on a non-loopback address (other hosts may "
+             "then use the proxy as a resolver)",
      .offset = offsetof(dp_state, allow_remote)},
-    {.name = "names", .env = "FAULT_DNS_PROXY_NAMES", .type = FAULT_OPT_LIST,
+    {.name = "names",
+     .env = "FAULT_DNS_PROXY_NAMES",
+     .type = FAULT_OPT_LIST,
      .metavar = "PATTERN,...",
      .help = "Only these names are faulted: exact 'a.example', '*.example' (names below), "
              "'.example' (the name and below), '*' (all; the default)",
      .offset = offsetof(dp_state, names)},
-    {.name = "qtype", .env = "FAULT_DNS_PROXY_QTYPE", .type = FAULT_OPT_LIST,
+    {.name = "qtype",
+     .env = "FAULT_DNS_PROXY_QTYPE",
+     .type = FAULT_OPT_LIST,
      .metavar = "TYPE,...",
      .help = "Only queries for these record types are faulted (A, AAAA, SRV, CNAME, HTTPS, "
              "TYPE65, ...; default all)",
      .offset = offsetof(dp_state, qtypes)},
-    {.name = "ttl", .env = "FAULT_DNS_PROXY_TTL", .type = FAULT_OPT_INT, .metavar = "SECONDS",
+    {.name = "ttl",
+     .env = "FAULT_DNS_PROXY_TTL",
+     .type = FAULT_OPT_INT,
+     .metavar = "SECONDS",
      .help = "Rewrite the TTL of every record of relayed answers to selected queries",
-     .offset = offsetof(dp_state, ttl), .min = 0, .max = 2147483647},
-    {.name = "dead-address", .env = "FAULT_DNS_PROXY_DEAD_ADDRESS", .type = FAULT_OPT_LIST,
+     .offset = offsetof(dp_state, ttl),
+     .min = 0,
+     .max = 2147483647},
+    {.name = "dead-address",
+     .env = "FAULT_DNS_PROXY_DEAD_ADDRESS",
+     .type = FAULT_OPT_LIST,
      .metavar = "IP,...",
      .help = "alternate: the address given instead of the live one (default 192.0.2.1 for A, "
              "100::1 for AAAA: unreachable)",
      .offset = offsetof(dp_state, dead)},
-    {.name = "case-sched", .env = "FAULT_DNS_PROXY_SCHED", .type = FAULT_OPT_SCHEDULE,
-     .metavar = "SCHEDULE", .help = "When the case (and --ttl) apply (schedule grammar)",
+    {.name = "case-sched",
+     .env = "FAULT_DNS_PROXY_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
+     .metavar = "SCHEDULE",
+     .help = "When the case (and --ttl) apply (schedule grammar)",
      .offset = offsetof(dp_state, sched)},
     FAULT_OPTION_END};
 
@@ -97,8 +131,8 @@ void dp_format_addr(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 /* "IP", "IP:PORT", "[IPv6]:PORT" or a bare IPv6 address. */
-static int parse_ipport(const char *s, uint16_t defport, struct sockaddr_storage *ss,
-                        char *host, uint16_t *port)
+static int parse_ipport(const char *s, uint16_t defport, struct sockaddr_storage *ss, char *host,
+                        uint16_t *port)
 {
     char buf[INET6_ADDRSTRLEN + 8];
     const char *portp = NULL;
@@ -143,8 +177,9 @@ static int parse_ipport(const char *s, uint16_t defport, struct sockaddr_storage
     } else {
         return -1;
     }
-    inet_ntop(ss->ss_family, ss->ss_family == AF_INET ? (void *)&s4->sin_addr : (void *)&s6->sin6_addr,
-              host, INET6_ADDRSTRLEN);
+    inet_ntop(ss->ss_family,
+              ss->ss_family == AF_INET ? (void *)&s4->sin_addr : (void *)&s6->sin6_addr, host,
+              INET6_ADDRSTRLEN);
     *port = (uint16_t)p;
     return 0;
 }
@@ -160,8 +195,7 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 }
 
 /* Calls fn for each comma-separated item of every entry of a list. */
-static int each_item(const fault_strv *v, int (*fn)(dp_state *, const char *, size_t),
-                     dp_state *st)
+static int each_item(const fault_strv *v, int (*fn)(dp_state *, const char *, size_t), dp_state *st)
 {
     for (size_t i = 0; i < v->n; i++) {
         const char *p = v->v[i];
@@ -210,8 +244,8 @@ static int add_pattern(dp_state *st, const char *p, size_t n)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
         if (c <= 0x20 || c >= 0x7f || c == '*' || (c == '.' && (i == 0 || name[i - 1] == '.'))) {
-            fault_plugin_error(st->self,
-                               "--names: '%s' is not a name, '*.name', '.name' or '*'", item);
+            fault_plugin_error(st->self, "--names: '%s' is not a name, '*.name', '.name' or '*'",
+                               item);
             return FAULT_EINVAL;
         }
     }
@@ -248,8 +282,10 @@ static int add_type(dp_state *st, const char *p, size_t n)
         t = dnsmsg_type_parse(item);
     }
     if (t < 0 || t == DNS_TYPE_OPT) {
-        fault_plugin_error(st->self, "--qtype: '%.*s' is not a record type (A, AAAA, SRV, "
-                                     "CNAME, HTTPS, TYPE<n>, ...)", (int)n, p);
+        fault_plugin_error(st->self,
+                           "--qtype: '%.*s' is not a record type (A, AAAA, SRV, "
+                           "CNAME, HTTPS, TYPE<n>, ...)",
+                           (int)n, p);
         return FAULT_EINVAL;
     }
     uint16_t *nt = realloc(st->types, (st->ntypes + 1) * sizeof *nt);
@@ -273,7 +309,8 @@ static int add_dead(dp_state *st, const char *p, size_t n)
         if (inet_pton(AF_INET, item, st->dead4) == 1 || inet_pton(AF_INET6, item, st->dead6) == 1)
             return 0;
     }
-    fault_plugin_error(st->self, "--dead-address: '%.*s' is not an IPv4 or IPv6 address", (int)n, p);
+    fault_plugin_error(st->self, "--dead-address: '%.*s' is not an IPv4 or IPv6 address", (int)n,
+                       p);
     return FAULT_EINVAL;
 }
 
@@ -281,8 +318,10 @@ static int select_mode(fault_plugin *self, void *state, int argc, char **argv)
 {
     (void)state;
     if (argc > 0) {
-        fault_plugin_error(self, "unexpected '%s' after 'dns' (options only; see 'fault run dns "
-                                 "--help')", argv[0]);
+        fault_plugin_error(self,
+                           "unexpected '%s' after 'dns' (options only; see 'fault run dns "
+                           "--help')",
+                           argv[0]);
         return FAULT_EINVAL;
     }
     return 0;
@@ -292,10 +331,12 @@ static int configure(fault_plugin *self, void *state)
 {
     dp_state *st = state;
     st->self = self;
-    if (parse_ipport(st->resolver, 53, &st->resolver_ss, st->resolver_host,
-                     &st->resolver_port) < 0) {
-        fault_plugin_error(self, "--resolver: '%s' is not IP[:PORT] (e.g. 127.0.0.53:53, "
-                                 "[::1]:53)", st->resolver ? st->resolver : "");
+    if (parse_ipport(st->resolver, 53, &st->resolver_ss, st->resolver_host, &st->resolver_port) <
+        0) {
+        fault_plugin_error(self,
+                           "--resolver: '%s' is not IP[:PORT] (e.g. 127.0.0.53:53, "
+                           "[::1]:53)",
+                           st->resolver ? st->resolver : "");
         return FAULT_EINVAL;
     }
     dp_format_addr((struct sockaddr *)&st->resolver_ss, st->resolver_text,
@@ -307,9 +348,11 @@ static int configure(fault_plugin *self, void *state)
         return FAULT_EINVAL;
     }
     if (!is_loopback(&st->listen_ss) && !st->allow_remote) {
-        fault_plugin_error(self, "--dns-listen: %s is not a loopback address: other hosts could "
-                                 "use the proxy as an open resolver (add --dns-allow-remote to "
-                                 "mean it)", st->listen_host);
+        fault_plugin_error(self,
+                           "--dns-listen: %s is not a loopback address: other hosts could "
+                           "use the proxy as an open resolver (add --dns-allow-remote to "
+                           "mean it)",
+                           st->listen_host);
         return FAULT_EINVAL;
     }
     /* Unreachable by design: TEST-NET-1 (RFC 5737) and the discard-only
@@ -446,8 +489,8 @@ void dp_decide(dp_state *st, const dnsmsg *q, bool tcp, const char *peer, dp_dec
     case DP_NONE:
         break;
     case DP_RANDOM_A:
-        faulted = q->qtype == DNS_TYPE_A && fault_rng_bernoulli(fault_plugin_rng(self),
-                                                                 st->probability);
+        faulted =
+            q->qtype == DNS_TYPE_A && fault_rng_bernoulli(fault_plugin_rng(self), st->probability);
         break;
     case DP_TRUNCATED:
         /* TC over TCP means nothing: the retry passes. */
@@ -477,18 +520,30 @@ void dp_decide(dp_state *st, const dnsmsg *q, bool tcp, const char *peer, dp_dec
         const uint8_t *ap = NULL;
         size_t alen = 4;
         switch (st->kase) {
-        case DP_NXDOMAIN: rcode = DNS_RCODE_NXDOMAIN; break;
-        case DP_SERVFAIL: rcode = DNS_RCODE_SERVFAIL; break;
-        case DP_REFUSED: rcode = DNS_RCODE_REFUSED; break;
-        case DP_TIMEOUT: d->action = DP_DROP; break;
+        case DP_NXDOMAIN:
+            rcode = DNS_RCODE_NXDOMAIN;
+            break;
+        case DP_SERVFAIL:
+            rcode = DNS_RCODE_SERVFAIL;
+            break;
+        case DP_REFUSED:
+            rcode = DNS_RCODE_REFUSED;
+            break;
+        case DP_TIMEOUT:
+            d->action = DP_DROP;
+            break;
         case DP_TRUNCATED_TCP_FAIL: /* over UDP, as truncated */
             if (tcp) {
                 d->action = DP_FAIL;
                 break;
             }
             /* fall through */
-        case DP_TRUNCATED: tc = true; break;
-        case DP_DELAY: d->action = DP_HOLD; break;
+        case DP_TRUNCATED:
+            tc = true;
+            break;
+        case DP_DELAY:
+            d->action = DP_HOLD;
+            break;
         case DP_RANDOM_A: {
             uint64_t r = fault_rng_u64(fault_plugin_rng(self));
             for (int i = 0; i < 4; i++)
@@ -500,12 +555,12 @@ void dp_decide(dp_state *st, const dnsmsg *q, bool tcp, const char *peer, dp_dec
             ap = q->qtype == DNS_TYPE_A ? st->dead4 : st->dead6;
             alen = q->qtype == DNS_TYPE_A ? 4 : 16;
             break;
-        default: break; /* empty answer: NOERROR, no record */
+        default:
+            break; /* empty answer: NOERROR, no record */
         }
         if (d->action == DP_PASS) {
             d->action = DP_REPLY;
-            d->reply_len = dnsmsg_reply(q, rcode, tc, ap, alen, ttl, d->reply,
-                                         sizeof d->reply);
+            d->reply_len = dnsmsg_reply(q, rcode, tc, ap, alen, ttl, d->reply, sizeof d->reply);
         }
     }
     if (st->ttl_set && (d->action == DP_PASS || d->action == DP_HOLD))

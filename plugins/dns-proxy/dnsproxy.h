@@ -41,16 +41,16 @@ typedef enum dp_action {
 
 typedef struct dp_decision {
     dp_action action;
-    int kase;        /* the case applied, DP_NONE when none */
-    bool ttl;        /* rewrite the TTLs of the relayed answer */
-    uint64_t qid;    /* the query's number in events */
+    int kase;     /* the case applied, DP_NONE when none */
+    bool ttl;     /* rewrite the TTLs of the relayed answer */
+    uint64_t qid; /* the query's number in events */
     uint8_t reply[DNSMSG_REPLY_MAX];
     long reply_len;
 } dp_decision;
 
 typedef struct dp_pattern {
-    char *name;  /* lower case, no final dot */
-    int kind;    /* 0 exact, 1 "*.x" strictly below x, 2 ".x" x and below, 3 "*" */
+    char *name; /* lower case, no final dot */
+    int kind;   /* 0 exact, 1 "*.x" strictly below x, 2 ".x" x and below, 3 "*" */
 } dp_pattern;
 
 typedef struct dp_udp dp_udp;

@@ -30,11 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t out[DNSMSG_REPLY_MAX];
         static const uint8_t addr[16] = {32, 1, 13, 184};
         size_t alen = q.qtype == DNS_TYPE_A ? 4 : 16;
-        long n = dnsmsg_reply(&q, DNS_RCODE_NXDOMAIN, true, q.qtype & 2 ? NULL : addr, alen, 5,
-                              out, sizeof out);
+        long n = dnsmsg_reply(&q, DNS_RCODE_NXDOMAIN, true, q.qtype & 2 ? NULL : addr, alen, 5, out,
+                              sizeof out);
         dnsmsg r;
-        if (n <= 0 || dnsmsg_parse(out, (size_t)n, &r) != 0 || r.id != q.id ||
-            r.qtype != q.qtype || r.qclass != q.qclass || r.qname_len != q.qname_len ||
+        if (n <= 0 || dnsmsg_parse(out, (size_t)n, &r) != 0 || r.id != q.id || r.qtype != q.qtype ||
+            r.qclass != q.qclass || r.qname_len != q.qname_len ||
             memcmp(r.qname, q.qname, q.qname_len) != 0 || r.has_opt != q.has_opt ||
             !(r.flags & DNS_FLAG_TC) || (r.flags & 0xf) != DNS_RCODE_NXDOMAIN ||
             r.ancount != (q.qtype & 2 ? 0 : 1))

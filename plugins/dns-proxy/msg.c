@@ -13,7 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -149,8 +152,8 @@ long dnsmsg_reply(const dnsmsg *q, unsigned rcode, bool tc, const uint8_t *addr,
 {
     if (addr && addr_len != 4 && addr_len != 16)
         return -1;
-    size_t need = DNSMSG_HEADER + q->qname_len + 4 + (addr ? 12 + addr_len : 0) +
-                  (q->has_opt ? 11 : 0);
+    size_t need =
+        DNSMSG_HEADER + q->qname_len + 4 + (addr ? 12 + addr_len : 0) + (q->has_opt ? 11 : 0);
     if (need > cap)
         return -1;
     uint16_t flags = (uint16_t)(DNS_FLAG_QR | (q->flags & (0xfu << 11)) | (q->flags & DNS_FLAG_RD) |
@@ -238,8 +241,8 @@ int dnsmsg_question_digest_of(const uint8_t *m, size_t len, uint64_t *out)
 {
     uint8_t wire[DNSMSG_MAX_NAME];
     size_t wire_len, off = DNSMSG_HEADER;
-    if (len < DNSMSG_HEADER || get16(m + 4) == 0 ||
-        read_name(m, len, &off, wire, &wire_len) < 0 || off + 4 > len)
+    if (len < DNSMSG_HEADER || get16(m + 4) == 0 || read_name(m, len, &off, wire, &wire_len) < 0 ||
+        off + 4 > len)
         return -1;
     *out = digest(wire, wire_len, get16(m + off), get16(m + off + 2));
     return 0;
@@ -248,8 +251,8 @@ int dnsmsg_question_digest_of(const uint8_t *m, size_t len, uint64_t *out)
 static const struct {
     uint16_t type;
     const char *name;
-} types[] = {{1, "A"},      {2, "NS"},     {5, "CNAME"}, {6, "SOA"},    {12, "PTR"},
-             {15, "MX"},    {16, "TXT"},   {28, "AAAA"}, {33, "SRV"},   {35, "NAPTR"},
+} types[] = {{1, "A"},      {2, "NS"},     {5, "CNAME"}, {6, "SOA"},     {12, "PTR"},
+             {15, "MX"},    {16, "TXT"},   {28, "AAAA"}, {33, "SRV"},    {35, "NAPTR"},
              {39, "DNAME"}, {41, "OPT"},   {43, "DS"},   {48, "DNSKEY"}, {52, "TLSA"},
              {64, "SVCB"},  {65, "HTTPS"}, {255, "ANY"}, {257, "CAA"}};
 

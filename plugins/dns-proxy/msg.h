@@ -12,26 +12,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNSMSG_HEADER 12
+#define DNSMSG_HEADER   12
 #define DNSMSG_MAX_NAME 255 /* wire form, RFC 1035 2.3.4 */
 
-#define DNS_TYPE_A 1
+#define DNS_TYPE_A    1
 #define DNS_TYPE_AAAA 28
-#define DNS_TYPE_OPT 41
-#define DNS_CLASS_IN 1
+#define DNS_TYPE_OPT  41
+#define DNS_CLASS_IN  1
 
-#define DNS_RCODE_NOERROR 0
+#define DNS_RCODE_NOERROR  0
 #define DNS_RCODE_SERVFAIL 2
 #define DNS_RCODE_NXDOMAIN 3
-#define DNS_RCODE_REFUSED 5
+#define DNS_RCODE_REFUSED  5
 
 /* Header flag bits (second 16-bit word). */
-#define DNS_FLAG_QR 0x8000u
-#define DNS_FLAG_AA 0x0400u
-#define DNS_FLAG_TC 0x0200u
-#define DNS_FLAG_RD 0x0100u
-#define DNS_FLAG_RA 0x0080u
-#define DNS_FLAG_CD 0x0010u
+#define DNS_FLAG_QR       0x8000u
+#define DNS_FLAG_AA       0x0400u
+#define DNS_FLAG_TC       0x0200u
+#define DNS_FLAG_RD       0x0100u
+#define DNS_FLAG_RA       0x0080u
+#define DNS_FLAG_CD       0x0010u
 #define DNS_OPCODE(flags) (((flags) >> 11) & 0xfu)
 
 typedef struct dnsmsg {

@@ -94,8 +94,8 @@ static void unlink_uq(dp_udp *u, uq *x)
     u->slots[x->proxy_id] = NULL;
 }
 
-static void forward(dp_udp *u, uint8_t *m, size_t len, const dnsmsg *q,
-                    const struct sockaddr *peer, const dp_decision *d)
+static void forward(dp_udp *u, uint8_t *m, size_t len, const dnsmsg *q, const struct sockaddr *peer,
+                    const dp_decision *d)
 {
     uint16_t id = (uint16_t)fault_rng_u64(&u->ids);
     for (unsigned i = 0; i < 65536 && u->slots[id]; i++)

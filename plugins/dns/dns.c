@@ -47,16 +47,27 @@ typedef struct dns_state {
 #define OFF(f) offsetof(dns_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-dns", .env = "FAULT_WITH_DNS", .type = FAULT_OPT_BOOL,
-     .help = "Enable the DNS fault: upstream names fail to resolve", .offset = OFF(enabled),
+    {.name = "with-dns",
+     .env = "FAULT_WITH_DNS",
+     .type = FAULT_OPT_BOOL,
+     .help = "Enable the DNS fault: upstream names fail to resolve",
+     .offset = OFF(enabled),
      .flags = FAULT_OPTF_ENABLE},
-    {.name = "dns-rate", .env = "FAULT_DNS_PROBABILITY", .type = FAULT_OPT_PROBABILITY,
-     .def = "0.5", .metavar = "P", .min = 0, .max = 100,
+    {.name = "dns-rate",
+     .env = "FAULT_DNS_PROBABILITY",
+     .type = FAULT_OPT_PROBABILITY,
+     .def = "0.5",
+     .metavar = "P",
+     .min = 0,
+     .max = 100,
      .help = "Probability that resolving an upstream name fails (IP literals never do): "
              "0..1, or a percentage above 1 (50 is one in two)",
      .offset = OFF(rate)},
-    {.name = "dns-sched", .env = "FAULT_DNS_SCHED", .type = FAULT_OPT_SCHEDULE,
-     .help = "When the fault is on, e.g. \"start:30s,duration:60s\"", .offset = OFF(sched)},
+    {.name = "dns-sched",
+     .env = "FAULT_DNS_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
+     .help = "When the fault is on, e.g. \"start:30s,duration:60s\"",
+     .offset = OFF(sched)},
     FAULT_OPTION_END};
 
 static int configure(fault_plugin *self, void *state)
@@ -92,8 +103,8 @@ static int on_connect(void *state, fault_stream *s, const char *host, uint16_t p
     if (!fault_rng_bernoulli(fault_plugin_rng(fault_plugin_self(st)), st->rate))
         return 0;
     fault_param params[] = {{"host", host, 0}, {"port", NULL, (double)port}};
-    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), FAULT_SIDE_SERVER, FAULT_DIR_EGRESS,
-                              params, 2);
+    fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), FAULT_SIDE_SERVER,
+                              FAULT_DIR_EGRESS, params, 2);
     fault_log_debug(fault_plugin_self(st), "#%llu %s:%u: resolution failed (injected)",
                     (unsigned long long)fault_stream_id(s), host, (unsigned)port);
     return FAULT_ERESOLVE;
@@ -106,7 +117,6 @@ static const fault_stream_ops stream_ops = {
 };
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "dns", .version = PACKAGE_VERSION,
-                    .summary = "DNS: upstream host names fail to resolve",
-                    .license = "Apache-2.0", .options = options, .state_size = sizeof(dns_state),
-                    .configure = configure,
+                    .summary = "DNS: upstream host names fail to resolve", .license = "Apache-2.0",
+                    .options = options, .state_size = sizeof(dns_state), .configure = configure,
                     .stream = &stream_ops);

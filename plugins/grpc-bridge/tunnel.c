@@ -74,8 +74,8 @@ int gb_attach(void *state, fault_stream *s, void **cs_out, uint32_t *points)
     c->sid = fault_stream_id(s);
     /* psqls:// too: the handler's chains carry the protocol in plaintext
      * (TLS is added after them, on the server leg). */
-    c->pg = strcmp(fault_stream_scheme(s), "psql") == 0 ||
-            strcmp(fault_stream_scheme(s), "psqls") == 0;
+    c->pg =
+        strcmp(fault_stream_scheme(s), "psql") == 0 || strcmp(fault_stream_scheme(s), "psqls") == 0;
     make_uuid(fault_plugin_rng(fault_plugin_self(b)), c->id, sizeof c->id);
     for (int d = 0; d < 2; d++) {
         c->t[d].c = c;

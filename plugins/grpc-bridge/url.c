@@ -11,8 +11,8 @@
 
 #include "url.h"
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -69,18 +69,20 @@ int gb_parse_url(const char *url, char **target_out, bool *tls_out, char *err, s
         return FAULT_EINVAL;
     }
     if (!defport && !colon) {
-        fail(err, errlen, "--grpc-plugin '%s': not a URL (http://HOST:PORT, "
-                                 "https://HOST:PORT or unix:PATH) nor HOST:PORT", url);
+        fail(err, errlen,
+             "--grpc-plugin '%s': not a URL (http://HOST:PORT, "
+             "https://HOST:PORT or unix:PATH) nor HOST:PORT",
+             url);
         return FAULT_EINVAL;
     }
     if (colon) {
         /* The port: 1 to 65535, digits only. */
         char *end;
         unsigned long port = strtoul(colon + 1, &end, 10);
-        if (colon == host || !colon[1] || *end || colon[1] < '0' || colon[1] > '9' ||
-            port < 1 || port > 65535) {
+        if (colon == host || !colon[1] || *end || colon[1] < '0' || colon[1] > '9' || port < 1 ||
+            port > 65535) {
             fail(err, errlen, "--grpc-plugin '%s': %s", url,
-                               colon == host ? "no host" : "the port must be 1 to 65535");
+                 colon == host ? "no host" : "the port must be 1 to 65535");
             return FAULT_EINVAL;
         }
     }

@@ -48,12 +48,12 @@ typedef struct hp_acc {
     hp_front *fr;
     fault_conn *c;
     fault_stream *s;
-    fault_conn *u;      /* intercept: the CONNECT's upstream, until decided */
-    hp_buf buf;         /* bytes read so far, not handed on yet */
-    bool tls_done;      /* TLS is established (or was not wanted) */
+    fault_conn *u; /* intercept: the CONNECT's upstream, until decided */
+    hp_buf buf;    /* bytes read so far, not handed on yet */
+    bool tls_done; /* TLS is established (or was not wanted) */
     bool handshaking;
     bool dead;
-    uv_timer_t timer;   /* the handshake deadline */
+    uv_timer_t timer; /* the handshake deadline */
     struct hp_acc *prev, *next;
 } hp_acc;
 

@@ -33,18 +33,34 @@ typedef struct ca_state {
 #define OFF(f) offsetof(ca_state, f)
 
 static const fault_option options[] = {
-    {.name = "ca-dir", .env = "FAULT_CA_DIR", .type = FAULT_OPT_STRING, .metavar = "DIR",
+    {.name = "ca-dir",
+     .env = "FAULT_CA_DIR",
+     .type = FAULT_OPT_STRING,
+     .metavar = "DIR",
      .help = "Directory of ca.pem and ca-key.pem (default: $XDG_CONFIG_HOME/fault/ca or "
              "~/.config/fault/ca)",
      .offset = OFF(dir)},
-    {.name = "ca-name", .env = "FAULT_CA_NAME", .type = FAULT_OPT_STRING,
-     .def = "fault local CA", .metavar = "NAME", .help = "Common name of a generated CA",
+    {.name = "ca-name",
+     .env = "FAULT_CA_NAME",
+     .type = FAULT_OPT_STRING,
+     .def = "fault local CA",
+     .metavar = "NAME",
+     .help = "Common name of a generated CA",
      .offset = OFF(name)},
-    {.name = "ca-days", .env = "FAULT_CA_DAYS", .type = FAULT_OPT_INT, .def = "825",
-     .metavar = "N", .help = "Days a generated CA is valid", .offset = OFF(days), .min = 1,
+    {.name = "ca-days",
+     .env = "FAULT_CA_DAYS",
+     .type = FAULT_OPT_INT,
+     .def = "825",
+     .metavar = "N",
+     .help = "Days a generated CA is valid",
+     .offset = OFF(days),
+     .min = 1,
      .max = 36500},
-    {.name = "force", .env = "FAULT_CA_FORCE", .type = FAULT_OPT_BOOL,
-     .help = "Replace an existing CA", .offset = OFF(force)},
+    {.name = "force",
+     .env = "FAULT_CA_FORCE",
+     .type = FAULT_OPT_BOOL,
+     .help = "Replace an existing CA",
+     .offset = OFF(force)},
     FAULT_OPTION_END};
 
 static int run(void *state, int argc, char **argv)
@@ -74,8 +90,7 @@ static int run(void *state, int argc, char **argv)
         char path[4200];
         snprintf(path, sizeof path, "%s/ca.pem", dir);
         if (access(path, R_OK) != 0) {
-            fprintf(stderr, "fault: ca: %s: %s (run 'fault ca generate')\n", path,
-                    strerror(errno));
+            fprintf(stderr, "fault: ca: %s: %s (run 'fault ca generate')\n", path, strerror(errno));
             return 1;
         }
         printf("%s\n", path);

@@ -290,8 +290,8 @@ static void hl_free(hlist *l)
 }
 
 fault_http_exchange *fault_http_exchange_new(fault_plugin *self, fault_stream *s,
-                                             const char *method, const char *url,
-                                             const char *host, const char *path)
+                                             const char *method, const char *url, const char *host,
+                                             const char *path)
 {
     (void)self;
     (void)s;

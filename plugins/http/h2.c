@@ -381,10 +381,10 @@ static void cin_eof(void *ud)
     h2_leave(h);
 }
 
-static const fault_chain_ops ceg_ops = {.output = ceg_output, .eof = ceg_eof,
-                                        .progress = chain_progress};
-static const fault_chain_ops cin_ops = {.output = cin_output, .eof = cin_eof,
-                                        .progress = chain_progress};
+static const fault_chain_ops ceg_ops = {
+    .output = ceg_output, .eof = ceg_eof, .progress = chain_progress};
+static const fault_chain_ops cin_ops = {
+    .output = cin_output, .eof = cin_eof, .progress = chain_progress};
 
 static void on_client_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
 {
@@ -469,8 +469,8 @@ static int strm_too_big(h2_strm *q)
     return 0;
 }
 
-static int cb_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
-                     size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+static int cb_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
     (void)flags;
     (void)ud;
@@ -601,8 +601,8 @@ static int cb_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 }
 
 /* The response body for the client, as nghttp2 asks for it. */
-ssize_t h2_resp_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
-                         uint32_t *flags, nghttp2_data_source *src, void *ud)
+ssize_t h2_resp_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                     nghttp2_data_source *src, void *ud)
 {
     (void)ng;
     (void)id;
@@ -641,8 +641,7 @@ ssize_t h2_resp_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
     return (ssize_t)n;
 }
 
-ssize_t h2_no_send(nghttp2_session *ng, const uint8_t *data, size_t length, int flags,
-                       void *ud)
+ssize_t h2_no_send(nghttp2_session *ng, const uint8_t *data, size_t length, int flags, void *ud)
 {
     (void)ng;
     (void)data;
@@ -690,8 +689,8 @@ static void *mem_realloc(void *ptr, size_t size, void *ud)
     return realloc(ptr, size);
 }
 
-nghttp2_mem h2_session_mem = {.malloc = mem_malloc, .free = mem_free, .calloc = mem_calloc,
-                                  .realloc = mem_realloc};
+nghttp2_mem h2_session_mem = {
+    .malloc = mem_malloc, .free = mem_free, .calloc = mem_calloc, .realloc = mem_realloc};
 
 nghttp2_option *h2_session_options(void)
 {
@@ -713,8 +712,8 @@ static void up_flush(h2_up *u)
         return;
     u->out.len = 0;
     while (!u->dead) {
-        size_t cong = fault_conn_write_queued(u->c) + (u->se ? fault_chain_pending(u->se) : 0) +
-                      u->out.len;
+        size_t cong =
+            fault_conn_write_queued(u->c) + (u->se ? fault_chain_pending(u->se) : 0) + u->out.len;
         if (cong >= HP_HIGH_WATER)
             break;
         const uint8_t *data;
@@ -751,8 +750,8 @@ static void client_flush(hp_h2 *h)
 {
     h->out.len = 0;
     while (!h->dead) {
-        size_t cong = fault_conn_write_queued(h->c) + (h->cin ? fault_chain_pending(h->cin) : 0) +
-                      h->out.len;
+        size_t cong =
+            fault_conn_write_queued(h->c) + (h->cin ? fault_chain_pending(h->cin) : 0) + h->out.len;
         if (cong >= HP_HIGH_WATER)
             break;
         const uint8_t *data;
@@ -858,8 +857,8 @@ void h2_on_timer(uv_timer_t *t)
             if (q->head_done)
                 continue;
             fault_log_info(h->st->self,
-                           "%s: stream %d: request head not complete after %.3g s: closed",
-                           h->peer, q->id, (double)h->st->header_timeout_us / 1e6);
+                           "%s: stream %d: request head not complete after %.3g s: closed", h->peer,
+                           q->id, (double)h->st->header_timeout_us / 1e6);
             nghttp2_session_terminate_session(h->ng, NGHTTP2_PROTOCOL_ERROR);
             h->dirty = true;
             break;
@@ -1023,11 +1022,10 @@ void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *in
     st->h2s = h;
     fault_stream_set_end(s, on_stream_end, h);
     h2_enter(h);
-    nghttp2_settings_entry iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
-        {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, H2_HPACK_TABLE},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_MAX_HEADER_LIST}};
+    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
+                                   {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW},
+                                   {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, H2_HPACK_TABLE},
+                                   {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_MAX_HEADER_LIST}};
     nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, 4);
     nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
     /* Client chains only when every request here is targeted: frames of
@@ -1035,8 +1033,8 @@ void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *in
     h->chains = fr->reverse || st->match_all;
     if (h->chains) {
         h->ceg = fault_chain_new(s, FAULT_DIR_EGRESS, FAULT_SIDE_CLIENT, &ceg_ops, h);
-        h->cin = h->ceg ? fault_chain_new(s, FAULT_DIR_INGRESS, FAULT_SIDE_CLIENT, &cin_ops, h)
-                        : NULL;
+        h->cin =
+            h->ceg ? fault_chain_new(s, FAULT_DIR_INGRESS, FAULT_SIDE_CLIENT, &cin_ops, h) : NULL;
         if (!h->ceg || !h->cin) {
             fault_log_warn(st->self, "%s: a fault refused the connection", h->peer);
             h2_teardown(h, true, -ECONNREFUSED);

@@ -76,61 +76,100 @@
 #define OFF(f) offsetof(hp_state, f)
 
 static const fault_option options[] = {
-    {.name = "proxy-address", .env = "FAULT_PROXY_ADDRESS", .type = FAULT_OPT_STRING,
-     .def = "127.0.0.1:3180", .metavar = "ADDR:PORT",
+    {.name = "proxy-address",
+     .env = "FAULT_PROXY_ADDRESS",
+     .type = FAULT_OPT_STRING,
+     .def = "127.0.0.1:3180",
+     .metavar = "ADDR:PORT",
      .help = "Where the HTTP forward proxy listens ([::1]:3180 for IPv6)",
      .offset = OFF(proxy_address)},
-    {.name = "disable-http-proxy", .env = "FAULT_DISABLE_HTTP_PROXY", .type = FAULT_OPT_BOOL,
-     .help = "Do not start the HTTP forward proxy", .offset = OFF(disable)},
-    {.name = "upstream", .env = "FAULT_UPSTREAMS", .type = FAULT_OPT_LIST, .metavar = "HOST",
+    {.name = "disable-http-proxy",
+     .env = "FAULT_DISABLE_HTTP_PROXY",
+     .type = FAULT_OPT_BOOL,
+     .help = "Do not start the HTTP forward proxy",
+     .offset = OFF(disable)},
+    {.name = "upstream",
+     .env = "FAULT_UPSTREAMS",
+     .type = FAULT_OPT_LIST,
+     .metavar = "HOST",
      .help = "Host faults apply to on the HTTP proxy: HOST, HOST:PORT, URL or * (repeatable; "
              "default: every host)",
      .offset = OFF(upstreams)},
-    {.name = "http-upstream-timeout", .env = "FAULT_HTTP_UPSTREAM_TIMEOUT",
-     .type = FAULT_OPT_DURATION, .def = "30s",
+    {.name = "http-upstream-timeout",
+     .env = "FAULT_HTTP_UPSTREAM_TIMEOUT",
+     .type = FAULT_OPT_DURATION,
+     .def = "30s",
      .help = "504 when an upstream takes longer to connect, or to start answering a request "
              "fully sent (0: never)",
      .offset = OFF(upstream_timeout_us)},
-    {.name = "http-upstream-override", .env = "FAULT_HTTP_UPSTREAM_OVERRIDE",
-     .type = FAULT_OPT_STRING, .metavar = "[SCHEME://]HOST:PORT",
+    {.name = "http-upstream-override",
+     .env = "FAULT_HTTP_UPSTREAM_OVERRIDE",
+     .type = FAULT_OPT_STRING,
+     .metavar = "[SCHEME://]HOST:PORT",
      .help = "Send every forward-proxy request to this upstream instead",
      .offset = OFF(override)},
-    {.name = "http-upstream-idle-timeout", .env = "FAULT_HTTP_UPSTREAM_IDLE_TIMEOUT",
-     .type = FAULT_OPT_DURATION, .def = "30s",
+    {.name = "http-upstream-idle-timeout",
+     .env = "FAULT_HTTP_UPSTREAM_IDLE_TIMEOUT",
+     .type = FAULT_OPT_DURATION,
+     .def = "30s",
      .help = "Close pooled keep-alive upstream connections idle this long (0: no pooling)",
      .offset = OFF(idle_timeout_us)},
-    {.name = "http-upstream-pool-max", .env = "FAULT_HTTP_UPSTREAM_POOL_MAX",
-     .type = FAULT_OPT_INT, .def = "2048", .metavar = "N", .min = 1, .max = 1000000,
+    {.name = "http-upstream-pool-max",
+     .env = "FAULT_HTTP_UPSTREAM_POOL_MAX",
+     .type = FAULT_OPT_INT,
+     .def = "2048",
+     .metavar = "N",
+     .min = 1,
+     .max = 1000000,
      .help = "Idle keep-alive connections kept per upstream (four times that in all)",
      .offset = OFF(pool_max)},
-    {.name = "http-via", .env = "FAULT_HTTP_VIA", .type = FAULT_OPT_BOOL,
-     .help = "Add a Via header to requests and responses", .offset = OFF(via)},
-    {.name = "http-tls-cert", .env = "FAULT_HTTP_TLS_CERT", .type = FAULT_OPT_STRING,
+    {.name = "http-via",
+     .env = "FAULT_HTTP_VIA",
+     .type = FAULT_OPT_BOOL,
+     .help = "Add a Via header to requests and responses",
+     .offset = OFF(via)},
+    {.name = "http-tls-cert",
+     .env = "FAULT_HTTP_TLS_CERT",
+     .type = FAULT_OPT_STRING,
      .metavar = "PEM",
      .help = "Also accept TLS from clients (https://, h2 by ALPN) on the forward proxy and the "
              "http(s):// mappings, with this certificate chain (needs --http-tls-key)",
      .offset = OFF(tls_cert)},
-    {.name = "http-tls-key", .env = "FAULT_HTTP_TLS_KEY", .type = FAULT_OPT_STRING,
-     .metavar = "PEM", .help = "Private key of --http-tls-cert", .offset = OFF(tls_key)},
-    {.name = "http-intercept", .env = "FAULT_HTTP_INTERCEPT", .type = FAULT_OPT_BOOL,
+    {.name = "http-tls-key",
+     .env = "FAULT_HTTP_TLS_KEY",
+     .type = FAULT_OPT_STRING,
+     .metavar = "PEM",
+     .help = "Private key of --http-tls-cert",
+     .offset = OFF(tls_key)},
+    {.name = "http-intercept",
+     .env = "FAULT_HTTP_INTERCEPT",
+     .type = FAULT_OPT_BOOL,
      .help = "Intercept HTTPS in CONNECT tunnels with certificates from a local CA (see "
              "'fault ca generate'; clients must trust it), so HTTP faults apply to HTTPS too",
      .offset = OFF(intercept)},
-    {.name = "http-intercept-ca", .env = "FAULT_HTTP_INTERCEPT_CA", .type = FAULT_OPT_STRING,
+    {.name = "http-intercept-ca",
+     .env = "FAULT_HTTP_INTERCEPT_CA",
+     .type = FAULT_OPT_STRING,
      .metavar = "PEM",
      .help = "CA certificate for --http-intercept (default: ca.pem of 'fault ca generate')",
      .offset = OFF(intercept_ca)},
-    {.name = "http-intercept-ca-key", .env = "FAULT_HTTP_INTERCEPT_CA_KEY",
-     .type = FAULT_OPT_STRING, .metavar = "PEM",
+    {.name = "http-intercept-ca-key",
+     .env = "FAULT_HTTP_INTERCEPT_CA_KEY",
+     .type = FAULT_OPT_STRING,
+     .metavar = "PEM",
      .help = "Private key of --http-intercept-ca (default: ca-key.pem next to it)",
      .offset = OFF(intercept_ca_key)},
-    {.name = "http-handshake-timeout", .env = "FAULT_HTTP_HANDSHAKE_TIMEOUT",
-     .type = FAULT_OPT_DURATION, .def = "60s",
+    {.name = "http-handshake-timeout",
+     .env = "FAULT_HTTP_HANDSHAKE_TIMEOUT",
+     .type = FAULT_OPT_DURATION,
+     .def = "60s",
      .help = "Close client connections that send nothing, or do not finish their TLS "
              "handshake, this long (0: never)",
      .offset = OFF(handshake_timeout_us)},
-    {.name = "http-header-timeout", .env = "FAULT_HTTP_HEADER_TIMEOUT",
-     .type = FAULT_OPT_DURATION, .def = "30s",
+    {.name = "http-header-timeout",
+     .env = "FAULT_HTTP_HEADER_TIMEOUT",
+     .type = FAULT_OPT_DURATION,
+     .def = "30s",
      .help = "Close client connections whose request head (HTTP/1 head, HTTP/2 header block) "
              "is not complete this long after it began (0: never)",
      .offset = OFF(header_timeout_us)},
@@ -208,8 +247,9 @@ static int configure_tls(fault_plugin *self, hp_state *st)
     st->pki = hp_pki_load(cert_path, key_path, HP_ALPN, err, sizeof err);
     if (!st->pki) {
         fault_plugin_error(self, "--http-intercept: %s%s", err,
-                           ca ? "" : " (run 'fault ca generate' first, or give "
-                                     "--http-intercept-ca and --http-intercept-ca-key)");
+                           ca ? ""
+                              : " (run 'fault ca generate' first, or give "
+                                "--http-intercept-ca and --http-intercept-ca-key)");
         return FAULT_EINVAL;
     }
     return 0;
@@ -226,9 +266,8 @@ static int configure(fault_plugin *self, void *state)
         return FAULT_EINVAL;
     }
     if (!st->disable) {
-        if (!st->proxy_address ||
-            parse_listen(st->proxy_address, st->fwd.lhost, sizeof st->fwd.lhost,
-                         &st->fwd.lport) < 0) {
+        if (!st->proxy_address || parse_listen(st->proxy_address, st->fwd.lhost,
+                                               sizeof st->fwd.lhost, &st->fwd.lport) < 0) {
             fault_plugin_error(self,
                                "--proxy-address: '%s' is not ADDR:PORT (e.g. 127.0.0.1:3180 or "
                                "[::1]:3180)",
@@ -269,8 +308,7 @@ static int configure(fault_plugin *self, void *state)
         if (len && t[len - 1] == '/')
             len--;
         if (hp_parse_hostport(t, len, st->ov_host, sizeof st->ov_host, &st->ov_port, false) < 0) {
-            fault_plugin_error(self,
-                               "--http-upstream-override: '%s' is not [SCHEME://]HOST[:PORT]",
+            fault_plugin_error(self, "--http-upstream-override: '%s' is not [SCHEME://]HOST[:PORT]",
                                st->override);
             return FAULT_EINVAL;
         }
@@ -370,8 +408,8 @@ static int start(fault_plugin *self, void *state)
         if (rc == 0) {
             st->fwd_on = true;
         } else if (fault_option_is_set(self, "proxy-address")) {
-            fault_plugin_error(self, "--proxy-address: cannot listen on %s port %u: %s",
-                               fr->lhost, fr->lport, fault_strerror(rc));
+            fault_plugin_error(self, "--proxy-address: cannot listen on %s port %u: %s", fr->lhost,
+                               fr->lport, fault_strerror(rc));
             return rc;
         } else {
             /* The default address is busy: the mappings of this run still

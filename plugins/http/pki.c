@@ -132,7 +132,10 @@ static char *pem_of(int (*write)(BIO *, const void *), const void *obj)
     return out;
 }
 
-static int write_x509(BIO *b, const void *x) { return PEM_write_bio_X509(b, (X509 *)x); }
+static int write_x509(BIO *b, const void *x)
+{
+    return PEM_write_bio_X509(b, (X509 *)x);
+}
 
 static int write_key(BIO *b, const void *k)
 {
@@ -186,10 +189,10 @@ int hp_pki_generate(const char *dir, const char *name, int days, bool force, cha
     bool ok = key && x && nm && X509_set_version(x, 2) == 1 && set_serial(x) &&
               X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
               X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) &&
-              X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_UTF8, (const unsigned char *)"fault",
-                                         -1, -1, 0) == 1 &&
-              X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)name,
-                                         -1, -1, 0) == 1 &&
+              X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_UTF8, (const unsigned char *)"fault", -1,
+                                         -1, 0) == 1 &&
+              X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)name, -1,
+                                         -1, 0) == 1 &&
               X509_set_issuer_name(x, nm) == 1 && X509_set_pubkey(x, key) == 1 &&
               add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
               add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
@@ -307,8 +310,8 @@ static char *issue(hp_pki *k, const char *name)
         ok = X509_set1_notAfter(x, X509_get0_notAfter(k->ca)) == 1;
     /* A CN holds 64 characters at most; the SAN is what counts anyway. */
     if (ok && strlen(name) <= 64)
-        ok = X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)name,
-                                        -1, -1, 0) == 1;
+        ok = X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)name, -1,
+                                        -1, 0) == 1;
     ok = ok && X509_set_issuer_name(x, X509_get_subject_name(k->ca)) == 1 &&
          X509_set_pubkey(x, k->leaf_key) == 1 &&
          add_ext(k->ca, x, NID_basic_constraints, "critical,CA:FALSE") &&

@@ -42,7 +42,7 @@
  * above which the sender is no longer read, and below which reading
  * resumes: the relay's marks, so faults feel the same on both paths. */
 #define HP_HIGH_WATER (256 * 1024)
-#define HP_LOW_WATER (64 * 1024)
+#define HP_LOW_WATER  (64 * 1024)
 /* Largest request or response head (line and headers) accepted. */
 #define HP_MAX_HEAD (64 * 1024)
 #define HP_MAX_HOST 256
@@ -116,14 +116,14 @@ typedef struct hp_hdr {
 
 typedef struct hp_head {
     hp_buf b;
-    uint32_t url;     /* request target, or the reason phrase of a response */
+    uint32_t url; /* request target, or the reason phrase of a response */
     bool has_url;
     hp_hdr *h;
     size_t n, cap;
-    int state;        /* which span is open (see h1.c) */
-    bool too_big;     /* more than HP_MAX_HEAD: the message is refused */
-    int8_t conn;      /* Connection headers found (up to HP_CONN_IDX), -1: not
-                       * looked yet; conn_idx holds their indices */
+    int state;    /* which span is open (see h1.c) */
+    bool too_big; /* more than HP_MAX_HEAD: the message is refused */
+    int8_t conn;  /* Connection headers found (up to HP_CONN_IDX), -1: not
+                   * looked yet; conn_idx holds their indices */
     uint16_t conn_idx[4];
 } hp_head;
 #define HP_CONN_IDX 4
@@ -137,8 +137,7 @@ typedef struct hp_parser {
     void *ud;
 } hp_parser;
 
-void hp_parser_init(hp_parser *hp, llhttp_type_t type, const llhttp_settings_t *settings,
-                    void *ud);
+void hp_parser_init(hp_parser *hp, llhttp_type_t type, const llhttp_settings_t *settings, void *ud);
 void hp_parser_free(hp_parser *hp);
 /* Why the parser stopped with error e, in words for a person: llhttp
  * names its callbacks ("`on_header_field_complete` callback error") when
@@ -180,11 +179,11 @@ typedef enum hp_tform {
 
 typedef struct hp_target {
     hp_tform form;
-    bool tls;              /* https:// */
+    bool tls;               /* https:// */
     char host[HP_MAX_HOST]; /* without brackets; "" for origin form */
-    uint16_t port;         /* given, or the scheme's default */
+    uint16_t port;          /* given, or the scheme's default */
     bool port_given;
-    const char *path;      /* into the input, or "/" */
+    const char *path; /* into the input, or "/" */
     size_t pathlen;
 } hp_target;
 
@@ -242,13 +241,13 @@ struct hp_creq;
 typedef struct hp_front {
     struct hp_state *st;
     bool reverse;
-    bool keep_host;  /* reverse: send the client's Host, not the upstream's */
-    bool intercept;  /* the inside of an intercepted tunnel */
-    int refs;        /* owned fronts (intercept): freed at 0 */
+    bool keep_host;          /* reverse: send the client's Host, not the upstream's */
+    bool intercept;          /* the inside of an intercepted tunnel */
+    int refs;                /* owned fronts (intercept): freed at 0 */
     char text[300];          /* the mapping as written, for messages */
     char lhost[HP_MAX_HOST]; /* where it listens */
     uint16_t lport;
-    char host[HP_MAX_HOST];  /* reverse: the upstream */
+    char host[HP_MAX_HOST]; /* reverse: the upstream */
     uint16_t port;
     bool tls;
     char authority[HP_MAX_HOST + 8]; /* reverse: Host sent upstream */
@@ -298,16 +297,16 @@ typedef struct hp_state {
     uv_timer_t announce;
     bool announce_init;
     bool stopping;
-    fault_tls_server *tls_srv;  /* --http-tls-cert/--http-tls-key */
-    struct hp_pki *pki;         /* --http-intercept */
-    struct hp_acc *accs;        /* connections not yet handed on */
-    struct hp_h2 *h2s;          /* HTTP/2 client connections */
-    hp_due *due;                /* connections with work due (due.c) */
-    uv_prepare_t due_prepare;   /* runs it once per loop iteration */
-    uv_idle_t due_more;         /* no waiting in poll while some is left */
+    fault_tls_server *tls_srv; /* --http-tls-cert/--http-tls-key */
+    struct hp_pki *pki;        /* --http-intercept */
+    struct hp_acc *accs;       /* connections not yet handed on */
+    struct hp_h2 *h2s;         /* HTTP/2 client connections */
+    hp_due *due;               /* connections with work due (due.c) */
+    uv_prepare_t due_prepare;  /* runs it once per loop iteration */
+    uv_idle_t due_more;        /* no waiting in poll while some is left */
     bool due_init;
-    uv_timer_t head_sweep;      /* closes HTTP/1 sessions whose request
-                                 * head is late (--http-header-timeout) */
+    uv_timer_t head_sweep; /* closes HTTP/1 sessions whose request
+                            * head is late (--http-header-timeout) */
     bool head_sweep_init;
 } hp_state;
 
@@ -351,8 +350,7 @@ void hp_sess_close_all(hp_state *st);
 
 /* HTTP/2 (the client sent the connection preface, or chose h2 by ALPN) on
  * c for the stream s, which the session now owns. */
-void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *initial,
-                 size_t len);
+void hp_h2_start(hp_front *fr, fault_conn *c, fault_stream *s, const uint8_t *initial, size_t len);
 void hp_h2_close_all(hp_state *st);
 /* Frees what the HTTP/2 code keeps for the whole process (destroy()). */
 void hp_h2_shutdown(void);
@@ -424,8 +422,8 @@ struct hp_up {
     hp_state *st;
     fault_conn *c;
     char key[HP_MAX_HOST + 16];
-    void *owner;          /* bound to an exchange (a session or an HTTP/2
-                           * stream), or NULL when idle */
+    void *owner;           /* bound to an exchange (a session or an HTTP/2
+                            * stream), or NULL when idle */
     hp_up_read_fn on_read; /* the owner's */
     uint64_t idle_since;
     struct hp_up *prev, *next; /* in the pool */

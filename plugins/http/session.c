@@ -228,8 +228,8 @@ static void ceg_progress(void *ud)
     sess_flow(s);
 }
 
-static const fault_chain_ops ceg_ops = {.output = ceg_output, .eof = ceg_eof,
-                                        .progress = ceg_progress};
+static const fault_chain_ops ceg_ops = {
+    .output = ceg_output, .eof = ceg_eof, .progress = ceg_progress};
 
 static void cin_output(void *ud, const uint8_t *data, size_t len)
 {
@@ -249,8 +249,8 @@ static void cin_progress(void *ud)
     sess_tunnel_try_switch(s);
 }
 
-static const fault_chain_ops cin_ops = {.output = cin_output, .eof = cin_eof,
-                                        .progress = cin_progress};
+static const fault_chain_ops cin_ops = {
+    .output = cin_output, .eof = cin_eof, .progress = cin_progress};
 
 /* Client chains are made for the first targeted bytes, so a connection
  * that only carries untargeted traffic never attaches a fault. */
@@ -259,8 +259,8 @@ static bool client_chains(hp_sess *s)
     if (s->ceg)
         return true;
     s->ceg = fault_chain_new(s->s, FAULT_DIR_EGRESS, FAULT_SIDE_CLIENT, &ceg_ops, s);
-    s->cin = s->ceg ? fault_chain_new(s->s, FAULT_DIR_INGRESS, FAULT_SIDE_CLIENT, &cin_ops, s)
-                    : NULL;
+    s->cin =
+        s->ceg ? fault_chain_new(s->s, FAULT_DIR_INGRESS, FAULT_SIDE_CLIENT, &cin_ops, s) : NULL;
     if (!s->ceg || !s->cin) {
         fault_log_warn(s->st->self, "%s: a fault refused the connection", s->peer);
         sess_teardown(s, true, -ECONNREFUSED);
@@ -362,7 +362,8 @@ static void seg_pump(hp_sess *s, segq *q, fault_chain **c, const fault_chain_ops
 
 static void egress_pump(hp_sess *s)
 {
-    seg_pump(s, &s->eq, &s->ceg, &ceg_ops, &s->in_epump, &s->epump_again, sess_deliver, sess_deliver_eof);
+    seg_pump(s, &s->eq, &s->ceg, &ceg_ops, &s->in_epump, &s->epump_again, sess_deliver,
+             sess_deliver_eof);
 }
 
 static int front_on_headers(llhttp_t *p)
@@ -399,8 +400,8 @@ static void front_feed(hp_sess *s, const uint8_t *p, size_t n)
         }
         s->front_ev = EV_NONE;
         llhttp_errno_t e = llhttp_execute(&s->front.p, (const char *)p, n);
-        size_t used = e == HPE_OK ? n
-                                  : (size_t)(llhttp_get_error_pos(&s->front.p) - (const char *)p);
+        size_t used =
+            e == HPE_OK ? n : (size_t)(llhttp_get_error_pos(&s->front.p) - (const char *)p);
         if (e == HPE_OK) {
             if (s->front_known) {
                 egress_in(s, s->front_label, false, p, n);
@@ -418,7 +419,8 @@ static void front_feed(hp_sess *s, const uint8_t *p, size_t n)
                 hp_head *h = &s->front.head;
                 hp_head_done(h);
                 const char *url = hp_head_url(h);
-                s->front_label = sess_label_of(s, s->front.p.method == HTTP_CONNECT, url, strlen(url));
+                s->front_label =
+                    sess_label_of(s, s->front.p.method == HTTP_CONNECT, url, strlen(url));
                 s->front_known = true;
                 front_flush(s, s->front_label);
             }
@@ -528,8 +530,7 @@ void sess_respond(hp_sess *s, int status, const char *text, bool from_x, bool fo
             const char *name, *value;
             fault_http_header_at(ex->x, FAULT_HTTP_RESPONSE, i, &name, &value);
             if (strcasecmp(name, "content-length") == 0 ||
-                strcasecmp(name, "transfer-encoding") == 0 ||
-                strcasecmp(name, "connection") == 0)
+                strcasecmp(name, "transfer-encoding") == 0 || strcasecmp(name, "connection") == 0)
                 continue;
             if (strcasecmp(name, "content-type") == 0)
                 have_type = true;
@@ -783,10 +784,9 @@ void sess_ex_finish(hp_sess *s)
     ex->creq = NULL;
     if (ex->up) {
         hp_up *up = ex->up;
-        bool reusable = ex->up_keepalive && ex->rs == RS_DONE && !ex->up_eof &&
-                        ex->rinb.len == 0 && sess_pend(ex->se) == 0 && sess_pend(ex->si) == 0 &&
-                        sess_pend(ex->qbc) == 0 &&
-                        !ex->discard && !s->st->stopping;
+        bool reusable = ex->up_keepalive && ex->rs == RS_DONE && !ex->up_eof && ex->rinb.len == 0 &&
+                        sess_pend(ex->se) == 0 && sess_pend(ex->si) == 0 &&
+                        sess_pend(ex->qbc) == 0 && !ex->discard && !s->st->stopping;
         ex->up = NULL;
         sess_server_chains_free(ex);
         if (!ex->up_reading)
@@ -831,8 +831,8 @@ void sess_flow(hp_sess *s)
         return;
     hp_ex *ex = &s->ex;
     if (!s->c_eof_read) {
-        size_t eg = s->eq.bytes + s->inb.len + s->unlabeled.len + sess_pend(s->ceg) + sess_pend(ex->se) +
-                    sess_pend(ex->qbc) + s->ucork.len;
+        size_t eg = s->eq.bytes + s->inb.len + s->unlabeled.len + sess_pend(s->ceg) +
+                    sess_pend(ex->se) + sess_pend(ex->qbc) + s->ucork.len;
         if (ex->up && !ex->connect)
             eg += fault_conn_write_queued(ex->up->c);
         if (ex->h2)
@@ -848,8 +848,8 @@ void sess_flow(hp_sess *s)
         }
     }
     if (ex->up && !ex->connect && !ex->up_eof && ex->up_reading && !ex->splicing) {
-        size_t in = s->oq.bytes + ex->rinb.len + sess_pend(s->cin) + sess_pend(ex->si) + sess_pend(ex->rbc) +
-                    s->ccork.len + fault_conn_write_queued(s->c);
+        size_t in = s->oq.bytes + ex->rinb.len + sess_pend(s->cin) + sess_pend(ex->si) +
+                    sess_pend(ex->rbc) + s->ccork.len + fault_conn_write_queued(s->c);
         if (!ex->up_paused && in > HP_HIGH_WATER) {
             ex->up_paused = true;
             fault_conn_read_stop(ex->up->c);
@@ -889,8 +889,8 @@ static void on_timer(uv_timer_t *t)
         snprintf(msg, sizeof msg, "fault: %s did not %s within %.3g s", ex->target,
                  use == T_CONNECT ? "accept the connection" : "answer",
                  (double)s->st->upstream_timeout_us / 1e6);
-        fault_log_info(s->st->self, "%s %s: %s", fault_http_method(ex->x),
-                       fault_http_url(ex->x), msg);
+        fault_log_info(s->st->self, "%s %s: %s", fault_http_method(ex->x), fault_http_url(ex->x),
+                       msg);
         sess_up_drop(s, true);
         sess_respond(s, 504, msg, false, ex->connect);
     }

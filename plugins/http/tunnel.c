@@ -309,10 +309,10 @@ static void tun_si_eof(void *ud)
     h2_leave(q->h);
 }
 
-static const fault_chain_ops tun_se_ops = {.output = h1_se_output, .eof = tun_se_eof,
-                                           .progress = h1_chain_progress};
-static const fault_chain_ops tun_si_ops = {.output = tun_si_output, .eof = tun_si_eof,
-                                           .progress = h1_chain_progress};
+static const fault_chain_ops tun_se_ops = {
+    .output = h1_se_output, .eof = tun_se_eof, .progress = h1_chain_progress};
+static const fault_chain_ops tun_si_ops = {
+    .output = tun_si_output, .eof = tun_si_eof, .progress = h1_chain_progress};
 
 static void on_tun_ready(void *owner, hp_up *up, int status)
 {

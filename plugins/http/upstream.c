@@ -208,8 +208,8 @@ static void on_connected(fault_conn *c, int status, void *ud)
     free(r);
 }
 
-hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host,
-                    uint16_t port, bool tls, const char *alpn, hp_up_cb cb, int *err)
+hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host, uint16_t port,
+                    bool tls, const char *alpn, hp_up_cb cb, int *err)
 {
     hp_creq *r = calloc(1, sizeof *r);
     if (!r) {

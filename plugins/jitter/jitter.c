@@ -63,17 +63,17 @@ typedef struct jitter_state {
     bool enabled;
     double amplitude_ms;
     double frequency_hz;
-    fault_side side;      
-    fault_direction direction; 
+    fault_side side;
+    fault_direction direction;
     fault_schedule *sched;
 } jitter_state;
 
 /* The Poisson clock of one hook point of one connection. */
 typedef struct point_state {
     bool started;
-    uint64_t last_us;  /* arrival of the previous chunk */
-    double tau_us;     /* traffic time so far */
-    double next_us;    /* traffic time of the next event */
+    uint64_t last_us; /* arrival of the previous chunk */
+    double tau_us;    /* traffic time so far */
+    double next_us;   /* traffic time of the next event */
     fault_rng rng;
 } point_state;
 
@@ -81,27 +81,50 @@ typedef struct conn_state {
     point_state pt[4]; /* by hook point bit index */
 } conn_state;
 
-
 #define OFF(f) offsetof(jitter_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-jitter", .env = "FAULT_WITH_JITTER", .type = FAULT_OPT_BOOL,
-     .help = "Enable the jitter fault", .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "jitter-amplitude", .env = "FAULT_JITTER_AMPLITUDE", .type = FAULT_OPT_DOUBLE,
-     .def = "20.0", .metavar = "MS",
+    {.name = "with-jitter",
+     .env = "FAULT_WITH_JITTER",
+     .type = FAULT_OPT_BOOL,
+     .help = "Enable the jitter fault",
+     .offset = OFF(enabled),
+     .flags = FAULT_OPTF_ENABLE},
+    {.name = "jitter-amplitude",
+     .env = "FAULT_JITTER_AMPLITUDE",
+     .type = FAULT_OPT_DOUBLE,
+     .def = "20.0",
+     .metavar = "MS",
      .help = "Largest delay of a jitter event in ms (each is uniform in 0..MS)",
-     .offset = OFF(amplitude_ms), .min = 0, .max = MAX_AMPLITUDE_MS},
-    {.name = "jitter-frequency", .env = "FAULT_JITTER_FREQ", .type = FAULT_OPT_DOUBLE,
-     .def = "5.0", .metavar = "HZ",
+     .offset = OFF(amplitude_ms),
+     .min = 0,
+     .max = MAX_AMPLITUDE_MS},
+    {.name = "jitter-frequency",
+     .env = "FAULT_JITTER_FREQ",
+     .type = FAULT_OPT_DOUBLE,
+     .def = "5.0",
+     .metavar = "HZ",
      .help = "Jitter events per second of traffic (Poisson rate, not a probability)",
-     .offset = OFF(frequency_hz), .min = 0, .max = MAX_FREQUENCY_HZ},
-    {.name = "jitter-side", .env = "FAULT_JITTER_SIDE", .type = FAULT_OPT_SIDE, .def = "server", .metavar = "SIDE", .help = "Leg of the connection to jitter",
+     .offset = OFF(frequency_hz),
+     .min = 0,
+     .max = MAX_FREQUENCY_HZ},
+    {.name = "jitter-side",
+     .env = "FAULT_JITTER_SIDE",
+     .type = FAULT_OPT_SIDE,
+     .def = "server",
+     .metavar = "SIDE",
+     .help = "Leg of the connection to jitter",
      .offset = OFF(side)},
-    {.name = "jitter-direction", .env = "FAULT_JITTER_DIRECTION", .type = FAULT_OPT_DIRECTION,
-     .def = "ingress", .metavar = "DIR",
+    {.name = "jitter-direction",
+     .env = "FAULT_JITTER_DIRECTION",
+     .type = FAULT_OPT_DIRECTION,
+     .def = "ingress",
+     .metavar = "DIR",
      .help = "Traffic to jitter: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
-    {.name = "jitter-sched", .env = "FAULT_JITTER_SCHED", .type = FAULT_OPT_SCHEDULE,
+    {.name = "jitter-sched",
+     .env = "FAULT_JITTER_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on, e.g. \"start:10s,duration:30s;start:80%\"",
      .offset = OFF(sched)},
     FAULT_OPTION_END};
@@ -176,6 +199,5 @@ static const fault_stream_ops stream_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "jitter", .version = PACKAGE_VERSION,
                     .summary = "Jitter: random delay spikes at a rate in Hz",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(jitter_state),
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(jitter_state),
                     .stream = &stream_ops);

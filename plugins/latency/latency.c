@@ -26,8 +26,8 @@
 typedef struct latency_state {
     bool enabled;
     bool per_rw;
-    fault_side side;         
-    fault_direction direction;    
+    fault_side side;
+    fault_direction direction;
     int distribution; /* index into dist_choices == fault_dist_kind */
     double mean, stddev, shape, scale, min, max;
     fault_schedule *sched;
@@ -44,39 +44,90 @@ static const char *const dist_choices[] = {"uniform", "normal", "pareto",
 #define OFF(f) offsetof(latency_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-latency", .env = "FAULT_WITH_LATENCY", .type = FAULT_OPT_BOOL,
-     .help = "Enable the latency fault", .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "latency-per-read-write", .env = "FAULT_LATENCY_PER_READ_WRITE",
-     .type = FAULT_OPT_BOOL, .help = "Delay every read/write, not only the first of a connection",
+    {.name = "with-latency",
+     .env = "FAULT_WITH_LATENCY",
+     .type = FAULT_OPT_BOOL,
+     .help = "Enable the latency fault",
+     .offset = OFF(enabled),
+     .flags = FAULT_OPTF_ENABLE},
+    {.name = "latency-per-read-write",
+     .env = "FAULT_LATENCY_PER_READ_WRITE",
+     .type = FAULT_OPT_BOOL,
+     .help = "Delay every read/write, not only the first of a connection",
      .offset = OFF(per_rw)},
-    {.name = "latency-side", .env = "FAULT_LATENCY_SIDE", .type = FAULT_OPT_SIDE, .def = "server", .metavar = "SIDE", .help = "Leg of the connection to delay",
+    {.name = "latency-side",
+     .env = "FAULT_LATENCY_SIDE",
+     .type = FAULT_OPT_SIDE,
+     .def = "server",
+     .metavar = "SIDE",
+     .help = "Leg of the connection to delay",
      .offset = OFF(side)},
-    {.name = "latency-direction", .env = "FAULT_LATENCY_DIRECTION", .type = FAULT_OPT_DIRECTION,
-     .def = "ingress", .metavar = "DIR",
+    {.name = "latency-direction",
+     .env = "FAULT_LATENCY_DIRECTION",
+     .type = FAULT_OPT_DIRECTION,
+     .def = "ingress",
+     .metavar = "DIR",
      .help = "Traffic to delay: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
-    {.name = "latency-distribution", .env = "FAULT_LATENCY_DISTRIBUTION", .type = FAULT_OPT_ENUM,
-     .def = "normal", .choices = dist_choices, .metavar = "DIST",
-     .help = "Distribution of the delays", .offset = OFF(distribution)},
-    {.name = "latency-mean", .env = "FAULT_LATENCY_MEAN", .type = FAULT_OPT_DOUBLE,
-     .metavar = "MS", .help = "Mean delay in ms (normal, pareto-normal)", .offset = OFF(mean),
-     .min = 0, .max = 3.6e6},
-    {.name = "latency-stddev", .env = "FAULT_LATENCY_STANDARD_DEVIATION", .type = FAULT_OPT_DOUBLE,
-     .metavar = "MS", .help = "Standard deviation in ms (normal, pareto-normal)",
-     .offset = OFF(stddev), .min = 0, .max = 3.6e6},
-    {.name = "latency-shape", .env = "FAULT_LATENCY_SHAPE", .type = FAULT_OPT_DOUBLE,
-     .metavar = "NUM", .help = "Shape of the tail (pareto, pareto-normal)", .offset = OFF(shape),
-     .min = 0, .max = 1e6},
-    {.name = "latency-scale", .env = "FAULT_LATENCY_SCALE", .type = FAULT_OPT_DOUBLE,
-     .metavar = "MS", .help = "Scale in ms (pareto, pareto-normal)", .offset = OFF(scale),
-     .min = 0, .max = 3.6e6},
-    {.name = "latency-min", .env = "FAULT_LATENCY_MIN", .type = FAULT_OPT_DOUBLE,
-     .metavar = "MS", .help = "Smallest delay in ms (uniform)", .offset = OFF(min), .min = 0,
+    {.name = "latency-distribution",
+     .env = "FAULT_LATENCY_DISTRIBUTION",
+     .type = FAULT_OPT_ENUM,
+     .def = "normal",
+     .choices = dist_choices,
+     .metavar = "DIST",
+     .help = "Distribution of the delays",
+     .offset = OFF(distribution)},
+    {.name = "latency-mean",
+     .env = "FAULT_LATENCY_MEAN",
+     .type = FAULT_OPT_DOUBLE,
+     .metavar = "MS",
+     .help = "Mean delay in ms (normal, pareto-normal)",
+     .offset = OFF(mean),
+     .min = 0,
      .max = 3.6e6},
-    {.name = "latency-max", .env = "FAULT_LATENCY_MAX", .type = FAULT_OPT_DOUBLE,
-     .metavar = "MS", .help = "Largest delay in ms (uniform)", .offset = OFF(max), .min = 0,
+    {.name = "latency-stddev",
+     .env = "FAULT_LATENCY_STANDARD_DEVIATION",
+     .type = FAULT_OPT_DOUBLE,
+     .metavar = "MS",
+     .help = "Standard deviation in ms (normal, pareto-normal)",
+     .offset = OFF(stddev),
+     .min = 0,
      .max = 3.6e6},
-    {.name = "latency-sched", .env = "FAULT_LATENCY_SCHED", .type = FAULT_OPT_SCHEDULE,
+    {.name = "latency-shape",
+     .env = "FAULT_LATENCY_SHAPE",
+     .type = FAULT_OPT_DOUBLE,
+     .metavar = "NUM",
+     .help = "Shape of the tail (pareto, pareto-normal)",
+     .offset = OFF(shape),
+     .min = 0,
+     .max = 1e6},
+    {.name = "latency-scale",
+     .env = "FAULT_LATENCY_SCALE",
+     .type = FAULT_OPT_DOUBLE,
+     .metavar = "MS",
+     .help = "Scale in ms (pareto, pareto-normal)",
+     .offset = OFF(scale),
+     .min = 0,
+     .max = 3.6e6},
+    {.name = "latency-min",
+     .env = "FAULT_LATENCY_MIN",
+     .type = FAULT_OPT_DOUBLE,
+     .metavar = "MS",
+     .help = "Smallest delay in ms (uniform)",
+     .offset = OFF(min),
+     .min = 0,
+     .max = 3.6e6},
+    {.name = "latency-max",
+     .env = "FAULT_LATENCY_MAX",
+     .type = FAULT_OPT_DOUBLE,
+     .metavar = "MS",
+     .help = "Largest delay in ms (uniform)",
+     .offset = OFF(max),
+     .min = 0,
+     .max = 3.6e6},
+    {.name = "latency-sched",
+     .env = "FAULT_LATENCY_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on, e.g. \"start:10s,duration:30s;start:80%\"",
      .offset = OFF(sched)},
     FAULT_OPTION_END};
@@ -110,8 +161,10 @@ static int configure(fault_plugin *self, void *state)
         for (const char *const *o = (const char *const[]){"latency-mean", "latency-stddev", NULL};
              rc == 0 && *o; o++) {
             if (fault_option_is_set(self, *o)) {
-                fault_plugin_error(self, "--%s has no effect with --latency-distribution uniform "
-                                         "(give --latency-min and --latency-max)", *o);
+                fault_plugin_error(self,
+                                   "--%s has no effect with --latency-distribution uniform "
+                                   "(give --latency-min and --latency-max)",
+                                   *o);
                 rc = FAULT_EINVAL;
             }
         }
@@ -177,8 +230,9 @@ static fault_action on_data(void *state, void *cs, fault_stream *s, fault_side s
     name[strcspn(name, "|")] = '\0';
     params[1].str = name;
     fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 2);
-    fault_log_debug(fault_plugin_self(st), "#%llu %s %s delay %.3f ms", (unsigned long long)fault_stream_id(s),
-                    fault_side_name(side), fault_direction_name(dir), ms);
+    fault_log_debug(fault_plugin_self(st), "#%llu %s %s delay %.3f ms",
+                    (unsigned long long)fault_stream_id(s), fault_side_name(side),
+                    fault_direction_name(dir), ms);
     return FAULT_PASS;
 }
 
@@ -200,7 +254,6 @@ static const fault_stream_ops stream_ops = {
 };
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "latency", .version = PACKAGE_VERSION,
-                    .summary = "Latency: delay traffic by a drawn amount",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(latency_state), .configure = configure,
+                    .summary = "Latency: delay traffic by a drawn amount", .license = "Apache-2.0",
+                    .options = options, .state_size = sizeof(latency_state), .configure = configure,
                     .stream = &stream_ops);

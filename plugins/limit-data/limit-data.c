@@ -41,7 +41,7 @@
 typedef struct limit_state {
     bool enabled;
     int64_t limit;
-    fault_direction direction; 
+    fault_direction direction;
     fault_schedule *sched;
 } limit_state;
 
@@ -54,22 +54,35 @@ typedef struct conn_state {
     fault_direction closing_dir;
 } conn_state;
 
-
 #define OFF(f) offsetof(limit_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-limit-data", .env = "FAULT_WITH_LIMIT_DATA", .type = FAULT_OPT_BOOL,
+    {.name = "with-limit-data",
+     .env = "FAULT_WITH_LIMIT_DATA",
+     .type = FAULT_OPT_BOOL,
      .help = "Enable the limit-data fault: close connections after N bytes",
-     .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "limit-data-bytes", .env = "FAULT_LIMIT_DATA_BYTES", .type = FAULT_OPT_INT,
-     .metavar = "N", .help = "Bytes a connection may carry in the direction before it is closed",
-     .offset = OFF(limit), .min = 0, .max = 9.2e18},
-    {.name = "limit-data-direction", .env = "FAULT_LIMIT_DATA_DIRECTION", .type = FAULT_OPT_DIRECTION,
-     .def = "ingress", .metavar = "DIR",
+     .offset = OFF(enabled),
+     .flags = FAULT_OPTF_ENABLE},
+    {.name = "limit-data-bytes",
+     .env = "FAULT_LIMIT_DATA_BYTES",
+     .type = FAULT_OPT_INT,
+     .metavar = "N",
+     .help = "Bytes a connection may carry in the direction before it is closed",
+     .offset = OFF(limit),
+     .min = 0,
+     .max = 9.2e18},
+    {.name = "limit-data-direction",
+     .env = "FAULT_LIMIT_DATA_DIRECTION",
+     .type = FAULT_OPT_DIRECTION,
+     .def = "ingress",
+     .metavar = "DIR",
      .help = "Bytes counted: ingress (responses), egress (requests) or both (each its own N)",
      .offset = OFF(direction)},
-    {.name = "limit-data-sched", .env = "FAULT_LIMIT_DATA_SCHED", .type = FAULT_OPT_SCHEDULE,
-     .help = "When the fault is on, e.g. \"start:10s,duration:30s\"", .offset = OFF(sched)},
+    {.name = "limit-data-sched",
+     .env = "FAULT_LIMIT_DATA_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
+     .help = "When the fault is on, e.g. \"start:10s,duration:30s\"",
+     .offset = OFF(sched)},
     FAULT_OPTION_END};
 
 static int configure(fault_plugin *self, void *state)
@@ -146,7 +159,8 @@ static fault_action on_data(void *state, void *cs_ptr, fault_stream *s, fault_si
          * (the relay still holds the chunk), so close it from the loop
          * once the chunk has moved on: a zero timer runs after the relay
          * has handed it to the socket. */
-        if (!cs->timer && fault_timer_new(fault_plugin_self(st), on_close_timer, cs, &cs->timer) != 0)
+        if (!cs->timer &&
+            fault_timer_new(fault_plugin_self(st), on_close_timer, cs, &cs->timer) != 0)
             return FAULT_CLOSE; /* no memory for the timer: close now instead */
         cs->closing_side = side;
         cs->closing_dir = dir;
@@ -174,6 +188,5 @@ static const fault_stream_ops stream_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "limit-data", .version = PACKAGE_VERSION,
                     .summary = "Limit data: close connections after N bytes",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(limit_state), .configure = configure,
-                    .stream = &stream_ops);
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(limit_state),
+                    .configure = configure, .stream = &stream_ops);

@@ -297,8 +297,8 @@ static void truncate_now(lx *e)
         }
         out_mark(e);
     } else if (st->truncate_mode == TRUNC_ERROR) {
-        char *t = llm_stream_error_frame(e->api, llm_provider_of(e->api, (llm_provider)st->provider),
-                                         e->framing);
+        char *t = llm_stream_error_frame(
+            e->api, llm_provider_of(e->api, (llm_provider)st->provider), e->framing);
         if (t) {
             out_add(e, t, strlen(t));
             free(t);
@@ -335,7 +335,8 @@ static void stall_now(lx *e)
     unsigned kept = 0;
     e->stalled = true;
     if (e->framing == LLM_FRAMING_SSE && st->keepalive_ms > 0) {
-        const char *ka = llm_keepalive_frame(e->api, llm_provider_of(e->api, (llm_provider)st->provider));
+        const char *ka =
+            llm_keepalive_frame(e->api, llm_provider_of(e->api, (llm_provider)st->provider));
         size_t k = strlen(ka);
         while (left >= st->keepalive_ms && !e->oom) {
             e->pending_ms = st->keepalive_ms;
@@ -477,10 +478,18 @@ static double draw_delay(llm_state *st)
     fault_rng *rng = fault_plugin_rng(st->self);
     double m = st->slow_mean_ms, d;
     switch (st->slow_dist) {
-    case DIST_FIXED: d = m; break;
-    case DIST_UNIFORM: d = 2 * m * fault_rng_uniform(rng); break;
-    case DIST_PARETO: d = fault_rng_pareto(rng, m * 2.0 / 3.0, 3.0); break; /* mean m */
-    default: d = fault_rng_normal(rng, m, m / 4); break;
+    case DIST_FIXED:
+        d = m;
+        break;
+    case DIST_UNIFORM:
+        d = 2 * m * fault_rng_uniform(rng);
+        break;
+    case DIST_PARETO:
+        d = fault_rng_pareto(rng, m * 2.0 / 3.0, 3.0);
+        break; /* mean m */
+    default:
+        d = fault_rng_normal(rng, m, m / 4);
+        break;
     }
     return d < 0 ? 0 : d;
 }
@@ -544,7 +553,6 @@ fault_action llm_body_chunk(lx *e, fault_http_exchange *x, fault_chunk *c, fault
         return FAULT_PASS;
     return next_frame(e, c, v);
 }
-
 
 fault_action llm_body_end(lx *e, fault_http_exchange *x, fault_chunk *c, fault_verdict *v)
 {

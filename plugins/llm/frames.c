@@ -28,7 +28,10 @@ void llm_frames_free(llm_frames *f)
     f->len = f->cap = 0;
 }
 
-size_t llm_frames_pending(const llm_frames *f) { return f->len; }
+size_t llm_frames_pending(const llm_frames *f)
+{
+    return f->len;
+}
 
 static int keep(llm_frames *f, const uint8_t *p, size_t n)
 {
@@ -93,18 +96,23 @@ static int step_json(llm_frames *f, uint8_t ch)
         return STEP_MORE;
     }
     switch (ch) {
-    case ' ': case '\t': case '\r': case '\n':
+    case ' ':
+    case '\t':
+    case '\r':
+    case '\n':
         return STEP_MORE;
     case '"':
         if (!f->started)
             return STEP_GIVE_UP; /* a bare string: nothing to rewrite */
         f->in_str = true;
         return STEP_MORE;
-    case '{': case '[':
+    case '{':
+    case '[':
         f->started = true;
         f->depth++;
         return STEP_MORE;
-    case '}': case ']':
+    case '}':
+    case ']':
         if (!f->started || f->depth == 0)
             return STEP_GIVE_UP;
         return --f->depth == 0 ? STEP_END : STEP_MORE;
@@ -116,8 +124,8 @@ static int step_json(llm_frames *f, uint8_t ch)
 /* A frame whose last byte is p[end - 1] and whose bytes from p[start] on
  * follow what was kept: handed on parsed, or raw when it outgrew the
  * bound. */
-static int frame_done(llm_frames *f, const uint8_t *p, size_t start, size_t end,
-                      llm_frame_cb cb, void *ud)
+static int frame_done(llm_frames *f, const uint8_t *p, size_t start, size_t end, llm_frame_cb cb,
+                      void *ud)
 {
     int rc;
     if (!f->raw && f->len + (end - start) > f->max) {

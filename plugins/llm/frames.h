@@ -47,18 +47,18 @@ typedef int (*llm_frame_cb)(void *ud, const uint8_t *p, size_t n, bool parsed);
 
 typedef struct llm_frames {
     llm_framing kind;
-    size_t max;          /* bound on a kept frame */
-    uint8_t *buf;        /* the unfinished frame */
+    size_t max;   /* bound on a kept frame */
+    uint8_t *buf; /* the unfinished frame */
     size_t len, cap;
-    bool raw;            /* inside an oversized frame: bytes go on raw */
-    bool done;           /* JSON: the value closed; the rest is raw */
+    bool raw;  /* inside an oversized frame: bytes go on raw */
+    bool done; /* JSON: the value closed; the rest is raw */
     /* Line state (SSE, NDJSON). */
-    bool prev_cr;        /* the last byte was a CR ending a line */
-    size_t line_len;     /* bytes in the current line so far */
+    bool prev_cr;    /* the last byte was a CR ending a line */
+    size_t line_len; /* bytes in the current line so far */
     /* JSON state. */
     unsigned depth;
     bool started, in_str, esc;
-    bool elem;           /* ARRAY: inside an element */
+    bool elem; /* ARRAY: inside an element */
 } llm_frames;
 
 void llm_frames_init(llm_frames *f, llm_framing kind, size_t max);

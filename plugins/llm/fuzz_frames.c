@@ -76,8 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i += n;
     }
     /* What is still held is the unfinished last frame. */
-    if (o.len + llm_frames_pending(&f) != size ||
-        memcmp(o.p, data, o.len) != 0 ||
+    if (o.len + llm_frames_pending(&f) != size || memcmp(o.p, data, o.len) != 0 ||
         memcmp(f.buf ? f.buf : (const uint8_t *)"", data + o.len, llm_frames_pending(&f)) != 0)
         abort();
     llm_frames_free(&f);

@@ -21,28 +21,44 @@
 #include <fault/plugin.h>
 
 typedef struct mode_state {
-    const char *endpoint;  /* --endpoint */
-    const char *kase;      /* --case */
-    double probability;    /* --probability */
-    int64_t port;          /* --llm-port */
+    const char *endpoint; /* --endpoint */
+    const char *kase;     /* --case */
+    double probability;   /* --probability */
+    int64_t port;         /* --llm-port */
 } mode_state;
 
 #define OFF(f) offsetof(mode_state, f)
 
 static const fault_option options[] = {
-    {.name = "endpoint", .env = "FAULT_LLM_ENDPOINT", .type = FAULT_OPT_STRING,
-     .metavar = "URL", .help = "The provider's base URL, scheme://host[:port] (default: the "
-                               "provider's own)",
+    {.name = "endpoint",
+     .env = "FAULT_LLM_ENDPOINT",
+     .type = FAULT_OPT_STRING,
+     .metavar = "URL",
+     .help = "The provider's base URL, scheme://host[:port] (default: the "
+             "provider's own)",
      .offset = OFF(endpoint)},
-    {.name = "case", .env = "FAULT_LLM_CASE", .type = FAULT_OPT_STRING, .metavar = "CASE",
+    {.name = "case",
+     .env = "FAULT_LLM_CASE",
+     .type = FAULT_OPT_STRING,
+     .metavar = "CASE",
      .help = "slow-stream, prompt-scramble, token-drop, inject-bias, truncate-response, "
              "http-error, stream-stall or corrupt-stream (default slow-stream)",
      .offset = OFF(kase)},
-    {.name = "probability", .env = "FAULT_LLM_PROBABILITY", .type = FAULT_OPT_PROBABILITY,
-     .def = "1", .metavar = "P", .help = "Probability that a request is faulted (0 to 1)",
+    {.name = "probability",
+     .env = "FAULT_LLM_PROBABILITY",
+     .type = FAULT_OPT_PROBABILITY,
+     .def = "1",
+     .metavar = "P",
+     .help = "Probability that a request is faulted (0 to 1)",
      .offset = OFF(probability)},
-    {.name = "llm-port", .env = "FAULT_LLM_PORT", .type = FAULT_OPT_INT, .def = "45580",
-     .metavar = "PORT", .help = "Port of the proxy on 127.0.0.1", .offset = OFF(port), .min = 1,
+    {.name = "llm-port",
+     .env = "FAULT_LLM_PORT",
+     .type = FAULT_OPT_INT,
+     .def = "45580",
+     .metavar = "PORT",
+     .help = "Port of the proxy on 127.0.0.1",
+     .offset = OFF(port),
+     .min = 1,
      .max = 65535},
     FAULT_OPTION_END};
 
@@ -72,8 +88,9 @@ static int select_mode(fault_plugin *self, void *state, int argc, char **argv)
 {
     mode_state *st = state;
     if (argc != 1) {
-        fault_plugin_error(self, "%s: give one provider: openai, open-router, gemini, ollama or "
-                                 "anthropic",
+        fault_plugin_error(self,
+                           "%s: give one provider: openai, open-router, gemini, ollama or "
+                           "anthropic",
                            argc ? "too many words" : "no provider");
         return FAULT_EINVAL;
     }
@@ -81,8 +98,10 @@ static int select_mode(fault_plugin *self, void *state, int argc, char **argv)
     while (k < n && strcmp(providers[k].word, argv[0]) != 0)
         k++;
     if (k == n) {
-        fault_plugin_error(self, "unknown provider '%s' (openai, open-router, gemini, ollama or "
-                                 "anthropic)", argv[0]);
+        fault_plugin_error(self,
+                           "unknown provider '%s' (openai, open-router, gemini, ollama or "
+                           "anthropic)",
+                           argv[0]);
         return FAULT_EINVAL;
     }
     const char *endpoint = st->endpoint ? st->endpoint : providers[k].endpoint;
@@ -94,8 +113,10 @@ static int select_mode(fault_plugin *self, void *state, int argc, char **argv)
         url[--len] = '\0';
     const char *hostpart = strstr(url, "://");
     if (!hostpart || !*(hostpart + 3) || strchr(hostpart + 3, '/')) {
-        fault_plugin_error(self, "--endpoint: '%s': give scheme://host[:port] (the client's "
-                                 "path is kept as it is)", endpoint);
+        fault_plugin_error(self,
+                           "--endpoint: '%s': give scheme://host[:port] (the client's "
+                           "path is kept as it is)",
+                           endpoint);
         return FAULT_EINVAL;
     }
     char mapping[600], err[256];
@@ -125,5 +146,5 @@ static const fault_run_mode_ops mode_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "llm-mode", .version = PACKAGE_VERSION,
                     .summary = "fault run llm PROVIDER (over the llm and http plugins)",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(mode_state), .run_mode = &mode_ops);
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(mode_state),
+                    .run_mode = &mode_ops);

@@ -69,11 +69,9 @@ typedef struct llm_state {
     lx *bucket[LX_BUCKETS];
 } llm_state;
 
-
 /* Text held back by inject-bias (a match the frame boundary may cut) is
  * bounded: past this, it goes out as it is. */
 #define HELD_MAX 4096
-
 
 struct lx {
     lx *next;
@@ -93,11 +91,11 @@ struct lx {
     bool paced;        /* a frame of this chunk has a delay */
     double pending_ms; /* delay for the next frame marked */
     /* Progress of the stream. */
-    uint64_t frames;   /* frames with data */
-    bool ended;        /* the provider's own end was seen */
-    bool truncated;    /* truncate-response: everything after is dropped */
-    cJSON *first;      /* the stream's first JSON frame (ids, model) */
-    bool block_open;   /* Anthropic: a content block is open */
+    uint64_t frames; /* frames with data */
+    bool ended;      /* the provider's own end was seen */
+    bool truncated;  /* truncate-response: everything after is dropped */
+    cJSON *first;    /* the stream's first JSON frame (ids, model) */
+    bool block_open; /* Anthropic: a content block is open */
     double block_index;
     /* slow-stream */
     uint64_t next_at;
@@ -111,7 +109,6 @@ struct lx {
     bool final_frame, item_seen;
     unsigned replaced, dropped;
 };
-
 
 /* Publishes an applied fault naming the case, the request URL and extra. */
 void llm_applied(llm_state *st, fault_http_exchange *x, fault_direction dir,

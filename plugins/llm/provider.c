@@ -17,9 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const api_names[] = {"none", "openai-chat", "openai-responses",
-                                        "anthropic-messages", "gemini", "ollama-chat",
-                                        "ollama-generate"};
+static const char *const api_names[] = {
+    "none",   "openai-chat", "openai-responses", "anthropic-messages",
+    "gemini", "ollama-chat", "ollama-generate"};
 
 const char *llm_api_name(llm_api api)
 {
@@ -64,18 +64,22 @@ llm_provider llm_provider_of(llm_api api, llm_provider forced)
             return forced;
     }
     switch (api) {
-    case LLM_API_MESSAGES: return LLM_PROV_ANTHROPIC;
-    case LLM_API_GEMINI: return LLM_PROV_GEMINI;
+    case LLM_API_MESSAGES:
+        return LLM_PROV_ANTHROPIC;
+    case LLM_API_GEMINI:
+        return LLM_PROV_GEMINI;
     case LLM_API_OLLAMA_CHAT:
-    case LLM_API_OLLAMA_GENERATE: return LLM_PROV_OLLAMA;
-    default: return LLM_PROV_OPENAI;
+    case LLM_API_OLLAMA_GENERATE:
+        return LLM_PROV_OLLAMA;
+    default:
+        return LLM_PROV_OPENAI;
     }
 }
 
 const char *llm_provider_name(llm_provider p)
 {
-    static const char *const n[] = {"auto", "openai", "open-router", "anthropic", "gemini",
-                                    "ollama"};
+    static const char *const n[] = {"auto",      "openai", "open-router",
+                                    "anthropic", "gemini", "ollama"};
     return (unsigned)p < sizeof n / sizeof *n ? n[p] : "auto";
 }
 
@@ -88,7 +92,8 @@ typedef struct hdrs {
     size_t left;
 } hdrs;
 
-static void hdr(hdrs *hs, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void hdr(hdrs *hs, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 #include <stdarg.h>
 static void hdr(hdrs *hs, const char *name, const char *fmt, ...)
 {
@@ -109,13 +114,16 @@ static void hdr(hdrs *hs, const char *name, const char *fmt, ...)
 static int natural_status(llm_provider p, llm_error_kind k)
 {
     switch (k) {
-    case LLM_ERR_RATE_LIMIT: return 429;
+    case LLM_ERR_RATE_LIMIT:
+        return 429;
     case LLM_ERR_QUOTA:
         if (p == LLM_PROV_ANTHROPIC || p == LLM_PROV_OPENROUTER)
             return 402;
         return 429;
-    case LLM_ERR_OVERLOADED: return p == LLM_PROV_ANTHROPIC ? 529 : 503;
-    default: return 500;
+    case LLM_ERR_OVERLOADED:
+        return p == LLM_PROV_ANTHROPIC ? 529 : 503;
+    default:
+        return 500;
     }
 }
 
@@ -152,8 +160,14 @@ char *llm_error_body(llm_provider p, llm_error_kind kind, int status_override,
             type = "billing_error";
             msg = "Your credit balance is too low to access the Anthropic API (injected by fault)";
             break;
-        case LLM_ERR_OVERLOADED: type = "overloaded_error"; msg = "Overloaded"; break;
-        default: type = "api_error"; msg = "Internal server error"; break;
+        case LLM_ERR_OVERLOADED:
+            type = "overloaded_error";
+            msg = "Overloaded";
+            break;
+        default:
+            type = "api_error";
+            msg = "Internal server error";
+            break;
         }
         cJSON_AddStringToObject(o, "type", "error");
         cJSON *e = cJSON_AddObjectToObject(o, "error");
@@ -185,7 +199,10 @@ char *llm_error_body(llm_provider p, llm_error_kind kind, int status_override,
             gs = "UNAVAILABLE";
             msg = "The model is overloaded. Please try again later. (injected by fault)";
             break;
-        default: gs = "INTERNAL"; msg = "An internal error has occurred. (injected by fault)"; break;
+        default:
+            gs = "INTERNAL";
+            msg = "An internal error has occurred. (injected by fault)";
+            break;
         }
         if (status_override && st == 503)
             gs = "UNAVAILABLE";
@@ -201,12 +218,18 @@ char *llm_error_body(llm_provider p, llm_error_kind kind, int status_override,
     }
     case LLM_PROV_OLLAMA:
         switch (kind) {
-        case LLM_ERR_RATE_LIMIT: msg = "rate limit exceeded (injected by fault)"; break;
-        case LLM_ERR_QUOTA: msg = "usage limit reached (injected by fault)"; break;
+        case LLM_ERR_RATE_LIMIT:
+            msg = "rate limit exceeded (injected by fault)";
+            break;
+        case LLM_ERR_QUOTA:
+            msg = "usage limit reached (injected by fault)";
+            break;
         case LLM_ERR_OVERLOADED:
             msg = "server busy, please try again.  maximum pending requests exceeded";
             break;
-        default: msg = "llama runner process has terminated (injected by fault)"; break;
+        default:
+            msg = "llama runner process has terminated (injected by fault)";
+            break;
         }
         cJSON_AddStringToObject(o, "error", msg);
         if (kind == LLM_ERR_RATE_LIMIT && ra_ms)
@@ -214,13 +237,19 @@ char *llm_error_body(llm_provider p, llm_error_kind kind, int status_override,
         break;
     case LLM_PROV_OPENROUTER: {
         switch (kind) {
-        case LLM_ERR_RATE_LIMIT: msg = "Rate limit exceeded (injected by fault)"; break;
+        case LLM_ERR_RATE_LIMIT:
+            msg = "Rate limit exceeded (injected by fault)";
+            break;
         case LLM_ERR_QUOTA:
             msg = "Insufficient credits. Add more using https://openrouter.ai/credits "
                   "(injected by fault)";
             break;
-        case LLM_ERR_OVERLOADED: msg = "Provider returned error: overloaded (injected by fault)"; break;
-        default: msg = "Internal Server Error (injected by fault)"; break;
+        case LLM_ERR_OVERLOADED:
+            msg = "Provider returned error: overloaded (injected by fault)";
+            break;
+        default:
+            msg = "Internal Server Error (injected by fault)";
+            break;
         }
         cJSON *e = cJSON_AddObjectToObject(o, "error");
         cJSON_AddNumberToObject(e, "code", st);
@@ -340,8 +369,7 @@ void llm_visit_output(llm_api api, cJSON *root, llm_text_cb cb, void *ud)
     case LLM_API_RESPONSES:
         if (type_is(root, "response.output_text.delta")) {
             visit_str(root, "delta", cb, ud);
-        } else if (!cJSON_GetObjectItemCaseSensitive(root, "type") ||
-                   type_is(root, "response")) {
+        } else if (!cJSON_GetObjectItemCaseSensitive(root, "type") || type_is(root, "response")) {
             /* A whole (non-streamed) response. */
             cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "output"))
             {
@@ -361,7 +389,7 @@ void llm_visit_output(llm_api api, cJSON *root, llm_text_cb cb, void *ud)
         break;
     case LLM_API_GEMINI:
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "candidates"))
-        visit_gemini_parts(cJSON_GetObjectItemCaseSensitive(it, "content"), cb, ud);
+            visit_gemini_parts(cJSON_GetObjectItemCaseSensitive(it, "content"), cb, ud);
         break;
     case LLM_API_OLLAMA_CHAT:
         visit_str(cJSON_GetObjectItemCaseSensitive(root, "message"), "content", cb, ud);
@@ -381,7 +409,7 @@ void llm_visit_prompt(llm_api api, cJSON *root, llm_text_cb cb, void *ud)
     case LLM_API_CHAT:
     case LLM_API_OLLAMA_CHAT:
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "messages"))
-        visit_content(it, "content", cb, ud);
+            visit_content(it, "content", cb, ud);
         break;
     case LLM_API_RESPONSES: {
         visit_str(root, "instructions", cb, ud);
@@ -394,11 +422,11 @@ void llm_visit_prompt(llm_api api, cJSON *root, llm_text_cb cb, void *ud)
     case LLM_API_MESSAGES:
         visit_content(root, "system", cb, ud);
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "messages"))
-        visit_content(it, "content", cb, ud);
+            visit_content(it, "content", cb, ud);
         break;
     case LLM_API_GEMINI:
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "contents"))
-        visit_gemini_parts(it, cb, ud);
+            visit_gemini_parts(it, cb, ud);
         visit_gemini_parts(cJSON_GetObjectItemCaseSensitive(root, "systemInstruction"), cb, ud);
         visit_gemini_parts(cJSON_GetObjectItemCaseSensitive(root, "system_instruction"), cb, ud);
         break;
@@ -773,13 +801,15 @@ char *llm_stream_error_frame(llm_api api, llm_provider p, llm_framing framing)
         return sse_frame("error", o);
     }
     if (api == LLM_API_OLLAMA_CHAT || api == LLM_API_OLLAMA_GENERATE) {
-        cJSON_AddStringToObject(o, "error", "an error was encountered while running the model (injected by fault)");
+        cJSON_AddStringToObject(
+            o, "error", "an error was encountered while running the model (injected by fault)");
         return ndjson_line(o);
     }
     cJSON *e = cJSON_AddObjectToObject(o, "error");
     if (api == LLM_API_GEMINI) {
         cJSON_AddNumberToObject(e, "code", 500);
-        cJSON_AddStringToObject(e, "message", "An internal error has occurred. (injected by fault)");
+        cJSON_AddStringToObject(e, "message",
+                                "An internal error has occurred. (injected by fault)");
         cJSON_AddStringToObject(e, "status", "INTERNAL");
     } else if (p == LLM_PROV_OPENROUTER) {
         cJSON_AddNumberToObject(e, "code", 502);

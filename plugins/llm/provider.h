@@ -17,12 +17,12 @@
 /* Wire formats (APIs), recognised from the request path. */
 typedef enum llm_api {
     LLM_API_NONE = 0,
-    LLM_API_CHAT,            /* OpenAI chat completions (and compatibles) */
-    LLM_API_RESPONSES,       /* OpenAI Responses */
-    LLM_API_MESSAGES,        /* Anthropic messages */
-    LLM_API_GEMINI,          /* Gemini generateContent / streamGenerateContent */
-    LLM_API_OLLAMA_CHAT,     /* Ollama /api/chat */
-    LLM_API_OLLAMA_GENERATE  /* Ollama /api/generate */
+    LLM_API_CHAT,           /* OpenAI chat completions (and compatibles) */
+    LLM_API_RESPONSES,      /* OpenAI Responses */
+    LLM_API_MESSAGES,       /* Anthropic messages */
+    LLM_API_GEMINI,         /* Gemini generateContent / streamGenerateContent */
+    LLM_API_OLLAMA_CHAT,    /* Ollama /api/chat */
+    LLM_API_OLLAMA_GENERATE /* Ollama /api/generate */
 } llm_api;
 
 /* Providers, for the shape of errors (--llm-provider). */

@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int llm_regex_compile(llm_regex *r, const char *pattern, const char *repl, char *err,
-                      size_t errlen)
+int llm_regex_compile(llm_regex *r, const char *pattern, const char *repl, char *err, size_t errlen)
 {
     int ec;
     PCRE2_SIZE eo;
@@ -91,8 +90,8 @@ static void add_replacement(llm_regex *r, const char *s, size_t n, sbuf *b)
     PCRE2_SIZE olen = sizeof small;
     uint32_t opts = PCRE2_SUBSTITUTE_MATCHED | PCRE2_SUBSTITUTE_REPLACEMENT_ONLY |
                     PCRE2_SUBSTITUTE_OVERFLOW_LENGTH;
-    int rc = pcre2_substitute(r->re, (PCRE2_SPTR)s, n, 0, opts, r->md, NULL,
-                              (PCRE2_SPTR)r->repl, PCRE2_ZERO_TERMINATED, small, &olen);
+    int rc = pcre2_substitute(r->re, (PCRE2_SPTR)s, n, 0, opts, r->md, NULL, (PCRE2_SPTR)r->repl,
+                              PCRE2_ZERO_TERMINATED, small, &olen);
     if (rc >= 0) {
         sb_add(b, (const char *)small, olen);
         return;
@@ -121,8 +120,8 @@ char *llm_regex_apply(llm_regex *r, const char *s, size_t n, bool partial, size_
     *held = n;
     *count = 0;
     while (pos <= n) {
-        int rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, pos, partial ? PCRE2_PARTIAL_HARD : 0,
-                             r->md, NULL);
+        int rc = pcre2_match(r->re, (PCRE2_SPTR)s, n, pos, partial ? PCRE2_PARTIAL_HARD : 0, r->md,
+                             NULL);
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->md);
         if (rc == PCRE2_ERROR_PARTIAL) {
             size_t at = ov[0] < pos ? pos : ov[0];
@@ -154,7 +153,10 @@ char *llm_regex_apply(llm_regex *r, const char *s, size_t n, bool partial, size_
     return sb_done(&b);
 }
 
-static bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 /* Calls keep(i) for each token; a token is blanks then non-blanks. */
 char *llm_drop_tokens(const char *s, double rate, fault_rng *rng, unsigned *dropped)

@@ -83,13 +83,13 @@
 #include <fault/plugin.h>
 
 #define MAX_RETRANSMISSIONS 15
-#define MAX_RTO_US UINT64_C(120000000)
-#define MAX_MS 3.6e6
+#define MAX_RTO_US          UINT64_C(120000000)
+#define MAX_MS              3.6e6
 
 typedef struct loss_state {
     bool enabled;
-    fault_side side;      
-    fault_direction direction; 
+    fault_side side;
+    fault_direction direction;
     int64_t mss;
     double p, r, loss_good, loss_bad;
     double rtt_ms, rto_ms;
@@ -121,46 +121,86 @@ typedef struct conn_state {
     /* Resets the stream when TCP would give up; only a stream that meets
      * a fatal loss gets one, freed by detach(). */
     fault_timer *timer;
-    uint64_t offs;   /* st->offs when the give-up timer started */
+    uint64_t offs; /* st->offs when the give-up timer started */
 } conn_state;
-
 
 #define OFF(f) offsetof(loss_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-packet-loss", .env = "FAULT_WITH_PACKET_LOSS", .type = FAULT_OPT_BOOL,
-     .help = "Enable the packet loss fault (stalls, as TCP retransmits)", .offset = OFF(enabled),
+    {.name = "with-packet-loss",
+     .env = "FAULT_WITH_PACKET_LOSS",
+     .type = FAULT_OPT_BOOL,
+     .help = "Enable the packet loss fault (stalls, as TCP retransmits)",
+     .offset = OFF(enabled),
      .flags = FAULT_OPTF_ENABLE},
-    {.name = "packet-loss-side", .env = "FAULT_PACKET_LOSS_SIDE", .type = FAULT_OPT_SIDE,
-     .def = "server", .metavar = "SIDE",
-     .help = "Leg of the connection that loses packets", .offset = OFF(side)},
-    {.name = "packet-loss-direction", .env = "FAULT_PACKET_LOSS_DIRECTION",
-     .type = FAULT_OPT_DIRECTION, .def = "ingress", .metavar = "DIR",
+    {.name = "packet-loss-side",
+     .env = "FAULT_PACKET_LOSS_SIDE",
+     .type = FAULT_OPT_SIDE,
+     .def = "server",
+     .metavar = "SIDE",
+     .help = "Leg of the connection that loses packets",
+     .offset = OFF(side)},
+    {.name = "packet-loss-direction",
+     .env = "FAULT_PACKET_LOSS_DIRECTION",
+     .type = FAULT_OPT_DIRECTION,
+     .def = "ingress",
+     .metavar = "DIR",
      .help = "Traffic that loses packets: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
-    {.name = "packet-loss-mss", .env = "FAULT_PACKET_LOSS_MSS", .type = FAULT_OPT_INT,
-     .def = "1460", .metavar = "BYTES", .help = "Size of the virtual TCP segments",
-     .offset = OFF(mss), .min = 1, .max = 1 << 20},
-    {.name = "packet-loss-p", .env = "FAULT_PACKET_LOSS_P", .type = FAULT_OPT_PROBABILITY,
-     .def = "0.01", .help = "Gilbert-Elliott: good -> bad transition probability per segment",
+    {.name = "packet-loss-mss",
+     .env = "FAULT_PACKET_LOSS_MSS",
+     .type = FAULT_OPT_INT,
+     .def = "1460",
+     .metavar = "BYTES",
+     .help = "Size of the virtual TCP segments",
+     .offset = OFF(mss),
+     .min = 1,
+     .max = 1 << 20},
+    {.name = "packet-loss-p",
+     .env = "FAULT_PACKET_LOSS_P",
+     .type = FAULT_OPT_PROBABILITY,
+     .def = "0.01",
+     .help = "Gilbert-Elliott: good -> bad transition probability per segment",
      .offset = OFF(p)},
-    {.name = "packet-loss-r", .env = "FAULT_PACKET_LOSS_R", .type = FAULT_OPT_PROBABILITY,
-     .def = "0.3", .help = "Gilbert-Elliott: bad -> good transition probability per segment",
+    {.name = "packet-loss-r",
+     .env = "FAULT_PACKET_LOSS_R",
+     .type = FAULT_OPT_PROBABILITY,
+     .def = "0.3",
+     .help = "Gilbert-Elliott: bad -> good transition probability per segment",
      .offset = OFF(r)},
-    {.name = "packet-loss-loss-good", .env = "FAULT_PACKET_LOSS_LOSS_GOOD",
-     .type = FAULT_OPT_PROBABILITY, .def = "0.001",
-     .help = "Loss probability of a segment in the good state", .offset = OFF(loss_good)},
-    {.name = "packet-loss-loss-bad", .env = "FAULT_PACKET_LOSS_LOSS_BAD",
-     .type = FAULT_OPT_PROBABILITY, .def = "0.3",
-     .help = "Loss probability of a segment in the bad state", .offset = OFF(loss_bad)},
-    {.name = "packet-loss-rtt", .env = "FAULT_PACKET_LOSS_RTT", .type = FAULT_OPT_DOUBLE,
-     .def = "50", .metavar = "MS", .help = "Round-trip time: the stall of a fast retransmit",
-     .offset = OFF(rtt_ms), .min = 0, .max = MAX_MS},
-    {.name = "packet-loss-rto", .env = "FAULT_PACKET_LOSS_RTO", .type = FAULT_OPT_DOUBLE,
-     .def = "200", .metavar = "MS",
+    {.name = "packet-loss-loss-good",
+     .env = "FAULT_PACKET_LOSS_LOSS_GOOD",
+     .type = FAULT_OPT_PROBABILITY,
+     .def = "0.001",
+     .help = "Loss probability of a segment in the good state",
+     .offset = OFF(loss_good)},
+    {.name = "packet-loss-loss-bad",
+     .env = "FAULT_PACKET_LOSS_LOSS_BAD",
+     .type = FAULT_OPT_PROBABILITY,
+     .def = "0.3",
+     .help = "Loss probability of a segment in the bad state",
+     .offset = OFF(loss_bad)},
+    {.name = "packet-loss-rtt",
+     .env = "FAULT_PACKET_LOSS_RTT",
+     .type = FAULT_OPT_DOUBLE,
+     .def = "50",
+     .metavar = "MS",
+     .help = "Round-trip time: the stall of a fast retransmit",
+     .offset = OFF(rtt_ms),
+     .min = 0,
+     .max = MAX_MS},
+    {.name = "packet-loss-rto",
+     .env = "FAULT_PACKET_LOSS_RTO",
+     .type = FAULT_OPT_DOUBLE,
+     .def = "200",
+     .metavar = "MS",
      .help = "Minimum retransmission timeout; RTO = RTT + this, doubled per repeated loss",
-     .offset = OFF(rto_ms), .min = 0, .max = MAX_MS},
-    {.name = "packet-loss-sched", .env = "FAULT_PACKET_LOSS_SCHED", .type = FAULT_OPT_SCHEDULE,
+     .offset = OFF(rto_ms),
+     .min = 0,
+     .max = MAX_MS},
+    {.name = "packet-loss-sched",
+     .env = "FAULT_PACKET_LOSS_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
      .help = "When the fault is on, e.g. \"start:10s,duration:30s;start:80%\"",
      .offset = OFF(sched)},
     FAULT_OPTION_END};
@@ -270,7 +310,8 @@ static fault_action give_up(loss_state *st, conn_state *c, fault_stream *s, faul
         c->offs = st->offs;
         fault_timer_start(c->timer, ps->stall_us);
         publish(st, s, side, dir, ps);
-        fault_log_info(fault_plugin_self(st), "#%llu segment %" PRIu64 " lost %d times: reset in %.3f s",
+        fault_log_info(fault_plugin_self(st),
+                       "#%llu segment %" PRIu64 " lost %d times: reset in %.3f s",
                        (unsigned long long)fault_stream_id(s), ps->lost_at / (uint64_t)st->mss,
                        MAX_RETRANSMISSIONS + 1, (double)ps->stall_us / 1e6);
     }
@@ -377,6 +418,5 @@ static const fault_stream_ops stream_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "packet-loss", .version = PACKAGE_VERSION,
                     .summary = "Packet loss: TCP retransmission stalls, Gilbert-Elliott channel",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(loss_state), .configure = configure,
-                    .stream = &stream_ops);
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(loss_state),
+                    .configure = configure, .stream = &stream_ops);

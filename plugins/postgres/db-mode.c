@@ -29,24 +29,42 @@ typedef struct mode_state {
 #define OFF(f) offsetof(mode_state, f)
 
 static const fault_option options[] = {
-    {.name = "case", .env = "FAULT_DB_CASE", .type = FAULT_OPT_LIST, .metavar = "CASE",
+    {.name = "case",
+     .env = "FAULT_DB_CASE",
+     .type = FAULT_OPT_LIST,
+     .metavar = "CASE",
      .help = "slow-query, error-injection, conn-reset, data-corruption, stale-reads, timeout, "
              "deadlock or failover (repeatable)",
      .offset = OFF(cases)},
-    {.name = "latency-mean", .env = "FAULT_DB_LATENCY_MEAN", .type = FAULT_OPT_STRING,
-     .metavar = "MS", .help = "slow-query: mean delay in ms (--pg-latency-mean)",
+    {.name = "latency-mean",
+     .env = "FAULT_DB_LATENCY_MEAN",
+     .type = FAULT_OPT_STRING,
+     .metavar = "MS",
+     .help = "slow-query: mean delay in ms (--pg-latency-mean)",
      .offset = OFF(latency_mean)},
-    {.name = "error-code", .env = "FAULT_DB_ERROR_CODE", .type = FAULT_OPT_STRING,
-     .metavar = "SQLSTATE", .help = "error-injection: the SQLSTATE (--pg-error-code)",
+    {.name = "error-code",
+     .env = "FAULT_DB_ERROR_CODE",
+     .type = FAULT_OPT_STRING,
+     .metavar = "SQLSTATE",
+     .help = "error-injection: the SQLSTATE (--pg-error-code)",
      .offset = OFF(error_code)},
-    {.name = "deadlock-rate", .env = "FAULT_DB_DEADLOCK_RATE", .type = FAULT_OPT_STRING,
-     .metavar = "P", .help = "deadlock: share of matching statements (--pg-deadlock-rate)",
+    {.name = "deadlock-rate",
+     .env = "FAULT_DB_DEADLOCK_RATE",
+     .type = FAULT_OPT_STRING,
+     .metavar = "P",
+     .help = "deadlock: share of matching statements (--pg-deadlock-rate)",
      .offset = OFF(deadlock_rate)},
-    {.name = "corruption-rate", .env = "FAULT_DB_CORRUPTION_RATE", .type = FAULT_OPT_STRING,
-     .metavar = "P", .help = "data-corruption: share of rows (--pg-corruption-rate)",
+    {.name = "corruption-rate",
+     .env = "FAULT_DB_CORRUPTION_RATE",
+     .type = FAULT_OPT_STRING,
+     .metavar = "P",
+     .help = "data-corruption: share of rows (--pg-corruption-rate)",
      .offset = OFF(corruption_rate)},
-    {.name = "probability", .env = "FAULT_DB_PROBABILITY", .type = FAULT_OPT_STRING,
-     .metavar = "P", .help = "Share of matching statements faulted (--pg-probability)",
+    {.name = "probability",
+     .env = "FAULT_DB_PROBABILITY",
+     .type = FAULT_OPT_STRING,
+     .metavar = "P",
+     .help = "Share of matching statements faulted (--pg-probability)",
      .offset = OFF(probability)},
     FAULT_OPTION_END};
 
@@ -63,12 +81,15 @@ static int select_mode(fault_plugin *self, void *state, int argc, char **argv)
 {
     mode_state *st = state;
     if (argc != 1) {
-        fault_plugin_error(self, "%s: give the database: pg", argc ? "too many words" : "no database");
+        fault_plugin_error(self, "%s: give the database: pg",
+                           argc ? "too many words" : "no database");
         return FAULT_EINVAL;
     }
     if (strcmp(argv[0], "mysql") == 0 || strcmp(argv[0], "mongo") == 0) {
-        fault_plugin_error(self, "'%s' is not supported yet (only pg: the PostgreSQL wire "
-                                 "protocol)", argv[0]);
+        fault_plugin_error(self,
+                           "'%s' is not supported yet (only pg: the PostgreSQL wire "
+                           "protocol)",
+                           argv[0]);
         return FAULT_ENOTSUP;
     }
     if (strcmp(argv[0], "pg") != 0 && strcmp(argv[0], "postgres") != 0 &&
@@ -105,5 +126,5 @@ static const fault_run_mode_ops mode_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "db-mode", .version = PACKAGE_VERSION,
                     .summary = "fault run db pg (over the postgres plugin)",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(mode_state), .run_mode = &mode_ops);
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(mode_state),
+                    .run_mode = &mode_ops);

@@ -55,7 +55,10 @@ static void put(sink *k, const uint8_t *d, size_t n)
     k->len += n;
 }
 
-static bool keep(uint8_t type, uint32_t len) { return ((type ^ len) & 3) != 0; }
+static bool keep(uint8_t type, uint32_t len)
+{
+    return ((type ^ len) & 3) != 0;
+}
 
 static size_t want_for(uint8_t type, uint32_t len)
 {
@@ -80,8 +83,7 @@ static size_t f_head(void *ud, uint8_t type, uint32_t len)
     return want_for(type, len);
 }
 
-static pg_verdict f_message(void *ud, uint8_t type, uint32_t len, const uint8_t *body,
-                            size_t have)
+static pg_verdict f_message(void *ud, uint8_t type, uint32_t len, const uint8_t *body, size_t have)
 {
     sink *k = ud;
     size_t want = want_for(type, len);
@@ -110,7 +112,10 @@ static pg_verdict f_message(void *ud, uint8_t type, uint32_t len, const uint8_t 
     return keep(type, len) ? PG_FORWARD : PG_DROP;
 }
 
-static void f_emit(void *ud, const uint8_t *d, size_t n) { put(ud, d, n); }
+static void f_emit(void *ud, const uint8_t *d, size_t n)
+{
+    put(ud, d, n);
+}
 
 static const pg_framer_ops ops = {.head = f_head, .message = f_message, .emit = f_emit};
 

@@ -20,25 +20,25 @@
 #include "pgwire.h"
 
 /* The cases, as bits of pg_state.cases. */
-#define PG_CASE_SLOW (1u << 0)
-#define PG_CASE_ERROR (1u << 1)
-#define PG_CASE_RESET (1u << 2)
-#define PG_CASE_TIMEOUT (1u << 3)
+#define PG_CASE_SLOW     (1u << 0)
+#define PG_CASE_ERROR    (1u << 1)
+#define PG_CASE_RESET    (1u << 2)
+#define PG_CASE_TIMEOUT  (1u << 3)
 #define PG_CASE_DEADLOCK (1u << 4)
-#define PG_CASE_CORRUPT (1u << 5)
-#define PG_CASE_STALE (1u << 6)
+#define PG_CASE_CORRUPT  (1u << 5)
+#define PG_CASE_STALE    (1u << 6)
 #define PG_CASE_FAILOVER (1u << 7)
 
 /* failover: where the run is after the last promotion. */
 typedef enum pg_fo_phase {
-    PG_FO_NONE,      /* no failover, or its effects are over */
-    PG_FO_REFUSING,  /* new connections refused (57P03) */
-    PG_FO_READ_ONLY  /* writes fail with 25006 */
+    PG_FO_NONE,     /* no failover, or its effects are over */
+    PG_FO_REFUSING, /* new connections refused (57P03) */
+    PG_FO_READ_ONLY /* writes fail with 25006 */
 } pg_fo_phase;
 
 /* stale-reads: the last result of each matching SELECT, by its text. */
 #define PG_STALE_ENTRIES 64
-#define PG_STALE_MAX (256 * 1024)
+#define PG_STALE_MAX     (256 * 1024)
 typedef struct pg_stale {
     char *sql;
     size_t sqllen;
@@ -49,8 +49,9 @@ typedef struct pg_stale {
 
 /* conn-reset: where the connection is reset. */
 #define PG_RESET_RESULT 0 /* after the first row of a matching result */
-#define PG_RESET_COMMIT 1 /* right after a transaction that ran a matching
-                           * statement committed, before the client hears */
+#define PG_RESET_COMMIT                                                                            \
+    1 /* right after a transaction that ran a matching                                             \
+       * statement committed, before the client hears */
 
 typedef struct pg_mapping {
     char *text, *listen_host, *host;

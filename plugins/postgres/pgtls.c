@@ -118,7 +118,10 @@ void pg_tls_free(pg_tls *t)
     free(t);
 }
 
-bool pg_tls_ready(const pg_tls *t) { return t->ready; }
+bool pg_tls_ready(const pg_tls *t)
+{
+    return t->ready;
+}
 
 size_t pg_tls_pending_out(pg_tls *t, const uint8_t **data)
 {
@@ -149,8 +152,8 @@ static int fail_tls(char *err, size_t errlen)
     return FAULT_ETLS;
 }
 
-int pg_tls_feed(pg_tls *t, const uint8_t *data, size_t len, pg_tls_plain_cb cb, void *ud,
-                char *err, size_t errlen)
+int pg_tls_feed(pg_tls *t, const uint8_t *data, size_t len, pg_tls_plain_cb cb, void *ud, char *err,
+                size_t errlen)
 {
     if (len && BIO_write(t->in, data, (int)len) != (int)len)
         return FAULT_ENOMEM;

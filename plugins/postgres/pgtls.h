@@ -27,8 +27,8 @@ bool pg_tls_ready(const pg_tls *t);
 /* Ciphertext read from the socket: moves the handshake on, then hands
  * plaintext to cb. 0, FAULT_EOF (close_notify) or FAULT_ETLS with a
  * reason in err. */
-int pg_tls_feed(pg_tls *t, const uint8_t *data, size_t len, pg_tls_plain_cb cb, void *ud,
-                char *err, size_t errlen);
+int pg_tls_feed(pg_tls *t, const uint8_t *data, size_t len, pg_tls_plain_cb cb, void *ud, char *err,
+                size_t errlen);
 /* Plaintext to send: encrypted into the pending output. */
 int pg_tls_write(pg_tls *t, const uint8_t *data, size_t len);
 /* Ciphertext waiting to be sent, and how much of it was taken. */

@@ -30,7 +30,10 @@ void pg_framer_free(pg_framer *f)
     f->blen = f->bcap = 0;
 }
 
-bool pg_framer_idle(const pg_framer *f) { return f->hlen == 0 && f->left == 0 && !f->deciding; }
+bool pg_framer_idle(const pg_framer *f)
+{
+    return f->hlen == 0 && f->left == 0 && !f->deciding;
+}
 
 /* The prefix is complete (or is the whole body): ask, then emit what was
  * held back if the message goes on. */
@@ -203,7 +206,10 @@ bool pg_sqlstate_valid(const char *s)
     return true;
 }
 
-static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
 
 bool pg_sql_starts_with(const char *sql, size_t len, const char *word)
 {
@@ -255,10 +261,10 @@ bool pg_sql_starts_with(const char *sql, size_t len, const char *word)
 
 bool pg_sql_is_write(const char *sql, size_t len)
 {
-    static const char *const words[] = {"insert", "update", "delete", "merge", "create",
-                                        "drop", "alter", "truncate", "grant", "revoke",
-                                        "comment", "reindex", "cluster", "vacuum", "refresh",
-                                        "security", "import", NULL};
+    static const char *const words[] = {"insert",   "update",  "delete",   "merge",  "create",
+                                        "drop",     "alter",   "truncate", "grant",  "revoke",
+                                        "comment",  "reindex", "cluster",  "vacuum", "refresh",
+                                        "security", "import",  NULL};
     for (size_t i = 0; words[i]; i++)
         if (pg_sql_starts_with(sql, len, words[i]))
             return true;

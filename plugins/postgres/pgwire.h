@@ -26,9 +26,9 @@
 #define PG_MAX_STARTUP 10000u
 
 /* Startup packet codes (the int32 after the length). */
-#define PG_CODE_CANCEL 80877102u
-#define PG_CODE_SSL 80877103u
-#define PG_CODE_GSSENC 80877104u
+#define PG_CODE_CANCEL       80877102u
+#define PG_CODE_SSL          80877103u
+#define PG_CODE_GSSENC       80877104u
 #define PG_PROTO_MAJOR(code) ((code) >> 16)
 
 /* What a handler decides for a message once it has seen its head and the
@@ -56,13 +56,13 @@ typedef struct pg_framer {
     const pg_framer_ops *ops;
     void *ud;
     uint8_t hdr[5];
-    uint8_t hlen;     /* header bytes gathered */
-    uint32_t len;     /* current message's length word */
-    uint32_t left;    /* body bytes not yet consumed */
-    size_t want;      /* body bytes to gather before deciding */
-    bool deciding;    /* gathering the prefix */
-    bool dropping;    /* the rest of the current message is swallowed */
-    uint8_t *buf;     /* prefix buffer */
+    uint8_t hlen;  /* header bytes gathered */
+    uint32_t len;  /* current message's length word */
+    uint32_t left; /* body bytes not yet consumed */
+    size_t want;   /* body bytes to gather before deciding */
+    bool deciding; /* gathering the prefix */
+    bool dropping; /* the rest of the current message is swallowed */
+    uint8_t *buf;  /* prefix buffer */
     size_t blen, bcap;
     uint64_t messages; /* complete messages seen */
 } pg_framer;

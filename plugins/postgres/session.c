@@ -47,13 +47,13 @@
 #include "pg.h"
 #include "pgtls.h"
 
-#define HIGH_WATER (256 * 1024)
-#define LOW_WATER (64 * 1024)
-#define TEXT_MAX 200            /* statement text kept for events */
-#define MAX_NAMED 4096          /* prepared statements/portals tracked */
-#define MAX_BATCHES 100000      /* batches in flight (pipelining depth) */
+#define HIGH_WATER     (256 * 1024)
+#define LOW_WATER      (64 * 1024)
+#define TEXT_MAX       200       /* statement text kept for events */
+#define MAX_NAMED      4096      /* prepared statements/portals tracked */
+#define MAX_BATCHES    100000    /* batches in flight (pipelining depth) */
 #define COMMIT_BUF_MAX (1 << 20) /* replies held back for a commit check */
-#define MARKER "fault-injected-error"
+#define MARKER         "fault-injected-error"
 
 enum { P_STARTUP, P_CONNECTING, P_SSLNEG, P_TLSHS, P_RUN, P_CANCEL, P_DEAD };
 
@@ -70,33 +70,33 @@ typedef struct named {
 
 typedef struct batch {
     struct batch *next;
-    bool closed;        /* its Query/Sync/FunctionCall was sent */
-    char term;          /* 'Q', 'S', 'F', or 0 for the startup */
-    bool has_cmd;       /* holds a Query or Execute (may start a COPY) */
-    bool started;       /* the first reply arrived */
+    bool closed;  /* its Query/Sync/FunctionCall was sent */
+    char term;    /* 'Q', 'S', 'F', or 0 for the startup */
+    bool has_cmd; /* holds a Query or Execute (may start a COPY) */
+    bool started; /* the first reply arrived */
     bool delayed;
-    uint64_t delay_us;  /* UINT64_MAX: held until the client leaves */
+    uint64_t delay_us; /* UINT64_MAX: held until the client leaves */
     uint64_t release_us;
     bool inject, fatal;
-    bool injected;      /* the marker's error was replaced */
+    bool injected; /* the marker's error was replaced */
     char code[6];
-    const char *kind;   /* the injected error's case, for events */
+    const char *kind;       /* the injected error's case, for events */
     const char *delay_kind; /* slow-query or timeout, for events */
     bool reset_result;
-    bool commit_watch;  /* reset if this batch commits */
+    bool commit_watch; /* reset if this batch commits */
     bool saw_error, saw_commit, saw_row;
-    bool corrupt;       /* data-corruption acts on its rows */
-    bool record;        /* stale-reads: keep this result for next time */
-    bool replay;        /* stale-reads: answer with `rec` instead */
+    bool corrupt; /* data-corruption acts on its rows */
+    bool record;  /* stale-reads: keep this result for next time */
+    bool replay;  /* stale-reads: answer with `rec` instead */
     /* stale-reads on the extended protocol: which Execute of the batch
      * (1-based; 0: none) is recorded or replayed, and how many Executes
      * were sent and completed (CommandComplete, EmptyQueryResponse,
      * PortalSuspended or an error) so far. */
     unsigned stale_exec, execs_sent, execs_done;
-    bool rec_complete;  /* the recorded result ends with its completion */
-    char *key;          /* stale-reads: the statement */
+    bool rec_complete; /* the recorded result ends with its completion */
+    char *key;         /* stale-reads: the statement */
     size_t keylen;
-    uint8_t *rec;       /* the result recorded, or to replay */
+    uint8_t *rec; /* the result recorded, or to replay */
     size_t rlen, rcap;
     uint64_t corrupted; /* rows altered */
     char txn_before;    /* transaction status when it started */
@@ -144,14 +144,14 @@ struct pg_session {
     size_t hq_bytes;
     fault_timer *timer;
     uint64_t in_release;
-    batch *in_batch;        /* batch of the message being emitted */
-    uint8_t *cbuf;          /* replies held back for a commit check */
+    batch *in_batch; /* batch of the message being emitted */
+    uint8_t *cbuf;   /* replies held back for a commit check */
     size_t clen, ccap;
-    char txn;               /* last ReadyForQuery status */
-    uint8_t fmt[64];        /* last RowDescription: 1 for a binary column */
-    uint8_t in_type;        /* type of the reply being emitted */
-    unsigned in_exec;       /* its Execute in the batch (1-based), for
-                             * stale-reads on the extended protocol */
+    char txn;         /* last ReadyForQuery status */
+    uint8_t fmt[64];  /* last RowDescription: 1 for a binary column */
+    uint8_t in_type;  /* type of the reply being emitted */
+    unsigned in_exec; /* its Execute in the batch (1-based), for
+                       * stale-reads on the extended protocol */
     uint16_t ncols;
 
     uint8_t key[260];
@@ -159,7 +159,7 @@ struct pg_session {
     char server_addr[300];
 
     bool client_eof, server_eof, client_shut, server_shut;
-    bool fatal_close;      /* close once the client has its FATAL error */
+    bool fatal_close; /* close once the client has its FATAL error */
     bool paused_client, paused_server;
     uint64_t bytes_eg, bytes_in;
     uint64_t wcb; /* write callbacks run so far */
@@ -175,7 +175,10 @@ static void flow(pg_session *ss);
 
 /* ---- lifetime ---- */
 
-static void ss_ref(pg_session *ss) { ss->refs++; }
+static void ss_ref(pg_session *ss)
+{
+    ss->refs++;
+}
 
 static void named_free_all(named **list)
 {
@@ -531,8 +534,8 @@ static void be_emit(void *ud, const uint8_t *data, size_t len)
         bool async = t == 'S' || t == 'N' || t == 'A';
         bool mine = !b->stale_exec ? t == 'T' || t == 'D' || t == 'C'
                                    : ss->in_exec == b->stale_exec && (t == 'D' || t == 'C');
-        if (b->stale_exec && !mine && t != 'E' && t != 's' && t != 'I' && t != 'G' &&
-            t != 'H' && t != 'W') {
+        if (b->stale_exec && !mine && t != 'E' && t != 's' && t != 'I' && t != 'G' && t != 'H' &&
+            t != 'W') {
             /* the batch's other replies (ParseComplete, the description,
              * other statements' results): not part of this result */
         } else if (mine) {
@@ -645,7 +648,8 @@ static void set_text(batch *b, const char *sql, size_t len)
 static bool decide(pg_session *ss, batch *b, const char *sql, size_t len, bool matched)
 {
     pg_state *st = ss->st;
-    bool rollback = pg_sql_starts_with(sql, len, "rollback") || pg_sql_starts_with(sql, len, "abort");
+    bool rollback =
+        pg_sql_starts_with(sql, len, "rollback") || pg_sql_starts_with(sql, len, "abort");
     bool commit = pg_sql_starts_with(sql, len, "commit") || pg_sql_starts_with(sql, len, "end");
     if ((st->cases & PG_CASE_RESET) && st->reset_at == PG_RESET_COMMIT) {
         if (commit && ss->txn_watch) {
@@ -671,7 +675,8 @@ static bool decide(pg_session *ss, batch *b, const char *sql, size_t len, bool m
     if (rollback)
         return false;
     fault_rng *rng = fault_plugin_rng(st->self);
-    if (!b->inject && (st->cases & PG_CASE_DEADLOCK) && fault_rng_bernoulli(rng, st->deadlock_rate)) {
+    if (!b->inject && (st->cases & PG_CASE_DEADLOCK) &&
+        fault_rng_bernoulli(rng, st->deadlock_rate)) {
         b->inject = true;
         b->fatal = false;
         memcpy(b->code, "40P01", 6);
@@ -874,8 +879,7 @@ static size_t fe_head(void *ud, uint8_t type, uint32_t len)
     }
 }
 
-static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t *body,
-                             size_t have)
+static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t *body, size_t have)
 {
     pg_session *ss = ud;
     pg_state *st = ss->st;
@@ -903,7 +907,8 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
             return PG_DROP;
         }
         if ((st->cases & PG_CASE_STALE) && matched && !b->stale_exec &&
-            fault_plugin_active(st->self) && have + 4 == len && pg_sql_starts_with(sql, n, "select") && stale(ss, b, sql, n))
+            fault_plugin_active(st->self) && have + 4 == len &&
+            pg_sql_starts_with(sql, n, "select") && stale(ss, b, sql, n))
             return PG_DROP;
         return PG_FORWARD;
     }
@@ -947,8 +952,8 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
             memcpy(key + 2 + (*sp)->keylen, body + off, have - off);
             keylen = 2 + (*sp)->keylen + have - off;
         }
-        named_put(ss, &ss->portals, portal, (*sp)->matched, (*sp)->text, strlen((*sp)->text),
-                  key, keylen);
+        named_put(ss, &ss->portals, portal, (*sp)->matched, (*sp)->text, strlen((*sp)->text), key,
+                  keylen);
         free(key);
         return PG_FORWARD;
     }
@@ -1030,7 +1035,10 @@ static pg_verdict fe_message(void *ud, uint8_t type, uint32_t len, const uint8_t
     }
 }
 
-static void fe_emit(void *ud, const uint8_t *data, size_t len) { to_server(ud, data, len); }
+static void fe_emit(void *ud, const uint8_t *data, size_t len)
+{
+    to_server(ud, data, len);
+}
 
 static const pg_framer_ops fe_ops = {.head = fe_head, .message = fe_message, .emit = fe_emit};
 
@@ -1102,8 +1110,7 @@ static void end_batch(pg_session *ss, batch *b, char status)
     }
     if (b->commit_watch) {
         /* Committed: the work is durable and the client never hears. */
-        bool committed = !b->saw_error && status == 'I' &&
-                         (b->saw_commit || b->txn_before == 'I');
+        bool committed = !b->saw_error && status == 'I' && (b->saw_commit || b->txn_before == 'I');
         if (committed) {
             ss->clen = 0;
             ss->in_batch = NULL;
@@ -1223,8 +1230,7 @@ static pg_verdict corrupt_row(pg_session *ss, batch *b, const uint8_t *body, siz
     return PG_DROP;
 }
 
-static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t *body,
-                             size_t have)
+static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t *body, size_t have)
 {
     pg_session *ss = ud;
     batch *b = ss->in_batch;
@@ -1345,7 +1351,10 @@ static pg_verdict be_message(void *ud, uint8_t type, uint32_t len, const uint8_t
     }
 }
 
-static void be_emit_cb(void *ud, const uint8_t *data, size_t len) { be_emit(ud, data, len); }
+static void be_emit_cb(void *ud, const uint8_t *data, size_t len)
+{
+    be_emit(ud, data, len);
+}
 
 static const pg_framer_ops be_ops = {.head = be_head, .message = be_message, .emit = be_emit_cb};
 
@@ -1478,14 +1487,14 @@ static void s_in_eof(void *ud)
     ss_unref(ss);
 }
 
-static const fault_chain_ops c_eg_ops = {.output = c_eg_output, .eof = c_eg_eof,
-                                         .progress = chain_progress};
-static const fault_chain_ops s_eg_ops = {.output = s_eg_output, .eof = s_eg_eof,
-                                         .progress = chain_progress};
-static const fault_chain_ops s_in_ops = {.output = s_in_output, .eof = s_in_eof,
-                                         .progress = chain_progress};
-static const fault_chain_ops c_in_ops = {.output = c_in_output, .eof = c_in_eof,
-                                         .progress = chain_progress};
+static const fault_chain_ops c_eg_ops = {
+    .output = c_eg_output, .eof = c_eg_eof, .progress = chain_progress};
+static const fault_chain_ops s_eg_ops = {
+    .output = s_eg_output, .eof = s_eg_eof, .progress = chain_progress};
+static const fault_chain_ops s_in_ops = {
+    .output = s_in_output, .eof = s_in_eof, .progress = chain_progress};
+static const fault_chain_ops c_in_ops = {
+    .output = c_in_output, .eof = c_in_eof, .progress = chain_progress};
 
 static void on_client_read(fault_conn *c, long nread, const uint8_t *data, void *ud);
 
@@ -1528,8 +1537,8 @@ static void on_server_read(fault_conn *c, long nread, const uint8_t *data, void 
         if (rc == FAULT_EOF && !ss->dead) {
             on_server_read(c, FAULT_EOF, NULL, ss);
         } else if (rc < 0 && !ss->dead) {
-            fault_log_warn(ss->self, "%s -> %s: TLS: %s", fault_stream_peer(ss->s),
-                           ss->server_addr, err);
+            fault_log_warn(ss->self, "%s -> %s: TLS: %s", fault_stream_peer(ss->s), ss->server_addr,
+                           err);
             teardown(ss, true, rc);
         }
     } else {
@@ -1670,8 +1679,7 @@ static void failover_one(pg_session *ss)
     ss->hq_bytes = 0;
     ss->clen = 0;
     uint8_t out[300];
-    size_t n = pg_build_error(out, sizeof out, "FATAL", "57P01",
-                              pg_default_message("57P01"),
+    size_t n = pg_build_error(out, sizeof out, "FATAL", "57P01", pg_default_message("57P01"),
                               "injected by fault (postgres plugin, failover)");
     to_client(ss, out, n);
     flush_client(ss);
@@ -2020,8 +2028,7 @@ static void startup_input(pg_session *ss, const uint8_t *data, size_t len)
         fault_conn_read_stop(ss->client);
         /* psqls:// too: TLS starts after SSLRequest, on this connection. */
         ss_ref(ss);
-        int rc = fault_connect(ss->self, ss->s, ss->mp->host, ss->mp->port, NULL, on_upstream,
-                               ss);
+        int rc = fault_connect(ss->self, ss->s, ss->mp->host, ss->mp->port, NULL, on_upstream, ss);
         if (rc < 0) {
             ss_unref(ss);
             teardown(ss, true, rc);

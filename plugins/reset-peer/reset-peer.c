@@ -46,7 +46,7 @@ typedef struct conn_state conn_state;
 typedef struct reset_state {
     bool enabled;
     int64_t timeout_ms;
-    fault_direction direction; 
+    fault_direction direction;
     fault_schedule *sched;
     conn_state *conns; /* live connections with a timer, for on_active() */
 } reset_state;
@@ -60,23 +60,36 @@ struct conn_state {
     conn_state *prev, *next;
 };
 
-
 #define OFF(f) offsetof(reset_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-reset-peer", .env = "FAULT_WITH_RESET_PEER", .type = FAULT_OPT_BOOL,
+    {.name = "with-reset-peer",
+     .env = "FAULT_WITH_RESET_PEER",
+     .type = FAULT_OPT_BOOL,
      .help = "Enable the reset-peer fault: connections end with a TCP reset",
-     .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "reset-peer-timeout", .env = "FAULT_RESET_PEER_TIMEOUT", .type = FAULT_OPT_INT,
-     .def = "0", .metavar = "MS",
+     .offset = OFF(enabled),
+     .flags = FAULT_OPTF_ENABLE},
+    {.name = "reset-peer-timeout",
+     .env = "FAULT_RESET_PEER_TIMEOUT",
+     .type = FAULT_OPT_INT,
+     .def = "0",
+     .metavar = "MS",
      .help = "Reset each connection MS ms after it opened (0: at its first data in the direction)",
-     .offset = OFF(timeout_ms), .min = 0, .max = 86400000},
-    {.name = "reset-peer-direction", .env = "FAULT_RESET_PEER_DIRECTION", .type = FAULT_OPT_DIRECTION,
-     .def = "ingress", .metavar = "DIR",
+     .offset = OFF(timeout_ms),
+     .min = 0,
+     .max = 86400000},
+    {.name = "reset-peer-direction",
+     .env = "FAULT_RESET_PEER_DIRECTION",
+     .type = FAULT_OPT_DIRECTION,
+     .def = "ingress",
+     .metavar = "DIR",
      .help = "With timeout 0, data that triggers the reset: ingress, egress or both",
      .offset = OFF(direction)},
-    {.name = "reset-peer-sched", .env = "FAULT_RESET_PEER_SCHED", .type = FAULT_OPT_SCHEDULE,
-     .help = "When the fault is on, e.g. \"start:10s,duration:30s\"", .offset = OFF(sched)},
+    {.name = "reset-peer-sched",
+     .env = "FAULT_RESET_PEER_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
+     .help = "When the fault is on, e.g. \"start:10s,duration:30s\"",
+     .offset = OFF(sched)},
     FAULT_OPTION_END};
 
 static int configure(fault_plugin *self, void *state)
@@ -91,11 +104,10 @@ static void publish(reset_state *st, fault_stream *s, fault_side side, fault_dir
                     uint64_t opened_us)
 {
     double age_ms = (double)(fault_now_us() - opened_us) / 1000.0;
-    fault_param params[] = {{"timeout_ms", NULL, (double)st->timeout_ms},
-                            {"age_ms", NULL, age_ms}};
+    fault_param params[] = {{"timeout_ms", NULL, (double)st->timeout_ms}, {"age_ms", NULL, age_ms}};
     fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 2);
-    fault_log_debug(fault_plugin_self(st), "#%llu reset after %.3f ms", (unsigned long long)fault_stream_id(s),
-                    age_ms);
+    fault_log_debug(fault_plugin_self(st), "#%llu reset after %.3f ms",
+                    (unsigned long long)fault_stream_id(s), age_ms);
 }
 
 /* Resets the connection of cs. Ending the stream runs detach(), which
@@ -215,6 +227,5 @@ static const fault_stream_ops stream_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "reset-peer", .version = PACKAGE_VERSION,
                     .summary = "Reset peer: connections end with a TCP RST",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(reset_state), .configure = configure,
-                    .stream = &stream_ops);
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(reset_state),
+                    .configure = configure, .stream = &stream_ops);

@@ -33,8 +33,8 @@
 #define SLACK_US 2000 /* clocks of child and parent are one, but events lag */
 
 typedef struct conn_info {
-    char *peer;          /* borrowed from the events */
-    char *target;        /* upstream host:port (latest exchange) */
+    char *peer;   /* borrowed from the events */
+    char *target; /* upstream host:port (latest exchange) */
     uint64_t open_wall, exchange_wall;
     bool known;
 } conn_info;
@@ -77,7 +77,8 @@ static void attach(sc_call *c, const sc_event *e, const char *url)
         if (!cJSON_GetObjectItemCaseSensitive(ev, k))
             cJSON_AddItemToObject(ev, k, cJSON_Duplicate(p, true));
     }
-    double at = e->wall_us > c->start_wall_us ? (double)(e->wall_us - c->start_wall_us) / 1000.0 : 0;
+    double at =
+        e->wall_us > c->start_wall_us ? (double)(e->wall_us - c->start_wall_us) / 1000.0 : 0;
     cJSON_AddNumberToObject(ev, "at_ms", at);
     sc_applied *a = &c->applied[c->napplied++];
     a->url = strdup(url ? url : "");

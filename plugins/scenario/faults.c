@@ -27,25 +27,25 @@
 
 const char *sc_fault_type_name(sc_fault_type t)
 {
-    static const char *const names[] = {"latency",   "packetloss", "bandwidth", "jitter",
-                                        "httperror", "blackhole",  "dns",       "postgres",
-                                        "llm"};
+    static const char *const names[] = {"latency", "packetloss", "bandwidth",
+                                        "jitter",  "httperror",  "blackhole",
+                                        "dns",     "postgres",   "llm"};
     return t < SC_NFAULT_TYPES ? names[t] : "unknown";
 }
 
 const char *sc_fault_plugin_name(sc_fault_type t)
 {
-    static const char *const names[] = {"latency",       "packet-loss", "bandwidth", "jitter",
-                                        "http-response", "blackhole",   "dns-proxy", "postgres",
-                                        "llm"};
+    static const char *const names[] = {"latency",   "packet-loss",   "bandwidth",
+                                        "jitter",    "http-response", "blackhole",
+                                        "dns-proxy", "postgres",      "llm"};
     return t < SC_NFAULT_TYPES ? names[t] : "unknown";
 }
 
 static const char *const llm_cases[] = {"slow-stream",  "prompt-scramble",   "token-drop",
                                         "inject-bias",  "truncate-response", "http-error",
                                         "stream-stall", "corrupt-stream",    NULL};
-static const char *const llm_providers[] = {"auto",   "openai", "open-router", "openrouter",
-                                            "anthropic", "gemini", "ollama",   NULL};
+static const char *const llm_providers[] = {"auto",      "openai", "open-router", "openrouter",
+                                            "anthropic", "gemini", "ollama",      NULL};
 static const char *const llm_dists[] = {"normal", "uniform", "pareto", "fixed", NULL};
 static const char *const llm_truncs[] = {"clean", "abrupt", "error", NULL};
 static const char *const llm_errors[] = {"rate-limit", "quota", "overloaded", "server-error", NULL};
@@ -91,7 +91,9 @@ void sc_fault_effective(const sc_fault *f, sc_fault *o)
 {
     *o = *f;
     o->side = strdup(f->side ? f->side : "server");
-    o->direction = strdup(f->direction ? f->direction : f->type == SC_BLACKHOLE ? "egress" : "ingress");
+    o->direction = strdup(f->direction              ? f->direction
+                          : f->type == SC_BLACKHOLE ? "egress"
+                                                    : "ingress");
     o->period = sc_strdup(f->period);
     o->distribution = strdup(f->distribution ? f->distribution : "normal");
     o->unit = strdup(f->unit ? f->unit : "Bps");
@@ -253,7 +255,8 @@ void sc_fault_describe(const sc_fault *raw, char *buf, size_t len)
             snprintf(buf, len, "Latency: %s, Per Read/Write Op.: %s, Uniform: %.2f to %.2f ms",
                      where, f.global ? "false" : "true", f.min, f.max);
         else if (strcmp(f.distribution, "pareto") == 0)
-            snprintf(buf, len, "Latency: %s, Per Read/Write Op.: %s, Pareto: scale %.2f ms, shape %.2f",
+            snprintf(buf, len,
+                     "Latency: %s, Per Read/Write Op.: %s, Pareto: scale %.2f ms, shape %.2f",
                      where, f.global ? "false" : "true", f.scale, f.shape);
         else if (strcmp(f.distribution, "pareto-normal") == 0)
             snprintf(buf, len,
@@ -261,26 +264,30 @@ void sc_fault_describe(const sc_fault *raw, char *buf, size_t len)
                      "scale %.2f ms, shape %.2f",
                      where, f.global ? "false" : "true", f.mean, f.stddev, f.scale, f.shape);
         else
-            snprintf(buf, len, "Latency: %s, Per Read/Write Op.: %s, Mean: %.2f ms, Stddev: %.2f ms",
-                     where, f.global ? "false" : "true", f.mean, f.stddev);
+            snprintf(buf, len,
+                     "Latency: %s, Per Read/Write Op.: %s, Mean: %.2f ms, Stddev: %.2f ms", where,
+                     f.global ? "false" : "true", f.mean, f.stddev);
         break;
-    case SC_PACKETLOSS: snprintf(buf, len, "Packet Loss: %s", where); break;
+    case SC_PACKETLOSS:
+        snprintf(buf, len, "Packet Loss: %s", where);
+        break;
     case SC_BANDWIDTH:
         snprintf(buf, len, "Bandwidth: %s, Rate: %lld %s", where, (long long)f.rate, f.unit);
         break;
     case SC_JITTER:
-        snprintf(buf, len, "Jitter: %s, Amplitude: %.2f ms, Frequency: %.2f Hz", where,
-                 f.amplitude, f.frequency);
+        snprintf(buf, len, "Jitter: %s, Amplitude: %.2f ms, Frequency: %.2f Hz", where, f.amplitude,
+                 f.frequency);
         break;
     case SC_HTTPERROR:
         snprintf(buf, len, "HTTP Error: Status %d, Probability: %.2f", f.status_code,
                  f.probability);
         break;
-    case SC_BLACKHOLE: snprintf(buf, len, "Blackhole: %s", where); break;
+    case SC_BLACKHOLE:
+        snprintf(buf, len, "Blackhole: %s", where);
+        break;
     case SC_POSTGRES:
         snprintf(buf, len, "PostgreSQL: %s, Statements: %s, Probability: %.2f",
-                 f.pg_cases ? f.pg_cases : "?", f.statement ? f.statement : "all",
-                 f.probability);
+                 f.pg_cases ? f.pg_cases : "?", f.statement ? f.statement : "all", f.probability);
         break;
     case SC_DNS:
         snprintf(buf, len, "DNS: %s on %s for %s, Probability: %.2f, Names: %s, Types: %s",
@@ -296,7 +303,9 @@ void sc_fault_describe(const sc_fault *raw, char *buf, size_t len)
         }
         break;
     }
-    default: snprintf(buf, len, "?"); break;
+    default:
+        snprintf(buf, len, "?");
+        break;
     }
     if (f.period) {
         size_t n = strlen(buf);
@@ -565,8 +574,8 @@ int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t r
     return rc;
 }
 
-int sc_fault_dns_flags(const sc_fault *faults, size_t n, bool faulted, uint64_t run_us,
-                       bool clip, sc_argv *a, sc_child_faults *cf)
+int sc_fault_dns_flags(const sc_fault *faults, size_t n, bool faulted, uint64_t run_us, bool clip,
+                       sc_argv *a, sc_child_faults *cf)
 {
     const sc_fault *raw = NULL;
     for (size_t i = 0; i < n && !raw; i++)

@@ -75,7 +75,9 @@ static char *fetch(const char *url, size_t *len, char *err, size_t errlen)
     curl_global_cleanup();
     if (rc != CURLE_OK) {
         snprintf(err, errlen, "%s: %s", url,
-                 f.too_big ? "larger than 16 MiB" : ebuf[0] ? ebuf : curl_easy_strerror(rc));
+                 f.too_big ? "larger than 16 MiB"
+                 : ebuf[0] ? ebuf
+                           : curl_easy_strerror(rc));
         sc_buf_free(&f.b);
         return NULL;
     }

@@ -34,10 +34,10 @@ typedef struct req {
     sc_req_cb cb;
     void *ud;
     uintptr_t tag;
-    uint64_t start_hr;     /* uv_hrtime() when added */
+    uint64_t start_hr; /* uv_hrtime() when added */
     uint64_t start_wall;
     int64_t bytes;
-    char *lookup;          /* the name libcurl resolves: the proxy's or the URL's */
+    char *lookup; /* the name libcurl resolves: the proxy's or the URL's */
     char errbuf[CURL_ERROR_SIZE];
     struct req *next, *prev;
 } req;

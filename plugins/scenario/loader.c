@@ -48,7 +48,7 @@ typedef struct loader {
 } loader;
 
 __attribute__((format(printf, 3, 4))) static int fail(loader *L, const yaml_node_t *n,
-                                                       const char *fmt, ...)
+                                                      const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -104,10 +104,14 @@ static bool is_null(const yaml_node_t *n)
 static const char *kind_name(const yaml_node_t *n)
 {
     switch (n->type) {
-    case YAML_SCALAR_NODE: return "a scalar";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a mapping";
-    default: return "nothing";
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    default:
+        return "nothing";
     }
 }
 
@@ -429,8 +433,8 @@ static cJSON *node_json(yaml_document_t *doc, yaml_node_t *n, int depth, size_t 
     }
     if (n->type == YAML_MAPPING_NODE) {
         cJSON *o = cJSON_CreateObject();
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-             o && p < n->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; o && p < n->data.mapping.pairs.top;
+             p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
             const char *ks = scalar(k);
             if (!ks) {
@@ -438,7 +442,8 @@ static cJSON *node_json(yaml_document_t *doc, yaml_node_t *n, int depth, size_t 
                 cJSON_Delete(o);
                 return NULL;
             }
-            cJSON *e = node_json(doc, yaml_document_get_node(doc, p->value), depth + 1, budget, why);
+            cJSON *e =
+                node_json(doc, yaml_document_get_node(doc, p->value), depth + 1, budget, why);
             if (!e) {
                 cJSON_Delete(o);
                 return NULL;
@@ -558,10 +563,17 @@ static int type_of(const char *name, sc_fault_type *t)
         const char *name;
         sc_fault_type type;
     } names[] = {
-        {"latency", SC_LATENCY},     {"packetloss", SC_PACKETLOSS}, {"bandwidth", SC_BANDWIDTH},
-        {"jitter", SC_JITTER},       {"httperror", SC_HTTPERROR},   {"httpresponse", SC_HTTPERROR},
-        {"blackhole", SC_BLACKHOLE}, {"dns", SC_DNS},             {"postgres", SC_POSTGRES},
-        {"pg", SC_POSTGRES},         {"llm", SC_LLM},
+        {"latency", SC_LATENCY},
+        {"packetloss", SC_PACKETLOSS},
+        {"bandwidth", SC_BANDWIDTH},
+        {"jitter", SC_JITTER},
+        {"httperror", SC_HTTPERROR},
+        {"httpresponse", SC_HTTPERROR},
+        {"blackhole", SC_BLACKHOLE},
+        {"dns", SC_DNS},
+        {"postgres", SC_POSTGRES},
+        {"pg", SC_POSTGRES},
+        {"llm", SC_LLM},
     };
     char sq[32];
     squash(name, sq, sizeof sq);
@@ -591,7 +603,8 @@ static int parse_latency(loader *L, const yaml_node_t *n, sc_fault *f)
                            : strcmp(sq, "paretonormal") == 0 ? "pareto-normal"
                                                              : NULL;
         if (!dist)
-            return fail(L, d, "'distribution' must be uniform, normal, pareto or pareto-normal, not %s",
+            return fail(L, d,
+                        "'distribution' must be uniform, normal, pareto or pareto-normal, not %s",
                         v ? v : kind_name(d));
         f->distribution = strdup(dist);
         if (!f->distribution)
@@ -721,8 +734,7 @@ static int opt_list(loader *L, const yaml_node_t *n, const char *key, char **out
             sc_buf_printf(&b, "%s%s", b.len ? "," : "", scalar(e));
         }
     } else {
-        return fail(L, v, "'%s' must be a string or a list of strings, not %s", key,
-                    kind_name(v));
+        return fail(L, v, "'%s' must be a string or a list of strings, not %s", key, kind_name(v));
     }
     if (!b.p || !b.len) {
         free(b.p);
@@ -735,15 +747,15 @@ static int opt_list(loader *L, const yaml_node_t *n, const char *key, char **out
 /* type: dns - the DNS proxy of `fault run dns` for the item's runs. */
 static int parse_dns(loader *L, const yaml_node_t *n, sc_fault *f)
 {
-    static const char *const cases[] = {"nx-domain", "serv-fail", "refused", "timeout",
-                                        "truncated", "truncated-tcp-fail", "delay",
-                                        "random-a", "empty-answer", "alternate", NULL};
+    static const char *const cases[] = {"nx-domain",    "serv-fail",          "refused", "timeout",
+                                        "truncated",    "truncated-tcp-fail", "delay",   "random-a",
+                                        "empty-answer", "alternate",          NULL};
     yaml_node_t *c, *r, *l, *d;
     if (get(L, n, "case", &c) || get(L, n, "resolver", &r) || get(L, n, "listen", &l) ||
         get(L, n, "delay", &d))
         return -1;
     const char *cv = is_null(c) ? NULL : scalar(c);
-    const char *canon = !cv                            ? NULL
+    const char *canon = !cv                           ? NULL
                         : strcmp(cv, "nxdomain") == 0 ? "nx-domain"
                         : strcmp(cv, "servfail") == 0 ? "serv-fail"
                                                       : cv;
@@ -787,8 +799,8 @@ static int parse_dns(loader *L, const yaml_node_t *n, sc_fault *f)
     double ttl = 0;
     bool has_ttl = false;
     if (opt_num(L, n, "probability", 0, 1, &f->has_probability, &f->probability) ||
-        opt_num(L, n, "ttl", 0, 2147483647.0, &has_ttl, &ttl) || opt_list(L, n, "names", &f->names) ||
-        opt_list(L, n, "qtype", &f->qtypes))
+        opt_num(L, n, "ttl", 0, 2147483647.0, &has_ttl, &ttl) ||
+        opt_list(L, n, "names", &f->names) || opt_list(L, n, "qtype", &f->qtypes))
         return -1;
     f->has_ttl = has_ttl;
     f->ttl = (int64_t)ttl;
@@ -799,16 +811,17 @@ static int parse_dns(loader *L, const yaml_node_t *n, sc_fault *f)
  * item's psql:// and psqls:// mappings. */
 static int parse_pg(loader *L, const yaml_node_t *n, sc_fault *f)
 {
-    static const char *const cases[] = {"slow-query", "error-injection", "conn-reset",
-                                        "timeout",    "deadlock",        "data-corruption",
-                                        "stale-reads", "failover",       NULL};
+    static const char *const cases[] = {"slow-query",  "error-injection", "conn-reset",
+                                        "timeout",     "deadlock",        "data-corruption",
+                                        "stale-reads", "failover",        NULL};
     yaml_node_t *c;
     if (get(L, n, "case", &c) != 0 || opt_list(L, n, "case", &f->pg_cases) != 0)
         return -1;
     if (!f->pg_cases)
-        return fail(L, n, "a postgres fault needs a 'case' (slow-query, error-injection, "
-                          "conn-reset, timeout, deadlock, data-corruption, stale-reads or "
-                          "failover)");
+        return fail(L, n,
+                    "a postgres fault needs a 'case' (slow-query, error-injection, "
+                    "conn-reset, timeout, deadlock, data-corruption, stale-reads or "
+                    "failover)");
     char *list = strdup(f->pg_cases);
     for (char *save = NULL, *w = list ? strtok_r(list, ",", &save) : NULL; w;
          w = strtok_r(NULL, ",", &save)) {
@@ -816,9 +829,11 @@ static int parse_pg(loader *L, const yaml_node_t *n, sc_fault *f)
         while (cases[i] && strcmp(cases[i], w) != 0)
             i++;
         if (!cases[i]) {
-            int rc = fail(L, c, "unknown postgres case '%s' (slow-query, error-injection, "
-                                "conn-reset, timeout, deadlock, data-corruption, stale-reads "
-                                "or failover)", w);
+            int rc = fail(L, c,
+                          "unknown postgres case '%s' (slow-query, error-injection, "
+                          "conn-reset, timeout, deadlock, data-corruption, stale-reads "
+                          "or failover)",
+                          w);
             free(list);
             return rc;
         }
@@ -833,13 +848,14 @@ static int parse_pg(loader *L, const yaml_node_t *n, sc_fault *f)
         for (size_t i = 0; ok && i < 5; i++)
             ok = (v[i] >= '0' && v[i] <= '9') || (v[i] >= 'A' && v[i] <= 'Z');
         if (!ok)
-            return fail(L, e, "'error_code' must be a SQLSTATE (five digits or upper-case "
-                              "letters, e.g. \"40001\"), not %s", v ? v : kind_name(e));
+            return fail(L, e,
+                        "'error_code' must be a SQLSTATE (five digits or upper-case "
+                        "letters, e.g. \"40001\"), not %s",
+                        v ? v : kind_name(e));
         f->error_code = strdup(v);
     }
     return opt_num(L, n, "probability", 0, 1, &f->has_probability, &f->probability) ||
-                   opt_num(L, n, "deadlock_rate", 0, 1, &f->has_deadlock_rate,
-                           &f->deadlock_rate) ||
+                   opt_num(L, n, "deadlock_rate", 0, 1, &f->has_deadlock_rate, &f->deadlock_rate) ||
                    opt_num(L, n, "corruption_rate", 0, 1, &f->has_corruption_rate,
                            &f->corruption_rate) ||
                    opt_num(L, n, "mean", 0, MAX_MS, &f->has_mean, &f->mean) ||
@@ -905,8 +921,9 @@ static int parse_llm(loader *L, const yaml_node_t *n, sc_fault *f)
         return fail(L, n, "'scramble_pattern' needs 'scramble_with'");
     if (strcmp(c, "prompt-scramble") == 0 && !f->llm[SC_LLM_SCRAMBLE_PATTERN] &&
         !f->llm[SC_LLM_INSTRUCTION])
-        return fail(L, n, "a prompt-scramble llm fault needs 'scramble_pattern' and "
-                          "'scramble_with', or 'instruction'");
+        return fail(L, n,
+                    "a prompt-scramble llm fault needs 'scramble_pattern' and "
+                    "'scramble_with', or 'instruction'");
     return 0;
 }
 
@@ -934,8 +951,9 @@ static int parse_fault(loader *L, yaml_node_t *n, sc_fault *f)
                 goto fields;
             }
         }
-        return fail(L, n, "a fault needs a 'type' (latency, packetloss, bandwidth, jitter, "
-                          "httperror, blackhole, dns, postgres or llm)");
+        return fail(L, n,
+                    "a fault needs a 'type' (latency, packetloss, bandwidth, jitter, "
+                    "httperror, blackhole, dns, postgres or llm)");
     }
     if (!scalar(t) || type_of(scalar(t), &f->type) != 0)
         return fail(L, t,
@@ -950,18 +968,25 @@ fields:
     if (parse_period(L, body, &f->period) != 0)
         return -1;
     switch (f->type) {
-    case SC_LATENCY: return parse_latency(L, body, f);
-    case SC_BANDWIDTH: return parse_bandwidth(L, body, f);
+    case SC_LATENCY:
+        return parse_latency(L, body, f);
+    case SC_BANDWIDTH:
+        return parse_bandwidth(L, body, f);
     case SC_JITTER:
         return opt_num(L, body, "amplitude", 0, MAX_MS, &f->has_amplitude, &f->amplitude) ||
                        opt_num(L, body, "frequency", 0, 1e6, &f->has_frequency, &f->frequency)
                    ? -1
                    : 0;
-    case SC_HTTPERROR: return parse_httperror(L, body, f);
-    case SC_DNS: return parse_dns(L, body, f);
-    case SC_POSTGRES: return parse_pg(L, body, f);
-    case SC_LLM: return parse_llm(L, body, f);
-    default: return 0;
+    case SC_HTTPERROR:
+        return parse_httperror(L, body, f);
+    case SC_DNS:
+        return parse_dns(L, body, f);
+    case SC_POSTGRES:
+        return parse_pg(L, body, f);
+    case SC_LLM:
+        return parse_llm(L, body, f);
+    default:
+        return 0;
     }
 }
 
@@ -973,8 +998,8 @@ static int misplaced(loader *L, const yaml_node_t *map, const char *const *keys,
                      const char *belongs)
 {
     for (size_t i = 0; keys[i]; i++) {
-        for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-             p < map->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+             p++) {
             yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
             const char *ks = scalar(k);
             if (ks && strcmp(ks, keys[i]) == 0)
@@ -1041,7 +1066,8 @@ static int parse_strategy(loader *L, yaml_node_t *n, sc_strategy *s)
                        us <= UINT64_C(86400000000)) {
                 s->wait_ms = (double)us / 1000.0;
             } else {
-                return fail(L, w, "'wait' must be milliseconds or a duration such as \"1s\", not %s",
+                return fail(L, w,
+                            "'wait' must be milliseconds or a duration such as \"1s\", not %s",
                             ws ? ws : kind_name(w));
             }
             s->has_wait = true;
@@ -1146,7 +1172,9 @@ static int parse_expect(loader *L, yaml_node_t *n, sc_item *it)
 
 static bool url_ok(const char *u)
 {
-    size_t skip = strncasecmp(u, "http://", 7) == 0 ? 7 : strncasecmp(u, "https://", 8) == 0 ? 8 : 0;
+    size_t skip = strncasecmp(u, "http://", 7) == 0    ? 7
+                  : strncasecmp(u, "https://", 8) == 0 ? 8
+                                                       : 0;
     if (!skip)
         return false;
     const char *host = u + skip;
@@ -1290,8 +1318,9 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
         misplaced(L, n, expect_keys, "under the item's 'expect'"))
         return -1;
     if (!is_null(ro))
-        return fail(L, ro, "'runs_on' (running the proxy on a platform) is not supported by this "
-                           "build: remove it to run the proxy locally");
+        return fail(L, ro,
+                    "'runs_on' (running the proxy on a platform) is not supported by this "
+                    "build: remove it to run the proxy locally");
     if (str_list(L, ups, "'upstreams'", &it->upstreams, &it->nupstreams) != 0)
         return -1;
     for (size_t i = 0; i < it->nupstreams; i++)
@@ -1326,8 +1355,8 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
         it->slos = calloc(cnt ? cnt : 1, sizeof *it->slos);
         if (!it->slos)
             return fail(L, slo, "out of memory");
-        for (yaml_node_item_t *e = slo->data.sequence.items.start;
-             e < slo->data.sequence.items.top; e++) {
+        for (yaml_node_item_t *e = slo->data.sequence.items.start; e < slo->data.sequence.items.top;
+             e++) {
             if (parse_slo(L, yaml_document_get_node(L->doc, *e), &it->slos[it->nslos++]) != 0)
                 return -1;
         }
@@ -1346,8 +1375,8 @@ static int parse_context(loader *L, yaml_node_t *n, sc_item *it)
             if (fault_check_mapping(it->proxies[i], why, sizeof why) != 0) {
                 char what[300];
                 snprintf(what, sizeof what, "proxy mapping '%s'", it->proxies[i]);
-                return fail_inside(L, yaml_document_get_node(L->doc, pl->data.sequence.items.start[i]),
-                                   what, why);
+                return fail_inside(
+                    L, yaml_document_get_node(L->doc, pl->data.sequence.items.start[i]), what, why);
             }
         }
     }
@@ -1426,9 +1455,9 @@ static int parse_document(loader *L, yaml_node_t *root, sc_scenario *sc)
     if (want_mapping(L, root, "a scenario document") != 0)
         return -1;
     yaml_node_t *items, *scen, *cfg;
-    if (opt_str(L, root, "title", &sc->title) || opt_str(L, root, "description", &sc->description) ||
-        get(L, root, "items", &items) || get(L, root, "scenarios", &scen) ||
-        get(L, root, "config", &cfg))
+    if (opt_str(L, root, "title", &sc->title) ||
+        opt_str(L, root, "description", &sc->description) || get(L, root, "items", &items) ||
+        get(L, root, "scenarios", &scen) || get(L, root, "config", &cfg))
         return -1;
     if (!sc->title)
         return fail(L, root, "a scenario needs a 'title'");
@@ -1444,8 +1473,8 @@ static int parse_document(loader *L, yaml_node_t *root, sc_scenario *sc)
     sc->items = calloc(cnt ? cnt : 1, sizeof *sc->items);
     if (!sc->items)
         return fail(L, items, "out of memory");
-    for (yaml_node_item_t *e = items->data.sequence.items.start;
-         e < items->data.sequence.items.top; e++) {
+    for (yaml_node_item_t *e = items->data.sequence.items.start; e < items->data.sequence.items.top;
+         e++) {
         if (parse_item(L, yaml_document_get_node(L->doc, *e), &sc->items[sc->nitems++]) != 0)
             return -1;
     }
@@ -1572,8 +1601,8 @@ int sc_load_path(const char *path, sc_suite *suite, char *err, size_t errlen)
     return sc_load_path_skipping(path, suite, NULL, NULL, err, errlen);
 }
 
-int sc_load_path_skipping(const char *path, sc_suite *suite, sc_skip_cb skip, void *ud,
-                          char *err, size_t errlen)
+int sc_load_path_skipping(const char *path, sc_suite *suite, sc_skip_cb skip, void *ud, char *err,
+                          size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -1592,7 +1621,8 @@ int sc_load_path_skipping(const char *path, sc_suite *suite, sc_skip_cb skip, vo
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || (!sc_has_ext(e->d_name, "yaml") && !sc_has_ext(e->d_name, "yml")))
+        if (e->d_name[0] == '.' ||
+            (!sc_has_ext(e->d_name, "yaml") && !sc_has_ext(e->d_name, "yml")))
             continue;
         size_t plen = strlen(path) + strlen(e->d_name) + 2;
         char *full = malloc(plen);

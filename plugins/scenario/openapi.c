@@ -27,7 +27,7 @@
 
 #include "scenario.h"
 
-#define MAX_OPS 10000
+#define MAX_OPS   10000
 #define MAX_DEPTH 12
 #define MAX_PROPS 64
 
@@ -55,7 +55,8 @@ static const cJSON *resolve_pointer(const cJSON *root, const char *ref)
             } else if (*p == '~' && p[1] == '0') {
                 tok[j++] = '~';
                 p++;
-            } else if (*p == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+            } else if (*p == '%' && isxdigit((unsigned char)p[1]) &&
+                       isxdigit((unsigned char)p[2])) {
                 char hex[3] = {p[1], p[2], 0};
                 tok[j++] = (char)strtol(hex, NULL, 16);
                 p += 2;
@@ -361,8 +362,8 @@ static char *derive_id(const char *method, const char *path)
     return b.p;
 }
 
-static int add_op(reader *R, sc_api *api, const char *method, const char *path,
-                  const cJSON *item, const cJSON *op)
+static int add_op(reader *R, sc_api *api, const char *method, const char *path, const cJSON *item,
+                  const cJSON *op)
 {
     if (api->nops >= MAX_OPS)
         return 0;
@@ -505,7 +506,7 @@ int sc_openapi_parse(const char *name, const char *data, size_t len, const char 
         api->base = server_base(root, base_url);
         reader R = {.root = root};
         const cJSON *paths = cJSON_GetObjectItemCaseSensitive(root, "paths");
-        static const char *const methods[] = {"get",  "put",   "post", "delete",
+        static const char *const methods[] = {"get",     "put",  "post",  "delete",
                                               "options", "head", "patch", "trace"};
         rc = api->version && api->base ? 0 : -1;
         for (const cJSON *pi = cJSON_IsObject(paths) ? paths->child : NULL; rc == 0 && pi;

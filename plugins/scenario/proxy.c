@@ -29,9 +29,9 @@
 #include "runner.h"
 
 #define START_TIMEOUT_MS 15000
-#define KILL_AFTER_MS 5000
-#define MAX_STDERR 16384
-#define MAX_LINE (1024 * 1024)
+#define KILL_AFTER_MS    5000
+#define MAX_STDERR       16384
+#define MAX_LINE         (1024 * 1024)
 
 struct sc_proxy {
     uv_loop_t *loop;
@@ -58,9 +58,9 @@ extern char **environ;
 
 char **sc_child_env(void)
 {
-    static const char *const keep[] = {"FAULT_PLUGIN_PATH=", "FAULT_PLUGIN_DIRS=",
-                                       "FAULT_NO_DEFAULT_PLUGINS=", "FAULT_LOG_FILE=",
-                                       "FAULT_LOG_LEVEL=", NULL};
+    static const char *const keep[] = {
+        "FAULT_PLUGIN_PATH=", "FAULT_PLUGIN_DIRS=", "FAULT_NO_DEFAULT_PLUGINS=",
+        "FAULT_LOG_FILE=",    "FAULT_LOG_LEVEL=",   NULL};
     size_t n = 0;
     while (environ[n])
         n++;
@@ -103,9 +103,9 @@ static sc_ev_type type_of(const char *t)
     static const struct {
         const char *name;
         sc_ev_type type;
-    } map[] = {{"listening", SC_EV_LISTENING},       {"conn_open", SC_EV_CONN_OPEN},
-               {"conn_close", SC_EV_CONN_CLOSE},     {"fault_applied", SC_EV_FAULT_APPLIED},
-               {"fault_state", SC_EV_FAULT_STATE},   {"http_request", SC_EV_HTTP_REQUEST},
+    } map[] = {{"listening", SC_EV_LISTENING},         {"conn_open", SC_EV_CONN_OPEN},
+               {"conn_close", SC_EV_CONN_CLOSE},       {"fault_applied", SC_EV_FAULT_APPLIED},
+               {"fault_state", SC_EV_FAULT_STATE},     {"http_request", SC_EV_HTTP_REQUEST},
                {"http_response", SC_EV_HTTP_RESPONSE}, {"error", SC_EV_ERROR}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(t, map[i].name) == 0)

@@ -17,12 +17,12 @@
 
 #include "scenario.h"
 
-#define W 720.0
-#define H 260.0
-#define ML 60.0
-#define MR 16.0
-#define MT 14.0
-#define MB 40.0
+#define W          720.0
+#define H          260.0
+#define ML         60.0
+#define MR         16.0
+#define MT         14.0
+#define MB         40.0
 #define MAX_POINTS 5000
 
 static const char *const fault_colors[] = {"#f59e0b", "#8b5cf6", "#06b6d4", "#ec4899",
@@ -55,13 +55,15 @@ static double nice_ceil(double v)
 static void axes(sc_buf *b, double xmax, const char *xunit, double ymax, const char *yunit)
 {
     double pw = W - ML - MR, ph = H - MT - MB;
-    sc_buf_printf(b, "<g class=\"axes\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-                     "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+    sc_buf_printf(b,
+                  "<g class=\"axes\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
                   ML, MT + ph, ML + pw, MT + ph, ML, MT, ML, MT + ph);
     for (int i = 0; i <= 5; i++) {
         double y = MT + ph - ph * i / 5.0, v = ymax * i / 5.0;
-        sc_buf_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
-                         "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>",
+        sc_buf_printf(b,
+                      "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
+                      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>",
                       ML, y, ML + pw, y, ML - 6, y + 4, v);
         double x = ML + pw * i / 5.0, xv = xmax * i / 5.0;
         sc_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.3g</text>", x,
@@ -92,8 +94,9 @@ static void latency_chart(sc_buf *b, const sc_item_result *ir)
     ymax = nice_ceil(ymax * 1.05);
     double pw = W - ML - MR, ph = H - MT - MB;
 
-    sc_buf_printf(b, "<svg class=\"latency-chart\" xmlns=\"http://www.w3.org/2000/svg\" "
-                     "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"Latency over time\">",
+    sc_buf_printf(b,
+                  "<svg class=\"latency-chart\" xmlns=\"http://www.w3.org/2000/svg\" "
+                  "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"Latency over time\">",
                   W, H);
     sc_buf_puts(b, "<title>Latency of each call over the run</title>");
     /* Fault windows first, so the dots are drawn over them. */
@@ -104,8 +107,9 @@ static void latency_chart(sc_buf *b, const sc_item_result *ir)
             double x1 = ML + pw * fmin(act->win[w][1] / 1000.0, xmax) / xmax;
             sc_buf_printf(b, "<rect class=\"fault-window\" data-fault=\"");
             sc_buf_xml(b, act->fault);
-            sc_buf_printf(b, "\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" fill=\"%s\" "
-                             "fill-opacity=\"0.15\"><title>",
+            sc_buf_printf(b,
+                          "\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" fill=\"%s\" "
+                          "fill-opacity=\"0.15\"><title>",
                           x0, MT, fmax(x1 - x0, 1.0), ph, color_of(act->fault));
             sc_buf_xml(b, act->label);
             sc_buf_printf(b, " (%.2fs to %.2fs)</title></rect>", act->win[w][0] / 1000.0,
@@ -118,8 +122,9 @@ static void latency_chart(sc_buf *b, const sc_item_result *ir)
         if (s->is_error)
             continue;
         double y = MT + ph - ph * s->threshold / ymax;
-        sc_buf_printf(b, "<line class=\"slo-threshold\" x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" "
-                         "y2=\"%.2f\"><title>",
+        sc_buf_printf(b,
+                      "<line class=\"slo-threshold\" x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" "
+                      "y2=\"%.2f\"><title>",
                       ML, y, ML + pw, y);
         sc_buf_xml(b, s->title);
         sc_buf_puts(b, "</title></line>");
@@ -170,16 +175,18 @@ static void histogram(sc_buf *b, const sc_item_result *ir, const sc_stats *st)
             cmax = count[k];
     double ymax = nice_ceil((double)cmax);
     double pw = W - ML - MR, ph = H - MT - MB;
-    sc_buf_printf(b, "<svg class=\"histogram\" xmlns=\"http://www.w3.org/2000/svg\" "
-                     "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"Latency histogram\">",
+    sc_buf_printf(b,
+                  "<svg class=\"histogram\" xmlns=\"http://www.w3.org/2000/svg\" "
+                  "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"Latency histogram\">",
                   W, H);
     sc_buf_puts(b, "<title>How many calls took how long</title>");
     axes(b, hi, "latency (ms)", ymax, "calls");
     for (int k = 0; k < BINS; k++) {
         double x = ML + pw * k / BINS, bw = pw / BINS - 2;
         double h = ph * (double)count[k] / ymax;
-        sc_buf_printf(b, "<rect class=\"bar\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\">"
-                         "<title>%.1f-%.1f ms: %zu</title></rect>",
+        sc_buf_printf(b,
+                      "<rect class=\"bar\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\">"
+                      "<title>%.1f-%.1f ms: %zu</title></rect>",
                       x + 1, MT + ph - h, bw, h, lo + (hi - lo) * k / BINS,
                       lo + (hi - lo) * (k + 1) / BINS, count[k]);
     }
@@ -217,8 +224,8 @@ static void tables(sc_buf *b, const sc_item_result *ir, const sc_stats *st)
             sc_buf_printf(b,
                           "</td><td>%s</td><td>p%g &lt; %g%s</td><td>%.2f%s</td><td>%s by "
                           "%.2f%s</td><td>%zu (%.1f%%)</td></tr>",
-                          r->pass ? "✅" : "❌", r->slo->objective, r->slo->threshold, unit,
-                          r->value, unit, r->pass ? "below" : "above", r->margin, unit, r->over,
+                          r->pass ? "✅" : "❌", r->slo->objective, r->slo->threshold, unit, r->value,
+                          unit, r->pass ? "below" : "above", r->margin, unit, r->over,
                           ir->ncalls ? 100.0 * (double)r->over / (double)ir->ncalls : 0.0);
         }
         sc_buf_puts(b, "</table>\n");
@@ -258,12 +265,14 @@ void sc_report_html(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
     char start[64], end[64];
     sc_format_wall(r->start_wall_us, start, sizeof start);
     sc_format_wall(r->end_wall_us, end, sizeof end);
-    sc_buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                     "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                     "<title>fault scenarios report</title><style>%s</style></head><body>\n",
+    sc_buf_printf(b,
+                  "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+                  "<title>fault scenarios report</title><style>%s</style></head><body>\n",
                   css);
-    sc_buf_printf(b, "<h1>Scenarios Report</h1><p class=\"meta\">Start: %s<br>End: %s<br>"
-                     "Items run: %zu, passed: %zu, failed: %zu%s</p>\n",
+    sc_buf_printf(b,
+                  "<h1>Scenarios Report</h1><p class=\"meta\">Start: %s<br>End: %s<br>"
+                  "Items run: %zu, passed: %zu, failed: %zu%s</p>\n",
                   start, end, ran, passed, failed, r->interrupted ? " (interrupted)" : "");
     for (size_t s = 0; s < suite->n; s++) {
         const sc_scenario *sc = &suite->scenarios[s];

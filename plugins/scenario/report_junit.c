@@ -97,8 +97,9 @@ void sc_report_junit(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
         }
         sc_buf_puts(b, "  <testsuite name=\"");
         sc_buf_xml(b, sc->title);
-        sc_buf_printf(b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
-                      sc->nitems, f, e, sk, secs);
+        sc_buf_printf(
+            b, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
+            sc->nitems, f, e, sk, secs);
         if (when[0])
             sc_buf_printf(b, " timestamp=\"%s\"", when);
         sc_buf_puts(b, " file=\"");
@@ -110,7 +111,8 @@ void sc_report_junit(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
             char strat[256];
             sc_strategy_describe(&it->strategy, strat, sizeof strat);
             char name[1024];
-            snprintf(name, sizeof name, "%s %s (%s)", it->method, sc_url_shown(it->resolved_url), strat);
+            snprintf(name, sizeof name, "%s %s (%s)", it->method, sc_url_shown(it->resolved_url),
+                     strat);
             sc_buf_puts(b, "    <testcase classname=\"");
             sc_buf_xml(b, sc->title);
             sc_buf_puts(b, "\" name=\"");

@@ -67,7 +67,8 @@ static void faults_section(sc_buf *b, const sc_item *it)
             char row[11];
             sc_period_timeline(it->faults[i].period, it->strategy.duration_us, row);
             sc_fault_describe(&it->faults[i], desc, sizeof desc);
-            sc_buf_printf(b, "| %s | 0%% `%s` 100%% | ", sc_fault_type_name(it->faults[i].type), row);
+            sc_buf_printf(b, "| %s | 0%% `%s` 100%% | ", sc_fault_type_name(it->faults[i].type),
+                          row);
             sc_buf_md(b, desc);
             sc_buf_puts(b, " |\n");
         }
@@ -116,8 +117,9 @@ static void slo_table(sc_buf *b, const sc_item_result *ir)
 {
     if (ir->nslo == 0)
         return;
-    sc_buf_puts(b, "| SLO | Pass? | Objective | Margin | Num. Requests Over Threshold (% of total) |\n"
-                   "|-----------|-------|-----------|--------|--------------------------|\n");
+    sc_buf_puts(b,
+                "| SLO | Pass? | Objective | Margin | Num. Requests Over Threshold (% of total) |\n"
+                "|-----------|-------|-----------|--------|--------------------------|\n");
     for (size_t i = 0; i < ir->nslo; i++) {
         const sc_slo_result *r = &ir->slo[i];
         const char *unit = r->slo->is_error ? "%" : "ms";
@@ -136,8 +138,9 @@ static void calls_table(sc_buf *b, const sc_item_result *ir)
 {
     if (ir->item->strategy.mode == SC_LOAD || ir->ncalls == 0)
         return;
-    sc_buf_puts(b, "| Call | Iteration | Status | Response Time (ms) | Faults Applied | Result |\n"
-                   "|------|-----------|--------|--------------------|----------------|--------|\n");
+    sc_buf_puts(b,
+                "| Call | Iteration | Status | Response Time (ms) | Faults Applied | Result |\n"
+                "|------|-----------|--------|--------------------|----------------|--------|\n");
     for (size_t i = 0; i < ir->ncalls; i++) {
         const sc_call *c = &ir->calls[i];
         sc_buf_printf(b, "| %zu | ", i + 1);
@@ -205,7 +208,9 @@ void sc_report_md(const sc_run_result *r, const sc_suite *suite, sc_buf *b)
             sc_buf_printf(b, "### 🎯 `%s` ", it->method);
             sc_buf_md(b, sc_url_shown(it->resolved_url));
             sc_buf_printf(b, " | %s\n\n",
-                          ir->interrupted ? "Interrupted" : ir->passed ? "Passed" : "Failed");
+                          ir->interrupted ? "Interrupted"
+                          : ir->passed    ? "Passed"
+                                          : "Failed");
             if (ir->error) {
                 sc_buf_puts(b, "**Error**: ");
                 sc_buf_md(b, ir->error);

@@ -367,7 +367,8 @@ cJSON *sc_report_json(const sc_run_result *r, const sc_suite *suite)
             cJSON *sj2 = cJSON_AddObjectToObject(ij, "overview");
             cJSON_AddNumberToObject(sj2, "requests", (double)st.n);
             cJSON_AddNumberToObject(sj2, "errors", (double)st.errors);
-            cJSON_AddNumberToObject(sj2, "error_rate", st.n ? 100.0 * (double)st.errors / (double)st.n : 0);
+            cJSON_AddNumberToObject(sj2, "error_rate",
+                                    st.n ? 100.0 * (double)st.errors / (double)st.n : 0);
             cJSON_AddNumberToObject(sj2, "min_ms", st.min);
             cJSON_AddNumberToObject(sj2, "max_ms", st.max);
             cJSON_AddNumberToObject(sj2, "mean_ms", st.mean);

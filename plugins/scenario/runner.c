@@ -31,7 +31,14 @@
 
 #include "runner.h"
 
-typedef enum rstate { ST_IDLE = 0, ST_STARTING, ST_CALLING, ST_WAITING, ST_STOPPING, ST_DONE } rstate;
+typedef enum rstate {
+    ST_IDLE = 0,
+    ST_STARTING,
+    ST_CALLING,
+    ST_WAITING,
+    ST_STOPPING,
+    ST_DONE
+} rstate;
 typedef enum after_stop { AFTER_START_PROXY, AFTER_FINALIZE } after_stop;
 
 struct sc_runner {
@@ -126,9 +133,11 @@ static void progress(sc_runner *R, bool final)
         printf("%s[%zu/%zu] %s %s [%s %s] %s: %zu call%s, %zu failed, %s%s%s%s\n",
                R->tty ? "\r\033[K" : "", ir->index, R->total_items, el, ir->scenario->title,
                it->method, sc_url_shown(it->resolved_url),
-               ir->interrupted ? "interrupted" : ir->passed ? "passed" : "FAILED", ir->ncalls,
-               ir->ncalls == 1 ? "" : "s", ir->failures, slo, span, ir->error ? ": " : "",
-               ir->error ? ir->error : "");
+               ir->interrupted ? "interrupted"
+               : ir->passed    ? "passed"
+                               : "FAILED",
+               ir->ncalls, ir->ncalls == 1 ? "" : "s", ir->failures, slo, span,
+               ir->error ? ": " : "", ir->error ? ir->error : "");
     }
     fflush(stdout);
 }

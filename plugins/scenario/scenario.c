@@ -31,50 +31,84 @@
 
 #include "runner.h"
 
-#define OFF(f) offsetof(sc_options, f)
+#define OFF(f)                offsetof(sc_options, f)
 #define SC_PROXY_ADDRESS_FLAG "proxy-address"
 
 static const fault_option options[] = {
     /* The variable's name says "report", but the original documents it as
      * the scenario file or directory: follow the documentation (also
      * FAULT_SCENARIO_PATH, read in configure()). */
-    {.name = "scenario", .env = "FAULT_SCENARIO_REPORT_PATH", .type = FAULT_OPT_STRING,
-     .metavar = "FILE|DIR", .short_name = 's',
+    {.name = "scenario",
+     .env = "FAULT_SCENARIO_REPORT_PATH",
+     .type = FAULT_OPT_STRING,
+     .metavar = "FILE|DIR",
+     .short_name = 's',
      .help = "Scenario file, or directory of .yaml/.yml files (generate: where to write)",
      .offset = OFF(scenario)},
-    {.name = "report", .env = "FAULT_SCENARIO_REPORT_FILE", .type = FAULT_OPT_STRING,
-     .def = "report.md", .metavar = "FILE", .short_name = 'r',
+    {.name = "report",
+     .env = "FAULT_SCENARIO_REPORT_FILE",
+     .type = FAULT_OPT_STRING,
+     .def = "report.md",
+     .metavar = "FILE",
+     .short_name = 'r',
      .help = "Report: Markdown, or JSON, YAML or HTML by the file's extension",
      .offset = OFF(report)},
-    {.name = "result", .env = "FAULT_SCENARIO_RESULTS_PATH", .type = FAULT_OPT_STRING,
-     .def = "results.json", .metavar = "FILE",
+    {.name = "result",
+     .env = "FAULT_SCENARIO_RESULTS_PATH",
+     .type = FAULT_OPT_STRING,
+     .def = "results.json",
+     .metavar = "FILE",
      .help = "Every call with its metrics and applied faults: JSON, or YAML by extension",
      .offset = OFF(result)},
-    {.name = "junit", .env = "FAULT_SCENARIO_JUNIT_PATH", .type = FAULT_OPT_STRING,
-     .metavar = "FILE", .help = "Also write a JUnit XML report (one testcase per item)",
+    {.name = "junit",
+     .env = "FAULT_SCENARIO_JUNIT_PATH",
+     .type = FAULT_OPT_STRING,
+     .metavar = "FILE",
+     .help = "Also write a JUnit XML report (one testcase per item)",
      .offset = OFF(junit)},
-    {.name = "html", .env = "FAULT_SCENARIO_HTML_PATH", .type = FAULT_OPT_STRING,
-     .metavar = "FILE", .help = "Also write a self-contained HTML report with latency charts",
+    {.name = "html",
+     .env = "FAULT_SCENARIO_HTML_PATH",
+     .type = FAULT_OPT_STRING,
+     .metavar = "FILE",
+     .help = "Also write a self-contained HTML report with latency charts",
      .offset = OFF(html)},
     /* The original's flag and variable. (Command options live in their
      * own namespace, so this does not clash with `fault run`'s.) */
-    {.name = SC_PROXY_ADDRESS_FLAG, .env = "FAULT_SCENARIO_PROXY_ADDR", .type = FAULT_OPT_STRING,
-     .def = "127.0.0.1:3180", .metavar = "ADDR:PORT",
+    {.name = SC_PROXY_ADDRESS_FLAG,
+     .env = "FAULT_SCENARIO_PROXY_ADDR",
+     .type = FAULT_OPT_STRING,
+     .def = "127.0.0.1:3180",
+     .metavar = "ADDR:PORT",
      .help = "Where each item's proxy listens (the application's HTTP_PROXY)",
      .offset = OFF(proxy_address)},
-    {.name = "call-timeout", .env = "FAULT_SCENARIO_CALL_TIMEOUT", .type = FAULT_OPT_DURATION,
-     .def = "30s", .help = "Timeout of calls whose scenario sets none (0: wait forever)",
+    {.name = "call-timeout",
+     .env = "FAULT_SCENARIO_CALL_TIMEOUT",
+     .type = FAULT_OPT_DURATION,
+     .def = "30s",
+     .help = "Timeout of calls whose scenario sets none (0: wait forever)",
      .offset = OFF(call_timeout_us)},
-    {.name = "seed", .env = "FAULT_SCENARIO_SEED", .type = FAULT_OPT_INT, .metavar = "N",
+    {.name = "seed",
+     .env = "FAULT_SCENARIO_SEED",
+     .type = FAULT_OPT_INT,
+     .metavar = "N",
      .help = "Seed for the proxy's fault decisions (same seed, same faults)",
      .offset = OFF(seed)},
-    {.name = "quiet", .env = "FAULT_SCENARIO_QUIET", .type = FAULT_OPT_BOOL,
-     .help = "Print no progress and no summary, only errors", .offset = OFF(no_progress)},
-    {.name = "spec-file", .env = "FAULT_SCENARIO_OPENAPI_V3_SPEC_FILE", .type = FAULT_OPT_STRING,
-     .metavar = "FILE", .help = "generate: OpenAPI 3.0/3.1 document (JSON or YAML)",
+    {.name = "quiet",
+     .env = "FAULT_SCENARIO_QUIET",
+     .type = FAULT_OPT_BOOL,
+     .help = "Print no progress and no summary, only errors",
+     .offset = OFF(no_progress)},
+    {.name = "spec-file",
+     .env = "FAULT_SCENARIO_OPENAPI_V3_SPEC_FILE",
+     .type = FAULT_OPT_STRING,
+     .metavar = "FILE",
+     .help = "generate: OpenAPI 3.0/3.1 document (JSON or YAML)",
      .offset = OFF(spec_file)},
-    {.name = "spec-url", .env = "FAULT_SCENARIO_OPENAPI_V3_SPEC_URL", .type = FAULT_OPT_STRING,
-     .metavar = "URL", .help = "generate: URL of the OpenAPI document",
+    {.name = "spec-url",
+     .env = "FAULT_SCENARIO_OPENAPI_V3_SPEC_URL",
+     .type = FAULT_OPT_STRING,
+     .metavar = "URL",
+     .help = "generate: URL of the OpenAPI document",
      .offset = OFF(spec_url)},
     FAULT_OPTION_END};
 
@@ -101,7 +135,8 @@ static int configure(fault_plugin *self, void *state)
 {
     sc_options *o = state;
     if (!o->proxy_address || !address_ok(o->proxy_address)) {
-        fault_plugin_error(self, "--" SC_PROXY_ADDRESS_FLAG ": '%s' is not ADDRESS:PORT (port 1-65535)",
+        fault_plugin_error(self,
+                           "--" SC_PROXY_ADDRESS_FLAG ": '%s' is not ADDRESS:PORT (port 1-65535)",
                            o->proxy_address ? o->proxy_address : "");
         return -1;
     }
@@ -138,8 +173,7 @@ static bool is_input(const char *scenario, const char *out)
     if (copy) {
         if (slash)
             *(slash == copy ? slash + 1 : slash) = '\0';
-        in = stat(slash ? copy : ".", &ds) == 0 && ds.st_dev == ss.st_dev &&
-             ds.st_ino == ss.st_ino;
+        in = stat(slash ? copy : ".", &ds) == 0 && ds.st_dev == ss.st_dev && ds.st_ino == ss.st_ino;
     }
     free(copy);
     return in;
@@ -161,7 +195,8 @@ static const char *unwritable(const char *out, char *dir, size_t dirlen)
     if (out[strlen(out) - 1] == '/')
         return "names no file";
     if (stat(dir, &st) != 0)
-        return errno == ENOTDIR ? "its directory is not a directory" : "its directory does not exist";
+        return errno == ENOTDIR ? "its directory is not a directory"
+                                : "its directory does not exist";
     if (!S_ISDIR(st.st_mode))
         return "its directory is not a directory";
     if (access(dir, W_OK | X_OK) != 0)
@@ -176,15 +211,17 @@ static const char *unwritable(const char *out, char *dir, size_t dirlen)
  * done for nothing. */
 static int check_outputs(const sc_options *o)
 {
-    const struct { const char *flag, *path; } outs[] = {
-        {"--report", o->report},
-        {"--result", o->result},
-        {"--junit", o->junit},
-        {"--html", o->html}};
+    const struct {
+        const char *flag, *path;
+    } outs[] = {{"--report", o->report},
+                {"--result", o->result},
+                {"--junit", o->junit},
+                {"--html", o->html}};
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
         if (is_input(o->scenario, outs[i].path)) {
-            fprintf(stderr, "fault: scenario: %s: '%s' is a scenario file of this run; "
-                            "refusing to overwrite it (give another path)\n",
+            fprintf(stderr,
+                    "fault: scenario: %s: '%s' is a scenario file of this run; "
+                    "refusing to overwrite it (give another path)\n",
                     outs[i].flag, outs[i].path);
             return 2;
         }
@@ -259,8 +296,9 @@ static int cmd_run(sc_options *o)
     }
     int rc = sc_run(o, &suite);
     if (skipped > 0) {
-        fprintf(stderr, "fault: scenario: %zu scenario file%s of %s could not be loaded and did "
-                        "not run (see above)\n",
+        fprintf(stderr,
+                "fault: scenario: %zu scenario file%s of %s could not be loaded and did "
+                "not run (see above)\n",
                 skipped, skipped == 1 ? "" : "s", o->scenario);
         if (rc == 0)
             rc = 1;
@@ -287,8 +325,9 @@ static int run(void *state, int argc, char **argv)
         return cmd_run(o);
     if (strcmp(argv[0], "generate") == 0) {
         if (o->spec_file && o->scenario && is_input(o->spec_file, o->scenario)) {
-            fprintf(stderr, "fault: scenario: --scenario: '%s' is the OpenAPI document read; "
-                            "refusing to overwrite it (give another path)\n",
+            fprintf(stderr,
+                    "fault: scenario: --scenario: '%s' is the OpenAPI document read; "
+                    "refusing to overwrite it (give another path)\n",
                     o->scenario);
             return 2;
         }

@@ -91,9 +91,9 @@ typedef struct sc_fault {
     double probability;
     char *body;
     /* dns (probability above too) */
-    char *dns_case;     /* a --case of fault run dns */
-    char *resolver;     /* IP[:PORT]; NULL: the proxy's default */
-    char *listen;       /* IP:PORT; NULL: the proxy's default */
+    char *dns_case;       /* a --case of fault run dns */
+    char *resolver;       /* IP[:PORT]; NULL: the proxy's default */
+    char *listen;         /* IP:PORT; NULL: the proxy's default */
     char *names, *qtypes; /* comma-separated lists; NULL: all */
     bool has_delay, has_ttl;
     double delay_ms;
@@ -188,8 +188,8 @@ int sc_load_path(const char *path, sc_suite *suite, char *err, size_t errlen);
  * (skip is called with its error) and the others are loaded; -1 only when
  * no file of the directory loads, or the path itself cannot be read. */
 typedef void (*sc_skip_cb)(const char *err, void *ud);
-int sc_load_path_skipping(const char *path, sc_suite *suite, sc_skip_cb skip, void *ud,
-                          char *err, size_t errlen);
+int sc_load_path_skipping(const char *path, sc_suite *suite, sc_skip_cb skip, void *ud, char *err,
+                          size_t errlen);
 /* Same for a buffer; name is used in messages. */
 int sc_load_buffer(const char *name, const char *data, size_t len, sc_suite *suite, char *err,
                    size_t errlen);
@@ -229,13 +229,13 @@ void sc_argv_free(sc_argv *a);
 
 /* The faults a child proxy runs: one plugin instance per fault, named as
  * the child names it ("latency", then "latency#2", ...). */
-#define SC_MAX_INSTANCES 16 /* of one fault plugin, the proxy's limit */
+#define SC_MAX_INSTANCES    16 /* of one fault plugin, the proxy's limit */
 #define SC_MAX_CHILD_FAULTS (SC_NFAULT_TYPES * SC_MAX_INSTANCES)
 typedef struct sc_child_fault {
-    char name[48];      /* instance name in the child's events */
+    char name[48]; /* instance name in the child's events */
     sc_fault_type type;
-    size_t fault;       /* index into the item's faults */
-    bool scheduled;     /* has windows (else on for the child's whole life) */
+    size_t fault;   /* index into the item's faults */
+    bool scheduled; /* has windows (else on for the child's whole life) */
 } sc_child_fault;
 typedef struct sc_child_faults {
     sc_child_fault inst[SC_MAX_CHILD_FAULTS];
@@ -257,8 +257,8 @@ int sc_fault_flags(const sc_fault *faults, size_t n, double mean_add, uint64_t r
  * the case and its window apply only when faulted is true. Appends
  * nothing when there is no dns fault; adds its instance to *cf. Returns
  * 0 or -1 (out of memory). */
-int sc_fault_dns_flags(const sc_fault *faults, size_t n, bool faulted, uint64_t run_us,
-                       bool clip, sc_argv *argv, sc_child_faults *cf);
+int sc_fault_dns_flags(const sc_fault *faults, size_t n, bool faulted, uint64_t run_us, bool clip,
+                       sc_argv *argv, sc_child_faults *cf);
 /* The scenario type name of a fault plugin instance's events
  * ("latency#2" -> "latency"); the name itself when it is none of ours. */
 const char *sc_fault_type_of_instance(const char *instance);
@@ -315,24 +315,24 @@ typedef struct sc_applied {
 } sc_applied;
 
 typedef struct sc_call {
-    int iteration;           /* repeat: -1 baseline, 0..; load: client */
-    uint64_t start_wall_us;  /* when the request was sent */
-    uint64_t end_wall_us;    /* when it ended */
-    double offset_ms;        /* start, relative to the item's start */
-    double response_ms;      /* total time */
+    int iteration;          /* repeat: -1 baseline, 0..; load: client */
+    uint64_t start_wall_us; /* when the request was sent */
+    uint64_t end_wall_us;   /* when it ended */
+    double offset_ms;       /* start, relative to the item's start */
+    double response_ms;     /* total time */
     double ttfb_ms, dns_ms;
     bool dns_resolved;
     char *dns_host;
-    int status;              /* 0: no HTTP answer */
+    int status; /* 0: no HTTP answer */
     int64_t body_len;
     bool errored, timed_out;
-    char *error;             /* why, when errored */
-    char local[64];          /* our "ip:port", to find the connection */
-    double mean_add;         /* repeat step added to latency means */
-    bool with_faults;        /* false for a baseline call */
-    bool evaluated;          /* judged against expect */
+    char *error;      /* why, when errored */
+    char local[64];   /* our "ip:port", to find the connection */
+    double mean_add;  /* repeat step added to latency means */
+    bool with_faults; /* false for a baseline call */
+    bool evaluated;   /* judged against expect */
     bool success;
-    char *reason;            /* why it failed */
+    char *reason; /* why it failed */
     sc_applied *applied;
     size_t napplied, capplied;
 } sc_call;
@@ -340,37 +340,37 @@ typedef struct sc_call {
 /* When a fault was actually on during an item, from the proxy's events
  * (and its declared windows when the proxy never switched it). */
 typedef struct sc_activity {
-    char *fault;   /* plugin instance name ("latency", "latency#2") */
-    char *label;   /* description for legends */
+    char *fault; /* plugin instance name ("latency", "latency#2") */
+    char *label; /* description for legends */
     size_t nwin;
     double (*win)[2]; /* [start_ms, end_ms) relative to the item start */
 } sc_activity;
 
 typedef struct sc_slo_result {
     const sc_slo *slo;
-    double value;       /* the percentile (ms) or the error rate (%) */
+    double value; /* the percentile (ms) or the error rate (%) */
     bool pass;
-    double margin;      /* |value - threshold| */
-    size_t over;        /* requests over the threshold (errors for error SLOs) */
+    double margin; /* |value - threshold| */
+    size_t over;   /* requests over the threshold (errors for error SLOs) */
 } sc_slo_result;
 
 typedef struct sc_item_result {
     const sc_scenario *scenario;
     const sc_item *item;
-    size_t index;              /* 1-based, across the whole run */
+    size_t index; /* 1-based, across the whole run */
     bool ran, interrupted, passed;
-    char *error;               /* the item could not run (proxy, ...) */
-    char *warning;             /* e.g. merged faults */
+    char *error;   /* the item could not run (proxy, ...) */
+    char *warning; /* e.g. merged faults */
     uint64_t start_wall_us, end_wall_us, total_us;
     sc_call *calls;
     size_t ncalls, ccalls;
-    size_t failures;           /* expectation failures */
+    size_t failures; /* expectation failures */
     sc_slo_result *slo;
     size_t nslo;
     bool slo_ok;
     sc_activity *act;
     size_t nact;
-    uint64_t run_us;           /* load duration (timeline), else 0 */
+    uint64_t run_us; /* load duration (timeline), else 0 */
 } sc_item_result;
 
 typedef struct sc_run_result {
@@ -392,8 +392,8 @@ bool sc_scenario_ran(const sc_run_result *r, const sc_suite *suite, size_t s, si
 typedef struct sc_stats {
     size_t n, errors;
     double min, max, mean, median;
-    double pct[5];        /* p25, p50, p75, p95, p99 */
-    size_t pct_count[5];  /* requests at or under each */
+    double pct[5];       /* p25, p50, p75, p95, p99 */
+    size_t pct_count[5]; /* requests at or under each */
 } sc_stats;
 extern const double sc_pcts[5];
 void sc_stats_compute(const sc_item_result *ir, sc_stats *st);
@@ -427,12 +427,12 @@ cJSON *sc_report_json(const sc_run_result *r, const sc_suite *suite);
 
 /* One operation of an OpenAPI document, ready to become scenarios. */
 typedef struct sc_operation {
-    char *method;       /* upper case */
-    char *path;         /* "/users/{id}" */
-    char *url;          /* server + path */
+    char *method; /* upper case */
+    char *path;   /* "/users/{id}" */
+    char *url;    /* server + path */
     char *operation_id;
-    char *body;         /* compact JSON for POST/PUT/PATCH, or NULL */
-    sc_pair *segments;  /* path parameters and an example value ("" if none) */
+    char *body;        /* compact JSON for POST/PUT/PATCH, or NULL */
+    sc_pair *segments; /* path parameters and an example value ("" if none) */
     size_t nsegments;
 } sc_operation;
 

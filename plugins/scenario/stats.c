@@ -149,7 +149,8 @@ void sc_expect_describe(const sc_item *it, char *buf, size_t len)
     size_t n = 0;
     buf[0] = '\0';
     if (it->has_rtu)
-        n += (size_t)snprintf(buf + n, len - n, "Response time Under %gms", it->response_time_under);
+        n +=
+            (size_t)snprintf(buf + n, len - n, "Response time Under %gms", it->response_time_under);
     if (it->has_status && n < len)
         n += (size_t)snprintf(buf + n, len - n, "%sStatus Code %d", n ? " | " : "", it->status);
     if (it->has_all_slo && n < len)

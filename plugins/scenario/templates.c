@@ -219,4 +219,3 @@ int sc_generate_for(const sc_api *api, const sc_operation *op, cJSON *docs)
 
     return cJSON_GetArraySize(docs) == before + 8 ? 0 : -1;
 }
-

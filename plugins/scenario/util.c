@@ -79,10 +79,18 @@ void sc_buf_xml(sc_buf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         switch (*p) {
-        case '<': sc_buf_puts(b, "&lt;"); break;
-        case '>': sc_buf_puts(b, "&gt;"); break;
-        case '&': sc_buf_puts(b, "&amp;"); break;
-        case '"': sc_buf_puts(b, "&quot;"); break;
+        case '<':
+            sc_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            sc_buf_puts(b, "&gt;");
+            break;
+        case '&':
+            sc_buf_puts(b, "&amp;");
+            break;
+        case '"':
+            sc_buf_puts(b, "&quot;");
+            break;
         default:
             /* Control characters are not allowed in XML 1.0 at all. */
             if (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r')

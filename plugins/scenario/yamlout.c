@@ -31,8 +31,8 @@ static int on_write(void *data, unsigned char *buffer, size_t size)
 
 static bool looks_special(const char *s)
 {
-    static const char *const words[] = {"null", "~",   "true", "false", "yes", "no",  "on",
-                                        "off",  "y",   "n",    ".inf",  "-.inf", ".nan", NULL};
+    static const char *const words[] = {"null", "~", "true", "false", "yes",   "no",   "on",
+                                        "off",  "y", "n",    ".inf",  "-.inf", ".nan", NULL};
     if (!*s)
         return true;
     for (size_t i = 0; words[i]; i++)

@@ -43,45 +43,70 @@
 typedef struct slicer_state {
     bool enabled;
     int64_t average, variation, delay_us;
-    fault_direction direction; 
+    fault_direction direction;
     fault_schedule *sched;
 } slicer_state;
 
 /* One direction of one connection. */
 typedef struct dir_state {
-    bool slicing;          /* the head should be the rest of a chunk we cut */
+    bool slicing;           /* the head should be the rest of a chunk we cut */
     uint64_t chunk_arrived; /* its arrived_us (the relay keeps it on the rest) */
-    size_t rest_len;       /* and its length */
-    uint64_t last_release; /* when the previous slice was due to leave */
+    size_t rest_len;        /* and its length */
+    uint64_t last_release;  /* when the previous slice was due to leave */
 } dir_state;
 
 typedef struct conn_state {
     dir_state d[2]; /* [0] egress, [1] ingress */
 } conn_state;
 
-
 #define OFF(f) offsetof(slicer_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-slicer", .env = "FAULT_WITH_SLICER", .type = FAULT_OPT_BOOL,
+    {.name = "with-slicer",
+     .env = "FAULT_WITH_SLICER",
+     .type = FAULT_OPT_BOOL,
      .help = "Enable the slicer fault: cut traffic into small delayed pieces",
-     .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "slicer-average-size", .env = "FAULT_SLICER_AVERAGE_SIZE", .type = FAULT_OPT_INT,
-     .def = "64", .metavar = "BYTES", .help = "Average slice size in bytes",
-     .offset = OFF(average), .min = 1, .max = 1 << 30},
-    {.name = "slicer-size-variation", .env = "FAULT_SLICER_SIZE_VARIATION",
-     .type = FAULT_OPT_INT, .def = "32", .metavar = "BYTES",
+     .offset = OFF(enabled),
+     .flags = FAULT_OPTF_ENABLE},
+    {.name = "slicer-average-size",
+     .env = "FAULT_SLICER_AVERAGE_SIZE",
+     .type = FAULT_OPT_INT,
+     .def = "64",
+     .metavar = "BYTES",
+     .help = "Average slice size in bytes",
+     .offset = OFF(average),
+     .min = 1,
+     .max = 1 << 30},
+    {.name = "slicer-size-variation",
+     .env = "FAULT_SLICER_SIZE_VARIATION",
+     .type = FAULT_OPT_INT,
+     .def = "32",
+     .metavar = "BYTES",
      .help = "Slice sizes vary uniformly by up to this many bytes around the average",
-     .offset = OFF(variation), .min = 0, .max = 1 << 30},
-    {.name = "slicer-delay", .env = "FAULT_SLICER_DELAY", .type = FAULT_OPT_INT, .def = "1000",
-     .metavar = "US", .help = "Microseconds between consecutive slices (ms resolution)",
-     .offset = OFF(delay_us), .min = 0, .max = 60000000},
-    {.name = "slicer-direction", .env = "FAULT_SLICER_DIRECTION", .type = FAULT_OPT_DIRECTION,
-     .def = "ingress", .metavar = "DIR",
+     .offset = OFF(variation),
+     .min = 0,
+     .max = 1 << 30},
+    {.name = "slicer-delay",
+     .env = "FAULT_SLICER_DELAY",
+     .type = FAULT_OPT_INT,
+     .def = "1000",
+     .metavar = "US",
+     .help = "Microseconds between consecutive slices (ms resolution)",
+     .offset = OFF(delay_us),
+     .min = 0,
+     .max = 60000000},
+    {.name = "slicer-direction",
+     .env = "FAULT_SLICER_DIRECTION",
+     .type = FAULT_OPT_DIRECTION,
+     .def = "ingress",
+     .metavar = "DIR",
      .help = "Traffic to slice: ingress (responses), egress (requests) or both",
      .offset = OFF(direction)},
-    {.name = "slicer-sched", .env = "FAULT_SLICER_SCHED", .type = FAULT_OPT_SCHEDULE,
-     .help = "When the fault is on, e.g. \"start:10s,duration:30s\"", .offset = OFF(sched)},
+    {.name = "slicer-sched",
+     .env = "FAULT_SLICER_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
+     .help = "When the fault is on, e.g. \"start:10s,duration:30s\"",
+     .offset = OFF(sched)},
     FAULT_OPTION_END};
 
 static int configure(fault_plugin *self, void *state)
@@ -170,6 +195,5 @@ static const fault_stream_ops stream_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "slicer", .version = PACKAGE_VERSION,
                     .summary = "Slicer: cut traffic into small pieces spaced in time",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(slicer_state), .configure = configure,
-                    .stream = &stream_ops);
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(slicer_state),
+                    .configure = configure, .stream = &stream_ops);

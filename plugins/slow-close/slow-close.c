@@ -33,26 +33,40 @@
 typedef struct slow_close_state {
     bool enabled;
     int64_t delay_ms;
-    fault_direction direction; 
+    fault_direction direction;
     fault_schedule *sched;
 } slow_close_state;
-
 
 #define OFF(f) offsetof(slow_close_state, f)
 
 static const fault_option options[] = {
-    {.name = "with-slow-close", .env = "FAULT_WITH_SLOW_CLOSE", .type = FAULT_OPT_BOOL,
+    {.name = "with-slow-close",
+     .env = "FAULT_WITH_SLOW_CLOSE",
+     .type = FAULT_OPT_BOOL,
      .help = "Enable the slow-close fault: delay each FIN (end of stream)",
-     .offset = OFF(enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "slow-close-delay", .env = "FAULT_SLOW_CLOSE_DELAY", .type = FAULT_OPT_INT,
-     .def = "1000", .metavar = "MS", .help = "Delay before a FIN is passed on, in ms",
-     .offset = OFF(delay_ms), .min = 0, .max = 86400000},
-    {.name = "slow-close-direction", .env = "FAULT_SLOW_CLOSE_DIRECTION", .type = FAULT_OPT_DIRECTION,
-     .def = "both", .metavar = "DIR",
+     .offset = OFF(enabled),
+     .flags = FAULT_OPTF_ENABLE},
+    {.name = "slow-close-delay",
+     .env = "FAULT_SLOW_CLOSE_DELAY",
+     .type = FAULT_OPT_INT,
+     .def = "1000",
+     .metavar = "MS",
+     .help = "Delay before a FIN is passed on, in ms",
+     .offset = OFF(delay_ms),
+     .min = 0,
+     .max = 86400000},
+    {.name = "slow-close-direction",
+     .env = "FAULT_SLOW_CLOSE_DIRECTION",
+     .type = FAULT_OPT_DIRECTION,
+     .def = "both",
+     .metavar = "DIR",
      .help = "FINs to delay: ingress (upstream's), egress (client's) or both",
      .offset = OFF(direction)},
-    {.name = "slow-close-sched", .env = "FAULT_SLOW_CLOSE_SCHED", .type = FAULT_OPT_SCHEDULE,
-     .help = "When the fault is on, e.g. \"start:10s,duration:30s\"", .offset = OFF(sched)},
+    {.name = "slow-close-sched",
+     .env = "FAULT_SLOW_CLOSE_SCHED",
+     .type = FAULT_OPT_SCHEDULE,
+     .help = "When the fault is on, e.g. \"start:10s,duration:30s\"",
+     .offset = OFF(sched)},
     FAULT_OPTION_END};
 
 static int attach(void *state, fault_stream *s, void **cs, uint32_t *points)
@@ -81,8 +95,9 @@ static fault_action on_eof(void *state, void *cs, fault_stream *s, fault_side si
     v->until_us = fault_now_us() + (uint64_t)st->delay_ms * 1000u;
     fault_param params[] = {{"delay_ms", NULL, (double)st->delay_ms}};
     fault_event_fault_applied(fault_plugin_self(st), fault_stream_id(s), side, dir, params, 1);
-    fault_log_debug(fault_plugin_self(st), "#%llu %s FIN delayed %lld ms", (unsigned long long)fault_stream_id(s),
-                    fault_direction_name(dir), (long long)st->delay_ms);
+    fault_log_debug(fault_plugin_self(st), "#%llu %s FIN delayed %lld ms",
+                    (unsigned long long)fault_stream_id(s), fault_direction_name(dir),
+                    (long long)st->delay_ms);
     return FAULT_PASS;
 }
 
@@ -94,5 +109,4 @@ static const fault_stream_ops stream_ops = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "slow-close", .version = PACKAGE_VERSION,
                     .summary = "Slow close: delay the FIN that ends each direction",
                     .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(slow_close_state),
-                    .stream = &stream_ops);
+                    .state_size = sizeof(slow_close_state), .stream = &stream_ops);

@@ -76,8 +76,8 @@ static int effective_caps(uint64_t *caps)
 
 #define CAP_NET_ADMIN_ 12
 #define CAP_SYS_ADMIN_ 21
-#define CAP_BPF_ 39
-#define HAS(caps, n) (((caps) >> (n)) & 1u)
+#define CAP_BPF_       39
+#define HAS(caps, n)   (((caps) >> (n)) & 1u)
 
 static int check_privileges(char *err, size_t errlen)
 {
@@ -213,8 +213,7 @@ void stealth_bpf_enable(stealth_bpf_handle *h, const stealth_target *t)
     __atomic_store_n(&c->enabled, 1, __ATOMIC_RELEASE);
 }
 
-int stealth_bpf_take(stealth_bpf_handle *h, const stealth_endpoint *client,
-                     stealth_endpoint *orig)
+int stealth_bpf_take(stealth_bpf_handle *h, const stealth_endpoint *client, stealth_endpoint *orig)
 {
     struct stealth_addr key, val;
     memset(&key, 0, sizeof key);

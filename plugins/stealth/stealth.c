@@ -53,45 +53,69 @@ typedef struct stealth_state {
 } stealth_state;
 
 static const fault_option options[] = {
-    {.name = "stealth", .env = "FAULT_ENABLE_STEALTH", .type = FAULT_OPT_BOOL, .def = "false",
+    {.name = "stealth",
+     .env = "FAULT_ENABLE_STEALTH",
+     .type = FAULT_OPT_BOOL,
+     .def = "false",
      .help = "Stealth mode: capture the TCP connections of chosen processes with eBPF, no proxy "
              "setting needed (Linux, root)",
      .offset = offsetof(stealth_state, stealth)},
-    {.name = "capture-process", .env = "FAULT_EBPF_PROCESS_NAME", .type = FAULT_OPT_STRING,
+    {.name = "capture-process",
+     .env = "FAULT_EBPF_PROCESS_NAME",
+     .type = FAULT_OPT_STRING,
      .metavar = "NAME",
      .help = "Capture processes with this command name (as in /proc/PID/comm: its first 15 "
              "bytes) (requires --stealth)",
      .offset = offsetof(stealth_state, process)},
-    {.name = "capture-pid", .env = "FAULT_EBPF_PROCESS_PID", .type = FAULT_OPT_INT,
-     .metavar = "PID", .min = 1, .max = 4194304,
+    {.name = "capture-pid",
+     .env = "FAULT_EBPF_PROCESS_PID",
+     .type = FAULT_OPT_INT,
+     .metavar = "PID",
+     .min = 1,
+     .max = 4194304,
      .help = "Capture the process with this process id, all its threads but not its children "
              "(requires --stealth)",
      .offset = offsetof(stealth_state, pid)},
-    {.name = "ebpf-proxy-ip", .env = "FAULT_EBPF_PROXY_IP", .type = FAULT_OPT_STRING,
+    {.name = "ebpf-proxy-ip",
+     .env = "FAULT_EBPF_PROXY_IP",
+     .type = FAULT_OPT_STRING,
      .metavar = "IP",
      .help = "Address of the stealth listener captured connections are sent to (default: the "
              "address of --ebpf-proxy-iface, else 127.0.0.1; IPv6 ones go to ::1)",
      .offset = offsetof(stealth_state, proxy_ip)},
-    {.name = "ebpf-proxy-port", .env = "FAULT_EBPF_PROXY_PORT", .type = FAULT_OPT_INT,
-     .def = "0", .metavar = "PORT", .min = 0, .max = 65535,
+    {.name = "ebpf-proxy-port",
+     .env = "FAULT_EBPF_PROXY_PORT",
+     .type = FAULT_OPT_INT,
+     .def = "0",
+     .metavar = "PORT",
+     .min = 0,
+     .max = 65535,
      .help = "Port of the stealth listener (0: a free port)",
      .offset = offsetof(stealth_state, proxy_port)},
-    {.name = "ebpf-proxy-iface", .env = "FAULT_EBPF_PROXY_IFACE", .type = FAULT_OPT_STRING,
+    {.name = "ebpf-proxy-iface",
+     .env = "FAULT_EBPF_PROXY_IFACE",
+     .type = FAULT_OPT_STRING,
      .metavar = "IFACE",
      .help = "Interface whose IPv4 address the stealth listener binds when --ebpf-proxy-ip is "
              "not given",
      .offset = offsetof(stealth_state, proxy_iface)},
-    {.name = "ebpf-programs-dir", .env = "FAULT_EBPF_PROGRAMS_DIR", .type = FAULT_OPT_STRING,
+    {.name = "ebpf-programs-dir",
+     .env = "FAULT_EBPF_PROGRAMS_DIR",
+     .type = FAULT_OPT_STRING,
      .metavar = "DIR",
      .help = "Accepted for the original's command lines: this build embeds its eBPF programs in "
              "the stealth plugin and reads no directory",
      .offset = offsetof(stealth_state, programs_dir)},
-    {.name = "ebpf-cgroup", .env = "FAULT_EBPF_CGROUP", .type = FAULT_OPT_STRING,
+    {.name = "ebpf-cgroup",
+     .env = "FAULT_EBPF_CGROUP",
+     .type = FAULT_OPT_STRING,
      .metavar = "PATH",
      .help = "cgroup v2 directory whose processes (and its descendants') may be captured "
              "(default: the root of the cgroup v2 hierarchy)",
      .offset = offsetof(stealth_state, cgroup)},
-    {.name = "ebpf-skip-loopback", .env = "FAULT_EBPF_SKIP_LOOPBACK", .type = FAULT_OPT_BOOL,
+    {.name = "ebpf-skip-loopback",
+     .env = "FAULT_EBPF_SKIP_LOOPBACK",
+     .type = FAULT_OPT_BOOL,
      .def = "false",
      .help = "Leave connections to loopback addresses (127.0.0.0/8, ::1) alone",
      .offset = offsetof(stealth_state, skip_loopback)},
@@ -143,8 +167,9 @@ static int configure(fault_plugin *self, void *state)
         return FAULT_EINVAL;
     }
     if (st->process && (!st->process[0] || strchr(st->process, '/'))) {
-        fault_plugin_error(self, "--capture-process '%s': a command name, as in "
-                                 "/proc/PID/comm (not empty, no '/')",
+        fault_plugin_error(self,
+                           "--capture-process '%s': a command name, as in "
+                           "/proc/PID/comm (not empty, no '/')",
                            st->process);
         return FAULT_EINVAL;
     }
@@ -171,8 +196,7 @@ static int configure(fault_plugin *self, void *state)
         }
     } else if (st->proxy_iface) {
         if (if_nametoindex(st->proxy_iface) == 0) {
-            fault_plugin_error(self, "--ebpf-proxy-iface '%s': no such interface",
-                               st->proxy_iface);
+            fault_plugin_error(self, "--ebpf-proxy-iface '%s': no such interface", st->proxy_iface);
             return FAULT_EINVAL;
         }
         if (iface_ip4(st->proxy_iface, &st->ip4) < 0) {
@@ -194,8 +218,9 @@ static int configure(fault_plugin *self, void *state)
         return FAULT_EINVAL;
     }
     if (st->programs_dir)
-        fault_log_info(self, "--ebpf-programs-dir %s: not used, the eBPF programs are built into "
-                             "the plugin",
+        fault_log_info(self,
+                       "--ebpf-programs-dir %s: not used, the eBPF programs are built into "
+                       "the plugin",
                        st->programs_dir);
     char err[512] = "";
     st->bpf = stealth_bpf_open(st->cgroup_path, err, sizeof err);
@@ -234,8 +259,9 @@ static void on_accept(fault_listener *l, fault_conn *c, void *ud)
     stealth_endpoint client, orig;
     const char *peer = fault_conn_peer(c);
     if (stealth_parse_peer(peer, &client) < 0 || stealth_bpf_take(st->bpf, &client, &orig) < 0) {
-        fault_log_warn(st->self, "%s: no original destination recorded for this connection "
-                                 "(not one the eBPF programs captured): reset",
+        fault_log_warn(st->self,
+                       "%s: no original destination recorded for this connection "
+                       "(not one the eBPF programs captured): reset",
                        peer);
         fault_conn_reset(c);
         return;
@@ -269,8 +295,8 @@ static void on_accept(fault_listener *l, fault_conn *c, void *ud)
 static void announce(stealth_state *st, fault_listener *l)
 {
     char target[256];
-    snprintf(target, sizeof target, "original destinations of %s%s%s%s%s",
-             st->process ? "'" : "", st->process ? st->process : "", st->process ? "'" : "",
+    snprintf(target, sizeof target, "original destinations of %s%s%s%s%s", st->process ? "'" : "",
+             st->process ? st->process : "", st->process ? "'" : "",
              st->process && st->pid ? " and " : "", st->pid ? "pid " : "");
     if (st->pid)
         snprintf(target + strlen(target), sizeof target - strlen(target), "%lld",

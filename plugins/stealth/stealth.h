@@ -13,9 +13,9 @@
 
 /* A destination or a client address, as the BPF maps hold them. */
 typedef struct stealth_endpoint {
-    int family;              /* AF_INET or AF_INET6 */
-    struct in6_addr addr;    /* IPv4 in the first 4 bytes */
-    uint16_t port;           /* host order */
+    int family;           /* AF_INET or AF_INET6 */
+    struct in6_addr addr; /* IPv4 in the first 4 bytes */
+    uint16_t port;        /* host order */
 } stealth_endpoint;
 
 typedef struct stealth_bpf_handle stealth_bpf_handle;
@@ -23,12 +23,12 @@ typedef struct stealth_bpf_handle stealth_bpf_handle;
 /* What the programs are told once the listeners are up. */
 typedef struct stealth_target {
     uint32_t proxy_tgid;
-    uint32_t capture_pid;          /* 0: none */
-    const char *capture_comm;      /* NULL: none */
+    uint32_t capture_pid;     /* 0: none */
+    const char *capture_comm; /* NULL: none */
     bool skip_loopback;
     struct in_addr ip4;
     uint16_t port4;
-    bool has6;                     /* an IPv6 listener exists */
+    bool has6; /* an IPv6 listener exists */
     struct in6_addr ip6;
     uint16_t port6;
 } stealth_target;
@@ -41,8 +41,7 @@ stealth_bpf_handle *stealth_bpf_open(const char *cgroup_path, char *err, size_t 
 void stealth_bpf_enable(stealth_bpf_handle *h, const stealth_target *t);
 /* The original destination of the connection accepted from client;
  * forgets it. Returns 0, or -1 when none is recorded. */
-int stealth_bpf_take(stealth_bpf_handle *h, const stealth_endpoint *client,
-                     stealth_endpoint *orig);
+int stealth_bpf_take(stealth_bpf_handle *h, const stealth_endpoint *client, stealth_endpoint *orig);
 /* Detaches everything and frees the handle (NULL is fine). */
 void stealth_bpf_close(stealth_bpf_handle *h);
 

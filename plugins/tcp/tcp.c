@@ -29,12 +29,18 @@ typedef struct tcp_state {
 static const char *const schemes[] = {"", "tls", "https", "http", "psql", "psqls", NULL};
 
 static const fault_option options[] = {
-    {.name = "tcp-tls-sni", .env = "FAULT_TCP_TLS_SNI", .type = FAULT_OPT_STRING,
-     .metavar = "NAME", .help = "Server name to send and verify on TLS mappings (default: the host)",
+    {.name = "tcp-tls-sni",
+     .env = "FAULT_TCP_TLS_SNI",
+     .type = FAULT_OPT_STRING,
+     .metavar = "NAME",
+     .help = "Server name to send and verify on TLS mappings (default: the host)",
      .offset = offsetof(tcp_state, sni)},
     FAULT_OPTION_END};
 
-static char *dup(const char *s) { return strdup(s ? s : ""); }
+static char *dup(const char *s)
+{
+    return strdup(s ? s : "");
+}
 
 static int add_mapping(void *state, const fault_mapping *m, char *err, size_t errlen)
 {
@@ -133,8 +139,8 @@ static int start(fault_plugin *self, void *state)
     for (size_t i = 0; i < st->nmaps; i++) {
         mapping *mp = &st->maps[i];
         mp->self = self;
-        int rc = fault_listen(self, mp->m.listen_host, mp->m.listen_port, on_accept, mp,
-                              &mp->listener);
+        int rc =
+            fault_listen(self, mp->m.listen_host, mp->m.listen_port, on_accept, mp, &mp->listener);
         if (rc < 0) {
             fault_plugin_error(self, "--proxy '%s': cannot listen on %s port %u: %s", mp->m.text,
                                mp->m.listen_host, mp->m.listen_port, fault_strerror(rc));

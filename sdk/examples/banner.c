@@ -21,7 +21,7 @@
 
 #include <fault/plugin.h>
 
-#define BANNER "banner: via fault\n"
+#define BANNER       "banner: via fault\n"
 #define MAX_MAPPINGS 16
 
 typedef struct banner_map {
@@ -41,7 +41,10 @@ typedef struct pending {
     fault_stream *s;
 } pending;
 
-static char *copy(const char *s) { return strdup(s ? s : ""); }
+static char *copy(const char *s)
+{
+    return strdup(s ? s : "");
+}
 
 /* Called once per `--proxy ...=banner://...` before start(). The mapping's
  * strings belong to the host: keep copies. */
@@ -150,5 +153,5 @@ static const fault_protocol_ops protocol_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_PROTOCOL, .name = "banner", .version = "1.0.0",
                     .summary = "Example: a TCP proxy that greets its clients (banner://)",
-                    .license = "Apache-2.0", .state_size = sizeof(banner_state),
-                    .start = start, .destroy = destroy, .protocol = &protocol_ops);
+                    .license = "Apache-2.0", .state_size = sizeof(banner_state), .start = start,
+                    .destroy = destroy, .protocol = &protocol_ops);

@@ -20,8 +20,8 @@
 #include <fault/plugin.h>
 
 typedef struct hold_state {
-    bool enabled;  /* --with-hold */
-    int64_t ms;    /* --hold-ms */
+    bool enabled; /* --with-hold */
+    int64_t ms;   /* --hold-ms */
 } hold_state;
 
 /* One per connection. */
@@ -31,14 +31,22 @@ typedef struct hold_conn {
     bool released; /* the hold is over: everything passes */
 } hold_conn;
 
-static const fault_option options[] = {
-    {.name = "with-hold", .env = "FAULT_WITH_HOLD", .type = FAULT_OPT_BOOL,
-     .help = "Hold each connection's first response bytes", .offset = offsetof(hold_state, enabled),
-     .flags = FAULT_OPTF_ENABLE},
-    {.name = "hold-ms", .env = "FAULT_HOLD_MS", .type = FAULT_OPT_INT, .def = "250",
-     .metavar = "MS", .help = "How long to hold them", .offset = offsetof(hold_state, ms),
-     .min = 0, .max = 3600000},
-    FAULT_OPTION_END};
+static const fault_option options[] = {{.name = "with-hold",
+                                        .env = "FAULT_WITH_HOLD",
+                                        .type = FAULT_OPT_BOOL,
+                                        .help = "Hold each connection's first response bytes",
+                                        .offset = offsetof(hold_state, enabled),
+                                        .flags = FAULT_OPTF_ENABLE},
+                                       {.name = "hold-ms",
+                                        .env = "FAULT_HOLD_MS",
+                                        .type = FAULT_OPT_INT,
+                                        .def = "250",
+                                        .metavar = "MS",
+                                        .help = "How long to hold them",
+                                        .offset = offsetof(hold_state, ms),
+                                        .min = 0,
+                                        .max = 3600000},
+                                       FAULT_OPTION_END};
 
 /* The timer fired: let the held bytes go. */
 static void on_release(fault_timer *t, void *userdata)
@@ -106,5 +114,5 @@ static const fault_stream_ops stream_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "hold", .version = "1.0.0",
                     .summary = "Example: hold each connection's first response bytes",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(hold_state), .stream = &stream_ops);
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(hold_state),
+                    .stream = &stream_ops);

@@ -26,14 +26,20 @@ typedef struct redact_state {
     int64_t max_body; /* --redact-max-body */
 } redact_state;
 
-static const fault_option options[] = {
-    {.name = "with-redact", .env = "FAULT_WITH_REDACT", .type = FAULT_OPT_BOOL,
-     .help = "Redact \"secret\" in request bodies", .offset = offsetof(redact_state, enabled),
-     .flags = FAULT_OPTF_ENABLE},
-    {.name = "redact-max-body", .env = "FAULT_REDACT_MAX_BODY", .type = FAULT_OPT_INT,
-     .def = "65536", .metavar = "BYTES", .help = "Largest request body looked at",
-     .offset = offsetof(redact_state, max_body)},
-    FAULT_OPTION_END};
+static const fault_option options[] = {{.name = "with-redact",
+                                        .env = "FAULT_WITH_REDACT",
+                                        .type = FAULT_OPT_BOOL,
+                                        .help = "Redact \"secret\" in request bodies",
+                                        .offset = offsetof(redact_state, enabled),
+                                        .flags = FAULT_OPTF_ENABLE},
+                                       {.name = "redact-max-body",
+                                        .env = "FAULT_REDACT_MAX_BODY",
+                                        .type = FAULT_OPT_INT,
+                                        .def = "65536",
+                                        .metavar = "BYTES",
+                                        .help = "Largest request body looked at",
+                                        .offset = offsetof(redact_state, max_body)},
+                                       FAULT_OPTION_END};
 
 static int configure(fault_plugin *self, void *state)
 {
@@ -81,6 +87,5 @@ static const fault_http_ops http_ops = {.on_request = on_request};
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "redact", .version = "1.0.0",
                     .summary = "Redacts a word in HTTP request bodies (SDK example)",
-                    .license = "Apache-2.0", .options = options,
-                    .state_size = sizeof(redact_state), .configure = configure,
-                    .http = &http_ops);
+                    .license = "Apache-2.0", .options = options, .state_size = sizeof(redact_state),
+                    .configure = configure, .http = &http_ops);

@@ -15,17 +15,22 @@
 /* The plugin's state block: the host allocates it, zeroed, and writes the
  * option values into it at the offsets named in the table below. */
 typedef struct upcase_state {
-    bool enabled;         /* --with-upcase */
+    bool enabled;          /* --with-upcase */
     fault_schedule *sched; /* --upcase-sched */
 } upcase_state;
 
-static const fault_option options[] = {
-    {.name = "with-upcase", .env = "FAULT_WITH_UPCASE", .type = FAULT_OPT_BOOL,
-     .help = "Uppercase what clients send", .offset = offsetof(upcase_state, enabled),
-     .flags = FAULT_OPTF_ENABLE},
-    {.name = "upcase-sched", .env = "FAULT_UPCASE_SCHED", .type = FAULT_OPT_SCHEDULE,
-     .help = "When the fault is on", .offset = offsetof(upcase_state, sched)},
-    FAULT_OPTION_END};
+static const fault_option options[] = {{.name = "with-upcase",
+                                        .env = "FAULT_WITH_UPCASE",
+                                        .type = FAULT_OPT_BOOL,
+                                        .help = "Uppercase what clients send",
+                                        .offset = offsetof(upcase_state, enabled),
+                                        .flags = FAULT_OPTF_ENABLE},
+                                       {.name = "upcase-sched",
+                                        .env = "FAULT_UPCASE_SCHED",
+                                        .type = FAULT_OPT_SCHEDULE,
+                                        .help = "When the fault is on",
+                                        .offset = offsetof(upcase_state, sched)},
+                                       FAULT_OPTION_END};
 
 /* Ask for one hook point: bytes from the client, on the client leg. */
 static int attach(void *state, fault_stream *s, void **conn_state, uint32_t *points)
@@ -63,5 +68,4 @@ static const fault_stream_ops stream_ops = {.attach = attach, .on_data = on_data
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "upcase", .version = "1.0.0",
                     .summary = "Example: uppercase client bytes", .license = "Apache-2.0",
-                    .options = options, .state_size = sizeof(upcase_state),
-                    .stream = &stream_ops);
+                    .options = options, .state_size = sizeof(upcase_state), .stream = &stream_ops);

@@ -13,7 +13,7 @@
 
 #ifdef __cplusplus
 #define FAULT_BEGIN_DECLS extern "C" {
-#define FAULT_END_DECLS }
+#define FAULT_END_DECLS   }
 #else
 #define FAULT_BEGIN_DECLS
 #define FAULT_END_DECLS
@@ -28,10 +28,10 @@
  * a warning pointing at its replacement.
  */
 #if defined(__GNUC__) || defined(__clang__)
-#define FAULT_API __attribute__((visibility("default")))
-#define FAULT_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define FAULT_API               __attribute__((visibility("default")))
+#define FAULT_PLUGIN_EXPORT     __attribute__((visibility("default")))
 #define FAULT_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define FAULT_DEPRECATED __attribute__((deprecated))
+#define FAULT_DEPRECATED        __attribute__((deprecated))
 #else
 #define FAULT_DEPRECATED
 #define FAULT_API
@@ -91,37 +91,37 @@ FAULT_API const char *fault_direction_name(fault_direction dir);
  * plugins that compared with it still work. fault_strerror() describes
  * every code below.
  */
-#define FAULT_EOF (-4095)          /* end of stream: the peer closed its side */
-#define FAULT_EPERM (-1)           /* operation not permitted (here, now) */
-#define FAULT_ENOENT (-2)          /* no such file or entry */
-#define FAULT_EIO (-5)             /* input/output error (any other system error) */
-#define FAULT_EAGAIN (-11)         /* try again */
-#define FAULT_ENOMEM (-12)         /* out of memory */
-#define FAULT_EACCES (-13)         /* permission denied */
-#define FAULT_EBUSY (-16)          /* busy: the conditions of the call do not hold */
-#define FAULT_EEXIST (-17)         /* already exists */
-#define FAULT_EINVAL (-22)         /* invalid argument */
-#define FAULT_EMFILE (-24)         /* too many open files */
-#define FAULT_EPIPE (-32)          /* broken pipe: the peer stopped reading */
-#define FAULT_ERANGE (-34)         /* value out of range */
-#define FAULT_EPROTO (-71)         /* protocol error on the wire */
-#define FAULT_EMSGSIZE (-90)       /* message too long */
-#define FAULT_ENOTSUP (-95)        /* not supported here */
-#define FAULT_EADDRINUSE (-98)     /* address already in use */
-#define FAULT_EADDRNOTAVAIL (-99)  /* address not available */
-#define FAULT_ENETUNREACH (-101)   /* network unreachable */
-#define FAULT_ECONNABORTED (-103)  /* connection aborted */
-#define FAULT_ECONNRESET (-104)    /* connection reset by peer */
-#define FAULT_ENOTCONN (-107)      /* not connected */
-#define FAULT_ETIMEDOUT (-110)     /* timed out */
-#define FAULT_ECONNREFUSED (-111)  /* connection refused */
-#define FAULT_EHOSTUNREACH (-113)  /* host unreachable */
-#define FAULT_ECANCELED (-125)     /* canceled (the run is stopping) */
+#define FAULT_EOF           (-4095) /* end of stream: the peer closed its side */
+#define FAULT_EPERM         (-1)    /* operation not permitted (here, now) */
+#define FAULT_ENOENT        (-2)    /* no such file or entry */
+#define FAULT_EIO           (-5)    /* input/output error (any other system error) */
+#define FAULT_EAGAIN        (-11)   /* try again */
+#define FAULT_ENOMEM        (-12)   /* out of memory */
+#define FAULT_EACCES        (-13)   /* permission denied */
+#define FAULT_EBUSY         (-16)   /* busy: the conditions of the call do not hold */
+#define FAULT_EEXIST        (-17)   /* already exists */
+#define FAULT_EINVAL        (-22)   /* invalid argument */
+#define FAULT_EMFILE        (-24)   /* too many open files */
+#define FAULT_EPIPE         (-32)   /* broken pipe: the peer stopped reading */
+#define FAULT_ERANGE        (-34)   /* value out of range */
+#define FAULT_EPROTO        (-71)   /* protocol error on the wire */
+#define FAULT_EMSGSIZE      (-90)   /* message too long */
+#define FAULT_ENOTSUP       (-95)   /* not supported here */
+#define FAULT_EADDRINUSE    (-98)   /* address already in use */
+#define FAULT_EADDRNOTAVAIL (-99)   /* address not available */
+#define FAULT_ENETUNREACH   (-101)  /* network unreachable */
+#define FAULT_ECONNABORTED  (-103)  /* connection aborted */
+#define FAULT_ECONNRESET    (-104)  /* connection reset by peer */
+#define FAULT_ENOTCONN      (-107)  /* not connected */
+#define FAULT_ETIMEDOUT     (-110)  /* timed out */
+#define FAULT_ECONNREFUSED  (-111)  /* connection refused */
+#define FAULT_EHOSTUNREACH  (-113)  /* host unreachable */
+#define FAULT_ECANCELED     (-125)  /* canceled (the run is stopping) */
 /* fault's own conditions. */
 #define FAULT_EUNKNOWN (-4000) /* unspecified failure */
-#define FAULT_EABI (-4001)     /* plugin built for an incompatible ABI */
-#define FAULT_ESYNTAX (-4002)  /* malformed user input */
-#define FAULT_ETLS (-4003)     /* TLS handshake or verification failure */
+#define FAULT_EABI     (-4001) /* plugin built for an incompatible ABI */
+#define FAULT_ESYNTAX  (-4002) /* malformed user input */
+#define FAULT_ETLS     (-4003) /* TLS handshake or verification failure */
 #define FAULT_ERESOLVE (-4004) /* host name did not resolve */
 
 /* A short lower-case description of a FAULT_E* code ("connection reset by

@@ -30,7 +30,7 @@ typedef enum fault_event_type {
     FAULT_EV_MAX_ = 32
 } fault_event_type;
 
-#define FAULT_EVMASK(t) (1u << (t))
+#define FAULT_EVMASK(t)  (1u << (t))
 #define FAULT_EVMASK_ALL 0xffffffffu
 
 /* One named parameter of an applied fault. When str is NULL the value is
@@ -42,12 +42,13 @@ typedef struct fault_param {
 } fault_param;
 
 typedef struct fault_event {
-    uint32_t type;      /* fault_event_type */
-    uint32_t size;      /* sizeof(fault_event) as the publisher knew it */
-    uint64_t time_us;   /* fault_now_us() at publication; the host fills it */
-    uint64_t wall_us;   /* wall clock (unix epoch, us); the host fills it */
-    uint64_t conn_id;   /* connection the event belongs to, 0 for none */
-    const char *source; /* fault_plugin_name(): "latency", "latency#2", or "core"; the host fills it */
+    uint32_t type;    /* fault_event_type */
+    uint32_t size;    /* sizeof(fault_event) as the publisher knew it */
+    uint64_t time_us; /* fault_now_us() at publication; the host fills it */
+    uint64_t wall_us; /* wall clock (unix epoch, us); the host fills it */
+    uint64_t conn_id; /* connection the event belongs to, 0 for none */
+    const char
+        *source; /* fault_plugin_name(): "latency", "latency#2", or "core"; the host fills it */
 
     /* CONN_OPEN, CONN_CLOSE, LISTENING, HTTP_*: who and where. */
     const char *peer;   /* "127.0.0.1:51234" or NULL */

@@ -165,8 +165,8 @@ FAULT_API int fault_http_set_path(fault_http_exchange *x, const char *path);
  * from on_request and on_response; return FAULT_HTTP_RESPOND from the hook
  * (or pass it to fault_http_resume()). Returns 0, FAULT_EINVAL or
  * FAULT_ENOMEM. */
-FAULT_API int fault_http_respond(fault_http_exchange *x, int status,
-                                 const char *const *headers, const void *body, size_t len);
+FAULT_API int fault_http_respond(fault_http_exchange *x, int status, const char *const *headers,
+                                 const void *body, size_t len);
 /* Completes a hook that returned PENDING, with CONTINUE or RESPOND. Call it
  * once, before the exchange ends; later calls do nothing. */
 FAULT_API void fault_http_resume(fault_http_exchange *x, fault_http_action action);

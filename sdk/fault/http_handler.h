@@ -56,8 +56,7 @@ typedef void (*fault_http_done_cb)(fault_http_exchange *x, fault_http_action res
 /* Runs on_request of the active plugins; cb runs exactly once, possibly
  * before this returns (no plugin went PENDING). Returns 0, or FAULT_EINVAL
  * (NULL argument, hooks of x already running): cb not called. (ABI 1.1) */
-FAULT_API int fault_http_run_request(fault_http_exchange *x, fault_http_done_cb cb,
-                                     void *userdata);
+FAULT_API int fault_http_run_request(fault_http_exchange *x, fault_http_done_cb cb, void *userdata);
 /* Runs on_response likewise, once the upstream's status and headers are in
  * the exchange. Same returns. (ABI 1.1) */
 FAULT_API int fault_http_run_response(fault_http_exchange *x, fault_http_done_cb cb,

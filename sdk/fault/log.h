@@ -31,8 +31,8 @@ FAULT_API void fault_log(fault_plugin *self, fault_log_level level, const char *
 FAULT_API bool fault_log_enabled(fault_plugin *self, fault_log_level level);
 
 #define fault_log_error(self, ...) fault_log((self), FAULT_LOG_ERROR, __VA_ARGS__)
-#define fault_log_warn(self, ...) fault_log((self), FAULT_LOG_WARN, __VA_ARGS__)
-#define fault_log_info(self, ...) fault_log((self), FAULT_LOG_INFO, __VA_ARGS__)
+#define fault_log_warn(self, ...)  fault_log((self), FAULT_LOG_WARN, __VA_ARGS__)
+#define fault_log_info(self, ...)  fault_log((self), FAULT_LOG_INFO, __VA_ARGS__)
 #define fault_log_debug(self, ...) fault_log((self), FAULT_LOG_DEBUG, __VA_ARGS__)
 
 FAULT_END_DECLS

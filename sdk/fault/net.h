@@ -22,15 +22,15 @@ typedef struct fault_mapping {
     const char *listen_host; /* "127.0.0.1" when no address was given; IPv6
                               * addresses without brackets */
     uint16_t listen_port;
-    const char *scheme;      /* "" when none, else the scheme in lower case:
-                              * fault's own "http", "https", "psql",
-                              * "psqls", "tls", or (ABI 1.3) any other
-                              * RFC 3986 scheme a protocol plugin claims */
-    const char *host;        /* upstream host, IPv6 without brackets */
-    uint16_t port;           /* upstream port (scheme default if omitted;
-                              * other schemes must give one) */
-    bool tls;                /* scheme asks for TLS toward the upstream
-                              * (https, psqls, tls; false for others) */
+    const char *scheme; /* "" when none, else the scheme in lower case:
+                         * fault's own "http", "https", "psql",
+                         * "psqls", "tls", or (ABI 1.3) any other
+                         * RFC 3986 scheme a protocol plugin claims */
+    const char *host;   /* upstream host, IPv6 without brackets */
+    uint16_t port;      /* upstream port (scheme default if omitted;
+                         * other schemes must give one) */
+    bool tls;           /* scheme asks for TLS toward the upstream
+                         * (https, psqls, tls; false for others) */
     void *reserved[2];
 } fault_mapping;
 
@@ -46,8 +46,8 @@ typedef void (*fault_accept_cb)(fault_listener *l, fault_conn *c, void *userdata
  * loop yet: call it from start(); no callback; a bad address),
  * FAULT_ERESOLVE, FAULT_EADDRINUSE, FAULT_EACCES, FAULT_EADDRNOTAVAIL,
  * FAULT_ENOMEM. */
-FAULT_API int fault_listen(fault_plugin *self, const char *host, uint16_t port,
-                           fault_accept_cb cb, void *userdata, fault_listener **out);
+FAULT_API int fault_listen(fault_plugin *self, const char *host, uint16_t port, fault_accept_cb cb,
+                           void *userdata, fault_listener **out);
 /* "127.0.0.1:9098" or "[::1]:9098": the bound address; valid until
  * fault_listener_close(). */
 FAULT_API const char *fault_listener_address(const fault_listener *l);
@@ -159,8 +159,7 @@ typedef void (*fault_connect_cb)(fault_conn *c, int status, void *userdata);
  * Returns 0 (cb runs once, later, from the loop, never inside this call)
  * or FAULT_EINVAL / FAULT_ENOMEM (cb not called). */
 FAULT_API int fault_connect(fault_plugin *self, fault_stream *s, const char *host, uint16_t port,
-                            const fault_tls_client_opts *tls, fault_connect_cb cb,
-                            void *userdata);
+                            const fault_tls_client_opts *tls, fault_connect_cb cb, void *userdata);
 
 /* Plain reads and writes, for handlers that speak a protocol themselves.
  * On read, nread > 0 is data, 0 never happens, negative is FAULT_EOF (the
@@ -213,8 +212,8 @@ FAULT_API size_t fault_conn_write_queued(const fault_conn *c);
 /* FIN after queued writes; 0 or a negative code (FAULT_ENOMEM, the
  * socket's error). Calling it twice is harmless. */
 FAULT_API int fault_conn_shutdown(fault_conn *c);
-FAULT_API void fault_conn_close(fault_conn *c);   /* graceful close, frees c */
-FAULT_API void fault_conn_reset(fault_conn *c);   /* RST, frees c */
+FAULT_API void fault_conn_close(fault_conn *c); /* graceful close, frees c */
+FAULT_API void fault_conn_reset(fault_conn *c); /* RST, frees c */
 /* "ip:port" of the other end; valid until c is closed. */
 FAULT_API const char *fault_conn_peer(const fault_conn *c);
 

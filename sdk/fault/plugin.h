@@ -148,10 +148,10 @@
 
 FAULT_BEGIN_DECLS
 
-#define FAULT_ABI_MAJOR 1
-#define FAULT_ABI_MINOR 3
-#define FAULT_PLUGIN_MAGIC 0x464c5447u /* "GTLF" little-endian: fault */
-#define FAULT_PLUGIN_SYMBOL fault_plugin_entry
+#define FAULT_ABI_MAJOR          1
+#define FAULT_ABI_MINOR          3
+#define FAULT_PLUGIN_MAGIC       0x464c5447u /* "GTLF" little-endian: fault */
+#define FAULT_PLUGIN_SYMBOL      fault_plugin_entry
 #define FAULT_PLUGIN_SYMBOL_NAME "fault_plugin_entry"
 
 /* What a plugin primarily is. A plugin may fill several ops tables (a bridge
@@ -220,8 +220,7 @@ typedef struct fault_run_mode_ops {
  * user had given `--proxy TEXT`; it is served like the user's, by the
  * protocol plugin of its scheme. Returns 0, FAULT_ESYNTAX (with the reason
  * in err), FAULT_EPERM (not called from select()) or FAULT_ENOMEM. */
-FAULT_API int fault_run_add_mapping(fault_plugin *self, const char *text, char *err,
-                                    size_t errlen);
+FAULT_API int fault_run_add_mapping(fault_plugin *self, const char *text, char *err, size_t errlen);
 
 /* Sets an option of another plugin from a run mode's select() (ABI 1.3),
  * as if the user had given `--NAME=VALUE` on the command line after their
@@ -312,12 +311,12 @@ typedef struct fault_plugin_descriptor {
  *       .version = "1.0.0",
  *       ...);
  */
-#define FAULT_PLUGIN_DEFINE(...)                                                         \
-    FAULT_PLUGIN_EXPORT const fault_plugin_descriptor FAULT_PLUGIN_SYMBOL = {           \
-        .magic = FAULT_PLUGIN_MAGIC,                                                     \
-        .abi_major = FAULT_ABI_MAJOR,                                                    \
-        .abi_minor = FAULT_ABI_MINOR,                                                    \
-        .size = (uint32_t)sizeof(fault_plugin_descriptor),                               \
+#define FAULT_PLUGIN_DEFINE(...)                                                                   \
+    FAULT_PLUGIN_EXPORT const fault_plugin_descriptor FAULT_PLUGIN_SYMBOL = {                      \
+        .magic = FAULT_PLUGIN_MAGIC,                                                               \
+        .abi_major = FAULT_ABI_MAJOR,                                                              \
+        .abi_minor = FAULT_ABI_MINOR,                                                              \
+        .size = (uint32_t)sizeof(fault_plugin_descriptor),                                         \
         __VA_ARGS__}
 
 /*
@@ -342,10 +341,10 @@ typedef struct fault_plugin_hint {
 } fault_plugin_hint;
 
 #define FAULT_PLUGIN_HINT_SECTION ".fault_hint"
-#define FAULT_PLUGIN_HINT_(kind_, command_, option_, env_)                                      \
-    __attribute__((used, section(FAULT_PLUGIN_HINT_SECTION))) static const fault_plugin_hint  \
+#define FAULT_PLUGIN_HINT_(kind_, command_, option_, env_)                                         \
+    __attribute__((used, section(FAULT_PLUGIN_HINT_SECTION))) static const fault_plugin_hint       \
         fault_plugin_hint_ = {FAULT_PLUGIN_MAGIC, (uint32_t)(kind_), command_, option_, env_}
-#define FAULT_PLUGIN_HINT(kind_, command_) FAULT_PLUGIN_HINT_(kind_, command_, "", "")
+#define FAULT_PLUGIN_HINT(kind_, command_)             FAULT_PLUGIN_HINT_(kind_, command_, "", "")
 #define FAULT_PLUGIN_HINT_OPTION(kind_, option_, env_) FAULT_PLUGIN_HINT_(kind_, "", option_, env_)
 
 /* Host services for a plugin instance. */

@@ -33,9 +33,9 @@ FAULT_BEGIN_DECLS
 typedef struct fault_stream fault_stream;
 
 /* Hook points, as a bit mask for fault_stream_ops.attach(). */
-#define FAULT_POINT_CLIENT_EGRESS 0x1u
+#define FAULT_POINT_CLIENT_EGRESS  0x1u
 #define FAULT_POINT_CLIENT_INGRESS 0x2u
-#define FAULT_POINT_SERVER_EGRESS 0x4u
+#define FAULT_POINT_SERVER_EGRESS  0x4u
 #define FAULT_POINT_SERVER_INGRESS 0x8u
 
 /* The points selected by a side and a direction (ANY and BOTH widen). */

@@ -11,8 +11,7 @@
 
 #include "fuzz_text.h"
 
-static const uint64_t runs[] = {0, 1, 1000000, 300000000, UINT64_C(86400000000),
-                                UINT64_MAX};
+static const uint64_t runs[] = {0, 1, 1000000, 300000000, UINT64_C(86400000000), UINT64_MAX};
 
 /* The edges reported by next_edge must be real changes of state, and the
  * state must not change between two consecutive edges. */

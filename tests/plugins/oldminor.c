@@ -66,14 +66,16 @@ static void destroy(fault_plugin *self, void *state)
 }
 
 static const fault_stream_ops stream_ops = {
-    .attach = attach,
-    .on_data = on_data,
+    .attach = attach, .on_data = on_data,
     /* .detach NULL: under ABI 1.0 the host leaves conn_state alone. */
 };
 
 static const fault_option options[] = {
-    {.name = "with-oldminor", .type = FAULT_OPT_BOOL, .def = "false",
-     .help = "Enable the ABI 1.0 test plugin", .offset = offsetof(oldminor_state, enabled),
+    {.name = "with-oldminor",
+     .type = FAULT_OPT_BOOL,
+     .def = "false",
+     .help = "Enable the ABI 1.0 test plugin",
+     .offset = offsetof(oldminor_state, enabled),
      .flags = FAULT_OPTF_ENABLE},
     FAULT_OPTION_END,
 };

@@ -13,13 +13,21 @@ typedef struct mode_state {
     const char *tag;
 } mode_state;
 
-static const fault_option options[] = {
-    {.name = "relay-to-port", .env = "FAULT_RELAY_TO_PORT", .type = FAULT_OPT_INT,
-     .def = "45599", .metavar = "PORT", .help = "Port to listen on",
-     .offset = offsetof(mode_state, port), .min = 1, .max = 65535},
-    {.name = "relay-to-tag", .type = FAULT_OPT_STRING, .metavar = "TEXT",
-     .help = "Printed when the mode is chosen", .offset = offsetof(mode_state, tag)},
-    FAULT_OPTION_END};
+static const fault_option options[] = {{.name = "relay-to-port",
+                                        .env = "FAULT_RELAY_TO_PORT",
+                                        .type = FAULT_OPT_INT,
+                                        .def = "45599",
+                                        .metavar = "PORT",
+                                        .help = "Port to listen on",
+                                        .offset = offsetof(mode_state, port),
+                                        .min = 1,
+                                        .max = 65535},
+                                       {.name = "relay-to-tag",
+                                        .type = FAULT_OPT_STRING,
+                                        .metavar = "TEXT",
+                                        .help = "Printed when the mode is chosen",
+                                        .offset = offsetof(mode_state, tag)},
+                                       FAULT_OPTION_END};
 
 static int select_mode(fault_plugin *self, void *state, int argc, char **argv)
 {
@@ -59,5 +67,5 @@ static const fault_run_mode_ops mode_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "runmode", .version = "0",
                     .summary = "Test plugin: a mode of fault run", .license = "Apache-2.0",
-                    .options = options, .state_size = sizeof(mode_state),
-                    .configure = configure, .run_mode = &mode_ops);
+                    .options = options, .state_size = sizeof(mode_state), .configure = configure,
+                    .run_mode = &mode_ops);

@@ -22,8 +22,7 @@ static void ok_at(const char *file, int line, const char *text, uint64_t expect)
     if (rc != 0)
         check_report(file, line, "\"%s\" failed: %s", text, err);
     else if (us != expect)
-        check_report(file, line, "\"%s\" gave %" PRIu64 " us, expected %" PRIu64, text, us,
-                     expect);
+        check_report(file, line, "\"%s\" gave %" PRIu64 " us, expected %" PRIu64, text, us, expect);
 }
 
 /* Parses text, expecting FAULT_ESYNTAX and a message holding fragment. */
@@ -34,15 +33,15 @@ static void bad_at(const char *file, int line, const char *text, const char *fra
     int rc = fault__duration_parse(text, &us, err, sizeof err);
     check_count++;
     if (rc != FAULT_ESYNTAX)
-        check_report(file, line, "\"%s\" returned %d (%" PRIu64 " us), expected an error", text,
-                     rc, us);
+        check_report(file, line, "\"%s\" returned %d (%" PRIu64 " us), expected an error", text, rc,
+                     us);
     else if (!strstr(err, fragment))
         check_report(file, line, "\"%s\": error \"%s\" lacks \"%s\"", text, err, fragment);
     else if (!strstr(err, "at column "))
         check_report(file, line, "\"%s\": error \"%s\" names no column", text, err);
 }
 
-#define OK(text, expect) ok_at(__FILE__, __LINE__, text, expect)
+#define OK(text, expect)    ok_at(__FILE__, __LINE__, text, expect)
 #define BAD(text, fragment) bad_at(__FILE__, __LINE__, text, fragment)
 
 static void test_units(void)

@@ -153,8 +153,8 @@ static void test_schedule_windows(void)
     fault_window *w;
     size_t n;
     char err[256];
-    CHECK_EQ_INT(fault_schedule_windows("start:10%,duration:20%;start:50s,duration:10s",
-                                        100000000, &w, &n, err, sizeof err),
+    CHECK_EQ_INT(fault_schedule_windows("start:10%,duration:20%;start:50s,duration:10s", 100000000,
+                                        &w, &n, err, sizeof err),
                  0);
     CHECK_EQ_INT(n, 2);
     if (n == 2) {
@@ -199,14 +199,15 @@ static void test_old_names(void)
  * the resolver report is translated before it reaches a plugin. */
 static void test_errors(void)
 {
-    const int codes[] = {FAULT_EOF,         FAULT_EPERM,        FAULT_ENOENT,       FAULT_EIO,
-                         FAULT_EAGAIN,      FAULT_ENOMEM,       FAULT_EACCES,       FAULT_EBUSY,
-                         FAULT_EEXIST,      FAULT_EINVAL,       FAULT_EMFILE,       FAULT_EPIPE,
-                         FAULT_ERANGE,      FAULT_EPROTO,       FAULT_EMSGSIZE,     FAULT_ENOTSUP,
-                         FAULT_EADDRINUSE,  FAULT_EADDRNOTAVAIL, FAULT_ENETUNREACH, FAULT_ECONNABORTED,
-                         FAULT_ECONNRESET,  FAULT_ENOTCONN,     FAULT_ETIMEDOUT,    FAULT_ECONNREFUSED,
-                         FAULT_EHOSTUNREACH, FAULT_ECANCELED,   FAULT_EUNKNOWN,     FAULT_EABI,
-                         FAULT_ESYNTAX,     FAULT_ETLS,         FAULT_ERESOLVE};
+    const int codes[] = {
+        FAULT_EOF,          FAULT_EPERM,         FAULT_ENOENT,      FAULT_EIO,
+        FAULT_EAGAIN,       FAULT_ENOMEM,        FAULT_EACCES,      FAULT_EBUSY,
+        FAULT_EEXIST,       FAULT_EINVAL,        FAULT_EMFILE,      FAULT_EPIPE,
+        FAULT_ERANGE,       FAULT_EPROTO,        FAULT_EMSGSIZE,    FAULT_ENOTSUP,
+        FAULT_EADDRINUSE,   FAULT_EADDRNOTAVAIL, FAULT_ENETUNREACH, FAULT_ECONNABORTED,
+        FAULT_ECONNRESET,   FAULT_ENOTCONN,      FAULT_ETIMEDOUT,   FAULT_ECONNREFUSED,
+        FAULT_EHOSTUNREACH, FAULT_ECANCELED,     FAULT_EUNKNOWN,    FAULT_EABI,
+        FAULT_ESYNTAX,      FAULT_ETLS,          FAULT_ERESOLVE};
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         const char *t = fault_strerror(codes[i]);

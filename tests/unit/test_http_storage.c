@@ -15,9 +15,8 @@
 
 static void test_request_line(void)
 {
-    fault_http_exchange *x =
-        fault_http_exchange_new(NULL, NULL, "GET", "http://a.example:8080/p?q=1",
-                                "a.example:8080", "/p?q=1");
+    fault_http_exchange *x = fault_http_exchange_new(
+        NULL, NULL, "GET", "http://a.example:8080/p?q=1", "a.example:8080", "/p?q=1");
     CHECK(x != NULL);
     CHECK_STR(fault_http_method(x), "GET");
     CHECK_STR(fault_http_url(x), "http://a.example:8080/p?q=1");

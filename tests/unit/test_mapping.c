@@ -65,14 +65,14 @@ static void bad_at(const char *file, int line, const char *text, const char *fra
     fault__mapping_free(&m);
 }
 
-#define OK(text, ...) ok_at(__FILE__, __LINE__, text, (expect){__VA_ARGS__})
+#define OK(text, ...)       ok_at(__FILE__, __LINE__, text, (expect){__VA_ARGS__})
 #define BAD(text, fragment) bad_at(__FILE__, __LINE__, text, fragment)
 
 static void test_reference_examples(void)
 {
     OK("9090=https://www.google.com", "127.0.0.1", 9090, "https", "www.google.com", 443, true);
-    OK("35432=psql://my-db.default.svc:5432", "127.0.0.1", 35432, "psql", "my-db.default.svc",
-       5432, false);
+    OK("35432=psql://my-db.default.svc:5432", "127.0.0.1", 35432, "psql", "my-db.default.svc", 5432,
+       false);
 }
 
 static void test_upstreams(void)

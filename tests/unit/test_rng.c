@@ -17,7 +17,7 @@
 #include "check.h"
 
 #define N_MOMENTS 100000
-#define N_KS 1000
+#define N_KS      1000
 /* Critical value of the one-sample KS statistic at alpha = 0.05. */
 #define KS_CRIT (1.36 / sqrt((double)N_KS))
 
@@ -57,8 +57,8 @@ static void test_determinism(void)
     CHECK(same);
 
     /* The distributions consume the stream deterministically too. */
-    fault_distribution d = {.kind = FAULT_DIST_PARETO_NORMAL,
-                            .mean = 50, .stddev = 15, .scale = 20, .shape = 1.5};
+    fault_distribution d = {
+        .kind = FAULT_DIST_PARETO_NORMAL, .mean = 50, .stddev = 15, .scale = 20, .shape = 1.5};
     fault_rng_seed(&a, 7);
     fault_rng_seed(&b, 7);
     same = 1;
@@ -215,8 +215,8 @@ static void test_pareto_normal_and_clamp(void)
      * median sits above the normal mean by about the excess median
      * (scale * (2^(1/shape) - 1) ~ 11.7 for these parameters, less some
      * spread from the sum). */
-    fault_distribution pn = {.kind = FAULT_DIST_PARETO_NORMAL,
-                             .mean = 50, .stddev = 15, .scale = 20, .shape = 1.5};
+    fault_distribution pn = {
+        .kind = FAULT_DIST_PARETO_NORMAL, .mean = 50, .stddev = 15, .scale = 20, .shape = 1.5};
     for (int i = 0; i < N_MOMENTS; i++)
         samples[i] = fault_distribution_sample(&pn, &r);
     qsort(samples, N_MOMENTS, sizeof samples[0], cmp_double);
@@ -227,8 +227,8 @@ static void test_pareto_normal_and_clamp(void)
 
     /* With no spread and a huge shape the excess vanishes, leaving the
      * mean: this pins the "+ (pareto - scale)" form. */
-    fault_distribution flat = {.kind = FAULT_DIST_PARETO_NORMAL,
-                               .mean = 40, .stddev = 0, .scale = 20, .shape = 1e9};
+    fault_distribution flat = {
+        .kind = FAULT_DIST_PARETO_NORMAL, .mean = 40, .stddev = 0, .scale = 20, .shape = 1e9};
     CHECK_NEAR(fault_distribution_sample(&flat, &r), 40.0, 1e-6);
 }
 
@@ -368,8 +368,8 @@ static void test_check(void)
     CHECK_CONTAINS(err, "scale must be > 0");
 
     /* Pareto-normal needs both halves valid. */
-    d = (fault_distribution){.kind = FAULT_DIST_PARETO_NORMAL,
-                             .mean = 50, .stddev = 15, .scale = 20, .shape = 1.5};
+    d = (fault_distribution){
+        .kind = FAULT_DIST_PARETO_NORMAL, .mean = 50, .stddev = 15, .scale = 20, .shape = 1.5};
     CHECK_EQ_INT(fault_distribution_check(&d, err, sizeof err), 0);
     d.shape = -2;
     CHECK_EQ_INT(fault_distribution_check(&d, err, sizeof err), -EINVAL);

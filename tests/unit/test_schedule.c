@@ -11,7 +11,7 @@
 
 #include "check.h"
 
-#define S UINT64_C(1000000)
+#define S   UINT64_C(1000000)
 #define END UINT64_MAX
 
 /* Parses and resolves; returns NULL (after reporting) on failure. */
@@ -56,10 +56,10 @@ static void windows_at(const char *file, int line, const char *text, uint64_t ru
     fault__schedule_free(s);
 }
 
-#define WINDOWS(text, run_us, ...)                                                       \
-    do {                                                                                 \
-        const uint64_t w_[] = {__VA_ARGS__};                                             \
-        windows_at(__FILE__, __LINE__, text, run_us, w_, sizeof w_ / sizeof w_[0] / 2);  \
+#define WINDOWS(text, run_us, ...)                                                                 \
+    do {                                                                                           \
+        const uint64_t w_[] = {__VA_ARGS__};                                                       \
+        windows_at(__FILE__, __LINE__, text, run_us, w_, sizeof w_ / sizeof w_[0] / 2);            \
     } while (0)
 
 /* Expects a parse error whose message contains fragment (a column). */
@@ -70,8 +70,7 @@ static void bad_at(const char *file, int line, const char *text, const char *fra
     int rc = fault__schedule_parse(text, &s, err, sizeof err);
     check_count++;
     if (rc != FAULT_ESYNTAX || s != NULL)
-        check_report(file, line, "\"%s\": rc %d, expected FAULT_ESYNTAX and no schedule", text,
-                     rc);
+        check_report(file, line, "\"%s\": rc %d, expected FAULT_ESYNTAX and no schedule", text, rc);
     else if (!strstr(err, fragment))
         check_report(file, line, "\"%s\": error \"%s\" lacks \"%s\"", text, err, fragment);
     else if (!strstr(err, "at column "))
@@ -90,8 +89,7 @@ static void test_reference_examples(void)
     WINDOWS("start:2m;duration:25s", 0, 120 * S, 145 * S);
     WINDOWS("start:30s", 0, 30 * S, END);
     WINDOWS("duration:50s", 0, 0, 50 * S);
-    WINDOWS("start:30s;duration:3m;start:4m,duration:45s", 0, 30 * S, 210 * S, 240 * S,
-            285 * S);
+    WINDOWS("start:30s;duration:3m;start:4m,duration:45s", 0, 30 * S, 210 * S, 240 * S, 285 * S);
     WINDOWS("start:30s;duration:3m;start:4m", 0, 30 * S, 210 * S, 240 * S, END);
     WINDOWS("start:30s;duration:3m;start:90%,duration:5%", 300 * S, 30 * S, 210 * S, 270 * S,
             285 * S);
@@ -100,13 +98,12 @@ static void test_reference_examples(void)
             285 * S);
 
     /* The lifecycle page and the latency how-to. */
-    WINDOWS("start:20s,duration:40s;start:80s,duration:30s", 0, 20 * S, 60 * S, 80 * S,
-            110 * S);
+    WINDOWS("start:20s,duration:40s;start:80s,duration:30s", 0, 20 * S, 60 * S, 80 * S, 110 * S);
     WINDOWS("start:35s,duration:20s", 0, 35 * S, 55 * S);
     WINDOWS("start:5%,duration:30%;start:90%,duration:5%", 300 * S, 15 * S, 105 * S, 270 * S,
             285 * S);
-    WINDOWS("start:125s,duration:20s;start:70%,duration:5%", 300 * S, 125 * S, 145 * S,
-            210 * S, 225 * S);
+    WINDOWS("start:125s,duration:20s;start:70%,duration:5%", 300 * S, 125 * S, 145 * S, 210 * S,
+            225 * S);
     WINDOWS("start:20%,duration:30%", 100 * S, 20 * S, 50 * S);
 }
 
@@ -128,8 +125,7 @@ static void test_duration_completes_start(void)
     fault__schedule_free(s);
 
     /* A second duration has no open start left, so it starts at 0. */
-    CHECK_EQ_INT(fault__schedule_parse("start:1s;duration:2s;duration:3s", &s, err, sizeof err),
-                 0);
+    CHECK_EQ_INT(fault__schedule_parse("start:1s;duration:2s;duration:3s", &s, err, sizeof err), 0);
     CHECK_EQ_INT(s->nperiods, 2);
     CHECK(!s->periods[1].has_start && s->periods[1].has_duration);
     fault__schedule_free(s);
@@ -186,8 +182,7 @@ static void test_resolve(void)
     /* Overlapping and touching windows merge; the order written does not
      * matter. */
     WINDOWS("start:0s,duration:10s;start:5s,duration:10s;start:15s,duration:5s", 0, 0, 20 * S);
-    WINDOWS("start:100s,duration:1s;start:10s,duration:1s", 0, 10 * S, 11 * S, 100 * S,
-            101 * S);
+    WINDOWS("start:100s,duration:1s;start:10s,duration:1s", 0, 10 * S, 11 * S, 100 * S, 101 * S);
     WINDOWS("start:50s;start:10s,duration:100s", 0, 10 * S, END);
     /* Empty windows never switch anything on. */
     {
@@ -257,8 +252,8 @@ static void test_edges(void)
     }
 
     /* Walking the edges of a many-window schedule visits each boundary. */
-    s = load_at(__FILE__, __LINE__, "start:1s,duration:1s;start:3s,duration:1s;start:5s,duration:1s",
-                0);
+    s = load_at(__FILE__, __LINE__,
+                "start:1s,duration:1s;start:3s,duration:1s;start:5s,duration:1s", 0);
     if (s) {
         uint64_t t = 0, seen[8];
         int n = 0;

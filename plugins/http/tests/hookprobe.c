@@ -72,11 +72,16 @@ typedef struct pend {
 static pend *pendings;
 
 static const fault_option options[] = {
-    {.name = "with-hookprobe", .type = FAULT_OPT_BOOL, .help = "Enable the HTTP hook probe",
-     .offset = offsetof(probe_state, enabled), .flags = FAULT_OPTF_ENABLE},
-    {.name = "hookprobe-body-limit", .type = FAULT_OPT_INT,
+    {.name = "with-hookprobe",
+     .type = FAULT_OPT_BOOL,
+     .help = "Enable the HTTP hook probe",
+     .offset = offsetof(probe_state, enabled),
+     .flags = FAULT_OPTF_ENABLE},
+    {.name = "hookprobe-body-limit",
+     .type = FAULT_OPT_INT,
      .help = "Ask for whole bodies of up to this many bytes (0: none)",
-     .offset = offsetof(probe_state, body_limit), .metavar = "BYTES"},
+     .offset = offsetof(probe_state, body_limit),
+     .metavar = "BYTES"},
     FAULT_OPTION_END};
 
 static int configure(fault_plugin *self, void *state)
@@ -168,8 +173,7 @@ static fault_http_action on_request(void *state, fault_http_exchange *x)
     if (!v)
         return FAULT_HTTP_CONTINUE;
     if (strcmp(v, "body-upper") == 0 || strcmp(v, "body-delay") == 0 ||
-        strcmp(v, "body-grow") == 0 || strcmp(v, "body-cut") == 0 ||
-        strcmp(v, "body-end") == 0) {
+        strcmp(v, "body-grow") == 0 || strcmp(v, "body-cut") == 0 || strcmp(v, "body-end") == 0) {
         fault_http_watch_body(fault_plugin_self(st), x, FAULT_DIR_EGRESS);
         fault_http_watch_body(fault_plugin_self(st), x, FAULT_DIR_INGRESS);
         return FAULT_HTTP_CONTINUE;
@@ -263,8 +267,7 @@ static fault_action on_body(void *state, fault_http_exchange *x, fault_direction
             fault_chunk_replace(fault_http_stream(x), c, d, 2 * n);
             free(d);
         }
-    } else if (strcmp(p, "body-cut") == 0 && in &&
-               strncmp(fault_http_path(x), "/keep", 5) != 0) {
+    } else if (strcmp(p, "body-cut") == 0 && in && strncmp(fault_http_path(x), "/keep", 5) != 0) {
         return FAULT_RESET;
     }
     return FAULT_PASS;
@@ -298,8 +301,8 @@ static void on_end(void *state, fault_http_exchange *x)
             n++;
         }
     }
-    fault_log_info(fault_plugin_self(st), "probe: end #%llu pending=%d", (unsigned long long)fault_http_id(x),
-                   n);
+    fault_log_info(fault_plugin_self(st), "probe: end #%llu pending=%d",
+                   (unsigned long long)fault_http_id(x), n);
 }
 
 static const fault_http_ops http_ops = {
@@ -312,5 +315,5 @@ static const fault_http_ops http_ops = {
 
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_FAULT, .name = "hookprobe", .version = "0",
                     .summary = "HTTP hook probe (tests only)", .license = "Apache-2.0",
-                    .options = options, .state_size = sizeof(probe_state),
-                    .configure = configure, .http = &http_ops);
+                    .options = options, .state_size = sizeof(probe_state), .configure = configure,
+                    .http = &http_ops);

@@ -236,7 +236,8 @@ static void test_detect(void)
     CHECK_EQ_INT(llm_detect("GET", "/v1/chat/completions"), LLM_API_NONE);
     CHECK_EQ_INT(llm_detect("POST", "/v1/responses"), LLM_API_RESPONSES);
     CHECK_EQ_INT(llm_detect("POST", "/v1/messages"), LLM_API_MESSAGES);
-    CHECK_EQ_INT(llm_detect("POST", "/v1beta/models/g:streamGenerateContent?alt=sse"), LLM_API_GEMINI);
+    CHECK_EQ_INT(llm_detect("POST", "/v1beta/models/g:streamGenerateContent?alt=sse"),
+                 LLM_API_GEMINI);
     CHECK_EQ_INT(llm_detect("POST", "/api/chat"), LLM_API_OLLAMA_CHAT);
     CHECK_EQ_INT(llm_detect("POST", "/api/generate"), LLM_API_OLLAMA_GENERATE);
     CHECK_EQ_INT(llm_detect("POST", "/v1/embeddings"), LLM_API_NONE);
@@ -269,7 +270,8 @@ static void test_errors(void)
     const char *h[LLM_ERROR_HEADERS];
     char buf[1024];
     int status;
-    char *b = llm_error_body(LLM_PROV_ANTHROPIC, LLM_ERR_OVERLOADED, 0, 0, &status, h, buf, sizeof buf);
+    char *b =
+        llm_error_body(LLM_PROV_ANTHROPIC, LLM_ERR_OVERLOADED, 0, 0, &status, h, buf, sizeof buf);
     CHECK_EQ_INT(status, 529);
     CHECK_CONTAINS(b, "\"overloaded_error\"");
     free(b);
