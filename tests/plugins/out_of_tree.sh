@@ -29,7 +29,7 @@ grep -rq 'HAVE_\|config\.h' "$inst/include/fault" && fail "installed headers men
 # (SDK 1.3: plugins build with pkg-config fault-plugin alone).
 grep -rnE '<uv\.h>|\buv_[a-z_]+|\bUV_[A-Z_]+' "$inst/include/fault" &&
 	fail "an installed SDK header names libuv (above)"
-minor=$(sed -n 's/^#define FAULT_ABI_MINOR \([0-9]*\)$/\1/p' "$inst/include/fault/plugin.h")
+minor=$(sed -n 's/^#define FAULT_ABI_MINOR  *\([0-9]*\)$/\1/p' "$inst/include/fault/plugin.h")
 [ -n "$minor" ] && [ "$($PKG_CONFIG --variable=abi_minor fault-plugin)" = "$minor" ] ||
 	fail "fault-plugin.pc abi_minor differs from plugin.h's FAULT_ABI_MINOR ($minor)"
 
