@@ -169,18 +169,15 @@ done
 declare -A KIND PORT RPS_LIST BEST ERRS CPU_LIST WHO
 KEYS=()
 add() { KEYS+=("$1"); KIND[$1]=$2 PORT[$1]=$3 WHO[$1]=$4 RPS_LIST[$1]='' BEST[$1]=0 ERRS[$1]=0 CPU_LIST[$1]=''; }
-# cpu_ticks PID - user + system clock ticks the process used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK=$(getconf CLK_TCK)
 NGINX_PID=$(cat "$BENCH_TMP/nginx.pid")
 # The worker does the work (the master only watches it).
-NGINX_PID=$(pgrep -n -P "$NGINX_PID" 2>/dev/null || echo "$NGINX_PID")
+NGINX_PID=$(bench_real_pid "$NGINX_PID")
 HA_PID=
 for ((i = 0; i < ${#BENCH_NAMES[@]}; i++)); do
 	[[ ${BENCH_NAMES[i]} == haproxy ]] && HA_PID=${BENCH_PIDS[i]}
 done
 # The real fault process (a libtool wrapper forks it).
-F_REAL=$(pgrep -n -P "$FAULT_PID" 2>/dev/null || echo "$FAULT_PID")
+F_REAL=$(bench_real_pid "$FAULT_PID")
 add "direct (nginx)" direct "$P_NGINX" "$NGINX_PID"
 add "haproxy http, forward" fwd "$P_HAF" "$HA_PID"
 add "fault, forward proxy" fwd "$P_FF" "$F_REAL"
@@ -193,7 +190,7 @@ fi
 
 run_load() { # run_load KEY SECONDS [quiet]
 	local k=$1 secs=$2 out rps errs t0 t1 nreq
-	t0=$(cpu_ticks "${WHO[$k]}")
+	t0=$(bench_cpu_ticks "${WHO[$k]}")
 	case ${KIND[$k]} in
 	fwd) out=$($(pin "$CPU_CLIENT") wrk -t1 -c50 -d"${secs}s" -s "$BENCH_TMP/absolute.lua" \
 		"http://127.0.0.1:${PORT[$k]}/" 2>&1) || true ;;
@@ -202,7 +199,7 @@ run_load() { # run_load KEY SECONDS [quiet]
 	h2) out=$($(pin "$CPU_CLIENT") h2load -t1 -c10 -m10 -D "$secs" \
 		"http://127.0.0.1:${PORT[$k]}/small" 2>&1) || true ;;
 	esac
-	t1=$(cpu_ticks "${WHO[$k]}")
+	t1=$(bench_cpu_ticks "${WHO[$k]}")
 	[[ ${3:-} == quiet ]] && return 0
 	printf '### %s\n%s\n' "$k" "$out" >>"$BENCH_TMP/load.log"
 	if [[ ${KIND[$k]} == h2 ]]; then
@@ -223,8 +220,7 @@ run_load() { # run_load KEY SECONDS [quiet]
 		nreq=$(awk '/requests in/ {print $1}' <<<"$out")
 	fi
 	RPS_LIST[$k]+="$rps "
-	CPU_LIST[$k]+="$(awk -v a="$t0" -v b="$t1" -v n="${nreq:-0}" -v t="$TICK" \
-		'BEGIN { if (n > 0) printf "%.1f", (b - a) / t * 1e6 / n; else print 0 }') "
+	CPU_LIST[$k]+="$(bench_us_per_req "$t0" "$t1" "$nreq") "
 	ERRS[$k]=$((${ERRS[$k]} + errs))
 	bench_log "  $k: $rps req/s"
 }

@@ -197,6 +197,23 @@ bench_load_check() {
 	fi
 }
 
+# bench_cpu_ticks PID - user + system clock ticks PID has used so far.
+bench_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+BENCH_TICK=$(getconf CLK_TCK)
+
+# bench_us_per_req T0 T1 N - microseconds of CPU per request between two
+# bench_cpu_ticks readings over N requests (0 when N is 0). CPU per request
+# is what a busy machine disturbs least: req/s falls when another process
+# takes the CPU, the proxy's own cost per request barely moves.
+bench_us_per_req() {
+	awk -v a="$1" -v b="$2" -v n="${3:-0}" -v t="$BENCH_TICK" \
+		'BEGIN { if (n > 0) printf "%.1f", (b - a) / t * 1e6 / n; else print 0 }'
+}
+
+# bench_real_pid PID - the process doing the work behind PID: its newest
+# child when it has one (a libtool wrapper, an nginx master), else PID.
+bench_real_pid() { pgrep -n -P "$1" 2>/dev/null || echo "$1"; }
+
 # bench_sanitizers PID - sanitizer runtimes mapped into PID ("none" if none).
 bench_sanitizers() {
 	local found=

@@ -15,6 +15,9 @@
 # interleaved rounds (direct, haproxy x2, fault, then again) so that a slow
 # moment of a shared machine does not land on one path only. req/s is the
 # median over the rounds, bulk is the best download over the rounds.
+# us/req is the CPU time (user + system, /proc/PID/stat) the proxy process
+# (nginx's worker for the direct path) spent per request during the run,
+# median over the rounds: on a shared machine it moves far less than req/s.
 #
 # Run from the build dir after `make`:  bash ../tests/bench/proxy-bench.sh
 # Environment:
@@ -169,6 +172,7 @@ check_path "$P_NGINX" || bench_die "nginx does not serve /small"
 # HAProxy nbthread 1 is pinned to the proxy CPU; HAProxy with its default
 # thread count is not pinned (pinned to one CPU it would start one thread).
 bench_start haproxy-1 $(pin "$CPU_PROXY") haproxy -db -f "$BENCH_TMP/haproxy-1.cfg"
+HA1_PID=$BENCH_LAST_PID
 bench_wait_port "$P_HA1" "$BENCH_LAST_PID" haproxy-1 || bench_die "haproxy (nbthread 1) did not start"
 check_path "$P_HA1" || bench_die "haproxy (nbthread 1) does not proxy /small"
 
@@ -183,21 +187,21 @@ K_HA1="haproxy tcp nbthread 1"
 K_HAD="haproxy tcp default ($HA_THREADS thr)"
 K_FAULT="fault (no fault)"
 K_FAULTNS="fault FAULT_NO_SPLICE=1"
-declare -A PORT CPU PINS RPS_LIST LAT_LIST P99_LIST ERR BEST STATUS
+declare -A PORT CPU PINS RPS_LIST LAT_LIST P99_LIST CPU_LIST ERR BEST STATUS WHO
 KEYS=()
-add_path() { # add_path KEY PORT CLIENT_CPU PIN_DESC
+add_path() { # add_path KEY PORT CLIENT_CPU PIN_DESC PID (the process whose CPU is counted)
 	local c
 	KEYS+=("$1")
-	PORT[$1]=$2 CPU[$1]=$3 PINS[$1]=$4 BEST[$1]=0
+	PORT[$1]=$2 CPU[$1]=$3 PINS[$1]=$4 BEST[$1]=0 WHO[$1]=$(bench_real_pid "$5")
 	for c in $CONNS; do
-		RPS_LIST[$1@$c]='' LAT_LIST[$1@$c]='' P99_LIST[$1@$c]='' ERR[$1@$c]=0
+		RPS_LIST[$1@$c]='' LAT_LIST[$1@$c]='' P99_LIST[$1@$c]='' CPU_LIST[$1@$c]='' ERR[$1@$c]=0
 	done
 	STATUS[$1]=ok
 }
 if [[ $PIN == 1 ]]; then pdesc="proxy CPU $CPU_PROXY"; cdesc="client CPU $CPU_CLIENT"; else pdesc=-; cdesc=-; fi
-add_path "$K_DIRECT" "$P_NGINX" "$CPU_CLIENT" "$cdesc"
-add_path "$K_HA1" "$P_HA1" "$CPU_CLIENT" "$pdesc"
-add_path "$K_HAD" "$P_HAD" "$CPU_CLIENT" "unpinned"
+add_path "$K_DIRECT" "$P_NGINX" "$CPU_CLIENT" "$cdesc" "$(cat "$BENCH_TMP/nginx.pid")"
+add_path "$K_HA1" "$P_HA1" "$CPU_CLIENT" "$pdesc" "$HA1_PID"
+add_path "$K_HAD" "$P_HAD" "$CPU_CLIENT" "unpinned" "$HAD_PID"
 
 FAULT_NOTE=
 if [[ $HAVE_FAULT == 1 ]]; then
@@ -213,12 +217,12 @@ if [[ $HAVE_FAULT == 1 ]]; then
 	else
 		FAULT_THREADS=$(threads_of "$FAULT_PID")
 		FAULT_SAN=$(bench_sanitizers "$FAULT_PID")
-		add_path "$K_FAULT" "$P_FAULT" "$CPU_CLIENT" "$pdesc"
+		add_path "$K_FAULT" "$P_FAULT" "$CPU_CLIENT" "$pdesc" "$FAULT_PID"
 	fi
 	FAULT_NO_SPLICE=1 bench_start fault-nosplice $(pin "$CPU_PROXY") "$FAULT_BIN" run \
 		--proxy "127.0.0.1:$P_FAULTNS=127.0.0.1:$P_NGINX" --no-ui
 	if bench_wait_port "$P_FAULTNS" "$BENCH_LAST_PID" fault-nosplice && check_path "$P_FAULTNS"; then
-		add_path "$K_FAULTNS" "$P_FAULTNS" "$CPU_CLIENT" "$pdesc"
+		add_path "$K_FAULTNS" "$P_FAULTNS" "$CPU_CLIENT" "$pdesc" "$BENCH_LAST_PID"
 	fi
 else
 	bench_log "fault binary not found (set FAULT=...): skipping the fault row"
@@ -236,15 +240,18 @@ to_ms() { # wrk latency like 512.00us / 1.20ms / 2.00s / 1.00m -> ms
 
 # run_wrk KEY CONNS - one wrk run on the path, appends to its lists
 run_wrk() {
-	local path=$1 key="$1@$2" conns=$2 out rps lat p99 errs non2xx threads=1
+	local path=$1 key="$1@$2" conns=$2 out rps lat p99 errs non2xx threads=1 t0 t1 nreq
 	local url="http://127.0.0.1:${PORT[$path]}/small"
 	[[ $conns -le 100 ]] || threads=2
+	t0=$(bench_cpu_ticks "${WHO[$path]}")
 	out=$($(pin "${CPU[$path]}") wrk -t$threads -c"$conns" -d"${SECONDS_RUN}s" --latency "$url" 2>&1) || {
 		bench_log "wrk on $key failed: $out"
 		STATUS[$path]="wrk failed"
 		return 0
 	}
+	t1=$(bench_cpu_ticks "${WHO[$path]}")
 	printf '### %s\n%s\n' "$key" "$out" >>"$BENCH_TMP/wrk.log"
+	nreq=$(awk '/requests in/ {print $1}' <<<"$out")
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 	lat=$(awk '$1 == "Latency" && NF >= 3 {print $2; exit}' <<<"$out")
 	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -259,6 +266,7 @@ run_wrk() {
 	RPS_LIST[$key]+="$rps "
 	LAT_LIST[$key]+="$(to_ms "${lat:-0}") "
 	P99_LIST[$key]+="$(to_ms "${p99:-0}") "
+	CPU_LIST[$key]+="$(bench_us_per_req "$t0" "$t1" "$nreq") "
 	ERR[$key]=$((${ERR[$key]} + ${errs:-0} + ${non2xx:-0}))
 	bench_log "  $key: $rps req/s"
 }
@@ -300,7 +308,7 @@ done
 median_of() { tr ' ' '\n' <<<"$1" | grep . | bench_median; }
 spread_of() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {
 	if (NR) printf "%.0f-%.0f", lo, hi; else print "n/a" }'; }
-declare -A RPS LAT P99 BULK SPREAD
+declare -A RPS LAT P99 BULK SPREAD CPUR
 for k in "${KEYS[@]}"; do
 	for c in $CONNS; do
 		kc="$k@$c"
@@ -309,8 +317,9 @@ for k in "${KEYS[@]}"; do
 			LAT[$kc]="$(median_of "${LAT_LIST[$kc]}") ms"
 			P99[$kc]=$(median_of "${P99_LIST[$kc]}")
 			SPREAD[$kc]=$(spread_of "${RPS_LIST[$kc]}")
+			CPUR[$kc]=$(median_of "${CPU_LIST[$kc]}")
 		else
-			RPS[$kc]=n/a LAT[$kc]=n/a P99[$kc]=n/a SPREAD[$kc]=n/a
+			RPS[$kc]=n/a LAT[$kc]=n/a P99[$kc]=n/a SPREAD[$kc]=n/a CPUR[$kc]=n/a
 		fi
 	done
 	if [[ ${BEST[$k]} == 0 ]]; then BULK[$k]=n/a; else BULK[$k]=$(awk -v b="${BEST[$k]}" 'BEGIN { printf "%.1f", b / 1e6 }'); fi
@@ -319,7 +328,7 @@ if [[ -n $FAULT_NOTE ]]; then
 	KEYS+=("$K_FAULT")
 	PINS[$K_FAULT]=$FAULT_NOTE BULK[$K_FAULT]=n/a STATUS[$K_FAULT]=$FAULT_NOTE
 	for c in $CONNS; do
-		RPS[$K_FAULT@$c]=n/a SPREAD[$K_FAULT@$c]=- LAT[$K_FAULT@$c]=n/a P99[$K_FAULT@$c]=n/a ERR[$K_FAULT@$c]=-
+		RPS[$K_FAULT@$c]=n/a SPREAD[$K_FAULT@$c]=- LAT[$K_FAULT@$c]=n/a P99[$K_FAULT@$c]=n/a ERR[$K_FAULT@$c]=- CPUR[$K_FAULT@$c]=n/a
 	done
 fi
 
@@ -344,14 +353,14 @@ if [[ $HAVE_FAULT == 1 ]]; then
 	[[ ${FAULT_SAN:-none} == none ]] ||
 		echo "warning:  fault is built with sanitizers ($FAULT_SAN): its numbers are not representative"
 fi
-fmt='%-32s %-16s %6s %11s %13s %10s %10s %6s\n'
+fmt='%-32s %-16s %6s %11s %13s %10s %10s %7s %6s\n'
 echo
-printf "$fmt" "path" "pinning" "conns" "req/s" "(min-max)" "lat avg" "lat p99" "errors"
-printf "$fmt" "----" "-------" "-----" "-----" "---------" "-------" "-------" "------"
+printf "$fmt" "path" "pinning" "conns" "req/s" "(min-max)" "lat avg" "lat p99" "us/req" "errors"
+printf "$fmt" "----" "-------" "-----" "-----" "---------" "-------" "-------" "------" "------"
 for c in $CONNS; do
 	for k in "${KEYS[@]}"; do
 		kc="$k@$c"
-		printf "$fmt" "$k" "${PINS[$k]}" "$c" "${RPS[$kc]}" "${SPREAD[$kc]}" "${LAT[$kc]}" "${P99[$kc]} ms" "${ERR[$kc]}"
+		printf "$fmt" "$k" "${PINS[$k]}" "$c" "${RPS[$kc]}" "${SPREAD[$kc]}" "${LAT[$kc]}" "${P99[$kc]} ms" "${CPUR[$kc]}" "${ERR[$kc]}"
 	done
 done
 echo
@@ -373,6 +382,8 @@ for c in $CONNS; do
 	printf '  c%-5s fault / haproxy(default)     req/s : %-6s target >= 1.10: %s\n' "$c" "$R_FHD" "$V"
 	printf '  c%-5s fault / haproxy(nbthread 1)  req/s : %s\n' "$c" "$R_FH1"
 	printf '  c%-5s fault / FAULT_NO_SPLICE=1    req/s : %s\n' "$c" "$R_FNS"
+	printf '  c%-5s CPU per request, haproxy(nbthread 1) / fault : %s, haproxy(default) / fault : %s\n' "$c" \
+		"$(bench_ratio "${CPUR[$K_HA1@$c]}" "${CPUR[$K_FAULT@$c]}")" "$(bench_ratio "${CPUR[$K_HAD@$c]}" "${CPUR[$K_FAULT@$c]}")"
 	if [[ $c == "$last" ]]; then
 		if [[ ${P99[$K_FAULT@$c]} != n/a && ${P99[$K_HAD@$c]} != n/a ]] &&
 			awk -v a="${P99[$K_FAULT@$c]}" -v b="${P99[$K_HAD@$c]}" 'BEGIN { exit !(a <= b) }'; then
