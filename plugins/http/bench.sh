@@ -10,6 +10,9 @@
 #             HTTP_PROXY sends; HAProxy gets the same requests;
 #           - reverse mapping: plain wrk to --proxy PORT=http://nginx and to
 #             an HAProxy frontend;
+#           - the forward proxies again at 1,000 connections (wrk -t2
+#             -c1000, BENCH_C1000=0 skips it), where a pool of upstream
+#             connections smaller than the demand shows in p99;
 #           - HTTP/2 (h2c prior knowledge): h2load -t1 -c10 -m10 to the
 #             mapping and to an HAProxy frontend with `proto h2`
 #             (BENCH_H2=0 skips it);
@@ -35,7 +38,7 @@
 #
 # Run from the build dir after `make`:  bash plugins/http/bench.sh
 # Environment: FAULT, BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_WARMUP (1),
-# BENCH_BULK_RUNS (3), BENCH_PIN (1), BENCH_BULK_PIN (0), BENCH_H2 (1), BENCH_STRICT (0: report
+# BENCH_BULK_RUNS (3), BENCH_PIN (1), BENCH_BULK_PIN (0), BENCH_H2 (1), BENCH_C1000 (1), BENCH_STRICT (0: report
 # only; 1: exit 1 when fault's forward req/s < HAProxy's or its forward
 # bulk < 0.6x direct), BENCH_KEEP_TMP.
 # shellcheck disable=SC2046,SC2059
@@ -52,6 +55,9 @@ BULK_RUNS=${BENCH_BULK_RUNS:-3}
 PIN=${BENCH_PIN:-1}
 BULK_PIN=${BENCH_BULK_PIN:-0}
 H2=${BENCH_H2:-1}
+C1000=${BENCH_C1000:-1}
+# A thousand connections through a proxy need more descriptors than 1024.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 BIG_BYTES=$((100 * 1024 * 1024))
 
 for tool in nginx haproxy wrk curl python3 taskset; do
@@ -166,9 +172,9 @@ for p in "$P_HAR" "$P_FR"; do
 done
 
 # Paths: KEY -> "kind port client_cpu"
-declare -A KIND PORT RPS_LIST BEST ERRS CPU_LIST WHO
+declare -A KIND PORT RPS_LIST BEST ERRS CPU_LIST P99_LIST WHO
 KEYS=()
-add() { KEYS+=("$1"); KIND[$1]=$2 PORT[$1]=$3 WHO[$1]=$4 RPS_LIST[$1]='' BEST[$1]=0 ERRS[$1]=0 CPU_LIST[$1]=''; }
+add() { KEYS+=("$1"); KIND[$1]=$2 PORT[$1]=$3 WHO[$1]=$4 RPS_LIST[$1]='' BEST[$1]=0 ERRS[$1]=0 CPU_LIST[$1]='' P99_LIST[$1]=''; }
 NGINX_PID=$(cat "$BENCH_TMP/nginx.pid")
 # The worker does the work (the master only watches it).
 NGINX_PID=$(bench_real_pid "$NGINX_PID")
@@ -183,18 +189,24 @@ add "haproxy http, forward" fwd "$P_HAF" "$HA_PID"
 add "fault, forward proxy" fwd "$P_FF" "$F_REAL"
 add "haproxy http, reverse" rev "$P_HAR" "$HA_PID"
 add "fault, reverse mapping" rev "$P_FR" "$F_REAL"
+if [[ $C1000 == 1 ]]; then
+	add "haproxy http, forward c1000" fwd1k "$P_HAF" "$HA_PID"
+	add "fault, forward proxy c1000" fwd1k "$P_FF" "$F_REAL"
+fi
 if [[ $H2 == 1 ]]; then
 	add "haproxy h2c, reverse" h2 "$P_HA2" "$HA_PID"
 	add "fault h2c, reverse mapping" h2 "$P_FR" "$F_REAL"
 fi
 
 run_load() { # run_load KEY SECONDS [quiet]
-	local k=$1 secs=$2 out rps errs t0 t1 nreq
+	local k=$1 secs=$2 out rps errs t0 t1 nreq p99
 	t0=$(bench_cpu_ticks "${WHO[$k]}")
 	case ${KIND[$k]} in
-	fwd) out=$($(pin "$CPU_CLIENT") wrk -t1 -c50 -d"${secs}s" -s "$BENCH_TMP/absolute.lua" \
+	fwd) out=$($(pin "$CPU_CLIENT") wrk -t1 -c50 -d"${secs}s" --latency -s "$BENCH_TMP/absolute.lua" \
 		"http://127.0.0.1:${PORT[$k]}/" 2>&1) || true ;;
-	direct | rev) out=$($(pin "$CPU_CLIENT") wrk -t1 -c50 -d"${secs}s" \
+	fwd1k) out=$($(pin "$CPU_CLIENT") wrk -t2 -c1000 -d"${secs}s" --latency -s "$BENCH_TMP/absolute.lua" \
+		"http://127.0.0.1:${PORT[$k]}/" 2>&1) || true ;;
+	direct | rev) out=$($(pin "$CPU_CLIENT") wrk -t1 -c50 -d"${secs}s" --latency \
 		"http://127.0.0.1:${PORT[$k]}/small" 2>&1) || true ;;
 	h2) out=$($(pin "$CPU_CLIENT") h2load -t1 -c10 -m10 -D "$secs" \
 		"http://127.0.0.1:${PORT[$k]}/small" 2>&1) || true ;;
@@ -209,6 +221,8 @@ run_load() { # run_load KEY SECONDS [quiet]
 	else
 		rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 		errs=$(awk '/Socket errors:|Non-2xx/ {for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i} END {print s + 0}' <<<"$out")
+		p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+		[[ -z $p99 ]] || P99_LIST[$k]+="$(bench_ms "$p99") "
 	fi
 	if [[ -z $rps ]]; then
 		bench_log "$k: no result: $(tail -n 3 <<<"$out")"
@@ -230,6 +244,7 @@ run_bulk() { # run_bulk KEY
 	case ${KIND[$k]} in
 	direct | rev) args=("http://127.0.0.1:${PORT[$k]}/big") ;;
 	fwd) args=(-x "http://127.0.0.1:${PORT[$k]}" "http://127.0.0.1:$P_NGINX/big") ;;
+	fwd1k) return 0 ;; # the c1000 rows measure requests only
 	h2) args=(--http2-prior-knowledge "http://127.0.0.1:${PORT[$k]}/big") ;;
 	esac
 	out=$($(pin "$CPU_CLIENT") curl -s --noproxy '' --max-time 120 -o /dev/null \
@@ -270,10 +285,11 @@ for ((r = 1; r <= BULK_RUNS; r++)); do
 done
 
 median_of() { tr ' ' '\n' <<<"$1" | grep . | bench_median; }
-declare -A RPS BULK CPUR
+declare -A RPS BULK CPUR P99
 for k in "${KEYS[@]}"; do
 	if [[ -n ${RPS_LIST[$k]// /} ]]; then RPS[$k]=$(median_of "${RPS_LIST[$k]}"); else RPS[$k]=n/a; fi
 	if [[ -n ${CPU_LIST[$k]// /} ]]; then CPUR[$k]=$(median_of "${CPU_LIST[$k]}"); else CPUR[$k]=n/a; fi
+	if [[ -n ${P99_LIST[$k]// /} ]]; then P99[$k]=$(median_of "${P99_LIST[$k]}"); else P99[$k]=n/a; fi
 	if [[ ${BEST[$k]} == 0 ]]; then BULK[$k]=n/a; else BULK[$k]=$(awk -v b="${BEST[$k]}" 'BEGIN { printf "%.1f", b / 1e6 }'); fi
 done
 
@@ -283,14 +299,14 @@ echo "host:     $NCPU CPU(s), Linux $(uname -r), $(nginx -v 2>&1 | sed 's|.*: ||
 echo "load:     1-min load average $BENCH_LOAD before starting"
 echo "pinning:  $PIN_NOTE"
 echo "haproxy:  mode http, nbthread 1, keep-alive, http-reuse always"
-echo "req/s:    wrk -t1 -c50 -d${SECONDS_RUN}s GET /small (100 B) (h2: h2load -t1 -c10 -m10); median of $ROUNDS rounds"
+echo "req/s:    wrk -t1 -c50 -d${SECONDS_RUN}s GET /small (100 B) (c1000: wrk -t2 -c1000; h2: h2load -t1 -c10 -m10); median of $ROUNDS rounds"
 echo "bulk:     curl GET /big (100 MiB); best of $BULK_RUNS; MB = 10^6 bytes; $BULK_NOTE"
 [[ $FAULT_SAN == none ]] || echo "warning:  fault is built with sanitizers ($FAULT_SAN): not representative"
 echo
-fmt='%-28s %12s %14s %8s %11s\n'
-printf "$fmt" "path" "req/s" "CPU us/req" "errors" "bulk MB/s"
-printf "$fmt" "----" "-----" "----------" "------" "---------"
-for k in "${KEYS[@]}"; do printf "$fmt" "$k" "${RPS[$k]}" "${CPUR[$k]}" "${ERRS[$k]}" "${BULK[$k]}"; done
+fmt='%-30s %12s %12s %14s %8s %11s\n'
+printf "$fmt" "path" "req/s" "p99 ms" "CPU us/req" "errors" "bulk MB/s"
+printf "$fmt" "----" "-----" "------" "----------" "------" "---------"
+for k in "${KEYS[@]}"; do printf "$fmt" "$k" "${RPS[$k]}" "${P99[$k]}" "${CPUR[$k]}" "${ERRS[$k]}" "${BULK[$k]}"; done
 R_F=$(bench_ratio "${RPS[fault, forward proxy]}" "${RPS[haproxy http, forward]}")
 R_R=$(bench_ratio "${RPS[fault, reverse mapping]}" "${RPS[haproxy http, reverse]}")
 B_F=$(bench_ratio "${BULK[fault, forward proxy]}" "${BULK[direct (nginx)]}")
@@ -298,7 +314,18 @@ B_R=$(bench_ratio "${BULK[fault, reverse mapping]}" "${BULK[direct (nginx)]}")
 verdict() { if bench_ge "$1" "$2"; then echo ok; elif [[ $1 == n/a ]]; then echo "not measured"; else echo MISSED; fi; }
 echo
 echo "ratios:"
-printf '  fault / haproxy  forward req/s : %-6s target >= 1.00: %s\n' "$R_F" "$(verdict "$R_F" 1.0)"
+printf '  fault / haproxy  forward req/s : %-6s target >= 1.10: %s\n' "$R_F" "$(verdict "$R_F" 1.1)"
+if [[ $C1000 == 1 ]]; then
+	R_K=$(bench_ratio "${RPS[fault, forward proxy c1000]}" "${RPS[haproxy http, forward c1000]}")
+	printf '  fault / haproxy  forward req/s at c1000 : %-6s target >= 1.00: %s\n' "$R_K" "$(verdict "$R_K" 1.0)"
+	if [[ ${P99[fault, forward proxy c1000]} != n/a ]] &&
+		awk -v a="${P99[fault, forward proxy c1000]}" -v b="${P99[haproxy http, forward c1000]}" 'BEGIN { exit !(a <= b) }'; then
+		V=ok
+	else
+		V=MISSED
+	fi
+	printf '  forward p99 at c1000: fault %s ms, haproxy %s ms: %s\n' "${P99[fault, forward proxy c1000]}" "${P99[haproxy http, forward c1000]}" "$V"
+fi
 printf '  fault / haproxy  reverse req/s : %s\n' "$R_R"
 printf '  haproxy / fault  forward CPU per request : %s (>= 1: fault cheaper)\n' \
 	"$(bench_ratio "${CPUR[haproxy http, forward]}" "${CPUR[fault, forward proxy]}")"

@@ -214,6 +214,15 @@ bench_us_per_req() {
 # child when it has one (a libtool wrapper, an nginx master), else PID.
 bench_real_pid() { pgrep -n -P "$1" 2>/dev/null || echo "$1"; }
 
+# bench_ms LATENCY - a wrk latency (512.00us, 1.20ms, 2.00s, 1.00m) in ms.
+bench_ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) ; else if (v ~ /s$/) n *= 1000;
+		else if (v ~ /m$/) n *= 60000
+		printf "%.3f", n }'
+}
+
 # bench_sanitizers PID - sanitizer runtimes mapped into PID ("none" if none).
 bench_sanitizers() {
 	local found=

@@ -230,13 +230,6 @@ else
 fi
 
 # ---------------------------------------------------------------- measures
-to_ms() { # wrk latency like 512.00us / 1.20ms / 2.00s / 1.00m -> ms
-	awk -v v="$1" 'BEGIN {
-		n = v + 0
-		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) ; else if (v ~ /s$/) n *= 1000;
-		else if (v ~ /m$/) n *= 60000
-		printf "%.3f", n }'
-}
 
 # run_wrk KEY CONNS - one wrk run on the path, appends to its lists
 run_wrk() {
@@ -264,8 +257,8 @@ run_wrk() {
 		return 0
 	fi
 	RPS_LIST[$key]+="$rps "
-	LAT_LIST[$key]+="$(to_ms "${lat:-0}") "
-	P99_LIST[$key]+="$(to_ms "${p99:-0}") "
+	LAT_LIST[$key]+="$(bench_ms "${lat:-0}") "
+	P99_LIST[$key]+="$(bench_ms "${p99:-0}") "
 	CPU_LIST[$key]+="$(bench_us_per_req "$t0" "$t1" "$nreq") "
 	ERR[$key]=$((${ERR[$key]} + ${errs:-0} + ${non2xx:-0}))
 	bench_log "  $key: $rps req/s"
