@@ -6,7 +6,7 @@ faultinclude_HEADERS = \
 	sdk/fault/stream.h sdk/fault/timer.h
 pkgconfig_DATA = sdk/fault-plugin.pc
 EXTRA_DIST += sdk/fault-plugin.pc.in sdk/examples/Makefile sdk/examples/upcase.c \
-	sdk/examples/redact.c sdk/examples/hold.c sdk/examples/banner.c sdk/examples/README.md
+	sdk/examples/redact.c sdk/examples/hold.c sdk/examples/banner.c sdk/examples/rev.c sdk/examples/README.md
 examplesdir = $(pkgdatadir)/examples/plugin
 examples_DATA = sdk/examples/Makefile sdk/examples/upcase.c sdk/examples/redact.c \
-	sdk/examples/hold.c sdk/examples/banner.c sdk/examples/README.md
+	sdk/examples/hold.c sdk/examples/banner.c sdk/examples/rev.c sdk/examples/README.md

@@ -2,7 +2,8 @@
 # tests/plugins/out_of_tree.sh - the SDK as a third party sees it: install
 # fault into a staging directory (DESTDIR), build the examples in
 # sdk/examples (upcase.c: stream hooks; redact.c: HTTP hooks with whole
-# bodies, ABI 1.2) with nothing but the installed headers and `pkg-config
+# bodies, ABI 1.2; hold.c: timers; banner.c: a protocol handler; rev.c:
+# streamed bodies and their end, ABI 1.3) with nothing but the installed headers and `pkg-config
 # fault-plugin`, and check that the installed fault loads them and that
 # they act on real traffic (a TCP echo server; curl through the forward
 # proxy to the http plugin's test upstream, which reports the SHA-256 of
@@ -41,6 +42,7 @@ make -C "$E2E_TMP/ex" PKG_CONFIG="$PKG_CONFIG" >"$E2E_TMP/ex-build.log" 2>&1 ||
 [ -f "$E2E_TMP/ex/redact.so" ] || fail "redact.so missing"
 [ -f "$E2E_TMP/ex/hold.so" ] || fail "hold.so missing"
 [ -f "$E2E_TMP/ex/banner.so" ] || fail "banner.so missing"
+[ -f "$E2E_TMP/ex/rev.so" ] || fail "rev.so missing"
 
 # The installed fault, with only its own plugin directory and the example's.
 unset FAULT_PLUGIN_PATH FAULT_NO_DEFAULT_PLUGINS
@@ -125,3 +127,27 @@ want=$(printf '%s' "$big" | sha256sum | cut -d' ' -f1)
 got=$("${C[@]}" --data-binary "$big" "$UP/echo") || fail "curl through redact (large body)"
 [[ "$got" = "len=${#big} sha256=$want "* ]] || fail "redact: a body over --redact-max-body changed: '$got'"
 note "redact: request bodies redacted; one over the limit untouched"
+
+# rev: streamed response bodies (on_body) and their end (on_body_end, ABI
+# 1.3). /bytes?n=N streams N digits in pieces of 1,000 with no newline:
+# every byte is kept until the body ends, then sent reversed from
+# on_body_end (without it the client would get nothing). /sse streams lines,
+# each reversed as it completes. A line over --rev-max-line goes out as it came.
+grep -Eq "^rev +fault +1\.0\.0 +1\.$minor +loaded" "$E2E_TMP/plugins.out" || fail "rev not loaded (built for ABI 1.$minor)"
+stop_pid "$FAULT_PID"
+pp=$(free_port)
+start_fault --plugin-dir "$E2E_TMP/ex" run --proxy-address "127.0.0.1:$pp" --with-rev \
+	--rev-max-line 2000
+C=(curl -sS --max-time 10 --noproxy '' -x "http://127.0.0.1:$pp")
+got=$("${C[@]}" "$UP/bytes?n=1800") || fail "curl through rev"
+want=$(curl -sS --max-time 10 --noproxy '' "$UP/bytes?n=1800" | rev)
+[ "${#want}" = 1800 ] || fail "rev: the upstream's /bytes gave ${#want} bytes, expected 1800"
+[ "$got" = "$want" ] || fail "rev: an unfinished last line was not reversed at the body's end (${#got} bytes: ${got:0:40}...)"
+got=$("${C[@]}" "$UP/bytes?n=2500") || fail "curl through rev (long line)"
+want=$(curl -sS --max-time 10 --noproxy '' "$UP/bytes?n=2500")
+[ "$got" = "$want" ] || fail "rev: a line over --rev-max-line changed (${got:0:40}...)"
+"${C[@]}" "$UP/sse?n=3" >"$E2E_TMP/rev-sse.out" || fail "curl through rev (sse)"
+n=$(rev "$E2E_TMP/rev-sse.out" | grep -cE '^data: [0-9]+\.[0-9]+$')
+[ "$n" = 3 ] || fail "rev: expected 3 reversed SSE data lines, got: $(cat "$E2E_TMP/rev-sse.out")"
+grep -q '^data' "$E2E_TMP/rev-sse.out" && fail "rev: an SSE line was not reversed"
+note "rev: streamed lines reversed; the last unfinished line sent from on_body_end"
