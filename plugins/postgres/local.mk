@@ -8,7 +8,8 @@ plugins_postgres_db_mode_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_postgres_db_mode_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_postgres_db_mode_la_LDFLAGS = $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
 plugins_postgres_db_mode_la_LIBADD = $(PLUGIN_LIBADD)
-plugins_postgres_postgres_la_SOURCES = plugins/postgres/postgres.c plugins/postgres/session.c \
+plugins_postgres_postgres_la_SOURCES = plugins/postgres/postgres.c plugins/postgres/session.c plugins/postgres/session.h \
+	plugins/postgres/egress.c plugins/postgres/ingress.c plugins/postgres/cancel.c \
 	plugins/postgres/pgwire.c plugins/postgres/pgwire.h plugins/postgres/pg.h \
 	plugins/postgres/pgtls.c plugins/postgres/pgtls.h
 plugins_postgres_postgres_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(PCRE2_CFLAGS) $(SSL_CFLAGS)
