@@ -11,7 +11,8 @@ if PLUGIN_SCENARIO
 plugin_LTLIBRARIES += plugins/scenario/scenario.la
 endif
 plugins_scenario_scenario_la_SOURCES = plugins/scenario/scenario.c plugins/scenario/scenario.h \
-	plugins/scenario/runner.h plugins/scenario/util.c plugins/scenario/loader.c \
+	plugins/scenario/runner.h plugins/scenario/util.c plugins/scenario/loader.c plugins/scenario/loader.h \
+	plugins/scenario/load_node.c plugins/scenario/load_fault.c plugins/scenario/load_item.c \
 	plugins/scenario/faults.c plugins/scenario/stats.c plugins/scenario/proxy.c \
 	plugins/scenario/http.c plugins/scenario/events.c plugins/scenario/strategies.c \
 	plugins/scenario/runner.c plugins/scenario/results.c plugins/scenario/yamlout.c \

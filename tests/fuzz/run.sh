@@ -48,7 +48,7 @@ LLHTTP_SRC=${LLHTTP_SRC:-/usr/share/llhttp}
 cflags="$cflags -I ${LLHTTP_INC:-/usr/share/include/llhttp} -I $top/plugins/llm"
 LLHTTP="$LLHTTP_SRC/api.c $LLHTTP_SRC/http.c $LLHTTP_SRC/llhttp.c"
 SC=$top/plugins/scenario
-SC_COMMON="$SC/loader.c $SC/util.c $top/plugins/lib/safefile.c $SC/faults.c $SC/yamlout.c \
+SC_COMMON="$SC/loader.c $SC/load_node.c $SC/load_fault.c $SC/load_item.c $SC/util.c $top/plugins/lib/safefile.c $SC/faults.c $SC/yamlout.c \
 $top/core/schedule.c $top/core/duration.c $top/core/mapping.c $top/core/parse_api.c $top/core/secret.c"
 
 # The sources each target needs besides its own file.
