@@ -25,8 +25,6 @@ static void h1_up_read(void *owner, hp_up *up, long nread, const uint8_t *data);
 static llhttp_settings_t rp_settings;
 static bool rp_ready;
 
-enum { EV_NONE, EV_HEAD, EV_DONE, EV_FULL };
-
 static int rp_on_headers(llhttp_t *p)
 {
     h2_strm *q = p->data;
@@ -41,7 +39,7 @@ static int rp_on_headers(llhttp_t *p)
     }
     if (q->is_head || status == 204 || status == 304)
         p->flags |= F_SKIPBODY;
-    q->rp_ev = EV_HEAD;
+    q->rpd.ev = EV_HEAD;
     return HPE_PAUSED;
 }
 
@@ -49,7 +47,7 @@ static int rp_on_body(llhttp_t *p, const char *at, size_t n)
 {
     h2_strm *q = p->data;
     if (strm_resp_data(q, (const uint8_t *)at, n)) {
-        q->rp_ev = EV_FULL;
+        q->rpd.ev = EV_FULL;
         return HPE_PAUSED;
     }
     return 0;
@@ -62,7 +60,7 @@ static int rp_on_complete(llhttp_t *p)
         q->interim = false;
         return 0;
     }
-    q->rp_ev = EV_DONE;
+    q->rpd.ev = EV_DONE;
     return HPE_PAUSED;
 }
 
@@ -109,43 +107,63 @@ static void h1_done(h2_strm *q)
     }
 }
 
+static h2_strm *rpd_strm(const hp_drive *d)
+{
+    return (h2_strm *)((char *)d - offsetof(h2_strm, rpd));
+}
+
+static bool rp_gone(const hp_drive *d)
+{
+    const h2_strm *q = rpd_strm(d);
+    return q->gone || q->h->dead || !q->up;
+}
+
+static bool rp_runnable(const hp_drive *d)
+{
+    return !rpd_strm(d)->resp_done_h1;
+}
+
+static void rp_event(hp_drive *d, int ev)
+{
+    h2_strm *q = rpd_strm(d);
+    if (ev == EV_HEAD)
+        h1_head(q);
+    else if (ev == EV_DONE)
+        h1_done(q);
+    else if (ev == EV_FULL)
+        h2_resp_body_full(q);
+}
+
+static bool rp_error(hp_drive *d, llhttp_errno_t e)
+{
+    h2_strm *q = rpd_strm(d);
+    const char *why = hp_parse_error(&q->rp, e);
+    fault_log_info(q->h->st->self, "%s: bad response from %s: %s", q->h->peer, q->target,
+                   why ? why : llhttp_errno_name(e));
+    strm_fail(q, UV_EPROTO);
+    return false;
+}
+
+static void rp_nomem(hp_drive *d)
+{
+    strm_fail(rpd_strm(d), -ENOMEM);
+}
+
+static const hp_drive_ops rp_drive = {.gone = rp_gone,
+                                      .runnable = rp_runnable,
+                                      .on_event = rp_event,
+                                      .on_error = rp_error,
+                                      .on_nomem = rp_nomem};
+
 static void h1_parse(h2_strm *q, const uint8_t *d, size_t len)
 {
-    /* After a pause llhttp may have more to say without another byte (the
-     * end of a bodiless response): it is run once more on nothing. */
-    bool kick = false;
-    while ((len || kick) && !q->gone && !q->h->dead && q->up) {
-        if (q->resp_done_h1) {
-            if (len)
-                q->up_keepalive = false; /* bytes after the response */
-            return;
-        }
-        kick = false;
-        q->rp_ev = EV_NONE;
-        const char *at = len ? (const char *)d : "";
-        llhttp_errno_t e = llhttp_execute(&q->rp.p, at, len);
-        size_t used = e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&q->rp.p) - at);
-        d += used;
-        len -= used;
-        if (e == HPE_OK)
-            return;
-        if (e == HPE_PAUSED) {
-            llhttp_resume(&q->rp.p);
-            kick = true;
-            if (q->rp_ev == EV_HEAD)
-                h1_head(q);
-            else if (q->rp_ev == EV_DONE)
-                h1_done(q);
-            else if (q->rp_ev == EV_FULL)
-                h2_resp_body_full(q);
-            continue;
-        }
-        const char *why = hp_parse_error(&q->rp, e);
-        fault_log_info(q->h->st->self, "%s: bad response from %s: %s", q->h->peer, q->target,
-                       why ? why : llhttp_errno_name(e));
-        strm_fail(q, UV_EPROTO);
+    if (!hp_drive_run(&q->rpd, d, len) || !q->rpin.len)
         return;
-    }
+    /* Bytes after the response: the upstream is not to be trusted with
+     * another request on this connection. Or for a stream gone. */
+    if (q->resp_done_h1 && !rp_gone(&q->rpd))
+        q->up_keepalive = false;
+    hp_fifo_clear(&q->rpin);
 }
 
 static void h1_eof(h2_strm *q)
@@ -155,9 +173,8 @@ static void h1_eof(h2_strm *q)
     if (q->resp_done_h1)
         return;
     if (q->resp_head_known && llhttp_message_needs_eof(&q->rp.p)) {
-        q->rp_ev = EV_NONE;
-        llhttp_errno_t e = llhttp_finish(&q->rp.p);
-        if (e == HPE_PAUSED || q->rp_ev == EV_DONE || e == HPE_OK) {
+        llhttp_errno_t e = hp_drive_finish(&q->rpd);
+        if (e == HPE_PAUSED || q->rpd.ev == EV_DONE || e == HPE_OK) {
             h1_done(q);
             return;
         }
@@ -336,6 +353,8 @@ void h2_h1_bind(h2_strm *q, hp_up *up)
         hp_parser_free(&q->rp);
     hp_parser_init(&q->rp, HTTP_RESPONSE, &rp_settings, q);
     q->rp_init = true;
+    hp_fifo_clear(&q->rpin);
+    hp_drive_init(&q->rpd, &q->rp, &q->rpin, H2_FIFO_KEEP, &rp_drive);
     q->up_reading = true;
     fault_conn_read_start(up->c, hp_up_on_read, up);
     h1_write_head(q);

@@ -99,8 +99,9 @@ struct h2_strm {
     hp_parser rp;
     bool rp_init, req_chunked, req_head_sent, req_end_sent, up_reading, up_paused;
     bool interim, up_keepalive, resp_byte, up_eof, resp_done_h1;
-    bool tunnel; /* CONNECT: the HTTP/1.1 fields above carry raw bytes */
-    int rp_ev;
+    bool tunnel;  /* CONNECT: the HTTP/1.1 fields above carry raw bytes */
+    hp_drive rpd; /* runs rp on rpin */
+    hp_fifo rpin;
     /* HTTP/2 */
     h2_up *u;
     int32_t uid;

@@ -168,6 +168,58 @@ bool hp_name_is(const char *name, const char *lower, size_t len);
 /* "Name: value\r\n" */
 int hp_buf_header(hp_buf *b, const char *name, const char *value);
 
+/* ---- h1.c: the pausable llhttp driver ----
+ *
+ * One loop for every llhttp parser of the plugin (the HTTP/1 request, the
+ * HTTP/1.1 response for sessions and for HTTP/2 streams). The parser's
+ * callbacks pause it at the events the owner acts on (d->ev: a head, a
+ * message's end, a held body that outgrew its limit); the driver then
+ * resumes it, hands the event to on_event and goes on. Bytes the parser
+ * may not take yet (not runnable, or a run in progress: events may feed
+ * the same parser again) wait in the queue, in order; the caller's own
+ * buffer is parsed in place when nothing waits before it. After a pause
+ * llhttp may have more to say without another byte (the end of a
+ * bodiless message): it is run once more on nothing (kick). */
+
+enum { EV_NONE = 0, EV_HEAD = 1, EV_DONE = 2, EV_FULL = 3 };
+
+typedef struct hp_drive hp_drive;
+typedef struct hp_drive_ops {
+    /* The owner was torn down: stop at once, touching nothing. */
+    bool (*gone)(const hp_drive *d);
+    /* The parser may take bytes now (else they wait). */
+    bool (*runnable)(const hp_drive *d);
+    /* The parser paused at d->ev (EV_HEAD, EV_DONE, EV_FULL). */
+    void (*on_event)(hp_drive *d, int ev);
+    /* llhttp stopped with e (not HPE_OK, not HPE_PAUSED). Returns true to
+     * go on (HPE_PAUSED_UPGRADE handled), false to stop. */
+    bool (*on_error)(hp_drive *d, llhttp_errno_t e);
+    /* A byte queue could not grow. */
+    void (*on_nomem)(hp_drive *d);
+} hp_drive_ops;
+
+struct hp_drive {
+    hp_parser *hp;
+    hp_fifo *in;  /* bytes not parsed yet */
+    size_t keep;  /* hp_fifo_take()'s keep for in */
+    int ev;       /* set by the parser's callbacks before they pause it */
+    bool kick;    /* run once more on nothing */
+    bool running; /* a run is in progress (events may feed us again) */
+    bool again;   /* fed during the run */
+    const hp_drive_ops *ops;
+};
+
+void hp_drive_init(hp_drive *d, hp_parser *hp, hp_fifo *in, size_t keep, const hp_drive_ops *ops);
+/* Parses p (n bytes, may be 0: only what waits) as far as the owner lets
+ * it. Returns false when it only queued them (a run was in progress, or
+ * it is gone / out of memory); true when it ran: the caller's
+ * after-the-run checks (end of input, bytes after the message) go then. */
+bool hp_drive_run(hp_drive *d, const uint8_t *p, size_t n);
+/* The input ended: a message that runs to the end of the connection
+ * ends here. Returns llhttp_finish()'s code; after HPE_PAUSED (resumed),
+ * d->ev says what the callbacks saw. */
+llhttp_errno_t hp_drive_finish(hp_drive *d);
+
 /* ---- h1.c: request targets and host names ---- */
 
 typedef enum hp_tform {

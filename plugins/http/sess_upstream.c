@@ -469,7 +469,7 @@ int sess_resp_on_headers(llhttp_t *p)
     }
     if (ex->is_head || status == 204 || status == 304)
         p->flags |= F_SKIPBODY;
-    s->resp_ev = EV_HEAD;
+    s->respd.ev = EV_HEAD;
     return HPE_PAUSED;
 }
 
@@ -481,7 +481,7 @@ int sess_resp_on_body(llhttp_t *p, const char *at, size_t n)
         if (hp_buf_add(&s->rhold, at, n) < 0)
             return HPE_USER;
         if (s->rhold.len > ex->hold_max) {
-            s->resp_ev = EV_FULL;
+            s->respd.ev = EV_FULL;
             return HPE_PAUSED;
         }
         return 0;
@@ -511,7 +511,7 @@ int sess_resp_on_complete(llhttp_t *p)
         s->ex.interim = false;
         return 0;
     }
-    s->resp_ev = EV_DONE;
+    s->respd.ev = EV_DONE;
     return HPE_PAUSED;
 }
 
@@ -519,7 +519,7 @@ static void resp_start_parser(hp_sess *s)
 {
     llhttp_init(&s->resp.p, HTTP_RESPONSE, &sess_resp_settings);
     s->resp.p.data = s;
-    s->resp_kick = false;
+    s->respd.kick = false;
     s->ex.rs = RS_HEAD;
     hp_fifo_clear(&s->ex.rinb);
 }
@@ -785,10 +785,49 @@ static void bad_response(hp_sess *s, llhttp_errno_t e)
     sess_out_eof(s);
 }
 
-static bool resp_runnable(const hp_sess *s)
+static hp_sess *respd_sess(const hp_drive *d)
 {
-    return s->ex.rs == RS_HEAD || s->ex.rs == RS_BODY;
+    return (hp_sess *)((char *)d - offsetof(hp_sess, respd));
 }
+
+static bool resp_gone(const hp_drive *d)
+{
+    return respd_sess(d)->dead;
+}
+
+static bool resp_runnable(const hp_drive *d)
+{
+    const hp_sess *s = respd_sess(d);
+    return s->ex.active && (s->ex.rs == RS_HEAD || s->ex.rs == RS_BODY);
+}
+
+static void resp_event(hp_drive *d, int ev)
+{
+    hp_sess *s = respd_sess(d);
+    if (ev == EV_HEAD)
+        on_response_head(s);
+    else if (ev == EV_DONE)
+        on_response_complete(s);
+    else if (ev == EV_FULL)
+        response_body_full(s);
+}
+
+static bool resp_error(hp_drive *d, llhttp_errno_t e)
+{
+    bad_response(respd_sess(d), e);
+    return false;
+}
+
+static void resp_nomem(hp_drive *d)
+{
+    sess_teardown(respd_sess(d), true, -ENOMEM);
+}
+
+const hp_drive_ops sess_resp_drive = {.gone = resp_gone,
+                                      .runnable = resp_runnable,
+                                      .on_event = resp_event,
+                                      .on_error = resp_error,
+                                      .on_nomem = resp_nomem};
 
 static void resp_run(hp_sess *s, const uint8_t *p, size_t n)
 {
@@ -802,65 +841,12 @@ static void resp_run(hp_sess *s, const uint8_t *p, size_t n)
             ex->up_keepalive = false;
         return;
     }
-    if (n && (s->in_resp_run || ex->rinb.len || !resp_runnable(s))) {
-        if (hp_fifo_add(&ex->rinb, p, n) < 0) {
-            sess_teardown(s, true, -ENOMEM);
-            return;
-        }
-        n = 0;
-    }
-    if (s->in_resp_run) {
-        s->resp_again = true;
-        return;
-    }
-    s->in_resp_run = true;
     sess_ref(s);
-    for (;;) {
-        s->resp_again = false;
-        while (!s->dead && ex->active && resp_runnable(s) && (n || ex->rinb.len || s->resp_kick)) {
-            const uint8_t *d = n ? p : ex->rinb.len ? hp_fifo_data(&ex->rinb) : (const uint8_t *)"";
-            size_t len = n ? n : ex->rinb.len;
-            bool direct = n != 0;
-            n = 0;
-            s->resp_kick = false;
-            s->resp_ev = EV_NONE;
-            llhttp_errno_t e = llhttp_execute(&s->resp.p, (const char *)d, len);
-            size_t used =
-                e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&s->resp.p) - (const char *)d);
-            if (s->dead)
-                break;
-            if (direct) {
-                if (used < len && hp_fifo_add(&ex->rinb, d + used, len - used) < 0) {
-                    sess_teardown(s, true, -ENOMEM);
-                    break;
-                }
-            } else {
-                hp_fifo_take(&ex->rinb, used, SESS_FIFO_KEEP);
-            }
-            if (e == HPE_OK)
-                continue;
-            if (e == HPE_PAUSED) {
-                llhttp_resume(&s->resp.p);
-                s->resp_kick = true;
-                if (s->resp_ev == EV_HEAD)
-                    on_response_head(s);
-                else if (s->resp_ev == EV_DONE)
-                    on_response_complete(s);
-                else if (s->resp_ev == EV_FULL)
-                    response_body_full(s);
-                continue;
-            }
-            bad_response(s, e);
-            break;
-        }
-        if (s->dead || (!s->resp_again && !(s->resp_kick && ex->active && resp_runnable(s))))
-            break;
-    }
-    if (!s->dead && ex->active && ex->rs == RS_DONE && ex->rinb.len) {
+    if (hp_drive_run(&s->respd, p, n) && !s->dead && ex->active && ex->rs == RS_DONE &&
+        ex->rinb.len) {
         ex->up_keepalive = false;
         hp_fifo_clear(&ex->rinb);
     }
-    s->in_resp_run = false;
     sess_unref(s);
 }
 
@@ -876,10 +862,8 @@ static void resp_eof(hp_sess *s)
         return;
     }
     if (ex->rs == RS_BODY && llhttp_message_needs_eof(&s->resp.p)) {
-        s->resp_ev = EV_NONE;
-        llhttp_errno_t e = llhttp_finish(&s->resp.p);
-        if (e == HPE_PAUSED || s->resp_ev == EV_DONE) {
-            llhttp_resume(&s->resp.p);
+        llhttp_errno_t e = hp_drive_finish(&s->respd);
+        if (e == HPE_PAUSED || s->respd.ev == EV_DONE) {
             on_response_complete(s);
         } else if (e != HPE_OK) {
             bad_response(s, e);
@@ -1011,7 +995,7 @@ void sess_maybe_splice(hp_sess *s)
     hp_ex *ex = &s->ex;
     if (ex->splicing || !ex->active || ex->rs != RS_BODY || !ex->resp_cl || ex->out_chunked ||
         ex->hold_resp || !ex->up || !ex->up_reading || ex->up_eof || ex->eof_pending ||
-        ex->rinb.len || s->in_resp_run || s->out_closed || s->out_eof_queued || s->oq.head ||
+        ex->rinb.len || s->respd.running || s->out_closed || s->out_eof_queued || s->oq.head ||
         s->ccork.len)
         return;
     uint64_t left = s->resp.p.content_length;
