@@ -528,8 +528,8 @@ void hp_front_release(hp_front *fr)
     fr->refs--;
 }
 
-struct hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host,
-                           uint16_t port, bool tls, const char *alpn, hp_up_cb cb, int *err)
+struct hp_creq *hp_connect(hp_state *st, hp_up_user *owner, fault_stream *s, const char *host,
+                           uint16_t port, bool tls, const char *alpn, int *err)
 {
     (void)st;
     (void)owner;
@@ -538,7 +538,6 @@ struct hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const cha
     (void)port;
     (void)tls;
     (void)alpn;
-    (void)cb;
     *err = -ECONNREFUSED;
     return NULL;
 }

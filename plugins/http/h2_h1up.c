@@ -18,7 +18,12 @@
 
 #include "h2int.h"
 
-static void h1_up_read(void *owner, hp_up *up, long nread, const uint8_t *data);
+static const hp_up_user_ops h2_h1_user;
+
+static h2_strm *upu_strm(hp_up_user *u)
+{
+    return (h2_strm *)((char *)u - offsetof(h2_strm, upu));
+}
 
 /* ---- upstream over HTTP/1.1 ---- */
 
@@ -258,9 +263,9 @@ static size_t h1_congestion(const h2_strm *q)
     return fault_conn_write_queued(q->up->c) + (q->se ? fault_chain_pending(q->se) : 0);
 }
 
-static void h1_up_read(void *owner, hp_up *up, long nread, const uint8_t *data)
+static void h1_up_read(hp_up_user *u, hp_up *up, long nread, const uint8_t *data)
 {
-    h2_strm *q = owner;
+    h2_strm *q = upu_strm(u);
     hp_h2 *h = q->h;
     if (q->up != up)
         return;
@@ -329,8 +334,8 @@ void h2_h1_bind(h2_strm *q, hp_up *up)
     hp_h2 *h = q->h;
     q->up_kind = UP_H1;
     q->up = up;
-    up->owner = q;
-    up->on_read = h1_up_read;
+    q->upu.ops = &h2_h1_user;
+    hp_up_bind(up, &q->upu);
     q->deadline_kind = DL_NONE;
     q->deadline_us = 0;
     if (q->targeted) {
@@ -361,9 +366,9 @@ void h2_h1_bind(h2_strm *q, hp_up *up)
     h->dirty = true;
 }
 
-static void on_h1_ready(void *owner, hp_up *up, int status)
+static void on_h1_ready(hp_up_user *u, hp_up *up, int status)
 {
-    h2_strm *q = owner;
+    h2_strm *q = upu_strm(u);
     hp_h2 *h = q->h;
     h2_enter(h);
     q->creq = NULL;
@@ -373,6 +378,8 @@ static void on_h1_ready(void *owner, hp_up *up, int status)
         h2_h1_bind(q, up);
     h2_leave(h);
 }
+
+static const hp_up_user_ops h2_h1_user = {.on_ready = on_h1_ready, .on_read = h1_up_read};
 
 void h2_h1_start(h2_strm *q)
 {
@@ -384,8 +391,9 @@ void h2_h1_start(h2_strm *q)
         return;
     }
     int err = 0;
-    q->creq = hp_connect(h->st, q, q->targeted ? h->s : NULL, q->host, q->port, q->tls, NULL,
-                         on_h1_ready, &err);
+    q->upu.ops = &h2_h1_user;
+    q->creq =
+        hp_connect(h->st, &q->upu, q->targeted ? h->s : NULL, q->host, q->port, q->tls, NULL, &err);
     if (!q->creq) {
         strm_fail(q, err);
         return;

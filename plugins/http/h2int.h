@@ -95,6 +95,7 @@ struct h2_strm {
     /* HTTP/1.1 */
     struct hp_creq *creq;
     hp_up *up;
+    hp_up_user upu; /* h2_h1_user, or tunnel.c's for CONNECT */
     fault_chain *se, *si;
     hp_parser rp;
     bool rp_init, req_chunked, req_head_sent, req_end_sent, up_reading, up_paused;
@@ -133,6 +134,7 @@ struct h2_route {
     char key[HP_MAX_HOST + 16];
     int state;
     struct hp_creq *creq;
+    hp_up_user upu;
     h2_up *u;
     h2_strm *waiting;
     h2_route *next;

@@ -467,33 +467,47 @@ void hp_pki_free(hp_pki *pki);
 /* ---- upstream.c ---- */
 
 typedef struct hp_up hp_up;
-/* Bytes or an error (UV_EOF included) from a bound upstream connection. */
-typedef void (*hp_up_read_fn)(void *owner, hp_up *up, long nread, const uint8_t *data);
+
+/* Who holds an upstream connection, or waits for one: an HTTP/1 session's
+ * exchange (sess_upstream.c), an HTTP/2 stream's HTTP/1.1 upstream
+ * (h2_h1up.c) or CONNECT tunnel (tunnel.c), an HTTP/2 route (h2up.c).
+ * Embedded in its owner, which finds itself back from it. */
+typedef struct hp_up_user hp_up_user;
+typedef struct hp_up_user_ops {
+    /* hp_connect() ended: up, or up NULL and status < 0. The user binds
+     * up (hp_up_bind()) or hands it on. */
+    void (*on_ready)(hp_up_user *u, hp_up *up, int status);
+    /* Bytes or an error (UV_EOF included) from a connection bound to u. */
+    void (*on_read)(hp_up_user *u, hp_up *up, long nread, const uint8_t *data);
+} hp_up_user_ops;
+struct hp_up_user {
+    const hp_up_user_ops *ops;
+};
 
 struct hp_up {
     hp_state *st;
     fault_conn *c;
     char key[HP_MAX_HOST + 16];
-    void *owner;           /* bound to an exchange (a session or an HTTP/2
-                            * stream), or NULL when idle */
-    hp_up_read_fn on_read; /* the owner's */
+    hp_up_user *owner; /* bound to an exchange, or NULL when idle */
     uint64_t idle_since;
     struct hp_up *prev, *next; /* in the pool */
     bool pooled;
 };
 
-/* status < 0: up is NULL and the attempt failed. */
-typedef void (*hp_up_cb)(void *owner, hp_up *up, int status);
-
 void hp_up_key(char *key, size_t len, const char *host, uint16_t port, bool tls);
 /* An idle pooled connection for key, or NULL. */
 hp_up *hp_pool_take(hp_state *st, const char *key);
-/* Starts a connection; cb runs later (never from inside this call). s
+/* Starts a connection; u's on_ready runs later (never from inside this call). s
  * (may be NULL) lets stream faults see the attempt. alpn (wire format, or
  * NULL) is offered on TLS connections. Returns the request, to be
  * cancelled with hp_connect_cancel(), or NULL with *err set. */
-struct hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host,
-                           uint16_t port, bool tls, const char *alpn, hp_up_cb cb, int *err);
+struct hp_creq *hp_connect(hp_state *st, hp_up_user *u, fault_stream *s, const char *host,
+                           uint16_t port, bool tls, const char *alpn, int *err);
+/* up now carries u's exchange: its bytes go to u's on_read. */
+static inline void hp_up_bind(hp_up *up, hp_up_user *u)
+{
+    up->owner = u;
+}
 /* The owner no longer waits: the connection, if any, is closed. */
 void hp_connect_cancel(struct hp_creq *r);
 /* Done with up: back to the pool when reusable, else closed. */
@@ -502,8 +516,6 @@ void hp_up_close(hp_up *up, bool reset);
 /* Read callback for every upstream connection (bound or idle). */
 void hp_up_on_read(fault_conn *c, long nread, const uint8_t *data, void *ud);
 void hp_pool_close_all(hp_state *st);
-/* session.c: bytes or an error from the upstream of a bound connection. */
-void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data);
 
 /* ---- tunnel.c ---- */
 

@@ -24,6 +24,11 @@ static void on_response_complete(hp_sess *s);
 static void resp_eof(hp_sess *s);
 static void resp_start_parser(hp_sess *s);
 
+static hp_sess *upu_sess(hp_up_user *u)
+{
+    return (hp_sess *)((char *)u - offsetof(hp_sess, upu));
+}
+
 /* ---- the server leg ---- */
 
 static void on_up_written(fault_conn *c, int status, void *ud)
@@ -239,8 +244,7 @@ static void ex_bind(hp_sess *s, hp_up *up)
 {
     hp_ex *ex = &s->ex;
     ex->up = up;
-    up->owner = s;
-    up->on_read = hp_sess_up_read;
+    hp_up_bind(up, &s->upu);
     if (ex->connect) {
         /* The 200 goes out; the relay takes both sockets once it left. */
         static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -319,9 +323,9 @@ static bool ex_h2_adopt(hp_sess *s, hp_up *up)
     return true;
 }
 
-static void on_up_ready(void *owner, hp_up *up, int status)
+static void on_up_ready(hp_up_user *u, hp_up *up, int status)
 {
-    hp_sess *s = owner;
+    hp_sess *s = upu_sess(u);
     hp_ex *ex = &s->ex;
     ex->creq = NULL;
     sess_timer_stop(s, T_CONNECT);
@@ -346,8 +350,8 @@ void sess_ex_connect(hp_sess *s)
     int err = 0;
     ex->reused = false;
     /* https:// upstreams may choose HTTP/2 (ex_h2_adopt). */
-    ex->creq = hp_connect(s->st, s, ex->targeted ? s->s : NULL, ex->host, ex->port, ex->tls,
-                          ex->tls && !ex->connect ? HP_ALPN_H2_H1 : NULL, on_up_ready, &err);
+    ex->creq = hp_connect(s->st, &s->upu, ex->targeted ? s->s : NULL, ex->host, ex->port, ex->tls,
+                          ex->tls && !ex->connect ? HP_ALPN_H2_H1 : NULL, &err);
     if (!ex->creq) {
         up_failed(s, err);
         return;
@@ -875,9 +879,9 @@ static void resp_eof(hp_sess *s)
     up_failed(s, ex->resp_byte ? UV_EPROTO : UV_EOF);
 }
 
-void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data)
+static void up_read(hp_up_user *u, hp_up *up, long nread, const uint8_t *data)
 {
-    hp_sess *s = sess;
+    hp_sess *s = upu_sess(u);
     hp_ex *ex = &s->ex;
     if (s->dead || ex->up != up)
         return;
@@ -908,6 +912,8 @@ void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data)
     sess_flow(s);
     sess_unref(s);
 }
+
+const hp_up_user_ops sess_up_user = {.on_ready = on_up_ready, .on_read = up_read};
 
 /* ---- the response from an HTTP/2 upstream (h2.c's bridge) ---- */
 

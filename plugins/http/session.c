@@ -1039,6 +1039,7 @@ void hp_sess_start(hp_front *fr, fault_conn *c, fault_stream *stream, const uint
     hp_parser_init(&s->resp, HTTP_RESPONSE, &sess_resp_settings, s);
     hp_drive_init(&s->reqd, &s->req, &s->inb, SESS_FIFO_KEEP, &sess_req_drive);
     hp_drive_init(&s->respd, &s->resp, &s->ex.rinb, SESS_FIFO_KEEP, &sess_resp_drive);
+    s->upu.ops = &sess_up_user;
     s->front_on = !fr->reverse && !st->match_all;
     s->front_label = true;
     s->eg_label = true;

@@ -139,6 +139,7 @@ typedef struct hp_sess {
     hp_buf qhold, rhold; /* bodies being held for the hooks */
     bool next_exchange;  /* fault_stream_next_exchange() at the next head */
     struct hp_h2 *h2b;   /* HTTP/2 upstreams (h2.c), made on first use */
+    hp_up_user upu;      /* the exchange's upstream connection (sess_up_user) */
 
     hp_ex ex;
 } hp_sess;
@@ -228,6 +229,7 @@ int sess_resp_on_headers(llhttp_t *p);
 int sess_resp_on_body(llhttp_t *p, const char *at, size_t n);
 int sess_resp_on_complete(llhttp_t *p);
 extern const hp_drive_ops sess_resp_drive;
+extern const hp_up_user_ops sess_up_user;
 void sess_finish_response(hp_sess *s);
 void sess_maybe_splice(hp_sess *s);
 
