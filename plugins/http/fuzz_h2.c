@@ -29,7 +29,7 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
  *       -fno-sanitize-recover=undefined -I . -I sdk -I /usr/share/include/llhttp \
  *       plugins/http/fuzz_h2.c plugins/http/h2.c plugins/http/h2_exchange.c \
- *       plugins/http/h2_h1up.c plugins/http/h2up.c plugins/http/tunnel.c \
+ *       plugins/http/h2_h1up.c plugins/http/h1up.c plugins/http/h2up.c plugins/http/tunnel.c \
  *       plugins/http/due.c plugins/http/h1.c \
  *       /usr/share/llhttp/api.c /usr/share/llhttp/http.c /usr/share/llhttp/llhttp.c \
  *       -lnghttp2 -luv -o /tmp/fuzz_h2

@@ -149,10 +149,11 @@ static bool seen_runnable(const hp_drive *d)
     return !seen_drive(d)->held && !seen_drive(d)->failed;
 }
 
-static void seen_event(hp_drive *d, int ev)
+/* Each event may hold the parser back, as the input's bits say. */
+static void seen_event(hp_drive *d)
 {
     seen *w = seen_drive(d);
-    if (ev != EV_HEAD && ev != EV_DONE)
+    if (d->ev != EV_HEAD && d->ev != EV_DONE)
         abort();
     size_t i = w->event++;
     if (w->nbits && (w->bits[(i / 8) % w->nbits] >> (i % 8)) & 1)
@@ -173,7 +174,9 @@ static void seen_nomem(hp_drive *d)
 
 static const hp_drive_ops seen_ops = {.gone = seen_gone,
                                       .runnable = seen_runnable,
-                                      .on_event = seen_event,
+                                      .on_head = seen_event,
+                                      .on_done = seen_event,
+                                      .on_full = seen_event,
                                       .on_error = seen_error,
                                       .on_nomem = seen_nomem};
 

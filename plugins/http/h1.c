@@ -551,8 +551,12 @@ bool hp_drive_run(hp_drive *d, const uint8_t *p, size_t n)
             if (e == HPE_PAUSED) {
                 llhttp_resume(lp);
                 d->kick = true;
-                if (d->ev != EV_NONE)
-                    o->on_event(d, d->ev);
+                if (d->ev == EV_HEAD)
+                    o->on_head(d);
+                else if (d->ev == EV_DONE)
+                    o->on_done(d);
+                else if (d->ev == EV_FULL)
+                    o->on_full(d);
                 continue;
             }
             if (!o->on_error(d, e))

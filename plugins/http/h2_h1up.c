@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "h1up.h"
 #include "h2int.h"
 
 static const hp_up_user_ops h2_h1_user;
@@ -33,19 +34,11 @@ static bool rp_ready;
 static int rp_on_headers(llhttp_t *p)
 {
     h2_strm *q = p->data;
-    int status = p->status_code;
-    if (status == 101) {
-        llhttp_set_error_reason(p, "upstream switched protocols unasked");
-        return HPE_USER;
-    }
-    if (status >= 100 && status < 200) {
-        q->interim = true; /* not forwarded; the final response follows */
-        return 0;
-    }
-    if (q->is_head || status == 204 || status == 304)
-        p->flags |= F_SKIPBODY;
-    q->rpd.ev = EV_HEAD;
-    return HPE_PAUSED;
+    /* Interim responses are not forwarded; the final response follows. */
+    int rc = hp_h1up_on_headers(p, q->is_head, &q->interim);
+    if (rc == HPE_PAUSED)
+        q->rpd.ev = EV_HEAD;
+    return rc;
 }
 
 static int rp_on_body(llhttp_t *p, const char *at, size_t n)
@@ -61,34 +54,25 @@ static int rp_on_body(llhttp_t *p, const char *at, size_t n)
 static int rp_on_complete(llhttp_t *p)
 {
     h2_strm *q = p->data;
-    if (q->interim) {
-        q->interim = false;
-        return 0;
-    }
-    q->rpd.ev = EV_DONE;
-    return HPE_PAUSED;
+    return hp_h1up_on_complete(&q->rpd, &q->interim);
 }
 
-static void h1_head(h2_strm *q)
+static h2_strm *rpd_strm(const hp_drive *d)
 {
+    return (h2_strm *)((char *)d - offsetof(h2_strm, rpd));
+}
+
+static void h1_head(hp_drive *d)
+{
+    h2_strm *q = rpd_strm(d);
     llhttp_t *p = &q->rp.p;
     hp_head *hd = &q->rp.head;
     hp_head_done(hd);
     q->status = p->status_code;
-    bool v11 = p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1);
-    q->up_keepalive = v11 ? !hp_head_has_token(hd, "connection", "close")
-                          : hp_head_has_token(hd, "connection", "keep-alive");
-    bool chunked = (p->flags & F_CHUNKED) != 0, cl = (p->flags & F_CONTENT_LENGTH) != 0;
-    if (!(p->flags & F_SKIPBODY) && !chunked && !cl)
-        q->up_keepalive = false;
-    if (fault_http_set_status(q->x, q->status) < 0) {
+    q->up_keepalive = hp_h1up_keepalive(p, hd);
+    if (hp_h1up_head_to_x(q->x, p, hd) < 0) {
         strm_fail(q, UV_EPROTO);
         return;
-    }
-    for (size_t i = 0; i < hd->n; i++) {
-        const char *name = hp_head_name(hd, i);
-        if (!hp_hop_by_hop(hd, name))
-            fault_http_add_header(q->x, FAULT_HTTP_RESPONSE, name, hp_head_value(hd, i));
     }
     strm_resp_head(q);
 }
@@ -101,20 +85,14 @@ static void h1_done(h2_strm *q)
     strm_resp_end(q);
     if (q->up && q->req_end_sent) {
         hp_up *up = q->up;
-        bool reusable = q->up_keepalive && !q->up_eof && q->up_reading &&
-                        (!q->se || fault_chain_pending(q->se) == 0) &&
-                        (!q->si || fault_chain_pending(q->si) == 0) && !q->h->st->stopping;
+        bool reusable =
+            hp_h1up_reusable(q->h->st, q->up_keepalive, q->up_eof, q->up_reading, q->se, q->si);
         q->up = NULL;
         fault_chain_free(q->se);
         fault_chain_free(q->si);
         q->se = q->si = NULL;
         hp_up_release(up, reusable);
     }
-}
-
-static h2_strm *rpd_strm(const hp_drive *d)
-{
-    return (h2_strm *)((char *)d - offsetof(h2_strm, rpd));
 }
 
 static bool rp_gone(const hp_drive *d)
@@ -128,15 +106,14 @@ static bool rp_runnable(const hp_drive *d)
     return !rpd_strm(d)->resp_done_h1;
 }
 
-static void rp_event(hp_drive *d, int ev)
+static void rp_done(hp_drive *d)
 {
-    h2_strm *q = rpd_strm(d);
-    if (ev == EV_HEAD)
-        h1_head(q);
-    else if (ev == EV_DONE)
-        h1_done(q);
-    else if (ev == EV_FULL)
-        h2_resp_body_full(q);
+    h1_done(rpd_strm(d));
+}
+
+static void rp_full(hp_drive *d)
+{
+    h2_resp_body_full(rpd_strm(d));
 }
 
 static bool rp_error(hp_drive *d, llhttp_errno_t e)
@@ -156,7 +133,9 @@ static void rp_nomem(hp_drive *d)
 
 static const hp_drive_ops rp_drive = {.gone = rp_gone,
                                       .runnable = rp_runnable,
-                                      .on_event = rp_event,
+                                      .on_head = h1_head,
+                                      .on_done = rp_done,
+                                      .on_full = rp_full,
                                       .on_error = rp_error,
                                       .on_nomem = rp_nomem};
 
@@ -177,12 +156,9 @@ static void h1_eof(h2_strm *q)
     q->up_keepalive = false;
     if (q->resp_done_h1)
         return;
-    if (q->resp_head_known && llhttp_message_needs_eof(&q->rp.p)) {
-        llhttp_errno_t e = hp_drive_finish(&q->rpd);
-        if (e == HPE_PAUSED || q->rpd.ev == EV_DONE || e == HPE_OK) {
-            h1_done(q);
-            return;
-        }
+    if (q->resp_head_known && llhttp_message_needs_eof(&q->rp.p) && hp_h1up_finish(&q->rpd) >= 0) {
+        h1_done(q);
+        return;
     }
     strm_fail(q, q->resp_byte ? UV_EPROTO : UV_EOF);
 }
@@ -297,20 +273,7 @@ static void h1_up_read(hp_up_user *u, hp_up *up, long nread, const uint8_t *data
 static void h1_write_head(h2_strm *q)
 {
     hp_buf *bp = &q->h->scratch;
-    bp->len = 0;
-    hp_buf_str(bp, fault_http_method(q->x));
-    hp_buf_add(bp, " ", 1);
-    hp_buf_str(bp, fault_http_path(q->x));
-    hp_buf_add(bp, " HTTP/1.1\r\n", 11);
-    size_t n = fault_http_header_count(q->x, FAULT_HTTP_REQUEST);
-    for (size_t i = 0; i < n; i++) {
-        const char *name, *value;
-        fault_http_header_at(q->x, FAULT_HTTP_REQUEST, i, &name, &value);
-        if (hp_name_is(name, "content-length", 14) || hp_name_is(name, "transfer-encoding", 17) ||
-            hp_name_is(name, "connection", 10) || hp_name_is(name, "te", 2))
-            continue;
-        hp_buf_header(bp, name, value);
-    }
+    hp_h1up_request_head(bp, q->x, true);
     if (q->req_cl) {
         hp_buf_add(bp, "Content-Length: ", 16);
         hp_buf_u64(bp, q->req_clen);

@@ -11,6 +11,9 @@
  *               chains; with sess_request.c (the request side) and
  *               sess_upstream.c (the upstream side), sharing session.h
  *   upstream.c  upstream connections: connecting, the idle pool
+ *   h1up.c      what the two HTTP/1.1 upstreams (the session's and the
+ *               HTTP/2 streams') share: reading a response head, the
+ *               request line, the end of a response, back to the pool
  *   tunnel.c    CONNECT: an HTTP/1 session's switch to a tunnel, plain
  *               tunnels that bypass the faults, HTTP/2 CONNECT streams
  *   accept.c    accepted connections: TLS or plaintext, HTTP/2 or
@@ -174,12 +177,13 @@ int hp_buf_header(hp_buf *b, const char *name, const char *value);
  * HTTP/1.1 response for sessions and for HTTP/2 streams). The parser's
  * callbacks pause it at the events the owner acts on (d->ev: a head, a
  * message's end, a held body that outgrew its limit); the driver then
- * resumes it, hands the event to on_event and goes on. Bytes the parser
- * may not take yet (not runnable, or a run in progress: events may feed
- * the same parser again) wait in the queue, in order; the caller's own
- * buffer is parsed in place when nothing waits before it. After a pause
- * llhttp may have more to say without another byte (the end of a
- * bodiless message): it is run once more on nothing (kick). */
+ * resumes it, hands the event to the owner (on_head, on_done, on_full)
+ * and goes on. Bytes the parser may not take yet (not runnable, or a run
+ * in progress: events may feed the same parser again) wait in the queue,
+ * in order; the caller's own buffer is parsed in place when nothing waits
+ * before it. After a pause llhttp may have more to say without another
+ * byte (the end of a bodiless message): it is run once more on nothing
+ * (kick). */
 
 enum { EV_NONE = 0, EV_HEAD = 1, EV_DONE = 2, EV_FULL = 3 };
 
@@ -189,8 +193,11 @@ typedef struct hp_drive_ops {
     bool (*gone)(const hp_drive *d);
     /* The parser may take bytes now (else they wait). */
     bool (*runnable)(const hp_drive *d);
-    /* The parser paused at d->ev (EV_HEAD, EV_DONE, EV_FULL). */
-    void (*on_event)(hp_drive *d, int ev);
+    /* The parser paused at d->ev: a head, a message's end, a held body
+     * that outgrew its limit. */
+    void (*on_head)(hp_drive *d);
+    void (*on_done)(hp_drive *d);
+    void (*on_full)(hp_drive *d);
     /* llhttp stopped with e (not HPE_OK, not HPE_PAUSED). Returns true to
      * go on (HPE_PAUSED_UPGRADE handled), false to stop. */
     bool (*on_error)(hp_drive *d, llhttp_errno_t e);

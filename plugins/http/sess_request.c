@@ -147,8 +147,14 @@ static bool hold_request_body(hp_sess *s)
 
 /* The request body grew past what the hooks asked for: stop reading,
  * run them without it; what was read goes upstream first (ex_bind). */
-static void request_body_full(hp_sess *s)
+static hp_sess *reqd_sess(const hp_drive *d)
 {
+    return (hp_sess *)((char *)d - offsetof(hp_sess, reqd));
+}
+
+static void request_body_full(hp_drive *d)
+{
+    hp_sess *s = reqd_sess(d);
     hp_ex *ex = &s->ex;
     ex->hold_req = false;
     ex->spill_req = true;
@@ -158,8 +164,9 @@ static void request_body_full(hp_sess *s)
 
 /* The head of a request is complete: decide where it goes, build the
  * exchange, run the request hooks, then find an upstream. */
-static void on_request_head(hp_sess *s)
+static void on_request_head(hp_drive *d)
 {
+    hp_sess *s = reqd_sess(d);
     hp_state *st = s->st;
     hp_front *fr = s->fr;
     hp_head *h = &s->req.head;
@@ -319,8 +326,9 @@ static void on_request_head(hp_sess *s)
     run_request_hooks(s);
 }
 
-static void on_request_complete(hp_sess *s)
+static void on_request_complete(hp_drive *d)
 {
+    hp_sess *s = reqd_sess(d);
     hp_ex *ex = &s->ex;
     s->req_started = false;
     ex->req_done = true;
@@ -370,11 +378,6 @@ static void bad_request(hp_sess *s, llhttp_errno_t e)
     sess_respond(s, big ? 431 : 400, reason, false, true);
 }
 
-static hp_sess *reqd_sess(const hp_drive *d)
-{
-    return (hp_sess *)((char *)d - offsetof(hp_sess, reqd));
-}
-
 static bool req_gone(const hp_drive *d)
 {
     return reqd_sess(d)->dead;
@@ -384,17 +387,6 @@ static bool req_runnable(const hp_drive *d)
 {
     const hp_sess *s = reqd_sess(d);
     return s->rq == RQ_HEAD || s->rq == RQ_BODY;
-}
-
-static void req_event(hp_drive *d, int ev)
-{
-    hp_sess *s = reqd_sess(d);
-    if (ev == EV_HEAD)
-        on_request_head(s);
-    else if (ev == EV_DONE)
-        on_request_complete(s);
-    else if (ev == EV_FULL)
-        request_body_full(s);
 }
 
 static bool req_error(hp_drive *d, llhttp_errno_t e)
@@ -418,7 +410,9 @@ static void req_nomem(hp_drive *d)
 
 const hp_drive_ops sess_req_drive = {.gone = req_gone,
                                      .runnable = req_runnable,
-                                     .on_event = req_event,
+                                     .on_head = on_request_head,
+                                     .on_done = on_request_complete,
+                                     .on_full = request_body_full,
                                      .on_error = req_error,
                                      .on_nomem = req_nomem};
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "h1up.h"
 #include "session.h"
 
 static void resp_run(hp_sess *s, const uint8_t *p, size_t n);
@@ -199,20 +200,7 @@ static void write_request_head(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
     hp_buf *b = &s->scratch;
-    b->len = 0;
-    hp_buf_str(b, fault_http_method(ex->x));
-    hp_buf_add(b, " ", 1);
-    hp_buf_str(b, fault_http_path(ex->x));
-    hp_buf_add(b, " HTTP/1.1\r\n", 11);
-    size_t n = fault_http_header_count(ex->x, FAULT_HTTP_REQUEST);
-    for (size_t i = 0; i < n; i++) {
-        const char *name, *value;
-        fault_http_header_at(ex->x, FAULT_HTTP_REQUEST, i, &name, &value);
-        if (hp_name_is(name, "content-length", 14) || hp_name_is(name, "transfer-encoding", 17) ||
-            hp_name_is(name, "connection", 10))
-            continue;
-        hp_buf_header(b, name, value);
-    }
+    hp_h1up_request_head(b, ex->x, false);
     size_t held_len = 0;
     const uint8_t *held =
         ex->held_req ? fault_http_body(ex->x, FAULT_HTTP_REQUEST, &held_len) : NULL;
@@ -450,14 +438,10 @@ int sess_resp_on_headers(llhttp_t *p)
     hp_ex *ex = &s->ex;
     int status = p->status_code;
     hp_head *h = &s->resp.head;
-    if (status == 101) {
-        llhttp_set_error_reason(p, "upstream switched protocols unasked");
-        return HPE_USER;
-    }
-    if (status >= 100 && status < 200) {
+    int rc = hp_h1up_on_headers(p, ex->is_head, &ex->interim);
+    if (rc == 0) {
         /* Interim responses (100 Continue, 103) go on to HTTP/1.1
          * clients; llhttp then parses the final response. */
-        ex->interim = true;
         if (ex->major == 1 && ex->minor >= 1) {
             hp_head_done(h);
             hp_buf *b = &s->scratch;
@@ -471,10 +455,9 @@ int sess_resp_on_headers(llhttp_t *p)
         }
         return 0;
     }
-    if (ex->is_head || status == 204 || status == 304)
-        p->flags |= F_SKIPBODY;
-    s->respd.ev = EV_HEAD;
-    return HPE_PAUSED;
+    if (rc == HPE_PAUSED)
+        s->respd.ev = EV_HEAD;
+    return rc;
 }
 
 int sess_resp_on_body(llhttp_t *p, const char *at, size_t n)
@@ -511,12 +494,7 @@ int sess_resp_on_body(llhttp_t *p, const char *at, size_t n)
 int sess_resp_on_complete(llhttp_t *p)
 {
     hp_sess *s = p->data;
-    if (s->ex.interim) {
-        s->ex.interim = false;
-        return 0;
-    }
-    s->respd.ev = EV_DONE;
-    return HPE_PAUSED;
+    return hp_h1up_on_complete(&s->respd, &s->ex.interim);
 }
 
 static void resp_start_parser(hp_sess *s)
@@ -678,8 +656,14 @@ static void run_response_hooks(hp_sess *s)
     }
 }
 
-static void on_response_head(hp_sess *s)
+static hp_sess *respd_sess(const hp_drive *d)
 {
+    return (hp_sess *)((char *)d - offsetof(hp_sess, respd));
+}
+
+static void on_response_head(hp_drive *d)
+{
+    hp_sess *s = respd_sess(d);
     hp_ex *ex = &s->ex;
     llhttp_t *p = &s->resp.p;
     hp_head *h = &s->resp.head;
@@ -689,20 +673,11 @@ static void on_response_head(hp_sess *s)
     ex->resp_chunked = (p->flags & F_CHUNKED) != 0;
     ex->resp_cl = !ex->resp_chunked && (p->flags & F_CONTENT_LENGTH) != 0;
     ex->resp_clen = p->content_length;
-    bool v11 = p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1);
-    ex->up_keepalive = v11 ? !hp_head_has_token(h, "connection", "close")
-                           : hp_head_has_token(h, "connection", "keep-alive");
-    if (!ex->no_body && !ex->resp_chunked && !ex->resp_cl)
-        ex->up_keepalive = false; /* the body ends with the connection */
-    if (fault_http_set_status(ex->x, ex->status) < 0) {
+    ex->up_keepalive = hp_h1up_keepalive(p, h);
+    if (hp_h1up_head_to_x(ex->x, p, h) < 0) {
         sess_respond(s, 502, "fault: invalid status from the upstream", false, false);
         sess_up_drop(s, true);
         return;
-    }
-    for (size_t i = 0; i < h->n; i++) {
-        const char *name = hp_head_name(h, i);
-        if (!hp_hop_by_hop(h, name))
-            fault_http_add_header(ex->x, FAULT_HTTP_RESPONSE, name, hp_head_value(h, i));
     }
     if (!ex->targeted) {
         send_response_head(s);
@@ -723,8 +698,9 @@ static void on_response_head(hp_sess *s)
 
 /* The response body outgrew what the hooks asked for: stop reading it and
  * run them without it. */
-static void response_body_full(hp_sess *s)
+static void response_body_full(hp_drive *d)
 {
+    hp_sess *s = respd_sess(d);
     hp_ex *ex = &s->ex;
     ex->hold_resp = false;
     ex->spill_resp = true;
@@ -789,11 +765,6 @@ static void bad_response(hp_sess *s, llhttp_errno_t e)
     sess_out_eof(s);
 }
 
-static hp_sess *respd_sess(const hp_drive *d)
-{
-    return (hp_sess *)((char *)d - offsetof(hp_sess, respd));
-}
-
 static bool resp_gone(const hp_drive *d)
 {
     return respd_sess(d)->dead;
@@ -805,15 +776,9 @@ static bool resp_runnable(const hp_drive *d)
     return s->ex.active && (s->ex.rs == RS_HEAD || s->ex.rs == RS_BODY);
 }
 
-static void resp_event(hp_drive *d, int ev)
+static void resp_done(hp_drive *d)
 {
-    hp_sess *s = respd_sess(d);
-    if (ev == EV_HEAD)
-        on_response_head(s);
-    else if (ev == EV_DONE)
-        on_response_complete(s);
-    else if (ev == EV_FULL)
-        response_body_full(s);
+    on_response_complete(respd_sess(d));
 }
 
 static bool resp_error(hp_drive *d, llhttp_errno_t e)
@@ -829,7 +794,9 @@ static void resp_nomem(hp_drive *d)
 
 const hp_drive_ops sess_resp_drive = {.gone = resp_gone,
                                       .runnable = resp_runnable,
-                                      .on_event = resp_event,
+                                      .on_head = on_response_head,
+                                      .on_done = resp_done,
+                                      .on_full = response_body_full,
                                       .on_error = resp_error,
                                       .on_nomem = resp_nomem};
 
@@ -866,12 +833,11 @@ static void resp_eof(hp_sess *s)
         return;
     }
     if (ex->rs == RS_BODY && llhttp_message_needs_eof(&s->resp.p)) {
-        llhttp_errno_t e = hp_drive_finish(&s->respd);
-        if (e == HPE_PAUSED || s->respd.ev == EV_DONE) {
+        int r = hp_h1up_finish(&s->respd);
+        if (r > 0)
             on_response_complete(s);
-        } else if (e != HPE_OK) {
-            bad_response(s, e);
-        }
+        else if (r < 0)
+            bad_response(s, (llhttp_errno_t)-r);
         return;
     }
     if (ex->rs == RS_DONE)
