@@ -29,7 +29,7 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
  *       -fno-sanitize-recover=undefined -I . -I sdk -I /usr/share/include/llhttp \
  *       plugins/http/fuzz_h2.c plugins/http/h2.c plugins/http/h2_exchange.c \
- *       plugins/http/h2_h1up.c plugins/http/h2up.c plugins/http/tunnel.c \
+ *       plugins/http/h2_h1up.c plugins/http/h1up.c plugins/http/h2up.c plugins/http/tunnel.c \
  *       plugins/http/due.c plugins/http/h1.c \
  *       /usr/share/llhttp/api.c /usr/share/llhttp/http.c /usr/share/llhttp/llhttp.c \
  *       -lnghttp2 -luv -o /tmp/fuzz_h2
@@ -528,8 +528,8 @@ void hp_front_release(hp_front *fr)
     fr->refs--;
 }
 
-struct hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host,
-                           uint16_t port, bool tls, const char *alpn, hp_up_cb cb, int *err)
+struct hp_creq *hp_connect(hp_state *st, hp_up_user *owner, fault_stream *s, const char *host,
+                           uint16_t port, bool tls, const char *alpn, int *err)
 {
     (void)st;
     (void)owner;
@@ -538,7 +538,6 @@ struct hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const cha
     (void)port;
     (void)tls;
     (void)alpn;
-    (void)cb;
     *err = -ECONNREFUSED;
     return NULL;
 }

@@ -8,6 +8,7 @@
  *  - request targets (origin, absolute, authority and asterisk forms) and
  *    host[:port] with bracketed IPv6;
  *  - hop-by-hop headers (RFC 9110 7.6.1);
+ *  - the pausable llhttp driver every parser of the plugin runs in;
  *  - --upstream patterns.
  *
  * Only the C library, llhttp and the SDK headers are used, so that
@@ -496,6 +497,85 @@ bool hp_hop_by_hop(hp_head *h, const char *name)
         if (hp_token_in(hp_head_value(h, h->conn_idx[k]), name))
             return true;
     return false;
+}
+
+/* ---- the pausable llhttp driver ---- */
+
+void hp_drive_init(hp_drive *d, hp_parser *hp, hp_fifo *in, size_t keep, const hp_drive_ops *ops)
+{
+    *d = (hp_drive){.hp = hp, .in = in, .keep = keep, .ops = ops};
+}
+
+bool hp_drive_run(hp_drive *d, const uint8_t *p, size_t n)
+{
+    const hp_drive_ops *o = d->ops;
+    hp_fifo *in = d->in;
+    if (n && (d->running || in->len || !o->runnable(d))) {
+        if (hp_fifo_add(in, p, n) < 0) {
+            o->on_nomem(d);
+            return false;
+        }
+        n = 0;
+    }
+    if (d->running) {
+        d->again = true;
+        return false;
+    }
+    d->running = true;
+    llhttp_t *lp = &d->hp->p;
+    for (;;) {
+        d->again = false;
+        while (!o->gone(d) && o->runnable(d) && (n || in->len || d->kick)) {
+            const uint8_t *at = n ? p : in->len ? hp_fifo_data(in) : (const uint8_t *)"";
+            size_t len = n ? n : in->len;
+            bool direct = n != 0;
+            n = 0;
+            d->kick = false;
+            d->ev = EV_NONE;
+            llhttp_errno_t e = llhttp_execute(lp, (const char *)at, len);
+            size_t used = e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(lp) - (const char *)at);
+            if (o->gone(d))
+                break;
+            if (direct) {
+                /* What the parser did not take waits, ahead of anything
+                 * fed while the event runs. */
+                if (used < len && hp_fifo_add(in, at + used, len - used) < 0) {
+                    o->on_nomem(d);
+                    break;
+                }
+            } else {
+                hp_fifo_take(in, used, d->keep);
+            }
+            if (e == HPE_OK)
+                continue;
+            if (e == HPE_PAUSED) {
+                llhttp_resume(lp);
+                d->kick = true;
+                if (d->ev == EV_HEAD)
+                    o->on_head(d);
+                else if (d->ev == EV_DONE)
+                    o->on_done(d);
+                else if (d->ev == EV_FULL)
+                    o->on_full(d);
+                continue;
+            }
+            if (!o->on_error(d, e))
+                break;
+        }
+        if (o->gone(d) || (!d->again && !(d->kick && o->runnable(d))))
+            break;
+    }
+    d->running = false;
+    return true;
+}
+
+llhttp_errno_t hp_drive_finish(hp_drive *d)
+{
+    d->ev = EV_NONE;
+    llhttp_errno_t e = llhttp_finish(&d->hp->p);
+    if (e == HPE_PAUSED)
+        llhttp_resume(&d->hp->p);
+    return e;
 }
 
 /* ---- targets and hosts ---- */

@@ -159,6 +159,7 @@ static void strm_free(h2_strm *q)
     hp_fifo_free(&q->respbody);
     hp_fifo_free(&q->qin);
     hp_fifo_free(&q->rin);
+    hp_fifo_free(&q->rpin);
     fault_chain_free(q->qbc);
     fault_chain_free(q->rbc);
     if (q->rp_init)

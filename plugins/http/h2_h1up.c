@@ -16,40 +16,36 @@
 #include <string.h>
 #include <strings.h>
 
+#include "h1up.h"
 #include "h2int.h"
 
-static void h1_up_read(void *owner, hp_up *up, long nread, const uint8_t *data);
+static const hp_up_user_ops h2_h1_user;
+
+static h2_strm *upu_strm(hp_up_user *u)
+{
+    return (h2_strm *)((char *)u - offsetof(h2_strm, upu));
+}
 
 /* ---- upstream over HTTP/1.1 ---- */
 
 static llhttp_settings_t rp_settings;
 static bool rp_ready;
 
-enum { EV_NONE, EV_HEAD, EV_DONE, EV_FULL };
-
 static int rp_on_headers(llhttp_t *p)
 {
     h2_strm *q = p->data;
-    int status = p->status_code;
-    if (status == 101) {
-        llhttp_set_error_reason(p, "upstream switched protocols unasked");
-        return HPE_USER;
-    }
-    if (status >= 100 && status < 200) {
-        q->interim = true; /* not forwarded; the final response follows */
-        return 0;
-    }
-    if (q->is_head || status == 204 || status == 304)
-        p->flags |= F_SKIPBODY;
-    q->rp_ev = EV_HEAD;
-    return HPE_PAUSED;
+    /* Interim responses are not forwarded; the final response follows. */
+    int rc = hp_h1up_on_headers(p, q->is_head, &q->interim);
+    if (rc == HPE_PAUSED)
+        q->rpd.ev = EV_HEAD;
+    return rc;
 }
 
 static int rp_on_body(llhttp_t *p, const char *at, size_t n)
 {
     h2_strm *q = p->data;
     if (strm_resp_data(q, (const uint8_t *)at, n)) {
-        q->rp_ev = EV_FULL;
+        q->rpd.ev = EV_FULL;
         return HPE_PAUSED;
     }
     return 0;
@@ -58,34 +54,25 @@ static int rp_on_body(llhttp_t *p, const char *at, size_t n)
 static int rp_on_complete(llhttp_t *p)
 {
     h2_strm *q = p->data;
-    if (q->interim) {
-        q->interim = false;
-        return 0;
-    }
-    q->rp_ev = EV_DONE;
-    return HPE_PAUSED;
+    return hp_h1up_on_complete(&q->rpd, &q->interim);
 }
 
-static void h1_head(h2_strm *q)
+static h2_strm *rpd_strm(const hp_drive *d)
 {
+    return (h2_strm *)((char *)d - offsetof(h2_strm, rpd));
+}
+
+static void h1_head(hp_drive *d)
+{
+    h2_strm *q = rpd_strm(d);
     llhttp_t *p = &q->rp.p;
     hp_head *hd = &q->rp.head;
     hp_head_done(hd);
     q->status = p->status_code;
-    bool v11 = p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1);
-    q->up_keepalive = v11 ? !hp_head_has_token(hd, "connection", "close")
-                          : hp_head_has_token(hd, "connection", "keep-alive");
-    bool chunked = (p->flags & F_CHUNKED) != 0, cl = (p->flags & F_CONTENT_LENGTH) != 0;
-    if (!(p->flags & F_SKIPBODY) && !chunked && !cl)
-        q->up_keepalive = false;
-    if (fault_http_set_status(q->x, q->status) < 0) {
+    q->up_keepalive = hp_h1up_keepalive(p, hd);
+    if (hp_h1up_head_to_x(q->x, p, hd) < 0) {
         strm_fail(q, UV_EPROTO);
         return;
-    }
-    for (size_t i = 0; i < hd->n; i++) {
-        const char *name = hp_head_name(hd, i);
-        if (!hp_hop_by_hop(hd, name))
-            fault_http_add_header(q->x, FAULT_HTTP_RESPONSE, name, hp_head_value(hd, i));
     }
     strm_resp_head(q);
 }
@@ -98,9 +85,8 @@ static void h1_done(h2_strm *q)
     strm_resp_end(q);
     if (q->up && q->req_end_sent) {
         hp_up *up = q->up;
-        bool reusable = q->up_keepalive && !q->up_eof && q->up_reading &&
-                        (!q->se || fault_chain_pending(q->se) == 0) &&
-                        (!q->si || fault_chain_pending(q->si) == 0) && !q->h->st->stopping;
+        bool reusable =
+            hp_h1up_reusable(q->h->st, q->up_keepalive, q->up_eof, q->up_reading, q->se, q->si);
         q->up = NULL;
         fault_chain_free(q->se);
         fault_chain_free(q->si);
@@ -109,43 +95,59 @@ static void h1_done(h2_strm *q)
     }
 }
 
+static bool rp_gone(const hp_drive *d)
+{
+    const h2_strm *q = rpd_strm(d);
+    return q->gone || q->h->dead || !q->up;
+}
+
+static bool rp_runnable(const hp_drive *d)
+{
+    return !rpd_strm(d)->resp_done_h1;
+}
+
+static void rp_done(hp_drive *d)
+{
+    h1_done(rpd_strm(d));
+}
+
+static void rp_full(hp_drive *d)
+{
+    h2_resp_body_full(rpd_strm(d));
+}
+
+static bool rp_error(hp_drive *d, llhttp_errno_t e)
+{
+    h2_strm *q = rpd_strm(d);
+    const char *why = hp_parse_error(&q->rp, e);
+    fault_log_info(q->h->st->self, "%s: bad response from %s: %s", q->h->peer, q->target,
+                   why ? why : llhttp_errno_name(e));
+    strm_fail(q, UV_EPROTO);
+    return false;
+}
+
+static void rp_nomem(hp_drive *d)
+{
+    strm_fail(rpd_strm(d), -ENOMEM);
+}
+
+static const hp_drive_ops rp_drive = {.gone = rp_gone,
+                                      .runnable = rp_runnable,
+                                      .on_head = h1_head,
+                                      .on_done = rp_done,
+                                      .on_full = rp_full,
+                                      .on_error = rp_error,
+                                      .on_nomem = rp_nomem};
+
 static void h1_parse(h2_strm *q, const uint8_t *d, size_t len)
 {
-    /* After a pause llhttp may have more to say without another byte (the
-     * end of a bodiless response): it is run once more on nothing. */
-    bool kick = false;
-    while ((len || kick) && !q->gone && !q->h->dead && q->up) {
-        if (q->resp_done_h1) {
-            if (len)
-                q->up_keepalive = false; /* bytes after the response */
-            return;
-        }
-        kick = false;
-        q->rp_ev = EV_NONE;
-        const char *at = len ? (const char *)d : "";
-        llhttp_errno_t e = llhttp_execute(&q->rp.p, at, len);
-        size_t used = e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&q->rp.p) - at);
-        d += used;
-        len -= used;
-        if (e == HPE_OK)
-            return;
-        if (e == HPE_PAUSED) {
-            llhttp_resume(&q->rp.p);
-            kick = true;
-            if (q->rp_ev == EV_HEAD)
-                h1_head(q);
-            else if (q->rp_ev == EV_DONE)
-                h1_done(q);
-            else if (q->rp_ev == EV_FULL)
-                h2_resp_body_full(q);
-            continue;
-        }
-        const char *why = hp_parse_error(&q->rp, e);
-        fault_log_info(q->h->st->self, "%s: bad response from %s: %s", q->h->peer, q->target,
-                       why ? why : llhttp_errno_name(e));
-        strm_fail(q, UV_EPROTO);
+    if (!hp_drive_run(&q->rpd, d, len) || !q->rpin.len)
         return;
-    }
+    /* Bytes after the response: the upstream is not to be trusted with
+     * another request on this connection. Or for a stream gone. */
+    if (q->resp_done_h1 && !rp_gone(&q->rpd))
+        q->up_keepalive = false;
+    hp_fifo_clear(&q->rpin);
 }
 
 static void h1_eof(h2_strm *q)
@@ -154,13 +156,9 @@ static void h1_eof(h2_strm *q)
     q->up_keepalive = false;
     if (q->resp_done_h1)
         return;
-    if (q->resp_head_known && llhttp_message_needs_eof(&q->rp.p)) {
-        q->rp_ev = EV_NONE;
-        llhttp_errno_t e = llhttp_finish(&q->rp.p);
-        if (e == HPE_PAUSED || q->rp_ev == EV_DONE || e == HPE_OK) {
-            h1_done(q);
-            return;
-        }
+    if (q->resp_head_known && llhttp_message_needs_eof(&q->rp.p) && hp_h1up_finish(&q->rpd) >= 0) {
+        h1_done(q);
+        return;
     }
     strm_fail(q, q->resp_byte ? UV_EPROTO : UV_EOF);
 }
@@ -241,9 +239,9 @@ static size_t h1_congestion(const h2_strm *q)
     return fault_conn_write_queued(q->up->c) + (q->se ? fault_chain_pending(q->se) : 0);
 }
 
-static void h1_up_read(void *owner, hp_up *up, long nread, const uint8_t *data)
+static void h1_up_read(hp_up_user *u, hp_up *up, long nread, const uint8_t *data)
 {
-    h2_strm *q = owner;
+    h2_strm *q = upu_strm(u);
     hp_h2 *h = q->h;
     if (q->up != up)
         return;
@@ -275,20 +273,7 @@ static void h1_up_read(void *owner, hp_up *up, long nread, const uint8_t *data)
 static void h1_write_head(h2_strm *q)
 {
     hp_buf *bp = &q->h->scratch;
-    bp->len = 0;
-    hp_buf_str(bp, fault_http_method(q->x));
-    hp_buf_add(bp, " ", 1);
-    hp_buf_str(bp, fault_http_path(q->x));
-    hp_buf_add(bp, " HTTP/1.1\r\n", 11);
-    size_t n = fault_http_header_count(q->x, FAULT_HTTP_REQUEST);
-    for (size_t i = 0; i < n; i++) {
-        const char *name, *value;
-        fault_http_header_at(q->x, FAULT_HTTP_REQUEST, i, &name, &value);
-        if (hp_name_is(name, "content-length", 14) || hp_name_is(name, "transfer-encoding", 17) ||
-            hp_name_is(name, "connection", 10) || hp_name_is(name, "te", 2))
-            continue;
-        hp_buf_header(bp, name, value);
-    }
+    hp_h1up_request_head(bp, q->x, true);
     if (q->req_cl) {
         hp_buf_add(bp, "Content-Length: ", 16);
         hp_buf_u64(bp, q->req_clen);
@@ -312,8 +297,8 @@ void h2_h1_bind(h2_strm *q, hp_up *up)
     hp_h2 *h = q->h;
     q->up_kind = UP_H1;
     q->up = up;
-    up->owner = q;
-    up->on_read = h1_up_read;
+    q->upu.ops = &h2_h1_user;
+    hp_up_bind(up, &q->upu);
     q->deadline_kind = DL_NONE;
     q->deadline_us = 0;
     if (q->targeted) {
@@ -336,15 +321,17 @@ void h2_h1_bind(h2_strm *q, hp_up *up)
         hp_parser_free(&q->rp);
     hp_parser_init(&q->rp, HTTP_RESPONSE, &rp_settings, q);
     q->rp_init = true;
+    hp_fifo_clear(&q->rpin);
+    hp_drive_init(&q->rpd, &q->rp, &q->rpin, H2_FIFO_KEEP, &rp_drive);
     q->up_reading = true;
     fault_conn_read_start(up->c, hp_up_on_read, up);
     h1_write_head(q);
     h->dirty = true;
 }
 
-static void on_h1_ready(void *owner, hp_up *up, int status)
+static void on_h1_ready(hp_up_user *u, hp_up *up, int status)
 {
-    h2_strm *q = owner;
+    h2_strm *q = upu_strm(u);
     hp_h2 *h = q->h;
     h2_enter(h);
     q->creq = NULL;
@@ -354,6 +341,8 @@ static void on_h1_ready(void *owner, hp_up *up, int status)
         h2_h1_bind(q, up);
     h2_leave(h);
 }
+
+static const hp_up_user_ops h2_h1_user = {.on_ready = on_h1_ready, .on_read = h1_up_read};
 
 void h2_h1_start(h2_strm *q)
 {
@@ -365,8 +354,9 @@ void h2_h1_start(h2_strm *q)
         return;
     }
     int err = 0;
-    q->creq = hp_connect(h->st, q, q->targeted ? h->s : NULL, q->host, q->port, q->tls, NULL,
-                         on_h1_ready, &err);
+    q->upu.ops = &h2_h1_user;
+    q->creq =
+        hp_connect(h->st, &q->upu, q->targeted ? h->s : NULL, q->host, q->port, q->tls, NULL, &err);
     if (!q->creq) {
         strm_fail(q, err);
         return;

@@ -95,12 +95,14 @@ struct h2_strm {
     /* HTTP/1.1 */
     struct hp_creq *creq;
     hp_up *up;
+    hp_up_user upu; /* h2_h1_user, or tunnel.c's for CONNECT */
     fault_chain *se, *si;
     hp_parser rp;
     bool rp_init, req_chunked, req_head_sent, req_end_sent, up_reading, up_paused;
     bool interim, up_keepalive, resp_byte, up_eof, resp_done_h1;
-    bool tunnel; /* CONNECT: the HTTP/1.1 fields above carry raw bytes */
-    int rp_ev;
+    bool tunnel;  /* CONNECT: the HTTP/1.1 fields above carry raw bytes */
+    hp_drive rpd; /* runs rp on rpin */
+    hp_fifo rpin;
     /* HTTP/2 */
     h2_up *u;
     int32_t uid;
@@ -132,6 +134,7 @@ struct h2_route {
     char key[HP_MAX_HOST + 16];
     int state;
     struct hp_creq *creq;
+    hp_up_user upu;
     h2_up *u;
     h2_strm *waiting;
     h2_route *next;

@@ -438,9 +438,9 @@ static h2_route *route_find(hp_h2 *h, const char *key)
     return NULL;
 }
 
-static void on_route_ready(void *owner, hp_up *up, int status)
+static void on_route_ready(hp_up_user *user, hp_up *up, int status)
 {
-    h2_route *r = owner;
+    h2_route *r = (h2_route *)((char *)user - offsetof(h2_route, upu));
     hp_h2 *h = NULL;
     /* The route's waiting streams know the session. */
     h2_strm *w = r->waiting;
@@ -558,8 +558,10 @@ void strm_dispatch(h2_strm *q)
     q->up_kind = UP_WAIT;
     q->wnext = NULL;
     r->waiting = q;
-    r->creq = hp_connect(h->st, r, q->targeted ? h->s : NULL, q->host, q->port, true, ALPN_H2_H1,
-                         on_route_ready, &err);
+    static const hp_up_user_ops route_user = {.on_ready = on_route_ready};
+    r->upu.ops = &route_user;
+    r->creq = hp_connect(h->st, &r->upu, q->targeted ? h->s : NULL, q->host, q->port, true,
+                         ALPN_H2_H1, &err);
     if (!r->creq) {
         r->waiting = NULL;
         r->state = RT_NONE;

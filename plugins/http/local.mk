@@ -8,6 +8,7 @@ endif
 plugins_http_http_la_SOURCES = plugins/http/http.c plugins/http/due.c plugins/http/h1.c plugins/http/session.c \
 	plugins/http/upstream.c plugins/http/tunnel.c plugins/http/accept.c plugins/http/h2.c \
 	plugins/http/h2_exchange.c plugins/http/h2_h1up.c plugins/http/h2up.c plugins/http/h2int.h \
+	plugins/http/h1up.c plugins/http/h1up.h \
 	plugins/http/sess_request.c plugins/http/sess_upstream.c plugins/http/session.h \
 	plugins/http/pki.c plugins/http/proxy.h
 plugins_http_http_la_CPPFLAGS = $(PLUGIN_CPPFLAGS) $(LLHTTP_CPPFLAGS) $(SSL_CFLAGS) $(NGHTTP2_CFLAGS) \

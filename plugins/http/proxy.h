@@ -11,6 +11,9 @@
  *               chains; with sess_request.c (the request side) and
  *               sess_upstream.c (the upstream side), sharing session.h
  *   upstream.c  upstream connections: connecting, the idle pool
+ *   h1up.c      what the two HTTP/1.1 upstreams (the session's and the
+ *               HTTP/2 streams') share: reading a response head, the
+ *               request line, the end of a response, back to the pool
  *   tunnel.c    CONNECT: an HTTP/1 session's switch to a tunnel, plain
  *               tunnels that bypass the faults, HTTP/2 CONNECT streams
  *   accept.c    accepted connections: TLS or plaintext, HTTP/2 or
@@ -167,6 +170,62 @@ bool hp_hop_by_hop(hp_head *h, const char *name);
 bool hp_name_is(const char *name, const char *lower, size_t len);
 /* "Name: value\r\n" */
 int hp_buf_header(hp_buf *b, const char *name, const char *value);
+
+/* ---- h1.c: the pausable llhttp driver ----
+ *
+ * One loop for every llhttp parser of the plugin (the HTTP/1 request, the
+ * HTTP/1.1 response for sessions and for HTTP/2 streams). The parser's
+ * callbacks pause it at the events the owner acts on (d->ev: a head, a
+ * message's end, a held body that outgrew its limit); the driver then
+ * resumes it, hands the event to the owner (on_head, on_done, on_full)
+ * and goes on. Bytes the parser may not take yet (not runnable, or a run
+ * in progress: events may feed the same parser again) wait in the queue,
+ * in order; the caller's own buffer is parsed in place when nothing waits
+ * before it. After a pause llhttp may have more to say without another
+ * byte (the end of a bodiless message): it is run once more on nothing
+ * (kick). */
+
+enum { EV_NONE = 0, EV_HEAD = 1, EV_DONE = 2, EV_FULL = 3 };
+
+typedef struct hp_drive hp_drive;
+typedef struct hp_drive_ops {
+    /* The owner was torn down: stop at once, touching nothing. */
+    bool (*gone)(const hp_drive *d);
+    /* The parser may take bytes now (else they wait). */
+    bool (*runnable)(const hp_drive *d);
+    /* The parser paused at d->ev: a head, a message's end, a held body
+     * that outgrew its limit. */
+    void (*on_head)(hp_drive *d);
+    void (*on_done)(hp_drive *d);
+    void (*on_full)(hp_drive *d);
+    /* llhttp stopped with e (not HPE_OK, not HPE_PAUSED). Returns true to
+     * go on (HPE_PAUSED_UPGRADE handled), false to stop. */
+    bool (*on_error)(hp_drive *d, llhttp_errno_t e);
+    /* A byte queue could not grow. */
+    void (*on_nomem)(hp_drive *d);
+} hp_drive_ops;
+
+struct hp_drive {
+    hp_parser *hp;
+    hp_fifo *in;  /* bytes not parsed yet */
+    size_t keep;  /* hp_fifo_take()'s keep for in */
+    int ev;       /* set by the parser's callbacks before they pause it */
+    bool kick;    /* run once more on nothing */
+    bool running; /* a run is in progress (events may feed us again) */
+    bool again;   /* fed during the run */
+    const hp_drive_ops *ops;
+};
+
+void hp_drive_init(hp_drive *d, hp_parser *hp, hp_fifo *in, size_t keep, const hp_drive_ops *ops);
+/* Parses p (n bytes, may be 0: only what waits) as far as the owner lets
+ * it. Returns false when it only queued them (a run was in progress, or
+ * it is gone / out of memory); true when it ran: the caller's
+ * after-the-run checks (end of input, bytes after the message) go then. */
+bool hp_drive_run(hp_drive *d, const uint8_t *p, size_t n);
+/* The input ended: a message that runs to the end of the connection
+ * ends here. Returns llhttp_finish()'s code; after HPE_PAUSED (resumed),
+ * d->ev says what the callbacks saw. */
+llhttp_errno_t hp_drive_finish(hp_drive *d);
 
 /* ---- h1.c: request targets and host names ---- */
 
@@ -415,33 +474,47 @@ void hp_pki_free(hp_pki *pki);
 /* ---- upstream.c ---- */
 
 typedef struct hp_up hp_up;
-/* Bytes or an error (UV_EOF included) from a bound upstream connection. */
-typedef void (*hp_up_read_fn)(void *owner, hp_up *up, long nread, const uint8_t *data);
+
+/* Who holds an upstream connection, or waits for one: an HTTP/1 session's
+ * exchange (sess_upstream.c), an HTTP/2 stream's HTTP/1.1 upstream
+ * (h2_h1up.c) or CONNECT tunnel (tunnel.c), an HTTP/2 route (h2up.c).
+ * Embedded in its owner, which finds itself back from it. */
+typedef struct hp_up_user hp_up_user;
+typedef struct hp_up_user_ops {
+    /* hp_connect() ended: up, or up NULL and status < 0. The user binds
+     * up (hp_up_bind()) or hands it on. */
+    void (*on_ready)(hp_up_user *u, hp_up *up, int status);
+    /* Bytes or an error (UV_EOF included) from a connection bound to u. */
+    void (*on_read)(hp_up_user *u, hp_up *up, long nread, const uint8_t *data);
+} hp_up_user_ops;
+struct hp_up_user {
+    const hp_up_user_ops *ops;
+};
 
 struct hp_up {
     hp_state *st;
     fault_conn *c;
     char key[HP_MAX_HOST + 16];
-    void *owner;           /* bound to an exchange (a session or an HTTP/2
-                            * stream), or NULL when idle */
-    hp_up_read_fn on_read; /* the owner's */
+    hp_up_user *owner; /* bound to an exchange, or NULL when idle */
     uint64_t idle_since;
     struct hp_up *prev, *next; /* in the pool */
     bool pooled;
 };
 
-/* status < 0: up is NULL and the attempt failed. */
-typedef void (*hp_up_cb)(void *owner, hp_up *up, int status);
-
 void hp_up_key(char *key, size_t len, const char *host, uint16_t port, bool tls);
 /* An idle pooled connection for key, or NULL. */
 hp_up *hp_pool_take(hp_state *st, const char *key);
-/* Starts a connection; cb runs later (never from inside this call). s
+/* Starts a connection; u's on_ready runs later (never from inside this call). s
  * (may be NULL) lets stream faults see the attempt. alpn (wire format, or
  * NULL) is offered on TLS connections. Returns the request, to be
  * cancelled with hp_connect_cancel(), or NULL with *err set. */
-struct hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host,
-                           uint16_t port, bool tls, const char *alpn, hp_up_cb cb, int *err);
+struct hp_creq *hp_connect(hp_state *st, hp_up_user *u, fault_stream *s, const char *host,
+                           uint16_t port, bool tls, const char *alpn, int *err);
+/* up now carries u's exchange: its bytes go to u's on_read. */
+static inline void hp_up_bind(hp_up *up, hp_up_user *u)
+{
+    up->owner = u;
+}
 /* The owner no longer waits: the connection, if any, is closed. */
 void hp_connect_cancel(struct hp_creq *r);
 /* Done with up: back to the pool when reusable, else closed. */
@@ -450,8 +523,6 @@ void hp_up_close(hp_up *up, bool reset);
 /* Read callback for every upstream connection (bound or idle). */
 void hp_up_on_read(fault_conn *c, long nread, const uint8_t *data, void *ud);
 void hp_pool_close_all(hp_state *st);
-/* session.c: bytes or an error from the upstream of a bound connection. */
-void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data);
 
 /* ---- tunnel.c ---- */
 

@@ -22,7 +22,7 @@ int sess_req_on_headers(llhttp_t *p)
 {
     hp_sess *s = p->data;
     s->head_since = 0;
-    s->req_ev = EV_HEAD;
+    s->reqd.ev = EV_HEAD;
     return HPE_PAUSED;
 }
 
@@ -37,7 +37,7 @@ int sess_req_on_body(llhttp_t *p, const char *at, size_t n)
             return HPE_USER;
         if (s->qhold.len > ex->hold_max) {
             /* Too large to hold: the hooks run without it. */
-            s->req_ev = EV_FULL;
+            s->reqd.ev = EV_FULL;
             return HPE_PAUSED;
         }
         return 0;
@@ -74,7 +74,7 @@ int sess_req_on_complete(llhttp_t *p)
         hp_h2b_end(ex->h2);
     else if (ex->active && !ex->discard && ex->req_chunked && !ex->connect && !ex->hold_req)
         sess_up_out(s, (const uint8_t *)"0\r\n\r\n", 5);
-    s->req_ev = EV_DONE;
+    s->reqd.ev = EV_DONE;
     return HPE_PAUSED;
 }
 
@@ -147,8 +147,14 @@ static bool hold_request_body(hp_sess *s)
 
 /* The request body grew past what the hooks asked for: stop reading,
  * run them without it; what was read goes upstream first (ex_bind). */
-static void request_body_full(hp_sess *s)
+static hp_sess *reqd_sess(const hp_drive *d)
 {
+    return (hp_sess *)((char *)d - offsetof(hp_sess, reqd));
+}
+
+static void request_body_full(hp_drive *d)
+{
+    hp_sess *s = reqd_sess(d);
     hp_ex *ex = &s->ex;
     ex->hold_req = false;
     ex->spill_req = true;
@@ -158,8 +164,9 @@ static void request_body_full(hp_sess *s)
 
 /* The head of a request is complete: decide where it goes, build the
  * exchange, run the request hooks, then find an upstream. */
-static void on_request_head(hp_sess *s)
+static void on_request_head(hp_drive *d)
 {
+    hp_sess *s = reqd_sess(d);
     hp_state *st = s->st;
     hp_front *fr = s->fr;
     hp_head *h = &s->req.head;
@@ -319,8 +326,9 @@ static void on_request_head(hp_sess *s)
     run_request_hooks(s);
 }
 
-static void on_request_complete(hp_sess *s)
+static void on_request_complete(hp_drive *d)
 {
+    hp_sess *s = reqd_sess(d);
     hp_ex *ex = &s->ex;
     s->req_started = false;
     ex->req_done = true;
@@ -370,75 +378,52 @@ static void bad_request(hp_sess *s, llhttp_errno_t e)
     sess_respond(s, big ? 431 : 400, reason, false, true);
 }
 
-static bool req_runnable(const hp_sess *s)
+static bool req_gone(const hp_drive *d)
 {
+    return reqd_sess(d)->dead;
+}
+
+static bool req_runnable(const hp_drive *d)
+{
+    const hp_sess *s = reqd_sess(d);
     return s->rq == RQ_HEAD || s->rq == RQ_BODY;
 }
+
+static bool req_error(hp_drive *d, llhttp_errno_t e)
+{
+    hp_sess *s = reqd_sess(d);
+    if (e == HPE_PAUSED_UPGRADE && s->req.p.method != HTTP_CONNECT) {
+        /* Upgrade headers were not forwarded: still HTTP. */
+        llhttp_resume_after_upgrade(&s->req.p);
+        return true;
+    }
+    if (e == HPE_PAUSED_UPGRADE)
+        return true; /* CONNECT: on_request_head took over */
+    bad_request(s, e);
+    return false;
+}
+
+static void req_nomem(hp_drive *d)
+{
+    sess_teardown(reqd_sess(d), true, -ENOMEM);
+}
+
+const hp_drive_ops sess_req_drive = {.gone = req_gone,
+                                     .runnable = req_runnable,
+                                     .on_head = on_request_head,
+                                     .on_done = on_request_complete,
+                                     .on_full = request_body_full,
+                                     .on_error = req_error,
+                                     .on_nomem = req_nomem};
 
 /* Feeds the request parser from inb (and p, handed in without a copy when
  * nothing waits before it), one event at a time. */
 void sess_req_run(hp_sess *s, const uint8_t *p, size_t n)
 {
-    if (n && (s->in_req_run || s->inb.len || !req_runnable(s))) {
-        if (hp_fifo_add(&s->inb, p, n) < 0) {
-            sess_teardown(s, true, -ENOMEM);
-            return;
-        }
-        n = 0;
-    }
-    if (s->in_req_run) {
-        s->req_again = true;
-        return;
-    }
-    s->in_req_run = true;
     sess_ref(s);
-    for (;;) {
-        s->req_again = false;
-        while (!s->dead && req_runnable(s) && (n || s->inb.len || s->req_kick)) {
-            const uint8_t *d = n ? p : s->inb.len ? hp_fifo_data(&s->inb) : (const uint8_t *)"";
-            size_t len = n ? n : s->inb.len;
-            bool direct = n != 0;
-            n = 0;
-            s->req_kick = false;
-            s->req_ev = EV_NONE;
-            llhttp_errno_t e = llhttp_execute(&s->req.p, (const char *)d, len);
-            size_t used =
-                e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&s->req.p) - (const char *)d);
-            if (s->dead)
-                break;
-            if (direct) {
-                if (used < len && hp_fifo_add(&s->inb, d + used, len - used) < 0) {
-                    sess_teardown(s, true, -ENOMEM);
-                    break;
-                }
-            } else {
-                hp_fifo_take(&s->inb, used, SESS_FIFO_KEEP);
-            }
-            if (e == HPE_OK)
-                continue;
-            if (e == HPE_PAUSED) {
-                llhttp_resume(&s->req.p);
-                s->req_kick = true;
-                if (s->req_ev == EV_HEAD)
-                    on_request_head(s);
-                else if (s->req_ev == EV_DONE)
-                    on_request_complete(s);
-                else if (s->req_ev == EV_FULL)
-                    request_body_full(s);
-                continue;
-            }
-            if (e == HPE_PAUSED_UPGRADE && s->req.p.method != HTTP_CONNECT) {
-                /* Upgrade headers were not forwarded: still HTTP. */
-                llhttp_resume_after_upgrade(&s->req.p);
-                continue;
-            }
-            if (e == HPE_PAUSED_UPGRADE)
-                continue; /* CONNECT: on_request_head took over */
-            bad_request(s, e);
-            break;
-        }
-        if (s->dead || (!s->req_again && !(s->req_kick && req_runnable(s))))
-            break;
+    if (!hp_drive_run(&s->reqd, p, n)) {
+        sess_unref(s);
+        return;
     }
     /* The client finished sending: what that means depends on where the
      * current request is. */
@@ -468,7 +453,6 @@ void sess_req_run(hp_sess *s, const uint8_t *p, size_t n)
             sess_tunnel_try_switch(s);
         }
     }
-    s->in_req_run = false;
     sess_unref(s);
 }
 

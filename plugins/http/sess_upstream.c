@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "h1up.h"
 #include "session.h"
 
 static void resp_run(hp_sess *s, const uint8_t *p, size_t n);
@@ -23,6 +24,11 @@ static void up_failed(hp_sess *s, int err);
 static void on_response_complete(hp_sess *s);
 static void resp_eof(hp_sess *s);
 static void resp_start_parser(hp_sess *s);
+
+static hp_sess *upu_sess(hp_up_user *u)
+{
+    return (hp_sess *)((char *)u - offsetof(hp_sess, upu));
+}
 
 /* ---- the server leg ---- */
 
@@ -194,20 +200,7 @@ static void write_request_head(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
     hp_buf *b = &s->scratch;
-    b->len = 0;
-    hp_buf_str(b, fault_http_method(ex->x));
-    hp_buf_add(b, " ", 1);
-    hp_buf_str(b, fault_http_path(ex->x));
-    hp_buf_add(b, " HTTP/1.1\r\n", 11);
-    size_t n = fault_http_header_count(ex->x, FAULT_HTTP_REQUEST);
-    for (size_t i = 0; i < n; i++) {
-        const char *name, *value;
-        fault_http_header_at(ex->x, FAULT_HTTP_REQUEST, i, &name, &value);
-        if (hp_name_is(name, "content-length", 14) || hp_name_is(name, "transfer-encoding", 17) ||
-            hp_name_is(name, "connection", 10))
-            continue;
-        hp_buf_header(b, name, value);
-    }
+    hp_h1up_request_head(b, ex->x, false);
     size_t held_len = 0;
     const uint8_t *held =
         ex->held_req ? fault_http_body(ex->x, FAULT_HTTP_REQUEST, &held_len) : NULL;
@@ -239,8 +232,7 @@ static void ex_bind(hp_sess *s, hp_up *up)
 {
     hp_ex *ex = &s->ex;
     ex->up = up;
-    up->owner = s;
-    up->on_read = hp_sess_up_read;
+    hp_up_bind(up, &s->upu);
     if (ex->connect) {
         /* The 200 goes out; the relay takes both sockets once it left. */
         static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -319,9 +311,9 @@ static bool ex_h2_adopt(hp_sess *s, hp_up *up)
     return true;
 }
 
-static void on_up_ready(void *owner, hp_up *up, int status)
+static void on_up_ready(hp_up_user *u, hp_up *up, int status)
 {
-    hp_sess *s = owner;
+    hp_sess *s = upu_sess(u);
     hp_ex *ex = &s->ex;
     ex->creq = NULL;
     sess_timer_stop(s, T_CONNECT);
@@ -346,8 +338,8 @@ void sess_ex_connect(hp_sess *s)
     int err = 0;
     ex->reused = false;
     /* https:// upstreams may choose HTTP/2 (ex_h2_adopt). */
-    ex->creq = hp_connect(s->st, s, ex->targeted ? s->s : NULL, ex->host, ex->port, ex->tls,
-                          ex->tls && !ex->connect ? HP_ALPN_H2_H1 : NULL, on_up_ready, &err);
+    ex->creq = hp_connect(s->st, &s->upu, ex->targeted ? s->s : NULL, ex->host, ex->port, ex->tls,
+                          ex->tls && !ex->connect ? HP_ALPN_H2_H1 : NULL, &err);
     if (!ex->creq) {
         up_failed(s, err);
         return;
@@ -446,14 +438,10 @@ int sess_resp_on_headers(llhttp_t *p)
     hp_ex *ex = &s->ex;
     int status = p->status_code;
     hp_head *h = &s->resp.head;
-    if (status == 101) {
-        llhttp_set_error_reason(p, "upstream switched protocols unasked");
-        return HPE_USER;
-    }
-    if (status >= 100 && status < 200) {
+    int rc = hp_h1up_on_headers(p, ex->is_head, &ex->interim);
+    if (rc == 0) {
         /* Interim responses (100 Continue, 103) go on to HTTP/1.1
          * clients; llhttp then parses the final response. */
-        ex->interim = true;
         if (ex->major == 1 && ex->minor >= 1) {
             hp_head_done(h);
             hp_buf *b = &s->scratch;
@@ -467,10 +455,9 @@ int sess_resp_on_headers(llhttp_t *p)
         }
         return 0;
     }
-    if (ex->is_head || status == 204 || status == 304)
-        p->flags |= F_SKIPBODY;
-    s->resp_ev = EV_HEAD;
-    return HPE_PAUSED;
+    if (rc == HPE_PAUSED)
+        s->respd.ev = EV_HEAD;
+    return rc;
 }
 
 int sess_resp_on_body(llhttp_t *p, const char *at, size_t n)
@@ -481,7 +468,7 @@ int sess_resp_on_body(llhttp_t *p, const char *at, size_t n)
         if (hp_buf_add(&s->rhold, at, n) < 0)
             return HPE_USER;
         if (s->rhold.len > ex->hold_max) {
-            s->resp_ev = EV_FULL;
+            s->respd.ev = EV_FULL;
             return HPE_PAUSED;
         }
         return 0;
@@ -507,19 +494,14 @@ int sess_resp_on_body(llhttp_t *p, const char *at, size_t n)
 int sess_resp_on_complete(llhttp_t *p)
 {
     hp_sess *s = p->data;
-    if (s->ex.interim) {
-        s->ex.interim = false;
-        return 0;
-    }
-    s->resp_ev = EV_DONE;
-    return HPE_PAUSED;
+    return hp_h1up_on_complete(&s->respd, &s->ex.interim);
 }
 
 static void resp_start_parser(hp_sess *s)
 {
     llhttp_init(&s->resp.p, HTTP_RESPONSE, &sess_resp_settings);
     s->resp.p.data = s;
-    s->resp_kick = false;
+    s->respd.kick = false;
     s->ex.rs = RS_HEAD;
     hp_fifo_clear(&s->ex.rinb);
 }
@@ -674,8 +656,14 @@ static void run_response_hooks(hp_sess *s)
     }
 }
 
-static void on_response_head(hp_sess *s)
+static hp_sess *respd_sess(const hp_drive *d)
 {
+    return (hp_sess *)((char *)d - offsetof(hp_sess, respd));
+}
+
+static void on_response_head(hp_drive *d)
+{
+    hp_sess *s = respd_sess(d);
     hp_ex *ex = &s->ex;
     llhttp_t *p = &s->resp.p;
     hp_head *h = &s->resp.head;
@@ -685,20 +673,11 @@ static void on_response_head(hp_sess *s)
     ex->resp_chunked = (p->flags & F_CHUNKED) != 0;
     ex->resp_cl = !ex->resp_chunked && (p->flags & F_CONTENT_LENGTH) != 0;
     ex->resp_clen = p->content_length;
-    bool v11 = p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1);
-    ex->up_keepalive = v11 ? !hp_head_has_token(h, "connection", "close")
-                           : hp_head_has_token(h, "connection", "keep-alive");
-    if (!ex->no_body && !ex->resp_chunked && !ex->resp_cl)
-        ex->up_keepalive = false; /* the body ends with the connection */
-    if (fault_http_set_status(ex->x, ex->status) < 0) {
+    ex->up_keepalive = hp_h1up_keepalive(p, h);
+    if (hp_h1up_head_to_x(ex->x, p, h) < 0) {
         sess_respond(s, 502, "fault: invalid status from the upstream", false, false);
         sess_up_drop(s, true);
         return;
-    }
-    for (size_t i = 0; i < h->n; i++) {
-        const char *name = hp_head_name(h, i);
-        if (!hp_hop_by_hop(h, name))
-            fault_http_add_header(ex->x, FAULT_HTTP_RESPONSE, name, hp_head_value(h, i));
     }
     if (!ex->targeted) {
         send_response_head(s);
@@ -719,8 +698,9 @@ static void on_response_head(hp_sess *s)
 
 /* The response body outgrew what the hooks asked for: stop reading it and
  * run them without it. */
-static void response_body_full(hp_sess *s)
+static void response_body_full(hp_drive *d)
 {
+    hp_sess *s = respd_sess(d);
     hp_ex *ex = &s->ex;
     ex->hold_resp = false;
     ex->spill_resp = true;
@@ -785,10 +765,40 @@ static void bad_response(hp_sess *s, llhttp_errno_t e)
     sess_out_eof(s);
 }
 
-static bool resp_runnable(const hp_sess *s)
+static bool resp_gone(const hp_drive *d)
 {
-    return s->ex.rs == RS_HEAD || s->ex.rs == RS_BODY;
+    return respd_sess(d)->dead;
 }
+
+static bool resp_runnable(const hp_drive *d)
+{
+    const hp_sess *s = respd_sess(d);
+    return s->ex.active && (s->ex.rs == RS_HEAD || s->ex.rs == RS_BODY);
+}
+
+static void resp_done(hp_drive *d)
+{
+    on_response_complete(respd_sess(d));
+}
+
+static bool resp_error(hp_drive *d, llhttp_errno_t e)
+{
+    bad_response(respd_sess(d), e);
+    return false;
+}
+
+static void resp_nomem(hp_drive *d)
+{
+    sess_teardown(respd_sess(d), true, -ENOMEM);
+}
+
+const hp_drive_ops sess_resp_drive = {.gone = resp_gone,
+                                      .runnable = resp_runnable,
+                                      .on_head = on_response_head,
+                                      .on_done = resp_done,
+                                      .on_full = response_body_full,
+                                      .on_error = resp_error,
+                                      .on_nomem = resp_nomem};
 
 static void resp_run(hp_sess *s, const uint8_t *p, size_t n)
 {
@@ -802,65 +812,12 @@ static void resp_run(hp_sess *s, const uint8_t *p, size_t n)
             ex->up_keepalive = false;
         return;
     }
-    if (n && (s->in_resp_run || ex->rinb.len || !resp_runnable(s))) {
-        if (hp_fifo_add(&ex->rinb, p, n) < 0) {
-            sess_teardown(s, true, -ENOMEM);
-            return;
-        }
-        n = 0;
-    }
-    if (s->in_resp_run) {
-        s->resp_again = true;
-        return;
-    }
-    s->in_resp_run = true;
     sess_ref(s);
-    for (;;) {
-        s->resp_again = false;
-        while (!s->dead && ex->active && resp_runnable(s) && (n || ex->rinb.len || s->resp_kick)) {
-            const uint8_t *d = n ? p : ex->rinb.len ? hp_fifo_data(&ex->rinb) : (const uint8_t *)"";
-            size_t len = n ? n : ex->rinb.len;
-            bool direct = n != 0;
-            n = 0;
-            s->resp_kick = false;
-            s->resp_ev = EV_NONE;
-            llhttp_errno_t e = llhttp_execute(&s->resp.p, (const char *)d, len);
-            size_t used =
-                e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&s->resp.p) - (const char *)d);
-            if (s->dead)
-                break;
-            if (direct) {
-                if (used < len && hp_fifo_add(&ex->rinb, d + used, len - used) < 0) {
-                    sess_teardown(s, true, -ENOMEM);
-                    break;
-                }
-            } else {
-                hp_fifo_take(&ex->rinb, used, SESS_FIFO_KEEP);
-            }
-            if (e == HPE_OK)
-                continue;
-            if (e == HPE_PAUSED) {
-                llhttp_resume(&s->resp.p);
-                s->resp_kick = true;
-                if (s->resp_ev == EV_HEAD)
-                    on_response_head(s);
-                else if (s->resp_ev == EV_DONE)
-                    on_response_complete(s);
-                else if (s->resp_ev == EV_FULL)
-                    response_body_full(s);
-                continue;
-            }
-            bad_response(s, e);
-            break;
-        }
-        if (s->dead || (!s->resp_again && !(s->resp_kick && ex->active && resp_runnable(s))))
-            break;
-    }
-    if (!s->dead && ex->active && ex->rs == RS_DONE && ex->rinb.len) {
+    if (hp_drive_run(&s->respd, p, n) && !s->dead && ex->active && ex->rs == RS_DONE &&
+        ex->rinb.len) {
         ex->up_keepalive = false;
         hp_fifo_clear(&ex->rinb);
     }
-    s->in_resp_run = false;
     sess_unref(s);
 }
 
@@ -876,14 +833,11 @@ static void resp_eof(hp_sess *s)
         return;
     }
     if (ex->rs == RS_BODY && llhttp_message_needs_eof(&s->resp.p)) {
-        s->resp_ev = EV_NONE;
-        llhttp_errno_t e = llhttp_finish(&s->resp.p);
-        if (e == HPE_PAUSED || s->resp_ev == EV_DONE) {
-            llhttp_resume(&s->resp.p);
+        int r = hp_h1up_finish(&s->respd);
+        if (r > 0)
             on_response_complete(s);
-        } else if (e != HPE_OK) {
-            bad_response(s, e);
-        }
+        else if (r < 0)
+            bad_response(s, (llhttp_errno_t)-r);
         return;
     }
     if (ex->rs == RS_DONE)
@@ -891,9 +845,9 @@ static void resp_eof(hp_sess *s)
     up_failed(s, ex->resp_byte ? UV_EPROTO : UV_EOF);
 }
 
-void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data)
+static void up_read(hp_up_user *u, hp_up *up, long nread, const uint8_t *data)
 {
-    hp_sess *s = sess;
+    hp_sess *s = upu_sess(u);
     hp_ex *ex = &s->ex;
     if (s->dead || ex->up != up)
         return;
@@ -924,6 +878,8 @@ void hp_sess_up_read(void *sess, hp_up *up, long nread, const uint8_t *data)
     sess_flow(s);
     sess_unref(s);
 }
+
+const hp_up_user_ops sess_up_user = {.on_ready = on_up_ready, .on_read = up_read};
 
 /* ---- the response from an HTTP/2 upstream (h2.c's bridge) ---- */
 
@@ -1011,7 +967,7 @@ void sess_maybe_splice(hp_sess *s)
     hp_ex *ex = &s->ex;
     if (ex->splicing || !ex->active || ex->rs != RS_BODY || !ex->resp_cl || ex->out_chunked ||
         ex->hold_resp || !ex->up || !ex->up_reading || ex->up_eof || ex->eof_pending ||
-        ex->rinb.len || s->in_resp_run || s->out_closed || s->out_eof_queued || s->oq.head ||
+        ex->rinb.len || s->respd.running || s->out_closed || s->out_eof_queued || s->oq.head ||
         s->ccork.len)
         return;
     uint64_t left = s->resp.p.content_length;

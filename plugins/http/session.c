@@ -99,6 +99,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "h1up.h"
 #include "session.h"
 
 static void egress_pump(hp_sess *s);
@@ -784,13 +785,11 @@ void sess_ex_finish(hp_sess *s)
     ex->creq = NULL;
     if (ex->up) {
         hp_up *up = ex->up;
-        bool reusable = ex->up_keepalive && ex->rs == RS_DONE && !ex->up_eof && ex->rinb.len == 0 &&
-                        sess_pend(ex->se) == 0 && sess_pend(ex->si) == 0 &&
-                        sess_pend(ex->qbc) == 0 && !ex->discard && !s->st->stopping;
+        bool reusable =
+            hp_h1up_reusable(s->st, ex->up_keepalive, ex->up_eof, ex->up_reading, ex->se, ex->si) &&
+            ex->rs == RS_DONE && ex->rinb.len == 0 && sess_pend(ex->qbc) == 0 && !ex->discard;
         ex->up = NULL;
         sess_server_chains_free(ex);
-        if (!ex->up_reading)
-            reusable = false;
         hp_up_release(up, reusable);
     }
     if (ex->h2) {
@@ -1037,6 +1036,9 @@ void hp_sess_start(hp_front *fr, fault_conn *c, fault_stream *stream, const uint
     fault_stream_set_end(s->s, on_stream_end, s);
     hp_parser_init(&s->req, HTTP_REQUEST, &sess_req_settings, s);
     hp_parser_init(&s->resp, HTTP_RESPONSE, &sess_resp_settings, s);
+    hp_drive_init(&s->reqd, &s->req, &s->inb, SESS_FIFO_KEEP, &sess_req_drive);
+    hp_drive_init(&s->respd, &s->resp, &s->ex.rinb, SESS_FIFO_KEEP, &sess_resp_drive);
+    s->upu.ops = &sess_up_user;
     s->front_on = !fr->reverse && !st->match_all;
     s->front_label = true;
     s->eg_label = true;

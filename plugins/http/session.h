@@ -18,8 +18,8 @@
  * so a burst (a pipelined batch, a stalled upload) does not pin memory. */
 #define SESS_FIFO_KEEP (64 * 1024)
 
-/* EV_FULL: a body held for the hooks outgrew what they asked for. */
-enum { EV_NONE = 0, EV_HEAD = 1, EV_DONE = 2, EV_FULL = 3 };
+/* The parsers' events (proxy.h): EV_FULL is a body held for the hooks
+ * that outgrew what they asked for. */
 enum { RQ_HEAD, RQ_DISPATCH, RQ_BODY, RQ_WAIT, RQ_TUNNEL, RQ_BROKEN };
 enum { RS_HEAD, RS_HOOK, RS_BODY, RS_DONE };
 enum { T_NONE, T_CONNECT, T_RESPONSE, T_LINGER, T_FINISH };
@@ -112,15 +112,11 @@ typedef struct hp_sess {
     bool in_epump, epump_again;
 
     hp_parser req;
-    int req_ev;
-    /* After a pause llhttp may have more to say without another byte
-     * (the end of a bodiless message): it is run once more on nothing. */
-    bool req_kick;
+    hp_drive reqd; /* runs req on inb */
     hp_fifo inb;
     int rq;
     bool req_started;
     uint64_t head_since; /* the request head's first byte, until complete */
-    bool in_req_run, req_again;
 
     segq oq;
     fault_chain *cin;
@@ -138,13 +134,12 @@ typedef struct hp_sess {
     hp_due flush;
 
     hp_parser resp;
-    int resp_ev;
-    bool resp_kick;
-    bool in_resp_run, resp_again;
+    hp_drive respd; /* runs resp on ex.rinb */
 
     hp_buf qhold, rhold; /* bodies being held for the hooks */
     bool next_exchange;  /* fault_stream_next_exchange() at the next head */
     struct hp_h2 *h2b;   /* HTTP/2 upstreams (h2.c), made on first use */
+    hp_up_user upu;      /* the exchange's upstream connection (sess_up_user) */
 
     hp_ex ex;
 } hp_sess;
@@ -213,6 +208,7 @@ int sess_req_on_headers(llhttp_t *p);
 int sess_req_on_body(llhttp_t *p, const char *at, size_t n);
 int sess_req_on_complete(llhttp_t *p);
 int sess_req_on_begin(llhttp_t *p);
+extern const hp_drive_ops sess_req_drive;
 void sess_req_run(hp_sess *s, const uint8_t *p, size_t n);
 void sess_deliver(hp_sess *s, const uint8_t *p, size_t n);
 void sess_deliver_eof(hp_sess *s);
@@ -232,6 +228,8 @@ void sess_ex_dispatch(hp_sess *s);
 int sess_resp_on_headers(llhttp_t *p);
 int sess_resp_on_body(llhttp_t *p, const char *at, size_t n);
 int sess_resp_on_complete(llhttp_t *p);
+extern const hp_drive_ops sess_resp_drive;
+extern const hp_up_user_ops sess_up_user;
 void sess_finish_response(hp_sess *s);
 void sess_maybe_splice(hp_sess *s);
 

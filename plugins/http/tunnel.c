@@ -257,9 +257,14 @@ void sess_tunnel_try_switch(hp_sess *s)
  * authority is targeted (--upstream), as in tunnel-less HTTP/1.1 CONNECT
  * relays. No HTTP hook runs: the tunnel's content is not HTTP to us. */
 
-static void tun_up_read(void *owner, hp_up *up, long nread, const uint8_t *data)
+static h2_strm *upu_strm(hp_up_user *u)
 {
-    h2_strm *q = owner;
+    return (h2_strm *)((char *)u - offsetof(h2_strm, upu));
+}
+
+static void tun_up_read(hp_up_user *u, hp_up *up, long nread, const uint8_t *data)
+{
+    h2_strm *q = upu_strm(u);
     hp_h2 *h = q->h;
     if (q->up != up)
         return;
@@ -314,9 +319,9 @@ static const fault_chain_ops tun_se_ops = {
 static const fault_chain_ops tun_si_ops = {
     .output = tun_si_output, .eof = tun_si_eof, .progress = h1_chain_progress};
 
-static void on_tun_ready(void *owner, hp_up *up, int status)
+static void on_tun_ready(hp_up_user *u, hp_up *up, int status)
 {
-    h2_strm *q = owner;
+    h2_strm *q = upu_strm(u);
     hp_h2 *h = q->h;
     h2_enter(h);
     q->creq = NULL;
@@ -326,8 +331,7 @@ static void on_tun_ready(void *owner, hp_up *up, int status)
         return;
     }
     q->up = up;
-    up->owner = q;
-    up->on_read = tun_up_read;
+    hp_up_bind(up, &q->upu);
     q->deadline_kind = DL_NONE;
     q->deadline_us = 0;
     if (q->targeted) {
@@ -371,8 +375,10 @@ void strm_connect(h2_strm *q)
     h2_publish(q, FAULT_EV_HTTP_REQUEST, 0);
     q->up_kind = UP_H1;
     int err = 0;
-    q->creq = hp_connect(st, q, q->targeted ? h->s : NULL, q->host, q->port, false, NULL,
-                         on_tun_ready, &err);
+    static const hp_up_user_ops tun_user = {.on_ready = on_tun_ready, .on_read = tun_up_read};
+    q->upu.ops = &tun_user;
+    q->creq =
+        hp_connect(st, &q->upu, q->targeted ? h->s : NULL, q->host, q->port, false, NULL, &err);
     if (!q->creq) {
         strm_fail(q, err);
         return;

@@ -33,9 +33,8 @@
 
 typedef struct hp_creq {
     hp_state *st;
-    void *owner; /* NULL once cancelled */
+    hp_up_user *owner; /* NULL once cancelled */
     char key[HP_MAX_HOST + 16];
-    hp_up_cb cb;
     struct hp_creq *prev, *next;
 } hp_creq;
 
@@ -117,7 +116,7 @@ void hp_up_on_read(fault_conn *c, long nread, const uint8_t *data, void *ud)
     hp_up *up = ud;
     (void)c;
     if (up->owner) {
-        up->on_read(up->owner, up, nread, data);
+        up->owner->ops->on_read(up->owner, up, nread, data);
         return;
     }
     /* Idle: the upstream closed it, or spoke out of turn. Either way it
@@ -129,7 +128,6 @@ void hp_up_release(hp_up *up, bool reusable)
 {
     hp_state *st = up->st;
     up->owner = NULL;
-    up->on_read = NULL;
     /* Connections to the same upstream in the pool: counted only when
      * the pool is large enough for the limit to matter, since this runs
      * at the end of every exchange. */
@@ -189,27 +187,27 @@ static void on_connected(fault_conn *c, int status, void *ud)
         return;
     }
     if (status < 0 || !c) {
-        r->cb(r->owner, NULL, status < 0 ? status : -EIO);
+        r->owner->ops->on_ready(r->owner, NULL, status < 0 ? status : -EIO);
         free(r);
         return;
     }
     hp_up *up = calloc(1, sizeof *up);
     if (!up) {
         fault_conn_close(c);
-        r->cb(r->owner, NULL, -ENOMEM);
+        r->owner->ops->on_ready(r->owner, NULL, -ENOMEM);
         free(r);
         return;
     }
     up->st = st;
     up->c = c;
     snprintf(up->key, sizeof up->key, "%s", r->key);
-    /* The owner binds it (owner and on_read) in its callback. */
-    r->cb(r->owner, up, 0);
+    /* The owner binds it (hp_up_bind) in its callback. */
+    r->owner->ops->on_ready(r->owner, up, 0);
     free(r);
 }
 
-hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host, uint16_t port,
-                    bool tls, const char *alpn, hp_up_cb cb, int *err)
+hp_creq *hp_connect(hp_state *st, hp_up_user *owner, fault_stream *s, const char *host,
+                    uint16_t port, bool tls, const char *alpn, int *err)
 {
     hp_creq *r = calloc(1, sizeof *r);
     if (!r) {
@@ -218,7 +216,6 @@ hp_creq *hp_connect(hp_state *st, void *owner, fault_stream *s, const char *host
     }
     r->st = st;
     r->owner = owner;
-    r->cb = cb;
     hp_up_key(r->key, sizeof r->key, host, port, tls);
     /* Verification is on; --tls-ca-file and --tls-no-verify (core options)
      * apply to every TLS connection the core makes. */

@@ -60,7 +60,7 @@ sources_for() {
     options) echo "$top/core/options.c $top/core/schedule.c $top/core/duration.c" ;;
     secret) echo "$top/core/secret.c" ;;
     http) echo "$top/plugins/http/h1.c $LLHTTP" ;;
-    h2) echo "$top/plugins/http/h2.c $top/plugins/http/h2_exchange.c $top/plugins/http/h2_h1up.c $top/plugins/http/h2up.c $top/plugins/http/tunnel.c $top/plugins/http/due.c $top/plugins/http/h1.c $LLHTTP" ;;
+    h2) echo "$top/plugins/http/h2.c $top/plugins/http/h2_exchange.c $top/plugins/http/h2_h1up.c $top/plugins/http/h1up.c $top/plugins/http/h2up.c $top/plugins/http/tunnel.c $top/plugins/http/due.c $top/plugins/http/h1.c $LLHTTP" ;;
     pgwire) echo "$top/plugins/postgres/pgwire.c" ;;
     llm) echo "$top/plugins/llm/frames.c" ;;
     dnsmsg) echo "$top/plugins/dns-proxy/msg.c" ;;

@@ -1,0 +1,91 @@
+/*
+ * plugins/http/h1up.c - the parts of an HTTP/1.1 upstream that the HTTP/1
+ * session (sess_upstream.c) and the HTTP/2 streams (h2_h1up.c) share: see
+ * h1up.h.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "h1up.h"
+
+int hp_h1up_on_headers(llhttp_t *p, bool is_head, bool *interim)
+{
+    int status = p->status_code;
+    if (status == 101) {
+        llhttp_set_error_reason(p, "upstream switched protocols unasked");
+        return HPE_USER;
+    }
+    if (status >= 100 && status < 200) {
+        *interim = true;
+        return 0;
+    }
+    if (is_head || status == 204 || status == 304)
+        p->flags |= F_SKIPBODY;
+    return HPE_PAUSED;
+}
+
+int hp_h1up_on_complete(hp_drive *d, bool *interim)
+{
+    if (*interim) {
+        *interim = false;
+        return 0;
+    }
+    d->ev = EV_DONE;
+    return HPE_PAUSED;
+}
+
+bool hp_h1up_keepalive(const llhttp_t *p, const hp_head *h)
+{
+    bool v11 = p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1);
+    bool keep = v11 ? !hp_head_has_token(h, "connection", "close")
+                    : hp_head_has_token(h, "connection", "keep-alive");
+    if (!(p->flags & (F_SKIPBODY | F_CHUNKED | F_CONTENT_LENGTH)))
+        keep = false; /* the body ends with the connection */
+    return keep;
+}
+
+int hp_h1up_head_to_x(fault_http_exchange *x, const llhttp_t *p, hp_head *h)
+{
+    if (fault_http_set_status(x, p->status_code) < 0)
+        return -1;
+    for (size_t i = 0; i < h->n; i++) {
+        const char *name = hp_head_name(h, i);
+        if (!hp_hop_by_hop(h, name))
+            fault_http_add_header(x, FAULT_HTTP_RESPONSE, name, hp_head_value(h, i));
+    }
+    return 0;
+}
+
+void hp_h1up_request_head(hp_buf *b, fault_http_exchange *x, bool drop_te)
+{
+    b->len = 0;
+    hp_buf_str(b, fault_http_method(x));
+    hp_buf_add(b, " ", 1);
+    hp_buf_str(b, fault_http_path(x));
+    hp_buf_add(b, " HTTP/1.1\r\n", 11);
+    size_t n = fault_http_header_count(x, FAULT_HTTP_REQUEST);
+    for (size_t i = 0; i < n; i++) {
+        const char *name, *value;
+        fault_http_header_at(x, FAULT_HTTP_REQUEST, i, &name, &value);
+        if (hp_name_is(name, "content-length", 14) || hp_name_is(name, "transfer-encoding", 17) ||
+            hp_name_is(name, "connection", 10) || (drop_te && hp_name_is(name, "te", 2)))
+            continue;
+        hp_buf_header(b, name, value);
+    }
+}
+
+int hp_h1up_finish(hp_drive *d)
+{
+    llhttp_errno_t e = hp_drive_finish(d);
+    if (e == HPE_PAUSED || d->ev == EV_DONE)
+        return 1;
+    return e == HPE_OK ? 0 : -(int)e;
+}
+
+bool hp_h1up_reusable(const hp_state *st, bool keepalive, bool eof, bool reading, fault_chain *se,
+                      fault_chain *si)
+{
+    return keepalive && !eof && reading && (!se || fault_chain_pending(se) == 0) &&
+           (!si || fault_chain_pending(si) == 0) && !st->stopping;
+}
