@@ -167,9 +167,11 @@ int fault__conn_write_ref(fault_conn *c, const uint8_t *data, size_t len,
     if (c->closing)
         return UV_ECANCELED;
     if (c->tls) {
+        /* Encrypted and handed on at once: done runs now, on success only,
+         * as on plain TCP where a failed uv_write() never calls back. */
         int rc = fault__tls_write(c, data, len);
-        if (done)
-            done(ud, rc);
+        if (rc == 0 && done)
+            done(ud, 0);
         return rc;
     }
     wreq *w = malloc(sizeof *w);
@@ -209,9 +211,13 @@ int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb
     if (c->closing)
         return FAULT_ECANCELED;
     if (c->tls) {
+        /* One contract for both kinds of connection: cb runs when (and
+         * only when) this returns 0. Calling back with an error as well
+         * made callers that hold a reference for the callback drop it
+         * twice. */
         int rc = fault__err(fault__tls_write(c, data, len));
-        if (cb)
-            cb(c, rc, userdata);
+        if (rc == 0 && cb)
+            cb(c, 0, userdata);
         return rc;
     }
     wreq *w = malloc(sizeof *w + len);

@@ -355,7 +355,8 @@ struct fault_conn {
 
 /* Writes len bytes from data, which stays owned by the caller until
  * done(ud) runs (for TLS the bytes are encrypted at once and done runs
- * before return). Returns 0 or a negative error. */
+ * before return). Returns 0 or a negative error; on an error done does
+ * not run and data is the caller's again. */
 int fault__conn_write_ref(fault_conn *c, const uint8_t *data, size_t len,
                           void (*done)(void *ud, int status), void *ud);
 /* Writes as much as the kernel takes now without queueing; returns the

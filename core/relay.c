@@ -151,8 +151,11 @@ static void sink(void *ud, fault__node *n)
     pp->total += n->c.len;
     publish_bytes(pp, n->c.len);
     int rc = fault__conn_write_ref(pp->dst, n->c.data, n->c.len, on_node_written, n);
-    if (rc < 0 && !s->ending)
-        fault__relay_end(s, true, rc);
+    if (rc < 0) {
+        fault__node_free(n); /* done does not run on an error */
+        if (!s->ending)
+            fault__relay_end(s, true, rc);
+    }
 }
 
 /* ---- the relay: input ---- */

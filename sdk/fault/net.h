@@ -173,9 +173,13 @@ typedef void (*fault_write_cb)(fault_conn *c, int status, void *userdata);
 FAULT_API int fault_conn_read_start(fault_conn *c, fault_read_cb cb, void *userdata);
 FAULT_API int fault_conn_read_stop(fault_conn *c);
 /* Copies data; cb (may be NULL) runs once it is handed to the kernel.
- * Returns 0, FAULT_ECANCELED (c is closing), FAULT_ENOMEM or the socket's
- * error; cb is not called when this returns an error, except on TLS
- * connections, where it runs at once with the same code. */
+ * Returns 0, FAULT_ECANCELED (c is closing), FAULT_ENOMEM, FAULT_ETLS or
+ * the socket's error. cb runs exactly once when this returns 0 (with 0, or
+ * a later error or FAULT_ECANCELED) and never when it returns an error, on
+ * plain TCP and TLS connections alike: a caller holding a reference for
+ * the callback drops it there, or on the error return, never both. On a
+ * TLS connection the bytes are encrypted at once and cb runs before this
+ * returns. (Cores before this note also called cb on a failed TLS write.) */
 FAULT_API int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb cb,
                                void *userdata);
 /* Hands the kernel as much of data as it takes right now, without
