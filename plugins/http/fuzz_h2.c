@@ -645,12 +645,6 @@ void hp_intercept(hp_state *st, fault_stream *s, fault_conn *c, fault_conn *u, c
     abort();
 }
 
-void sess_server_chains_free(hp_ex *ex)
-{
-    (void)ex;
-    abort();
-}
-
 void sess_respond(hp_sess *s, int status, const char *text, bool from_x, bool force_close)
 {
     (void)s;

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "h1up.h"
@@ -83,9 +84,92 @@ int hp_h1up_finish(hp_drive *d)
     return e == HPE_OK ? 0 : -(int)e;
 }
 
-bool hp_h1up_reusable(const hp_state *st, bool keepalive, bool eof, bool reading, fault_chain *se,
-                      fault_chain *si)
+bool hp_h1up_reusable(const hp_state *st, const hp_h1up *u, bool keepalive)
 {
-    return keepalive && !eof && reading && (!se || fault_chain_pending(se) == 0) &&
-           (!si || fault_chain_pending(si) == 0) && !st->stopping;
+    return keepalive && !u->eof && u->reading && (!u->se || fault_chain_pending(u->se) == 0) &&
+           (!u->si || fault_chain_pending(u->si) == 0) && !st->stopping;
+}
+
+int hp_h1up_bind(hp_h1up *u, hp_up *up, hp_up_user *user, fault_stream *s,
+                 const fault_chain_ops *se_ops, const fault_chain_ops *si_ops, void *chain_ud)
+{
+    u->up = up;
+    hp_up_bind(up, user);
+    if (s) {
+        u->se = fault_chain_new(s, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, se_ops, chain_ud);
+        u->si = fault_chain_new(s, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, si_ops, chain_ud);
+        if (!u->se || !u->si)
+            return -ECONNREFUSED;
+    }
+    u->reading = true;
+    fault_conn_read_start(up->c, hp_up_on_read, up);
+    return 0;
+}
+
+void hp_h1up_read(hp_h1up *u, hp_up *up, long nread, const uint8_t *data)
+{
+    if (u->up != up)
+        return;
+    const hp_h1up_ops *ops = u->ops;
+    void *ctx = ops->enter(u);
+    if (nread > 0) {
+        ops->resp_byte(u);
+        /* A chain without stages hands bytes to its output at once anyway:
+         * skip the copy into one of its nodes. */
+        if (u->si && fault_chain_stages(u->si))
+            fault_chain_push(u->si, data, (size_t)nread);
+        else
+            ops->response(u, data, (size_t)nread);
+    } else if (nread == UV_EOF) {
+        fault_conn_read_stop(up->c);
+        u->reading = false;
+        u->eof = true;
+        if (u->si)
+            fault_chain_eof(u->si);
+        else
+            ops->response_eof(u);
+    } else {
+        u->reading = false;
+        ops->fail(u, (int)nread);
+    }
+    ops->leave(ctx);
+}
+
+void hp_h1up_write(hp_h1up *u, const uint8_t *p, size_t n)
+{
+    if (!u->up || !n)
+        return;
+    fault_conn *c = u->up->c;
+    if (fault_conn_write_queued(c) == 0) {
+        long w = fault_conn_try_write(c, p, n);
+        if (w < 0) {
+            u->ops->fail(u, (int)w);
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+        if (!n)
+            return;
+    }
+    /* The callback runs only when this returns 0 (sdk/fault/net.h). */
+    void *ud = u->ops->hold(u);
+    int rc = fault_conn_write(c, p, n, u->ops->written, ud);
+    if (rc < 0) {
+        u->ops->unhold(ud);
+        u->ops->fail(u, rc);
+    }
+}
+
+size_t hp_h1up_congestion(const hp_h1up *u)
+{
+    if (!u->up)
+        return 0;
+    return fault_conn_write_queued(u->up->c) + (u->se ? fault_chain_pending(u->se) : 0);
+}
+
+void hp_h1up_chains_free(hp_h1up *u)
+{
+    fault_chain_free(u->se);
+    fault_chain_free(u->si);
+    u->se = u->si = NULL;
 }

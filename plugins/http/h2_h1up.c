@@ -83,14 +83,11 @@ static void h1_done(h2_strm *q)
 {
     q->resp_done_h1 = true;
     strm_resp_end(q);
-    if (q->up && q->req_end_sent) {
-        hp_up *up = q->up;
-        bool reusable =
-            hp_h1up_reusable(q->h->st, q->up_keepalive, q->up_eof, q->up_reading, q->se, q->si);
-        q->up = NULL;
-        fault_chain_free(q->se);
-        fault_chain_free(q->si);
-        q->se = q->si = NULL;
+    if (q->h1.up && q->req_end_sent) {
+        hp_up *up = q->h1.up;
+        bool reusable = hp_h1up_reusable(q->h->st, &q->h1, q->up_keepalive);
+        q->h1.up = NULL;
+        hp_h1up_chains_free(&q->h1);
         hp_up_release(up, reusable);
     }
 }
@@ -98,7 +95,7 @@ static void h1_done(h2_strm *q)
 static bool rp_gone(const hp_drive *d)
 {
     const h2_strm *q = rpd_strm(d);
-    return q->gone || q->h->dead || !q->up;
+    return q->gone || q->h->dead || !q->h1.up;
 }
 
 static bool rp_runnable(const hp_drive *d)
@@ -152,7 +149,7 @@ static void h1_parse(h2_strm *q, const uint8_t *d, size_t len)
 
 static void h1_eof(h2_strm *q)
 {
-    q->up_eof = true;
+    q->h1.eof = true;
     q->up_keepalive = false;
     if (q->resp_done_h1)
         return;
@@ -163,35 +160,11 @@ static void h1_eof(h2_strm *q)
     strm_fail(q, q->resp_byte ? UV_EPROTO : UV_EOF);
 }
 
-static void h1_write(h2_strm *q, const uint8_t *data, size_t len)
-{
-    if (!q->up)
-        return;
-    fault_conn *c = q->up->c;
-    if (fault_conn_write_queued(c) == 0) {
-        long w = fault_conn_try_write(c, data, len);
-        if (w < 0) {
-            strm_fail(q, (int)w);
-            return;
-        }
-        data += w;
-        len -= (size_t)w;
-        if (!len)
-            return;
-    }
-    hp_h2 *h = q->h;
-    h->refs++;
-    if (fault_conn_write(c, data, len, h2_on_client_written, h) < 0) {
-        h->refs--;
-        strm_fail(q, -EIO);
-    }
-}
-
 void h1_se_output(void *ud, const uint8_t *data, size_t len)
 {
     h2_strm *q = ud;
     h2_enter(q->h);
-    h1_write(q, data, len);
+    hp_h1up_write(&q->h1, data, len);
     h2_leave(q->h);
 }
 
@@ -218,6 +191,72 @@ void h1_chain_progress(void *ud)
     h2_leave(q->h);
 }
 
+/* ---- the stream's side of its hp_h1up ---- */
+
+static h2_strm *h1_strm(hp_h1up *u)
+{
+    return (h2_strm *)((char *)u - offsetof(h2_strm, h1));
+}
+
+void *h2_h1up_enter(hp_h1up *u)
+{
+    hp_h2 *h = h1_strm(u)->h;
+    h2_enter(h);
+    return h;
+}
+
+void h2_h1up_leave(void *ctx)
+{
+    h2_leave(ctx);
+}
+
+static void h1_resp_byte(hp_h1up *u)
+{
+    h2_strm *q = h1_strm(u);
+    q->resp_byte = true;
+    if (q->deadline_kind == DL_RESPONSE) {
+        q->deadline_kind = DL_NONE;
+        q->deadline_us = 0;
+    }
+}
+
+static void h1_response(hp_h1up *u, const uint8_t *p, size_t n)
+{
+    h1_parse(h1_strm(u), p, n);
+}
+
+static void h1_response_eof(hp_h1up *u)
+{
+    h1_eof(h1_strm(u));
+}
+
+void h2_h1up_fail(hp_h1up *u, int err)
+{
+    strm_fail(h1_strm(u), err);
+}
+
+void *h2_h1up_hold(hp_h1up *u)
+{
+    hp_h2 *h = h1_strm(u)->h;
+    h->refs++;
+    return h;
+}
+
+void h2_h1up_unhold(void *ud)
+{
+    ((hp_h2 *)ud)->refs--;
+}
+
+static const hp_h1up_ops h2_h1up_ops = {.enter = h2_h1up_enter,
+                                        .leave = h2_h1up_leave,
+                                        .resp_byte = h1_resp_byte,
+                                        .response = h1_response,
+                                        .response_eof = h1_response_eof,
+                                        .fail = h2_h1up_fail,
+                                        .hold = h2_h1up_hold,
+                                        .unhold = h2_h1up_unhold,
+                                        .written = h2_on_client_written};
+
 static const fault_chain_ops h1_se_ops = {.output = h1_se_output, .progress = h1_chain_progress};
 static const fault_chain_ops h1_si_ops = {
     .output = h1_si_output, .eof = h1_si_eof, .progress = h1_chain_progress};
@@ -225,49 +264,16 @@ static const fault_chain_ops h1_si_ops = {
 /* Bytes toward the upstream (through SERVER/EGRESS when targeted). */
 static void h1_out(h2_strm *q, const uint8_t *p, size_t n)
 {
-    if (h2_staged(q->se)) {
-        fault_chain_push(q->se, p, n);
+    if (h2_staged(q->h1.se)) {
+        fault_chain_push(q->h1.se, p, n);
         return;
     }
-    h1_write(q, p, n);
-}
-
-static size_t h1_congestion(const h2_strm *q)
-{
-    if (!q->up)
-        return 0;
-    return fault_conn_write_queued(q->up->c) + (q->se ? fault_chain_pending(q->se) : 0);
+    hp_h1up_write(&q->h1, p, n);
 }
 
 static void h1_up_read(hp_up_user *u, hp_up *up, long nread, const uint8_t *data)
 {
-    h2_strm *q = upu_strm(u);
-    hp_h2 *h = q->h;
-    if (q->up != up)
-        return;
-    h2_enter(h);
-    if (nread > 0) {
-        q->resp_byte = true;
-        if (q->deadline_kind == DL_RESPONSE) {
-            q->deadline_kind = DL_NONE;
-            q->deadline_us = 0;
-        }
-        if (h2_staged(q->si))
-            fault_chain_push(q->si, data, (size_t)nread);
-        else
-            h1_parse(q, data, (size_t)nread);
-    } else if (nread == UV_EOF) {
-        fault_conn_read_stop(up->c);
-        q->up_reading = false;
-        if (q->si)
-            fault_chain_eof(q->si);
-        else
-            h1_eof(q);
-    } else {
-        q->up_reading = false;
-        strm_fail(q, (int)nread);
-    }
-    h2_leave(h);
+    hp_h1up_read(&upu_strm(u)->h1, up, nread, data);
 }
 
 static void h1_write_head(h2_strm *q)
@@ -296,19 +302,10 @@ void h2_h1_bind(h2_strm *q, hp_up *up)
 {
     hp_h2 *h = q->h;
     q->up_kind = UP_H1;
-    q->up = up;
     q->upu.ops = &h2_h1_user;
-    hp_up_bind(up, &q->upu);
+    q->h1.ops = &h2_h1up_ops;
     q->deadline_kind = DL_NONE;
     q->deadline_us = 0;
-    if (q->targeted) {
-        q->se = fault_chain_new(h->s, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &h1_se_ops, q);
-        q->si = fault_chain_new(h->s, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, &h1_si_ops, q);
-        if (!q->se || !q->si) {
-            strm_fail(q, -ECONNREFUSED);
-            return;
-        }
-    }
     if (!rp_ready) {
         rp_ready = true;
         llhttp_settings_init(&rp_settings);
@@ -323,8 +320,11 @@ void h2_h1_bind(h2_strm *q, hp_up *up)
     q->rp_init = true;
     hp_fifo_clear(&q->rpin);
     hp_drive_init(&q->rpd, &q->rp, &q->rpin, H2_FIFO_KEEP, &rp_drive);
-    q->up_reading = true;
-    fault_conn_read_start(up->c, hp_up_on_read, up);
+    if (hp_h1up_bind(&q->h1, up, &q->upu, q->targeted ? h->s : NULL, &h1_se_ops, &h1_si_ops, q) <
+        0) {
+        strm_fail(q, -ECONNREFUSED);
+        return;
+    }
     h1_write_head(q);
     h->dirty = true;
 }
@@ -334,7 +334,7 @@ static void on_h1_ready(hp_up_user *u, hp_up *up, int status)
     h2_strm *q = upu_strm(u);
     hp_h2 *h = q->h;
     h2_enter(h);
-    q->creq = NULL;
+    q->h1.creq = NULL;
     if (status < 0)
         strm_fail(q, status);
     else
@@ -355,9 +355,9 @@ void h2_h1_start(h2_strm *q)
     }
     int err = 0;
     q->upu.ops = &h2_h1_user;
-    q->creq =
+    q->h1.creq =
         hp_connect(h->st, &q->upu, q->targeted ? h->s : NULL, q->host, q->port, q->tls, NULL, &err);
-    if (!q->creq) {
+    if (!q->h1.creq) {
         strm_fail(q, err);
         return;
     }
@@ -371,9 +371,9 @@ void h2_h1_start(h2_strm *q)
 void h2_h1_pump(h2_strm *q)
 {
     hp_h2 *h = q->h;
-    if (!q->up || !q->req_head_sent || q->req_end_sent)
+    if (!q->h1.up || !q->req_head_sent || q->req_end_sent)
         goto reads;
-    while (q->reqbody.len && h1_congestion(q) < HP_HIGH_WATER && q->up && !q->gone) {
+    while (q->reqbody.len && hp_h1up_congestion(&q->h1) < HP_HIGH_WATER && q->h1.up && !q->gone) {
         size_t n = q->reqbody.len;
         const uint8_t *p = hp_fifo_data(&q->reqbody);
         if (q->req_chunked) {
@@ -393,16 +393,16 @@ void h2_h1_pump(h2_strm *q)
         q->unconsumed -= c;
         h->dirty = true;
     }
-    if (q->up && q->req_eof && q->reqbody.len == 0 && !q->req_end_sent) {
+    if (q->h1.up && q->req_eof && q->reqbody.len == 0 && !q->req_end_sent) {
         if (q->req_chunked)
             h1_out(q, (const uint8_t *)"0\r\n\r\n", 5);
         q->req_end_sent = true;
         if (q->tunnel) {
             /* END_STREAM: the tunnel's FIN toward the upstream. */
-            if (q->se)
-                fault_chain_eof(q->se);
+            if (q->h1.se)
+                fault_chain_eof(q->h1.se);
             else
-                fault_conn_shutdown(q->up->c);
+                fault_conn_shutdown(q->h1.up->c);
             goto reads;
         }
         if (!q->resp_byte && h->st->upstream_timeout_us) {
@@ -415,15 +415,15 @@ void h2_h1_pump(h2_strm *q)
 reads:
     /* Stop reading the upstream while this stream's response waits (not
      * while it is held for the hooks: that ends at its limit). */
-    if (q->up && q->up_reading) {
-        size_t in = q->respbody.len + q->rin.len + (q->si ? fault_chain_pending(q->si) : 0) +
+    if (q->h1.up && q->h1.reading) {
+        size_t in = q->respbody.len + q->rin.len + (q->h1.si ? fault_chain_pending(q->h1.si) : 0) +
                     (q->rbc ? fault_chain_pending(q->rbc) : 0);
-        if (!q->up_paused && in > HP_HIGH_WATER && !q->hold_resp) {
-            q->up_paused = true;
-            fault_conn_read_stop(q->up->c);
-        } else if (q->up_paused && in < HP_LOW_WATER) {
-            q->up_paused = false;
-            fault_conn_read_start(q->up->c, hp_up_on_read, q->up);
+        if (!q->h1.paused && in > HP_HIGH_WATER && !q->hold_resp) {
+            q->h1.paused = true;
+            fault_conn_read_stop(q->h1.up->c);
+        } else if (q->h1.paused && in < HP_LOW_WATER) {
+            q->h1.paused = false;
+            fault_conn_read_start(q->h1.up->c, hp_up_on_read, q->h1.up);
         }
     }
 }

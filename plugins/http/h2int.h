@@ -10,7 +10,7 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "proxy.h"
+#include "h1up.h"
 
 #define H2_MAX_STREAMS   128
 #define H2_STREAM_WINDOW HP_HIGH_WATER
@@ -93,13 +93,11 @@ struct h2_strm {
     uint64_t deadline_us;
     int deadline_kind;
     /* HTTP/1.1 */
-    struct hp_creq *creq;
-    hp_up *up;
+    hp_h1up h1;     /* the connection (h1up.h) */
     hp_up_user upu; /* h2_h1_user, or tunnel.c's for CONNECT */
-    fault_chain *se, *si;
     hp_parser rp;
-    bool rp_init, req_chunked, req_head_sent, req_end_sent, up_reading, up_paused;
-    bool interim, up_keepalive, resp_byte, up_eof, resp_done_h1;
+    bool rp_init, req_chunked, req_head_sent, req_end_sent;
+    bool interim, up_keepalive, resp_byte, resp_done_h1;
     bool tunnel;  /* CONNECT: the HTTP/1.1 fields above carry raw bytes */
     hp_drive rpd; /* runs rp on rpin */
     hp_fifo rpin;
@@ -235,6 +233,13 @@ void strm_resp_end(h2_strm *q);
 
 /* h2_h1up.c: the HTTP/1.1 upstream of a stream */
 void h1_se_output(void *ud, const uint8_t *data, size_t len);
+/* h2_h1up.c: the hp_h1up ops a stream's HTTP/1.1 upstream and its CONNECT
+ * tunnel (tunnel.c) share. */
+void *h2_h1up_enter(hp_h1up *u);
+void h2_h1up_leave(void *ctx);
+void h2_h1up_fail(hp_h1up *u, int err);
+void *h2_h1up_hold(hp_h1up *u);
+void h2_h1up_unhold(void *ud);
 void h1_chain_progress(void *ud);
 void h2_h1_bind(h2_strm *q, hp_up *up);
 void h2_h1_start(h2_strm *q);

@@ -578,14 +578,14 @@ void strm_dispatch(h2_strm *q)
 void strm_release_upstream(h2_strm *q, bool reset)
 {
     hp_h2 *h = q->h;
-    hp_connect_cancel(q->creq);
-    q->creq = NULL;
-    fault_chain_free(q->se);
-    fault_chain_free(q->si);
-    q->se = q->si = NULL;
-    if (q->up) {
-        hp_up *up = q->up;
-        q->up = NULL;
+    hp_connect_cancel(q->h1.creq);
+    q->h1.creq = NULL;
+    fault_chain_free(q->h1.se);
+    fault_chain_free(q->h1.si);
+    q->h1.se = q->h1.si = NULL;
+    if (q->h1.up) {
+        hp_up *up = q->h1.up;
+        q->h1.up = NULL;
         up->owner = NULL;
         hp_up_close(up, reset);
     }

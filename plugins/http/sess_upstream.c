@@ -30,12 +30,69 @@ static hp_sess *upu_sess(hp_up_user *u)
     return (hp_sess *)((char *)u - offsetof(hp_sess, upu));
 }
 
-/* ---- the server leg ---- */
+/* ---- the server leg: the session's side of its hp_h1up ---- */
+
+static hp_sess *h1_sess(hp_h1up *u)
+{
+    return (hp_sess *)((char *)u - offsetof(hp_sess, ex.h1));
+}
+
+static void *h1_enter(hp_h1up *u)
+{
+    hp_sess *s = h1_sess(u);
+    sess_ref(s);
+    sess_cork_begin(s);
+    return s;
+}
+
+static void h1_leave(void *ctx)
+{
+    hp_sess *s = ctx;
+    sess_cork_end(s);
+    sess_flow(s);
+    sess_unref(s);
+}
+
+static void h1_resp_byte(hp_h1up *u)
+{
+    hp_sess *s = h1_sess(u);
+    if (!s->ex.resp_byte) {
+        s->ex.resp_byte = true;
+        sess_timer_stop(s, T_RESPONSE);
+    }
+}
+
+static void h1_response(hp_h1up *u, const uint8_t *p, size_t n)
+{
+    resp_run(h1_sess(u), p, n);
+}
+
+static void h1_response_eof(hp_h1up *u)
+{
+    resp_eof(h1_sess(u));
+}
+
+static void h1_fail(hp_h1up *u, int err)
+{
+    up_failed(h1_sess(u), err);
+}
+
+static void *h1_hold(hp_h1up *u)
+{
+    hp_sess *s = h1_sess(u);
+    sess_ref(s);
+    return s;
+}
+
+static void h1_unhold(void *ud)
+{
+    sess_unref(ud);
+}
 
 static void on_up_written(fault_conn *c, int status, void *ud)
 {
     hp_sess *s = ud;
-    if (!s->dead && s->ex.up && s->ex.up->c == c) {
+    if (!s->dead && s->ex.h1.up && s->ex.h1.up->c == c) {
         if (status < 0 && status != UV_ECANCELED)
             up_failed(s, status);
         else
@@ -44,50 +101,40 @@ static void on_up_written(fault_conn *c, int status, void *ud)
     sess_unref(s);
 }
 
+static const hp_h1up_ops sess_h1_ops = {.enter = h1_enter,
+                                        .leave = h1_leave,
+                                        .resp_byte = h1_resp_byte,
+                                        .response = h1_response,
+                                        .response_eof = h1_response_eof,
+                                        .fail = h1_fail,
+                                        .hold = h1_hold,
+                                        .unhold = h1_unhold,
+                                        .written = on_up_written};
+
 void sess_maybe_arm_response_timer(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
-    if (s->dead || !ex->active || (!ex->up && !ex->h2) || !ex->req_done || ex->resp_byte ||
+    if (s->dead || !ex->active || (!ex->h1.up && !ex->h2) || !ex->req_done || ex->resp_byte ||
         ex->connect || s->timer_use != T_NONE || s->st->upstream_timeout_us == 0 ||
-        sess_pend(ex->se) != 0)
+        sess_pend(ex->h1.se) != 0)
         return;
     sess_timer_start(s, T_RESPONSE, (s->st->upstream_timeout_us + 999) / 1000);
 }
 
 void sess_up_write_now(hp_sess *s, const uint8_t *p, size_t n)
 {
-    hp_ex *ex = &s->ex;
-    if (!ex->up || !n)
-        return;
-    fault_conn *c = ex->up->c;
-    if (fault_conn_write_queued(c) == 0) {
-        long w = fault_conn_try_write(c, p, n);
-        if (w < 0) {
-            up_failed(s, (int)w);
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
-        if (!n)
-            return;
-    }
-    sess_ref(s);
-    int rc = fault_conn_write(c, p, n, on_up_written, s);
-    if (rc < 0) {
-        sess_unref(s);
-        up_failed(s, rc);
-    }
+    hp_h1up_write(&s->ex.h1, p, n);
 }
 
 static void up_write(hp_sess *s, const uint8_t *p, size_t n)
 {
     hp_ex *ex = &s->ex;
-    if (!ex->up || !n)
+    if (!ex->h1.up || !n)
         return;
     if (s->cork || s->flush.queued) {
-        if (s->ucork.len && s->ucork_up != ex->up)
+        if (s->ucork.len && s->ucork_up != ex->h1.up)
             s->ucork.len = 0; /* for a connection since dropped */
-        s->ucork_up = ex->up;
+        s->ucork_up = ex->h1.up;
         if (hp_buf_add(&s->ucork, p, n) < 0)
             sess_teardown(s, true, -ENOMEM);
         return;
@@ -129,19 +176,12 @@ static const fault_chain_ops si_ops = {.output = si_output, .eof = si_eof, .prog
 void sess_up_out(hp_sess *s, const uint8_t *p, size_t n)
 {
     hp_ex *ex = &s->ex;
-    if (!ex->up || !n)
+    if (!ex->h1.up || !n)
         return;
-    if (ex->se)
-        sess_cpush(ex->se, &se_ops, s, p, n);
+    if (ex->h1.se)
+        sess_cpush(ex->h1.se, &se_ops, s, p, n);
     else
         up_write(s, p, n);
-}
-
-void sess_server_chains_free(hp_ex *ex)
-{
-    fault_chain_free(ex->se);
-    fault_chain_free(ex->si);
-    ex->se = ex->si = NULL;
 }
 
 /* Drops the upstream connection of the exchange. */
@@ -149,12 +189,12 @@ void sess_up_drop(hp_sess *s, bool reset)
 {
     hp_ex *ex = &s->ex;
     s->ucork.len = 0;
-    hp_connect_cancel(ex->creq);
-    ex->creq = NULL;
-    sess_server_chains_free(ex);
-    if (ex->up) {
-        hp_up *up = ex->up;
-        ex->up = NULL;
+    hp_connect_cancel(ex->h1.creq);
+    ex->h1.creq = NULL;
+    hp_h1up_chains_free(&ex->h1);
+    if (ex->h1.up) {
+        hp_up *up = ex->h1.up;
+        ex->h1.up = NULL;
         up->owner = NULL;
         hp_up_close(up, reset);
     }
@@ -231,9 +271,10 @@ static void write_request_head(hp_sess *s)
 static void ex_bind(hp_sess *s, hp_up *up)
 {
     hp_ex *ex = &s->ex;
-    ex->up = up;
-    hp_up_bind(up, &s->upu);
+    ex->h1.ops = &sess_h1_ops;
     if (ex->connect) {
+        ex->h1.up = up;
+        hp_up_bind(up, &s->upu);
         /* The 200 goes out; the relay takes both sockets once it left. */
         static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
         ex->head_sent = true;
@@ -242,17 +283,11 @@ static void ex_bind(hp_sess *s, hp_up *up)
         sess_tunnel_try_switch(s);
         return;
     }
-    if (ex->targeted) {
-        ex->se = fault_chain_new(s->s, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &se_ops, s);
-        ex->si = fault_chain_new(s->s, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, &si_ops, s);
-        if (!ex->se || !ex->si) {
-            sess_teardown(s, true, -ECONNREFUSED);
-            return;
-        }
-    }
     resp_start_parser(s);
-    ex->up_reading = true;
-    fault_conn_read_start(up->c, hp_up_on_read, up);
+    if (hp_h1up_bind(&ex->h1, up, &s->upu, ex->targeted ? s->s : NULL, &se_ops, &si_ops, s) < 0) {
+        sess_teardown(s, true, -ECONNREFUSED);
+        return;
+    }
     write_request_head(s);
     if (s->dead)
         return;
@@ -315,7 +350,7 @@ static void on_up_ready(hp_up_user *u, hp_up *up, int status)
 {
     hp_sess *s = upu_sess(u);
     hp_ex *ex = &s->ex;
-    ex->creq = NULL;
+    ex->h1.creq = NULL;
     sess_timer_stop(s, T_CONNECT);
     sess_ref(s);
     sess_cork_begin(s);
@@ -338,9 +373,9 @@ void sess_ex_connect(hp_sess *s)
     int err = 0;
     ex->reused = false;
     /* https:// upstreams may choose HTTP/2 (ex_h2_adopt). */
-    ex->creq = hp_connect(s->st, &s->upu, ex->targeted ? s->s : NULL, ex->host, ex->port, ex->tls,
-                          ex->tls && !ex->connect ? HP_ALPN_H2_H1 : NULL, &err);
-    if (!ex->creq) {
+    ex->h1.creq = hp_connect(s->st, &s->upu, ex->targeted ? s->s : NULL, ex->host, ex->port,
+                             ex->tls, ex->tls && !ex->connect ? HP_ALPN_H2_H1 : NULL, &err);
+    if (!ex->h1.creq) {
         up_failed(s, err);
         return;
     }
@@ -378,8 +413,8 @@ static bool try_retry(hp_sess *s)
         return false;
     ex->retries++;
     sess_up_drop(s, false);
-    ex->up_eof = false;
-    ex->up_paused = false;
+    ex->h1.eof = false;
+    ex->h1.paused = false;
     hp_fifo_clear(&ex->rinb);
     sess_ex_connect(s);
     return true;
@@ -848,35 +883,8 @@ static void resp_eof(hp_sess *s)
 static void up_read(hp_up_user *u, hp_up *up, long nread, const uint8_t *data)
 {
     hp_sess *s = upu_sess(u);
-    hp_ex *ex = &s->ex;
-    if (s->dead || ex->up != up)
-        return;
-    sess_ref(s);
-    sess_cork_begin(s);
-    if (nread > 0) {
-        if (!ex->resp_byte) {
-            ex->resp_byte = true;
-            sess_timer_stop(s, T_RESPONSE);
-        }
-        if (ex->si)
-            sess_cpush(ex->si, &si_ops, s, data, (size_t)nread);
-        else
-            resp_run(s, data, (size_t)nread);
-    } else if (nread == UV_EOF) {
-        fault_conn_read_stop(up->c);
-        ex->up_reading = false;
-        ex->up_eof = true;
-        if (ex->si)
-            fault_chain_eof(ex->si);
-        else
-            resp_eof(s);
-    } else {
-        ex->up_reading = false;
-        up_failed(s, (int)nread);
-    }
-    sess_cork_end(s);
-    sess_flow(s);
-    sess_unref(s);
+    if (!s->dead)
+        hp_h1up_read(&s->ex.h1, up, nread, data);
 }
 
 const hp_up_user_ops sess_up_user = {.on_ready = on_up_ready, .on_read = up_read};
@@ -966,7 +974,7 @@ void sess_maybe_splice(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
     if (ex->splicing || !ex->active || ex->rs != RS_BODY || !ex->resp_cl || ex->out_chunked ||
-        ex->hold_resp || !ex->up || !ex->up_reading || ex->up_eof || ex->eof_pending ||
+        ex->hold_resp || !ex->h1.up || !ex->h1.reading || ex->h1.eof || ex->eof_pending ||
         ex->rinb.len || s->respd.running || s->out_closed || s->out_eof_queued || s->oq.head ||
         s->ccork.len)
         return;
@@ -974,17 +982,17 @@ void sess_maybe_splice(hp_sess *s)
     if (left < SPLICE_MIN)
         return;
     /* No fault may miss these bytes. */
-    if ((ex->si && (fault_chain_stages(ex->si) || sess_pend(ex->si))) ||
+    if ((ex->h1.si && (fault_chain_stages(ex->h1.si) || sess_pend(ex->h1.si))) ||
         (s->cin && (fault_chain_stages(s->cin) || sess_pend(s->cin))) ||
         fault_conn_write_queued(s->c) != 0)
         return;
-    fault_conn *u = ex->up->c;
-    if (!ex->up_paused)
+    fault_conn *u = ex->h1.up->c;
+    if (!ex->h1.paused)
         fault_conn_read_stop(u);
     int rc = fault_conn_splice(u, s->c, left, on_spliced, s);
     if (rc < 0) {
-        if (!ex->up_paused)
-            fault_conn_read_start(u, hp_up_on_read, ex->up);
+        if (!ex->h1.paused)
+            fault_conn_read_start(u, hp_up_on_read, ex->h1.up);
         return;
     }
     ex->splicing = true;

@@ -499,7 +499,7 @@ void sess_respond(hp_sess *s, int status, const char *text, bool from_x, bool fo
         ex->active = true;
         ex->targeted = s->eg_label;
     }
-    if (ex->up || ex->creq || ex->h2)
+    if (ex->h1.up || ex->h1.creq || ex->h2)
         sess_up_drop(s, false);
     sess_body_chains_free(ex); /* this answer replaces both bodies */
     const uint8_t *body = NULL;
@@ -644,7 +644,7 @@ static void cork_flush(hp_sess *s)
     if (s->ucork.len && !s->dead) {
         size_t n = s->ucork.len;
         s->ucork.len = 0;
-        if (s->ex.up && s->ex.up == s->ucork_up)
+        if (s->ex.h1.up && s->ex.h1.up == s->ucork_up)
             sess_up_write_now(s, s->ucork.p, n);
     }
 }
@@ -781,22 +781,21 @@ void sess_ex_finish(hp_sess *s)
         return;
     sess_timer_stop(s, T_CONNECT);
     sess_timer_stop(s, T_RESPONSE);
-    hp_connect_cancel(ex->creq);
-    ex->creq = NULL;
-    if (ex->up) {
-        hp_up *up = ex->up;
-        bool reusable =
-            hp_h1up_reusable(s->st, ex->up_keepalive, ex->up_eof, ex->up_reading, ex->se, ex->si) &&
-            ex->rs == RS_DONE && ex->rinb.len == 0 && sess_pend(ex->qbc) == 0 && !ex->discard;
-        ex->up = NULL;
-        sess_server_chains_free(ex);
+    hp_connect_cancel(ex->h1.creq);
+    ex->h1.creq = NULL;
+    if (ex->h1.up) {
+        hp_up *up = ex->h1.up;
+        bool reusable = hp_h1up_reusable(s->st, &ex->h1, ex->up_keepalive) && ex->rs == RS_DONE &&
+                        ex->rinb.len == 0 && sess_pend(ex->qbc) == 0 && !ex->discard;
+        ex->h1.up = NULL;
+        hp_h1up_chains_free(&ex->h1);
         hp_up_release(up, reusable);
     }
     if (ex->h2) {
         hp_h2b_release(ex->h2);
         ex->h2 = NULL;
     }
-    sess_server_chains_free(ex);
+    hp_h1up_chains_free(&ex->h1);
     sess_body_chains_free(ex);
     fault_http_exchange_free(ex->x);
     ex->x = NULL;
@@ -831,9 +830,9 @@ void sess_flow(hp_sess *s)
     hp_ex *ex = &s->ex;
     if (!s->c_eof_read) {
         size_t eg = s->eq.bytes + s->inb.len + s->unlabeled.len + sess_pend(s->ceg) +
-                    sess_pend(ex->se) + sess_pend(ex->qbc) + s->ucork.len;
-        if (ex->up && !ex->connect)
-            eg += fault_conn_write_queued(ex->up->c);
+                    sess_pend(ex->h1.se) + sess_pend(ex->qbc) + s->ucork.len;
+        if (ex->h1.up && !ex->connect)
+            eg += fault_conn_write_queued(ex->h1.up->c);
         if (ex->h2)
             eg += hp_h2b_pending(ex->h2);
         if (s->linger)
@@ -846,15 +845,15 @@ void sess_flow(hp_sess *s)
             fault_conn_read_start(s->c, on_client_read, s);
         }
     }
-    if (ex->up && !ex->connect && !ex->up_eof && ex->up_reading && !ex->splicing) {
-        size_t in = s->oq.bytes + ex->rinb.len + sess_pend(s->cin) + sess_pend(ex->si) +
+    if (ex->h1.up && !ex->connect && !ex->h1.eof && ex->h1.reading && !ex->splicing) {
+        size_t in = s->oq.bytes + ex->rinb.len + sess_pend(s->cin) + sess_pend(ex->h1.si) +
                     sess_pend(ex->rbc) + s->ccork.len + fault_conn_write_queued(s->c);
-        if (!ex->up_paused && in > HP_HIGH_WATER) {
-            ex->up_paused = true;
-            fault_conn_read_stop(ex->up->c);
-        } else if (ex->up_paused && in < HP_LOW_WATER) {
-            ex->up_paused = false;
-            fault_conn_read_start(ex->up->c, hp_up_on_read, ex->up);
+        if (!ex->h1.paused && in > HP_HIGH_WATER) {
+            ex->h1.paused = true;
+            fault_conn_read_stop(ex->h1.up->c);
+        } else if (ex->h1.paused && in < HP_LOW_WATER) {
+            ex->h1.paused = false;
+            fault_conn_read_start(ex->h1.up->c, hp_up_on_read, ex->h1.up);
         }
     }
     if (ex->h2)
@@ -939,12 +938,12 @@ void sess_teardown(hp_sess *s, bool reset, int error)
         s->next->prev = s->prev;
     s->prev = s->next = NULL;
     hp_ex *ex = &s->ex;
-    hp_connect_cancel(ex->creq);
-    ex->creq = NULL;
-    sess_server_chains_free(ex);
-    if (ex->up) {
-        hp_up *up = ex->up;
-        ex->up = NULL;
+    hp_connect_cancel(ex->h1.creq);
+    ex->h1.creq = NULL;
+    hp_h1up_chains_free(&ex->h1);
+    if (ex->h1.up) {
+        hp_up *up = ex->h1.up;
+        ex->h1.up = NULL;
         up->owner = NULL;
         hp_up_close(up, reset);
     }

@@ -8,7 +8,7 @@
 #ifndef FAULT_HTTP_SESSION_H
 #define FAULT_HTTP_SESSION_H
 
-#include "proxy.h"
+#include "h1up.h"
 
 /* How long a closed-for-writing client connection is still read (and the
  * bytes dropped) so that our last response is not destroyed by an RST
@@ -50,14 +50,11 @@ typedef struct hp_ex {
     uint16_t port;
     bool tls;
     char target[HP_MAX_HOST + 8]; /* host:port, for events */
-    struct hp_creq *creq;
-    hp_up *up;
-    struct h2_strm *h2; /* or a stream of the session's HTTP/2 bridge */
+    hp_h1up h1;                   /* an HTTP/1.1 upstream connection (h1up.h) */
+    struct h2_strm *h2;           /* or a stream of the session's HTTP/2 bridge */
     bool reused;
     int retries;
     bool req_done;
-    fault_chain *se, *si;
-    bool up_paused, up_eof, up_reading;
     int rs;
     int status;
     bool interim, no_body, resp_cl, resp_chunked, up_keepalive;
@@ -221,7 +218,6 @@ void sess_req_body_end(hp_sess *s, bool chunked);
 void sess_maybe_arm_response_timer(hp_sess *s);
 void sess_up_write_now(hp_sess *s, const uint8_t *p, size_t n);
 void sess_up_out(hp_sess *s, const uint8_t *p, size_t n);
-void sess_server_chains_free(hp_ex *ex);
 void sess_up_drop(hp_sess *s, bool reset);
 void sess_ex_connect(hp_sess *s);
 void sess_ex_dispatch(hp_sess *s);

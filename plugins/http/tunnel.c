@@ -195,7 +195,7 @@ void sess_start_tunnel(hp_sess *s)
 void sess_tunnel_try_switch(hp_sess *s)
 {
     hp_ex *ex = &s->ex;
-    if (s->dead || s->rq != RQ_TUNNEL || !ex->up || !ex->head_sent || s->eq.head ||
+    if (s->dead || s->rq != RQ_TUNNEL || !ex->h1.up || !ex->head_sent || s->eq.head ||
         sess_pend(s->ceg) || s->oq.head || sess_pend(s->cin) || s->unlabeled.len)
         return;
     if (s->ccork.len) {
@@ -215,16 +215,16 @@ void sess_tunnel_try_switch(hp_sess *s)
         return;
     }
     hp_state *st = s->st;
-    hp_up *up = ex->up;
+    hp_up *up = ex->h1.up;
     fault_conn *c = s->c, *u = up->c;
     fault_stream *stream = s->s;
     bool targeted = ex->targeted;
     free(up);
-    ex->up = NULL;
+    ex->h1.up = NULL;
     fault_chain_free(s->ceg);
     fault_chain_free(s->cin);
     s->ceg = s->cin = NULL;
-    sess_server_chains_free(ex);
+    hp_h1up_chains_free(&ex->h1);
     fault_stream_set_end(stream, NULL, NULL);
     fault_conn_read_stop(c);
     /* The session lets go of both sockets and of the stream. */
@@ -264,37 +264,15 @@ static h2_strm *upu_strm(hp_up_user *u)
 
 static void tun_up_read(hp_up_user *u, hp_up *up, long nread, const uint8_t *data)
 {
-    h2_strm *q = upu_strm(u);
-    hp_h2 *h = q->h;
-    if (q->up != up)
-        return;
-    h2_enter(h);
-    if (nread > 0) {
-        if (h2_staged(q->si))
-            fault_chain_push(q->si, data, (size_t)nread);
-        else
-            strm_resp_data(q, data, (size_t)nread);
-    } else if (nread == UV_EOF) {
-        fault_conn_read_stop(up->c);
-        q->up_reading = false;
-        q->up_eof = true;
-        if (q->si)
-            fault_chain_eof(q->si);
-        else
-            strm_resp_end(q);
-    } else {
-        q->up_reading = false;
-        strm_fail(q, (int)nread);
-    }
-    h2_leave(h);
+    hp_h1up_read(&upu_strm(u)->h1, up, nread, data);
 }
 
 static void tun_se_eof(void *ud)
 {
     h2_strm *q = ud;
     h2_enter(q->h);
-    if (q->up)
-        fault_conn_shutdown(q->up->c);
+    if (q->h1.up)
+        fault_conn_shutdown(q->h1.up->c);
     h2_leave(q->h);
 }
 
@@ -319,33 +297,58 @@ static const fault_chain_ops tun_se_ops = {
 static const fault_chain_ops tun_si_ops = {
     .output = tun_si_output, .eof = tun_si_eof, .progress = h1_chain_progress};
 
+/* The tunnel's side of the stream's hp_h1up: raw bytes both ways. */
+static h2_strm *tun_strm(hp_h1up *u)
+{
+    return (h2_strm *)((char *)u - offsetof(h2_strm, h1));
+}
+
+static void tun_resp_byte(hp_h1up *u)
+{
+    (void)u;
+}
+
+static void tun_response(hp_h1up *u, const uint8_t *p, size_t n)
+{
+    strm_resp_data(tun_strm(u), p, n);
+}
+
+static void tun_response_eof(hp_h1up *u)
+{
+    strm_resp_end(tun_strm(u));
+}
+
+static const hp_h1up_ops tun_h1up_ops = {.enter = h2_h1up_enter,
+                                         .leave = h2_h1up_leave,
+                                         .resp_byte = tun_resp_byte,
+                                         .response = tun_response,
+                                         .response_eof = tun_response_eof,
+                                         .fail = h2_h1up_fail,
+                                         .hold = h2_h1up_hold,
+                                         .unhold = h2_h1up_unhold,
+                                         .written = h2_on_client_written};
+
 static void on_tun_ready(hp_up_user *u, hp_up *up, int status)
 {
     h2_strm *q = upu_strm(u);
     hp_h2 *h = q->h;
     h2_enter(h);
-    q->creq = NULL;
+    q->h1.creq = NULL;
     if (status < 0) {
         strm_fail(q, status);
         h2_leave(h);
         return;
     }
-    q->up = up;
-    hp_up_bind(up, &q->upu);
+    q->h1.ops = &tun_h1up_ops;
     q->deadline_kind = DL_NONE;
     q->deadline_us = 0;
-    if (q->targeted) {
-        q->se = fault_chain_new(h->s, FAULT_DIR_EGRESS, FAULT_SIDE_SERVER, &tun_se_ops, q);
-        q->si = fault_chain_new(h->s, FAULT_DIR_INGRESS, FAULT_SIDE_SERVER, &tun_si_ops, q);
-        if (!q->se || !q->si) {
-            strm_fail(q, -ECONNREFUSED);
-            h2_leave(h);
-            return;
-        }
+    if (hp_h1up_bind(&q->h1, up, &q->upu, q->targeted ? h->s : NULL, &tun_se_ops, &tun_si_ops, q) <
+        0) {
+        strm_fail(q, -ECONNREFUSED);
+        h2_leave(h);
+        return;
     }
     q->req_head_sent = true; /* nothing to say first: bytes go as they come */
-    q->up_reading = true;
-    fault_conn_read_start(up->c, hp_up_on_read, up);
     fault_http_set_status(q->x, 200);
     h2_send_head(q, true);
     h2_leave(h);
@@ -377,9 +380,9 @@ void strm_connect(h2_strm *q)
     int err = 0;
     static const hp_up_user_ops tun_user = {.on_ready = on_tun_ready, .on_read = tun_up_read};
     q->upu.ops = &tun_user;
-    q->creq =
+    q->h1.creq =
         hp_connect(st, &q->upu, q->targeted ? h->s : NULL, q->host, q->port, false, NULL, &err);
-    if (!q->creq) {
+    if (!q->h1.creq) {
         strm_fail(q, err);
         return;
     }
