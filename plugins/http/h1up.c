@@ -1,7 +1,8 @@
 /*
- * plugins/http/h1up.c - the parts of an HTTP/1.1 upstream that the HTTP/1
- * session (sess_upstream.c) and the HTTP/2 streams (h2_h1up.c) share: see
- * h1up.h.
+ * plugins/http/h1up.c - the HTTP/1.1 upstream that the HTTP/1 session
+ * (sess_upstream.c), the HTTP/2 streams (h2_h1up.c) and their CONNECT
+ * tunnels (tunnel.c) share: the hp_h1up connection object and the
+ * response-head helpers; see h1up.h.
  */
 #include "config.h"
 

@@ -1,11 +1,13 @@
 /*
- * plugins/http/h1up.h - what the two HTTP/1.1 upstreams share (h1up.c):
- * the HTTP/1 session's (sess_upstream.c) and the HTTP/2 streams'
- * (h2_h1up.c). Each keeps its own connection handling and what its
- * client side needs; the reading of a response head (interim, refused
- * 101, bodiless, keep-alive), the request line, the end of a response
- * delimited by the connection's end and the decision to give a
- * connection back to the pool are written here once.
+ * plugins/http/h1up.h - the HTTP/1.1 upstream that the HTTP/1 session
+ * (sess_upstream.c), the HTTP/2 streams (h2_h1up.c) and their CONNECT
+ * tunnels (tunnel.c) share (h1up.c): hp_h1up, the connection object each
+ * embeds (binding, SERVER chains, reads, writes; its client side told
+ * through hp_h1up_ops), and the helpers of the HTTP on it: the reading of
+ * a response head (interim, refused 101, bodiless, keep-alive), the
+ * request line, the end of a response delimited by the connection's end
+ * and the decision to give a connection back to the pool. Each client
+ * side keeps its own response parser and what it does with a response.
  */
 #ifndef FAULT_HTTP_H1UP_H
 #define FAULT_HTTP_H1UP_H

@@ -11,9 +11,11 @@
  *               chains; with sess_request.c (the request side) and
  *               sess_upstream.c (the upstream side), sharing session.h
  *   upstream.c  upstream connections: connecting, the idle pool
- *   h1up.c      what the two HTTP/1.1 upstreams (the session's and the
- *               HTTP/2 streams') share: reading a response head, the
- *               request line, the end of a response, back to the pool
+ *   h1up.c      the one HTTP/1.1 upstream connection object (hp_h1up:
+ *               bind, SERVER chains, reads, writes) embedded by the
+ *               session, the HTTP/2 streams and their CONNECT tunnels;
+ *               reading a response head, the request line, the end of a
+ *               response, back to the pool
  *   tunnel.c    CONNECT: an HTTP/1 session's switch to a tunnel, plain
  *               tunnels that bypass the faults, HTTP/2 CONNECT streams
  *   accept.c    accepted connections: TLS or plaintext, HTTP/2 or
