@@ -174,3 +174,16 @@ void hp_h1up_chains_free(hp_h1up *u)
     fault_chain_free(u->si);
     u->se = u->si = NULL;
 }
+
+void hp_h1up_drop(hp_h1up *u, bool reset)
+{
+    hp_connect_cancel(u->creq);
+    u->creq = NULL;
+    hp_h1up_chains_free(u);
+    if (u->up) {
+        hp_up *up = u->up;
+        u->up = NULL;
+        up->owner = NULL;
+        hp_up_close(up, reset);
+    }
+}

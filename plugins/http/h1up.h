@@ -67,6 +67,9 @@ void hp_h1up_write(hp_h1up *u, const uint8_t *p, size_t n);
 size_t hp_h1up_congestion(const hp_h1up *u);
 /* Frees the SERVER chains. */
 void hp_h1up_chains_free(hp_h1up *u);
+/* Lets go of the connection: a pending one is cancelled, a bound one
+ * closed (reset: with an RST) after its SERVER chains are freed. */
+void hp_h1up_drop(hp_h1up *u, bool reset);
 
 /* on_headers_complete of an upstream's response. A 101 nobody asked for
  * is refused (HPE_USER, its reason set); a 1xx is an interim response

@@ -578,17 +578,7 @@ void strm_dispatch(h2_strm *q)
 void strm_release_upstream(h2_strm *q, bool reset)
 {
     hp_h2 *h = q->h;
-    hp_connect_cancel(q->h1.creq);
-    q->h1.creq = NULL;
-    fault_chain_free(q->h1.se);
-    fault_chain_free(q->h1.si);
-    q->h1.se = q->h1.si = NULL;
-    if (q->h1.up) {
-        hp_up *up = q->h1.up;
-        q->h1.up = NULL;
-        up->owner = NULL;
-        hp_up_close(up, reset);
-    }
+    hp_h1up_drop(&q->h1, reset);
     if (q->u && q->uid > 0) {
         h2_up *u = q->u;
         if (!u->dead) {

@@ -938,15 +938,7 @@ void sess_teardown(hp_sess *s, bool reset, int error)
         s->next->prev = s->prev;
     s->prev = s->next = NULL;
     hp_ex *ex = &s->ex;
-    hp_connect_cancel(ex->h1.creq);
-    ex->h1.creq = NULL;
-    hp_h1up_chains_free(&ex->h1);
-    if (ex->h1.up) {
-        hp_up *up = ex->h1.up;
-        ex->h1.up = NULL;
-        up->owner = NULL;
-        hp_up_close(up, reset);
-    }
+    hp_h1up_drop(&ex->h1, reset);
     sess_body_chains_free(ex);
     if (ex->h2) {
         hp_h2b_release(ex->h2);
