@@ -106,7 +106,6 @@ static void on_written(fault_conn *c, int status, void *ud)
 {
     (void)c;
     pg_session *ss = ud;
-    ss->wcb++;
     if (!ss->dead && status < 0 && status != FAULT_ECANCELED)
         pg_teardown(ss, true, status);
     else if (!ss->dead)
@@ -134,10 +133,9 @@ static void raw_send(pg_session *ss, fault_conn *c, const uint8_t *data, size_t 
     }
     pg_ss_ref(ss); /* for the callback */
     pg_ss_ref(ss); /* for this function */
-    uint64_t seen = ss->wcb;
     int rc = fault_conn_write(c, data, len, on_written, ss);
-    if (rc < 0 && ss->wcb == seen)
-        pg_ss_unref(ss); /* a plain connection does not call back on error */
+    if (rc < 0)
+        pg_ss_unref(ss); /* no callback on an error (sdk/fault/net.h) */
     if (rc < 0 && !ss->dead)
         pg_teardown(ss, true, rc);
     pg_ss_unref(ss);

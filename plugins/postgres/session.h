@@ -127,7 +127,6 @@ struct pg_session {
     bool fatal_close; /* close once the client has its FATAL error */
     bool paused_client, paused_server;
     uint64_t bytes_eg, bytes_in;
-    uint64_t wcb; /* write callbacks run so far */
     /* Output gathered while one input is processed, sent in one write:
      * a reply of four messages costs one send(), not one per piece. */
     uint8_t *eo, *io;
