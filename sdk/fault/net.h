@@ -179,7 +179,9 @@ FAULT_API int fault_conn_read_stop(fault_conn *c);
  * plain TCP and TLS connections alike: a caller holding a reference for
  * the callback drops it there, or on the error return, never both. On a
  * TLS connection the bytes are encrypted at once and cb runs before this
- * returns. (Cores before this note also called cb on a failed TLS write.) */
+ * returns. (Older cores also called cb on a failed TLS write: a plugin
+ * that must run on them too should not take a reference for cb on TLS
+ * connections, or should count callbacks.) */
 FAULT_API int fault_conn_write(fault_conn *c, const void *data, size_t len, fault_write_cb cb,
                                void *userdata);
 /* Hands the kernel as much of data as it takes right now, without
