@@ -23,16 +23,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          sizeof err) != 0)
         return 0;
     /* Bounded work per input: the first few operations are enough. Each
-     * one is generated and written; what one of them wrote (picked by the
-     * input's first byte, so every operation can be picked) is loaded
-     * again. Loading the YAML of all of them took two thirds of the time
-     * of an input and only drives the scenario loader, which has its own
+     * one is generated; what one of them generated (picked by the input's
+     * first byte, so every operation can be picked) is written as YAML and
+     * loaded again. Writing and loading the scenarios of all of them took
+     * four fifths of the time of an input: the writer and the loader are
+     * the same code for every operation, and the loader has its own
      * target (fuzz_scenario). */
     size_t nops = api.nops < 8 ? api.nops : 8;
     size_t check = nops ? (size ? data[0] : 0) % nops : 0;
     for (size_t i = 0; i < nops; i++) {
         cJSON *docs = cJSON_CreateArray();
-        if (docs && sc_generate_for(&api, &api.ops[i], docs) == 0) {
+        if (docs && sc_generate_for(&api, &api.ops[i], docs) == 0 && i == check) {
             sc_buf out = {0};
             for (cJSON *d = docs->child; d; d = d->next)
                 sc_yaml_emit(&out, d, true);
@@ -40,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              * (unless a path parameter has no example). */
             sc_suite suite = {0};
             char lerr[1024];
-            if (out.p && i == check)
+            if (out.p)
                 sc_load_buffer("generated.yaml", out.p, out.len, &suite, lerr, sizeof lerr);
             sc_suite_free(&suite);
             sc_buf_free(&out);
