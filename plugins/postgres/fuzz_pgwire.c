@@ -179,7 +179,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (a.messages != b.messages)
             abort();
     }
-    if (a.bcap > PG_MAX_INSPECT * 2 || b.bcap > PG_MAX_INSPECT * 2)
+    /* The prefix buffer follows the bytes that came (it at most doubles
+     * past them), never the length a header claims. */
+    if (a.bcap > PG_MAX_INSPECT || b.bcap > PG_MAX_INSPECT || a.bcap > 2 * size + 256 ||
+        b.bcap > 2 * size + 256)
         abort();
     pg_framer_free(&a);
     pg_framer_free(&b);

@@ -82,16 +82,6 @@ int pg_framer_feed(pg_framer *f, const uint8_t *data, size_t len)
                 want = PG_MAX_INSPECT;
             f->want = want;
             f->blen = 0;
-            if (want > f->bcap) {
-                size_t cap = f->bcap ? f->bcap : 256;
-                while (cap < want)
-                    cap *= 2;
-                uint8_t *nb = realloc(f->buf, cap);
-                if (!nb)
-                    return FAULT_ENOMEM;
-                f->buf = nb;
-                f->bcap = cap;
-            }
             f->deciding = true;
             if (want == 0) {
                 decide(f);
@@ -102,6 +92,23 @@ int pg_framer_feed(pg_framer *f, const uint8_t *data, size_t len)
             size_t n = f->want - f->blen;
             if (n > len)
                 n = len;
+            if (n == 0) /* the header ended the bytes given */
+                continue;
+            /* The buffer grows with the bytes that came, not with what the
+             * length word promises: a 5-byte header claiming a 1 GiB Query
+             * costs nothing until the statement arrives. */
+            if (f->blen + n > f->bcap) {
+                size_t cap = f->bcap ? f->bcap : 256;
+                while (cap < f->blen + n)
+                    cap *= 2;
+                if (cap > f->want)
+                    cap = f->want;
+                uint8_t *nb = realloc(f->buf, cap);
+                if (!nb)
+                    return FAULT_ENOMEM;
+                f->buf = nb;
+                f->bcap = cap;
+            }
             memcpy(f->buf + f->blen, data, n);
             f->blen += n;
             f->left -= (uint32_t)n;

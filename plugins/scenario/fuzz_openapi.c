@@ -22,10 +22,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sc_openapi_parse("fuzz", (const char *)data, size, "http://127.0.0.1:1/spec", &api, err,
                          sizeof err) != 0)
         return 0;
-    /* Bounded work per input: the first few operations are enough. */
-    for (size_t i = 0; i < api.nops && i < 8; i++) {
+    /* Bounded work per input: the first few operations are enough. Each
+     * one is generated; what one of them generated (picked by the input's
+     * first byte, so every operation can be picked) is written as YAML and
+     * loaded again. Writing and loading the scenarios of all of them took
+     * four fifths of the time of an input: the writer and the loader are
+     * the same code for every operation, and the loader has its own
+     * target (fuzz_scenario). */
+    size_t nops = api.nops < 8 ? api.nops : 8;
+    size_t check = nops ? (size ? data[0] : 0) % nops : 0;
+    for (size_t i = 0; i < nops; i++) {
         cJSON *docs = cJSON_CreateArray();
-        if (docs && sc_generate_for(&api, &api.ops[i], docs) == 0) {
+        if (docs && sc_generate_for(&api, &api.ops[i], docs) == 0 && i == check) {
             sc_buf out = {0};
             for (cJSON *d = docs->child; d; d = d->next)
                 sc_yaml_emit(&out, d, true);

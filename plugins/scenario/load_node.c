@@ -317,6 +317,26 @@ void ld_pairs_free(sc_pair *p, size_t n)
  * document is shallow enough, or malformed (the loader reports that). */
 bool ld_yaml_too_deep(const char *data, size_t len, size_t *line, size_t *col)
 {
+    /* Every collection opens at an indicator of its own: '[' or '{', '-'
+     * (a sequence entry), '?' or ':' (a mapping key or value). A document
+     * with no more of these bytes than the limit cannot nest past it, and
+     * is then read by libyaml once instead of twice. */
+    size_t marks = 0;
+    for (size_t i = 0; i < len && marks <= SC_YAML_MAX_DEPTH; i++) {
+        switch (data[i]) {
+        case '[':
+        case '{':
+        case '-':
+        case '?':
+        case ':':
+            marks++;
+            break;
+        default:
+            break;
+        }
+    }
+    if (marks <= SC_YAML_MAX_DEPTH)
+        return false;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return false;

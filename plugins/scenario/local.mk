@@ -53,4 +53,5 @@ EXTRA_DIST += plugins/scenario/fuzz.sh plugins/scenario/fuzz_scenario.c \
 	plugins/scenario/fuzz-corpus/scenario/repeat-and-load.yaml \
 	plugins/scenario/fuzz-corpus/scenario/deep-body.yaml \
 	plugins/scenario/fuzz-corpus/scenario/deep-seq.yaml \
-	plugins/scenario/fuzz-corpus/openapi/cycles.yaml
+	plugins/scenario/fuzz-corpus/openapi/cycles.yaml \
+	plugins/scenario/fuzz-corpus/openapi/properties-list.yaml

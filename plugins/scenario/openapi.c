@@ -155,6 +155,9 @@ static cJSON *object_example(reader *R, const cJSON *s, int depth)
 {
     cJSON *o = cJSON_CreateObject();
     const cJSON *props = cJSON_GetObjectItemCaseSensitive(s, "properties");
+    /* Properties are a mapping; anything else (a list) names none. */
+    if (!cJSON_IsObject(props))
+        props = NULL;
     int n = 0;
     for (const cJSON *p = props ? props->child : NULL; p && n < MAX_PROPS; p = p->next, n++) {
         const cJSON *ps = deref(R, p);
@@ -162,7 +165,10 @@ static cJSON *object_example(reader *R, const cJSON *s, int depth)
         if (ps && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ps, "readOnly")))
             continue;
         cJSON *v = example_of(R, p, depth + 1);
-        cJSON_AddItemToObject(o, p->string, v ? v : cJSON_CreateNull());
+        if (!v)
+            v = cJSON_CreateNull();
+        if (!p->string || !cJSON_AddItemToObject(o, p->string, v))
+            cJSON_Delete(v);
     }
     return o;
 }

@@ -12,6 +12,9 @@
 #                 says how many it did
 #   FUZZ_WORKDIR  build and scratch directory (default a fresh one); the
 #                 logs, the table (summary.txt) and any reproducer stay there
+#   FUZZ_APPEND   1: keep the rows summary.txt already has (the table shows
+#                 them too), so that a benchmark can be run in several
+#                 sittings, e.g. with a different FUZZ_SECONDS per target
 # Exits 1 when a target found something, 2 when one does not build.
 #
 # ASan's quarantine of freed memory is set to 16 MiB (from 256) unless
@@ -28,7 +31,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16}
 FUZZ_SUMMARY=$FUZZ_WORKDIR/summary.txt
 export FUZZ_RUNS FUZZ_WORKDIR ASAN_OPTIONS FUZZ_SUMMARY
 mkdir -p "$FUZZ_WORKDIR" || exit 2
-: >"$FUZZ_SUMMARY"
+[ "${FUZZ_APPEND:-0}" = 1 ] || : >"$FUZZ_SUMMARY"
 
 rc=0
 nice -n 19 sh "$top/tests/fuzz/run.sh" "$@" >"$FUZZ_WORKDIR/run.log" 2>&1 || rc=$?

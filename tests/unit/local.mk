@@ -3,10 +3,10 @@
 # convenience library so that internal fault__ functions are reachable.
 check_PROGRAMS += tests/unit/test_rng tests/unit/test_duration \
 	tests/unit/test_schedule tests/unit/test_mapping tests/unit/test_http_exchange \
-	tests/unit/test_http_storage tests/unit/test_conn_write
+	tests/unit/test_http_storage tests/unit/test_conn_write tests/unit/test_pgwire
 TESTS += tests/unit/test_rng tests/unit/test_duration \
 	tests/unit/test_schedule tests/unit/test_mapping tests/unit/test_http_exchange \
-	tests/unit/test_http_storage tests/unit/test_conn_write
+	tests/unit/test_http_storage tests/unit/test_conn_write tests/unit/test_pgwire
 
 tests_unit_test_rng_SOURCES = tests/unit/test_rng.c tests/unit/check.h
 tests_unit_test_rng_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
@@ -35,3 +35,8 @@ tests_unit_test_http_storage_LDADD = core/libfaultcore-impl.la -lm
 tests_unit_test_conn_write_SOURCES = tests/unit/test_conn_write.c tests/unit/check.h
 tests_unit_test_conn_write_CPPFLAGS = $(AM_CPPFLAGS) $(UV_CFLAGS)
 tests_unit_test_conn_write_LDADD = core/libfaultcore-impl.la -lm
+
+# The postgres plugin's framer (plugins/postgres/pgwire.c needs only the SDK).
+tests_unit_test_pgwire_SOURCES = tests/unit/test_pgwire.c tests/unit/check.h \
+	plugins/postgres/pgwire.c plugins/postgres/pgwire.h
+tests_unit_test_pgwire_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/postgres
