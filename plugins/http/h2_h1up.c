@@ -78,10 +78,15 @@ static void h1_head(hp_drive *d)
 }
 
 /* The response ended: the connection goes back to the pool when it
- * carried exactly this exchange. */
+ * carried exactly this exchange. Bytes the upstream sent after the
+ * response in the same read already wait in rpin (the driver keeps what
+ * the parser did not take before it reports the end): such an upstream is
+ * not to be trusted with another request, so its connection is closed. */
 static void h1_done(h2_strm *q)
 {
     q->resp_done_h1 = true;
+    if (q->rpin.len)
+        q->up_keepalive = false;
     strm_resp_end(q);
     if (q->h1.up && q->req_end_sent) {
         hp_up *up = q->h1.up;

@@ -55,6 +55,11 @@ n=$(upstream_conns)
 	fail "3 requests (2 client connections) opened $n upstream connections, want 1 ($out / $out2)"
 [ "$(printf '%s\n%s\n' "$out" "$out2" | sort -u)" = "conn=1" ] || fail "not one connection: $out / $out2"
 note "keep-alive: 3 requests over 2 client connections, 1 upstream connection"
+# Bytes after a complete response: that upstream connection is closed, not
+# pooled (the HTTP/2 side's check is in h2.sh).
+k=$(curl -sS --fail --max-time 20 --noproxy '' -x "$PROXY" "$UP2/extra") || fail "/extra"
+[[ $k =~ ^conn=([0-9]+)$ ]] || fail "/extra: $k"
+wait_for_line "$UP_LOG" "^close ${BASH_REMATCH[1]}\$" "$FAULT_PID"
 stop_pid "$FAULT_PID"
 start_proxy --http-upstream-idle-timeout 300ms
 CX=(curl -sS --fail --max-time 20 --noproxy '' -x "$PROXY")

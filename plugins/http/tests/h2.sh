@@ -100,9 +100,14 @@ nghttp -n -s "http://127.0.0.1:$P/conn" "http://127.0.0.1:$P/reset" "http://127.
 	>"$E2E_TMP/codes" 2>&1
 grep -qE ' 200 +[0-9]+ /conn$' "$E2E_TMP/codes" && grep -qE ' 200 +[0-9]+ /host$' "$E2E_TMP/codes" ||
 	fail "streams beside a reset one: $(cat "$E2E_TMP/codes")"
+# An upstream that sends bytes after a complete response is not given
+# another request on that connection: fault closes it.
+k=$("${H2C[@]}" --fail "http://127.0.0.1:$P/extra") || fail "h2c /extra"
+[[ $k =~ ^conn=([0-9]+)$ ]] || fail "h2c /extra: $k"
+wait_for_line "$UP_LOG" "^close ${BASH_REMATCH[1]}\$" "$FAULT_PID"
 stop_pid "$FAULT_PID"
 [ "$STOP_STATUS" = 0 ] || fail "fault exited $STOP_STATUS"
-note "per-stream failures: refused 502, reset mid-body resets the stream, slow 504"
+note "per-stream failures: refused 502, reset mid-body resets the stream, slow 504; bytes after a response close the upstream connection"
 
 # ---- 5. a stream fault on an h2c mapping
 P=$(free_port)

@@ -18,6 +18,7 @@ on every connection (one thread each). What it answers depends on the path:
                  connection (SO_LINGER 0)
   /slow?s=S      waits S seconds, then 200 "slow"
   /eofbody       200 without length: body "until-eof\n", then closes
+  /extra         200 "conn=K" (Content-Length), then "EXTRA" in the same write
   /bytes?n=N     200, chunked: N bytes "0123456789" repeated, 1000 a chunk
   anything else  200 "path=<path>"
 
@@ -163,6 +164,11 @@ def serve(sock, k):
                 n = int(args.get("n", "64525"))
                 sock.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: " + b"p" * 1000 + b"\r\n" + b"Y" * n
                              + b": v\r\nContent-Length: 0\r\n\r\n")
+            elif path == "/extra":
+                # A response followed by bytes nobody asked for, in one write.
+                body = b"conn=%d\n" % k
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%sEXTRA"
+                             % (len(body), body))
             elif path == "/eofbody":
                 sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-eof\n")
                 sock.shutdown(socket.SHUT_WR)
