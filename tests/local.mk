@@ -17,7 +17,7 @@ EXTRA_DIST += tests/docs/flags.sh tests/style/format.sh
 EXTRA_DIST += tests/bench/README.md tests/bench/lib.sh tests/bench/proxy-bench.sh \
 	tests/bench/idle-conns.sh tests/bench/idle_conns.py tests/bench/startup.sh \
 	tests/bench/startup_time.py tests/bench/chain-bench.sh tests/bench/soak.sh tests/bench/soak.py \
-	tests/bench/stealth-bench.sh \
+	tests/bench/stealth-bench.sh tests/bench/bulk-ceiling.sh tests/bench/minrelay.c \
 	tests/bench/fuzz-all.sh
 
 # make fuzz: every libFuzzer target (tests/fuzz/run.sh lists them) for

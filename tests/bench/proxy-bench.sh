@@ -8,8 +8,10 @@
 #   (b) bulk MB/s:  curl GET /big (100 MiB) to /dev/null, best of 3
 #
 # Paths: direct to nginx; HAProxy mode tcp with nbthread 1; HAProxy mode tcp
-# with its default thread count; fault run --proxy with no fault; the same
-# with FAULT_NO_SPLICE=1 (the relay without splice at all, for comparison).
+# with its default thread count (unpinned); when pinned, also HAProxy with one
+# thread per CPU pinned to the proxy CPU (fault's CPU budget); fault run
+# --proxy with no fault; the same with FAULT_NO_SPLICE=1 (the relay without
+# splice at all, for comparison).
 #
 # All servers run for the whole benchmark; the paths are measured in
 # interleaved rounds (direct, haproxy x2, fault, then again) so that a slow
@@ -92,7 +94,7 @@ pin() {
 }
 
 # ---------------------------------------------------------------- files
-read -r P_NGINX P_HA1 P_HAD P_FAULT P_FAULTNS < <(bench_free_ports 5)
+read -r P_NGINX P_HA1 P_HAD P_HAP P_FAULT P_FAULTNS < <(bench_free_ports 6)
 
 WWW=$BENCH_TMP/www
 mkdir -p "$WWW" "$BENCH_TMP/nginx-temp"
@@ -182,9 +184,23 @@ bench_wait_port "$P_HAD" "$HAD_PID" haproxy-default || bench_die "haproxy (defau
 check_path "$P_HAD" || bench_die "haproxy (default) does not proxy /small"
 HA_THREADS=$(threads_of "$HAD_PID")
 
+# Pinned runs confine fault to the proxy CPU, while HAProxy with its default
+# thread count runs unpinned on every CPU: not the same CPU budget. So pinned
+# runs also measure HAProxy with as many threads as CPUs, pinned to the proxy
+# CPU like fault (pinned without nbthread it would start one thread).
+HAP_PID=
+if [[ $PIN == 1 ]]; then
+	haproxy_cfg "$BENCH_TMP/haproxy-pinned.cfg" "$P_HAP" "nbthread $NCPU"
+	bench_start haproxy-pinned $(pin "$CPU_PROXY") haproxy -db -f "$BENCH_TMP/haproxy-pinned.cfg"
+	HAP_PID=$BENCH_LAST_PID
+	bench_wait_port "$P_HAP" "$HAP_PID" haproxy-pinned || bench_die "haproxy (nbthread $NCPU, pinned) did not start"
+	check_path "$P_HAP" || bench_die "haproxy (nbthread $NCPU, pinned) does not proxy /small"
+fi
+
 K_DIRECT="direct (nginx)"
 K_HA1="haproxy tcp nbthread 1"
 K_HAD="haproxy tcp default ($HA_THREADS thr)"
+K_HAP="haproxy tcp nbthread $NCPU"
 K_FAULT="fault (no fault)"
 K_FAULTNS="fault FAULT_NO_SPLICE=1"
 declare -A PORT CPU PINS RPS_LIST LAT_LIST P99_LIST CPU_LIST ERR BEST STATUS WHO
@@ -202,6 +218,7 @@ if [[ $PIN == 1 ]]; then pdesc="proxy CPU $CPU_PROXY"; cdesc="client CPU $CPU_CL
 add_path "$K_DIRECT" "$P_NGINX" "$CPU_CLIENT" "$cdesc" "$(cat "$BENCH_TMP/nginx.pid")"
 add_path "$K_HA1" "$P_HA1" "$CPU_CLIENT" "$pdesc" "$HA1_PID"
 add_path "$K_HAD" "$P_HAD" "$CPU_CLIENT" "unpinned" "$HAD_PID"
+[[ -z $HAP_PID ]] || add_path "$K_HAP" "$P_HAP" "$CPU_CLIENT" "$pdesc" "$HAP_PID"
 
 FAULT_NOTE=
 if [[ $HAVE_FAULT == 1 ]]; then
@@ -374,6 +391,8 @@ for c in $CONNS; do
 	[[ $V == ok ]] || MISSED=1
 	printf '  c%-5s fault / haproxy(default)     req/s : %-6s target >= 1.10: %s\n' "$c" "$R_FHD" "$V"
 	printf '  c%-5s fault / haproxy(nbthread 1)  req/s : %s\n' "$c" "$R_FH1"
+	[[ -z $HAP_PID ]] || printf '  c%-5s fault / haproxy(nbthread %s, same CPU as fault) req/s : %s\n' "$c" "$NCPU" \
+		"$(bench_ratio "${RPS[$K_FAULT@$c]}" "${RPS[$K_HAP@$c]}")"
 	printf '  c%-5s fault / FAULT_NO_SPLICE=1    req/s : %s\n' "$c" "$R_FNS"
 	printf '  c%-5s CPU per request, haproxy(nbthread 1) / fault : %s, haproxy(default) / fault : %s\n' "$c" \
 		"$(bench_ratio "${CPUR[$K_HA1@$c]}" "${CPUR[$K_FAULT@$c]}")" "$(bench_ratio "${CPUR[$K_HAD@$c]}" "${CPUR[$K_FAULT@$c]}")"
