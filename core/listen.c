@@ -206,12 +206,16 @@ void fault_listener_close(fault_listener *l)
 {
     if (!l)
         return;
-    for (fault_listener **pp = &listeners; *pp; pp = &(*pp)->next) {
-        if (*pp == l) {
-            *pp = l->next;
-            break;
-        }
-    }
+    /* A listener no longer on the list was closed already: by the plugin,
+     * or by the core when the run began stopping (before the plugins'
+     * stop()). Closing it again does nothing, and l is not touched: its
+     * memory may be gone. */
+    fault_listener **pp = &listeners;
+    while (*pp && *pp != l)
+        pp = &(*pp)->next;
+    if (!*pp)
+        return;
+    *pp = l->next;
     if (l->twin) {
         l->twin->data = NULL;
         uv_close((uv_handle_t *)l->twin, (uv_close_cb)free);

@@ -28,7 +28,8 @@ typedef struct banner_map {
     char *listen_host, *host, *text;
     uint16_t listen_port, port;
     char target[300];
-    fault_plugin *self; /* set in start(): the accept callback needs it */
+    fault_plugin *self;   /* set in start(): the accept callback needs it */
+    fault_listener *lis;  /* set in start(), closed in stop() */
 } banner_map;
 
 typedef struct banner_state {
@@ -124,6 +125,7 @@ static int start(fault_plugin *self, void *state)
                                fault_strerror(rc));
             return rc;
         }
+        bm->lis = l;
         /* The host prints "listening on ..." from this event. */
         fault_event ev = {.type = FAULT_EV_LISTENING, .size = sizeof ev};
         ev.peer = fault_listener_address(l);
@@ -131,6 +133,18 @@ static int start(fault_plugin *self, void *state)
         fault_event_publish(self, &ev);
     }
     return 0;
+}
+
+/* The run is stopping. The core has closed every listener already (a
+ * second close does nothing), so a plugin may simply close what it opened. */
+static void stop(fault_plugin *self, void *state)
+{
+    (void)self;
+    banner_state *st = state;
+    for (size_t i = 0; i < st->n; i++) {
+        fault_listener_close(st->maps[i].lis);
+        st->maps[i].lis = NULL;
+    }
 }
 
 static void destroy(fault_plugin *self, void *state)
@@ -154,4 +168,4 @@ static const fault_protocol_ops protocol_ops = {
 FAULT_PLUGIN_DEFINE(.kind = FAULT_KIND_PROTOCOL, .name = "banner", .version = "1.0.0",
                     .summary = "Example: a TCP proxy that greets its clients (banner://)",
                     .license = "Apache-2.0", .state_size = sizeof(banner_state), .start = start,
-                    .destroy = destroy, .protocol = &protocol_ops);
+                    .stop = stop, .destroy = destroy, .protocol = &protocol_ops);

@@ -52,6 +52,12 @@ FAULT_API int fault_listen(fault_plugin *self, const char *host, uint16_t port, 
  * fault_listener_close(). */
 FAULT_API const char *fault_listener_address(const fault_listener *l);
 FAULT_API uint16_t fault_listener_port(const fault_listener *l);
+/* Stops listening and frees l. When the run stops, the core closes every
+ * listener before it calls the plugins' stop(); closing a listener that is
+ * already closed (then or by an earlier call) does nothing, so stop() and
+ * destroy() may close what they opened without tracking who was first.
+ * (fault 0.3.0 and earlier aborted on a second close: a plugin that may
+ * run on those closes its listeners only before the run stops.) */
 FAULT_API void fault_listener_close(fault_listener *l);
 
 /* TLS toward an upstream. */
