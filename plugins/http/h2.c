@@ -262,14 +262,17 @@ void h2_leave(hp_h2 *h)
 
 void h2_publish(h2_strm *q, fault_event_type type, int status)
 {
-    if (!fault_event_wanted(type) || !q->x)
+    /* A response to a request refused before it had an exchange (431 on
+     * an oversized header list, 400) is published too, without method and
+     * URL, as the HTTP/1 side does. */
+    if (!fault_event_wanted(type) || (!q->x && type != FAULT_EV_HTTP_RESPONSE))
         return;
     fault_event ev = {.type = type, .size = sizeof ev};
     ev.conn_id = q->h->s ? fault_stream_id(q->h->s) : 0;
     ev.peer = q->h->peer;
     ev.target = q->target;
-    ev.method = fault_http_method(q->x);
-    ev.url = fault_http_url(q->x);
+    ev.method = q->x ? fault_http_method(q->x) : NULL;
+    ev.url = q->x ? fault_http_url(q->x) : NULL;
     ev.status = status;
     fault_event_publish(q->h->st->self, &ev);
 }

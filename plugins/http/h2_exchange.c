@@ -220,6 +220,7 @@ void strm_answer(h2_strm *q, int status, const char *text, bool from_x)
         nghttp2_submit_response(h->ng, q->id, nv, 3, &prd);
         q->head_sent = true;
         h->dirty = true;
+        h2_publish(q, FAULT_EV_HTTP_RESPONSE, status);
         return;
     }
     if (!from_x) {
