@@ -178,17 +178,17 @@ static fault_chain *chain_alloc(fault_stream *s, fault_direction dir, fault_side
 static void public_sink(void *ud, fault__node *n);
 
 /* A chain of on_body hooks: one stage per plugin with an on_body hook
- * that watches the body (bit p->index of mask, the last bit standing for
- * every index past 62); whether active is decided chunk by chunk, as for
- * stream stages. */
-static bool watches(const fault_plugin *p, uint64_t mask)
+ * that watches the body (in mask); whether active is decided chunk by
+ * chunk, as for stream stages. */
+static bool watches(const fault_plugin *p, const fault__pset *mask)
 {
     return p->d->http && p->d->http->on_body && p->enabled && p->started &&
-           (mask & (1ull << (p->index < 63 ? p->index : 63)));
+           fault__pset_has(mask, p);
 }
 
 fault_chain *fault__body_chain_new(fault_stream *s, fault_direction dir, fault_http_exchange *x,
-                                   uint64_t mask, const fault_chain_ops *ops, void *userdata)
+                                   const fault__pset *mask, const fault_chain_ops *ops,
+                                   void *userdata)
 {
     int n = 0;
     for (fault_plugin *p = fault__plugins(); p; p = p->next)

@@ -72,16 +72,16 @@ struct fault_http_exchange {
     fault_plugin *next; /* next plugin whose hook runs */
     fault_http_done_cb done;
     void *done_ud;
-    /* Plugins (bits as in seen) watching each body, by fault_direction
-     * (EGRESS: request, INGRESS: response). */
-    uint64_t watch[3];
+    /* Plugins watching each body, by fault_direction (EGRESS: request,
+     * INGRESS: response). */
+    fault__pset watch[3];
     /* Whole bodies held for the hooks (fault_http_put_body), per message. */
     bool body_held[2];
     uint8_t *body[2];
     size_t body_len[2];
-    /* Plugins (by load index) whose hooks saw this exchange: they hear
-     * on_end when it is freed. Indexes past 63 share the last bit. */
-    uint64_t seen;
+    /* Plugins whose hooks saw this exchange: they hear on_end when it is
+     * freed. */
+    fault__pset seen;
     /* The arena: free space [a_cur, a_end) of the current block; blocks
      * added after the first one, newest first, to be freed with it. */
     char *a_cur, *a_end;
@@ -187,20 +187,16 @@ int fault_http_add_header(fault_http_exchange *x, fault_http_msg m, const char *
     return hdrs_add(x, &x->h[m], name, value);
 }
 
-static uint64_t plugin_bit(const fault_plugin *p)
-{
-    return 1ull << (p->index < 63 ? p->index : 63);
-}
-
 void fault_http_exchange_free(fault_http_exchange *x)
 {
     if (!x)
         return;
     /* The exchange is over, however it ended: a plugin that kept it (a
      * PENDING hook, per-exchange state) must forget it now. */
-    for (fault_plugin *p = fault__plugins(); p && x->seen; p = p->next) {
+    bool any = !fault__pset_empty(&x->seen);
+    for (fault_plugin *p = fault__plugins(); p && any; p = p->next) {
         const fault_http_ops *ops = p->d->http;
-        if (!ops || !ops->on_end || !(x->seen & plugin_bit(p)))
+        if (!ops || !ops->on_end || !fault__pset_has(&x->seen, p))
             continue;
         ops->on_end(p->state, x);
     }
@@ -436,14 +432,15 @@ int fault_http_watch_body(fault_plugin *self, fault_http_exchange *x, fault_dire
 {
     if (!self || !x || (dir != FAULT_DIR_EGRESS && dir != FAULT_DIR_INGRESS))
         return FAULT_EINVAL;
-    x->watch[dir] |= plugin_bit(self);
-    x->seen |= plugin_bit(self); /* it hears on_end */
+    fault__pset_add(&x->watch[dir], self);
+    fault__pset_add(&x->seen, self); /* it hears on_end */
     return 0;
 }
 
 bool fault_http_is_body_watched(const fault_http_exchange *x, fault_direction dir)
 {
-    return x && (dir == FAULT_DIR_EGRESS || dir == FAULT_DIR_INGRESS) && x->watch[dir] != 0;
+    return x && (dir == FAULT_DIR_EGRESS || dir == FAULT_DIR_INGRESS) &&
+           !fault__pset_empty(&x->watch[dir]);
 }
 
 fault_chain *fault_http_body_chain_new(fault_http_exchange *x, fault_direction dir,
@@ -451,7 +448,7 @@ fault_chain *fault_http_body_chain_new(fault_http_exchange *x, fault_direction d
 {
     if (!x || !x->stream || !ops || (dir != FAULT_DIR_EGRESS && dir != FAULT_DIR_INGRESS))
         return NULL;
-    return fault__body_chain_new(x->stream, dir, x, x->watch[dir], ops, userdata);
+    return fault__body_chain_new(x->stream, dir, x, &x->watch[dir], ops, userdata);
 }
 
 /* Calls the hooks from x->next on, until one answers, one goes pending, or
@@ -468,7 +465,7 @@ static void run_hooks(fault_http_exchange *x)
             x->response_phase ? ops->on_response : ops->on_request;
         if (!hook)
             continue;
-        x->seen |= plugin_bit(p);
+        fault__pset_add(&x->seen, p);
         fault_http_action a = hook(p->state, x);
         if (a == FAULT_HTTP_PENDING)
             return; /* fault_http_resume() continues */

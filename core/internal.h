@@ -75,6 +75,31 @@ struct fault_plugin {
     fault_plugin *next;
 };
 
+/* Plugin instances of one run, in all (the loader refuses more): each has
+ * its own bit, its load index, in a fault__pset, so that an exchange knows
+ * exactly which plugins watch its bodies and hear its end. */
+#define FAULT__MAX_PLUGINS 256
+
+typedef struct fault__pset {
+    uint64_t w[FAULT__MAX_PLUGINS / 64];
+} fault__pset;
+
+static inline bool fault__pset_empty(const fault__pset *ps)
+{
+    for (size_t i = 0; i < sizeof ps->w / sizeof ps->w[0]; i++)
+        if (ps->w[i])
+            return false;
+    return true;
+}
+static inline void fault__pset_add(fault__pset *ps, const fault_plugin *p)
+{
+    ps->w[p->index / 64] |= 1ull << (p->index % 64);
+}
+static inline bool fault__pset_has(const fault__pset *ps, const fault_plugin *p)
+{
+    return (ps->w[p->index / 64] >> (p->index % 64)) & 1u;
+}
+
 /* A plugin file found in a plugin directory, loaded or refused. */
 typedef struct fault__found {
     char *path;
@@ -212,7 +237,6 @@ void fault__timers_shutdown(void);
 
 /* ---- streams (relay.c) and chains (chain.c) ---- */
 
-#define FAULT__MAX_ATTACH 32
 
 /* A chunk travelling through a chain; owned by the stage it sits in. */
 typedef struct fault__node {
@@ -238,7 +262,7 @@ struct fault_stream {
     char *target;
     char scheme[16];
     char peer[64];
-    fault__attachment att[FAULT__MAX_ATTACH];
+    fault__attachment *att; /* natt of them, in load order (fault_stream_attach()) */
     int natt;
     bool attached;
     fault_chain *chains; /* live chains of this stream */
@@ -257,7 +281,8 @@ typedef void (*fault__sink)(void *ud, fault__node *n);
 /* A chain whose stages are the HTTP on_body hooks for x of the plugins
  * in mask (bits by load index, as fault_http_exchange's seen). */
 fault_chain *fault__body_chain_new(fault_stream *s, fault_direction dir, fault_http_exchange *x,
-                                   uint64_t mask, const fault_chain_ops *ops, void *userdata);
+                                   const fault__pset *mask, const fault_chain_ops *ops,
+                                   void *userdata);
 fault_chain *fault__chain_new(fault_stream *s, fault_direction dir, fault_side sides,
                               fault__sink sink, void *ud);
 /* Pushes bytes as a node (copied). */

@@ -227,6 +227,11 @@ static fault_plugin *instance_create(const char *path, const fault_plugin_descri
         instance_free(p);
         return NULL;
     }
+    if (next_index >= FAULT__MAX_PLUGINS) {
+        snprintf(err, errlen, "at most %d plugin instances in one run", FAULT__MAX_PLUGINS);
+        instance_free(p);
+        return NULL;
+    }
     p->index = next_index++;
     if (d->init && d->init(p, p->state) < 0) {
         snprintf(err, errlen, "init failed%s%.400s", p->err[0] ? ": " : "", p->err);

@@ -94,6 +94,7 @@ void fault__stream_ref(fault_stream *s)
 void fault__stream_unref(fault_stream *s)
 {
     if (--s->refs == 0 && s->gone) {
+        free(s->att);
         free(s->relay);
         free(s->target);
         free(s);
@@ -222,7 +223,15 @@ int fault_stream_attach(fault_stream *s)
     if (s->attached)
         return 0;
     s->attached = true;
-    for (fault_plugin *p = fault__plugins(); p && s->natt < FAULT__MAX_ATTACH; p = p->next) {
+    int n = 0;
+    for (fault_plugin *p = fault__plugins(); p; p = p->next)
+        n += p->d->stream && p->enabled && p->started;
+    if (n == 0)
+        return 0;
+    s->att = calloc((size_t)n, sizeof *s->att);
+    if (!s->att)
+        return FAULT_ENOMEM;
+    for (fault_plugin *p = fault__plugins(); p && s->natt < n; p = p->next) {
         if (!p->d->stream || !p->enabled || !p->started)
             continue;
         void *cs = NULL;

@@ -16,7 +16,8 @@
 #  3. bad use exits 2 with one line naming --instance: an unknown plugin,
 #     a plugin that is not a fault, no value; an instance's own
 #     configuration errors name it ("latency#2");
-#  4. --instance is out of `fault run --help` but in fault-run(1).
+#  4. 33 instances attach to one connection, and the last one acts;
+#  5. --instance is out of `fault run --help` but in fault-run(1).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 start_nginx
@@ -125,7 +126,22 @@ bad "^fault: --instance: needs a value" --with-latency --latency-mean 1 --instan
 bad "^fault: latency#2: --latency-mean is required" --with-latency --latency-mean 1 --instance latency
 bad "^fault: latency#2: --latency-sched: 'start:10%'" --instance latency --latency-mean 1 --latency-sched start:10%
 
-# ---- 4. documentation
+# ---- 4. many instances on one connection: 16 bandwidth and 16 jitter
+# instances (scheduled an hour away: attached, idle) come before latency in
+# load order; latency, the 33rd, still acts (a stream once attached at most 32).
+many=(--with-bandwidth --bandwidth-sched start:1h --with-jitter --jitter-sched start:1h)
+for _ in $(seq 15); do
+	many+=(--instance bandwidth --bandwidth-sched start:1h --instance jitter --jitter-sched start:1h)
+done
+P=$(free_port)
+start_fault run --proxy "127.0.0.1:$P=127.0.0.1:$NGINX_PORT" --no-ui --events "$E2E_TMP/ev4.jsonl" \
+	"${many[@]}" --with-latency --latency-mean 50 --latency-stddev 0
+curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$P/index.html" || fail "curl through 33 instances"
+wait_for_line "$E2E_TMP/ev4.jsonl" '"fault":"latency"' "$FAULT_PID"
+stop_pid "$FAULT_PID"
+note "33 instances on one connection: the last one (latency) acts"
+
+# ---- 5. documentation
 "$FAULT" run --help >"$E2E_TMP/help" || fail "fault run --help"
 grep -q -- '--instance' "$E2E_TMP/help" && fail "--instance is listed by fault run --help"
 "$FAULT" manpage run | grep -q 'SEVERAL INSTANCES' || fail "fault-run(1) does not describe --instance"

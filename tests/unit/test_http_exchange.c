@@ -125,6 +125,26 @@ static void test_watch(void)
     CHECK(fault_http_is_body_watched(x, FAULT_DIR_INGRESS));
     CHECK_EQ_INT(fault_http_watch_body(&p, x, FAULT_DIR_BOTH), -EINVAL);
     CHECK_EQ_INT(fault_http_watch_body(NULL, x, FAULT_DIR_EGRESS), -EINVAL);
+    /* plugins far apart in load order have bits of their own (indexes
+     * past 62 once shared one) */
+    fault_plugin far;
+    memset(&far, 0, sizeof far);
+    far.index = FAULT__MAX_PLUGINS - 1;
+    fault__pset ps;
+    memset(&ps, 0, sizeof ps);
+    CHECK(fault__pset_empty(&ps));
+    p.index = 64;
+    fault__pset_add(&ps, &p);
+    CHECK(fault__pset_has(&ps, &p));
+    CHECK(!fault__pset_has(&ps, &far));
+    p.index = 63;
+    CHECK(!fault__pset_has(&ps, &p));
+    fault__pset_add(&ps, &far);
+    CHECK(fault__pset_has(&ps, &far));
+    CHECK(!fault__pset_has(&ps, &p));
+    CHECK(!fault__pset_empty(&ps));
+    CHECK_EQ_INT(fault_http_watch_body(&far, x, FAULT_DIR_EGRESS), 0);
+    CHECK(fault_http_is_body_watched(x, FAULT_DIR_EGRESS));
     /* a body chain needs the exchange's stream */
     static const fault_chain_ops ops;
     CHECK(fault_http_body_chain_new(x, FAULT_DIR_INGRESS, &ops, NULL) == NULL);
