@@ -206,11 +206,13 @@ static void conn_write(demo_conn *k, const char *data, size_t len)
 {
     if (k->dead)
         return;
-    if (fault_conn_write(k->c, data, len, on_written, k) != 0) {
-        conn_kill(k);
-        return;
-    }
+    /* Counted before the call: on TLS the callback runs before it returns
+     * (on plain TCP later); on an error return it never runs. */
     k->writes++;
+    if (fault_conn_write(k->c, data, len, on_written, k) != 0) {
+        k->writes--;
+        conn_kill(k);
+    }
 }
 
 /* ---- responses ---- */
