@@ -237,7 +237,6 @@ void fault__timers_shutdown(void);
 
 /* ---- streams (relay.c) and chains (chain.c) ---- */
 
-
 /* A chunk travelling through a chain; owned by the stage it sits in. */
 typedef struct fault__node {
     struct fault__node *next;

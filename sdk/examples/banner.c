@@ -28,8 +28,8 @@ typedef struct banner_map {
     char *listen_host, *host, *text;
     uint16_t listen_port, port;
     char target[300];
-    fault_plugin *self;   /* set in start(): the accept callback needs it */
-    fault_listener *lis;  /* set in start(), closed in stop() */
+    fault_plugin *self;  /* set in start(): the accept callback needs it */
+    fault_listener *lis; /* set in start(), closed in stop() */
 } banner_map;
 
 typedef struct banner_state {
