@@ -89,6 +89,13 @@
  *        bytes (<fault/http.h>, "The end of a body").
  *        FAULT_DESCRIPTOR_SIZE_1_0 is the size 1.0 had, not the current
  *        size. fault_platform_ops and FAULT_KIND_AGENT marked reserved.
+ *        fault_conn_write(): the callback runs exactly once when the
+ *        call returns 0, never when it returns an error, on TLS as on TCP
+ *        (<fault/net.h>). fault_listener_close() on a listener already
+ *        closed (the core closes them all before the plugins' stop())
+ *        does nothing. Every enabled fault instance attaches to a stream
+ *        (there was a silent limit of 32); at most 256 plugin instances
+ *        in a run.
  *        The threading contract written down (above). The HTTP API split
  *        by audience: <fault/http.h> for fault plugins (hooks, reading and
  *        changing messages, bodies), <fault/http_handler.h> for protocol
