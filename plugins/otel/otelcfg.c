@@ -66,10 +66,11 @@ static bool is_token(const char *s)
     return true;
 }
 
-static bool has_ctl(const char *s)
+/* Control characters; a tab is let be in values (not in keys). */
+static bool has_ctl(const char *s, bool tab_ok)
 {
     for (; *s; s++)
-        if (((unsigned char)*s < 32 && *s != '\t') || *s == 127)
+        if (((unsigned char)*s < 32 && !(tab_ok && *s == '\t')) || *s == 127)
             return true;
     return false;
 }
@@ -111,7 +112,7 @@ int otel_kv_parse(const char *text, bool headers, otel_kv **kv, size_t *n, char 
             why = "an empty key";
         else if (k && v && headers && !is_token(k))
             why = "a header name that is not an HTTP token";
-        else if (k && v && (has_ctl(k) || has_ctl(v)))
+        else if (k && v && (has_ctl(k, false) || has_ctl(v, true)))
             why = "a control character";
         else if (k && v)
             why = NULL;
