@@ -708,8 +708,7 @@ static void teardown(otel *o)
 /* After the final export: done when nothing is left in flight. */
 static void teardown_maybe(otel *o)
 {
-    if (o->final && !o->traces.inflight && !o->metrics.inflight &&
-        (!o->nqueued || !o->traces.on))
+    if (o->final && !o->traces.inflight && !o->metrics.inflight && (!o->nqueued || !o->traces.on))
         teardown(o);
 }
 
@@ -732,8 +731,8 @@ static void on_final(uv_timer_t *t)
     o->final = true;
     export_traces(o);
     export_metrics(o);
-    long bound = o->traces.timeout_ms > o->metrics.timeout_ms ? o->traces.timeout_ms
-                                                              : o->metrics.timeout_ms;
+    long bound =
+        o->traces.timeout_ms > o->metrics.timeout_ms ? o->traces.timeout_ms : o->metrics.timeout_ms;
     uv_timer_start(&o->deadline_timer, on_deadline, (uint64_t)bound, 0);
     teardown_maybe(o);
 }
@@ -806,8 +805,8 @@ static int ms_var(fault_plugin *self, const char *specific, const char *general,
     const char *v = env2(specific, general, &which);
     *out = def;
     if (v && otel_parse_ms(v, out) != 0) {
-        fault_plugin_error(self, "%s: '%s' is not a number of milliseconds (0 to 3600000)",
-                           which, v);
+        fault_plugin_error(self, "%s: '%s' is not a number of milliseconds (0 to 3600000)", which,
+                           v);
         return FAULT_ESYNTAX;
     }
     return 0;
@@ -931,8 +930,7 @@ static int start(fault_plugin *self, void *state)
         fault_plugin_error(self, "cannot set up libcurl");
         return FAULT_ENOMEM;
     }
-    uv_timer_t *timers[] = {&o->flush_timer, &o->metric_timer, &o->stop_timer,
-                            &o->deadline_timer};
+    uv_timer_t *timers[] = {&o->flush_timer, &o->metric_timer, &o->stop_timer, &o->deadline_timer};
     for (size_t i = 0; i < 4; i++) {
         uv_timer_init(o->loop, timers[i]);
         timers[i]->data = o;
@@ -954,7 +952,8 @@ static int start(fault_plugin *self, void *state)
         return o->sub;
     }
     fault_log_info(self, "exporting traces to %s, metrics to %s",
-                   o->traces.on ? o->traces.url : "(off)", o->metrics.on ? o->metrics.url : "(off)");
+                   o->traces.on ? o->traces.url : "(off)",
+                   o->metrics.on ? o->metrics.url : "(off)");
     return 0;
 }
 

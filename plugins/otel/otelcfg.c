@@ -84,8 +84,7 @@ void otel_kv_free(otel_kv *kv, size_t n)
     free(kv);
 }
 
-int otel_kv_parse(const char *text, bool headers, otel_kv **kv, size_t *n, char *err,
-                  size_t errlen)
+int otel_kv_parse(const char *text, bool headers, otel_kv **kv, size_t *n, char *err, size_t errlen)
 {
     size_t n0 = *n, entry = 0;
     const char *p = text ? text : "";
