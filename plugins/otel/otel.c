@@ -705,11 +705,19 @@ static void teardown(otel *o)
         fault_log_info(o->self, "%llu spans were not exported", (unsigned long long)o->dropped);
 }
 
-/* After the final export: done when nothing is left in flight. */
+static void on_teardown(uv_timer_t *t)
+{
+    teardown(t->data);
+}
+
+/* After the final export: done when nothing is left in flight. From the
+ * loop's next turn, never inside libcurl's done callback (curluv is still
+ * reading the multi handle's messages there). */
 static void teardown_maybe(otel *o)
 {
-    if (o->final && !o->traces.inflight && !o->metrics.inflight && (!o->nqueued || !o->traces.on))
-        teardown(o);
+    if (o->final && !o->torn_down && !o->traces.inflight && !o->metrics.inflight &&
+        (!o->nqueued || !o->traces.on))
+        uv_timer_start(&o->stop_timer, on_teardown, 0, 0);
 }
 
 static void on_deadline(uv_timer_t *t)
