@@ -364,7 +364,6 @@ static void on_event(const fault_event *ev, void *ud)
         span *s = span_new(o, "proxy connection", ns, ev->conn_id, NULL);
         if (!s)
             break;
-        attr_str(s->attrs, "network.transport", "tcp");
         attr_hostport(s->attrs, "client", ev->peer);
         attr_hostport(s->attrs, "server", ev->target);
         attr_str(s->attrs, "fault.handler", ev->source);
@@ -544,6 +543,10 @@ static void post(otel *o, sink *sk, char *body, size_t nspans, bool metrics)
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, sk->timeout_ms);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, sk->timeout_ms);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    /* No proxy from the environment: fault is often the proxy there
+     * (http_proxy=http://127.0.0.1:3180), and exports through it would
+     * make spans of their own. */
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);

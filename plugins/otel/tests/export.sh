@@ -14,7 +14,8 @@
 # OTEL_EXPORTER_OTLP_HEADERS; metrics on /v1/metrics at stop.
 # Run 2: OTEL_SERVICE_NAME and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used
 # as is); a schedule delay of 10 minutes, so only the flush at Ctrl-C
-# can deliver the span: it does.
+# can deliver the span: it does, with http_proxy set to a dead port
+# (the exporter ignores proxies from the environment).
 # Run 3: the collector is down: the proxy still proxies, fault says so
 # once (one stderr line, one warning in the log) however many exports
 # fail, and exits 0.
@@ -128,7 +129,9 @@ PY
 # ---- run 2
 : >"$GOT"
 TP=$(free_port)
-OTEL_SERVICE_NAME=checkout OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:$CP/custom/traces \
+# A proxy in the environment (nothing listens there) is not the exporter's.
+no_proxy='' NO_PROXY='' http_proxy=http://127.0.0.1:$(free_port) \
+	OTEL_SERVICE_NAME=checkout OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://127.0.0.1:$CP/custom/traces \
 	OTEL_METRICS_EXPORTER=none OTEL_BSP_SCHEDULE_DELAY=600000 \
 	start_fault --with-otel run --no-ui --disable-http-proxy --proxy "127.0.0.1:$TP=127.0.0.1:$NGINX_PORT"
 curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$TP/index.html" || fail "run 2: curl failed"
