@@ -108,6 +108,10 @@ int fault__globals_apply(void)
             p->enabled = fault__go.with_otel;
             have_otel = true;
         }
+    /* A scenario's proxies are child `fault run` processes: they export
+     * too. */
+    if (fault__go.with_otel)
+        setenv("FAULT_WITH_OTEL", "true", 1);
     if (fault__go.with_otel && !have_otel) {
         const char *msg = "--with-otel (FAULT_WITH_OTEL): OpenTelemetry export is not available "
                           "in this build; ignored";

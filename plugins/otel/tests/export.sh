@@ -22,6 +22,7 @@
 # Run 4: a collector that never answers: stop still ends within the
 # export timeout (1 s; asserted under 4 s to allow a loaded machine).
 # Run 5: FAULT_WITH_OTEL=false exports nothing and says nothing.
+# Run 6: `fault --with-otel scenario run`: its proxy exports.
 # Bad input: each bad variable is one line naming it, status 2.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
@@ -199,6 +200,37 @@ curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$TP/index.html" || 
 stop_pid "$FAULT_PID"
 [ "$STOP_STATUS" = 0 ] && [ ! -s "$FAULT_ERR" ] || fail "run 5: status $STOP_STATUS: $(cat "$FAULT_ERR")"
 [ ! -s "$GOT" ] || fail "run 5: exported with FAULT_WITH_OTEL=false: $(head -c 300 "$GOT")"
+
+# ---- run 6: `fault --with-otel scenario run`: the scenario's proxy (a
+# child `fault run`) exports its connection with the latency event.
+if [ -f "$top_builddir/plugins/scenario/.libs/scenario.so" ]; then
+	: >"$GOT"
+	MP=$(free_port)
+	cat >"$E2E_TMP/sc.yaml" <<EOF
+title: otel
+items:
+  - call: {method: GET, url: "http://127.0.0.1:$MP/index.html"}
+    context:
+      proxy:
+        disable_http_proxies: true
+        proxies: ["127.0.0.1:$MP=127.0.0.1:$NGINX_PORT"]
+      faults:
+        - {type: latency, mean: 50, stddev: 0}
+    expect: {status: 200}
+EOF
+	(cd "$E2E_TMP" && OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$CP OTEL_SERVICE_NAME=sc \
+		"$FAULT" --with-otel scenario run -s sc.yaml >sc.out 2>sc.err) ||
+		fail "scenario run: status $?: $(cat "$E2E_TMP/sc.err")"
+	check "$NGINX_PORT" <<'PY'
+import json, sys
+spans = [s for l in map(json.loads, open(sys.argv[1])) if l["path"] == "/v1/traces"
+         for rs in l["body"]["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+ports = [a["value"]["intValue"] for s in spans for a in s["attributes"] if a["key"] == "server.port"]
+assert ports == [sys.argv[2]], spans
+assert [e["name"] for e in spans[0]["events"]] == ["latency"], spans
+print("run 6: the scenario's proxy exported its connection span with the latency event")
+PY
+fi
 
 # ---- bad input
 BADERR=$E2E_TMP/bad.err
