@@ -18,7 +18,8 @@
  *     bytes each way) are cumulative sums.
  *
  * Why the export never slows the proxy. Finished spans wait in a queue of
- * at most MAX_QUEUE; a timer (OTEL_BSP_SCHEDULE_DELAY, 1 s here) or a full
+ * at most OTEL_BSP_MAX_QUEUE_SIZE (2048); a timer (OTEL_BSP_SCHEDULE_DELAY,
+ * 1 s here) or a full
  * batch sends them with libcurl's multi interface on the loop itself
  * (plugins/lib/curluv.c): no call blocks, one request per signal is in
  * flight at a time, and what does not fit (a slow or dead collector) is
@@ -47,9 +48,7 @@
 #include "curluv.h"
 #include "otelcfg.h"
 
-#define MAX_QUEUE       2048 /* finished spans waiting; more are dropped */
-#define BATCH_SPANS     512  /* a batch this big goes at once */
-#define MAX_EVENTS      128  /* events kept per span */
+#define MAX_EVENTS      128 /* events kept per span */
 #define MAX_OPEN_SPANS  65536
 #define DEFAULT_URL     "http://localhost:4318"
 #define DEFAULT_SERVICE "fault-cli"
@@ -110,6 +109,7 @@ struct otel {
     cJSON *queue;
     size_t nqueued;
     uint64_t dropped;
+    long max_queue, batch; /* OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE */
     bool failing, warned;
     uint64_t start_ns;
     counter *counters;
@@ -287,14 +287,25 @@ static void span_end(otel *o, span *s, uint64_t end_ns)
             break;
         }
     add_time(s->obj, "endTimeUnixNano", end_ns);
-    if (o->nqueued < MAX_QUEUE) {
+    if (o->nqueued < (size_t)o->max_queue) {
         cJSON_AddItemToArray(o->queue, s->obj);
         o->nqueued++;
-        if (o->nqueued >= BATCH_SPANS && !o->traces.inflight && !o->stopping)
+        if (o->nqueued >= (size_t)o->batch && !o->traces.inflight && !o->stopping)
             uv_timer_start(&o->flush_timer, on_flush, 0, (uint64_t)o->delay_ms);
     } else {
         cJSON_Delete(s->obj);
         o->dropped++;
+        if (!o->warned) {
+            /* One warning for the run, this or a failed export: a
+             * collector slower than the traffic stays so. */
+            o->warned = true;
+            fprintf(stderr,
+                    "fault: otel: the export queue is full (%ld spans; the collector is slower "
+                    "than the traffic): spans are dropped and counted\n",
+                    o->max_queue);
+            fault_log_warn(o->self, "the export queue is full (%ld spans): spans are dropped",
+                           o->max_queue);
+        }
     }
     free(s->url);
     free(s);
@@ -515,9 +526,17 @@ static void on_done(CURL *easy, CURLcode result, void *ud)
     free(x->body);
     free(x);
     sk->inflight = NULL;
-    if (!metrics && (o->stopping ? o->final : o->nqueued >= BATCH_SPANS))
+    if (!metrics && (o->stopping ? o->final : o->nqueued >= (size_t)o->batch))
         export_traces(o);
     teardown_maybe(o);
+}
+
+/* The collector's answer is not ours to print (libcurl's default). */
+static size_t discard(char *ptr, size_t size, size_t n, void *ud)
+{
+    (void)ptr;
+    (void)ud;
+    return size * n;
 }
 
 /* Sends body to sk; takes body. */
@@ -543,6 +562,7 @@ static void post(otel *o, sink *sk, char *body, size_t nspans, bool metrics)
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, sk->timeout_ms);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, sk->timeout_ms);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
     /* No proxy from the environment: fault is often the proxy there
      * (http_proxy=http://127.0.0.1:3180), and exports through it would
      * make spans of their own. */
@@ -823,6 +843,18 @@ static int ms_var(fault_plugin *self, const char *specific, const char *general,
     return 0;
 }
 
+/* A count of spans: 1 to 1000000. */
+static int count_var(fault_plugin *self, const char *name, long def, long *out)
+{
+    const char *v = getenv(name);
+    *out = def;
+    if (v && *v && (otel_parse_ms(v, out) != 0 || *out < 1 || *out > 1000000)) {
+        fault_plugin_error(self, "%s: '%s' is not a number of spans (1 to 1000000)", name, v);
+        return FAULT_ESYNTAX;
+    }
+    return 0;
+}
+
 /* One signal: exporter, protocol, endpoint, headers, timeout. */
 static int configure_sink(fault_plugin *self, sink *sk, const char *sig, const char *path)
 {
@@ -917,6 +949,12 @@ static int configure(fault_plugin *self, void *state)
         rc = ms_var(self, NULL, "OTEL_BSP_SCHEDULE_DELAY", 1000, &o->delay_ms);
     if (rc == 0)
         rc = ms_var(self, NULL, "OTEL_METRIC_EXPORT_INTERVAL", 60000, &o->interval_ms);
+    if (rc == 0)
+        rc = count_var(self, "OTEL_BSP_MAX_QUEUE_SIZE", 2048, &o->max_queue);
+    if (rc == 0)
+        rc = count_var(self, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, &o->batch);
+    if (rc == 0 && o->batch > o->max_queue)
+        o->batch = o->max_queue; /* as the specification says */
     if (rc == 0)
         rc = configure_resource(self, o);
     if (o->delay_ms == 0)

@@ -19,8 +19,9 @@
 # Run 3: the collector is down: the proxy still proxies, fault says so
 # once (one stderr line, one warning in the log) however many exports
 # fail, and exits 0.
-# Run 4: a collector that never answers: stop still ends within the
-# export timeout (1 s; asserted under 4 s to allow a loaded machine).
+# Run 4: a collector that never answers, a queue of one span: one warning
+# when the queue is full, and stop still ends within the export timeout
+# (1 s; asserted under 4 s to allow a loaded machine).
 # Run 5: FAULT_WITH_OTEL=false exports nothing and says nothing.
 # Run 6: `fault --with-otel scenario run`: its proxy exports.
 # Bad input: each bad variable is one line naming it, status 2.
@@ -64,6 +65,8 @@ wait_for_line "$GOT" '"fault.bytes.ingress"' "$FAULT_PID"
 stop_pid "$FAULT_PID"
 [ "$STOP_STATUS" = 0 ] || fail "run 1: status $STOP_STATUS: $(cat "$FAULT_ERR")"
 [ -s "$FAULT_ERR" ] && fail "run 1: stderr: $(cat "$FAULT_ERR")"
+# --no-ui: nothing on stdout (not the collector's answers either).
+[ -s "$FAULT_OUT" ] && fail "run 1: stdout: $(cat "$FAULT_OUT")"
 check "$NGINX_PORT" <<'PY'
 import json, re, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
@@ -181,14 +184,22 @@ track_pid $!
 wait_for_line "$E2E_TMP/mute.out" '^listening [0-9]+$' $!
 MUTE=$(awk '{print $2}' "$E2E_TMP/mute.out")
 TP=$(free_port)
-OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$MUTE OTEL_EXPORTER_OTLP_TIMEOUT=1000 \
-	start_fault --with-otel run --no-ui --disable-http-proxy --proxy "127.0.0.1:$TP=127.0.0.1:$NGINX_PORT"
-curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$TP/index.html" || fail "run 4: curl failed"
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$MUTE OTEL_EXPORTER_OTLP_TIMEOUT=1000 OTEL_BSP_MAX_QUEUE_SIZE=1 \
+	start_fault --with-otel --log-file "$E2E_TMP/mute.log" run --no-ui --disable-http-proxy \
+	--proxy "127.0.0.1:$TP=127.0.0.1:$NGINX_PORT"
+# Three spans for a queue of one and a request that hangs: one at least
+# is dropped, whatever the flush timer did in between.
+for i in 1 2 3; do
+	curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$TP/index.html" || fail "run 4: curl $i failed"
+done
+wait_for_line "$E2E_TMP/mute.log" 'export queue is full' "$FAULT_PID"
 t0=$(date +%s.%N)
 stop_pid "$FAULT_PID"
 ms=$(ms_diff "$t0" "$(date +%s.%N)")
 [ "$STOP_STATUS" = 0 ] || fail "run 4: status $STOP_STATUS"
 [ "$ms" -lt 4000 ] || fail "run 4: stopping took $ms ms (timeout 1000 ms)"
+[ "$(wc -l <"$FAULT_ERR")" = 1 ] && grep -q '^fault: otel: the export queue is full (1 spans' "$FAULT_ERR" ||
+	fail "run 4: want one line on stderr: $(cat "$FAULT_ERR")"
 note "run 4: mute collector: stop took $ms ms (export timeout 1000 ms)"
 
 # ---- run 5: FAULT_WITH_OTEL=false
@@ -251,4 +262,5 @@ try_bad OTEL_EXPORTER_OTLP_HEADERS 'a=x%0d%0aInjected: 1' "entry 1: a control ch
 try_bad OTEL_RESOURCE_ATTRIBUTES '=x' "entry 1: an empty key"
 try_bad OTEL_EXPORTER_OTLP_TIMEOUT 10s "'10s' is not a number of milliseconds"
 try_bad OTEL_TRACES_EXPORTER zipkin "'zipkin' is not supported"
+try_bad OTEL_BSP_MAX_QUEUE_SIZE 0 "'0' is not a number of spans"
 note "bad input: one line naming the variable, status 2"
