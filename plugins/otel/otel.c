@@ -50,6 +50,7 @@
 
 #define MAX_EVENTS      128 /* events kept per span */
 #define MAX_OPEN_SPANS  65536
+#define OPEN_BUCKETS    4096 /* open spans by connection: a power of two */
 #define DEFAULT_URL     "http://localhost:4318"
 #define DEFAULT_SERVICE "fault-cli"
 
@@ -104,7 +105,7 @@ struct otel {
     uv_timer_t flush_timer, metric_timer, stop_timer, deadline_timer;
     bool timers, stopping, final, torn_down;
     int sub;
-    span *open;
+    span *open[OPEN_BUCKETS]; /* chained by connection id, newest first */
     size_t nopen;
     cJSON *queue;
     size_t nqueued;
@@ -231,6 +232,13 @@ static void count(otel *o, const char *metric, const char *akey, const char *ast
 
 /* ---- spans ---- */
 
+/* The chain of open spans where conn_id's are: every event looks its span
+ * up, and a proxy may have thousands of connections open. */
+static span **bucket(otel *o, uint64_t conn_id)
+{
+    return &o->open[(conn_id * 0x9e3779b97f4a7c15ull) >> 52];
+}
+
 static span *span_new(otel *o, const char *name, uint64_t start_ns, uint64_t conn_id,
                       const span *parent)
 {
@@ -257,8 +265,9 @@ static span *span_new(otel *o, const char *name, uint64_t start_ns, uint64_t con
     add_time(s->obj, "startTimeUnixNano", start_ns);
     s->attrs = cJSON_AddArrayToObject(s->obj, "attributes");
     s->events = cJSON_AddArrayToObject(s->obj, "events");
-    s->next = o->open;
-    o->open = s;
+    span **b = bucket(o, conn_id);
+    s->next = *b;
+    *b = s;
     o->nopen++;
     return s;
 }
@@ -280,7 +289,7 @@ static void on_flush(uv_timer_t *t);
 /* Ends s (takes it off the open list) and queues it for export. */
 static void span_end(otel *o, span *s, uint64_t end_ns)
 {
-    for (span **pp = &o->open; *pp; pp = &(*pp)->next)
+    for (span **pp = bucket(o, s->conn_id); *pp; pp = &(*pp)->next)
         if (*pp == s) {
             *pp = s->next;
             o->nopen--;
@@ -313,7 +322,7 @@ static void span_end(otel *o, span *s, uint64_t end_ns)
 
 static span *find_conn(otel *o, uint64_t conn_id)
 {
-    for (span *s = o->open; s; s = s->next)
+    for (span *s = *bucket(o, conn_id); s; s = s->next)
         if (!s->http && s->conn_id == conn_id)
             return s;
     return NULL;
@@ -322,7 +331,7 @@ static span *find_conn(otel *o, uint64_t conn_id)
 /* The newest open exchange of a connection. */
 static span *find_http(otel *o, uint64_t conn_id)
 {
-    for (span *s = o->open; s; s = s->next)
+    for (span *s = *bucket(o, conn_id); s; s = s->next)
         if (s->http && s->conn_id == conn_id)
             return s;
     return NULL;
@@ -332,7 +341,7 @@ static span *find_http(otel *o, uint64_t conn_id)
 static span *find_exchange(otel *o, uint64_t conn_id, const char *url)
 {
     span *same = NULL, *any = NULL;
-    for (span *s = o->open; s; s = s->next)
+    for (span *s = *bucket(o, conn_id); s; s = s->next)
         if (s->http && s->conn_id == conn_id) {
             any = s;
             if (url && s->url && strcmp(url, s->url) == 0)
@@ -603,7 +612,9 @@ static void export_traces(otel *o)
     size_t n = o->nqueued;
     o->queue = cJSON_CreateArray();
     o->nqueued = 0;
-    char *body = cJSON_PrintUnformatted(doc);
+    /* Room for the whole batch at once (a span is about 1 KiB): no
+     * growing and copying of the text while it is written. */
+    char *body = cJSON_PrintBuffered(doc, (int)(n * 1536 + 4096), 0);
     cJSON_Delete(doc);
     if (!body) {
         o->dropped += n;
@@ -754,11 +765,12 @@ static void on_final(uv_timer_t *t)
 {
     otel *o = t->data;
     uint64_t now = wall_ns();
-    while (o->open) {
-        span *s = o->open;
-        attr_str(s->attrs, "fault.span.ended_by", "stop");
-        span_end(o, s, now);
-    }
+    for (size_t i = 0; i < OPEN_BUCKETS; i++)
+        while (o->open[i]) {
+            span *s = o->open[i];
+            attr_str(s->attrs, "fault.span.ended_by", "stop");
+            span_end(o, s, now);
+        }
     o->final = true;
     export_traces(o);
     export_metrics(o);
@@ -1024,13 +1036,14 @@ static void destroy(fault_plugin *self, void *state)
 {
     (void)self;
     otel *o = state;
-    while (o->open) {
-        span *s = o->open;
-        o->open = s->next;
-        cJSON_Delete(s->obj);
-        free(s->url);
-        free(s);
-    }
+    for (size_t i = 0; i < OPEN_BUCKETS; i++)
+        while (o->open[i]) {
+            span *s = o->open[i];
+            o->open[i] = s->next;
+            cJSON_Delete(s->obj);
+            free(s->url);
+            free(s);
+        }
     cJSON_Delete(o->queue);
     cJSON_Delete(o->resource);
     sink *sinks[2] = {&o->traces, &o->metrics};
