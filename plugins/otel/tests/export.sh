@@ -24,6 +24,7 @@
 # (1 s; asserted under 4 s to allow a loaded machine).
 # Run 5: FAULT_WITH_OTEL=false exports nothing and says nothing.
 # Run 6: `fault --with-otel scenario run`: its proxy exports.
+# Run 7: an upstream that refuses: a 502 span with the ERROR status.
 # Bad input: each bad variable is one line naming it, status 2.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
@@ -242,6 +243,25 @@ assert [e["name"] for e in spans[0]["events"]] == ["latency"], spans
 print("run 6: the scenario's proxy exported its connection span with the latency event")
 PY
 fi
+
+# ---- run 7: an upstream that refuses: the exchange's span is an error
+: >"$GOT"
+TP=$(free_port)
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$CP \
+	start_fault --with-otel run --no-ui --disable-http-proxy --proxy "127.0.0.1:$TP=http://127.0.0.1:$(free_port)"
+code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TP/index.html") || fail "run 7: curl failed"
+[ "$code" = 502 ] || fail "run 7: status $code, want 502"
+stop_pid "$FAULT_PID"
+check <<'PY'
+import json, sys
+spans = [s for l in map(json.loads, open(sys.argv[1])) if l["path"] == "/v1/traces"
+         for rs in l["body"]["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+http = [s for s in spans if s["name"] == "GET"]
+assert len(http) == 1, spans
+a = {x["key"]: x["value"] for x in http[0]["attributes"]}
+assert a["http.response.status_code"] == {"intValue": "502"} and http[0]["status"]["code"] == 2, http[0]
+print("run 7: refused upstream: HTTP span 502, status ERROR, events %s" % [e["name"] for e in http[0]["events"]])
+PY
 
 # ---- bad input
 BADERR=$E2E_TMP/bad.err
