@@ -194,6 +194,16 @@ static int cmd_manpage(int argc, char **argv)
         man_options(out, fault__global_owner());
         fprintf(out, ".SH ENVIRONMENT\n.TP\n\\fBFAULT_PLUGIN_PATH\\fR\nColon\\-separated "
                      "directories searched for plugins before the installed one.\n"
+                     ".TP\n\\fBOTEL_*\\fR\nWith \\fB\\-\\-with\\-otel\\fR, the otel plugin "
+                     "exports spans (one per proxied connection and HTTP exchange, applied "
+                     "faults as their events) and counters over OTLP/HTTP in JSON to "
+                     "\\fBOTEL_EXPORTER_OTLP_ENDPOINT\\fR (default http://localhost:4318) "
+                     "or the \\fB_TRACES_\\fR/\\fB_METRICS_\\fR endpoints, with "
+                     "\\fBOTEL_EXPORTER_OTLP_HEADERS\\fR, \\fBOTEL_EXPORTER_OTLP_TIMEOUT\\fR, "
+                     "\\fBOTEL_SERVICE_NAME\\fR (default fault\\-cli), "
+                     "\\fBOTEL_RESOURCE_ATTRIBUTES\\fR, \\fBOTEL_BSP_SCHEDULE_DELAY\\fR, "
+                     "\\fBOTEL_METRIC_EXPORT_INTERVAL\\fR; "
+                     "\\fBOTEL_EXPORTER_OTLP_PROTOCOL\\fR other than http/json is refused.\n"
                      ".SH EXIT STATUS\n0 on success, 1 on failure, 2 on bad input.\n"
                      ".SH SEE ALSO\n\\fBfault\\-run\\fR(1), \\fBfault\\-plugin\\fR(7)\n");
         return 0;

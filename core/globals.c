@@ -39,7 +39,8 @@ static const fault_option global_options[] = {
     {.name = "with-otel",
      .env = "FAULT_WITH_OTEL",
      .type = FAULT_OPT_BOOL,
-     .help = "Enable OpenTelemetry export (not available yet: says so, and is ignored)",
+     .help = "Export traces and metrics over OTLP/HTTP (JSON), configured by the OTEL_* "
+             "variables (the otel plugin; without it, says so and is ignored)",
      .offset = GO(with_otel)},
     {.name = "plugin-dir",
      .env = "FAULT_PLUGIN_DIRS",
@@ -96,9 +97,22 @@ int fault__globals_apply(void)
         fprintf(stderr, "fault: %s\n", err);
         return 2;
     }
-    /* Accepted for the original's command lines, but nothing exports
-     * telemetry yet: say so where the user looks, and go on. */
-    if (fault__go.with_otel) {
+    /* The otel plugin (loaded only when --with-otel or FAULT_WITH_OTEL
+     * is given, by its hint) exports when the option is on, and is off
+     * otherwise (FAULT_WITH_OTEL=false loads it too). Without it, the
+     * option is accepted for the original's command lines: say that
+     * nothing exports, where the user looks, and go on. */
+    bool have_otel = false;
+    for (fault_plugin *p = fault__plugins(); p; p = p->next)
+        if (strcmp(p->d->name, "otel") == 0) {
+            p->enabled = fault__go.with_otel;
+            have_otel = true;
+        }
+    /* A scenario's proxies are child `fault run` processes: they export
+     * too. */
+    if (fault__go.with_otel)
+        setenv("FAULT_WITH_OTEL", "true", 1);
+    if (fault__go.with_otel && !have_otel) {
         const char *msg = "--with-otel (FAULT_WITH_OTEL): OpenTelemetry export is not available "
                           "in this build; ignored";
         fprintf(stderr, "fault: %s\n", msg);

@@ -41,6 +41,7 @@ include $(srcdir)/plugins/demo/local.mk
 include $(srcdir)/plugins/scenario/local.mk
 include $(srcdir)/plugins/grpc-bridge/local.mk
 include $(srcdir)/plugins/stealth/local.mk
+include $(srcdir)/plugins/otel/local.mk
 
 if LLHTTP_BUNDLED
 noinst_LTLIBRARIES += plugins/llhttp/libllhttp.la

@@ -16,7 +16,9 @@
  *
  * The child gets our environment minus the FAULT_* variables that would
  * configure faults behind the scenario's back; the plugin path variables
- * pass through, so it loads the same plugins we did. It runs in its own
+ * pass through, so it loads the same plugins we did, and so does
+ * FAULT_WITH_OTEL (set by `fault --with-otel scenario run`), so that its
+ * traffic is exported like any run's. It runs in its own
  * session, so that only we decide when it stops; should we die without
  * stopping it, the --duration the runner gives it ends it.
  */
@@ -58,9 +60,13 @@ extern char **environ;
 
 char **sc_child_env(void)
 {
-    static const char *const keep[] = {
-        "FAULT_PLUGIN_PATH=", "FAULT_PLUGIN_DIRS=", "FAULT_NO_DEFAULT_PLUGINS=",
-        "FAULT_LOG_FILE=",    "FAULT_LOG_LEVEL=",   NULL};
+    static const char *const keep[] = {"FAULT_PLUGIN_PATH=",
+                                       "FAULT_PLUGIN_DIRS=",
+                                       "FAULT_NO_DEFAULT_PLUGINS=",
+                                       "FAULT_LOG_FILE=",
+                                       "FAULT_LOG_LEVEL=",
+                                       "FAULT_WITH_OTEL=",
+                                       NULL};
     size_t n = 0;
     while (environ[n])
         n++;

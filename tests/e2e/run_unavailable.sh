@@ -31,6 +31,9 @@ one_line() {
 	note "$(cat "$FAULT_ERR")"
 }
 
+# A build or install without the otel plugin (plugins/otel/tests cover it).
+OTEL_SAVED_PATH=$FAULT_PLUGIN_PATH
+FAULT_PLUGIN_PATH=$(printf '%s\n' "$FAULT_PLUGIN_PATH" | tr : '\n' | grep -v '/plugins/otel/' | paste -sd:)
 otel='^fault: --with-otel \(FAULT_WITH_OTEL\): OpenTelemetry export is not available in this build; ignored$'
 proxied --with-otel run
 one_line "$otel"
@@ -38,6 +41,7 @@ proxied run --with-otel
 one_line "$otel"
 FAULT_WITH_OTEL=true proxied run
 one_line "$otel"
+FAULT_PLUGIN_PATH=$OTEL_SAVED_PATH
 
 # With the stealth plugin built (eBPF), these variables are its options
 # (plugins/stealth/tests): set without stealth mode on, each still says in

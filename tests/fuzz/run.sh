@@ -17,6 +17,7 @@
 #   dnsmsg    DNS messages (plugins/dns-proxy/msg.c)
 #   url       remote plugin URLs, --grpc-plugin (plugins/grpc-bridge/url.c)
 #   stealth   peer addresses and mountinfo lines (plugins/stealth/parse.c)
+#   otel      OTEL_* key=value lists, milliseconds, endpoints (plugins/otel/otelcfg.c)
 #   scenario  scenario YAML, deep nesting included (plugins/scenario/loader.c)
 #   openapi   OpenAPI documents and the generator (plugins/scenario/openapi.c)
 #
@@ -66,6 +67,7 @@ sources_for() {
     dnsmsg) echo "$top/plugins/dns-proxy/msg.c" ;;
     url) echo "$top/plugins/grpc-bridge/url.c" ;;
     stealth) echo "$top/plugins/stealth/parse.c" ;;
+    otel) echo "$top/plugins/otel/otelcfg.c" ;;
     scenario) echo "$SC_COMMON" ;;
     openapi) echo "$SC_COMMON $SC/openapi.c $SC/templates.c" ;;
     *) return 1 ;;
@@ -82,6 +84,7 @@ target_source() {
     dnsmsg) echo "$top/plugins/dns-proxy/fuzz_dnsmsg.c" ;;
     url) echo "$top/plugins/grpc-bridge/fuzz_url.c" ;;
     stealth) echo "$top/plugins/stealth/fuzz_stealth.c" ;;
+    otel) echo "$top/plugins/otel/fuzz_otel.c" ;;
     scenario | openapi) echo "$SC/fuzz_$1.c" ;;
     *) echo "$here/fuzz_$1.c" ;;
     esac
@@ -92,6 +95,7 @@ flags_for() {
     case $1 in
     url) echo "-I $top/plugins/grpc-bridge" ;;
     stealth) echo "-I $top/plugins/stealth" ;;
+    otel) echo "-I $top/plugins/otel" ;;
     scenario | openapi)
         echo "-D_GNU_SOURCE -I $SC -I $top/plugins/lib $(pkg-config --cflags yaml-0.1 libcjson 2>/dev/null)" ;;
     esac
@@ -108,6 +112,7 @@ seeds_for() {
     case $1 in
     dnsmsg) echo "$top/plugins/dns-proxy/corpus/"* ;;
     url) echo "$top/plugins/grpc-bridge/fuzz-corpus/"* ;;
+    otel) echo "$top/plugins/otel/fuzz-corpus/"* ;;
     scenario) echo "$SC/fuzz-corpus/scenario/"* "$SC/tests/"*.yaml ;;
     openapi) echo "$SC/fuzz-corpus/openapi/"* "$SC/tests/openapi-"* ;;
     *) [ -d "$here/corpus/$1" ] && echo "$here/corpus/$1/"* ;;
@@ -129,7 +134,7 @@ summary() {
     if [ -n "${FUZZ_SUMMARY:-}" ]; then echo "$1" >>"$FUZZ_SUMMARY"; fi
 }
 
-targets=${*:-duration schedule mapping options secret http h2 pgwire llm dnsmsg url stealth scenario openapi}
+targets=${*:-duration schedule mapping options secret http h2 pgwire llm dnsmsg url stealth otel scenario openapi}
 limit=""
 if [ -n "${FUZZ_RUNS:-}" ]; then
     limit="-runs=$FUZZ_RUNS"

@@ -29,7 +29,7 @@ set -uo pipefail
 PACKAGES="fault libfaultcore1 libfaultcore-dev fault-plugin-grpc"
 # Every plugin the packages ship, with the package that ships it.
 PLUGINS_FAULT="tcp http latency jitter bandwidth blackhole packet-loss dns http-response
-  reset-peer slow-close limit-data slicer demo scenario ca postgres db-mode dns-proxy llm llm-mode stealth"
+  reset-peer slow-close limit-data slicer demo scenario ca postgres db-mode dns-proxy llm llm-mode stealth otel"
 PLUGINS_GRPC="grpc-bridge"
 APT="apt-get -o DPkg::Lock::Timeout=600 -y -q"
 export DEBIAN_FRONTEND=noninteractive
