@@ -18,7 +18,8 @@
  * configure faults behind the scenario's back; the plugin path variables
  * pass through, so it loads the same plugins we did, and so does
  * FAULT_WITH_OTEL (set by `fault --with-otel scenario run`), so that its
- * traffic is exported like any run's. It runs in its own
+ * traffic is exported like any run's, and FAULT_MASK (the user's --mask
+ * names), so that what it writes or exports masks the same secrets. It runs in its own
  * session, so that only we decide when it stops; should we die without
  * stopping it, the --duration the runner gives it ends it.
  */
@@ -66,6 +67,7 @@ char **sc_child_env(void)
                                        "FAULT_LOG_FILE=",
                                        "FAULT_LOG_LEVEL=",
                                        "FAULT_WITH_OTEL=",
+                                       "FAULT_MASK=",
                                        NULL};
     size_t n = 0;
     while (environ[n])

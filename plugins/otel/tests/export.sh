@@ -242,6 +242,28 @@ assert ports == [sys.argv[2]], spans
 assert [e["name"] for e in spans[0]["events"]] == ["latency"], spans
 print("run 6: the scenario's proxy exported its connection span with the latency event")
 PY
+	# The user's --mask names (FAULT_MASK) reach the scenario's proxy too:
+	# a query value secret only by that name is masked in what it exports.
+	: >"$GOT"
+	MP=$(free_port)
+	cat >"$E2E_TMP/sc2.yaml" <<EOF
+title: otel mask
+items:
+  - call: {method: GET, url: "http://127.0.0.1:$NGINX_PORT/index.html?teamsig=SEKRET9"}
+    context:
+      proxy:
+        proxies: ["127.0.0.1:$MP=http://127.0.0.1:$NGINX_PORT"]
+      upstreams: ["http://127.0.0.1:$NGINX_PORT"]
+      faults:
+        - {type: latency, mean: 1, stddev: 0}
+    expect: {status: 200}
+EOF
+	(cd "$E2E_TMP" && OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$CP FAULT_MASK=teamsig \
+		"$FAULT" --with-otel scenario run -s sc2.yaml >sc2.out 2>sc2.err) ||
+		fail "scenario run (mask): status $?: $(cat "$E2E_TMP/sc2.err")"
+	grep -q 'teamsig=xxxxxx' "$GOT" || fail "run 6: no masked URL exported: $(head -c 600 "$GOT")"
+	grep -q SEKRET9 "$GOT" && fail "run 6: the scenario's proxy exported a --mask secret"
+	note "run 6: --mask names reach the scenario's proxy (teamsig masked in its spans)"
 fi
 
 # ---- run 7: an upstream that refuses: the exchange's span is an error
