@@ -13,6 +13,6 @@ plugins_otel_otel_la_LIBADD = $(PLUGIN_LIBADD) $(CURLUV_LIB) $(CJSON_LIBS)
 # The variable lists' libFuzzer target (tests/fuzz/run.sh otel); not built here.
 EXTRA_DIST += plugins/otel/fuzz_otel.c plugins/otel/fuzz-corpus plugins/otel/README.md
 
-OTEL_TESTS = plugins/otel/tests/export.sh
+OTEL_TESTS = plugins/otel/tests/export.sh plugins/otel/tests/review.sh
 TESTS += $(OTEL_TESTS)
-EXTRA_DIST += $(OTEL_TESTS) plugins/otel/tests/collector.py
+EXTRA_DIST += $(OTEL_TESTS) plugins/otel/tests/collector.py plugins/otel/tests/h2two.py

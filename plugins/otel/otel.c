@@ -337,9 +337,14 @@ static span *find_http(otel *o, uint64_t conn_id)
     return NULL;
 }
 
-/* The oldest open exchange of the connection for url (else any). */
+/* The oldest open exchange of the connection for url (else any). A
+ * response without a URL answers a request that never had an exchange
+ * (an HTTP/2 stream refused with 431 or 400 while others of the
+ * connection are open): it is no other exchange's end. */
 static span *find_exchange(otel *o, uint64_t conn_id, const char *url)
 {
+    if (!url)
+        return NULL;
     span *same = NULL, *any = NULL;
     for (span *s = *bucket(o, conn_id); s; s = s->next)
         if (s->http && s->conn_id == conn_id) {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# plugins/otel/tests/review.sh - cases of the otel export that export.sh
+# does not cover, one run each, collector.py recording what it gets:
+# HTTP/2: stream 3 refused with 431 (its header list is over the bound,
+# so it never had an exchange) while stream 1 of the same connection
+# waits on a 400 ms latency: stream 1's span still ends with its own 200
+# and carries its latency event (the 431 used to end it).
+. "$top_srcdir/tests/e2e/lib.sh" || exit 99
+
+for _v in $(env | sed -n 's/^\(OTEL_[A-Z0-9_]*\)=.*/\1/p'); do unset "$_v"; done
+HERE=$top_srcdir/plugins/otel/tests
+start_nginx
+printf 'hello otel\n' >"$WWW/index.html"
+
+GOT=$E2E_TMP/got.jsonl
+: >"$GOT"
+python3 "$HERE/collector.py" "$GOT" >"$E2E_TMP/collector.out" 2>&1 &
+track_pid $!
+wait_for_line "$E2E_TMP/collector.out" '^listening [0-9]+$' $!
+CP=$(awk '{print $2}' "$E2E_TMP/collector.out")
+
+# check PYTHON - runs an assertion script over the received lines ($GOT).
+check() {
+	python3 - "$GOT" "$@" >"$E2E_TMP/check.out" 2>&1 || fail "$(cat "$E2E_TMP/check.out")"
+	note "$(cat "$E2E_TMP/check.out")"
+}
+
+# ---- HTTP/2: a stream refused with 431 (no exchange) while another
+# stream of the connection waits on its latency: the 431 must not end
+# the other stream's span.
+PP=$(free_port)
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$CP \
+	start_fault --with-otel --log-file "$E2E_TMP/h2.log" --log-level debug run --no-ui --disable-http-proxy \
+	--proxy "127.0.0.1:$PP=http://127.0.0.1:$NGINX_PORT" --with-latency --latency-mean 400 --latency-stddev 0 \
+	--latency-side server
+
+python3 "$HERE/h2two.py" "$PP" "127.0.0.1:$PP" /index.html?first /index.html?second 70000 >"$E2E_TMP/h2.out" 2>&1 ||
+	fail "h2two.py: $(cat "$E2E_TMP/h2.out" "$E2E_TMP/h2.log")"
+cat "$E2E_TMP/h2.out"
+stop_pid "$FAULT_PID"
+grep -qx 'stream 3 status 431' "$E2E_TMP/h2.out" && grep -qx 'stream 1 status 200' "$E2E_TMP/h2.out" ||
+	fail "h2: want 431 on stream 3, 200 on stream 1: $(cat "$E2E_TMP/h2.out")"
+check <<'PY'
+import json, sys
+spans = [s for l in map(json.loads, open(sys.argv[1])) if l["path"] == "/v1/traces"
+         for rs in l["body"]["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+http = [s for s in spans if s["name"] == "GET"]
+assert len(http) == 1, spans
+a = {x["key"]: list(x["value"].values())[0] for x in http[0]["attributes"]}
+assert a["url.full"].endswith("?first") and a["http.response.status_code"] == "200", a
+assert [e["name"] for e in http[0]["events"]] == ["latency"], http[0]
+print("h2: a 431 on stream 3 left stream 1's span be: it ended 200 with its latency event")
+PY
