@@ -104,6 +104,7 @@ struct otel {
     curluv *cu;
     uv_timer_t flush_timer, metric_timer, stop_timer, deadline_timer;
     bool timers, stopping, final, torn_down;
+    bool final_metrics; /* the final metrics left (see on_done) */
     int sub;
     span *open[OPEN_BUCKETS]; /* chained by connection id, newest first */
     size_t nopen;
@@ -284,6 +285,7 @@ static void set_error(span *s, const char *message)
 }
 
 static void export_traces(otel *o);
+static void export_metrics(otel *o);
 static void on_flush(uv_timer_t *t);
 
 /* Ends s (takes it off the open list) and queues it for export. */
@@ -542,6 +544,9 @@ static void on_done(CURL *easy, CURLcode result, void *ud)
     sk->inflight = NULL;
     if (!metrics && (o->stopping ? o->final : o->nqueued >= (size_t)o->batch))
         export_traces(o);
+    /* A periodic export was in flight at stop: the final counts follow. */
+    if (metrics && o->final && !o->final_metrics)
+        export_metrics(o);
     teardown_maybe(o);
 }
 
@@ -693,6 +698,7 @@ static void export_metrics(otel *o)
     }
     char *body = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
+    o->final_metrics = o->final;
     if (body)
         post(o, &o->metrics, body, 0, true);
 }

@@ -5,6 +5,9 @@
 # so it never had an exchange) while stream 1 of the same connection
 # waits on a 400 ms latency: stream 1's span still ends with its own 200
 # and carries its latency event (the 431 used to end it).
+# Stop during a metrics export (the collector holds its answer until
+# the run is stopping): the final metrics leave once it answers (they
+# used to be lost: fault.connections stayed 0 at the collector).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 for _v in $(env | sed -n 's/^\(OTEL_[A-Z0-9_]*\)=.*/\1/p'); do unset "$_v"; done
@@ -33,10 +36,8 @@ OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$CP \
 	start_fault --with-otel --log-file "$E2E_TMP/h2.log" --log-level debug run --no-ui --disable-http-proxy \
 	--proxy "127.0.0.1:$PP=http://127.0.0.1:$NGINX_PORT" --with-latency --latency-mean 400 --latency-stddev 0 \
 	--latency-side server
-
 python3 "$HERE/h2two.py" "$PP" "127.0.0.1:$PP" /index.html?first /index.html?second 70000 >"$E2E_TMP/h2.out" 2>&1 ||
 	fail "h2two.py: $(cat "$E2E_TMP/h2.out" "$E2E_TMP/h2.log")"
-cat "$E2E_TMP/h2.out"
 stop_pid "$FAULT_PID"
 grep -qx 'stream 3 status 431' "$E2E_TMP/h2.out" && grep -qx 'stream 1 status 200' "$E2E_TMP/h2.out" ||
 	fail "h2: want 431 on stream 3, 200 on stream 1: $(cat "$E2E_TMP/h2.out")"
@@ -50,4 +51,41 @@ a = {x["key"]: list(x["value"].values())[0] for x in http[0]["attributes"]}
 assert a["url.full"].endswith("?first") and a["http.response.status_code"] == "200", a
 assert [e["name"] for e in http[0]["events"]] == ["latency"], http[0]
 print("h2: a 431 on stream 3 left stream 1's span be: it ended 200 with its latency event")
+PY
+
+# ---- the run stops while a metrics export is in flight (the collector
+# holds it until told): the final metrics still leave once it answers,
+# with the connection of the run counted.
+: >"$GOT"
+mkfifo "$E2E_TMP/release"
+python3 "$HERE/collector.py" "$GOT" --hold-metrics "$E2E_TMP/release" >"$E2E_TMP/holder.out" 2>&1 &
+HOLDER=$!
+track_pid $HOLDER
+wait_for_line "$E2E_TMP/holder.out" '^listening [0-9]+$' $HOLDER
+HP=$(awk '/^listening/ {print $2}' "$E2E_TMP/holder.out")
+TP=$(free_port)
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$HP OTEL_METRIC_EXPORT_INTERVAL=50 OTEL_TRACES_EXPORTER=none \
+	OTEL_EXPORTER_OTLP_TIMEOUT=3000 \
+	start_fault --with-otel --log-file "$E2E_TMP/hold.log" run --no-ui --disable-http-proxy \
+	--proxy "127.0.0.1:$TP=127.0.0.1:$NGINX_PORT"
+wait_for_line "$E2E_TMP/holder.out" '^holding metrics$' "$FAULT_PID"
+curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$TP/index.html" || fail "hold: curl failed"
+kill -TERM "$FAULT_PID"
+wait_for_line "$E2E_TMP/hold.log" 'signal 15, stopping' "$FAULT_PID"
+echo go >"$E2E_TMP/release"
+# Signal 0: it is stopping already (a second TERM would kill it); this
+# only waits for its exit (<= 5 s).
+stop_pid "$FAULT_PID" 0
+[ "$STOP_STATUS" = 0 ] || fail "hold: status $STOP_STATUS: $(cat "$FAULT_ERR")"
+check <<'PY'
+import json, sys
+conns = []
+for l in map(json.loads, open(sys.argv[1])):
+    for rm in l["body"]["resourceMetrics"]:
+        for sm in rm["scopeMetrics"]:
+            for m in sm["metrics"]:
+                if m["name"] == "fault.connections":
+                    conns.append(int(m["sum"]["dataPoints"][0]["asInt"]))
+assert conns and conns[0] == 0 and conns[-1] == 1, "fault.connections exported: %s" % conns
+print("hold: stopped during a metrics export: the final metrics followed (fault.connections %s)" % conns)
 PY
