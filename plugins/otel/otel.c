@@ -618,10 +618,20 @@ static void export_traces(otel *o)
     cJSON *ss = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(rs, "scopeSpans"), ss);
     cJSON_AddItemToObject(ss, "scope", scope());
-    cJSON_AddItemToObject(ss, "spans", o->queue);
+    /* One batch at most (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), oldest first:
+     * a backlog leaves in several requests (on_done sends the next),
+     * not in one body a collector may refuse as too large. */
     size_t n = o->nqueued;
-    o->queue = cJSON_CreateArray();
-    o->nqueued = 0;
+    if (n > (size_t)o->batch) {
+        cJSON *spans = cJSON_AddArrayToObject(ss, "spans");
+        for (n = 0; n < (size_t)o->batch; n++)
+            cJSON_AddItemToArray(spans, cJSON_DetachItemFromArray(o->queue, 0));
+        o->nqueued -= n;
+    } else {
+        cJSON_AddItemToObject(ss, "spans", o->queue);
+        o->queue = cJSON_CreateArray();
+        o->nqueued = 0;
+    }
     /* Room for the whole batch at once (a span is about 1 KiB): no
      * growing and copying of the text while it is written. */
     char *body = cJSON_PrintBuffered(doc, (int)(n * 1536 + 4096), 0);

@@ -8,19 +8,19 @@
 # to the file given (flushed at once, so tests can wait for a line), and
 # answered 200 with an empty JSON object. With --status N it answers N
 # instead (a collector that refuses). It prints "listening PORT" once it
-# accepts connections. With --hold-metrics FIFO, the first POST to
-# /v1/metrics is answered only once a line can be read from FIFO (a
-# collector busy when the run stops); it prints "holding metrics" when
-# it starts to wait.
+# accepts connections. With --hold PATH FIFO, the first POST to PATH
+# (/v1/metrics, /v1/traces) is answered only once a line can be read
+# from FIFO (a busy collector); it prints "holding PATH" when it starts
+# to wait.
 #
-# Usage: collector.py OUTFILE [--status N] [--hold-metrics FIFO]
+# Usage: collector.py OUTFILE [--status N] [--hold PATH FIFO]
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 out_path = sys.argv[1]
 status = int(sys.argv[sys.argv.index("--status") + 1]) if "--status" in sys.argv else 200
-hold = sys.argv[sys.argv.index("--hold-metrics") + 1] if "--hold-metrics" in sys.argv else None
+hold = sys.argv[sys.argv.index("--hold") + 1:][:2] if "--hold" in sys.argv else None
 out = open(out_path, "a", buffering=1)
 
 
@@ -37,9 +37,9 @@ class Handler(BaseHTTPRequestHandler):
                               "headers": {k.lower(): v for k, v in self.headers.items()},
                               "body": body}) + "\n")
         global hold
-        if hold and self.path == "/v1/metrics":
-            release, hold = hold, None
-            print("holding metrics", flush=True)
+        if hold and self.path == hold[0]:
+            release, hold = hold[1], None
+            print("holding %s" % self.path, flush=True)
             with open(release) as f:
                 f.readline()
         reply = b"{}"

@@ -8,6 +8,9 @@
 # Stop during a metrics export (the collector holds its answer until
 # the run is stopping): the final metrics leave once it answers (they
 # used to be lost: fault.connections stayed 0 at the collector).
+# OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2 with a backlog (the collector holds
+# the first request while more spans end): no request carries more than
+# two spans (the whole queue used to leave in one body).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 for _v in $(env | sed -n 's/^\(OTEL_[A-Z0-9_]*\)=.*/\1/p'); do unset "$_v"; done
@@ -58,7 +61,7 @@ PY
 # with the connection of the run counted.
 : >"$GOT"
 mkfifo "$E2E_TMP/release"
-python3 "$HERE/collector.py" "$GOT" --hold-metrics "$E2E_TMP/release" >"$E2E_TMP/holder.out" 2>&1 &
+python3 "$HERE/collector.py" "$GOT" --hold /v1/metrics "$E2E_TMP/release" >"$E2E_TMP/holder.out" 2>&1 &
 HOLDER=$!
 track_pid $HOLDER
 wait_for_line "$E2E_TMP/holder.out" '^listening [0-9]+$' $HOLDER
@@ -68,7 +71,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$HP OTEL_METRIC_EXPORT_INTERVAL=50 
 	OTEL_EXPORTER_OTLP_TIMEOUT=3000 \
 	start_fault --with-otel --log-file "$E2E_TMP/hold.log" run --no-ui --disable-http-proxy \
 	--proxy "127.0.0.1:$TP=127.0.0.1:$NGINX_PORT"
-wait_for_line "$E2E_TMP/holder.out" '^holding metrics$' "$FAULT_PID"
+wait_for_line "$E2E_TMP/holder.out" '^holding /v1/metrics$' "$FAULT_PID"
 curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$TP/index.html" || fail "hold: curl failed"
 kill -TERM "$FAULT_PID"
 wait_for_line "$E2E_TMP/hold.log" 'signal 15, stopping' "$FAULT_PID"
@@ -88,4 +91,35 @@ for l in map(json.loads, open(sys.argv[1])):
                     conns.append(int(m["sum"]["dataPoints"][0]["asInt"]))
 assert conns and conns[0] == 0 and conns[-1] == 1, "fault.connections exported: %s" % conns
 print("hold: stopped during a metrics export: the final metrics followed (fault.connections %s)" % conns)
+PY
+
+# ---- OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2: the collector holds the first
+# batch while five more spans queue; once it answers, they leave two at
+# a time (no request carries more than the batch), and all arrive.
+: >"$GOT"
+mkfifo "$E2E_TMP/release2"
+python3 "$HERE/collector.py" "$GOT" --hold /v1/traces "$E2E_TMP/release2" >"$E2E_TMP/holder2.out" 2>&1 &
+HOLDER=$!
+track_pid $HOLDER
+wait_for_line "$E2E_TMP/holder2.out" '^listening [0-9]+$' $HOLDER
+HP=$(awk '/^listening/ {print $2}' "$E2E_TMP/holder2.out")
+TP=$(free_port)
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$HP OTEL_METRICS_EXPORTER=none OTEL_BSP_SCHEDULE_DELAY=600000 \
+	OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2 \
+	start_fault --with-otel run --no-ui --disable-http-proxy --events "$E2E_TMP/batch.events" \
+	--proxy "127.0.0.1:$TP=127.0.0.1:$NGINX_PORT"
+for i in 1 2 3 4 5 6 7; do
+	curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$TP/index.html" || fail "batch: curl $i failed"
+	[ $i = 2 ] && wait_for_line "$E2E_TMP/holder2.out" '^holding /v1/traces$' "$FAULT_PID"
+done
+wait_for_line "$E2E_TMP/batch.events" '"type":"conn_close".*"conn":7[,}]' "$FAULT_PID"
+echo go >"$E2E_TMP/release2"
+stop_pid "$FAULT_PID"
+[ "$STOP_STATUS" = 0 ] || fail "batch: status $STOP_STATUS: $(cat "$FAULT_ERR")"
+check <<'PY'
+import json, sys
+sizes = [sum(len(ss["spans"]) for rs in l["body"]["resourceSpans"] for ss in rs["scopeSpans"])
+         for l in map(json.loads, open(sys.argv[1]))]
+assert sum(sizes) == 7 and max(sizes) <= 2, "spans per request: %s" % sizes
+print("batch: 7 spans in requests of %s (OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2)" % sizes)
 PY
