@@ -49,6 +49,11 @@
 #include "otelcfg.h"
 
 #define MAX_EVENTS      128 /* events kept per span */
+/* Exchanges open at once on a connection: an HTTP/2 connection has at
+ * most 128 streams (H2_MAX_STREAMS of the http plugin), HTTP/1 one. A
+ * stream the client resets before its response publishes no event: the
+ * oldest exchanges past this many are such streams. */
+#define MAX_EXCHANGES 128
 #define MAX_OPEN_SPANS  65536
 #define OPEN_BUCKETS    4096 /* open spans by connection: a power of two */
 #define DEFAULT_URL     "http://localhost:4318"
@@ -420,6 +425,20 @@ static void on_event(const fault_event *ev, void *ud)
     case FAULT_EV_HTTP_REQUEST: {
         if (!o->traces.on)
             break;
+        span *old = NULL;
+        size_t nx = 0;
+        for (span *x = *bucket(o, ev->conn_id); x; x = x->next)
+            if (x->http && x->conn_id == ev->conn_id) {
+                old = x;
+                nx++;
+            }
+        if (ev->conn_id && nx >= MAX_EXCHANGES) {
+            /* Gone without a response (reset): ended now, not kept
+             * open, with all it holds, until the connection closes. */
+            attr_str(old->attrs, "fault.span.ended_by", "exchange limit");
+            set_error(old, "no response seen (the stream was reset)");
+            span_end(o, old, ns);
+        }
         span *parent = ev->conn_id ? find_conn(o, ev->conn_id) : NULL;
         span *s = span_new(o, ev->method ? ev->method : "HTTP", ns, ev->conn_id, parent);
         if (!s)

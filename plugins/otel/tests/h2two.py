@@ -7,14 +7,20 @@
 # stream 3 is refused with 431 while stream 1 waits on its upstream.
 # Prints "stream N status S" per response head and exits when stream 1
 # has ended (or after 10 s).
+# With --reset N instead of BIGBYTES: N streams for PATH2, each cancelled
+# (RST_STREAM) right after its HEADERS, then a last stream GETs PATH1;
+# once that has ended it prints "waiting" and keeps the connection open
+# until a line comes on standard input.
 #
-# Usage: h2two.py PORT AUTHORITY PATH1 PATH2 BIGBYTES
+# Usage: h2two.py PORT AUTHORITY PATH1 PATH2 (BIGBYTES | --reset N)
 import socket
 import struct
 import sys
 import time
 
-port, authority, path1, path2, big = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+port, authority, path1, path2 = sys.argv[1:5]
+resets = int(sys.argv[6]) if sys.argv[5] == "--reset" else 0
+big = 0 if resets else int(sys.argv[5])
 
 
 def hint(n, prefix):
@@ -51,7 +57,18 @@ def request(stream, path, extra):
 
 s = socket.create_connection(("127.0.0.1", int(port)))
 s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
-s.sendall(request(1, path1, []) + request(3, path2, [("x-big%d" % i, "a" * 16000) for i in range(big // 16000 + 1)]))
+if resets:
+    # Stream ids go up: the cancelled ones first (1, 3, ...), the plain
+    # GET last.
+    out = b""
+    for i in range(resets):
+        sid = 1 + 2 * i
+        out += request(sid, path2, []) + frame(3, 0, sid, struct.pack(">I", 8))
+    last = 1 + 2 * resets
+    s.sendall(out + request(last, path1, []))
+else:
+    last = 1
+    s.sendall(request(1, path1, []) + request(3, path2, [("x-big%d" % i, "a" * 16000) for i in range(big // 16000 + 1)]))
 buf, ended, deadline = b"", False, time.time() + 10
 s.settimeout(1)
 while not ended and time.time() < deadline:
@@ -77,9 +94,13 @@ while not ended and time.time() < deadline:
             st = {0x88: 200, 0x89: 204, 0x8a: 206, 0x8b: 304, 0x8c: 400, 0x8d: 404, 0x8e: 500}.get(b0)
             if st is None:
                 st = int(payload[2:2 + payload[1]].decode())
-            print("stream %d status %d" % (sid, st), flush=True)
-        if ftype in (0, 1) and flags & 1 and sid == 1:
+            if not resets or sid == last:
+                print("stream %d status %d" % (sid, st), flush=True)
+        if ftype in (0, 1) and flags & 1 and sid == last:
             ended = True
-        if ftype == 3 and sid == 1:
+        if ftype == 3 and sid == last:
             ended = True
+if resets:
+    print("waiting", flush=True)
+    sys.stdin.readline()
 s.close()

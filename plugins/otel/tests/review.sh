@@ -11,6 +11,10 @@
 # OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2 with a backlog (the collector holds
 # the first request while more spans end): no request carries more than
 # two spans (the whole queue used to leave in one body).
+# HTTP/2: 300 streams reset by the client before their response on a
+# connection that stays open: at most 128 exchange spans stay open per
+# connection, the older ones leave as errors while it lives (they used
+# to pile up, each with its URL and events, until it closed).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 for _v in $(env | sed -n 's/^\(OTEL_[A-Z0-9_]*\)=.*/\1/p'); do unset "$_v"; done
@@ -122,4 +126,42 @@ sizes = [sum(len(ss["spans"]) for rs in l["body"]["resourceSpans"] for ss in rs[
          for l in map(json.loads, open(sys.argv[1]))]
 assert sum(sizes) == 7 and max(sizes) <= 2, "spans per request: %s" % sizes
 print("batch: 7 spans in requests of %s (OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2)" % sizes)
+PY
+
+# ---- HTTP/2: 300 streams cancelled by the client (RST_STREAM) before
+# their response, on a connection that stays open: no event ends their
+# exchanges, so at most 128 (the streams a connection may have open)
+# stay open; the older ones are exported while the connection lives,
+# as errors, and the last stream's own span is a 200.
+: >"$GOT"
+PP=$(free_port)
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$CP OTEL_BSP_SCHEDULE_DELAY=100 OTEL_METRICS_EXPORTER=none \
+	start_fault --with-otel run --no-ui --disable-http-proxy \
+	--proxy "127.0.0.1:$PP=http://127.0.0.1:$NGINX_PORT" --with-latency --latency-mean 300 --latency-stddev 0 \
+	--latency-side server
+mkfifo "$E2E_TMP/hold-client"
+python3 "$HERE/h2two.py" "$PP" "127.0.0.1:$PP" /index.html?kept /index.html?cancelled --reset 300 \
+	<"$E2E_TMP/hold-client" >"$E2E_TMP/reset.out" 2>&1 &
+CLIENT=$!
+track_pid $CLIENT
+exec 7>"$E2E_TMP/hold-client"
+wait_for_line "$E2E_TMP/reset.out" '^waiting$' $CLIENT
+grep -qx 'stream 601 status 200' "$E2E_TMP/reset.out" || fail "reset: $(cat "$E2E_TMP/reset.out")"
+# Exported while the connection is open: only the cap can have ended them.
+wait_for_line "$GOT" 'cancelled' "$FAULT_PID"
+echo done >&7
+exec 7>&-
+stop_pid $CLIENT 0
+stop_pid "$FAULT_PID"
+check <<'PY'
+import json, sys
+spans = [s for l in map(json.loads, open(sys.argv[1])) if l["path"] == "/v1/traces"
+         for rs in l["body"]["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+def url(s):
+    return [a["value"]["stringValue"] for a in s["attributes"] if a["key"] == "url.full"]
+gone = [s for s in spans if url(s) and url(s)[0].endswith("?cancelled")]
+kept = [s for s in spans if url(s) and url(s)[0].endswith("?kept")]
+assert len(gone) == 300 and all(s["status"]["code"] == 2 for s in gone), "%d cancelled spans" % len(gone)
+assert len(kept) == 1 and {"key": "http.response.status_code", "value": {"intValue": "200"}} in kept[0]["attributes"], kept
+print("reset: 300 cancelled streams, all ERROR spans, some exported while the connection was open; the last stream 200")
 PY
