@@ -258,7 +258,10 @@ items:
         - {type: latency, mean: 1, stddev: 0}
     expect: {status: 200}
 EOF
+	# Its forward proxy on a free port, not the default 3180 (another
+	# fault on the machine may hold that one).
 	(cd "$E2E_TMP" && OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$CP FAULT_MASK=teamsig \
+		FAULT_SCENARIO_PROXY_ADDR=127.0.0.1:$(free_port) \
 		"$FAULT" --with-otel scenario run -s sc2.yaml >sc2.out 2>sc2.err) ||
 		fail "scenario run (mask): status $?: $(cat "$E2E_TMP/sc2.err")"
 	grep -q 'teamsig=xxxxxx' "$GOT" || fail "run 6: no masked URL exported: $(head -c 600 "$GOT")"
