@@ -303,7 +303,10 @@ static void span_end(otel *o, span *s, uint64_t end_ns)
             break;
         }
     add_time(s->obj, "endTimeUnixNano", end_ns);
-    if (o->nqueued < (size_t)o->max_queue) {
+    /* At stop the spans of the connections still open are in memory
+     * already: queued past the bound (it bounds what waits while the
+     * run goes on), they leave a batch at a time before the deadline. */
+    if (o->nqueued < (size_t)o->max_queue || o->stopping) {
         cJSON_AddItemToArray(o->queue, s->obj);
         o->nqueued++;
         if (o->nqueued >= (size_t)o->batch && !o->traces.inflight && !o->stopping)

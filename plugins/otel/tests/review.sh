@@ -15,6 +15,9 @@
 # connection that stays open: at most 128 exchange spans stay open per
 # connection, the older ones leave as errors while it lives (they used
 # to pile up, each with its URL and events, until it closed).
+# 30 connections open at stop with a queue of 10: all 30 spans leave,
+# 10 a request (the stop flush used to keep 10, drop 20 and warn of a
+# full queue).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 for _v in $(env | sed -n 's/^\(OTEL_[A-Z0-9_]*\)=.*/\1/p'); do unset "$_v"; done
@@ -164,4 +167,35 @@ kept = [s for s in spans if url(s) and url(s)[0].endswith("?kept")]
 assert len(gone) == 300 and all(s["status"]["code"] == 2 for s in gone), "%d cancelled spans" % len(gone)
 assert len(kept) == 1 and {"key": "http.response.status_code", "value": {"intValue": "200"}} in kept[0]["attributes"], kept
 print("reset: 300 cancelled streams, all ERROR spans, some exported while the connection was open; the last stream 200")
+PY
+
+# ---- 30 connections still open at stop, a queue of 10 spans: their
+# spans are in memory already, so the stop flush sends them all (10 a
+# batch) and says nothing of a full queue.
+: >"$GOT"
+TP=$(free_port)
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$CP OTEL_BSP_MAX_QUEUE_SIZE=10 OTEL_METRICS_EXPORTER=none \
+	start_fault --with-otel run --no-ui --disable-http-proxy --events "$E2E_TMP/open.events" \
+	--proxy "127.0.0.1:$TP=127.0.0.1:$NGINX_PORT"
+mkfifo "$E2E_TMP/hold-open"
+python3 -c 'import socket, sys
+conns = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(30)]
+print("open", flush=True)
+sys.stdin.readline()' "$TP" <"$E2E_TMP/hold-open" >"$E2E_TMP/open.out" 2>&1 &
+CLIENT=$!
+track_pid $CLIENT
+exec 7>"$E2E_TMP/hold-open"
+wait_for_line "$E2E_TMP/open.out" '^open$' $CLIENT
+wait_for_line "$E2E_TMP/open.events" '"type":"conn_open".*"conn":30[,}]' "$FAULT_PID"
+stop_pid "$FAULT_PID"
+echo done >&7
+exec 7>&-
+stop_pid $CLIENT 0
+[ "$STOP_STATUS" = 0 ] && [ ! -s "$FAULT_ERR" ] || fail "open: status $STOP_STATUS: $(cat "$FAULT_ERR")"
+check <<'PY'
+import json, sys
+sizes = [sum(len(ss["spans"]) for rs in l["body"]["resourceSpans"] for ss in rs["scopeSpans"])
+         for l in map(json.loads, open(sys.argv[1]))]
+assert sum(sizes) == 30 and max(sizes) <= 10, "spans per request: %s" % sizes
+print("open: 30 connections open at stop, queue of 10: all 30 spans sent, in %s" % sizes)
 PY
