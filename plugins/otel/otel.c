@@ -66,6 +66,11 @@ struct span {
     bool http;
     char *url; /* HTTP: to pair the response with its request */
     char trace[33], id[17];
+    /* A connection: the plugin that opened it (its CONN_CLOSE comes from
+     * the same one). An exchange: its connection's span id, "" if none.
+     * Connection ids are not one space: the dns-proxy numbers its queries
+     * from 1 as the core numbers streams. */
+    char owner[32], parent[17];
     int nevents;
     span *next;
 };
@@ -264,8 +269,10 @@ static span *span_new(otel *o, const char *name, uint64_t start_ns, uint64_t con
     s->obj = cJSON_CreateObject();
     cJSON_AddStringToObject(s->obj, "traceId", s->trace);
     cJSON_AddStringToObject(s->obj, "spanId", s->id);
-    if (parent)
+    if (parent) {
         cJSON_AddStringToObject(s->obj, "parentSpanId", parent->id);
+        memcpy(s->parent, parent->id, sizeof s->parent);
+    }
     cJSON_AddStringToObject(s->obj, "name", name);
     cJSON_AddNumberToObject(s->obj, "kind", 2); /* SPAN_KIND_SERVER: we answer clients */
     add_time(s->obj, "startTimeUnixNano", start_ns);
@@ -338,6 +345,26 @@ static span *find_conn(otel *o, uint64_t conn_id)
     return NULL;
 }
 
+/* The connection conn_id that owner opened (else, with any, any of
+ * that id). */
+static span *find_owned(otel *o, uint64_t conn_id, const char *owner, bool any)
+{
+    for (span *s = *bucket(o, conn_id); s && owner; s = s->next)
+        if (!s->http && s->conn_id == conn_id && strcmp(s->owner, owner) == 0)
+            return s;
+    return any ? find_conn(o, conn_id) : NULL;
+}
+
+/* An open exchange of connection c (its child), or, with no c, one of
+ * conn_id that has no connection span. */
+static span *find_child(otel *o, uint64_t conn_id, const span *c)
+{
+    for (span *s = *bucket(o, conn_id); s; s = s->next)
+        if (s->http && s->conn_id == conn_id && strcmp(s->parent, c ? c->id : "") == 0)
+            return s;
+    return NULL;
+}
+
 /* The newest open exchange of a connection. */
 static span *find_http(otel *o, uint64_t conn_id)
 {
@@ -365,10 +392,20 @@ static span *find_exchange(otel *o, uint64_t conn_id, const char *url)
     return same ? same : any;
 }
 
-static span *span_of(otel *o, uint64_t conn_id)
+static span *find_child(otel *o, uint64_t conn_id, const span *c);
+
+/* Where an event of source about conn_id goes: the connection source
+ * opened (a dns-proxy query) or its exchange; else the newest exchange
+ * of that id, else its connection. */
+static span *span_of(otel *o, uint64_t conn_id, const char *source)
 {
     if (!conn_id)
         return NULL;
+    span *c = find_owned(o, conn_id, source, false);
+    if (c) {
+        span *x = find_child(o, conn_id, c);
+        return x ? x : c;
+    }
     span *s = find_http(o, conn_id);
     return s ? s : find_conn(o, conn_id);
 }
@@ -399,6 +436,7 @@ static void on_event(const fault_event *ev, void *ud)
         span *s = span_new(o, "proxy connection", ns, ev->conn_id, NULL);
         if (!s)
             break;
+        snprintf(s->owner, sizeof s->owner, "%s", ev->source ? ev->source : "");
         attr_hostport(s->attrs, "client", ev->peer);
         attr_hostport(s->attrs, "server", ev->target);
         attr_str(s->attrs, "fault.handler", ev->source);
@@ -408,12 +446,11 @@ static void on_event(const fault_event *ev, void *ud)
     case FAULT_EV_CONN_CLOSE: {
         count(o, "fault.bytes", "network.io.direction", "egress", 0, ev->bytes_egress);
         count(o, "fault.bytes", "network.io.direction", "ingress", 0, ev->bytes_ingress);
-        span *x;
-        while ((x = find_http(o, ev->conn_id)) != NULL) {
+        span *s = find_owned(o, ev->conn_id, ev->source, true), *x;
+        while ((x = find_child(o, ev->conn_id, s)) != NULL) {
             set_error(x, "connection closed before the response");
             span_end(o, x, ns);
         }
-        span *s = find_conn(o, ev->conn_id);
         if (!s)
             break;
         attr_int(s->attrs, "fault.bytes.egress", (long long)ev->bytes_egress);
@@ -442,7 +479,7 @@ static void on_event(const fault_event *ev, void *ud)
             set_error(old, "no response seen (the stream was reset)");
             span_end(o, old, ns);
         }
-        span *parent = ev->conn_id ? find_conn(o, ev->conn_id) : NULL;
+        span *parent = ev->conn_id ? find_owned(o, ev->conn_id, ev->source, true) : NULL;
         span *s = span_new(o, ev->method ? ev->method : "HTTP", ns, ev->conn_id, parent);
         if (!s)
             break;
@@ -474,7 +511,7 @@ static void on_event(const fault_event *ev, void *ud)
     }
     case FAULT_EV_FAULT_APPLIED: {
         count(o, "fault.faults.applied", "fault.name", ev->fault ? ev->fault : "?", 0, 1);
-        span *s = span_of(o, ev->conn_id);
+        span *s = span_of(o, ev->conn_id, ev->source);
         if (!s || s->nevents >= MAX_EVENTS)
             break;
         cJSON *a;
@@ -498,7 +535,7 @@ static void on_event(const fault_event *ev, void *ud)
         break;
     }
     case FAULT_EV_ERROR: {
-        span *s = span_of(o, ev->conn_id);
+        span *s = span_of(o, ev->conn_id, ev->source);
         if (!s)
             break;
         if (s->nevents < MAX_EVENTS) {

@@ -18,6 +18,12 @@
 # 30 connections open at stop with a queue of 10: all 30 spans leave,
 # 10 a request (the stop flush used to keep 10, drop 20 and warn of a
 # full queue).
+# `fault run dns` with an HTTP mapping: DNS query 1 comes and goes while
+# connection 1's exchange waits: the exchange keeps its 200 and its
+# latency, the query span its own fault (the query's end used to end the
+# exchange as "connection closed before the response", with the DNS
+# fault as its event: the dns-proxy numbers queries as the core numbers
+# connections).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
 
 for _v in $(env | sed -n 's/^\(OTEL_[A-Z0-9_]*\)=.*/\1/p'); do unset "$_v"; done
@@ -199,3 +205,41 @@ sizes = [sum(len(ss["spans"]) for rs in l["body"]["resourceSpans"] for ss in rs[
 assert sum(sizes) == 30 and max(sizes) <= 10, "spans per request: %s" % sizes
 print("open: 30 connections open at stop, queue of 10: all 30 spans sent, in %s" % sizes)
 PY
+
+# ---- `fault run dns` with an HTTP mapping: the dns-proxy numbers its
+# queries from 1 as the core numbers connections. Query 1 (answered
+# NXDOMAIN by the proxy) comes and goes while connection 1's exchange
+# waits on a 600 ms latency: the exchange still ends with its own 200
+# and its latency event, the query's span has its own fault event.
+if command -v dig >/dev/null 2>&1; then
+	: >"$GOT"
+	HP=$(free_port)
+	DP=$(free_port)
+	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$CP OTEL_METRICS_EXPORTER=none \
+		start_fault --with-otel run dns --no-ui --disable-http-proxy --events "$E2E_TMP/dns.events" \
+		--proxy "127.0.0.1:$HP=http://127.0.0.1:$NGINX_PORT" --resolver "127.0.0.1:$(free_port)" \
+		--dns-listen "127.0.0.1:$DP" --case nx-domain --names q.test \
+		--with-latency --latency-mean 600 --latency-stddev 0 --latency-side server
+	curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$HP/index.html" &
+	CURL=$!
+	wait_for_line "$E2E_TMP/dns.events" '"type":"http_request".*"conn":1[,}]' "$FAULT_PID"
+	ans=$(dig @127.0.0.1 -p "$DP" +tries=1 +timeout=2 q.test A) || fail "dns: dig failed"
+	want_status=$(printf '%s\n' "$ans" | grep -c 'status: NXDOMAIN')
+	[ "$want_status" = 1 ] || fail "dns: want NXDOMAIN: $ans"
+	wait "$CURL" || fail "dns: curl failed"
+	stop_pid "$FAULT_PID"
+	check <<'PY'
+import json, sys
+spans = [s for l in map(json.loads, open(sys.argv[1])) if l["path"] == "/v1/traces"
+         for rs in l["body"]["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+def attrs(s):
+    return {a["key"]: list(a["value"].values())[0] for a in s["attributes"]}
+get = [s for s in spans if s["name"] == "GET"]
+dns = [s for s in spans if attrs(s).get("fault.handler") == "dns-proxy"]
+assert len(get) == 1 and "status" not in get[0] and attrs(get[0])["http.response.status_code"] == "200", get
+assert [e["name"] for e in get[0]["events"]] == ["latency"], get[0]["events"]
+assert len(dns) == 1 and attrs(dns[0])["fault.connection.id"] == "1", dns
+assert [e["name"] for e in dns[0]["events"]] == ["dns-proxy"], dns[0]["events"]
+print("dns: query 1 and connection 1 at once: the GET span 200 with its latency, the query span its nx-domain event")
+PY
+fi
