@@ -392,8 +392,6 @@ static span *find_exchange(otel *o, uint64_t conn_id, const char *url)
     return same ? same : any;
 }
 
-static span *find_child(otel *o, uint64_t conn_id, const span *c);
-
 /* Where an event of source about conn_id goes: the connection source
  * opened (a dns-proxy query) or its exchange; else the newest exchange
  * of that id, else its connection. */
