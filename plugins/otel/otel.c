@@ -48,12 +48,12 @@
 #include "curluv.h"
 #include "otelcfg.h"
 
-#define MAX_EVENTS      128 /* events kept per span */
+#define MAX_EVENTS 128 /* events kept per span */
 /* Exchanges open at once on a connection: an HTTP/2 connection has at
  * most 128 streams (H2_MAX_STREAMS of the http plugin), HTTP/1 one. A
  * stream the client resets before its response publishes no event: the
  * oldest exchanges past this many are such streams. */
-#define MAX_EXCHANGES 128
+#define MAX_EXCHANGES   128
 #define MAX_OPEN_SPANS  65536
 #define OPEN_BUCKETS    4096 /* open spans by connection: a power of two */
 #define DEFAULT_URL     "http://localhost:4318"
@@ -897,7 +897,17 @@ static int header_list(fault_plugin *self, const char *signal_var, struct curl_s
                 if (kv[k].key[0] && strcasecmp(kv[k].key, kv[j].key) == 0)
                     kv[k].key[0] = '\0';
     }
+    /* "Expect:" empty: libcurl would ask a large batch (over 1 MiB) to wait
+     * for a 100 Continue, a second lost with collectors that send none. */
     struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/json");
+    if (l) {
+        struct curl_slist *nl = curl_slist_append(l, "Expect:");
+        if (!nl) {
+            curl_slist_free_all(l);
+            l = NULL;
+        } else
+            l = nl;
+    }
     for (size_t i = 0; i < n && l; i++) {
         if (!kv[i].key[0])
             continue;
