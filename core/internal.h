@@ -200,6 +200,7 @@ typedef struct fault__run {
     bool stopping;
     int exit_status;
     uv_signal_t sigint, sigterm;
+    bool signals_open; /* sigint/sigterm initialised and not closed yet */
     uv_timer_t duration_timer;
 } fault__run;
 
@@ -211,8 +212,12 @@ int fault__sched_prepare(void);
 /* Arms schedule timers, the duration timer and signal handlers. */
 int fault__runctl_start(void);
 /* Begins an orderly stop: listeners and timers closed, plugins stopped,
- * live streams closed. Safe to call more than once. */
+ * live streams closed. Safe to call more than once. The signal handlers
+ * stay (unreferenced: they do not keep the loop running), so that a second
+ * Ctrl-C while the run drains exits at once (status 130). */
 void fault__runctl_stop(int status);
+/* Closes the signal handlers, once the loop has nothing else to run. */
+void fault__runctl_close_signals(void);
 /* Sets p's active flag, publishes FAULT_STATE, informs the plugin and
  * releases chunks it holds when it turns inactive. */
 void fault__plugin_set_active(fault_plugin *p, bool active);

@@ -636,6 +636,7 @@ int fault__cmd_run(int argc, char **argv)
     uv_run(fault__g.loop, UV_RUN_DEFAULT);
     if (!fault__g.stopping)
         fault__runctl_stop(0);
+    fault__runctl_close_signals();
     /* Let every closing handle finish before plugins are unloaded. */
     uv_run(fault__g.loop, UV_RUN_DEFAULT);
     fault__evlog_close();

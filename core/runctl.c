@@ -110,6 +110,7 @@ int fault__runctl_start(void)
     uv_signal_start(&fault__g.sigint, on_signal, SIGINT);
     uv_signal_init(loop, &fault__g.sigterm);
     uv_signal_start(&fault__g.sigterm, on_signal, SIGTERM);
+    fault__g.signals_open = true;
     return 0;
 }
 
@@ -134,6 +135,20 @@ void fault__runctl_stop(int status)
     fault__ui_stop();
     if (fault__g.duration_us)
         uv_close((uv_handle_t *)&fault__g.duration_timer, NULL);
+    /* The signal handlers stay for a second Ctrl-C while what was asked to
+     * stop drains (plugins flushing, connections closing); unreferenced,
+     * they do not keep the loop running once nothing else does. */
+    if (fault__g.signals_open) {
+        uv_unref((uv_handle_t *)&fault__g.sigint);
+        uv_unref((uv_handle_t *)&fault__g.sigterm);
+    }
+}
+
+void fault__runctl_close_signals(void)
+{
+    if (!fault__g.signals_open)
+        return;
+    fault__g.signals_open = false;
     uv_close((uv_handle_t *)&fault__g.sigint, NULL);
     uv_close((uv_handle_t *)&fault__g.sigterm, NULL);
 }

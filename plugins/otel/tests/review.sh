@@ -243,3 +243,28 @@ assert [e["name"] for e in dns[0]["events"]] == ["dns-proxy"], dns[0]["events"]
 print("dns: query 1 and connection 1 at once: the GET span 200 with its latency, the query span its nx-domain event")
 PY
 fi
+
+# ---- a second Ctrl-C while the run drains (the export waits on a
+# collector that never answers, for up to 30 s): fault exits at once,
+# saying so, with status 130 (the signal handlers used to be closed at the
+# first one, so the second killed fault without a word or a flush).
+python3 -c 'import signal, socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print("listening %d" % s.getsockname()[1], flush=True)
+signal.pause()' >"$E2E_TMP/mute.out" 2>&1 &
+track_pid $!
+wait_for_line "$E2E_TMP/mute.out" '^listening [0-9]+$' $!
+MUTE=$(awk '{print $2}' "$E2E_TMP/mute.out")
+TP=$(free_port)
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$MUTE OTEL_EXPORTER_OTLP_TIMEOUT=30000 \
+	start_fault --with-otel --log-file "$E2E_TMP/twice.log" run --no-ui --disable-http-proxy \
+	--proxy "127.0.0.1:$TP=127.0.0.1:$NGINX_PORT"
+curl -sS --fail --max-time 10 -o /dev/null "http://127.0.0.1:$TP/index.html" || fail "twice: curl failed"
+kill -INT "$FAULT_PID"
+wait_for_line "$E2E_TMP/twice.log" 'signal 2, stopping' "$FAULT_PID"
+stop_pid "$FAULT_PID" INT
+[ "$STOP_STATUS" = 130 ] || fail "twice: status $STOP_STATUS, want 130"
+grep -q 'interrupted twice' "$FAULT_ERR" || fail "twice: no word of the second interrupt: $(cat "$FAULT_ERR")"
+note "a second Ctrl-C while the export drains: exit 130 at once, with a message"
