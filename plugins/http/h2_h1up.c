@@ -44,6 +44,8 @@ static int rp_on_headers(llhttp_t *p)
 static int rp_on_body(llhttp_t *p, const char *at, size_t n)
 {
     h2_strm *q = p->data;
+    if (n == 0) /* an empty span: the parser run on nothing after a pause */
+        return 0;
     if (strm_resp_data(q, (const uint8_t *)at, n)) {
         q->rpd.ev = EV_FULL;
         return HPE_PAUSED;

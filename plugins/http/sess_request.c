@@ -30,7 +30,10 @@ int sess_req_on_body(llhttp_t *p, const char *at, size_t n)
 {
     hp_sess *s = p->data;
     hp_ex *ex = &s->ex;
-    if (ex->discard || !ex->active)
+    /* llhttp reports an open body span at every call, empty when the
+     * driver runs it on nothing (after a pause): in chunked framing an
+     * empty piece would be the last chunk, ending the body upstream. */
+    if (n == 0 || ex->discard || !ex->active)
         return 0;
     if (ex->hold_req) {
         if (hp_buf_add(&s->qhold, at, n) < 0)

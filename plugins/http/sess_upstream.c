@@ -491,6 +491,10 @@ int sess_resp_on_body(llhttp_t *p, const char *at, size_t n)
 {
     hp_sess *s = p->data;
     hp_ex *ex = &s->ex;
+    /* Empty spans (the parser run on nothing after a pause) carry nothing,
+     * and in chunked framing would end the body: see sess_req_on_body. */
+    if (n == 0)
+        return 0;
     if (ex->hold_resp) {
         if (hp_buf_add(&s->rhold, at, n) < 0)
             return HPE_USER;

@@ -64,6 +64,31 @@ out=$("${C[@]}" --data-binary @"$E2E_TMP/big" "$UP/echo")
 [[ "$out" = "len=50000 sha256=$sha "* ]] || fail "Content-Length over the limit, upstream got '$out'"
 out=$("${C[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$E2E_TMP/big" "$UP/echo")
 [[ "$out" = "len=50000 sha256=$sha "* ]] || fail "chunked over the limit, upstream got '$out'"
+# A chunked body that crosses the limit in a later read than its head, and
+# goes on in reads after that: three writes, 50 ms apart so that the proxy
+# reads them separately (whatever the split, the body must arrive whole;
+# an empty piece sent as a chunk used to end it at the crossing).
+out=$(python3 - "$PP" "$UP_PORT" "$E2E_TMP/big" <<'PY'
+import socket, sys, time
+pp, up, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+data = open(path, "rb").read()
+head = b"POST http://127.0.0.1:%d/echo HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nTransfer-Encoding: chunked\r\n\r\n" % (up, up)
+msg = head + b"%x\r\n" % len(data) + data + b"\r\n0\r\n\r\n"
+s = socket.create_connection(("127.0.0.1", pp), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for a, b in ((0, 300), (300, 5000), (5000, len(msg))):
+    s.sendall(msg[a:b])
+    time.sleep(0.05)
+r = b""
+while not (b"\r\n\r\n" in r and r.endswith(b"\n")):
+    d = s.recv(65536)
+    if not d:
+        break
+    r += d
+print(r.split(b"\r\n\r\n", 1)[-1].decode().strip())
+PY
+)
+[[ "$out" = "len=50000 sha256=$sha "* ]] || fail "chunked over the limit in three reads, upstream got '$out'"
 # A held body that needs no change goes on with its own bytes.
 out=$("${C[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$E2E_TMP/mid" "$UP/echo")
 [[ "$out" = "len=4000 sha256=$(sha256sum "$E2E_TMP/mid" | cut -d' ' -f1) "* ]] ||
