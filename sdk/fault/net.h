@@ -56,8 +56,8 @@ FAULT_API uint16_t fault_listener_port(const fault_listener *l);
  * listener before it calls the plugins' stop(); closing a listener that is
  * already closed (then or by an earlier call) does nothing, so stop() and
  * destroy() may close what they opened without tracking who was first.
- * (fault 0.3.0 and earlier aborted on a second close: a plugin that may
- * run on those closes its listeners only before the run stops.) */
+ * (ABI 1.4; a 1.3 core aborted on a second close, so a plugin declaring
+ * 1.3 closes its listeners only before the run stops.) */
 FAULT_API void fault_listener_close(fault_listener *l);
 
 /* TLS toward an upstream. */

@@ -60,6 +60,13 @@
  *
  * ABI changelog (newest first)
  * ----------------------------
+ *   1.4  fault_listener_close() on a listener already closed does nothing
+ *        (the core closes every listener before the plugins' stop(), so
+ *        stop() may close what start() opened; on 1.3 a second close
+ *        aborted). Every enabled fault instance attaches to a stream
+ *        (1.3 attached at most 32, silently); at most 256 plugin instances
+ *        in a run, refused beyond. No new symbol or field: a plugin
+ *        declares 1.4 to rely on these.
  *   1.3  One error convention (<fault/common.h>): negative FAULT_E* codes
  *        everywhere, FAULT_EOF for the end of a stream (same value as
  *        before), fault_strerror() for each; libuv and getaddrinfo codes
@@ -91,11 +98,7 @@
  *        size. fault_platform_ops and FAULT_KIND_AGENT marked reserved.
  *        fault_conn_write(): the callback runs exactly once when the
  *        call returns 0, never when it returns an error, on TLS as on TCP
- *        (<fault/net.h>). fault_listener_close() on a listener already
- *        closed (the core closes them all before the plugins' stop())
- *        does nothing. Every enabled fault instance attaches to a stream
- *        (there was a silent limit of 32); at most 256 plugin instances
- *        in a run.
+ *        (<fault/net.h>).
  *        The threading contract written down (above). The HTTP API split
  *        by audience: <fault/http.h> for fault plugins (hooks, reading and
  *        changing messages, bodies), <fault/http_handler.h> for protocol
@@ -156,7 +159,7 @@
 FAULT_BEGIN_DECLS
 
 #define FAULT_ABI_MAJOR          1
-#define FAULT_ABI_MINOR          3
+#define FAULT_ABI_MINOR          4
 #define FAULT_PLUGIN_MAGIC       0x464c5447u /* "GTLF" little-endian: fault */
 #define FAULT_PLUGIN_SYMBOL      fault_plugin_entry
 #define FAULT_PLUGIN_SYMBOL_NAME "fault_plugin_entry"
