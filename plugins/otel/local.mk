@@ -15,4 +15,4 @@ EXTRA_DIST += plugins/otel/fuzz_otel.c plugins/otel/fuzz-corpus plugins/otel/REA
 
 OTEL_TESTS = plugins/otel/tests/export.sh plugins/otel/tests/review.sh
 TESTS += $(OTEL_TESTS)
-EXTRA_DIST += $(OTEL_TESTS) plugins/otel/tests/collector.py plugins/otel/tests/h2two.py
+EXTRA_DIST += $(OTEL_TESTS) plugins/otel/tests/common.sh plugins/otel/tests/collector.py plugins/otel/tests/h2two.py

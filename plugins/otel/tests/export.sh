@@ -27,24 +27,7 @@
 # Run 7: an upstream that refuses: a 502 span with the ERROR status.
 # Bad input: each bad variable is one line naming it, status 2.
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
-
-for _v in $(env | sed -n 's/^\(OTEL_[A-Z0-9_]*\)=.*/\1/p'); do unset "$_v"; done
-HERE=$top_srcdir/plugins/otel/tests
-start_nginx
-printf 'hello otel\n' >"$WWW/index.html"
-
-GOT=$E2E_TMP/got.jsonl
-: >"$GOT"
-python3 "$HERE/collector.py" "$GOT" >"$E2E_TMP/collector.out" 2>&1 &
-track_pid $!
-wait_for_line "$E2E_TMP/collector.out" '^listening [0-9]+$' $!
-CP=$(awk '{print $2}' "$E2E_TMP/collector.out")
-
-# check PYTHON - runs an assertion script over the received lines ($GOT).
-check() {
-	python3 - "$GOT" "$@" >"$E2E_TMP/check.out" 2>&1 || fail "$(cat "$E2E_TMP/check.out")"
-	note "$(cat "$E2E_TMP/check.out")"
-}
+. "$top_srcdir/plugins/otel/tests/common.sh" || exit 99
 
 # ---- run 1
 PP=$(free_port)
@@ -175,15 +158,7 @@ grep -Eq 'otel.*[0-9]+ spans were not exported' "$E2E_TMP/dead.log" || fail "run
 note "run 3: collector down: 3 requests proxied, one warning: $(cat "$FAULT_ERR")"
 
 # ---- run 4: a collector that accepts and never answers
-python3 -c 'import signal, socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-print("listening %d" % s.getsockname()[1], flush=True)
-signal.pause()' >"$E2E_TMP/mute.out" 2>&1 &
-track_pid $!
-wait_for_line "$E2E_TMP/mute.out" '^listening [0-9]+$' $!
-MUTE=$(awk '{print $2}' "$E2E_TMP/mute.out")
+start_mute
 TP=$(free_port)
 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$MUTE OTEL_EXPORTER_OTLP_TIMEOUT=1000 OTEL_BSP_MAX_QUEUE_SIZE=1 \
 	start_fault --with-otel --log-file "$E2E_TMP/mute.log" run --no-ui --disable-http-proxy \

@@ -25,24 +25,7 @@
 # fault as its event: the dns-proxy numbers queries as the core numbers
 # connections).
 . "$top_srcdir/tests/e2e/lib.sh" || exit 99
-
-for _v in $(env | sed -n 's/^\(OTEL_[A-Z0-9_]*\)=.*/\1/p'); do unset "$_v"; done
-HERE=$top_srcdir/plugins/otel/tests
-start_nginx
-printf 'hello otel\n' >"$WWW/index.html"
-
-GOT=$E2E_TMP/got.jsonl
-: >"$GOT"
-python3 "$HERE/collector.py" "$GOT" >"$E2E_TMP/collector.out" 2>&1 &
-track_pid $!
-wait_for_line "$E2E_TMP/collector.out" '^listening [0-9]+$' $!
-CP=$(awk '{print $2}' "$E2E_TMP/collector.out")
-
-# check PYTHON - runs an assertion script over the received lines ($GOT).
-check() {
-	python3 - "$GOT" "$@" >"$E2E_TMP/check.out" 2>&1 || fail "$(cat "$E2E_TMP/check.out")"
-	note "$(cat "$E2E_TMP/check.out")"
-}
+. "$top_srcdir/plugins/otel/tests/common.sh" || exit 99
 
 # ---- HTTP/2: a stream refused with 431 (no exchange) while another
 # stream of the connection waits on its latency: the 431 must not end
@@ -248,15 +231,7 @@ fi
 # collector that never answers, for up to 30 s): fault exits at once,
 # saying so, with status 130 (the signal handlers used to be closed at the
 # first one, so the second killed fault without a word or a flush).
-python3 -c 'import signal, socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-print("listening %d" % s.getsockname()[1], flush=True)
-signal.pause()' >"$E2E_TMP/mute.out" 2>&1 &
-track_pid $!
-wait_for_line "$E2E_TMP/mute.out" '^listening [0-9]+$' $!
-MUTE=$(awk '{print $2}' "$E2E_TMP/mute.out")
+start_mute
 TP=$(free_port)
 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$MUTE OTEL_EXPORTER_OTLP_TIMEOUT=30000 \
 	start_fault --with-otel --log-file "$E2E_TMP/twice.log" run --no-ui --disable-http-proxy \
