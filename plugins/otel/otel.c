@@ -664,17 +664,26 @@ static cJSON *scope(void)
     return sc;
 }
 
+/* An OTLP document: {outer: [{resource, inner: [{scope, ...}]}]}; *scoped
+ * is the object that gets the spans or metrics. */
+static cJSON *envelope(const otel *o, const char *outer, const char *inner, cJSON **scoped)
+{
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, outer), r);
+    cJSON_AddItemToObject(r, "resource", cJSON_Duplicate(o->resource, 1));
+    *scoped = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(r, inner), *scoped);
+    cJSON_AddItemToObject(*scoped, "scope", scope());
+    return doc;
+}
+
 static void export_traces(otel *o)
 {
     if (!o->traces.on || o->traces.inflight || !o->nqueued || !o->cu)
         return;
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *rs = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, "resourceSpans"), rs);
-    cJSON_AddItemToObject(rs, "resource", cJSON_Duplicate(o->resource, 1));
-    cJSON *ss = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(rs, "scopeSpans"), ss);
-    cJSON_AddItemToObject(ss, "scope", scope());
+    cJSON *ss;
+    cJSON *doc = envelope(o, "resourceSpans", "scopeSpans", &ss);
     /* One batch at most (OTEL_BSP_MAX_EXPORT_BATCH_SIZE), oldest first:
      * a backlog leaves in several requests (on_done sends the next),
      * not in one body a collector may refuse as too large. */
@@ -713,13 +722,8 @@ static void export_metrics(otel *o)
         {"fault.bytes", "By", "Bytes proxied, by direction"},
     };
     uint64_t now = wall_ns();
-    cJSON *doc = cJSON_CreateObject();
-    cJSON *rm = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, "resourceMetrics"), rm);
-    cJSON_AddItemToObject(rm, "resource", cJSON_Duplicate(o->resource, 1));
-    cJSON *sm = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(rm, "scopeMetrics"), sm);
-    cJSON_AddItemToObject(sm, "scope", scope());
+    cJSON *sm;
+    cJSON *doc = envelope(o, "resourceMetrics", "scopeMetrics", &sm);
     cJSON *metrics = cJSON_AddArrayToObject(sm, "metrics");
     for (size_t d = 0; d < sizeof defs / sizeof defs[0]; d++) {
         cJSON *m = cJSON_CreateObject();
