@@ -222,7 +222,10 @@ void hp_drive_init(hp_drive *d, hp_parser *hp, hp_fifo *in, size_t keep, const h
 /* Parses p (n bytes, may be 0: only what waits) as far as the owner lets
  * it. Returns false when it only queued them (a run was in progress, or
  * it is gone / out of memory); true when it ran: the caller's
- * after-the-run checks (end of input, bytes after the message) go then. */
+ * after-the-run checks (end of input, bytes after the message) go then.
+ * After a pause it runs llhttp once on nothing: inside a body, llhttp
+ * then reports the open body span empty, so on_body callbacks must take
+ * n == 0 as nothing (in chunked framing it would be the last chunk). */
 bool hp_drive_run(hp_drive *d, const uint8_t *p, size_t n);
 /* The input ended: a message that runs to the end of the connection
  * ends here. Returns llhttp_finish()'s code; after HPE_PAUSED (resumed),
